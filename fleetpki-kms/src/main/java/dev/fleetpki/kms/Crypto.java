@@ -1,0 +1,56 @@
+package dev.fleetpki.kms;
+
+import java.security.Provider;
+import java.security.Security;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Registers the JCA providers once: Amazon Corretto Crypto Provider first when it loads (fast
+ * ECDSA and RSA from AWS-LC), then the JDK's own, then BouncyCastle for what neither has
+ * (ML-DSA). See DESIGN.md, "Chosen parts".
+ */
+public final class Crypto {
+    private static final Logger LOG = LoggerFactory.getLogger(Crypto.class);
+    private static final Provider BC;
+    private static final String FAST;
+
+    static {
+        Provider bc = Security.getProvider(BouncyCastleProvider.PROVIDER_NAME);
+        if (bc == null) {
+            bc = new BouncyCastleProvider();
+            Security.addProvider(bc);
+        }
+        BC = bc;
+        String fast = null;
+        if (!Boolean.getBoolean("fleetpki.noAccp")) {
+            try {
+                Class<?> c = Class.forName("com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider");
+                c.getMethod("install").invoke(null);
+                Provider accp = (Provider) c.getField("INSTANCE").get(null);
+                c.getMethod("assertHealthy").invoke(accp);
+                fast = accp.getName();
+            } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+                LOG.debug("Amazon Corretto Crypto Provider not used: {}", e.toString());
+            }
+        }
+        FAST = fast;
+    }
+
+    private Crypto() {}
+
+    /** Ensures providers are registered; cheap after the first call. */
+    public static void init() {
+        // the static initializer does the work
+    }
+
+    public static Provider bc() {
+        return BC;
+    }
+
+    /** Name of the fast provider in use, or "JDK" when the Corretto provider did not load. */
+    public static String fastProviderName() {
+        return FAST == null ? "JDK" : FAST;
+    }
+}

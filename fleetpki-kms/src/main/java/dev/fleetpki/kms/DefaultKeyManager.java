@@ -1,0 +1,36 @@
+package dev.fleetpki.kms;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Routes a {@link KeyRef} to the file or PKCS#11 back-end and caches opened keys. */
+public final class DefaultKeyManager implements KeyManager {
+    private final FileKeys files;
+    private final Pkcs11Keys pkcs11;
+    private final Map<String, SigningKey> opened = new ConcurrentHashMap<>();
+
+    public DefaultKeyManager(Path home) {
+        Crypto.init();
+        this.files = new FileKeys(home);
+        this.pkcs11 = new Pkcs11Keys(home);
+    }
+
+    @Override
+    public SigningKey create(KeyRef ref, KeyAlgorithm algorithm, SecretSource secret) {
+        SigningKey k = ref.isFile() ? files.create(ref, algorithm, secret) : pkcs11.create(ref, algorithm);
+        opened.put(ref.uri(), k);
+        return k;
+    }
+
+    @Override
+    public SigningKey open(KeyRef ref, SecretSource secret) {
+        SigningKey k = opened.get(ref.uri());
+        if (k != null) {
+            return k;
+        }
+        k = ref.isFile() ? files.open(ref, secret) : pkcs11.open(ref);
+        opened.put(ref.uri(), k);
+        return k;
+    }
+}

@@ -1,0 +1,70 @@
+package dev.fleetpki.kms;
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.bouncycastle.util.io.pem.PemObject;
+import org.bouncycastle.util.io.pem.PemWriter;
+
+/** PEM text and careful file writes (owner-only, atomic, never half-written). */
+public final class Pem {
+    private Pem() {}
+
+    public static String encode(String type, byte[] der) {
+        StringWriter sw = new StringWriter();
+        try (PemWriter w = new PemWriter(sw)) {
+            w.writeObject(new PemObject(type, der));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return sw.toString();
+    }
+
+    /** Writes a secret file with mode 0600 through a temporary file and an atomic rename. */
+    public static void writePrivateFile(Path file, byte[] content) {
+        writeAtomically(file, content, true);
+    }
+
+    /** Writes a public file (certificates, bundles) atomically. */
+    public static void writePublicFile(Path file, byte[] content) {
+        writeAtomically(file, content, false);
+    }
+
+    private static void writeAtomically(Path file, byte[] content, boolean secret) {
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = null;
+        try {
+            Files.createDirectories(dir);
+            tmp = secret
+                    ? Files.createTempFile(dir, ".tmp-", ".part", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
+                    : Files.createTempFile(dir, ".tmp-", ".part");
+            Files.write(tmp, content);
+            try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            if (!secret) {
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+            }
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file);
+            }
+            tmp = null;
+        } catch (IOException e) {
+            throw new KeyStoreFailure("cannot write " + file + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the temporary file never held a finished key
+                }
+            }
+        }
+    }
+}
