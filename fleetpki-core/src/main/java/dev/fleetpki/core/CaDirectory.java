@@ -1,0 +1,9 @@
+package dev.fleetpki.core;
+
+/** Finds a CA that can sign, by name; opening its key is the directory's job. */
+public interface CaDirectory {
+    /**
+     * @throws PkiException NOT_FOUND when there is no such CA, or CONFIG when its key cannot be opened
+     */
+    CertificateAuthority get(String name);
+}

@@ -1,0 +1,24 @@
+package dev.fleetpki.core;
+
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * A registered device: the id the cloud knows it by, and where its key lives when known
+ * ({@code software}, {@code se:stsafe-a110/slot0}, a PKCS#11 URI ...).
+ */
+public record Device(String id, String model, Map<String, String> tags, Status status, String keyLocation, Instant createdAt) {
+    public enum Status { ACTIVE, DISABLED, REVOKED }
+
+    public Device {
+        tags = tags == null ? Map.of() : Map.copyOf(tags);
+    }
+
+    /** Device ids: 1-128 characters, no control characters or DN/URI metacharacters that would be escaped. */
+    public static void checkId(String id) {
+        if (id == null || id.isEmpty() || id.length() > 128 || !id.matches("[A-Za-z0-9][A-Za-z0-9._:@/-]*")) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "device id '" + (id == null ? "" : id.replaceAll("\\p{Cntrl}", "?"))
+                    + "' is not valid; use 1-128 letters, digits and . _ : @ / - (starting with a letter or digit)");
+        }
+    }
+}

@@ -1,0 +1,320 @@
+package dev.fleetpki.core;
+
+import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.kms.KeyAlgorithm;
+import java.math.BigInteger;
+import java.security.KeyPair;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
+
+/**
+ * The one issuance use case every adapter calls (REST, EST, SCEP, CMP, CLI, factory batches).
+ * Modelled on Boulder's {@code IssueCertificate}:
+ * <ol>
+ * <li>authorize: profile allowed, bare keys only for factory stations;</li>
+ * <li>check the device (registered, active) and the names (CN or URI SAN = device id);</li>
+ * <li>check key policy and that the certificate would not outlive its issuer;</li>
+ * <li>reserve a random serial in the store;</li>
+ * <li>build the TBS from the profile, sign it with a throwaway key and lint it;</li>
+ * <li>sign the same TBS with the CA key and check the TBS is byte-identical and the signature verifies;</li>
+ * <li>commit the certificate and its audit event in one durable transaction, then return it.</li>
+ * </ol>
+ * A refusal at any step is audited and nothing else is stored.
+ */
+public final class IssuancePipeline {
+    private static final Map<KeyAlgorithm, KeyPair> LINT_KEYS = new EnumMap<>(KeyAlgorithm.class);
+
+    private final FleetConfig config;
+    private final CaDirectory cas;
+    private final IssuanceLedger ledger;
+    private final Clock clock;
+    private final CertificateTemplate.Urls urls;
+
+    public IssuancePipeline(FleetConfig config, CaDirectory cas, IssuanceLedger ledger, Clock clock) {
+        this.config = config;
+        this.cas = cas;
+        this.ledger = ledger;
+        this.clock = clock;
+        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl());
+    }
+
+    public IssuedCertificate issue(IssuanceRequest request, Authorization auth) {
+        try {
+            return issueChecked(request, auth);
+        } catch (PkiException e) {
+            Map<String, String> detail = new LinkedHashMap<>();
+            detail.put("kind", e.kind().name());
+            detail.put("reason", e.detail());
+            detail.put("profile", String.valueOf(request.profile()));
+            detail.put("protocol", request.protocol());
+            ledger.audit(new AuditEvent(clock.instant(), auth.actor(), "certificate.refuse", target(request), detail));
+            throw e;
+        }
+    }
+
+    private static String target(IssuanceRequest r) {
+        return r.deviceId() != null ? "device:" + r.deviceId() : "code:" + r.registrationCode();
+    }
+
+    private IssuedCertificate issueChecked(IssuanceRequest req, Authorization auth) {
+        Profile profile = config.profile(req.profile()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "no profile named '" + req.profile() + "'; profiles: " + String.join(", ", new java.util.TreeSet<>(config.profiles().keySet()))));
+        if (!auth.allowsProfile(profile.name())) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, auth.actor() + " may not use profile '" + profile.name() + "'");
+        }
+        if (!req.proofOfPossession() && auth.role() != Role.FACTORY) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "issuing from a bare public key (no proof of possession) is allowed "
+                    + "only to a factory station; " + auth.actor() + " has role " + auth.role().name().toLowerCase(Locale.ROOT));
+        }
+        if (auth.deviceId() != null && !auth.deviceId().equals(req.deviceId())) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this credential may enroll only device '" + auth.deviceId() + "'");
+        }
+        if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' makes CA or OCSP certificates; "
+                    + "those come from the ceremony ('fleetpki init', 'fleetpki ca ...'), not from a device request");
+        }
+        Names names = names(req, profile);
+        KeyPolicy.check(req.publicKey(), profile.keyAlgorithms());
+
+        CertificateAuthority ca = cas.get(issuerName(req, profile));
+        if (ca.key().publicKey().equals(req.publicKey()) || Arrays.equals(ca.key().publicKey().getEncoded(), req.publicKey().getEncoded())) {
+            throw new PkiException(ErrorKind.KEY_POLICY, "the request carries the CA's own public key; a device must have its own key");
+        }
+        Instant now = clock.instant();
+        Instant notBefore = now.minus(profile.backdate());
+        Instant caNotBefore = ca.certificate().getNotBefore().toInstant();
+        if (notBefore.isBefore(caNotBefore)) {
+            notBefore = caNotBefore;
+        }
+        Instant notAfter = now.plus(profile.validity());
+        Instant caNotAfter = ca.certificate().getNotAfter().toInstant();
+        if (notAfter.isAfter(caNotAfter)) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "a " + Durations.format(profile.validity()) + " certificate from profile '"
+                    + profile.name() + "' would end " + notAfter + ", after its issuer '" + ca.name() + "' ends " + caNotAfter
+                    + "; shorten the profile's validity or renew the CA");
+        }
+
+        BigInteger serial = reserveSerial(ca.name(), req.deviceId(), profile.name());
+        X509v3CertificateBuilder tbs = CertificateTemplate.build(profile.kind(), profile.pathLength(), ca.certificate(), ca.name(),
+                names.subject(), names.sans(), req.publicKey(), serial, notBefore, notAfter, urls, null);
+
+        X509CertificateHolder linted = tbs.build(lintSigner(ca.key().algorithm()));
+        X509Certificate lintCert = toX509(linted);
+        Lint.check(lintCert, encoded(linted), profile, ca.certificate());
+
+        X509CertificateHolder signed = tbs.build(ca.key().contentSigner());
+        if (!Arrays.equals(encodedTbs(linted), encodedTbs(signed))) {
+            throw new PkiException(ErrorKind.INTERNAL, "the signed TBS differs from the linted one; nothing was issued");
+        }
+        try {
+            if (!signed.isSignatureValid(new JcaContentVerifierProviderBuilder().setProvider(dev.fleetpki.kms.Crypto.bc()).build(ca.key().publicKey()))) {
+                throw new PkiException(ErrorKind.INTERNAL, "the CA key '" + ca.key().ref() + "' produced a signature that does not verify");
+            }
+        } catch (OperatorCreationException | org.bouncycastle.cert.CertException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot verify the new certificate's signature", e);
+        }
+        X509Certificate cert = toX509(signed);
+        String serialHex = SerialNumbers.hex(serial);
+        IssuedCertificate issued = new IssuedCertificate(serialHex, ca.name(), req.deviceId(), profile.name(), cert,
+                req.proofOfPossession(), null, auth.actor(), now, req.protocol());
+        Map<String, String> detail = new LinkedHashMap<>();
+        detail.put("serial", serialHex);
+        detail.put("ca", ca.name());
+        detail.put("profile", profile.name());
+        detail.put("protocol", req.protocol());
+        detail.put("subject", issued.subject());
+        detail.put("notAfter", notAfter.toString());
+        detail.put("proofOfPossession", String.valueOf(req.proofOfPossession()));
+        detail.put("signingKey", ca.key().ref().uri().replaceAll("[?].*$", ""));
+        ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), "certificate.issue",
+                req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail));
+        return issued;
+    }
+
+    private String issuerName(IssuanceRequest req, Profile profile) {
+        if (req.caName() != null) {
+            return req.caName();
+        }
+        if (profile.issuer() != null) {
+            return profile.issuer();
+        }
+        if (profile.kind() == ProfileKind.CODE_SIGNING && config.codeSigning() != null) {
+            return config.codeSigning().name();
+        }
+        return config.defaultIssuer();
+    }
+
+    private record Names(X500Name subject, List<GeneralName> sans) {}
+
+    private Names names(IssuanceRequest req, Profile profile) {
+        if (profile.kind() == ProfileKind.CLOUD_VERIFICATION) {
+            String code = req.registrationCode();
+            if (code == null || code.isBlank()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "a cloud-verification certificate needs the registration code "
+                        + "the cloud gave you (Azure DPS verification code, AWS IoT registration code)");
+            }
+            if (req.requestedCn() != null && !req.requestedCn().equals(code)) {
+                throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR's CN '" + req.requestedCn() + "' is not the registration code '" + code + "'");
+            }
+            return new Names(new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, code).build(), List.of());
+        }
+        String id = req.deviceId();
+        if (id == null) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "profile '" + profile.name() + "' issues to a device; name it with --device ID");
+        }
+        Device.checkId(id);
+        Device d = ledger.device(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "device '" + id + "' is not registered; register it first: fleetpki device add " + id));
+        if (d.status() != Device.Status.ACTIVE) {
+            throw new PkiException(ErrorKind.DEVICE_NOT_ACTIVE, "device '" + id + "' is " + d.status().name().toLowerCase(Locale.ROOT)
+                    + "; it may not receive certificates");
+        }
+        if (req.requestedCn() != null && !req.requestedCn().equals(id)) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR's CN '" + req.requestedCn() + "' is not the device id '" + id
+                    + "'; make the CSR with -subj \"/CN=" + id + "\"");
+        }
+        List<GeneralName> sans = new ArrayList<>();
+        X500NameBuilder subject = new X500NameBuilder(BCStyle.INSTANCE);
+        if (profile.organization() != null) {
+            subject.addRDN(BCStyle.O, profile.organization());
+        }
+        if (profile.subject() == Profile.SubjectSource.URI_SAN) {
+            String uri = profile.uriFor(id);
+            for (GeneralName g : req.requestedSans()) {
+                if (g.getTagNo() != GeneralName.uniformResourceIdentifier || !g.getName().toString().equals(uri)) {
+                    throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR asks for subjectAltName " + describe(g)
+                            + "; profile '" + profile.name() + "' allows only the URI " + uri);
+                }
+            }
+            sans.add(new GeneralName(GeneralName.uniformResourceIdentifier, uri));
+            if (req.requestedCn() != null) {
+                subject.addRDN(BCStyle.CN, id);
+            }
+            return new Names(subject.build(), sans);
+        }
+        subject.addRDN(BCStyle.CN, id);
+        if (profile.kind() == ProfileKind.SERVER_TLS) {
+            if (looksLikeDnsName(id)) {
+                sans.add(new GeneralName(GeneralName.dNSName, id.toLowerCase(Locale.ROOT)));
+            }
+            for (GeneralName g : req.requestedSans()) {
+                if (g.getTagNo() == GeneralName.dNSName) {
+                    String dns = g.getName().toString().toLowerCase(Locale.ROOT);
+                    if (!looksLikeDnsName(dns.startsWith("*.") ? dns.substring(2) : dns)) {
+                        throw new PkiException(ErrorKind.NAME_MISMATCH, "'" + dns + "' is not a DNS name");
+                    }
+                    if (!profile.dnsSuffixes().isEmpty() && profile.dnsSuffixes().stream().noneMatch(s -> dns.equals(s) || dns.endsWith("." + s))) {
+                        throw new PkiException(ErrorKind.NAME_MISMATCH, "DNS name '" + dns + "' is outside profile '" + profile.name()
+                                + "' suffixes " + profile.dnsSuffixes());
+                    }
+                    if (sans.stream().noneMatch(s -> s.equals(g))) {
+                        sans.add(new GeneralName(GeneralName.dNSName, dns));
+                    }
+                } else if (g.getTagNo() == GeneralName.iPAddress) {
+                    sans.add(g);
+                } else {
+                    throw new PkiException(ErrorKind.NAME_MISMATCH, "a server certificate carries DNS and IP names only; the CSR asks for " + describe(g));
+                }
+            }
+            if (sans.isEmpty()) {
+                throw new PkiException(ErrorKind.NAME_MISMATCH, "a server-TLS certificate needs a DNS or IP subjectAltName; "
+                        + "add -addext \"subjectAltName=DNS:host.example\" to the CSR");
+            }
+        } else if (!req.requestedSans().isEmpty()) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR asks for subjectAltName " + describe(req.requestedSans().getFirst())
+                    + "; profile '" + profile.name() + "' names the device by its CN only");
+        }
+        return new Names(subject.build(), sans);
+    }
+
+    private static String describe(GeneralName g) {
+        String kind = switch (g.getTagNo()) {
+            case GeneralName.dNSName -> "DNS:";
+            case GeneralName.uniformResourceIdentifier -> "URI:";
+            case GeneralName.iPAddress -> "IP:";
+            case GeneralName.rfc822Name -> "email:";
+            default -> "name type " + g.getTagNo() + ":";
+        };
+        return kind + (g.getTagNo() == GeneralName.iPAddress ? "(address)" : g.getName().toString());
+    }
+
+    private static boolean looksLikeDnsName(String s) {
+        return s.length() <= 253 && s.contains(".")
+                && s.matches("(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?");
+    }
+
+    private BigInteger reserveSerial(String ca, String deviceId, String profile) {
+        for (int attempt = 0; ; attempt++) {
+            BigInteger serial = SerialNumbers.next();
+            try {
+                ledger.reserveSerial(SerialNumbers.hex(serial), ca, deviceId, profile);
+                return serial;
+            } catch (PkiException e) {
+                if (e.kind() != ErrorKind.CONFLICT || attempt >= 2) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static ContentSigner lintSigner(KeyAlgorithm alg) {
+        KeyPair kp;
+        synchronized (LINT_KEYS) {
+            kp = LINT_KEYS.computeIfAbsent(alg, KeyAlgorithm::generate);
+        }
+        try {
+            JcaContentSignerBuilder b = new JcaContentSignerBuilder(alg.signatureAlgorithm());
+            if (alg == KeyAlgorithm.ML_DSA_65) {
+                b.setProvider(dev.fleetpki.kms.Crypto.bc());
+            }
+            return b.build(kp.getPrivate());
+        } catch (OperatorCreationException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot make the lint signer", e);
+        }
+    }
+
+    static X509Certificate toX509(X509CertificateHolder h) {
+        try {
+            return new JcaX509CertificateConverter().getCertificate(h);
+        } catch (CertificateException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot decode the certificate just built", e);
+        }
+    }
+
+    private static byte[] encoded(X509CertificateHolder h) {
+        try {
+            return h.getEncoded();
+        } catch (java.io.IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode certificate", e);
+        }
+    }
+
+    private static byte[] encodedTbs(X509CertificateHolder h) {
+        try {
+            return h.toASN1Structure().getTBSCertificate().getEncoded();
+        } catch (java.io.IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode TBS", e);
+        }
+    }
+
+}

@@ -1,0 +1,45 @@
+package dev.fleetpki.core;
+
+import dev.fleetpki.kms.KeyAlgorithm;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A certificate profile: everything about a certificate's content that is not the subject's key
+ * and (checked) names. Built only by {@link ProfileLoader}, which refuses unsafe settings.
+ *
+ * @param name the name requests use ({@code --profile device})
+ * @param kind what the certificate is for
+ * @param validity how long certificates live
+ * @param backdate how far notBefore is set before now, for devices with a drifting clock
+ * @param subject where the device id goes: {@code cn} or {@code uri-san}
+ * @param uriTemplate URI SAN template; {@code {id}} is the device id
+ * @param organization optional O= in the subject
+ * @param keyAlgorithms subject key algorithms accepted
+ * @param maxDerSize DER size budget in bytes (microcontroller parsers have small buffers)
+ * @param issuer name of the CA that signs, or null for the default issuing CA
+ * @param dnsSuffixes DNS SANs a server-TLS request may ask for must end with one of these (empty: any)
+ * @param pathLength for sub-CA: the pathLenConstraint
+ */
+public record Profile(String name, ProfileKind kind, Duration validity, Duration backdate, SubjectSource subject,
+                      String uriTemplate, String organization, Set<KeyAlgorithm> keyAlgorithms, int maxDerSize,
+                      String issuer, List<String> dnsSuffixes, int pathLength) {
+
+    /** Where the device id is written in the certificate. */
+    public enum SubjectSource { CN, URI_SAN }
+
+    public static final Set<KeyAlgorithm> DEFAULT_KEY_ALGORITHMS = Set.copyOf(EnumSet.of(KeyAlgorithm.EC_P256, KeyAlgorithm.EC_P384,
+            KeyAlgorithm.ED25519, KeyAlgorithm.RSA_2048, KeyAlgorithm.RSA_3072, KeyAlgorithm.RSA_4096, KeyAlgorithm.ML_DSA_65));
+
+    public Profile {
+        keyAlgorithms = Set.copyOf(keyAlgorithms);
+        dnsSuffixes = List.copyOf(dnsSuffixes);
+    }
+
+    /** The URI SAN for a device, from the template. */
+    public String uriFor(String deviceId) {
+        return uriTemplate.replace("{id}", deviceId);
+    }
+}

@@ -1,0 +1,15 @@
+package dev.fleetpki.core;
+
+/** What an authenticated caller may do. */
+public enum Role {
+    /** Everything, including the CA ceremony. */
+    ADMIN,
+    /** Register devices, sign CSRs, revoke. */
+    ISSUER,
+    /** Read and verify the audit log. */
+    AUDITOR,
+    /** A factory station: enroll devices of its fleet in bulk, and alone issue from a bare public key. */
+    FACTORY,
+    /** A device acting for itself (renewal). */
+    DEVICE
+}

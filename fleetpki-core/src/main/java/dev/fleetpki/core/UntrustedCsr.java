@@ -1,0 +1,153 @@
+package dev.fleetpki.core;
+
+import dev.fleetpki.kms.Crypto;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.security.PublicKey;
+import java.util.ArrayList;
+import java.util.List;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.RDN;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x500.style.IETFUtils;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.Extensions;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
+import org.bouncycastle.pkcs.PKCS10CertificationRequest;
+import org.bouncycastle.pkcs.PKCSException;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
+
+/**
+ * A PKCS#10 request (RFC 2986) as received: parsed and its signature checked, but its contents
+ * not yet authorized. Only its public key and its (checked) names ever reach a certificate;
+ * requested extensions other than subjectAltName are ignored, never copied.
+ */
+public final class UntrustedCsr {
+    /** Requests larger than this are refused before parsing (a CSR is a few hundred bytes). */
+    public static final int MAX_BYTES = 64 * 1024;
+
+    private final PKCS10CertificationRequest csr;
+    private final PublicKey publicKey;
+
+    private UntrustedCsr(PKCS10CertificationRequest csr, PublicKey publicKey) {
+        this.csr = csr;
+        this.publicKey = publicKey;
+    }
+
+    /**
+     * Parses PEM or DER and verifies the request's own signature (proof of possession).
+     *
+     * @throws PkiException MALFORMED_REQUEST or BAD_SIGNATURE, with what was wrong
+     */
+    public static UntrustedCsr parse(byte[] input) {
+        if (input == null || input.length == 0) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR is empty; pass a PEM or DER PKCS#10 request");
+        }
+        if (input.length > MAX_BYTES) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR is " + input.length
+                    + " bytes, more than the " + MAX_BYTES + "-byte limit; a PKCS#10 request is a few hundred bytes");
+        }
+        Crypto.init();
+        byte[] der = looksLikePem(input) ? pemToDer(input) : input;
+        PKCS10CertificationRequest req;
+        try {
+            req = new PKCS10CertificationRequest(der);
+        } catch (IOException | RuntimeException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR is not valid DER-encoded PKCS#10 ("
+                    + e.getClass().getSimpleName() + "); check the file is a certificate request, e.g. with "
+                    + "openssl req -in FILE -noout -text");
+        }
+        PublicKey key;
+        try {
+            key = new JcaPKCS10CertificationRequest(req).setProvider(Crypto.bc()).getPublicKey();
+        } catch (Exception e) {
+            throw new PkiException(ErrorKind.KEY_POLICY, "the CSR's public key cannot be decoded: " + e.getMessage());
+        }
+        boolean ok;
+        try {
+            ok = req.isSignatureValid(new JcaContentVerifierProviderBuilder().setProvider(Crypto.bc()).build(req.getSubjectPublicKeyInfo()));
+        } catch (PKCSException | OperatorCreationException | RuntimeException e) {
+            throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CSR's signature cannot be checked ("
+                    + e.getMessage() + "); the request must be signed by the key it carries");
+        }
+        if (!ok) {
+            throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CSR's signature does not verify with its own public key: "
+                    + "no proof of possession. The request was altered or signed with another key; make a new CSR on the device");
+        }
+        return new UntrustedCsr(req, key);
+    }
+
+    private static boolean looksLikePem(byte[] b) {
+        int n = Math.min(b.length, 64);
+        return new String(b, 0, n, StandardCharsets.ISO_8859_1).contains("-----BEGIN");
+    }
+
+    private static byte[] pemToDer(byte[] input) {
+        String text = new String(input, StandardCharsets.US_ASCII);
+        try (PEMParser p = new PEMParser(new StringReader(text))) {
+            Object o = p.readObject();
+            if (o instanceof PKCS10CertificationRequest r) {
+                return r.getEncoded();
+            }
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the PEM input holds "
+                    + (o == null ? "no object" : "a " + o.getClass().getSimpleName())
+                    + ", not a CERTIFICATE REQUEST; pass the device's CSR");
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof PkiException pe) {
+                throw pe;
+            }
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR's PEM is damaged (" + e.getMessage()
+                    + "); check the BEGIN/END lines and the base64 between them");
+        }
+    }
+
+    public PublicKey publicKey() {
+        return publicKey;
+    }
+
+    public X500Name subject() {
+        return csr.getSubject();
+    }
+
+    /** The subject's common name, or null when it has none. Several CNs are refused. */
+    public String commonName() {
+        RDN[] cns = csr.getSubject().getRDNs(BCStyle.CN);
+        if (cns.length == 0) {
+            return null;
+        }
+        if (cns.length > 1) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR's subject has " + cns.length
+                    + " common names; a device CSR carries exactly one, its device id");
+        }
+        return IETFUtils.valueToString(cns[0].getFirst().getValue());
+    }
+
+    /** Subject alternative names the request asks for (checked by the pipeline, never copied blindly). */
+    public List<GeneralName> requestedSubjectAltNames() {
+        List<GeneralName> out = new ArrayList<>();
+        for (var attr : csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest)) {
+            for (var v : attr.getAttrValues()) {
+                Extensions exts = Extensions.getInstance(v);
+                GeneralNames names = GeneralNames.fromExtensions(exts, Extension.subjectAlternativeName);
+                if (names != null) {
+                    out.addAll(List.of(names.getNames()));
+                }
+            }
+        }
+        return out;
+    }
+
+    public byte[] encoded() {
+        try {
+            return csr.getEncoded();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

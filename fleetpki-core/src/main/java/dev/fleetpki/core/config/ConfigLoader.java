@@ -1,0 +1,321 @@
+package dev.fleetpki.core.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.fleetpki.core.Durations;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Profile;
+import dev.fleetpki.core.ProfileKind;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.KeyRef;
+import dev.fleetpki.kms.SecretSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * Reads {@code fleetpki.yaml}, applies a usable default to every field, and refuses unsafe or
+ * inconsistent settings, reporting all of them at once with their path in the file.
+ */
+public final class ConfigLoader {
+    public static final String FILE_NAME = "fleetpki.yaml";
+    private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles");
+
+    private final List<String> errors = new ArrayList<>();
+    private final Path home;
+
+    private ConfigLoader(Path home) {
+        this.home = home;
+    }
+
+    public static FleetConfig load(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new PkiException(ErrorKind.CONFIG, "no configuration at " + file
+                    + "; run 'fleetpki quickstart' for a demo, or write one (see docs/ceremony.md)");
+        }
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.CONFIG, file + " is not valid YAML: " + e.getMessage());
+        }
+        return new ConfigLoader(file.toAbsolutePath().getParent()).parse(root == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : root, file);
+    }
+
+    private FleetConfig parse(JsonNode root, Path file) {
+        unknown(root, TOP, "");
+        JsonNode store = root.path("store");
+        unknown(store, Set.of("url", "user", "password"), "store.");
+        String url = text(store, "url", "store.url", "jdbc:sqlite:fleetpki.db");
+        if (!url.startsWith("jdbc:sqlite:") && !url.startsWith("jdbc:postgresql:")) {
+            errors.add("store.url: '" + url + "' is neither jdbc:sqlite:FILE nor jdbc:postgresql://HOST/DB");
+        }
+        String user = text(store, "user", "store.user", null);
+        SecretSource password = secret(store, "password", "store.password", null);
+        SecretSource passphrase = secret(root, "passphrase", "passphrase", "env:FLEETPKI_PASSPHRASE");
+
+        JsonNode urls = root.path("urls");
+        unknown(urls, Set.of("crl", "ocsp", "caIssuers"), "urls.");
+        String crl = text(urls, "crl", "urls.crl", null);
+        String ocsp = text(urls, "ocsp", "urls.ocsp", null);
+        String caIssuers = text(urls, "caIssuers", "urls.caIssuers", null);
+        for (String[] u : new String[][] {{"urls.crl", crl}, {"urls.ocsp", ocsp}, {"urls.caIssuers", caIssuers}}) {
+            if (u[1] != null && !u[1].startsWith("http://") && !u[1].startsWith("https://")) {
+                errors.add(u[0] + ": '" + u[1] + "' is not an http(s) URL");
+            }
+        }
+
+        JsonNode ceremony = root.path("ceremony");
+        unknown(ceremony, Set.of("root", "issuing", "ocsp", "codeSigning"), "ceremony.");
+        CaSpec rootCa = ca(ceremony.path("root"), "ceremony.root", CaRole.ROOT, "root", passphrase, Duration.ofDays(365 * 20));
+        List<CaSpec> issuing = new ArrayList<>();
+        JsonNode iss = ceremony.path("issuing");
+        if (iss.isMissingNode() || iss.isNull()) {
+            issuing.add(ca(com.fasterxml.jackson.databind.node.MissingNode.getInstance(), "ceremony.issuing[0]", CaRole.ISSUING,
+                    "issuing", passphrase, Duration.ofDays(365 * 10)));
+        } else if (!iss.isArray() || iss.isEmpty()) {
+            errors.add("ceremony.issuing: must be a list of at least one issuing CA");
+        } else {
+            for (int i = 0; i < iss.size(); i++) {
+                issuing.add(ca(iss.get(i), "ceremony.issuing[" + i + "]", CaRole.ISSUING, i == 0 ? "issuing" : "issuing-" + i,
+                        passphrase, Duration.ofDays(365 * 10)));
+            }
+        }
+        CaSpec ocspCa = ceremony.has("ocsp") ? ca(ceremony.path("ocsp"), "ceremony.ocsp", CaRole.OCSP, "ocsp", passphrase, Duration.ofDays(30)) : null;
+        CaSpec codeCa = ceremony.has("codeSigning")
+                ? ca(ceremony.path("codeSigning"), "ceremony.codeSigning", CaRole.CODE_SIGNING, "code-signing", passphrase, Duration.ofDays(365 * 10)) : null;
+        List<CaSpec> all = new ArrayList<>();
+        all.add(rootCa);
+        all.addAll(issuing);
+        if (ocspCa != null) {
+            all.add(ocspCa);
+        }
+        if (codeCa != null) {
+            all.add(codeCa);
+        }
+        Set<String> names = new java.util.HashSet<>();
+        Set<String> keys = new java.util.HashSet<>();
+        for (CaSpec c : all) {
+            if (c == null) {
+                continue;
+            }
+            if (!names.add(c.name())) {
+                errors.add("ceremony: two CAs are named '" + c.name() + "'; CA names must be unique");
+            }
+            if (c.key() != null && !keys.add(c.key().uri())) {
+                errors.add("ceremony: CA '" + c.name() + "' reuses key " + c.key() + "; every CA needs its own key");
+            }
+        }
+        if (rootCa != null && rootCa.validity() != null) {
+            for (CaSpec c : all) {
+                if (c != null && c != rootCa && c.validity() != null && c.validity().compareTo(rootCa.validity()) > 0) {
+                    errors.add("ceremony: CA '" + c.name() + "' validity " + Durations.format(c.validity())
+                            + " is longer than the root's " + Durations.format(rootCa.validity()) + "; it may not outlive its issuer");
+                }
+            }
+        }
+
+        Map<String, Profile> profiles = profiles(root.path("profiles"), names);
+        if (!errors.isEmpty()) {
+            throw new PkiException(ErrorKind.CONFIG, file + " has " + errors.size() + " error" + (errors.size() > 1 ? "s" : "")
+                    + ":\n  - " + String.join("\n  - ", errors));
+        }
+        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles);
+    }
+
+    private CaSpec ca(JsonNode n, String path, CaRole role, String defaultName, SecretSource passphrase, Duration defaultValidity) {
+        unknown(n, Set.of("name", "subject", "algorithm", "key", "passphrase", "validity", "nameConstraints"), path + ".");
+        String name = text(n, "name", path + ".name", defaultName);
+        if (name != null && !name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+            errors.add(path + ".name: '" + name + "' may hold only letters, digits, '.', '_' and '-'");
+        }
+        String subject = text(n, "subject", path + ".subject", "CN=fleetpki " + (name == null ? defaultName : name) + " CA");
+        try {
+            new org.bouncycastle.asn1.x500.X500Name(subject);
+        } catch (IllegalArgumentException e) {
+            errors.add(path + ".subject: '" + subject + "' is not a distinguished name like CN=Acme Root CA,O=Acme");
+        }
+        KeyAlgorithm alg = parse(n, "algorithm", path + ".algorithm", "ecdsa-p256", KeyAlgorithm::parse);
+        KeyRef key = parse(n, "key", path + ".key", "file:keys/" + name + ".p8", KeyRef::parse);
+        SecretSource pass = secret(n, "passphrase", path + ".passphrase", null);
+        Duration validity = parse(n, "validity", path + ".validity", Durations.format(defaultValidity), Durations::parse);
+        JsonNode nc = n.path("nameConstraints");
+        unknown(nc, Set.of("permittedDns", "excludedDns", "permittedUris"), path + ".nameConstraints.");
+        if (role != CaRole.ISSUING && !nc.isMissingNode()) {
+            errors.add(path + ".nameConstraints: only issuing CAs carry name constraints");
+        }
+        return new CaSpec(name, role, subject, alg, key, pass == null ? passphrase : pass, validity,
+                list(nc, "permittedDns"), list(nc, "excludedDns"), list(nc, "permittedUris"));
+    }
+
+    private Map<String, Profile> profiles(JsonNode n, Set<String> caNames) {
+        Map<String, Profile> out = new LinkedHashMap<>();
+        Map<String, JsonNode> specs = new LinkedHashMap<>();
+        for (ProfileKind k : ProfileKind.values()) {
+            specs.put(k.configName(), com.fasterxml.jackson.databind.node.MissingNode.getInstance());
+        }
+        if (!n.isMissingNode() && !n.isObject()) {
+            errors.add("profiles: must be a map of profile name to settings");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+            var e = it.next();
+            specs.put(e.getKey(), e.getValue());
+        }
+        for (var e : specs.entrySet()) {
+            Profile p = profile(e.getKey(), e.getValue(), caNames);
+            if (p != null) {
+                out.put(e.getKey(), p);
+            }
+        }
+        return Map.copyOf(out);
+    }
+
+    private Profile profile(String name, JsonNode n, Set<String> caNames) {
+        String path = "profiles." + name;
+        unknown(n, Set.of("kind", "validity", "backdate", "subject", "uriTemplate", "organization", "keyAlgorithms",
+                "maxDerSize", "issuer", "dnsSuffixes", "pathLength"), path + ".");
+        String defaultKind = null;
+        for (ProfileKind k : ProfileKind.values()) {
+            if (k.configName().equals(name)) {
+                defaultKind = name;
+            }
+        }
+        if (defaultKind == null && !n.has("kind")) {
+            errors.add(path + ".kind: missing; say what the profile is for (device, device-peer, server-tls, code-signing, "
+                    + "ocsp-signing, sub-ca, cloud-verification)");
+            return null;
+        }
+        ProfileKind kind = parse(n, "kind", path + ".kind", defaultKind, ProfileKind::parse);
+        if (kind == null) {
+            return null;
+        }
+        Duration validity = parse(n, "validity", path + ".validity", Durations.format(kind.defaultValidity()), Durations::parse);
+        if (validity != null && validity.compareTo(kind.maxValidity()) > 0) {
+            errors.add(path + ".validity: " + Durations.format(validity) + " is too long for a " + kind.configName()
+                    + " certificate; the most allowed is " + Durations.format(kind.maxValidity()));
+        }
+        if (validity != null && validity.compareTo(Duration.ofMinutes(5)) < 0) {
+            errors.add(path + ".validity: " + Durations.format(validity) + " is too short; at least 5m");
+        }
+        Duration backdate = parse(n, "backdate", path + ".backdate", "5m", Durations::parse);
+        if (backdate != null && backdate.compareTo(Duration.ofDays(1)) > 0) {
+            errors.add(path + ".backdate: " + Durations.format(backdate) + " is more than a day; backdating hides mis-issuance");
+        }
+        String subject = text(n, "subject", path + ".subject", "cn");
+        Profile.SubjectSource source = switch (subject) {
+            case "cn" -> Profile.SubjectSource.CN;
+            case "uri-san" -> Profile.SubjectSource.URI_SAN;
+            default -> {
+                errors.add(path + ".subject: '" + subject + "' must be cn or uri-san");
+                yield Profile.SubjectSource.CN;
+            }
+        };
+        String uriTemplate = text(n, "uriTemplate", path + ".uriTemplate", "{id}");
+        if (!uriTemplate.contains("{id}")) {
+            errors.add(path + ".uriTemplate: '" + uriTemplate + "' must contain {id}");
+        }
+        String org = text(n, "organization", path + ".organization", null);
+        Set<KeyAlgorithm> algs = EnumSet.noneOf(KeyAlgorithm.class);
+        if (n.has("keyAlgorithms")) {
+            for (String a : list(n, "keyAlgorithms")) {
+                try {
+                    algs.add(KeyAlgorithm.parse(a));
+                } catch (IllegalArgumentException e) {
+                    errors.add(path + ".keyAlgorithms: " + e.getMessage());
+                }
+            }
+            if (algs.isEmpty()) {
+                errors.add(path + ".keyAlgorithms: empty; the profile would refuse every key");
+            }
+        } else {
+            algs.addAll(Profile.DEFAULT_KEY_ALGORITHMS);
+        }
+        int defaultSize = kind == ProfileKind.DEVICE || kind == ProfileKind.DEVICE_PEER ? 1200 : 4096;
+        int maxDer = n.path("maxDerSize").asInt(defaultSize);
+        if (maxDer < 300 || maxDer > 65536) {
+            errors.add(path + ".maxDerSize: " + maxDer + " is outside 300..65536 bytes");
+        }
+        String issuer = text(n, "issuer", path + ".issuer", null);
+        if (issuer != null && !caNames.contains(issuer)) {
+            errors.add(path + ".issuer: no CA named '" + issuer + "' in the ceremony; CAs: " + caNames);
+        }
+        int pathLen = n.path("pathLength").asInt(0);
+        if (pathLen < 0 || pathLen > 3) {
+            errors.add(path + ".pathLength: " + pathLen + " is outside 0..3");
+        }
+        if (validity == null || backdate == null) {
+            return null;
+        }
+        return new Profile(name, kind, validity, backdate, source, uriTemplate, org, algs, maxDer, issuer, list(n, "dnsSuffixes"), pathLen);
+    }
+
+    private void unknown(JsonNode n, Set<String> known, String prefix) {
+        if (n.isObject()) {
+            n.fieldNames().forEachRemaining(f -> {
+                if (!known.contains(f)) {
+                    errors.add(prefix + f + ": unknown setting; known here: " + new java.util.TreeSet<>(known));
+                }
+            });
+        }
+    }
+
+    private String text(JsonNode n, String field, String path, String def) {
+        JsonNode v = n.path(field);
+        if (v.isMissingNode() || v.isNull()) {
+            return def;
+        }
+        if (!v.isValueNode()) {
+            errors.add(path + ": must be a single value");
+            return def;
+        }
+        return v.asText();
+    }
+
+    private SecretSource secret(JsonNode n, String field, String path, String def) {
+        String t = text(n, field, path, def);
+        if (t == null) {
+            return null;
+        }
+        try {
+            return SecretSource.parse(t, home);
+        } catch (IllegalArgumentException e) {
+            errors.add(path + ": " + e.getMessage());
+            return null;
+        }
+    }
+
+    private <T> T parse(JsonNode n, String field, String path, String def, Function<String, T> f) {
+        String t = text(n, field, path, def);
+        if (t == null) {
+            return null;
+        }
+        try {
+            return f.apply(t);
+        } catch (IllegalArgumentException e) {
+            errors.add(path + ": " + e.getMessage());
+            return null;
+        }
+    }
+
+    private static List<String> list(JsonNode n, String field) {
+        List<String> out = new ArrayList<>();
+        JsonNode v = n.path(field);
+        if (v.isArray()) {
+            v.forEach(x -> out.add(x.asText()));
+        } else if (v.isValueNode() && !v.isNull()) {
+            out.add(v.asText());
+        }
+        return out;
+    }
+}
