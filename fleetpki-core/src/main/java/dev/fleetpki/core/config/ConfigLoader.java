@@ -142,7 +142,7 @@ public final class ConfigLoader {
         }
         String subject = text(n, "subject", path + ".subject", "CN=fleetpki " + (name == null ? defaultName : name) + " CA");
         try {
-            new org.bouncycastle.asn1.x500.X500Name(subject);
+            dev.fleetpki.core.Dn.parse(subject);
         } catch (IllegalArgumentException e) {
             errors.add(path + ".subject: '" + subject + "' is not a distinguished name like CN=Acme Root CA,O=Acme");
         }

@@ -1,0 +1,100 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.kms.Pem;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "ca", mixinStandardHelpOptions = true, description = "List CAs; move issuing CAs to and from an offline root.",
+        subcommands = {CaCommand.ListCas.class, CaCommand.Csr.class, CaCommand.Sign.class, CaCommand.Import.class})
+final class CaCommand {
+    static void printTable(List<CaRecord> cas) {
+        System.out.printf("  %-16s %-13s %-10s %-22s %s%n", "NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
+        for (CaRecord c : cas) {
+            System.out.printf("  %-16s %-13s %-10s %-22s %s%n", c.name(), c.role().configName(), c.parent() == null ? "-" : c.parent(),
+                    c.certificate().getNotAfter().toInstant(), c.certificate().getSubjectX500Principal().getName());
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the CAs in the store.")
+    static final class ListCas implements Callable<Integer> {
+        @Mixin HomeOption home;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                printTable(f.store().cas());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "csr", mixinStandardHelpOptions = true,
+            description = "On the server: create an issuing (or code-signing) CA's key and write its certificate request for the offline root.")
+    static final class Csr implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--name", required = true, description = "CA name from fleetpki.yaml") String name;
+        @Option(names = "--out", description = "where to write the request (default: ca/NAME.csr)") Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Fleet f = home.open()) {
+                var req = f.ceremony(home.actor()).subCaRequest(name);
+                Path file = out != null ? out : f.config().home().resolve("ca").resolve(name + ".csr");
+                Pem.writePublicFile(file, Pem.encode("CERTIFICATE REQUEST", req.getEncoded()).getBytes(StandardCharsets.US_ASCII));
+                System.out.println("Wrote the request for CA '" + name + "' to " + file);
+                System.out.println("Next: on the offline root machine, 'fleetpki ca sign --name " + name + " --csr " + file.getFileName() + "'.");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "sign", mixinStandardHelpOptions = true,
+            description = "On the offline root machine: sign an issuing CA's request with the root key.")
+    static final class Sign implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--name", required = true, description = "CA name from fleetpki.yaml (its subject and name constraints are used)") String name;
+        @Option(names = "--csr", required = true, description = "the request from 'fleetpki ca csr'") Path csr;
+        @Option(names = "--out", description = "where to write the certificate (default: ca/NAME.pem)") Path out;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                X509Certificate c = f.ceremony(home.actor()).signSubCa(Certs.read(csr, "certificate request"), name);
+                Path file = out != null ? out : f.config().home().resolve("ca").resolve(name + ".pem");
+                Pem.writePublicFile(file, Certs.pem(c).getBytes(StandardCharsets.US_ASCII));
+                System.out.println("Signed CA '" + name + "' (serial " + c.getSerialNumber().toString(16) + ", until "
+                        + c.getNotAfter().toInstant() + ") to " + file);
+                System.out.println("Next: on the server, 'fleetpki ca import --name " + name + " --cert " + file.getFileName()
+                        + " --root root.pem'.");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true,
+            description = "On the server: import an issuing CA certificate signed by the offline root, with the root certificate.")
+    static final class Import implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--name", required = true) String name;
+        @Option(names = "--cert", required = true, description = "the certificate from 'fleetpki ca sign'") Path cert;
+        @Option(names = "--root", required = true, description = "the root CA certificate") Path root;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                List<CaRecord> added = f.ceremony(home.actor()).importSubCa(name, Certs.readCertificate(cert), Certs.readCertificate(root));
+                Certs.writeCaFiles(f.config().home(), added);
+                System.out.println("Imported:");
+                printTable(added);
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.kms.Pem;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.List;
+
+/** PEM in and out for the CLI. */
+final class Certs {
+    private Certs() {}
+
+    static String pem(X509Certificate c) {
+        try {
+            return Pem.encode("CERTIFICATE", c.getEncoded());
+        } catch (CertificateEncodingException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode certificate", e);
+        }
+    }
+
+    static String pemChain(X509Certificate leaf, List<X509Certificate> above) {
+        StringBuilder sb = new StringBuilder(pem(leaf));
+        for (X509Certificate c : above) {
+            if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
+                sb.append(pem(c)); // the root is the trust anchor: not sent in the chain
+            }
+        }
+        return sb.toString();
+    }
+
+    static byte[] read(Path file, String what) {
+        try {
+            if (Files.size(file) > 1024 * 1024) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, what + " " + file + " is larger than 1 MiB; that is not a " + what);
+            }
+            return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.NOT_FOUND, "cannot read " + what + " " + file + ": " + e.getMessage());
+        }
+    }
+
+    static X509Certificate readCertificate(Path file) {
+        byte[] b = read(file, "certificate");
+        try {
+            var all = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(b));
+            if (all.isEmpty()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " holds no certificate");
+            }
+            return (X509Certificate) all.iterator().next();
+        } catch (CertificateException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " is not a PEM or DER certificate: " + e.getMessage());
+        }
+    }
+
+    static void writeCaFiles(Path home, List<CaRecord> cas) {
+        for (CaRecord c : cas) {
+            Pem.writePublicFile(home.resolve("ca").resolve(c.name() + ".pem"), pem(c.certificate()).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Device;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.StoredCertificate;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "device", mixinStandardHelpOptions = true, description = "The device registry.",
+        subcommands = {DeviceCommand.Add.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class})
+final class DeviceCommand {
+    @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a device by the id the cloud knows it by.")
+    static final class Add implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "ID", description = "device id (becomes the certificate's CN or URI SAN)") String id;
+        @Option(names = "--model", description = "hardware model") String model;
+        @Option(names = "--tag", paramLabel = "K=V", description = "a tag; repeat for more") Map<String, String> tags = new LinkedHashMap<>();
+        @Option(names = "--key-location", paramLabel = "WHERE",
+                description = "where the device key lives: software, se:SLOT (secure element) or a pkcs11: URI") String keyLocation;
+
+        @Override
+        public Integer call() {
+            Device.checkId(id);
+            try (Fleet f = home.open()) {
+                var now = f.clock().instant();
+                Device d = new Device(id, model, tags, Device.Status.ACTIVE, keyLocation, now);
+                Map<String, String> detail = new LinkedHashMap<>();
+                if (model != null) {
+                    detail.put("model", model);
+                }
+                tags.forEach((k, v) -> detail.put("tag." + k, v));
+                f.store().addDevice(d, new AuditEvent(now, home.actor(), "device.add", "device:" + id, detail));
+                System.out.println("Registered device " + id);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List registered devices.")
+    static final class ListDevices implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--limit", defaultValue = "1000") int limit;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                List<Device> all = f.store().devices(limit);
+                System.out.printf("%-32s %-9s %-16s %s%n", "ID", "STATUS", "MODEL", "TAGS");
+                for (Device d : all) {
+                    System.out.printf("%-32s %-9s %-16s %s%n", d.id(), d.status().name().toLowerCase(), d.model() == null ? "-" : d.model(),
+                            d.tags().isEmpty() ? "-" : d.tags());
+                }
+                System.out.println(all.size() + " device" + (all.size() == 1 ? "" : "s"));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Show a device and its certificates, newest first.")
+    static final class Show implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "ID") String id;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                Device d = f.store().device(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered"));
+                System.out.println("Device:       " + d.id());
+                System.out.println("Status:       " + d.status().name().toLowerCase());
+                System.out.println("Model:        " + (d.model() == null ? "-" : d.model()));
+                System.out.println("Tags:         " + (d.tags().isEmpty() ? "-" : d.tags()));
+                System.out.println("Key location: " + (d.keyLocation() == null ? "unknown" : d.keyLocation()));
+                System.out.println("Registered:   " + d.createdAt());
+                List<StoredCertificate> certs = f.store().certificates(id, f.clock().instant(), null, 100);
+                System.out.println("Certificates: " + (certs.isEmpty() ? "none" : ""));
+                CertCommand.printTable(certs, f.clock().instant());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "disable", mixinStandardHelpOptions = true, description = "Disable a device: it receives no more certificates.")
+    static final class Disable implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "ID") String id;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                f.store().setDeviceStatus(id, Device.Status.DISABLED,
+                        new AuditEvent(f.clock().instant(), home.actor(), "device.disable", "device:" + id, Map.of()));
+                System.out.println("Disabled device " + id);
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.Ceremony;
+import dev.fleetpki.core.IssuancePipeline;
+import dev.fleetpki.core.StoredCaDirectory;
+import dev.fleetpki.core.config.ConfigLoader;
+import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.kms.DefaultKeyManager;
+import dev.fleetpki.kms.KeyManager;
+import dev.fleetpki.store.Database;
+import dev.fleetpki.store.JdbcStore;
+import java.nio.file.Path;
+import java.time.Clock;
+
+/**
+ * The one place where fleetpki is wired together: configuration, store, keys, CAs and the
+ * issuance pipeline. No container, no static locators.
+ */
+public final class Fleet implements AutoCloseable {
+    private final FleetConfig config;
+    private final JdbcStore store;
+    private final KeyManager keys;
+    private final StoredCaDirectory cas;
+    private final Clock clock;
+
+    private Fleet(FleetConfig config, JdbcStore store, KeyManager keys, Clock clock) {
+        this.config = config;
+        this.store = store;
+        this.keys = keys;
+        this.clock = clock;
+        this.cas = new StoredCaDirectory(config, keys, store);
+    }
+
+    public static Fleet open(Path home, Clock clock) {
+        FleetConfig config = ConfigLoader.load(home.resolve(ConfigLoader.FILE_NAME));
+        char[] pw = config.storePassword() == null ? null : config.storePassword().read();
+        Database db = Database.open(config.storeUrl(), config.storeUser(), pw, config.home());
+        return new Fleet(config, new JdbcStore(db), new DefaultKeyManager(config.home()), clock);
+    }
+
+    public FleetConfig config() {
+        return config;
+    }
+
+    public JdbcStore store() {
+        return store;
+    }
+
+    public StoredCaDirectory cas() {
+        return cas;
+    }
+
+    public Clock clock() {
+        return clock;
+    }
+
+    public IssuancePipeline pipeline() {
+        return new IssuancePipeline(config, cas, store, clock);
+    }
+
+    public Ceremony ceremony(Actor actor) {
+        return new Ceremony(config, keys, store, clock, actor);
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}

@@ -1,0 +1,86 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.IssuanceRequest;
+import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.kms.Crypto;
+import dev.fleetpki.kms.Pem;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.PublicKey;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "issue", mixinStandardHelpOptions = true,
+        description = {"Issue a certificate from a bare public key, for a device that can export its public key but cannot",
+            "build a CSR. Only a registered factory station may do this; the certificate is recorded as issued without",
+            "proof of possession."})
+final class IssueCommand implements Callable<Integer> {
+    @Mixin HomeOption home;
+    @Option(names = "--public-key", required = true, paramLabel = "FILE", description = "SubjectPublicKeyInfo, PEM (PUBLIC KEY) or DER") Path publicKey;
+    @Option(names = "--device", required = true, paramLabel = "ID") String device;
+    @Option(names = "--station", required = true, paramLabel = "NAME", description = "the factory station doing this") String station;
+    @Option(names = "--profile", defaultValue = "device") String profile;
+    @Option(names = "--out", paramLabel = "FILE") Path out;
+
+    @Override
+    public Integer call() {
+        PublicKey key = parse(Certs.read(publicKey, "public key"));
+        try (Fleet f = home.open()) {
+            Actor actor = Actor.station(station);
+            String status = f.store().stationStatus(station).orElse(null);
+            if (!"ACTIVE".equals(status)) {
+                f.store().audit(new AuditEvent(f.clock().instant(), home.actor(), "certificate.refuse", "device:" + device,
+                        Map.of("reason", "unknown or inactive station " + station, "kind", ErrorKind.NOT_AUTHORIZED.name())));
+                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not a registered factory station; only a "
+                        + "factory station may issue from a bare public key (register one with: fleetpki station add NAME)");
+            }
+            IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromBareKey(key, device, profile, "cli"),
+                    Authorization.of(actor, Role.FACTORY));
+            String chain = Certs.pemChain(issued.certificate(), SignCommand.withIssuer(f, issued));
+            if (out != null) {
+                Pem.writePublicFile(out, chain.getBytes(StandardCharsets.US_ASCII));
+            }
+            System.out.print(chain);
+        }
+        return 0;
+    }
+
+    static PublicKey parse(byte[] b) {
+        Crypto.init();
+        try {
+            SubjectPublicKeyInfo spki;
+            String text = new String(b, StandardCharsets.ISO_8859_1);
+            if (text.contains("-----BEGIN")) {
+                try (PEMParser p = new PEMParser(new StringReader(text))) {
+                    Object o = p.readObject();
+                    if (!(o instanceof SubjectPublicKeyInfo s)) {
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the file holds " + (o == null ? "nothing" : o.getClass().getSimpleName())
+                                + ", not a PUBLIC KEY; export it with: openssl pkey -pubout");
+                    }
+                    spki = s;
+                }
+            } else {
+                spki = SubjectPublicKeyInfo.getInstance(b);
+            }
+            return new JcaPEMKeyConverter().setProvider(Crypto.bc()).getPublicKey(spki);
+        } catch (PkiException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the public key file is not a PEM or DER SubjectPublicKeyInfo ("
+                    + e.getClass().getSimpleName() + ")");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.PkiException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code fleetpki} command. */
+@Command(name = "fleetpki", mixinStandardHelpOptions = true, version = "fleetpki 0.1.0",
+        description = "A private certificate authority for IoT device fleets.%n",
+        subcommands = {QuickstartCommand.class, InitCommand.class, ConfigCommand.class, CaCommand.class, DeviceCommand.class,
+            StationCommand.class, SignCommand.class, IssueCommand.class, CertCommand.class, RevokeCommand.class,
+            ExportCommand.class, AuditCommand.class, CommandLine.HelpCommand.class},
+        footer = {"%nThe CA home folder holds fleetpki.yaml, the store and the key files; set it with --home or FLEETPKI_HOME.",
+            "Exit codes: 0 ok, 64 usage, 65 refused request, 66 not found, 70 internal, 77 not allowed, 78 configuration."})
+public final class Main implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof PkiException pe) {
+                cmd.getErr().println("fleetpki: " + pe.getMessage());
+                return pe.kind().exitCode();
+            }
+            if (ex instanceof dev.fleetpki.kms.KeyStoreFailure kf) {
+                cmd.getErr().println("fleetpki: " + kf.getMessage());
+                return 78;
+            }
+            cmd.getErr().println("fleetpki: internal error: " + ex);
+            return 70;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}

@@ -1,0 +1,145 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.Device;
+import dev.fleetpki.core.IssuanceRequest;
+import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.core.config.ConfigLoader;
+import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.Pem;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "quickstart", mixinStandardHelpOptions = true,
+        description = {"Set up a demo CA in a local folder on the embedded SQLite store, register a device, sign its CSR,",
+            "and print what was done and where the files are. Run again to issue the demo device a new certificate."})
+final class QuickstartCommand implements Callable<Integer> {
+    static final String DEVICE = "demo-sensor-001";
+
+    @Option(names = "--dir", defaultValue = "fleetpki-demo", description = "demo folder (default: ${DEFAULT-VALUE})")
+    Path dir;
+
+    @Override
+    public Integer call() throws Exception {
+        Path home = dir.toAbsolutePath().normalize();
+        boolean fresh = !Files.exists(home.resolve(ConfigLoader.FILE_NAME));
+        if (fresh) {
+            writeConfig(home);
+        }
+        var actor = dev.fleetpki.core.Actor.operator(System.getProperty("user.name", "demo"));
+        try (Fleet f = Fleet.open(home, java.time.Clock.systemUTC())) {
+            if (fresh) {
+                step("Running the CA ceremony (root, issuing CA, OCSP signer, code-signing CA; ECDSA P-256 keys, encrypted)");
+                List<CaRecord> cas = f.ceremony(actor).init(false);
+                Certs.writeCaFiles(home, cas);
+                CaCommand.printTable(cas);
+                step("Registering device " + DEVICE);
+                f.store().addDevice(new Device(DEVICE, "demo-board", Map.of("line", "1"), Device.Status.ACTIVE, "software", f.clock().instant()),
+                        new AuditEvent(f.clock().instant(), actor, "device.add", "device:" + DEVICE, Map.of("model", "demo-board")));
+            } else {
+                step("Demo already set up in " + home + "; issuing " + DEVICE + " a new certificate");
+            }
+            step("On the 'device': generating an ECDSA P-256 key and a CSR with CN=" + DEVICE);
+            KeyPair kp = KeyAlgorithm.EC_P256.generate();
+            var csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + DEVICE), kp.getPublic())
+                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate()));
+            Path devices = home.resolve("devices");
+            Pem.writePrivateFile(devices.resolve(DEVICE + ".key"), Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()).getBytes(StandardCharsets.US_ASCII));
+            Pem.writePublicFile(devices.resolve(DEVICE + ".csr"), Pem.encode("CERTIFICATE REQUEST", csr.getEncoded()).getBytes(StandardCharsets.US_ASCII));
+
+            step("Signing the CSR with the issuing CA (profile 'device')");
+            IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csr.getEncoded()), DEVICE, "device", "cli"),
+                    Authorization.of(actor, Role.ISSUER));
+            Path crt = devices.resolve(DEVICE + ".crt");
+            Pem.writePublicFile(crt, Certs.pemChain(issued.certificate(), SignCommand.withIssuer(f, issued)).getBytes(StandardCharsets.US_ASCII));
+            System.out.println("  serial " + issued.serialHex() + ", valid until " + issued.notAfter() + ", "
+                    + issued.certificate().getEncoded().length + " bytes DER");
+
+            Path root = home.resolve("ca").resolve(f.store().cas().stream().filter(c -> c.role() == CaRole.ROOT).findFirst().orElseThrow().name() + ".pem");
+            Path issuing = home.resolve("ca").resolve(issued.caName() + ".pem");
+            System.out.println();
+            System.out.println("Done. Files in " + home + ":");
+            System.out.println("  fleetpki.yaml                 configuration (ceremony, profiles, store)");
+            System.out.println("  fleetpki.db                   SQLite store: CAs, devices, certificates, audit log");
+            System.out.println("  keys/*.p8                     CA keys, encrypted; passphrase in secrets/passphrase");
+            System.out.println("  ca/*.pem                      CA certificates");
+            System.out.println("  devices/" + DEVICE + ".*  the demo device's key, CSR and certificate chain");
+            System.out.println();
+            System.out.println("Try:");
+            System.out.println("  openssl verify -CAfile " + root + " -untrusted " + issuing + " " + crt);
+            System.out.println("  ./fleetpki --help");
+            System.out.println("  ./fleetpki device show " + DEVICE + " --home " + home);
+            System.out.println("  ./fleetpki cert show " + issued.serialHex() + " --home " + home);
+            System.out.println("  ./fleetpki audit verify --home " + home);
+        }
+        return 0;
+    }
+
+    private static void step(String s) {
+        System.out.println("==> " + s);
+    }
+
+    private static void writeConfig(Path home) throws Exception {
+        Files.createDirectories(home);
+        byte[] rnd = new byte[24];
+        new SecureRandom().nextBytes(rnd);
+        Pem.writePrivateFile(home.resolve("secrets/passphrase"),
+                (java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(rnd) + "\n").getBytes(StandardCharsets.US_ASCII));
+        String yaml = """
+                # fleetpki demo configuration, written by 'fleetpki quickstart'. See docs/ceremony.md and docs/profiles.md.
+                store:
+                  url: jdbc:sqlite:fleetpki.db
+                # Passphrase for the encrypted CA key files (env:NAME, file:PATH or prompt; never inline).
+                passphrase: file:secrets/passphrase
+                urls:
+                  crl: http://localhost:8080/crl/{ca}.crl
+                  ocsp: http://localhost:8080/ocsp
+                  caIssuers: http://localhost:8080/ca/{ca}.crt
+                ceremony:
+                  root:
+                    name: root
+                    subject: "CN=fleetpki Demo Root CA,O=fleetpki demo"
+                    algorithm: ecdsa-p256
+                    key: file:keys/root.p8
+                    validity: 20y
+                  issuing:
+                    - name: issuing
+                      subject: "CN=fleetpki Demo Issuing CA 1,O=fleetpki demo"
+                      algorithm: ecdsa-p256
+                      key: file:keys/issuing.p8
+                      validity: 10y
+                  ocsp:
+                    name: ocsp
+                    subject: "CN=fleetpki Demo OCSP Signer,O=fleetpki demo"
+                    key: file:keys/ocsp.p8
+                    validity: 30d
+                  codeSigning:
+                    name: code-signing
+                    subject: "CN=fleetpki Demo Code Signing CA,O=fleetpki demo"
+                    key: file:keys/code-signing.p8
+                    validity: 10y
+                profiles:
+                  device:
+                    validity: 365d
+                  server-tls:
+                    validity: 90d
+                """;
+        Pem.writePublicFile(home.resolve(ConfigLoader.FILE_NAME), yaml.getBytes(StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,269 @@
+package dev.fleetpki.core;
+
+import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.core.config.CaSpec;
+import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.kms.KeyManager;
+import dev.fleetpki.kms.KeyStoreFailure;
+import dev.fleetpki.kms.SigningKey;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.PublicKey;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.pkcs.PKCS10CertificationRequest;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+
+/**
+ * The CA ceremony: a self-signed root, issuing CAs signed by it (pathLen 0, optional name
+ * constraints), an OCSP signer and optionally a code-signing CA. The root may stay offline:
+ * {@link #init} with {@code rootOnly}, then {@link #subCaRequest} on the server,
+ * {@link #signSubCa} on the offline machine and {@link #importSubCa} on the server.
+ *
+ * <p>All keys are created first; the CA records and their audit events are then stored in one
+ * transaction. If anything fails, the file keys this run created are removed again.
+ */
+public final class Ceremony {
+    private final FleetConfig config;
+    private final KeyManager keys;
+    private final CaRegistry registry;
+    private final Clock clock;
+    private final Actor actor;
+    private final CertificateTemplate.Urls urls;
+    private final List<Path> createdFiles = new ArrayList<>();
+
+    public Ceremony(FleetConfig config, KeyManager keys, CaRegistry registry, Clock clock, Actor actor) {
+        this.config = config;
+        this.keys = keys;
+        this.registry = registry;
+        this.clock = clock;
+        this.actor = actor;
+        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl());
+    }
+
+    /** Creates the hierarchy (or only the root) and returns the CA records stored. */
+    public List<CaRecord> init(boolean rootOnly) {
+        if (!registry.cas().isEmpty()) {
+            throw new PkiException(ErrorKind.CONFLICT, "this store already holds CAs " + registry.cas().stream().map(CaRecord::name).toList()
+                    + "; the ceremony runs once. Use a new folder for a new hierarchy");
+        }
+        List<CaRecord> records = new ArrayList<>();
+        List<AuditEvent> events = new ArrayList<>();
+        try {
+            CaSpec rootSpec = config.root();
+            SigningKey rootKey = create(rootSpec);
+            Instant now = clock.instant();
+            X509Certificate root = sign(ProfileKind.SUB_CA, null, null, rootKey, rootSpec, rootKey.publicKey(), now);
+            records.add(record(rootSpec, root, null, now));
+            events.add(event(rootSpec, root, rootKey, now));
+            if (!rootOnly) {
+                for (CaSpec spec : config.issuing()) {
+                    SigningKey k = create(spec);
+                    X509Certificate c = sign(ProfileKind.SUB_CA, root, rootSpec.name(), rootKey, spec, k.publicKey(), now);
+                    records.add(record(spec, c, rootSpec.name(), now));
+                    events.add(event(spec, c, rootKey, now));
+                }
+                if (config.codeSigning() != null) {
+                    CaSpec spec = config.codeSigning();
+                    SigningKey k = create(spec);
+                    X509Certificate c = sign(ProfileKind.SUB_CA, root, rootSpec.name(), rootKey, spec, k.publicKey(), now);
+                    records.add(record(spec, c, rootSpec.name(), now));
+                    events.add(event(spec, c, rootKey, now));
+                }
+                addOcspSigner(records, events, records.get(1), now);
+            }
+            registry.saveCas(records, events);
+            createdFiles.clear();
+            return records;
+        } catch (RuntimeException e) {
+            removeCreatedFiles();
+            throw e;
+        }
+    }
+
+    private void addOcspSigner(List<CaRecord> records, List<AuditEvent> events, CaRecord issuing, Instant now) {
+        if (config.ocsp() == null) {
+            return;
+        }
+        CaSpec spec = config.ocsp();
+        CaSpec issuingSpec = config.ca(issuing.name()).orElseThrow();
+        SigningKey issuingKey = keys.open(issuingSpec.key(), issuingSpec.passphrase());
+        SigningKey k = create(spec);
+        X509Certificate c = sign(ProfileKind.OCSP_SIGNING, issuing.certificate(), issuing.name(), issuingKey, spec, k.publicKey(), now);
+        records.add(record(spec, c, issuing.name(), now));
+        events.add(event(spec, c, issuingKey, now));
+    }
+
+    /** On the server: creates a sub-CA's key (issuing or code-signing) and returns its PKCS#10 request. */
+    public PKCS10CertificationRequest subCaRequest(String name) {
+        CaSpec spec = subCaSpec(name);
+        if (registry.ca(name).isPresent()) {
+            throw new PkiException(ErrorKind.CONFLICT, "CA '" + name + "' already exists in this store");
+        }
+        SigningKey k;
+        try {
+            k = keys.open(spec.key(), spec.passphrase());
+        } catch (KeyStoreFailure notYet) {
+            k = create(spec);
+        }
+        try {
+            return new JcaPKCS10CertificationRequestBuilder(Dn.parse(spec.subject()), k.publicKey()).build(k.contentSigner());
+        } catch (RuntimeException e) {
+            removeCreatedFiles();
+            throw e;
+        }
+    }
+
+    /** On the offline root machine: signs a sub-CA request with the root key, as the ceremony configures that CA. */
+    public X509Certificate signSubCa(byte[] csrDer, String name) {
+        CaSpec spec = subCaSpec(name);
+        CaRecord rootRec = registry.ca(config.root().name()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "this store has no root CA; run 'fleetpki init --root-only' on this machine first"));
+        UntrustedCsr csr = UntrustedCsr.parse(csrDer);
+        if (!Dn.parse(spec.subject()).equals(csr.subject())) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "the request's subject '" + csr.subject() + "' differs from CA '" + name
+                    + "' subject in fleetpki.yaml '" + spec.subject() + "'");
+        }
+        KeyPolicy.check(csr.publicKey(), Profile.DEFAULT_KEY_ALGORITHMS);
+        SigningKey rootKey = keys.open(config.root().key(), config.root().passphrase());
+        Instant now = clock.instant();
+        X509Certificate cert = sign(ProfileKind.SUB_CA, rootRec.certificate(), rootRec.name(), rootKey, spec, csr.publicKey(), now);
+        registry.saveCas(List.of(), List.of(new AuditEvent(now, actor, "ca.sign-subordinate", "ca:" + name,
+                Map.of("serial", cert.getSerialNumber().toString(16), "signingKey", config.root().key().uri().replaceAll("[?].*$", ""),
+                        "notAfter", cert.getNotAfter().toInstant().toString()))));
+        return cert;
+    }
+
+    /** On the server: stores the root certificate and a sub-CA certificate signed offline, checking both. */
+    public List<CaRecord> importSubCa(String name, X509Certificate cert, X509Certificate root) {
+        CaSpec spec = subCaSpec(name);
+        Instant now = clock.instant();
+        try {
+            root.verify(root.getPublicKey());
+            cert.verify(root.getPublicKey());
+        } catch (Exception e) {
+            throw new PkiException(ErrorKind.BAD_SIGNATURE, "the certificate for '" + name + "' is not signed by the given root ("
+                    + e.getMessage() + ")");
+        }
+        if (root.getBasicConstraints() < 0 || cert.getBasicConstraints() < 0) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "both certificates must be CA certificates (basicConstraints CA:TRUE)");
+        }
+        SigningKey k = keys.open(spec.key(), spec.passphrase());
+        if (!Arrays.equals(k.publicKey().getEncoded(), cert.getPublicKey().getEncoded())) {
+            throw new PkiException(ErrorKind.KEY_POLICY, "the certificate for '" + name + "' certifies another key than " + spec.key()
+                    + "; import the certificate made from this server's request");
+        }
+        List<CaRecord> records = new ArrayList<>();
+        List<AuditEvent> events = new ArrayList<>();
+        var existingRoot = registry.ca(config.root().name());
+        if (existingRoot.isEmpty()) {
+            records.add(new CaRecord(config.root().name(), CaRole.ROOT, root, null, null, now));
+            events.add(new AuditEvent(now, actor, "ca.import", "ca:" + config.root().name(),
+                    Map.of("serial", root.getSerialNumber().toString(16), "key", "offline")));
+        } else if (!existingRoot.get().certificate().equals(root)) {
+            throw new PkiException(ErrorKind.CONFLICT, "this store already has a different root CA certificate");
+        }
+        CaRecord rec = record(spec, cert, config.root().name(), now);
+        records.add(rec);
+        events.add(new AuditEvent(now, actor, "ca.import", "ca:" + name, Map.of("serial", cert.getSerialNumber().toString(16),
+                "key", spec.key().uri().replaceAll("[?].*$", ""))));
+        if (spec.role() == CaRole.ISSUING && registry.cas().stream().noneMatch(c -> c.role() == CaRole.OCSP)) {
+            try {
+                addOcspSigner(records, events, rec, now);
+            } catch (RuntimeException e) {
+                removeCreatedFiles();
+                throw e;
+            }
+        }
+        try {
+            registry.saveCas(records, events);
+        } catch (RuntimeException e) {
+            removeCreatedFiles();
+            throw e;
+        }
+        createdFiles.clear();
+        return records;
+    }
+
+    private CaSpec subCaSpec(String name) {
+        CaSpec spec = config.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name
+                + "' in fleetpki.yaml's ceremony section"));
+        if (spec.role() != CaRole.ISSUING && spec.role() != CaRole.CODE_SIGNING) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "CA '" + name + "' is the " + spec.role().configName()
+                    + " CA; only issuing and code-signing CAs are signed by the root");
+        }
+        return spec;
+    }
+
+    private SigningKey create(CaSpec spec) {
+        try {
+            SigningKey k = keys.create(spec.key(), spec.algorithm(), spec.passphrase());
+            if (spec.key().isFile()) {
+                createdFiles.add(spec.key().filePath(config.home()));
+            }
+            return k;
+        } catch (KeyStoreFailure e) {
+            throw new PkiException(ErrorKind.CONFIG, "cannot create the key of CA '" + spec.name() + "': " + e.getMessage(), e);
+        }
+    }
+
+    private void removeCreatedFiles() {
+        for (Path p : createdFiles) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException ignored) {
+                // best effort; the key never certified anything
+            }
+        }
+        createdFiles.clear();
+    }
+
+    private X509Certificate sign(ProfileKind kind, X509Certificate issuer, String issuerName, SigningKey issuerKey, CaSpec spec,
+                                 PublicKey subjectKey, Instant now) {
+        Instant notBefore = now.minusSeconds(300);
+        Instant notAfter = now.plus(spec.validity());
+        if (issuer != null) {
+            if (notAfter.isAfter(issuer.getNotAfter().toInstant())) {
+                throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + spec.name() + "' would end " + notAfter + ", after its issuer ("
+                        + issuer.getNotAfter().toInstant() + "); shorten its validity in fleetpki.yaml");
+            }
+            if (notBefore.isBefore(issuer.getNotBefore().toInstant())) {
+                notBefore = issuer.getNotBefore().toInstant();
+            }
+        }
+        X509v3CertificateBuilder b = CertificateTemplate.build(kind, 0, issuer, issuerName, Dn.parse(spec.subject()), List.of(),
+                subjectKey, SerialNumbers.next(), notBefore, notAfter, urls, spec.role() == CaRole.ISSUING ? spec : null);
+        X509CertificateHolder h = b.build(issuerKey.contentSigner());
+        X509Certificate c = IssuancePipeline.toX509(h);
+        Profile profile = config.profile(kind.configName()).orElseThrow();
+        try {
+            Lint.check(c, h.getEncoded(), new Profile(profile.name(), kind, spec.validity(), profile.backdate(), profile.subject(),
+                    profile.uriTemplate(), null, profile.keyAlgorithms(), 8192, null, List.of(), 0), issuer);
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode CA certificate", e);
+        }
+        return c;
+    }
+
+    private CaRecord record(CaSpec spec, X509Certificate cert, String parent, Instant now) {
+        return new CaRecord(spec.name(), spec.role(), cert, spec.key().uri(), parent, now);
+    }
+
+    private AuditEvent event(CaSpec spec, X509Certificate cert, SigningKey signer, Instant now) {
+        return new AuditEvent(now, actor, "ca.create", "ca:" + spec.name(), Map.of(
+                "role", spec.role().configName(),
+                "algorithm", spec.algorithm().configName(),
+                "key", spec.key().uri().replaceAll("[?].*$", ""),
+                "serial", cert.getSerialNumber().toString(16),
+                "signingKey", signer.ref().uri().replaceAll("[?].*$", ""),
+                "notAfter", cert.getNotAfter().toInstant().toString()));
+    }
+}

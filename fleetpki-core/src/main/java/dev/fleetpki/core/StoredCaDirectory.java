@@ -1,0 +1,71 @@
+package dev.fleetpki.core;
+
+import dev.fleetpki.core.config.CaSpec;
+import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.kms.KeyManager;
+import dev.fleetpki.kms.KeyStoreFailure;
+import dev.fleetpki.kms.SigningKey;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * CAs as the store records them, with keys opened as the configuration names them. A CA's key is
+ * opened on first use and kept open (the key stays in its file or token; only a handle is held).
+ */
+public final class StoredCaDirectory implements CaDirectory {
+    private final FleetConfig config;
+    private final KeyManager keys;
+    private final CaRegistry registry;
+    private final Map<String, CertificateAuthority> open = new ConcurrentHashMap<>();
+
+    public StoredCaDirectory(FleetConfig config, KeyManager keys, CaRegistry registry) {
+        this.config = config;
+        this.keys = keys;
+        this.registry = registry;
+    }
+
+    @Override
+    public CertificateAuthority get(String name) {
+        CertificateAuthority ca = open.get(name);
+        if (ca != null) {
+            return ca;
+        }
+        ca = load(name);
+        open.put(name, ca);
+        return ca;
+    }
+
+    private CertificateAuthority load(String name) {
+        CaRecord rec = registry.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name
+                + "' in the store; run the ceremony (fleetpki init) or import it (fleetpki ca import)"));
+        CaSpec spec = config.ca(name).orElseThrow(() -> new PkiException(ErrorKind.CONFIG, "CA '" + name
+                + "' is in the store but not in fleetpki.yaml's ceremony section; add it there so its key can be found"));
+        SigningKey key;
+        try {
+            key = keys.open(spec.key(), spec.passphrase());
+        } catch (KeyStoreFailure e) {
+            throw new PkiException(ErrorKind.CONFIG, "cannot open the key of CA '" + name + "': " + e.getMessage(), e);
+        }
+        if (!java.util.Arrays.equals(key.publicKey().getEncoded(), rec.certificate().getPublicKey().getEncoded())) {
+            throw new PkiException(ErrorKind.CONFIG, "key " + spec.key() + " does not match CA '" + name + "''s certificate; "
+                    + "fleetpki.yaml names the wrong key");
+        }
+        return new CertificateAuthority(name, rec.role(), rec.certificate(), chain(rec), key);
+    }
+
+    /** The certificates above a CA, ending with the root. */
+    public List<X509Certificate> chain(CaRecord rec) {
+        List<X509Certificate> out = new ArrayList<>();
+        String parent = rec.parent();
+        int guard = 0;
+        while (parent != null && guard++ < 8) {
+            CaRecord p = registry.ca(parent).orElseThrow();
+            out.add(p.certificate());
+            parent = p.parent();
+        }
+        return out;
+    }
+}

@@ -1,0 +1,146 @@
+package dev.fleetpki.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Map;
+import java.util.Properties;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+
+/**
+ * The JDBC database: an SQLite file by default, PostgreSQL by URL; migrated by Flyway on open.
+ * Reads go through a small HikariCP pool; all writes go through one {@link GroupCommitter}.
+ */
+public final class Database implements AutoCloseable {
+    public enum Dialect { SQLITE, POSTGRESQL }
+
+    private final String url;
+    private final Dialect dialect;
+    private final HikariDataSource readers;
+    private final Properties props;
+
+    private Database(String url, Dialect dialect, HikariDataSource readers, Properties props) {
+        this.url = url;
+        this.dialect = dialect;
+        this.readers = readers;
+        this.props = props;
+    }
+
+    /**
+     * Opens (and migrates) the database.
+     *
+     * @param url {@code jdbc:sqlite:FILE} (relative to {@code home}) or {@code jdbc:postgresql://...}
+     */
+    public static Database open(String url, String user, char[] password, Path home) {
+        Dialect dialect;
+        Properties props = new Properties();
+        String jdbcUrl = url;
+        if (url.startsWith("jdbc:sqlite:")) {
+            dialect = Dialect.SQLITE;
+            String file = url.substring("jdbc:sqlite:".length());
+            int q = file.indexOf('?');
+            String path = q < 0 ? file : file.substring(0, q);
+            Path p = Path.of(path);
+            if (!p.isAbsolute() && home != null) {
+                p = home.resolve(p);
+            }
+            try {
+                Files.createDirectories(p.toAbsolutePath().getParent());
+            } catch (java.io.IOException e) {
+                throw new PkiException(ErrorKind.CONFIG, "cannot create the folder for " + p + ": " + e.getMessage());
+            }
+            jdbcUrl = "jdbc:sqlite:" + p.toAbsolutePath();
+            props.setProperty("journal_mode", "WAL");
+            props.setProperty("synchronous", "FULL"); // durable: fsync on every commit
+            props.setProperty("busy_timeout", "30000");
+            props.setProperty("foreign_keys", "true");
+            props.setProperty("transaction_mode", "IMMEDIATE");
+        } else if (url.startsWith("jdbc:postgresql:")) {
+            dialect = Dialect.POSTGRESQL;
+            if (user != null) {
+                props.setProperty("user", user);
+            }
+            if (password != null) {
+                props.setProperty("password", new String(password));
+            }
+            props.setProperty("reWriteBatchedInserts", "true");
+            props.setProperty("connectTimeout", "10");
+        } else {
+            throw new PkiException(ErrorKind.CONFIG, "store URL '" + url + "' is neither jdbc:sqlite:FILE nor jdbc:postgresql://HOST/DB");
+        }
+        migrate(jdbcUrl, props, dialect);
+        HikariConfig hc = new HikariConfig();
+        hc.setJdbcUrl(jdbcUrl);
+        hc.setDataSourceProperties(props);
+        hc.setMaximumPoolSize(dialect == Dialect.SQLITE ? 4 : 8);
+        hc.setMinimumIdle(1);
+        hc.setPoolName("fleetpki-read");
+        hc.setConnectionTimeout(10_000);
+        return new Database(jdbcUrl, dialect, new HikariDataSource(hc), props);
+    }
+
+    private static void migrate(String jdbcUrl, Properties props, Dialect dialect) {
+        try {
+            Flyway.configure()
+                    .dataSource(jdbcUrl, props.getProperty("user"), props.getProperty("password"))
+                    .locations("classpath:db/fleetpki")
+                    .placeholders(Map.of("blob", dialect == Dialect.SQLITE ? "BLOB" : "BYTEA"))
+                    .loggers("slf4j")
+                    .load()
+                    .migrate();
+        } catch (FlywayException e) {
+            throw new PkiException(ErrorKind.CONFIG, "cannot open or migrate the store at " + redact(jdbcUrl) + ": " + firstLine(e.getMessage())
+                    + (dialect == Dialect.POSTGRESQL ? "; is PostgreSQL running and the database created?" : ""), e);
+        }
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
+    }
+
+    public Dialect dialect() {
+        return dialect;
+    }
+
+    public Connection read() throws SQLException {
+        return readers.getConnection();
+    }
+
+    /** A new connection for the single writer, outside the pool. */
+    Connection newWriterConnection() throws SQLException {
+        Connection c = DriverManager.getConnection(url, props);
+        c.setAutoCommit(false);
+        if (dialect == Dialect.POSTGRESQL) {
+            try (Statement s = c.createStatement()) {
+                s.execute("SET synchronous_commit = on");
+            }
+            c.commit();
+        }
+        return c;
+    }
+
+    public String describe() {
+        return redact(url);
+    }
+
+    @Override
+    public void close() {
+        readers.close();
+    }
+}

@@ -1,0 +1,409 @@
+package dev.fleetpki.store;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.Device;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.IssuanceLedger;
+import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.core.config.CaRole;
+import java.io.ByteArrayInputStream;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * fleetpki's store on JDBC (SQLite or PostgreSQL). Every write is one transaction through the
+ * {@link GroupCommitter}, with its audit event in the same transaction.
+ */
+public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegistry, AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Database db;
+    private final GroupCommitter writer;
+
+    public JdbcStore(Database db) {
+        this.db = db;
+        this.writer = new GroupCommitter(db);
+    }
+
+    public Database database() {
+        return db;
+    }
+
+    // ---- devices ----
+
+    @Override
+    public Optional<Device> device(String id) {
+        return queryOne("SELECT id, model, tags, status, key_location, created_at FROM device WHERE id = ?", JdbcStore::toDevice, id);
+    }
+
+    public List<Device> devices(int limit) {
+        return query("SELECT id, model, tags, status, key_location, created_at FROM device ORDER BY id LIMIT " + limit, JdbcStore::toDevice);
+    }
+
+    public void addDevice(Device d, AuditEvent event) {
+        write("device '" + d.id() + "' is already registered; see it with: fleetpki device show " + d.id(), tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)");
+            ps.setString(1, d.id());
+            ps.setString(2, d.model());
+            ps.setString(3, json(d.tags()));
+            ps.setString(4, d.status().name());
+            ps.setString(5, d.keyLocation());
+            ps.setLong(6, d.createdAt().toEpochMilli());
+            ps.addBatch();
+            tx.audit(event);
+        });
+    }
+
+    public void setDeviceStatus(String id, Device.Status status, AuditEvent event) {
+        write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE device SET status = ? WHERE id = ?")) {
+                ps.setString(1, status.name());
+                ps.setString(2, id);
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered");
+                }
+            }
+            tx.audit(event);
+        });
+    }
+
+    // ---- factory stations ----
+
+    public void addStation(String name, AuditEvent event) {
+        write("station '" + name + "' is already registered", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO station (name, status, created_at) VALUES (?,?,?)");
+            ps.setString(1, name);
+            ps.setString(2, "ACTIVE");
+            ps.setLong(3, event.at().toEpochMilli());
+            ps.addBatch();
+            tx.audit(event);
+        });
+    }
+
+    public Optional<String> stationStatus(String name) {
+        return queryOne("SELECT status FROM station WHERE name = ?", rs -> rs.getString(1), name);
+    }
+
+    // ---- CAs ----
+
+    /** Stores CA records and their audit events in one transaction. */
+    @Override
+    public void saveCas(List<CaRecord> cas, List<AuditEvent> events) {
+        write("a CA with one of the names " + cas.stream().map(CaRecord::name).toList() + " already exists in the store", tx -> {
+            if (cas.isEmpty()) {
+                for (AuditEvent e : events) {
+                    tx.audit(e);
+                }
+                return;
+            }
+            PreparedStatement ps = tx.batch("INSERT INTO ca (name, role, cert_der, key_ref, parent, created_at) VALUES (?,?,?,?,?,?)");
+            for (CaRecord c : cas) {
+                ps.setString(1, c.name());
+                ps.setString(2, c.role().name());
+                ps.setBytes(3, der(c.certificate()));
+                ps.setString(4, c.keyRef());
+                ps.setString(5, c.parent());
+                ps.setLong(6, c.createdAt().toEpochMilli());
+                ps.addBatch();
+            }
+            for (AuditEvent e : events) {
+                tx.audit(e);
+            }
+        });
+    }
+
+    @Override
+    public List<CaRecord> cas() {
+        return query("SELECT name, role, cert_der, key_ref, parent, created_at FROM ca ORDER BY created_at, name", JdbcStore::toCa);
+    }
+
+    @Override
+    public Optional<CaRecord> ca(String name) {
+        return queryOne("SELECT name, role, cert_der, key_ref, parent, created_at FROM ca WHERE name = ?", JdbcStore::toCa, name);
+    }
+
+    // ---- issuance ----
+
+    @Override
+    public void reserveSerial(String serialHex, String caName, String deviceId, String profile) {
+        long now = System.currentTimeMillis();
+        write("serial " + serialHex + " is already taken", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO serial_reservation (serial, ca, device_id, profile, reserved_at, issued) VALUES (?,?,?,?,?,?)");
+            ps.setString(1, serialHex);
+            ps.setString(2, caName);
+            ps.setString(3, deviceId);
+            ps.setString(4, profile);
+            ps.setLong(5, now);
+            ps.setBoolean(6, false);
+            ps.addBatch();
+        });
+    }
+
+    @Override
+    public void commitIssued(IssuedCertificate c, AuditEvent event) {
+        write("serial " + c.serialHex() + " was already issued", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO certificate (serial, ca, device_id, profile, subject, not_before, not_after, der, "
+                    + "proof_of_possession, issued_by, issued_at, protocol) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+            ps.setString(1, c.serialHex());
+            ps.setString(2, c.caName());
+            ps.setString(3, c.deviceId());
+            ps.setString(4, c.profile());
+            ps.setString(5, c.subject());
+            ps.setLong(6, c.notBefore().toEpochMilli());
+            ps.setLong(7, c.notAfter().toEpochMilli());
+            ps.setBytes(8, der(c.certificate()));
+            ps.setBoolean(9, c.proofOfPossession());
+            ps.setString(10, c.issuedBy().toString());
+            ps.setLong(11, c.issuedAt().toEpochMilli());
+            ps.setString(12, c.protocol());
+            ps.addBatch();
+            PreparedStatement up = tx.batch("UPDATE serial_reservation SET issued = ? WHERE serial = ?");
+            up.setBoolean(1, true);
+            up.setString(2, c.serialHex());
+            up.addBatch();
+            tx.audit(event);
+        });
+    }
+
+    @Override
+    public void audit(AuditEvent event) {
+        write(null, tx -> tx.audit(event));
+    }
+
+    // ---- certificates ----
+
+    private static final String CERT_COLUMNS = "serial, ca, device_id, profile, der, proof_of_possession, issued_by, issued_at, protocol, "
+            + "revoked_at, revocation_reason";
+
+    public Optional<StoredCertificate> certificate(String serialHex) {
+        return queryOne("SELECT " + CERT_COLUMNS + " FROM certificate WHERE serial = ?", JdbcStore::toCert, serialHex.toLowerCase(Locale.ROOT));
+    }
+
+    /**
+     * Certificates, newest first.
+     *
+     * @param deviceId only this device's, or null
+     * @param notAfterBefore only those ending before this instant and not yet ended at {@code now}, or null
+     */
+    public List<StoredCertificate> certificates(String deviceId, Instant now, Instant notAfterBefore, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT " + CERT_COLUMNS + " FROM certificate WHERE 1 = 1");
+        List<Object> args = new ArrayList<>();
+        if (deviceId != null) {
+            sql.append(" AND device_id = ?");
+            args.add(deviceId);
+        }
+        if (notAfterBefore != null) {
+            sql.append(" AND not_after < ? AND not_after >= ? AND revoked_at IS NULL");
+            args.add(notAfterBefore.toEpochMilli());
+            args.add(now.toEpochMilli());
+        }
+        sql.append(" ORDER BY issued_at DESC, serial LIMIT ").append(limit);
+        return query(sql.toString(), JdbcStore::toCert, args.toArray());
+    }
+
+    public long certificateCount() {
+        return queryOne("SELECT COUNT(*) FROM certificate", rs -> rs.getLong(1)).orElse(0L);
+    }
+
+    public long reservationCount() {
+        return queryOne("SELECT COUNT(*) FROM serial_reservation", rs -> rs.getLong(1)).orElse(0L);
+    }
+
+    /** Records a revocation (time and reason) with its audit event. */
+    public void revoke(String serialHex, RevocationReason reason, Instant at, AuditEvent event) {
+        String serial = serialHex.toLowerCase(Locale.ROOT);
+        write(null, tx -> {
+            Connection c = tx.connection();
+            try (PreparedStatement ps = c.prepareStatement("SELECT revoked_at FROM certificate WHERE serial = ?"
+                    + (db.dialect() == Database.Dialect.POSTGRESQL ? " FOR UPDATE" : ""))) {
+                ps.setString(1, serial);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        throw new PkiException(ErrorKind.NOT_FOUND, "no certificate with serial " + serial + "; list them with: fleetpki cert list");
+                    }
+                    rs.getLong(1);
+                    if (!rs.wasNull()) {
+                        throw new PkiException(ErrorKind.CONFLICT, "certificate " + serial + " is already revoked");
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("UPDATE certificate SET revoked_at = ?, revocation_reason = ? WHERE serial = ?")) {
+                ps.setLong(1, at.toEpochMilli());
+                ps.setString(2, reason.name());
+                ps.setString(3, serial);
+                ps.executeUpdate();
+            }
+            tx.audit(event);
+        });
+    }
+
+    // ---- audit ----
+
+    public List<Map<String, Object>> auditTail(int limit) {
+        List<Map<String, Object>> rows = query("SELECT seq, at, actor, action, target, detail FROM audit_event ORDER BY seq DESC LIMIT " + limit,
+                rs -> Map.<String, Object>of("seq", rs.getLong(1), "at", Instant.ofEpochMilli(rs.getLong(2)), "actor", rs.getString(3),
+                        "action", rs.getString(4), "target", rs.getString(5), "detail", rs.getString(6)));
+        return rows.reversed();
+    }
+
+    /** Recomputes the whole chain; reports edited rows, deleted rows and a moved head. */
+    public dev.fleetpki.core.AuditVerification verifyAudit() {
+        List<String> problems = new ArrayList<>();
+        String prev = AuditHash.GENESIS;
+        long expected = 1;
+        long count = 0;
+        try (Connection c = db.read();
+             PreparedStatement ps = c.prepareStatement("SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_event ORDER BY seq")) {
+            ps.setFetchSize(1000);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    count++;
+                    long seq = rs.getLong(1);
+                    if (seq != expected) {
+                        problems.add("events " + expected + (seq - 1 > expected ? ".." + (seq - 1) : "") + " are missing (deleted)");
+                    }
+                    String stored = rs.getString(8);
+                    if (!rs.getString(7).equals(prev)) {
+                        problems.add("event " + seq + " does not link to the event before it");
+                    }
+                    String recomputed = AuditHash.hash(rs.getString(7), seq, rs.getLong(2), rs.getString(3), rs.getString(4), rs.getString(5), rs.getString(6));
+                    if (!recomputed.equals(stored)) {
+                        problems.add("event " + seq + " was edited: its contents no longer match its hash");
+                    }
+                    prev = stored;
+                    expected = seq + 1;
+                }
+            }
+            try (PreparedStatement h = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1"); ResultSet rs = h.executeQuery()) {
+                if (!rs.next()) {
+                    problems.add("the audit head row is missing");
+                } else if (rs.getLong(1) != expected - 1 || !rs.getString(2).equals(prev)) {
+                    problems.add("the newest events are missing: the head says event " + rs.getLong(1) + ", the log ends at " + (expected - 1));
+                }
+            }
+        } catch (SQLException e) {
+            throw storeFailure("verify the audit log", e);
+        }
+        return new dev.fleetpki.core.AuditVerification(count, prev, List.copyOf(problems));
+    }
+
+    // ---- plumbing ----
+
+    private void write(String uniqueViolationMessage, GroupCommitter.Op op) {
+        try {
+            writer.run(op);
+        } catch (SQLException e) {
+            if (uniqueViolationMessage != null && GroupCommitter.isUniqueViolation(e)) {
+                throw new PkiException(ErrorKind.CONFLICT, uniqueViolationMessage);
+            }
+            throw storeFailure("write", e);
+        }
+    }
+
+    private PkiException storeFailure(String what, SQLException e) {
+        return new PkiException(ErrorKind.INTERNAL, "the store at " + db.describe() + " could not " + what + ": " + e.getMessage(), e);
+    }
+
+    interface Row<T> {
+        T map(ResultSet rs) throws SQLException;
+    }
+
+    private <T> List<T> query(String sql, Row<T> row, Object... args) {
+        try (Connection c = db.read(); PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < args.length; i++) {
+                ps.setObject(i + 1, args[i]);
+            }
+            List<T> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(row.map(rs));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw storeFailure("read", e);
+        }
+    }
+
+    private <T> Optional<T> queryOne(String sql, Row<T> row, Object... args) {
+        List<T> l = query(sql, row, args);
+        return l.isEmpty() ? Optional.empty() : Optional.of(l.getFirst());
+    }
+
+    private static Device toDevice(ResultSet rs) throws SQLException {
+        Map<String, String> tags;
+        try {
+            tags = JSON.readValue(rs.getString(3), new TypeReference<Map<String, String>>() {});
+        } catch (JsonProcessingException e) {
+            throw new SQLException("device tags are not JSON", e);
+        }
+        return new Device(rs.getString(1), rs.getString(2), tags, Device.Status.valueOf(rs.getString(4)), rs.getString(5),
+                Instant.ofEpochMilli(rs.getLong(6)));
+    }
+
+    private static CaRecord toCa(ResultSet rs) throws SQLException {
+        return new CaRecord(rs.getString(1), CaRole.valueOf(rs.getString(2)), cert(rs.getBytes(3)), rs.getString(4), rs.getString(5),
+                Instant.ofEpochMilli(rs.getLong(6)));
+    }
+
+    private static StoredCertificate toCert(ResultSet rs) throws SQLException {
+        String actor = rs.getString(7);
+        int colon = actor.indexOf(':');
+        IssuedCertificate ic = new IssuedCertificate(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), cert(rs.getBytes(5)),
+                rs.getBoolean(6), null, new Actor(actor.substring(0, colon), actor.substring(colon + 1)), Instant.ofEpochMilli(rs.getLong(8)),
+                rs.getString(9));
+        long revoked = rs.getLong(10);
+        boolean notRevoked = rs.wasNull();
+        String reason = rs.getString(11);
+        return new StoredCertificate(ic, notRevoked ? null : Instant.ofEpochMilli(revoked), reason == null ? null : RevocationReason.valueOf(reason));
+    }
+
+    static X509Certificate cert(byte[] der) throws SQLException {
+        try {
+            return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(new ByteArrayInputStream(der));
+        } catch (CertificateException e) {
+            throw new SQLException("stored certificate does not decode", e);
+        }
+    }
+
+    private static byte[] der(X509Certificate c) {
+        try {
+            return c.getEncoded();
+        } catch (CertificateEncodingException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode certificate", e);
+        }
+    }
+
+    private static String json(Map<String, String> m) {
+        try {
+            return JSON.writeValueAsString(new java.util.TreeMap<>(m));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        writer.close();
+        db.close();
+    }
+}
