@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "device", mixinStandardHelpOptions = true, description = "The device registry.",
-        subcommands = {DeviceCommand.Add.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class})
+        subcommands = {DeviceCommand.Add.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class,
+            DeviceCommand.Revoke.class})
 final class DeviceCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a device by the id the cloud knows it by.")
     static final class Add implements Callable<Integer> {
@@ -98,6 +99,26 @@ final class DeviceCommand {
                 f.store().setDeviceStatus(id, Device.Status.DISABLED,
                         new AuditEvent(f.clock().instant(), home.actor(), "device.disable", "device:" + id, Map.of()));
                 System.out.println("Disabled device " + id);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "revoke", mixinStandardHelpOptions = true,
+            description = "Revoke a device: it receives no more certificates and all its certificates are revoked.")
+    static final class Revoke implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "ID") String id;
+        @Option(names = "--reason", defaultValue = "cessation-of-operation", description = "revocation reason (default: ${DEFAULT-VALUE})")
+        String reason;
+
+        @Override
+        public Integer call() {
+            var r = dev.fleetpki.core.RevocationReason.parse(reason);
+            try (Fleet f = home.open()) {
+                List<String> serials = f.store().revokeDevice(id, r, f.clock().instant(), home.actor());
+                System.out.println("Revoked device " + id + " and " + serials.size() + " certificate" + (serials.size() == 1 ? "" : "s")
+                        + (serials.isEmpty() ? "" : ": " + String.join(", ", serials)));
             }
             return 0;
         }

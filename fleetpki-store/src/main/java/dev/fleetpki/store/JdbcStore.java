@@ -86,6 +86,45 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         });
     }
 
+    /**
+     * Marks a device revoked and revokes its unrevoked certificates, in one transaction.
+     *
+     * @return the serials revoked
+     */
+    public List<String> revokeDevice(String id, RevocationReason reason, Instant at, Actor actor) {
+        List<String> serials = new ArrayList<>();
+        write(null, tx -> {
+            serials.clear();
+            Connection c = tx.connection();
+            try (PreparedStatement ps = c.prepareStatement("UPDATE device SET status = ? WHERE id = ?")) {
+                ps.setString(1, Device.Status.REVOKED.name());
+                ps.setString(2, id);
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered");
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT serial FROM certificate WHERE device_id = ? AND revoked_at IS NULL ORDER BY serial")) {
+                ps.setString(1, id);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        serials.add(rs.getString(1));
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("UPDATE certificate SET revoked_at = ?, revocation_reason = ? WHERE serial = ?")) {
+                for (String s : serials) {
+                    ps.setLong(1, at.toEpochMilli());
+                    ps.setString(2, reason.name());
+                    ps.setString(3, s);
+                    ps.executeUpdate();
+                }
+            }
+            tx.audit(new AuditEvent(at, actor, "device.revoke", "device:" + id, Map.of("reason", reason.configName(),
+                    "certificates", String.join(",", serials))));
+        });
+        return List.copyOf(serials);
+    }
+
     // ---- factory stations ----
 
     public void addStation(String name, AuditEvent event) {

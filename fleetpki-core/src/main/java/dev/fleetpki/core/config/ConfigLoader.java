@@ -126,7 +126,14 @@ public final class ConfigLoader {
             }
         }
 
-        Map<String, Profile> profiles = profiles(root.path("profiles"), names);
+        Map<String, KeyAlgorithm> caAlgorithms = new java.util.HashMap<>();
+        all.stream().filter(java.util.Objects::nonNull).filter(c -> c.algorithm() != null).forEach(c -> caAlgorithms.put(c.name(), c.algorithm()));
+        String defaultIssuer = issuing.isEmpty() || issuing.getFirst() == null ? null : issuing.getFirst().name();
+        String codeSigningCa = codeCa == null ? null : codeCa.name();
+        Map<String, Profile> profiles = profiles(root.path("profiles"), names, (kind, issuer) -> {
+            String ca = issuer != null ? issuer : kind == ProfileKind.CODE_SIGNING && codeSigningCa != null ? codeSigningCa : defaultIssuer;
+            return caAlgorithms.get(ca);
+        });
         if (!errors.isEmpty()) {
             throw new PkiException(ErrorKind.CONFIG, file + " has " + errors.size() + " error" + (errors.size() > 1 ? "s" : "")
                     + ":\n  - " + String.join("\n  - ", errors));
@@ -159,7 +166,8 @@ public final class ConfigLoader {
                 list(nc, "permittedDns"), list(nc, "excludedDns"), list(nc, "permittedUris"));
     }
 
-    private Map<String, Profile> profiles(JsonNode n, Set<String> caNames) {
+    private Map<String, Profile> profiles(JsonNode n, Set<String> caNames,
+                                          java.util.function.BiFunction<ProfileKind, String, KeyAlgorithm> issuerAlgorithm) {
         Map<String, Profile> out = new LinkedHashMap<>();
         Map<String, JsonNode> specs = new LinkedHashMap<>();
         for (ProfileKind k : ProfileKind.values()) {
@@ -173,7 +181,7 @@ public final class ConfigLoader {
             specs.put(e.getKey(), e.getValue());
         }
         for (var e : specs.entrySet()) {
-            Profile p = profile(e.getKey(), e.getValue(), caNames);
+            Profile p = profile(e.getKey(), e.getValue(), caNames, issuerAlgorithm);
             if (p != null) {
                 out.put(e.getKey(), p);
             }
@@ -181,7 +189,8 @@ public final class ConfigLoader {
         return Map.copyOf(out);
     }
 
-    private Profile profile(String name, JsonNode n, Set<String> caNames) {
+    private Profile profile(String name, JsonNode n, Set<String> caNames,
+                            java.util.function.BiFunction<ProfileKind, String, KeyAlgorithm> issuerAlgorithm) {
         String path = "profiles." + name;
         unknown(n, Set.of("kind", "validity", "backdate", "subject", "uriTemplate", "organization", "keyAlgorithms",
                 "maxDerSize", "issuer", "dnsSuffixes", "pathLength"), path + ".");
@@ -241,14 +250,20 @@ public final class ConfigLoader {
         } else {
             algs.addAll(Profile.DEFAULT_KEY_ALGORITHMS);
         }
-        int defaultSize = kind == ProfileKind.DEVICE || kind == ProfileKind.DEVICE_PEER ? 1200 : 4096;
-        int maxDer = n.path("maxDerSize").asInt(defaultSize);
-        if (maxDer < 300 || maxDer > 65536) {
-            errors.add(path + ".maxDerSize: " + maxDer + " is outside 300..65536 bytes");
-        }
         String issuer = text(n, "issuer", path + ".issuer", null);
         if (issuer != null && !caNames.contains(issuer)) {
             errors.add(path + ".issuer: no CA named '" + issuer + "' in the ceremony; CAs: " + caNames);
+        }
+        // ML-DSA-65 signatures alone are 3,309 bytes (FIPS 204): such an issuer gets a larger default budget.
+        boolean pqIssuer = issuerAlgorithm.apply(kind, issuer) == KeyAlgorithm.ML_DSA_65;
+        int defaultSize = pqIssuer ? 8192 : kind == ProfileKind.DEVICE || kind == ProfileKind.DEVICE_PEER ? 1200 : 4096;
+        int maxDer = n.path("maxDerSize").asInt(defaultSize);
+        if (pqIssuer && maxDer < 3600) {
+            errors.add(path + ".maxDerSize: " + maxDer + " bytes cannot hold a certificate signed by an ML-DSA-65 CA "
+                    + "(the signature alone is 3,309 bytes); raise it to at least 4096");
+        }
+        if (maxDer < 300 || maxDer > 65536) {
+            errors.add(path + ".maxDerSize: " + maxDer + " is outside 300..65536 bytes");
         }
         int pathLen = n.path("pathLength").asInt(0);
         if (pathLen < 0 || pathLen > 3) {

@@ -1,0 +1,50 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Runs an external program (openssl, softhsm2-util, pkcs11-tool) with a time limit. */
+final class Proc {
+    record Result(int exit, String output) {}
+
+    private Proc() {}
+
+    static Result run(Path dir, Map<String, String> env, String... cmd) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            if (dir != null) {
+                pb.directory(dir.toFile());
+            }
+            pb.environment().putAll(env);
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("timed out: " + String.join(" ", cmd));
+            }
+            return new Result(p.exitValue(), out);
+        } catch (IOException e) {
+            throw new AssertionError("cannot run " + cmd[0] + " (is it installed? .ci/run installs it): " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Runs and asserts success. */
+    static String ok(Path dir, String... cmd) {
+        Result r = run(dir, Map.of(), cmd);
+        assertThat(r.exit()).as(String.join(" ", cmd) + "\n" + r.output()).isZero();
+        return r.output();
+    }
+
+    static List<String> opensslVerify(Path root, Path issuing, Path leaf) {
+        return List.of("openssl", "verify", "-CAfile", root.toString(), "-untrusted", issuing.toString(), leaf.toString());
+    }
+}

@@ -1,0 +1,65 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Writes a CA home with a fleetpki.yaml for tests. */
+final class TestHome {
+    private TestHome() {}
+
+    static Path write(Path home, String algorithm, String extraCeremony, String profiles) throws IOException {
+        return write(home, algorithm, "jdbc:sqlite:fleetpki.db", extraCeremony, profiles);
+    }
+
+    static Path write(Path home, String algorithm, String storeUrl, String extraCeremony, String profiles) throws IOException {
+        Files.createDirectories(home.resolve("secrets"));
+        Files.writeString(home.resolve("secrets/passphrase"), "test passphrase for fleetpki\n");
+        String yaml = """
+                store:
+                  url: %s
+                passphrase: file:secrets/passphrase
+                urls:
+                  crl: http://pki.test/crl/{ca}.crl
+                  ocsp: http://pki.test/ocsp
+                  caIssuers: http://pki.test/ca/{ca}.crt
+                ceremony:
+                  root:
+                    subject: "CN=Test Root CA,O=fleetpki test"
+                    algorithm: %s
+                  issuing:
+                    - name: issuing
+                      subject: "CN=Test Issuing CA,O=fleetpki test"
+                      algorithm: %s
+                %s
+                profiles:
+                  server-tls:
+                    dnsSuffixes: [fleet.example]
+                %s
+                """.formatted(storeUrl, algorithm, algorithm, indent(extraCeremony), indent(profiles));
+        Files.writeString(home.resolve("fleetpki.yaml"), yaml);
+        return home;
+    }
+
+    private static String indent(String s) {
+        return s == null ? "" : s.indent(2);
+    }
+
+    static void init(Path home) {
+        Cli.Result r = Cli.run(home, "init");
+        assertThat(r.exit()).as(r.all()).isZero();
+    }
+
+    /** Makes a key and CSR with openssl; returns the CSR path. */
+    static Path opensslCsr(Path dir, String name, String newkey, String subject, String... extra) {
+        Path key = dir.resolve(name + ".key");
+        Path csr = dir.resolve(name + ".csr");
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("openssl", "req", "-new", "-newkey", newkey, "-nodes",
+                "-keyout", key.toString(), "-out", csr.toString(), "-subj", subject));
+        cmd.addAll(java.util.List.of(extra));
+        Proc.ok(dir, cmd.toArray(new String[0]));
+        return csr;
+    }
+}
