@@ -30,8 +30,8 @@ public sealed interface SecretSource {
         if (t.equals("prompt")) {
             return new Prompt("passphrase");
         }
-        throw new IllegalArgumentException("secret source '" + (t.length() > 8 ? t.substring(0, 4) + "..." : "...")
-                + "' is not env:NAME, file:PATH or prompt; secrets are never written inline");
+        throw new IllegalArgumentException("the secret source is not env:NAME, file:PATH or prompt (its value is not shown); "
+                + "secrets are never written inline");
     }
 
     /** Reads the secret; the message on failure names the source, never the value. */

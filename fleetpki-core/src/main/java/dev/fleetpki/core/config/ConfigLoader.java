@@ -192,6 +192,10 @@ public final class ConfigLoader {
     private Profile profile(String name, JsonNode n, Set<String> caNames,
                             java.util.function.BiFunction<ProfileKind, String, KeyAlgorithm> issuerAlgorithm) {
         String path = "profiles." + name;
+        if (!n.isMissingNode() && !n.isObject()) {
+            errors.add(path + ": must be a map of settings, like {kind: device, validity: 365d}");
+            return null;
+        }
         unknown(n, Set.of("kind", "validity", "backdate", "subject", "uriTemplate", "organization", "keyAlgorithms",
                 "maxDerSize", "issuer", "dnsSuffixes", "pathLength"), path + ".");
         String defaultKind = null;

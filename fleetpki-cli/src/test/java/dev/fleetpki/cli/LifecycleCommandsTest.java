@@ -1,0 +1,224 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fleetpki.store.Database;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI end to end: offline root, bare-key issuance, listing, decoding, revocation, trust bundle, audit tampering, config errors. */
+class LifecycleCommandsTest {
+    @TempDir Path dir;
+
+    @Test
+    void offlineRootSignsTheIssuingCaWhichThenIssues() throws Exception {
+        Path offline = TestHome.write(dir.resolve("offline"), "ecdsa-p384", null, null);
+        Path server = TestHome.write(dir.resolve("server"), "ecdsa-p384", null, null);
+        Cli.Result root = Cli.run(offline, "init", "--root-only");
+        assertThat(root.exit()).as(root.all()).isZero();
+        assertThat(offline.resolve("keys/issuing.p8")).doesNotExist();
+        assertThat(server.resolve("keys/root.p8")).doesNotExist();
+
+        Cli.Result csr = Cli.run(server, "ca", "csr", "--name", "issuing");
+        assertThat(csr.exit()).as(csr.all()).isZero();
+        Files.copy(server.resolve("ca/issuing.csr"), offline.resolve("issuing.csr"));
+        Cli.Result signed = Cli.run(offline, "ca", "sign", "--name", "issuing", "--csr", offline.resolve("issuing.csr").toString(),
+                "--out", offline.resolve("issuing.pem").toString());
+        assertThat(signed.exit()).as(signed.all()).isZero();
+        Cli.Result imported = Cli.run(server, "ca", "import", "--name", "issuing", "--cert", offline.resolve("issuing.pem").toString(),
+                "--root", offline.resolve("ca/root.pem").toString());
+        assertThat(imported.exit()).as(imported.all()).isZero();
+        assertThat(server.resolve("keys/root.p8")).as("the root key never reaches the server").doesNotExist();
+
+        assertThat(Cli.run(server, "device", "add", "sensor-9").exit()).isZero();
+        Path devCsr = TestHome.opensslCsr(dir, "sensor-9", "ec", "/CN=sensor-9", "-pkeyopt", "ec_paramgen_curve:P-256");
+        Path leaf = dir.resolve("sensor-9.crt");
+        assertThat(Cli.run(server, "sign", "--csr", devCsr.toString(), "--device", "sensor-9", "--out", leaf.toString()).exit()).isZero();
+        assertThat(Proc.ok(dir, Proc.opensslVerify(offline.resolve("ca/root.pem"), server.resolve("ca/issuing.pem"), leaf).toArray(new String[0])))
+                .contains("OK");
+        String text = Proc.ok(dir, "openssl", "x509", "-in", server.resolve("ca/issuing.pem").toString(), "-noout", "-text");
+        assertThat(text).contains("CA:TRUE, pathlen:0").contains("Certificate Sign, CRL Sign");
+
+        // a certificate for another key is refused on import
+        Path otherServer = TestHome.write(dir.resolve("other"), "ecdsa-p384", null, null);
+        assertThat(Cli.run(otherServer, "ca", "csr", "--name", "issuing").exit()).isZero();
+        Cli.Result wrong = Cli.run(otherServer, "ca", "import", "--name", "issuing", "--cert", offline.resolve("issuing.pem").toString(),
+                "--root", offline.resolve("ca/root.pem").toString());
+        assertThat(wrong.exit()).isEqualTo(65);
+        assertThat(wrong.err()).contains("certifies another key");
+    }
+
+    @Test
+    void nameConstraintsAndSeveralIssuingCas() throws Exception {
+        Path home = dir.resolve("nc");
+        Files.createDirectories(home.resolve("secrets"));
+        Files.writeString(home.resolve("secrets/passphrase"), "a long enough passphrase\n");
+        Files.writeString(home.resolve("fleetpki.yaml"), """
+                passphrase: file:secrets/passphrase
+                ceremony:
+                  root: {subject: "CN=NC Root"}
+                  issuing:
+                    - name: factory-a
+                      subject: "CN=Factory A Issuing CA"
+                      nameConstraints: {permittedDns: [fleet.example]}
+                    - name: factory-b
+                      subject: "CN=Factory B Issuing CA"
+                profiles:
+                  device-b: {kind: device, issuer: factory-b}
+                """);
+        TestHome.init(home);
+        assertThat(Proc.ok(home, "openssl", "x509", "-in", home.resolve("ca/factory-a.pem").toString(), "-noout", "-ext", "nameConstraints"))
+                .contains("Permitted").contains("DNS:fleet.example");
+        assertThat(Cli.run(home, "device", "add", "d1").exit()).isZero();
+        Path csr = TestHome.opensslCsr(home, "d1", "ec", "/CN=d1", "-pkeyopt", "ec_paramgen_curve:P-256");
+        Cli.Result b = Cli.run(home, "sign", "--csr", csr.toString(), "--device", "d1", "--profile", "device-b");
+        assertThat(b.exit()).as(b.all()).isZero();
+        Files.writeString(home.resolve("b.crt"), b.out());
+        Proc.ok(home, Proc.opensslVerify(home.resolve("ca/root.pem"), home.resolve("ca/factory-b.pem"), home.resolve("b.crt")).toArray(new String[0]));
+        assertThat(Cli.run(home, "cert", "list", "--device", "d1").out()).contains("device-b");
+    }
+
+    @Test
+    void bareKeyIssuanceOnlyForFactoryStations() throws Exception {
+        Path home = TestHome.write(dir.resolve("h"), "ecdsa-p256", null, null);
+        TestHome.init(home);
+        assertThat(Cli.run(home, "device", "add", "se-1", "--key-location", "se:atecc608/slot0").exit()).isZero();
+        Proc.ok(home, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "se.key");
+        Proc.ok(home, "openssl", "pkey", "-in", "se.key", "-pubout", "-out", "se.pub");
+        Cli.Result refused = Cli.run(home, "issue", "--public-key", home.resolve("se.pub").toString(), "--device", "se-1", "--station", "line-3");
+        assertThat(refused.exit()).isEqualTo(77);
+        assertThat(refused.err()).contains("not a registered factory station");
+
+        assertThat(Cli.run(home, "station", "add", "line-3").exit()).isZero();
+        Cli.Result ok = Cli.run(home, "issue", "--public-key", home.resolve("se.pub").toString(), "--device", "se-1", "--station", "line-3",
+                "--out", home.resolve("se.crt").toString());
+        assertThat(ok.exit()).as(ok.all()).isZero();
+        Proc.ok(home, Proc.opensslVerify(home.resolve("ca/root.pem"), home.resolve("ca/issuing.pem"), home.resolve("se.crt")).toArray(new String[0]));
+        String serial = serialOf(Cli.run(home, "cert", "list", "--device", "se-1").out());
+        Cli.Result show = Cli.run(home, "cert", "show", serial);
+        assertThat(show.out()).contains("no (issued from a bare public key)").contains("station:line-3").contains("clientAuth");
+        Cli.Result device = Cli.run(home, "device", "show", "se-1");
+        assertThat(device.out()).contains("se:atecc608/slot0").contains(serial);
+
+        Cli.Result notPem = Cli.run(home, "issue", "--public-key", home.resolve("se.key").toString(), "--device", "se-1", "--station", "line-3");
+        assertThat(notPem.exit()).isEqualTo(65);
+        assertThat(notPem.err()).contains("not a PUBLIC KEY");
+    }
+
+    @Test
+    void listShowRevokeExportAndExpiring() throws Exception {
+        Path home = TestHome.write(dir.resolve("h"), "ecdsa-p256", null, "device-short: {kind: device, validity: 10d}");
+        TestHome.init(home);
+        assertThat(Cli.run(home, "device", "add", "a").exit()).isZero();
+        Path csr = TestHome.opensslCsr(home, "a", "ec", "/CN=a", "-pkeyopt", "ec_paramgen_curve:P-256");
+        assertThat(Cli.run(home, "sign", "--csr", csr.toString(), "--device", "a").exit()).isZero();
+        assertThat(Cli.run(home, "sign", "--csr", csr.toString(), "--device", "a", "--profile", "device-short").exit()).isZero();
+        Cli.Result expiring = Cli.run(home, "cert", "list", "--expiring-within", "30d");
+        assertThat(expiring.out()).contains("device-short").doesNotContain(" device  ").contains("1 certificate");
+        String serial = serialOf(expiring.out());
+        Cli.Result revoke = Cli.run(home, "revoke", serial, "--reason", "key-compromise");
+        assertThat(revoke.exit()).as(revoke.all()).isZero();
+        assertThat(Cli.run(home, "cert", "show", serial).out()).contains("revoked at").contains("key-compromise");
+        Cli.Result again = Cli.run(home, "revoke", serial);
+        assertThat(again.exit()).isEqualTo(65);
+        assertThat(again.err()).contains("already revoked");
+        assertThat(Cli.run(home, "revoke", "abcdef").err()).contains("no certificate with serial abcdef");
+        assertThat(Cli.run(home, "revoke", serial, "--reason", "bored").err()).contains("unknown revocation reason 'bored'");
+        assertThat(Cli.run(home, "cert", "list", "--expiring-within", "30d").out()).contains("0 certificates");
+
+        Path bundle = home.resolve("bundle.pem");
+        assertThat(Cli.run(home, "export", "trust-bundle", "--out", bundle.toString()).exit()).isZero();
+        assertThat(Files.readString(bundle)).contains("# root (root)").contains("# issuing (issuing)");
+        Path leaf = home.resolve("leaf.pem");
+        Files.writeString(leaf, Cli.run(home, "cert", "show", serialOf(Cli.run(home, "cert", "list").out()), "--pem").out());
+        assertThat(Proc.ok(home, "openssl", "verify", "-CAfile", bundle.toString(), leaf.toString())).contains("OK");
+    }
+
+    @Test
+    void auditVerifyDetectsEditedAndDeletedRows() throws Exception {
+        Path home = TestHome.write(dir.resolve("h"), "ecdsa-p256", null, null);
+        TestHome.init(home);
+        for (String id : new String[] {"x1", "x2", "x3"}) {
+            assertThat(Cli.run(home, "device", "add", id).exit()).isZero();
+        }
+        // root + issuing CA creation, then three devices
+        assertThat(Cli.run(home, "audit", "verify").out()).contains("Audit log intact: 5 events");
+        sql(home, "UPDATE audit_event SET target = 'device:evil' WHERE seq = 3");
+        Cli.Result edited = Cli.run(home, "audit", "verify");
+        assertThat(edited.exit()).isEqualTo(65);
+        assertThat(edited.err()).contains("event 3 was edited");
+        sql(home, "UPDATE audit_event SET target = 'device:x1' WHERE seq = 3");
+        assertThat(Cli.run(home, "audit", "verify").exit()).isZero();
+        sql(home, "DELETE FROM audit_event WHERE seq = 4");
+        Cli.Result deleted = Cli.run(home, "audit", "verify");
+        assertThat(deleted.err()).contains("events 4 are missing").contains("event 5 does not link");
+        sql(home, "DELETE FROM audit_event WHERE seq = 5");
+        assertThat(Cli.run(home, "audit", "verify").err()).contains("the newest events are missing");
+    }
+
+    @Test
+    void configCheckReportsEveryErrorAtOnce() throws Exception {
+        Path home = dir.resolve("bad");
+        Files.createDirectories(home);
+        Files.writeString(home.resolve("fleetpki.yaml"), """
+                store: {url: "mysql://x"}
+                passphrase: hunter2-inline
+                ceremony:
+                  root: {algorithm: dsa-1024, validity: 5y}
+                  issuing:
+                    - {name: issuing, validity: 10y, key: "http://nope"}
+                profiles:
+                  device: {validity: 40y, subject: email}
+                  server-tls: {validity: 2y}
+                  mystery: {validity: 1d}
+                  colour: 7
+                """);
+        Cli.Result r = Cli.run(home, "config", "check");
+        assertThat(r.exit()).isEqualTo(78);
+        assertThat(r.err()).contains("store.url: 'mysql://x'")
+                .contains("passphrase: the secret source is not env:NAME")
+                .contains("ceremony.root.algorithm: unknown key algorithm 'dsa-1024'")
+                .contains("ceremony.issuing[0].key: key reference 'http://nope' has an unknown scheme")
+                .contains("CA 'issuing' validity 10y is longer than the root's 5y")
+                .contains("profiles.device.validity: 40y is too long")
+                .contains("profiles.device.subject: 'email' must be cn or uri-san")
+                .contains("profiles.server-tls.validity: 2y is too long")
+                .contains("profiles.mystery.kind: missing").contains("profiles.colour: must be a map")
+                .doesNotContain("hunt");
+        Path good = TestHome.write(dir.resolve("good"), "ecdsa-p256", null, null);
+        Cli.Result ok = Cli.run(good, "config", "check");
+        assertThat(ok.exit()).as(ok.all()).isZero();
+        assertThat(ok.out()).contains("cloud-verification").contains("device-peer");
+    }
+
+    @Test
+    void quickstartPrintsWhatItDidAndOpensslAgrees() throws Exception {
+        Path demo = dir.resolve("demo");
+        Cli.Result r = Cli.run(null, "quickstart", "--dir", demo.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.out()).contains("Registering device demo-sensor-001").contains("openssl verify");
+        Proc.ok(demo, Proc.opensslVerify(demo.resolve("ca/root.pem"), demo.resolve("ca/issuing.pem"),
+                demo.resolve("devices/demo-sensor-001.crt")).toArray(new String[0]));
+        Cli.Result again = Cli.run(null, "quickstart", "--dir", demo.toString());
+        assertThat(again.out()).contains("already set up");
+        assertThat(Cli.run(demo, "cert", "list").out()).contains("2 certificates");
+    }
+
+    static String serialOf(String listing) {
+        Matcher m = Pattern.compile("\\b([0-9a-f]{30,40})\\b").matcher(listing);
+        assertThat(m.find()).as(listing).isTrue();
+        return m.group(1);
+    }
+
+    static void sql(Path home, String sql) throws Exception {
+        try (Database db = Database.open("jdbc:sqlite:fleetpki.db", null, null, home); Connection c = db.read(); Statement s = c.createStatement()) {
+            s.executeUpdate(sql);
+        }
+    }
+}
