@@ -1,0 +1,66 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The issuing CA's key in a real SoftHSM2 token: the ceremony creates it there (non-extractable),
+ * issuance signs through SunPKCS11, openssl verifies the result, and the token reports the key
+ * sensitive and never extractable (the KMS test also shows SunPKCS11 hands out no key bytes).
+ * Runs the CLI in a child JVM because SoftHSM reads SOFTHSM2_CONF from the environment.
+ */
+class Pkcs11CaTest {
+    static final String MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+
+    @TempDir Path home;
+
+    @Test
+    void issuingCaKeyLivesInTheTokenAndSigns() throws Exception {
+        assertThat(Path.of(MODULE)).as("SoftHSM2 (apt-get install softhsm2)").exists();
+        Path tokens = Files.createDirectories(home.resolve("tokens"));
+        Path conf = home.resolve("softhsm2.conf");
+        Files.writeString(conf, "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\n");
+        Map<String, String> env = Map.of("SOFTHSM2_CONF", conf.toString());
+        assertThat(Proc.run(home, env, "softhsm2-util", "--init-token", "--free", "--label", "fleet", "--pin", "1234", "--so-pin", "5678").exit()).isZero();
+        Files.writeString(home.resolve("pin.txt"), "1234\n");
+        TestHome.write(home, "ecdsa-p256", null, null);
+        String yaml = Files.readString(home.resolve("fleetpki.yaml")).replace(
+                "      algorithm: ecdsa-p256\n",
+                "      algorithm: ecdsa-p256\n      key: \"pkcs11:token=fleet;object=issuing-2026?module-path=" + MODULE + "&pin-source=file:pin.txt\"\n");
+        Files.writeString(home.resolve("fleetpki.yaml"), yaml);
+
+        assertThat(cli(env, "init")).contains("issuing");
+        assertThat(home.resolve("keys/issuing.p8")).doesNotExist();
+        cli(env, "device", "add", "hsm-dev-1");
+        Path csr = TestHome.opensslCsr(home, "hsm-dev-1", "ec", "/CN=hsm-dev-1", "-pkeyopt", "ec_paramgen_curve:P-256");
+        String chain = cli(env, "sign", "--csr", csr.toString(), "--device", "hsm-dev-1");
+        Files.writeString(home.resolve("leaf.pem"), chain);
+        assertThat(Proc.ok(home, Proc.opensslVerify(home.resolve("ca/root.pem"), home.resolve("ca/issuing.pem"), home.resolve("leaf.pem"))
+                .toArray(new String[0]))).contains("OK");
+
+        Proc.Result objects = Proc.run(home, env, "pkcs11-tool", "--module", MODULE, "--token-label", "fleet", "--login", "--pin", "1234",
+                "--list-objects", "--type", "privkey");
+        assertThat(objects.output()).contains(HexFormat.of().formatHex("issuing-2026".getBytes()))
+                .contains("never extractable").contains("always sensitive");
+        assertThat(cli(env, "audit", "list")).contains("pkcs11:token=fleet;object=issuing-2026");
+    }
+
+    private String cli(Map<String, String> env, String... args) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED",
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        cmd.addAll(List.of("--home", home.toString()));
+        Proc.Result r = Proc.run(home, env, cmd.toArray(new String[0]));
+        assertThat(r.exit()).as(String.join(" ", args) + "\n" + r.output()).isZero();
+        return r.output();
+    }
+}
