@@ -62,7 +62,6 @@ public final class Database implements AutoCloseable {
             props.setProperty("synchronous", "FULL"); // durable: fsync on every commit
             props.setProperty("busy_timeout", "30000");
             props.setProperty("foreign_keys", "true");
-            props.setProperty("transaction_mode", "IMMEDIATE");
         } else if (url.startsWith("jdbc:postgresql:")) {
             dialect = Dialect.POSTGRESQL;
             if (user != null) {
@@ -125,7 +124,9 @@ public final class Database implements AutoCloseable {
     /** A new connection for the single writer, outside the pool. */
     Connection newWriterConnection() throws SQLException {
         Connection c = DriverManager.getConnection(url, props);
-        c.setAutoCommit(false);
+        // SQLite: autocommit stays on and the writer issues BEGIN IMMEDIATE / COMMIT itself, because the
+        // driver would otherwise open the next transaction right after each commit and hold the write lock.
+        c.setAutoCommit(dialect == Dialect.SQLITE);
         if (dialect == Dialect.POSTGRESQL) {
             try (Statement s = c.createStatement()) {
                 s.execute("SET synchronous_commit = on");
@@ -133,6 +134,38 @@ public final class Database implements AutoCloseable {
             c.commit();
         }
         return c;
+    }
+
+    void begin(Connection c) throws SQLException {
+        if (dialect == Dialect.SQLITE) {
+            try (Statement s = c.createStatement()) {
+                s.execute("BEGIN IMMEDIATE");
+            }
+        }
+    }
+
+    void commit(Connection c) throws SQLException {
+        if (dialect == Dialect.SQLITE) {
+            try (Statement s = c.createStatement()) {
+                s.execute("COMMIT");
+            }
+        } else {
+            c.commit();
+        }
+    }
+
+    void rollback(Connection c) throws SQLException {
+        if (dialect == Dialect.SQLITE) {
+            try (Statement s = c.createStatement()) {
+                s.execute("ROLLBACK");
+            } catch (SQLException e) {
+                if (!String.valueOf(e.getMessage()).contains("no transaction is active")) {
+                    throw e;
+                }
+            }
+        } else {
+            c.rollback();
+        }
     }
 
     public String describe() {

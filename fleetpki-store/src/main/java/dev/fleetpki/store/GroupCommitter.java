@@ -109,13 +109,14 @@ final class GroupCommitter implements AutoCloseable {
 
     private void execute(List<Pending> group) throws SQLException {
         Connection c = connection();
+        db.begin(c);
         Tx tx = new Tx(c, db.dialect());
         try {
             for (Pending p : group) {
                 p.op().apply(tx);
             }
             tx.finish();
-            c.commit();
+            db.commit(c);
         } finally {
             tx.close();
         }
@@ -132,7 +133,7 @@ final class GroupCommitter implements AutoCloseable {
     private void rollback() {
         try {
             if (conn != null && !conn.isClosed()) {
-                conn.rollback();
+                db.rollback(conn);
             }
         } catch (SQLException e) {
             LOG.warn("rollback failed; reconnecting: {}", e.getMessage());

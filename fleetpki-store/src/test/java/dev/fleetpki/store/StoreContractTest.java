@@ -1,0 +1,195 @@
+package dev.fleetpki.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Device;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.SerialNumbers;
+import dev.fleetpki.kms.KeyAlgorithm;
+import java.math.BigInteger;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The same contract on SQLite and PostgreSQL. */
+class StoreContractTest {
+    static final KeyPair KEY = KeyAlgorithm.EC_P256.generate();
+    static final Actor OP = Actor.operator("test");
+
+    @TempDir Path dir;
+    String url;
+    JdbcStore store;
+
+    JdbcStore open(String kind) throws Exception {
+        url = TestDatabases.create(kind, dir);
+        store = new JdbcStore(Database.open(url, null, null, dir));
+        return store;
+    }
+
+    @AfterEach
+    void close() {
+        if (store != null) {
+            store.close();
+        }
+        if (url != null) {
+            TestDatabases.drop(url);
+        }
+    }
+
+    static AuditEvent event(String action, String target) {
+        return new AuditEvent(Instant.now(), OP, action, target, Map.of("k", "v"));
+    }
+
+    static IssuedCertificate cert(String serialHex, String device) throws Exception {
+        X500Name n = new X500Name("CN=" + device);
+        X509Certificate c = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(n, new BigInteger(serialHex, 16),
+                new Date(), new Date(System.currentTimeMillis() + 86_400_000L), n, KEY.getPublic())
+                .build(new JcaContentSignerBuilder("SHA256withECDSA").build(KEY.getPrivate())));
+        return new IssuedCertificate(serialHex, "issuing", device, "device", c, true, null, OP, Instant.now(), "test");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void devicesAreUniqueAndAFailedWriteLeavesNothing(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        s.addDevice(new Device("d1", "m", Map.of("site", "berlin"), Device.Status.ACTIVE, "software", Instant.now()), event("device.add", "device:d1"));
+        assertThatThrownBy(() -> s.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1")))
+                .isInstanceOf(PkiException.class).hasMessageContaining("already registered")
+                .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);
+        assertThat(s.devices(10)).hasSize(1);
+        assertThat(s.device("d1").orElseThrow().tags()).containsEntry("site", "berlin");
+        var v = s.verifyAudit();
+        assertThat(v.events()).as("the failed add wrote no audit row either").isEqualTo(1);
+        assertThat(v.intact()).isTrue();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void serialsAreReservedOnceAndIssuedWithTheirAuditEvent(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        String serial = SerialNumbers.hex(SerialNumbers.next());
+        s.reserveSerial(serial, "issuing", "d1", "device");
+        assertThatThrownBy(() -> s.reserveSerial(serial, "issuing", "d2", "device"))
+                .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);
+        s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1"));
+        assertThat(s.certificate(serial).orElseThrow().issued().deviceId()).isEqualTo("d1");
+        assertThatThrownBy(() -> s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1")))
+                .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);
+        s.revoke(serial, RevocationReason.KEY_COMPROMISE, Instant.now(), event("certificate.revoke", "serial:" + serial));
+        assertThat(s.certificate(serial).orElseThrow().reason()).isEqualTo(RevocationReason.KEY_COMPROMISE);
+        assertThatThrownBy(() -> s.revoke(serial, RevocationReason.UNSPECIFIED, Instant.now(), event("x", "y")))
+                .hasMessageContaining("already revoked");
+        var v = s.verifyAudit();
+        assertThat(v.intact()).as(v.problems().toString()).isTrue();
+        assertThat(v.events()).isEqualTo(2);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void concurrentIssuanceIsGroupCommittedAndOneBadWriteFailsAlone(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        String taken = SerialNumbers.hex(SerialNumbers.next());
+        s.reserveSerial(taken, "issuing", "d0", "device");
+        int threads = 32;
+        int each = 20;
+        AtomicInteger conflicts = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        List<Future<?>> fs = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int tt = t;
+            fs.add(pool.submit(() -> {
+                for (int i = 0; i < each; i++) {
+                    String serial = SerialNumbers.hex(SerialNumbers.next());
+                    if (i == 7) {
+                        try {
+                            s.reserveSerial(taken, "issuing", "dup", "device"); // collides: must fail alone
+                        } catch (PkiException e) {
+                            conflicts.incrementAndGet();
+                        }
+                    }
+                    s.reserveSerial(serial, "issuing", "d" + tt, "device");
+                    s.commitIssued(cert(serial, "d" + tt), event("certificate.issue", "device:d" + tt));
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : fs) {
+            f.get(120, TimeUnit.SECONDS);
+        }
+        pool.shutdown();
+        assertThat(conflicts.get()).isEqualTo(threads);
+        assertThat(s.certificateCount()).isEqualTo(threads * each);
+        assertThat(s.reservationCount()).isEqualTo(threads * each + 1);
+        var v = s.verifyAudit();
+        assertThat(v.intact()).as(v.problems().toString()).isTrue();
+        assertThat(v.events()).isEqualTo(threads * each);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void auditVerifyFindsEditsDeletionsAndATruncatedTail(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        for (int i = 1; i <= 5; i++) {
+            s.addDevice(new Device("d" + i, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d" + i));
+        }
+        assertThat(s.verifyAudit().intact()).isTrue();
+        exec(s, "UPDATE audit_event SET actor = 'operator:mallory' WHERE seq = 2");
+        assertThat(s.verifyAudit().problems()).containsExactly("event 2 was edited: its contents no longer match its hash");
+        exec(s, "UPDATE audit_event SET actor = 'operator:test' WHERE seq = 2");
+        exec(s, "DELETE FROM audit_event WHERE seq = 3");
+        assertThat(s.verifyAudit().problems()).contains("events 3 are missing (deleted)", "event 4 does not link to the event before it");
+        exec(s, "DELETE FROM audit_event WHERE seq >= 4");
+        assertThat(s.verifyAudit().problems()).anyMatch(p -> p.startsWith("the newest events are missing"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void revokingADeviceRevokesItsCertificatesInOneTransaction(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        s.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
+        for (int i = 0; i < 3; i++) {
+            String serial = SerialNumbers.hex(SerialNumbers.next());
+            s.reserveSerial(serial, "issuing", "d1", "device");
+            s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1"));
+        }
+        assertThat(s.revokeDevice("d1", RevocationReason.CESSATION_OF_OPERATION, Instant.now(), OP)).hasSize(3);
+        assertThat(s.device("d1").orElseThrow().status()).isEqualTo(Device.Status.REVOKED);
+        assertThat(s.certificates("d1", Instant.now(), null, 10)).allMatch(c -> c.revoked());
+        assertThatThrownBy(() -> s.revokeDevice("nope", RevocationReason.UNSPECIFIED, Instant.now(), OP)).hasMessageContaining("not registered");
+    }
+
+    private static void exec(JdbcStore s, String sql) throws Exception {
+        try (Connection c = s.database().read(); Statement st = c.createStatement()) {
+            st.executeUpdate(sql);
+            if (!c.getAutoCommit()) {
+                c.commit();
+            }
+        }
+    }
+}
