@@ -1,16 +1,13 @@
 package dev.fleetpki.core;
 
 import dev.fleetpki.core.config.FleetConfig;
-import dev.fleetpki.kms.KeyAlgorithm;
 import java.math.BigInteger;
-import java.security.KeyPair;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -22,10 +19,7 @@ import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
 
 /**
  * The one issuance use case every adapter calls (REST, EST, SCEP, CMP, CLI, factory batches).
@@ -35,15 +29,14 @@ import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
  * <li>check the device (registered, active) and the names (CN or URI SAN = device id);</li>
  * <li>check key policy and that the certificate would not outlive its issuer;</li>
  * <li>reserve a random serial in the store;</li>
- * <li>build the TBS from the profile, sign it with a throwaway key and lint it;</li>
+ * <li>build the TBS from the profile and lint it as a certificate carrying a placeholder signature
+ *     of the longest size the CA's algorithm produces ({@link LintSigner});</li>
  * <li>sign the same TBS with the CA key and check the TBS is byte-identical and the signature verifies;</li>
  * <li>commit the certificate and its audit event in one durable transaction, then return it.</li>
  * </ol>
  * A refusal at any step is audited and nothing else is stored.
  */
 public final class IssuancePipeline {
-    private static final Map<KeyAlgorithm, KeyPair> LINT_KEYS = new EnumMap<>(KeyAlgorithm.class);
-
     private final FleetConfig config;
     private final CaDirectory cas;
     private final IssuanceLedger ledger;
@@ -118,7 +111,7 @@ public final class IssuancePipeline {
         X509v3CertificateBuilder tbs = CertificateTemplate.build(profile.kind(), profile.pathLength(), ca.certificate(), ca.name(),
                 names.subject(), names.sans(), req.publicKey(), serial, notBefore, notAfter, urls, null);
 
-        X509CertificateHolder linted = tbs.build(lintSigner(ca.key().algorithm()));
+        X509CertificateHolder linted = tbs.build(new LintSigner(ca.key()));
         X509Certificate lintCert = toX509(linted);
         Lint.check(lintCert, encoded(linted), profile, ca.certificate());
 
@@ -127,7 +120,7 @@ public final class IssuancePipeline {
             throw new PkiException(ErrorKind.INTERNAL, "the signed TBS differs from the linted one; nothing was issued");
         }
         try {
-            if (!signed.isSignatureValid(new JcaContentVerifierProviderBuilder().setProvider(dev.fleetpki.kms.Crypto.bc()).build(ca.key().publicKey()))) {
+            if (!signed.isSignatureValid(dev.fleetpki.kms.Crypto.verifier(caKeyInfo(ca)))) {
                 throw new PkiException(ErrorKind.INTERNAL, "the CA key '" + ca.key().ref() + "' produced a signature that does not verify");
             }
         } catch (OperatorCreationException | org.bouncycastle.cert.CertException e) {
@@ -277,20 +270,8 @@ public final class IssuancePipeline {
         }
     }
 
-    private static ContentSigner lintSigner(KeyAlgorithm alg) {
-        KeyPair kp;
-        synchronized (LINT_KEYS) {
-            kp = LINT_KEYS.computeIfAbsent(alg, KeyAlgorithm::generate);
-        }
-        try {
-            JcaContentSignerBuilder b = new JcaContentSignerBuilder(alg.signatureAlgorithm());
-            if (alg == KeyAlgorithm.ML_DSA_65) {
-                b.setProvider(dev.fleetpki.kms.Crypto.bc());
-            }
-            return b.build(kp.getPrivate());
-        } catch (OperatorCreationException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "cannot make the lint signer", e);
-        }
+    private static org.bouncycastle.asn1.x509.SubjectPublicKeyInfo caKeyInfo(CertificateAuthority ca) {
+        return org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(ca.key().publicKey().getEncoded());
     }
 
     static X509Certificate toX509(X509CertificateHolder h) {

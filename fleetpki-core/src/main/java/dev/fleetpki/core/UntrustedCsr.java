@@ -18,7 +18,6 @@ import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
 import org.bouncycastle.pkcs.PKCS10CertificationRequest;
 import org.bouncycastle.pkcs.PKCSException;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
@@ -65,13 +64,13 @@ public final class UntrustedCsr {
         }
         PublicKey key;
         try {
-            key = new JcaPKCS10CertificationRequest(req).setProvider(Crypto.bc()).getPublicKey();
+            key = publicKey(req);
         } catch (Exception e) {
             throw new PkiException(ErrorKind.KEY_POLICY, "the CSR's public key cannot be decoded: " + e.getMessage());
         }
         boolean ok;
         try {
-            ok = req.isSignatureValid(new JcaContentVerifierProviderBuilder().setProvider(Crypto.bc()).build(req.getSubjectPublicKeyInfo()));
+            ok = req.isSignatureValid(Crypto.verifier(req.getSubjectPublicKeyInfo()));
         } catch (PKCSException | OperatorCreationException | RuntimeException e) {
             throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CSR's signature cannot be checked ("
                     + e.getMessage() + "); the request must be signed by the key it carries");
@@ -81,6 +80,14 @@ public final class UntrustedCsr {
                     + "no proof of possession. The request was altered or signed with another key; make a new CSR on the device");
         }
         return new UntrustedCsr(req, key);
+    }
+
+    private static PublicKey publicKey(PKCS10CertificationRequest req) throws Exception {
+        try {
+            return new JcaPKCS10CertificationRequest(req).getPublicKey();
+        } catch (Exception e) {
+            return new JcaPKCS10CertificationRequest(req).setProvider(Crypto.bc()).getPublicKey();
+        }
     }
 
     private static boolean looksLikePem(byte[] b) {

@@ -49,6 +49,19 @@ public final class Crypto {
         return BC;
     }
 
+    /**
+     * A signature verifier for a public key, from the fastest provider that takes it (JCA order:
+     * Corretto, then the JDK), falling back to BouncyCastle for what they lack.
+     */
+    public static org.bouncycastle.operator.ContentVerifierProvider verifier(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo key)
+            throws org.bouncycastle.operator.OperatorCreationException {
+        try {
+            return new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder().build(key);
+        } catch (org.bouncycastle.operator.OperatorCreationException | RuntimeException e) {
+            return new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder().setProvider(BC).build(key);
+        }
+    }
+
     /** Name of the fast provider in use, or "JDK" when the Corretto provider did not load. */
     public static String fastProviderName() {
         return FAST == null ? "JDK" : FAST;
