@@ -25,14 +25,15 @@ CREATE TABLE station (
     created_at BIGINT NOT NULL
 );
 
--- A serial is reserved (unique) before anything is signed with it.
+-- A serial is reserved (unique) before anything is signed with it. Serials are reserved in
+-- batches ahead of need; one that was reserved but never issued is never handed out again.
 CREATE TABLE serial_reservation (
     serial      TEXT PRIMARY KEY,
-    ca          TEXT NOT NULL,
-    device_id   TEXT,
-    profile     TEXT NOT NULL,
     reserved_at BIGINT NOT NULL,
-    issued      BOOLEAN NOT NULL
+    issued      BOOLEAN NOT NULL,
+    ca          TEXT,
+    device_id   TEXT,
+    profile     TEXT
 );
 
 CREATE TABLE certificate (

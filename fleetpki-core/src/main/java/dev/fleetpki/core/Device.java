@@ -15,8 +15,10 @@ public record Device(String id, String model, Map<String, String> tags, Status s
     }
 
     /** Device ids: 1-128 characters, no control characters or DN/URI metacharacters that would be escaped. */
+    private static final java.util.regex.Pattern ID = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@/-]*");
+
     public static void checkId(String id) {
-        if (id == null || id.isEmpty() || id.length() > 128 || !id.matches("[A-Za-z0-9][A-Za-z0-9._:@/-]*")) {
+        if (id == null || id.isEmpty() || id.length() > 128 || !ID.matcher(id).matches()) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "device id '" + (id == null ? "" : id.replaceAll("\\p{Cntrl}", "?"))
                     + "' is not valid; use 1-128 letters, digits and . _ : @ / - (starting with a letter or digit)");
         }

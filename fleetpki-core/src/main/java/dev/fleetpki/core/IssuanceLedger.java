@@ -10,11 +10,12 @@ public interface IssuanceLedger {
     Optional<Device> device(String id);
 
     /**
-     * Reserves a serial before anything is signed with it.
+     * A random serial (see {@link SerialNumbers}) already reserved in the store, so unique, and
+     * never handed out before. Nothing may be signed with a serial that was not reserved.
      *
-     * @throws PkiException CONFLICT when the serial is already taken (the caller draws another)
+     * @return the serial as lowercase hex
      */
-    void reserveSerial(String serialHex, String caName, String deviceId, String profile);
+    String reserveSerial();
 
     /** Stores the certificate and its audit event in one transaction. */
     void commitIssued(IssuedCertificate certificate, AuditEvent event);

@@ -28,7 +28,7 @@ import org.bouncycastle.operator.OperatorCreationException;
  * <li>authorize: profile allowed, bare keys only for factory stations;</li>
  * <li>check the device (registered, active) and the names (CN or URI SAN = device id);</li>
  * <li>check key policy and that the certificate would not outlive its issuer;</li>
- * <li>reserve a random serial in the store;</li>
+ * <li>take a random serial the store has already reserved;</li>
  * <li>build the TBS from the profile and lint it as a certificate carrying a placeholder signature
  *     of the longest size the CA's algorithm produces ({@link LintSigner});</li>
  * <li>sign the same TBS with the CA key and check the TBS is byte-identical and the signature verifies;</li>
@@ -42,6 +42,8 @@ public final class IssuancePipeline {
     private final IssuanceLedger ledger;
     private final Clock clock;
     private final CertificateTemplate.Urls urls;
+    /** Signature verifiers for the CAs' own keys, made once (building one converts the key). */
+    private final Map<String, org.bouncycastle.operator.ContentVerifierProvider> verifiers = new java.util.concurrent.ConcurrentHashMap<>();
 
     public IssuancePipeline(FleetConfig config, CaDirectory cas, IssuanceLedger ledger, Clock clock) {
         this.config = config;
@@ -107,7 +109,7 @@ public final class IssuancePipeline {
                     + "; shorten the profile's validity or renew the CA");
         }
 
-        BigInteger serial = reserveSerial(ca.name(), req.deviceId(), profile.name());
+        BigInteger serial = new BigInteger(ledger.reserveSerial(), 16);
         X509v3CertificateBuilder tbs = CertificateTemplate.build(profile.kind(), profile.pathLength(), ca.certificate(), ca.name(),
                 names.subject(), names.sans(), req.publicKey(), serial, notBefore, notAfter, urls, null);
 
@@ -120,10 +122,10 @@ public final class IssuancePipeline {
             throw new PkiException(ErrorKind.INTERNAL, "the signed TBS differs from the linted one; nothing was issued");
         }
         try {
-            if (!signed.isSignatureValid(dev.fleetpki.kms.Crypto.verifier(caKeyInfo(ca)))) {
+            if (!signed.isSignatureValid(verifiers.computeIfAbsent(ca.name(), n -> verifier(ca)))) {
                 throw new PkiException(ErrorKind.INTERNAL, "the CA key '" + ca.key().ref() + "' produced a signature that does not verify");
             }
-        } catch (OperatorCreationException | org.bouncycastle.cert.CertException e) {
+        } catch (org.bouncycastle.cert.CertException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot verify the new certificate's signature", e);
         }
         X509Certificate cert = toX509(signed);
@@ -138,7 +140,7 @@ public final class IssuancePipeline {
         detail.put("subject", issued.subject());
         detail.put("notAfter", notAfter.toString());
         detail.put("proofOfPossession", String.valueOf(req.proofOfPossession()));
-        detail.put("signingKey", ca.key().ref().uri().replaceAll("[?].*$", ""));
+        detail.put("signingKey", withoutQuery(ca.key().ref().uri()));
         ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), "certificate.issue",
                 req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail));
         return issued;
@@ -251,27 +253,25 @@ public final class IssuancePipeline {
         return kind + (g.getTagNo() == GeneralName.iPAddress ? "(address)" : g.getName().toString());
     }
 
+    private static final java.util.regex.Pattern DNS =
+            java.util.regex.Pattern.compile("(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?");
+
     private static boolean looksLikeDnsName(String s) {
-        return s.length() <= 253 && s.contains(".")
-                && s.matches("(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?");
+        return s.length() <= 253 && s.contains(".") && DNS.matcher(s).matches();
     }
 
-    private BigInteger reserveSerial(String ca, String deviceId, String profile) {
-        for (int attempt = 0; ; attempt++) {
-            BigInteger serial = SerialNumbers.next();
-            try {
-                ledger.reserveSerial(SerialNumbers.hex(serial), ca, deviceId, profile);
-                return serial;
-            } catch (PkiException e) {
-                if (e.kind() != ErrorKind.CONFLICT || attempt >= 2) {
-                    throw e;
-                }
-            }
+    /** A key reference without its query part (module path, PIN source), for the audit log. */
+    private static String withoutQuery(String uri) {
+        int q = uri.indexOf('?');
+        return q < 0 ? uri : uri.substring(0, q);
+    }
+
+    private static org.bouncycastle.operator.ContentVerifierProvider verifier(CertificateAuthority ca) {
+        try {
+            return dev.fleetpki.kms.Crypto.verifier(ca.key().publicKey());
+        } catch (OperatorCreationException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot verify signatures of CA '" + ca.name() + "'", e);
         }
-    }
-
-    private static org.bouncycastle.asn1.x509.SubjectPublicKeyInfo caKeyInfo(CertificateAuthority ca) {
-        return org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(ca.key().publicKey().getEncoded());
     }
 
     static X509Certificate toX509(X509CertificateHolder h) {

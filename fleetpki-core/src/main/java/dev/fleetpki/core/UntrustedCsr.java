@@ -70,7 +70,7 @@ public final class UntrustedCsr {
         }
         boolean ok;
         try {
-            ok = req.isSignatureValid(Crypto.verifier(req.getSubjectPublicKeyInfo()));
+            ok = req.isSignatureValid(Crypto.verifier(key));
         } catch (PKCSException | OperatorCreationException | RuntimeException e) {
             throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CSR's signature cannot be checked ("
                     + e.getMessage() + "); the request must be signed by the key it carries");

@@ -38,10 +38,12 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Database db;
     private final GroupCommitter writer;
+    private final SerialPool serials;
 
     public JdbcStore(Database db) {
         this.db = db;
         this.writer = new GroupCommitter(db);
+        this.serials = new SerialPool(this::reserveSerials);
     }
 
     public Database database() {
@@ -183,17 +185,21 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     // ---- issuance ----
 
     @Override
-    public void reserveSerial(String serialHex, String caName, String deviceId, String profile) {
+    public String reserveSerial() {
+        return serials.take();
+    }
+
+    /** Reserves the given serials in one transaction; CONFLICT if any is taken. */
+    public void reserveSerials(List<String> serialHex) {
         long now = System.currentTimeMillis();
-        write("serial " + serialHex + " is already taken", tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO serial_reservation (serial, ca, device_id, profile, reserved_at, issued) VALUES (?,?,?,?,?,?)");
-            ps.setString(1, serialHex);
-            ps.setString(2, caName);
-            ps.setString(3, deviceId);
-            ps.setString(4, profile);
-            ps.setLong(5, now);
-            ps.setBoolean(6, false);
-            ps.addBatch();
+        write("one of " + serialHex.size() + " serials is already reserved", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO serial_reservation (serial, reserved_at, issued) VALUES (?,?,?)");
+            for (String s : serialHex) {
+                ps.setString(1, s);
+                ps.setLong(2, now);
+                ps.setBoolean(3, false);
+                ps.addBatch();
+            }
         });
     }
 
@@ -215,9 +221,12 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
             ps.setLong(11, c.issuedAt().toEpochMilli());
             ps.setString(12, c.protocol());
             ps.addBatch();
-            PreparedStatement up = tx.batch("UPDATE serial_reservation SET issued = ? WHERE serial = ?");
+            PreparedStatement up = tx.batch("UPDATE serial_reservation SET issued = ?, ca = ?, device_id = ?, profile = ? WHERE serial = ?");
             up.setBoolean(1, true);
-            up.setString(2, c.serialHex());
+            up.setString(2, c.caName());
+            up.setString(3, c.deviceId());
+            up.setString(4, c.profile());
+            up.setString(5, c.serialHex());
             up.addBatch();
             tx.audit(event);
         });
@@ -263,8 +272,9 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         return queryOne("SELECT COUNT(*) FROM certificate", rs -> rs.getLong(1)).orElse(0L);
     }
 
-    public long reservationCount() {
-        return queryOne("SELECT COUNT(*) FROM serial_reservation", rs -> rs.getLong(1)).orElse(0L);
+    /** Reservations used by an issued certificate. */
+    public long issuedReservationCount() {
+        return queryOne("SELECT COUNT(*) FROM serial_reservation WHERE issued = ?", rs -> rs.getLong(1), true).orElse(0L);
     }
 
     /** Records a revocation (time and reason) with its audit event. */
