@@ -15,9 +15,9 @@ import picocli.CommandLine.Option;
         subcommands = {CaCommand.ListCas.class, CaCommand.Csr.class, CaCommand.Sign.class, CaCommand.Import.class})
 final class CaCommand {
     static void printTable(List<CaRecord> cas) {
-        System.out.printf("  %-16s %-13s %-10s %-22s %s%n", "NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
+        System.out.printf("  %-16s %-13s %-16s %-22s %s%n", "NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
         for (CaRecord c : cas) {
-            System.out.printf("  %-16s %-13s %-10s %-22s %s%n", c.name(), c.role().configName(), c.parent() == null ? "-" : c.parent(),
+            System.out.printf("  %-16s %-13s %-16s %-22s %s%n", c.name(), c.role().configName(), c.parent() == null ? "-" : c.parent(),
                     c.certificate().getNotAfter().toInstant(), c.certificate().getSubjectX500Principal().getName());
         }
     }
