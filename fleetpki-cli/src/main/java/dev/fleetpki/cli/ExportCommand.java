@@ -24,7 +24,7 @@ final class ExportCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 StringBuilder sb = new StringBuilder();
-                for (CaRecord c : f.store().cas()) {
+                for (CaRecord c : f.store().cas().stream().sorted(java.util.Comparator.comparing(CaRecord::role)).toList()) {
                     if (c.role() == CaRole.ROOT || (!rootOnly && (c.role() == CaRole.ISSUING || c.role() == CaRole.CODE_SIGNING))) {
                         sb.append("# ").append(c.name()).append(" (").append(c.role().configName()).append("): ")
                                 .append(c.certificate().getSubjectX500Principal().getName()).append('\n');

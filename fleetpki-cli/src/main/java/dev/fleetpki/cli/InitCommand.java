@@ -8,9 +8,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "init", mixinStandardHelpOptions = true,
-        description = {"Run the CA ceremony described in fleetpki.yaml: a self-signed root, the issuing CA(s) signed by it",
-            "(pathLen 0, optional name constraints), an OCSP signer and an optional code-signing CA.",
-            "Keys are created where the ceremony names them (file: or pkcs11:); certificates go to ca/NAME.pem."})
+        description = {"Run the CA ceremony described in fleetpki.yaml.",
+            "Creates a self-signed root, the issuing CA(s) signed by it (pathLen 0, optional name constraints), an OCSP signer and "
+                + "an optional code-signing CA. Keys are created where the ceremony names them (file: or pkcs11:); certificates "
+                + "go to ca/NAME.pem. Runs once per store."})
 final class InitCommand implements Callable<Integer> {
     @Mixin HomeOption home;
 

@@ -24,9 +24,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "issue", mixinStandardHelpOptions = true,
-        description = {"Issue a certificate from a bare public key, for a device that can export its public key but cannot",
-            "build a CSR. Only a registered factory station may do this; the certificate is recorded as issued without",
-            "proof of possession."})
+        description = {"Issue a certificate from a bare public key (factory stations only).",
+            "For a device that can export its public key but cannot build a CSR. Only a registered factory station may do this; "
+                + "the certificate is recorded as issued without proof of possession."})
 final class IssueCommand implements Callable<Integer> {
     @Mixin HomeOption home;
     @Option(names = "--public-key", required = true, paramLabel = "FILE", description = "SubjectPublicKeyInfo, PEM (PUBLIC KEY) or DER") Path publicKey;

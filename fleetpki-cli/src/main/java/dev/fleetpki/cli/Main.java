@@ -21,6 +21,7 @@ public final class Main implements Runnable {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setUsageHelpAutoWidth(true);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof PkiException pe) {
                 cmd.getErr().println("fleetpki: " + pe.getMessage());

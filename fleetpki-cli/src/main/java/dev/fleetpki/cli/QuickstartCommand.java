@@ -27,8 +27,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "quickstart", mixinStandardHelpOptions = true,
-        description = {"Set up a demo CA in a local folder on the embedded SQLite store, register a device, sign its CSR,",
-            "and print what was done and where the files are. Run again to issue the demo device a new certificate."})
+        description = {"Set up a demo CA in a local folder and issue a device certificate.",
+            "Creates the folder with fleetpki.yaml, the embedded SQLite store and encrypted CA keys, runs the ceremony, registers "
+                + "a device, signs its CSR and prints what was done and where the files are. Run again to issue the demo device a new certificate."})
 final class QuickstartCommand implements Callable<Integer> {
     static final String DEVICE = "demo-sensor-001";
 

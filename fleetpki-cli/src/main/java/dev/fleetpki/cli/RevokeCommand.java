@@ -11,8 +11,8 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "revoke", mixinStandardHelpOptions = true,
         description = {"Record a certificate's revocation, with time and reason (RFC 5280 5.3.1).",
-            "Reasons: unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation,",
-            "certificate-hold, privilege-withdrawn, aa-compromise."})
+            "Reasons: unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation, "
+                + "certificate-hold, privilege-withdrawn, aa-compromise. Publishing CRLs and OCSP comes with 'fleetpki serve'."})
 final class RevokeCommand implements Callable<Integer> {
     @Mixin HomeOption home;
     @Parameters(paramLabel = "SERIAL", description = "hex serial number") String serial;

@@ -15,9 +15,9 @@ import picocli.CommandLine.Option;
 
 @Command(name = "sign", mixinStandardHelpOptions = true,
         description = {"Sign a device's CSR and print the PEM chain (leaf, then issuing CA).",
-            "Refused, with nothing stored, when: the CSR's signature does not verify; the device is not registered or not",
-            "active; the CN (or URI SAN) is not the device id; the key breaks key policy; or the certificate would outlive",
-            "its issuer. The profile decides the certificate's content; requested extensions are not copied."})
+            "Refused, with nothing stored but the refusal's audit event, when: the CSR's signature does not verify; the device "
+                + "is not registered or not active; the CN (or URI SAN) is not the device id; the key breaks key policy; or the "
+                + "certificate would outlive its issuer. The profile decides the certificate's content; requested extensions are not copied."})
 final class SignCommand implements Callable<Integer> {
     @Mixin HomeOption home;
     @Option(names = "--csr", required = true, paramLabel = "FILE", description = "PKCS#10 request, PEM or DER") Path csr;

@@ -8,7 +8,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "station", mixinStandardHelpOptions = true,
-        description = "Factory stations: the only callers allowed to issue from a bare public key.",
+        description = "Factory stations (the only callers that may issue from a bare public key).",
         subcommands = StationCommand.Add.class)
 final class StationCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a factory station.")
