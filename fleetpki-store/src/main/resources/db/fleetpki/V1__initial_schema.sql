@@ -26,14 +26,11 @@ CREATE TABLE station (
 );
 
 -- A serial is reserved (unique) before anything is signed with it. Serials are reserved in
--- batches ahead of need; one that was reserved but never issued is never handed out again.
+-- batches ahead of need; one that was reserved but never issued (no certificate row refers to
+-- it) is never handed out again.
 CREATE TABLE serial_reservation (
     serial      TEXT PRIMARY KEY,
-    reserved_at BIGINT NOT NULL,
-    issued      BOOLEAN NOT NULL,
-    ca          TEXT,
-    device_id   TEXT,
-    profile     TEXT
+    reserved_at BIGINT NOT NULL
 );
 
 CREATE TABLE certificate (

@@ -73,7 +73,7 @@ final class DeviceCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                Device d = f.store().device(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered"));
+                Device d = f.store().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered"));
                 System.out.println("Device:       " + d.id());
                 System.out.println("Status:       " + d.status().name().toLowerCase());
                 System.out.println("Model:        " + (d.model() == null ? "-" : d.model()));

@@ -141,8 +141,12 @@ public final class IssuancePipeline {
         detail.put("notAfter", notAfter.toString());
         detail.put("proofOfPossession", String.valueOf(req.proofOfPossession()));
         detail.put("signingKey", withoutQuery(ca.key().ref().uri()));
-        ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), "certificate.issue",
-                req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail));
+        try {
+            ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), "certificate.issue",
+                    req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail));
+        } catch (PkiException e) {
+            throw new PkiException(e.kind(), e.detail() + " (serial " + serialHex + " was signed but not stored, and never returned)", e);
+        }
         return issued;
     }
 
@@ -267,11 +271,7 @@ public final class IssuancePipeline {
     }
 
     private static org.bouncycastle.operator.ContentVerifierProvider verifier(CertificateAuthority ca) {
-        try {
-            return dev.fleetpki.kms.Crypto.verifier(ca.key().publicKey());
-        } catch (OperatorCreationException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "cannot verify signatures of CA '" + ca.name() + "'", e);
-        }
+        return dev.fleetpki.kms.Crypto.verifier(ca.key().publicKey());
     }
 
     static X509Certificate toX509(X509CertificateHolder h) {

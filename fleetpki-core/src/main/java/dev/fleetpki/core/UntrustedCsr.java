@@ -17,7 +17,6 @@ import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.pkcs.PKCS10CertificationRequest;
 import org.bouncycastle.pkcs.PKCSException;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
@@ -71,7 +70,7 @@ public final class UntrustedCsr {
         boolean ok;
         try {
             ok = req.isSignatureValid(Crypto.verifier(key));
-        } catch (PKCSException | OperatorCreationException | RuntimeException e) {
+        } catch (PKCSException | RuntimeException e) {
             throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CSR's signature cannot be checked ("
                     + e.getMessage() + "); the request must be signed by the key it carries");
         }

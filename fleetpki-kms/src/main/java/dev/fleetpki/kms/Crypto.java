@@ -63,13 +63,8 @@ public final class Crypto {
     }
 
     /** As {@link #verifier(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo)}, for a key already decoded. */
-    public static org.bouncycastle.operator.ContentVerifierProvider verifier(java.security.PublicKey key)
-            throws org.bouncycastle.operator.OperatorCreationException {
-        try {
-            return new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder().build(key);
-        } catch (org.bouncycastle.operator.OperatorCreationException | RuntimeException e) {
-            return new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder().setProvider(BC).build(key);
-        }
+    public static org.bouncycastle.operator.ContentVerifierProvider verifier(java.security.PublicKey key) {
+        return new JcaVerifier(key);
     }
 
     /** Name of the fast provider in use, or "JDK" when the Corretto provider did not load. */

@@ -39,6 +39,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     private final Database db;
     private final GroupCommitter writer;
     private final SerialPool serials;
+    private final DeviceCache devices = new DeviceCache();
 
     public JdbcStore(Database db) {
         this.db = db;
@@ -52,8 +53,18 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     // ---- devices ----
 
+    /**
+     * The device as issuance sees it: served from a cache of at most {@link DeviceCache#TTL_MILLIS}
+     * for the early check. The commit re-checks the device is active inside its own transaction,
+     * so a device disabled or revoked meanwhile (here or on another node) still gets nothing.
+     */
     @Override
     public Optional<Device> device(String id) {
+        return devices.get(id, this::deviceNow);
+    }
+
+    /** The device as stored now, bypassing the cache. */
+    public Optional<Device> deviceNow(String id) {
         return queryOne("SELECT id, model, tags, status, key_location, created_at FROM device WHERE id = ?", JdbcStore::toDevice, id);
     }
 
@@ -76,6 +87,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     public void setDeviceStatus(String id, Device.Status status, AuditEvent event) {
+        devices.invalidate(id);
         write(null, tx -> {
             try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE device SET status = ? WHERE id = ?")) {
                 ps.setString(1, status.name());
@@ -94,6 +106,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
      * @return the serials revoked
      */
     public List<String> revokeDevice(String id, RevocationReason reason, Instant at, Actor actor) {
+        devices.invalidate(id);
         List<String> serials = new ArrayList<>();
         write(null, tx -> {
             serials.clear();
@@ -193,11 +206,10 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     public void reserveSerials(List<String> serialHex) {
         long now = System.currentTimeMillis();
         write("one of " + serialHex.size() + " serials is already reserved", tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO serial_reservation (serial, reserved_at, issued) VALUES (?,?,?)");
+            PreparedStatement ps = tx.batch("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?,?)");
             for (String s : serialHex) {
                 ps.setString(1, s);
                 ps.setLong(2, now);
-                ps.setBoolean(3, false);
                 ps.addBatch();
             }
         });
@@ -221,13 +233,9 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
             ps.setLong(11, c.issuedAt().toEpochMilli());
             ps.setString(12, c.protocol());
             ps.addBatch();
-            PreparedStatement up = tx.batch("UPDATE serial_reservation SET issued = ?, ca = ?, device_id = ?, profile = ? WHERE serial = ?");
-            up.setBoolean(1, true);
-            up.setString(2, c.caName());
-            up.setString(3, c.deviceId());
-            up.setString(4, c.profile());
-            up.setString(5, c.serialHex());
-            up.addBatch();
+            if (c.deviceId() != null) {
+                tx.requireActiveDevice(c.deviceId());
+            }
             tx.audit(event);
         });
     }
@@ -272,9 +280,9 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         return queryOne("SELECT COUNT(*) FROM certificate", rs -> rs.getLong(1)).orElse(0L);
     }
 
-    /** Reservations used by an issued certificate. */
-    public long issuedReservationCount() {
-        return queryOne("SELECT COUNT(*) FROM serial_reservation WHERE issued = ?", rs -> rs.getLong(1), true).orElse(0L);
+    /** Reserved serials, used or not. */
+    public long reservationCount() {
+        return queryOne("SELECT COUNT(*) FROM serial_reservation", rs -> rs.getLong(1)).orElse(0L);
     }
 
     /** Records a revocation (time and reason) with its audit event. */

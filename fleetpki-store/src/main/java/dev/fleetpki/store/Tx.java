@@ -17,6 +17,7 @@ final class Tx {
     private final Connection c;
     private final Database.Dialect dialect;
     private final Map<String, PreparedStatement> batches = new LinkedHashMap<>();
+    private final java.util.Set<String> activeDevices = new java.util.LinkedHashSet<>();
     private long seq = -1;
     private String head;
 
@@ -74,8 +75,43 @@ final class Tx {
         }
     }
 
-    /** Flushes, moves the chain head, and leaves the commit to the caller. */
+    /** The transaction fails unless this device is registered and active when it commits (checked once per group). */
+    void requireActiveDevice(String id) {
+        activeDevices.add(id);
+    }
+
+    private void checkDevices() throws SQLException {
+        if (activeDevices.isEmpty()) {
+            return;
+        }
+        java.util.Set<String> active = new java.util.HashSet<>();
+        java.util.List<String> ids = new java.util.ArrayList<>(activeDevices);
+        for (int from = 0; from < ids.size(); from += 500) {
+            java.util.List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 500));
+            String sql = "SELECT id FROM device WHERE status = 'ACTIVE' AND id IN (" + String.join(",", java.util.Collections.nCopies(chunk.size(), "?")) + ")"
+                    + (dialect == Database.Dialect.POSTGRESQL ? " FOR SHARE" : "");
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                for (int i = 0; i < chunk.size(); i++) {
+                    ps.setString(i + 1, chunk.get(i));
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        active.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        for (String id : ids) {
+            if (!active.contains(id)) {
+                throw new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.DEVICE_NOT_ACTIVE,
+                        "device '" + id + "' was disabled, revoked or removed while its certificate was being issued; nothing was issued");
+            }
+        }
+    }
+
+    /** Checks devices, flushes, moves the chain head, and leaves the commit to the caller. */
     void finish() throws SQLException {
+        checkDevices();
         if (seq >= 0) {
             try (PreparedStatement ps = connection().prepareStatement("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")) {
                 ps.setLong(1, seq);
