@@ -37,16 +37,19 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  */
 public final class IssuanceBench {
     static final int DEVICES = 256;
+    /** Callers run on virtual threads, as request handlers do in fleetpki's server (--threads=platform to compare). */
+    static boolean VIRTUAL = true;
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opt = options(args);
         double seconds = Double.parseDouble(opt.getOrDefault("seconds", "10"));
         double warmup = Double.parseDouble(opt.getOrDefault("warmup", "8"));
         int[] callers = Arrays.stream(opt.getOrDefault("callers", "1,4,32").split(",")).mapToInt(Integer::parseInt).toArray();
-        List<String> stores = List.of(opt.getOrDefault("stores", "sqlite,postgresql").split(","));
+        List<String> stores = List.of(opt.getOrDefault("stores", "memory,sqlite,postgresql").split(","));
         String pgBase = opt.getOrDefault("pg", "jdbc:postgresql://127.0.0.1:5432/");
         String pgUser = opt.getOrDefault("pg-user", "postgres");
         Path out = Path.of(opt.getOrDefault("out", "bench/results/issuance.md"));
+        VIRTUAL = !"platform".equals(opt.get("threads"));
 
         Crypto.init();
         StringBuilder md = new StringBuilder();
@@ -132,7 +135,8 @@ public final class IssuanceBench {
             for (int t = 0; t < callers; t++) {
                 int tt = t;
                 lat[t] = new long[2_000_000 / callers + 1];
-                ts.add(Thread.ofPlatform().start(() -> {
+                Thread.Builder builder = VIRTUAL ? Thread.ofVirtual() : Thread.ofPlatform();
+                ts.add(builder.start(() -> {
                     int i = tt;
                     while (!stop.get()) {
                         long t0 = System.nanoTime();

@@ -245,7 +245,7 @@ public final class Ceremony {
         X509Certificate c = IssuancePipeline.toX509(h);
         Profile profile = config.profile(kind.configName()).orElseThrow();
         try {
-            Lint.check(c, h.getEncoded(), new Profile(profile.name(), kind, spec.validity(), profile.backdate(), profile.subject(),
+            Lint.check(h, h.getEncoded().length, new Profile(profile.name(), kind, spec.validity(), profile.backdate(), profile.subject(),
                     profile.uriTemplate(), null, profile.keyAlgorithms(), 8192, null, List.of(), 0), issuer);
         } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot encode CA certificate", e);

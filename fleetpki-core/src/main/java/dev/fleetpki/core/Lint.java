@@ -1,24 +1,37 @@
 package dev.fleetpki.core;
 
-import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.X509CertificateHolder;
 
 /**
- * Pre-issuance checks on a certificate signed with a throwaway key, before the CA key signs the
- * same TBS (the Boulder model). A finding refuses issuance; nothing is signed by the CA.
+ * Pre-issuance checks on the exact TBS the CA is about to sign (carried in a certificate with a
+ * placeholder signature, see {@link LintSigner}), the Boulder model. A finding refuses issuance;
+ * the CA signs nothing.
  */
 public final class Lint {
     private Lint() {}
 
-    public static void check(X509Certificate c, byte[] der, Profile profile, X509Certificate issuer) {
+    /**
+     * @param der the encoded certificate (its length is checked against the profile's budget)
+     * @param issuer the issuing CA's certificate, or null for a self-signed root
+     */
+    public static void check(X509CertificateHolder c, int derLength, Profile profile, X509Certificate issuer) {
         List<String> findings = new ArrayList<>();
-        if (der.length > profile.maxDerSize()) {
-            findings.add("the certificate is " + der.length + " bytes DER, over profile '" + profile.name() + "' budget of "
+        if (derLength > profile.maxDerSize()) {
+            findings.add("the certificate is " + derLength + " bytes DER, over profile '" + profile.name() + "' budget of "
                     + profile.maxDerSize() + " (raise maxDerSize, or drop URLs or the organization from the profile)");
         }
         if (c.getSerialNumber().signum() <= 0 || c.getSerialNumber().toByteArray().length > 20) {
@@ -31,58 +44,61 @@ public final class Lint {
             if (c.getNotBefore().before(issuer.getNotBefore())) {
                 findings.add("notBefore " + c.getNotBefore().toInstant() + " is before the issuer's " + issuer.getNotBefore().toInstant());
             }
-            if (!c.getIssuerX500Principal().equals(issuer.getSubjectX500Principal())) {
+            if (!Arrays.equals(encoded(c.getIssuer()), issuer.getSubjectX500Principal().getEncoded())) {
                 findings.add("issuer name differs from the issuing CA's subject");
             }
         }
-        boolean emptySubject = c.getSubjectX500Principal().getEncoded().length <= 2;
-        try {
-            if (emptySubject && (c.getSubjectAlternativeNames() == null
-                    || !c.getCriticalExtensionOIDs().contains(Extension.subjectAlternativeName.getId()))) {
-                findings.add("empty subject without a critical subjectAltName (RFC 5280 4.2.1.6)");
-            }
-        } catch (CertificateParsingException e) {
-            findings.add("subjectAltName does not parse: " + e.getMessage());
+        Extensions ext = c.getExtensions();
+        if (ext == null) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "pre-issuance lint refused the certificate: it has no extensions");
         }
-        boolean[] ku = c.getKeyUsage();
+        Extension san = ext.getExtension(Extension.subjectAlternativeName);
+        if (c.getSubject().getRDNs().length == 0 && (san == null || !san.isCritical())) {
+            findings.add("empty subject without a critical subjectAltName (RFC 5280 4.2.1.6)");
+        }
+        KeyUsage ku = KeyUsage.fromExtensions(ext);
+        boolean ca = profile.kind().isCa();
         if (ku == null) {
             findings.add("no key usage extension");
         } else {
-            boolean certSign = ku.length > 5 && ku[5];
-            if (certSign != profile.kind().isCa()) {
-                findings.add(profile.kind().isCa() ? "CA certificate without keyCertSign" : "end-entity certificate with keyCertSign");
+            if (ku.hasUsages(KeyUsage.keyCertSign) != ca) {
+                findings.add(ca ? "CA certificate without keyCertSign" : "end-entity certificate with keyCertSign");
             }
-            boolean keyEncipherment = ku.length > 2 && ku[2];
-            if (keyEncipherment && !"RSA".equals(c.getPublicKey().getAlgorithm())) {
+            ASN1ObjectIdentifier keyAlg = c.getSubjectPublicKeyInfo().getAlgorithm().getAlgorithm();
+            if (ku.hasUsages(KeyUsage.keyEncipherment) && !PKCSObjectIdentifiers.rsaEncryption.equals(keyAlg)) {
                 findings.add("keyEncipherment on a non-RSA key");
             }
         }
-        if ((c.getBasicConstraints() >= 0) != profile.kind().isCa()) {
-            findings.add(profile.kind().isCa() ? "CA certificate without basicConstraints CA:TRUE" : "end-entity certificate with CA:TRUE");
+        BasicConstraints bc = BasicConstraints.fromExtensions(ext);
+        if ((bc != null && bc.isCA()) != ca) {
+            findings.add(ca ? "CA certificate without basicConstraints CA:TRUE" : "end-entity certificate with CA:TRUE");
         }
-        if (profile.kind().isCa() && !c.getCriticalExtensionOIDs().contains(Extension.basicConstraints.getId())) {
+        if (ca && !ext.getExtension(Extension.basicConstraints).isCritical()) {
             findings.add("basicConstraints must be critical in a CA certificate (RFC 5280 4.2.1.9)");
         }
-        if (!profile.kind().isCa()) {
-            try {
-                List<String> eku = c.getExtendedKeyUsage();
-                List<String> want = profile.kind().extendedKeyUsages().stream().map(KeyPurposeId::getId).toList();
-                if (eku == null || !eku.containsAll(want) || eku.size() != want.size()) {
-                    findings.add("extended key usage " + eku + " differs from the profile kind's " + want);
-                }
-            } catch (CertificateParsingException e) {
-                findings.add("extended key usage does not parse");
+        if (!ca) {
+            ExtendedKeyUsage eku = ExtendedKeyUsage.fromExtensions(ext);
+            List<KeyPurposeId> want = profile.kind().extendedKeyUsages();
+            if (eku == null || eku.getUsages().length != want.size() || !want.stream().allMatch(eku::hasKeyPurposeId)) {
+                findings.add("extended key usage differs from the profile kind's " + want.stream().map(KeyPurposeId::getId).toList());
             }
         }
-        if (profile.kind() == ProfileKind.OCSP_SIGNING && c.getExtensionValue(OCSPObjectIdentifiers.id_pkix_ocsp_nocheck.getId()) == null) {
+        if (profile.kind() == ProfileKind.OCSP_SIGNING && ext.getExtension(OCSPObjectIdentifiers.id_pkix_ocsp_nocheck) == null) {
             findings.add("OCSP signing certificate without id-pkix-ocsp-nocheck");
         }
-        if (c.getExtensionValue(Extension.subjectKeyIdentifier.getId()) == null
-                || c.getExtensionValue(Extension.authorityKeyIdentifier.getId()) == null) {
+        if (ext.getExtension(Extension.subjectKeyIdentifier) == null || ext.getExtension(Extension.authorityKeyIdentifier) == null) {
             findings.add("missing subject or authority key identifier");
         }
         if (!findings.isEmpty()) {
             throw new PkiException(ErrorKind.POLICY_VIOLATION, "pre-issuance lint refused the certificate: " + String.join("; ", findings));
+        }
+    }
+
+    private static byte[] encoded(X500Name n) {
+        try {
+            return n.getEncoded();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
         }
     }
 }
