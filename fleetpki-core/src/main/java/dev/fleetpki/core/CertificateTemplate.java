@@ -47,7 +47,17 @@ public final class CertificateTemplate {
         public static final Urls NONE = new Urls(null, null, null);
     }
 
+    /** The AKI for each issuer, computed once (issuers are few and long-lived). */
+    private static final java.util.Map<X509Certificate, AuthorityKeyIdentifier> AKI = new java.util.concurrent.ConcurrentHashMap<>();
+
     private CertificateTemplate() {}
+
+    private static AuthorityKeyIdentifier authorityKeyId(X509Certificate issuer) {
+        byte[] issuerSki = issuer.getExtensionValue(Extension.subjectKeyIdentifier.getId());
+        return issuerSki != null
+                ? new AuthorityKeyIdentifier(SubjectKeyIdentifier.getInstance(DEROctetString.getInstance(issuerSki).getOctets()).getKeyIdentifier())
+                : EXT.createAuthorityKeyIdentifier(SubjectPublicKeyInfo.getInstance(issuer.getPublicKey().getEncoded()));
+    }
 
     /**
      * @param issuer the signing CA's certificate, or null for a self-signed root
@@ -80,12 +90,7 @@ public final class CertificateTemplate {
             SubjectKeyIdentifier ski = EXT.createSubjectKeyIdentifier(spki);
             b.addExtension(Extension.subjectKeyIdentifier, false, ski);
             if (issuer != null) {
-                byte[] issuerSki = issuer.getExtensionValue(Extension.subjectKeyIdentifier.getId());
-                AuthorityKeyIdentifier aki = issuerSki != null
-                        ? new AuthorityKeyIdentifier(SubjectKeyIdentifier.getInstance(
-                                DEROctetString.getInstance(issuerSki).getOctets()).getKeyIdentifier())
-                        : EXT.createAuthorityKeyIdentifier(SubjectPublicKeyInfo.getInstance(issuer.getPublicKey().getEncoded()));
-                b.addExtension(Extension.authorityKeyIdentifier, false, aki);
+                b.addExtension(Extension.authorityKeyIdentifier, false, AKI.computeIfAbsent(issuer, CertificateTemplate::authorityKeyId));
             } else {
                 b.addExtension(Extension.authorityKeyIdentifier, false, new AuthorityKeyIdentifier(ski.getKeyIdentifier()));
             }

@@ -17,6 +17,7 @@ import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.operator.OperatorCreationException;
@@ -31,7 +32,7 @@ import org.bouncycastle.operator.OperatorCreationException;
  * <li>take a random serial the store has already reserved;</li>
  * <li>build the TBS from the profile and lint it as a certificate carrying a placeholder signature
  *     of the longest size the CA's algorithm produces ({@link LintSigner});</li>
- * <li>sign the same TBS with the CA key and check the TBS is byte-identical and the signature verifies;</li>
+ * <li>sign those very TBS bytes with the CA key and verify the signature;</li>
  * <li>commit the certificate and its audit event in one durable transaction, then return it.</li>
  * </ol>
  * A refusal at any step is audited and nothing else is stored.
@@ -116,10 +117,8 @@ public final class IssuancePipeline {
         X509CertificateHolder linted = tbs.build(new LintSigner(ca.key()));
         Lint.check(linted, encoded(linted).length, profile, ca.certificate());
 
-        X509CertificateHolder signed = tbs.build(ca.key().contentSigner());
-        if (!Arrays.equals(encodedTbs(linted), encodedTbs(signed))) {
-            throw new PkiException(ErrorKind.INTERNAL, "the signed TBS differs from the linted one; nothing was issued");
-        }
+        // The CA signs exactly the TBS bytes that were linted: no second build that could differ.
+        X509CertificateHolder signed = signLinted(linted, ca);
         try {
             if (!signed.isSignatureValid(verifiers.computeIfAbsent(ca.name(), n -> verifier(ca)))) {
                 throw new PkiException(ErrorKind.INTERNAL, "the CA key '" + ca.key().ref() + "' produced a signature that does not verify");
@@ -289,12 +288,22 @@ public final class IssuancePipeline {
         }
     }
 
-    private static byte[] encodedTbs(X509CertificateHolder h) {
+    private static X509CertificateHolder signLinted(X509CertificateHolder linted, CertificateAuthority ca) {
+        org.bouncycastle.asn1.x509.TBSCertificate tbs = linted.toASN1Structure().getTBSCertificate();
+        ContentSigner signer = ca.key().contentSigner();
+        if (!signer.getAlgorithmIdentifier().equals(tbs.getSignature())) {
+            throw new PkiException(ErrorKind.INTERNAL, "the CA signer's algorithm differs from the linted certificate's; nothing was issued");
+        }
         try {
-            return h.toASN1Structure().getTBSCertificate().getEncoded();
+            byte[] tbsDer = tbs.getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER);
+            try (var out = signer.getOutputStream()) {
+                out.write(tbsDer);
+            }
+            byte[] signature = signer.getSignature();
+            return new X509CertificateHolder(org.bouncycastle.asn1.x509.Certificate.getInstance(new org.bouncycastle.asn1.DERSequence(
+                    new org.bouncycastle.asn1.ASN1Encodable[] {tbs, signer.getAlgorithmIdentifier(), new org.bouncycastle.asn1.DERBitString(signature)})));
         } catch (java.io.IOException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "cannot encode TBS", e);
+            throw new PkiException(ErrorKind.INTERNAL, "cannot sign the certificate", e);
         }
     }
-
 }
