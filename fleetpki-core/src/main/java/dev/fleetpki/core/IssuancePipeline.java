@@ -118,18 +118,15 @@ public final class IssuancePipeline {
         Lint.check(linted, encoded(linted).length, profile, ca.certificate());
 
         // The CA signs exactly the TBS bytes that were linted: no second build that could differ.
-        X509CertificateHolder signed = signLinted(linted, ca);
-        try {
-            if (!signed.isSignatureValid(verifiers.computeIfAbsent(ca.name(), n -> verifier(ca)))) {
-                throw new PkiException(ErrorKind.INTERNAL, "the CA key '" + ca.key().ref() + "' produced a signature that does not verify");
-            }
-        } catch (org.bouncycastle.cert.CertException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "cannot verify the new certificate's signature", e);
+        Signed signed = signLinted(linted, ca);
+        if (!verifies(signed, ca)) {
+            throw new PkiException(ErrorKind.INTERNAL, "the CA key '" + ca.key().ref() + "' produced a signature that does not verify");
         }
-        X509Certificate cert = toX509(signed);
         String serialHex = SerialNumbers.hex(serial);
-        IssuedCertificate issued = new IssuedCertificate(serialHex, ca.name(), req.deviceId(), profile.name(), cert,
-                req.proofOfPossession(), null, auth.actor(), now, req.protocol());
+        // Time in a certificate has whole seconds (X509v3CertificateBuilder drops the fraction), as the store keeps it
+        IssuedCertificate issued = new IssuedCertificate(serialHex, ca.name(), req.deviceId(), profile.name(), signed.certificateDer(),
+                notBefore.truncatedTo(java.time.temporal.ChronoUnit.SECONDS), notAfter.truncatedTo(java.time.temporal.ChronoUnit.SECONDS),
+                rfc2253(names.subject()), req.proofOfPossession(), null, auth.actor(), now, req.protocol());
         Map<String, String> detail = new LinkedHashMap<>();
         detail.put("serial", serialHex);
         detail.put("ca", ca.name());
@@ -288,7 +285,10 @@ public final class IssuancePipeline {
         }
     }
 
-    private static X509CertificateHolder signLinted(X509CertificateHolder linted, CertificateAuthority ca) {
+    /** The TBS bytes that were linted, the CA's signature over them, and the certificate they make. */
+    private record Signed(byte[] tbsDer, org.bouncycastle.asn1.x509.AlgorithmIdentifier algorithm, byte[] signature, byte[] certificateDer) {}
+
+    private static Signed signLinted(X509CertificateHolder linted, CertificateAuthority ca) {
         org.bouncycastle.asn1.x509.TBSCertificate tbs = linted.toASN1Structure().getTBSCertificate();
         ContentSigner signer = ca.key().contentSigner();
         if (!signer.getAlgorithmIdentifier().equals(tbs.getSignature())) {
@@ -300,10 +300,57 @@ public final class IssuancePipeline {
                 out.write(tbsDer);
             }
             byte[] signature = signer.getSignature();
-            return new X509CertificateHolder(org.bouncycastle.asn1.x509.Certificate.getInstance(new org.bouncycastle.asn1.DERSequence(
-                    new org.bouncycastle.asn1.ASN1Encodable[] {tbs, signer.getAlgorithmIdentifier(), new org.bouncycastle.asn1.DERBitString(signature)})));
+            // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, assembled from
+            // the very TBS bytes signed rather than re-encoded from the structure
+            byte[] certificate = derSequence(tbsDer, signer.getAlgorithmIdentifier().getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER),
+                    new org.bouncycastle.asn1.DERBitString(signature).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER));
+            return new Signed(tbsDer, signer.getAlgorithmIdentifier(), signature, certificate);
         } catch (java.io.IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot sign the certificate", e);
+        }
+    }
+
+    private boolean verifies(Signed signed, CertificateAuthority ca) {
+        try {
+            org.bouncycastle.operator.ContentVerifier v = verifiers.computeIfAbsent(ca.name(), n -> verifier(ca)).get(signed.algorithm());
+            try (var out = v.getOutputStream()) {
+                out.write(signed.tbsDer());
+            }
+            return v.verify(signed.signature());
+        } catch (OperatorCreationException | java.io.IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot verify the new certificate's signature", e);
+        }
+    }
+
+    /** DER SEQUENCE of already-encoded elements. */
+    static byte[] derSequence(byte[]... elements) {
+        int length = 0;
+        for (byte[] e : elements) {
+            length += e.length;
+        }
+        var out = new java.io.ByteArrayOutputStream(length + 6);
+        out.write(0x30);
+        if (length < 0x80) {
+            out.write(length);
+        } else {
+            int bytes = length < 0x100 ? 1 : length < 0x10000 ? 2 : length < 0x1000000 ? 3 : 4;
+            out.write(0x80 | bytes);
+            for (int i = bytes - 1; i >= 0; i--) {
+                out.write(length >>> (8 * i));
+            }
+        }
+        for (byte[] e : elements) {
+            out.writeBytes(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** The subject as the JDK renders it (RFC 2253), which is how the store and the CLI show subjects. */
+    private static String rfc2253(X500Name name) {
+        try {
+            return new javax.security.auth.x500.X500Principal(name.getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER)).getName();
+        } catch (java.io.IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode the subject", e);
         }
     }
 }

@@ -217,22 +217,11 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     @Override
     public void commitIssued(IssuedCertificate c, AuditEvent event) {
+        Tx.CertRow row = new Tx.CertRow(c.serialHex(), c.caName(), c.deviceId(), c.profile(), c.subject(), c.notBefore().toEpochMilli(),
+                c.notAfter().toEpochMilli(), c.der(), c.proofOfPossession(), c.issuedBy().toString(), c.issuedAt().toEpochMilli(),
+                c.protocol());
         write("serial " + c.serialHex() + " was already issued", tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO certificate (serial, ca, device_id, profile, subject, not_before, not_after, der, "
-                    + "proof_of_possession, issued_by, issued_at, protocol) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-            ps.setString(1, c.serialHex());
-            ps.setString(2, c.caName());
-            ps.setString(3, c.deviceId());
-            ps.setString(4, c.profile());
-            ps.setString(5, c.subject());
-            ps.setLong(6, c.notBefore().toEpochMilli());
-            ps.setLong(7, c.notAfter().toEpochMilli());
-            ps.setBytes(8, der(c.certificate()));
-            ps.setBoolean(9, c.proofOfPossession());
-            ps.setString(10, c.issuedBy().toString());
-            ps.setLong(11, c.issuedAt().toEpochMilli());
-            ps.setString(12, c.protocol());
-            ps.addBatch();
+            tx.insertCertificate(row);
             if (c.deviceId() != null) {
                 tx.requireActiveDevice(c.deviceId());
             }
