@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -21,6 +22,8 @@ final class SerialPool {
 
     private final Consumer<List<String>> reserve;
     private final ConcurrentLinkedQueue<String> ready = new ConcurrentLinkedQueue<>();
+    /** How many serials {@link #ready} holds (its own size() walks the whole queue). */
+    private final AtomicInteger available = new AtomicInteger();
     private final AtomicBoolean refilling = new AtomicBoolean();
     private final Object refillLock = new Object();
 
@@ -29,8 +32,8 @@ final class SerialPool {
     }
 
     String take() {
-        String s = ready.poll();
-        if (ready.size() < LOW_WATER && refilling.compareAndSet(false, true)) {
+        String s = poll();
+        if (available.get() < LOW_WATER && refilling.compareAndSet(false, true)) {
             Thread.ofVirtual().name("fleetpki-serials").start(() -> {
                 try {
                     refill();
@@ -43,14 +46,22 @@ final class SerialPool {
         }
         while (s == null) {
             refill();
-            s = ready.poll();
+            s = poll();
+        }
+        return s;
+    }
+
+    private String poll() {
+        String s = ready.poll();
+        if (s != null) {
+            available.decrementAndGet();
         }
         return s;
     }
 
     private void refill() {
         synchronized (refillLock) {
-            if (ready.size() >= LOW_WATER) {
+            if (available.get() >= LOW_WATER) {
                 return;
             }
             for (int attempt = 0; ; attempt++) {
@@ -61,6 +72,7 @@ final class SerialPool {
                 try {
                     reserve.accept(batch);
                     ready.addAll(batch);
+                    available.addAndGet(batch.size());
                     return;
                 } catch (PkiException e) {
                     // a collision with an earlier reservation (astronomically rare): draw a new batch

@@ -1,29 +1,130 @@
 package dev.fleetpki.store;
 
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One write transaction of the group committer. Writes may be batched ({@link #batch}) across
- * the operations of a group; {@link #connection()} first flushes pending batches so reads see them.
- * Audit events are chained here, in sequence order, under the chain head's row lock.
+ * the operations of a group; {@link #connection()} first writes what is pending so reads see it.
+ * Audit events are chained here, in sequence order; issued certificates and audit events are
+ * kept as rows until {@link #finish}, which on PostgreSQL writes a whole group in one round trip.
  */
 final class Tx {
+    private static final String INSERT_CERTIFICATE = "INSERT INTO certificate (serial, ca, device_id, profile, subject, not_before, not_after, der, "
+            + "proof_of_possession, issued_by, issued_at, protocol)";
+    private static final String INSERT_AUDIT = "INSERT INTO audit_event (seq, at, actor, action, target, detail, prev_hash, hash)";
+
     private final Connection c;
     private final Database.Dialect dialect;
     private final Map<String, PreparedStatement> batches = new LinkedHashMap<>();
-    private final java.util.Set<String> activeDevices = new java.util.LinkedHashSet<>();
+    private final Set<String> activeDevices = new LinkedHashSet<>();
+    private final List<CertRow> certs = new ArrayList<>();
+    private final List<AuditRow> audits = new ArrayList<>();
+    private final AuditChain chain;
     private long seq = -1;
     private String head;
+    /** The head this transaction chains from (cached or read back), which the head update requires unchanged; -1 before the first event. */
+    private long baseSeq = -1;
+    private String baseHash;
+    /** The chain's epoch when this transaction first chained an event. */
+    private long epoch = -1;
+    /** Counted among the chain's groups in flight. */
+    private boolean inFlight;
 
-    Tx(Connection c, Database.Dialect dialect) {
+    Tx(Connection c, Database.Dialect dialect, AuditChain chain) {
         this.c = c;
         this.dialect = dialect;
+        this.chain = chain;
+    }
+
+    /** A certificate row as stored. */
+    record CertRow(String serial, String ca, String deviceId, String profile, String subject, long notBefore, long notAfter, byte[] der,
+                   boolean proofOfPossession, String issuedBy, long issuedAt, String protocol) {}
+
+    private record AuditRow(long seq, long at, String actor, String action, String target, String detail, String prevHash, String hash) {}
+
+    /**
+     * The audit chain head as the writers last chained it, so a group need not read it back: a
+     * group chains from the head the group before it left (committed or still committing). A
+     * failure forgets the head; the next group then waits until no chained group is in flight and
+     * reads the head under its row lock. Another process may move the head meanwhile (the CLI
+     * beside a server, a second node): the head update at commit is conditional on the value
+     * chained from, and fails as stale.
+     */
+    static final class AuditChain {
+        private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+        private final java.util.concurrent.locks.Condition settled = lock.newCondition();
+        private boolean known;
+        private long seq;
+        private String hash;
+        private long epoch;
+        /** Groups that chained events and have neither committed nor rolled back. */
+        private int inFlight;
+
+        /** Takes the chain for a group's operations; while the head is unknown, first lets the groups in flight finish. */
+        void beginApply() {
+            lock.lock();
+            while (!known && inFlight > 0) {
+                settled.awaitUninterruptibly();
+            }
+        }
+
+        /** After the group's operations: the next group chains from where this one ends. Releases the chain. */
+        void endApply(Tx tx, boolean applied) {
+            try {
+                if (applied && tx.seq >= 0) {
+                    inFlight++;
+                    tx.inFlight = true;
+                    if (tx.epoch == epoch) {
+                        known = true;
+                        seq = tx.seq;
+                        hash = tx.head;
+                    }
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** The group committed, or (committed false) failed and was rolled back. */
+        void done(Tx tx, boolean committed) {
+            lock.lock();
+            try {
+                if (tx.inFlight) {
+                    tx.inFlight = false;
+                    inFlight--;
+                }
+                if (!committed) {
+                    known = false;
+                    epoch++;
+                }
+                settled.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** The head this transaction chained from was no longer the stored one at commit: another writer appended meanwhile. */
+    static final class StaleAuditChain extends RuntimeException {
+        StaleAuditChain() {
+            super("the audit chain head kept moving under this writer (other processes appending to the same store); "
+                    + "nothing was stored; try again", null, false, false);
+        }
     }
 
     PreparedStatement batch(String sql) throws SQLException {
@@ -35,44 +136,14 @@ final class Tx {
         return ps;
     }
 
+    /** The connection, with everything pending written first. */
     Connection connection() throws SQLException {
         flush();
         return c;
     }
 
-    void audit(AuditEvent e) throws SQLException {
-        if (seq < 0) {
-            try (PreparedStatement ps = connection().prepareStatement(
-                    "SELECT seq, hash FROM audit_head WHERE id = 1" + (dialect == Database.Dialect.POSTGRESQL ? " FOR UPDATE" : ""));
-                 ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw new SQLException("audit_head row is missing: the audit log was tampered with");
-                }
-                seq = rs.getLong(1);
-                head = rs.getString(2);
-            }
-        }
-        seq++;
-        String detail = AuditHash.detailJson(e.detail());
-        long at = e.at().toEpochMilli();
-        String hash = AuditHash.hash(head, seq, at, e.actor().toString(), e.action(), e.target(), detail);
-        PreparedStatement ps = batch("INSERT INTO audit_event (seq, at, actor, action, target, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)");
-        ps.setLong(1, seq);
-        ps.setLong(2, at);
-        ps.setString(3, e.actor().toString());
-        ps.setString(4, e.action());
-        ps.setString(5, e.target());
-        ps.setString(6, detail);
-        ps.setString(7, head);
-        ps.setString(8, hash);
-        ps.addBatch();
-        head = hash;
-    }
-
-    void flush() throws SQLException {
-        for (PreparedStatement ps : batches.values()) {
-            ps.executeBatch();
-        }
+    void insertCertificate(CertRow row) {
+        certs.add(row);
     }
 
     /** The transaction fails unless this device is registered and active when it commits (checked once per group). */
@@ -80,16 +151,141 @@ final class Tx {
         activeDevices.add(id);
     }
 
+    void audit(AuditEvent e) throws SQLException {
+        if (seq < 0) {
+            epoch = chain.epoch;
+            if (chain.known) {
+                seq = chain.seq;
+                head = chain.hash;
+            } else {
+                // read without a row lock: the lock is taken by the head update, always the transaction's
+                // last statement, so no two writers can each hold something the other waits for
+                try (PreparedStatement ps = connection().prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
+                     ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        throw new SQLException("audit_head row is missing: the audit log was tampered with");
+                    }
+                    seq = rs.getLong(1);
+                    head = rs.getString(2);
+                }
+            }
+            baseSeq = seq;
+            baseHash = head;
+        }
+        seq++;
+        String detail = AuditHash.detailJson(e.detail());
+        long at = e.at().toEpochMilli();
+        String actor = e.actor().toString();
+        String hash = AuditHash.hash(head, seq, at, actor, e.action(), e.target(), detail);
+        audits.add(new AuditRow(seq, at, actor, e.action(), e.target(), detail, head, hash));
+        head = hash;
+    }
+
+    /** Writes the generic batches and the pending rows. */
+    void flush() throws SQLException {
+        for (PreparedStatement ps : batches.values()) {
+            ps.executeBatch();
+        }
+        if (!certs.isEmpty()) {
+            try (PreparedStatement ps = c.prepareStatement(INSERT_CERTIFICATE + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")) {
+                for (CertRow r : certs) {
+                    ps.setString(1, r.serial());
+                    ps.setString(2, r.ca());
+                    ps.setString(3, r.deviceId());
+                    ps.setString(4, r.profile());
+                    ps.setString(5, r.subject());
+                    ps.setLong(6, r.notBefore());
+                    ps.setLong(7, r.notAfter());
+                    ps.setBytes(8, r.der());
+                    ps.setBoolean(9, r.proofOfPossession());
+                    ps.setString(10, r.issuedBy());
+                    ps.setLong(11, r.issuedAt());
+                    ps.setString(12, r.protocol());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            certs.clear();
+        }
+        if (!audits.isEmpty()) {
+            try (PreparedStatement ps = c.prepareStatement(INSERT_AUDIT + " VALUES (?,?,?,?,?,?,?,?)")) {
+                for (AuditRow r : audits) {
+                    ps.setLong(1, r.seq());
+                    ps.setLong(2, r.at());
+                    ps.setString(3, r.actor());
+                    ps.setString(4, r.action());
+                    ps.setString(5, r.target());
+                    ps.setString(6, r.detail());
+                    ps.setString(7, r.prevHash());
+                    ps.setString(8, r.hash());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            audits.clear();
+        }
+    }
+
+    /**
+     * Writes what is pending, checks devices, moves the chain head (only if it still holds the
+     * value this group chained from), and leaves the commit to the caller. The head row's lock
+     * orders the commits of concurrent writers.
+     */
+    void finish() throws SQLException {
+        for (PreparedStatement ps : batches.values()) {
+            ps.executeBatch();
+        }
+        if (dialect == Database.Dialect.POSTGRESQL) {
+            finishInOneRoundTrip();
+            return;
+        }
+        moveHead();
+        checkDevices();
+        flush();
+    }
+
+    private boolean headMoves() {
+        return baseSeq >= 0 && seq > baseSeq;
+    }
+
+    private String headUpdateSql() {
+        return "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?";
+    }
+
+    private int bindHeadUpdate(PreparedStatement ps, int i) throws SQLException {
+        ps.setLong(i++, seq);
+        ps.setString(i++, head);
+        ps.setLong(i++, baseSeq);
+        ps.setString(i++, baseHash);
+        return i;
+    }
+
+    /** No row updated: another writer moved the head since it was read (or the row is gone, which the retry's read reports). */
+    private void headUpdated(int rows) {
+        if (rows != 1) {
+            throw new StaleAuditChain();
+        }
+    }
+
+    private void moveHead() throws SQLException {
+        if (!headMoves()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement(headUpdateSql())) {
+            bindHeadUpdate(ps, 1);
+            headUpdated(ps.executeUpdate());
+        }
+    }
+
     private void checkDevices() throws SQLException {
         if (activeDevices.isEmpty()) {
             return;
         }
-        java.util.Set<String> active = new java.util.HashSet<>();
-        java.util.List<String> ids = new java.util.ArrayList<>(activeDevices);
+        Set<String> active = new HashSet<>();
+        List<String> ids = new ArrayList<>(activeDevices);
         for (int from = 0; from < ids.size(); from += 500) {
-            java.util.List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 500));
-            String sql = "SELECT id FROM device WHERE status = 'ACTIVE' AND id IN (" + String.join(",", java.util.Collections.nCopies(chunk.size(), "?")) + ")"
-                    + (dialect == Database.Dialect.POSTGRESQL ? " FOR SHARE" : "");
+            List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 500));
+            String sql = "SELECT id FROM device WHERE status = 'ACTIVE' AND id IN (" + String.join(",", Collections.nCopies(chunk.size(), "?")) + ")";
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 for (int i = 0; i < chunk.size(); i++) {
                     ps.setString(i + 1, chunk.get(i));
@@ -101,25 +297,155 @@ final class Tx {
                 }
             }
         }
-        for (String id : ids) {
+        requireAllActive(active);
+    }
+
+    private void requireAllActive(Set<String> active) {
+        for (String id : activeDevices) {
             if (!active.contains(id)) {
-                throw new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.DEVICE_NOT_ACTIVE,
+                throw new PkiException(ErrorKind.DEVICE_NOT_ACTIVE,
                         "device '" + id + "' was disabled, revoked or removed while its certificate was being issued; nothing was issued");
             }
         }
     }
 
-    /** Checks devices, flushes, moves the chain head, and leaves the commit to the caller. */
-    void finish() throws SQLException {
-        checkDevices();
-        if (seq >= 0) {
-            try (PreparedStatement ps = connection().prepareStatement("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")) {
-                ps.setLong(1, seq);
-                ps.setString(2, head);
-                ps.executeUpdate();
+    /**
+     * PostgreSQL: the device check (rows locked FOR SHARE until commit), the certificate and audit
+     * rows (as arrays, unnested) and the head update, sent as one multi-statement request, so a
+     * group costs two round trips with its commit however many certificates it holds. The head
+     * update comes last: a second writer's group can write its rows while this one commits, and
+     * waits only for the head row.
+     */
+    private void finishInOneRoundTrip() throws SQLException {
+        boolean moves = headMoves();
+        StringBuilder sql = new StringBuilder();
+        if (!activeDevices.isEmpty()) {
+            sql.append("SELECT id FROM device WHERE status = 'ACTIVE' AND id = ANY (?) FOR SHARE;\n");
+        }
+        if (!certs.isEmpty()) {
+            sql.append(INSERT_CERTIFICATE).append(" SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ")
+                    .append("?::bigint[], ?::bytea[], ?::boolean[], ?::text[], ?::bigint[], ?::text[]);\n");
+        }
+        if (!audits.isEmpty()) {
+            sql.append(INSERT_AUDIT).append(" SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]);\n");
+        }
+        if (moves) {
+            sql.append(headUpdateSql()).append(";\n");
+        }
+        if (sql.isEmpty()) {
+            return;
+        }
+        List<Array> arrays = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            int i = 1;
+            if (!activeDevices.isEmpty()) {
+                ps.setArray(i++, array(arrays, "text", activeDevices.toArray(String[]::new)));
+            }
+            if (!certs.isEmpty()) {
+                int n = certs.size();
+                String[] serial = new String[n], ca = new String[n], device = new String[n], profile = new String[n], subject = new String[n];
+                String[] issuedBy = new String[n], protocol = new String[n];
+                Long[] notBefore = new Long[n], notAfter = new Long[n], issuedAt = new Long[n];
+                byte[][] der = new byte[n][];
+                Boolean[] pop = new Boolean[n];
+                for (int k = 0; k < n; k++) {
+                    CertRow r = certs.get(k);
+                    serial[k] = r.serial();
+                    ca[k] = r.ca();
+                    device[k] = r.deviceId();
+                    profile[k] = r.profile();
+                    subject[k] = r.subject();
+                    notBefore[k] = r.notBefore();
+                    notAfter[k] = r.notAfter();
+                    der[k] = r.der();
+                    pop[k] = r.proofOfPossession();
+                    issuedBy[k] = r.issuedBy();
+                    issuedAt[k] = r.issuedAt();
+                    protocol[k] = r.protocol();
+                }
+                ps.setArray(i++, array(arrays, "text", serial));
+                ps.setArray(i++, array(arrays, "text", ca));
+                ps.setArray(i++, array(arrays, "text", device));
+                ps.setArray(i++, array(arrays, "text", profile));
+                ps.setArray(i++, array(arrays, "text", subject));
+                ps.setArray(i++, array(arrays, "int8", notBefore));
+                ps.setArray(i++, array(arrays, "int8", notAfter));
+                ps.setArray(i++, array(arrays, "bytea", der));
+                ps.setArray(i++, array(arrays, "bool", pop));
+                ps.setArray(i++, array(arrays, "text", issuedBy));
+                ps.setArray(i++, array(arrays, "int8", issuedAt));
+                ps.setArray(i++, array(arrays, "text", protocol));
+            }
+            if (!audits.isEmpty()) {
+                int n = audits.size();
+                Long[] s = new Long[n], at = new Long[n];
+                String[] actor = new String[n], action = new String[n], target = new String[n], detail = new String[n], prev = new String[n], hash = new String[n];
+                for (int k = 0; k < n; k++) {
+                    AuditRow r = audits.get(k);
+                    s[k] = r.seq();
+                    at[k] = r.at();
+                    actor[k] = r.actor();
+                    action[k] = r.action();
+                    target[k] = r.target();
+                    detail[k] = r.detail();
+                    prev[k] = r.prevHash();
+                    hash[k] = r.hash();
+                }
+                ps.setArray(i++, array(arrays, "int8", s));
+                ps.setArray(i++, array(arrays, "int8", at));
+                ps.setArray(i++, array(arrays, "text", actor));
+                ps.setArray(i++, array(arrays, "text", action));
+                ps.setArray(i++, array(arrays, "text", target));
+                ps.setArray(i++, array(arrays, "text", detail));
+                ps.setArray(i++, array(arrays, "text", prev));
+                ps.setArray(i++, array(arrays, "text", hash));
+            }
+            if (moves) {
+                bindHeadUpdate(ps, i);
+            }
+            boolean isResultSet = ps.execute();
+            // results arrive in statement order: device rows, certificate and audit insert counts, head update count
+            if (!activeDevices.isEmpty()) {
+                if (!isResultSet) {
+                    throw new SQLException("expected the active devices as a result set");
+                }
+                Set<String> active = new HashSet<>();
+                try (ResultSet rs = ps.getResultSet()) {
+                    while (rs.next()) {
+                        active.add(rs.getString(1));
+                    }
+                }
+                requireAllActive(active);
+                ps.getMoreResults();
+            }
+            if (!certs.isEmpty()) {
+                if (ps.getUpdateCount() != certs.size()) {
+                    throw new SQLException("stored " + ps.getUpdateCount() + " of " + certs.size() + " certificates");
+                }
+                ps.getMoreResults();
+            }
+            if (!audits.isEmpty()) {
+                if (ps.getUpdateCount() != audits.size()) {
+                    throw new SQLException("stored " + ps.getUpdateCount() + " of " + audits.size() + " audit events");
+                }
+                ps.getMoreResults();
+            }
+            if (moves) {
+                headUpdated(ps.getUpdateCount());
+            }
+            certs.clear();
+            audits.clear();
+        } finally {
+            for (Array a : arrays) {
+                a.free();
             }
         }
-        flush();
+    }
+
+    private Array array(List<Array> arrays, String type, Object[] values) throws SQLException {
+        Array a = c.createArrayOf(type, values);
+        arrays.add(a);
+        return a;
     }
 
     void close() {

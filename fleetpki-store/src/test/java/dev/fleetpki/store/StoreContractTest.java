@@ -154,6 +154,49 @@ class StoreContractTest {
         assertThat(v.events()).isEqualTo(threads * each + threads);
     }
 
+    /**
+     * Each store's writer chains audit events from the head it last wrote, without reading it
+     * back. A second process on the same database (the CLI beside a server, a second node) moves
+     * the head under it: the stale head must be noticed at commit and the write redone on the
+     * stored head, never forking the chain or failing the caller.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void twoProcessesAppendToOneAuditChain(String kind) throws Exception {
+        JdbcStore a = open(kind);
+        try (JdbcStore b = new JdbcStore(Database.open(url, null, null, dir))) {
+            // strictly interleaved: every write of each store finds its cached head stale
+            for (int i = 0; i < 10; i++) {
+                JdbcStore s = i % 2 == 0 ? a : b;
+                s.addDevice(new Device("i" + i, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:i" + i));
+            }
+            // and concurrently, issuance on both at once
+            for (int t = 0; t < 8; t++) {
+                a.addDevice(new Device("c" + t, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:c" + t));
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                JdbcStore s = t % 2 == 0 ? a : b;
+                String device = "c" + t;
+                fs.add(pool.submit(() -> {
+                    for (int i = 0; i < 25; i++) {
+                        s.commitIssued(cert(s.reserveSerial(), device), event("certificate.issue", "device:" + device));
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+            pool.shutdown();
+            assertThat(a.certificateCount()).isEqualTo(200);
+            var v = b.verifyAudit();
+            assertThat(v.intact()).as(v.problems().toString()).isTrue();
+            assertThat(v.events()).isEqualTo(10 + 8 + 200);
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"sqlite", "postgresql"})
     void auditVerifyFindsEditsDeletionsAndATruncatedTail(String kind) throws Exception {
