@@ -111,6 +111,7 @@ public final class IssuancePipeline {
         }
 
         BigInteger serial = new BigInteger(ledger.reserveSerial(), 16);
+        Failpoints.hit("issue.reserved");
         X509v3CertificateBuilder tbs = CertificateTemplate.build(profile.kind(), profile.pathLength(), ca.certificate(), ca.name(),
                 names.subject(), names.sans(), req.publicKey(), serial, notBefore, notAfter, urls, null);
 
@@ -122,6 +123,7 @@ public final class IssuancePipeline {
         if (!verifies(signed, ca)) {
             throw new PkiException(ErrorKind.INTERNAL, "the CA key '" + ca.key().ref() + "' produced a signature that does not verify");
         }
+        Failpoints.hit("issue.signed");
         String serialHex = SerialNumbers.hex(serial);
         // Time in a certificate has whole seconds (X509v3CertificateBuilder drops the fraction), as the store keeps it
         IssuedCertificate issued = new IssuedCertificate(serialHex, ca.name(), req.deviceId(), profile.name(), signed.certificateDer(),
@@ -142,6 +144,7 @@ public final class IssuancePipeline {
         } catch (PkiException e) {
             throw new PkiException(e.kind(), e.detail() + " (serial " + serialHex + " was signed but not stored, and never returned)", e);
         }
+        Failpoints.hit("issue.committed");
         return issued;
     }
 
