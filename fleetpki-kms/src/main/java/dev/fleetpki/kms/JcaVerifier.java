@@ -22,10 +22,46 @@ import org.bouncycastle.cert.X509CertificateHolder;
  */
 final class JcaVerifier implements ContentVerifierProvider {
     private static final DefaultAlgorithmNameFinder NAMES = new DefaultAlgorithmNameFinder();
+    /** The provider that took a (signature algorithm, key class) pair the first time, so later ones skip the provider search. */
+    private static final java.util.Map<String, java.security.Provider> PROVIDERS = new java.util.concurrent.ConcurrentHashMap<>();
     private final PublicKey key;
 
+    /**
+     * @param key decoded once by the first provider that takes its encoding (the Corretto provider
+     *     when loaded), so a verifier that is kept (a CA's) does not convert the key on every use
+     */
     JcaVerifier(PublicKey key) {
-        this.key = key;
+        this.key = nativeKey(key);
+    }
+
+    private static PublicKey nativeKey(PublicKey key) {
+        try {
+            byte[] spki = key.getEncoded();
+            if (spki == null) {
+                return key;
+            }
+            return java.security.KeyFactory.getInstance(key.getAlgorithm()).generatePublic(new java.security.spec.X509EncodedKeySpec(spki));
+        } catch (GeneralSecurityException | RuntimeException e) {
+            return key;
+        }
+    }
+
+    private Signature signature(String name) throws GeneralSecurityException {
+        String cacheKey = name + "/" + key.getClass().getName();
+        java.security.Provider p = PROVIDERS.get(cacheKey);
+        if (p != null) {
+            try {
+                Signature sig = Signature.getInstance(name, p);
+                sig.initVerify(key);
+                return sig;
+            } catch (GeneralSecurityException | RuntimeException e) {
+                PROVIDERS.remove(cacheKey);
+            }
+        }
+        Signature sig = Signature.getInstance(name);
+        sig.initVerify(key);
+        PROVIDERS.put(cacheKey, sig.getProvider());
+        return sig;
     }
 
     @Override
@@ -42,8 +78,7 @@ final class JcaVerifier implements ContentVerifierProvider {
     public ContentVerifier get(AlgorithmIdentifier algorithm) throws OperatorCreationException {
         Signature sig;
         try {
-            sig = Signature.getInstance(NAMES.getAlgorithmName(algorithm));
-            sig.initVerify(key);
+            sig = signature(NAMES.getAlgorithmName(algorithm));
         } catch (GeneralSecurityException | RuntimeException e) {
             return new JcaContentVerifierProviderBuilder().setProvider(Crypto.bc()).build(key).get(algorithm);
         }

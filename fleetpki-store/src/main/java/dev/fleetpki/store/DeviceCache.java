@@ -12,7 +12,7 @@ import java.util.function.Function;
  * {@link #TTL_MILLIS}.
  */
 final class DeviceCache {
-    static final long TTL_MILLIS = 2_000;
+    static final long TTL_MILLIS = 10_000;
     static final int MAX_ENTRIES = 100_000;
 
     private record Entry(Optional<Device> device, long loadedAt) {}
