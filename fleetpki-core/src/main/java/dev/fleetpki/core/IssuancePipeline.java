@@ -259,7 +259,8 @@ public final class IssuancePipeline {
             java.util.regex.Pattern.compile("(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?");
 
     private static boolean looksLikeDnsName(String s) {
-        return s.length() <= 253 && s.contains(".") && DNS.matcher(s).matches();
+        // single-label names are refused, except localhost (RFC 6761), for a server used on one machine
+        return s.equalsIgnoreCase("localhost") || s.length() <= 253 && s.contains(".") && DNS.matcher(s).matches();
     }
 
     /** A key reference without its query part (module path, PIN source), for the audit log. */
