@@ -1,0 +1,194 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.kms.Pem;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import java.io.InputStream;
+import java.security.cert.CertificateEncodingException;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTPS service: Javalin on Jetty, TLS 1.2 and 1.3 only, with the key store from
+ * {@link ServerIdentity}. Errors are RFC 9457 problem details; internal detail never reaches a
+ * client (it is logged).
+ */
+public final class FleetServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FleetServer.class);
+    static final String PROBLEM_JSON = "application/problem+json";
+
+    private final Javalin app;
+    private final ServerConnector connector;
+
+    private FleetServer(Javalin app, ServerConnector connector) {
+        this.app = app;
+        this.connector = connector;
+    }
+
+    /** Starts on {@code bind:port} (port 0: any free port; see {@link #port()}). */
+    public static FleetServer start(Services s, ServerIdentity.Loaded tls, String bind, int port) {
+        ServerConnector[] holder = new ServerConnector[1];
+        Javalin app = Javalin.create(cfg -> {
+            cfg.showJavalinBanner = false;
+            cfg.jetty.addConnector((server, httpConfig) -> {
+                SslContextFactory.Server ssl = new SslContextFactory.Server();
+                ssl.setKeyStore(tls.keyStore());
+                ssl.setKeyStorePassword(new String(tls.password()));
+                ssl.setCertAlias(ServerIdentity.ALIAS);
+                ssl.setIncludeProtocols("TLSv1.3", "TLSv1.2");
+                HttpConfiguration https = new HttpConfiguration(httpConfig);
+                https.addCustomizer(new SecureRequestCustomizer(false));
+                ServerConnector c = new ServerConnector(server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(https));
+                c.setHost(bind);
+                c.setPort(port);
+                c.setIdleTimeout(30_000);
+                holder[0] = c;
+                return c;
+            });
+        });
+        routes(app, s);
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            throw new PkiException(ErrorKind.CONFIG, "cannot listen on " + bind + ":" + port + " (" + rootMessage(e)
+                    + "); is another server using the port? choose one with --port", e);
+        }
+        return new FleetServer(app, holder[0]);
+    }
+
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    private static void routes(Javalin app, Services s) {
+        app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
+        app.get("/readyz", ctx -> {
+            try {
+                s.store().certificateCount();
+                ctx.json(Map.of("status", "ready"));
+            } catch (RuntimeException e) {
+                LOG.warn("readiness: store unavailable: {}", e.getMessage());
+                problem(ctx, 503, "store-unavailable", "Store unavailable", "the store does not answer; check the database and the server log");
+            }
+        });
+        app.get("/api/v1/openapi.json", ctx -> {
+            try (InputStream in = FleetServer.class.getResourceAsStream("openapi.json")) {
+                ctx.contentType("application/json").result(in.readAllBytes());
+            }
+        });
+        app.get("/api/v1/cas", ctx -> ctx.json(s.store().cas().stream().map(FleetServer::caJson).toList()));
+        app.get("/api/v1/cas/{name}", ctx -> ctx.json(caJson(ca(s, ctx.pathParam("name")))));
+        app.get("/api/v1/cas/{name}/certificate", ctx -> {
+            CaRecord ca = ca(s, ctx.pathParam("name"));
+            String accept = String.valueOf(ctx.header("Accept"));
+            if (accept.contains("application/pkix-cert")) {
+                ctx.contentType("application/pkix-cert").result(ca.certificate().getEncoded());
+            } else {
+                ctx.contentType("application/pem-certificate-chain").result(Pem.encode("CERTIFICATE", ca.certificate().getEncoded()));
+            }
+        });
+
+        app.exception(PkiException.class, (e, ctx) -> {
+            int status = status(e.kind());
+            if (status >= 500) {
+                LOG.error("request failed: {} {}", ctx.method(), ctx.path(), e);
+                problem(ctx, status, "internal", "Internal error", "the server could not complete the request; the operator finds the cause in the server log");
+            } else {
+                problem(ctx, status, e.kind().name().toLowerCase(Locale.ROOT).replace('_', '-'), title(e.kind()), e.detail());
+            }
+        });
+        app.exception(Exception.class, (e, ctx) -> {
+            LOG.error("request failed: {} {}", ctx.method(), ctx.path(), e);
+            problem(ctx, 500, "internal", "Internal error", "the server could not complete the request; the operator finds the cause in the server log");
+        });
+        app.error(404, ctx -> {
+            String type = ctx.res().getContentType();
+            if (type == null || !type.startsWith(PROBLEM_JSON)) { // not already a problem from a handler (an unknown CA, say)
+                problem(ctx, 404, "not-found", "Not found", "no endpoint " + ctx.method() + " " + ctx.path() + "; the API is described at /api/v1/openapi.json");
+            }
+        });
+        app.error(405, ctx -> problem(ctx, 405, "method-not-allowed", "Method not allowed",
+                ctx.method() + " is not allowed on " + ctx.path() + "; see /api/v1/openapi.json"));
+    }
+
+    private static CaRecord ca(Services s, String name) {
+        return s.store().ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name + "'; list them at /api/v1/cas"));
+    }
+
+    private static Map<String, Object> caJson(CaRecord c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", c.name());
+        m.put("role", c.role().name().toLowerCase(Locale.ROOT).replace('_', '-'));
+        m.put("subject", c.certificate().getSubjectX500Principal().getName());
+        m.put("parent", c.parent());
+        m.put("notBefore", c.certificate().getNotBefore().toInstant().toString());
+        m.put("notAfter", c.certificate().getNotAfter().toInstant().toString());
+        m.put("serial", c.certificate().getSerialNumber().toString(16));
+        try {
+            m.put("certificatePem", Pem.encode("CERTIFICATE", c.certificate().getEncoded()));
+        } catch (CertificateEncodingException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode CA certificate " + c.name(), e);
+        }
+        return m;
+    }
+
+    /** RFC 9457 problem details. */
+    static void problem(Context ctx, int status, String type, String title, String detail) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("type", "https://fleetpki.dev/problems/" + type);
+        p.put("title", title);
+        p.put("status", status);
+        p.put("detail", detail);
+        p.put("instance", ctx.path());
+        ctx.status(status).json(p).contentType(PROBLEM_JSON);
+    }
+
+    static int status(ErrorKind k) {
+        return switch (k) {
+            case MALFORMED_REQUEST, BAD_SIGNATURE, NAME_MISMATCH, KEY_POLICY, POLICY_VIOLATION -> 400;
+            case NOT_AUTHORIZED, DEVICE_NOT_ACTIVE -> 403;
+            case NOT_FOUND -> 404;
+            case CONFLICT -> 409;
+            case CONFIG, INTERNAL -> 500;
+        };
+    }
+
+    private static String title(ErrorKind k) {
+        return switch (k) {
+            case MALFORMED_REQUEST -> "Malformed request";
+            case BAD_SIGNATURE -> "Bad signature";
+            case NAME_MISMATCH -> "Name mismatch";
+            case KEY_POLICY -> "Key refused by policy";
+            case POLICY_VIOLATION -> "Refused by policy";
+            case NOT_AUTHORIZED -> "Not allowed";
+            case DEVICE_NOT_ACTIVE -> "Device not active";
+            case NOT_FOUND -> "Not found";
+            case CONFLICT -> "Conflict";
+            case CONFIG, INTERNAL -> "Internal error";
+        };
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return String.valueOf(t.getMessage());
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+    }
+}

@@ -1,0 +1,124 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.Device;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.IssuanceRequest;
+import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.Pem;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.bouncycastle.asn1.x509.GeneralName;
+
+/**
+ * The server's own TLS identity: an ECDSA P-256 key and a certificate fleetpki issues to itself
+ * through the ordinary pipeline with the {@code server-tls} profile. The server is registered
+ * like any server (device id = its host name, model {@code fleetpki-server}), so its certificate
+ * is listed, audited and revocable like the others. Key and chain live in
+ * {@code server/tls.p12} under the CA home, encrypted with the issuing CA's passphrase source, and
+ * are replaced when a third of their life is left or the host name changed.
+ */
+public final class ServerIdentity {
+    public static final String FILE = "server/tls.p12";
+    static final String ALIAS = "server";
+
+    /** A key store holding the key and chain under {@link #ALIAS}, and its password. */
+    public record Loaded(KeyStore keyStore, char[] password, X509Certificate certificate, boolean issued) {}
+
+    private ServerIdentity() {}
+
+    /** @param actor who starts the server: the certificate, if one is issued, is audited as issued by them */
+    public static Loaded ensure(Services s, String hostname, Actor actor) {
+        if (s.config().profile("server-tls").isEmpty()) {
+            throw new PkiException(ErrorKind.CONFIG, "fleetpki.yaml has no 'server-tls' profile; add one (profiles: {server-tls: {validity: 90d}}) "
+                    + "so the server can issue its own TLS certificate, or pass --tls-keystore");
+        }
+        char[] password = s.config().issuing().getFirst().passphrase().read();
+        Path file = s.config().home().resolve(FILE);
+        if (Files.exists(file)) {
+            try (InputStream in = Files.newInputStream(file)) {
+                KeyStore ks = KeyStore.getInstance("PKCS12");
+                ks.load(in, password);
+                X509Certificate c = (X509Certificate) ks.getCertificate(ALIAS);
+                if (c != null && fresh(c, s.clock().instant()) && c.getSubjectX500Principal().getName().contains("CN=" + hostname)) {
+                    return new Loaded(ks, password, c, false);
+                }
+            } catch (Exception e) {
+                throw new PkiException(ErrorKind.CONFIG, "cannot open the server's TLS key store " + file + " (" + e.getMessage()
+                        + "); move it away to have a new one issued", e);
+            }
+        }
+        return issue(s, hostname, password, file, actor);
+    }
+
+    private static boolean fresh(X509Certificate c, Instant now) {
+        Instant from = c.getNotBefore().toInstant();
+        Instant to = c.getNotAfter().toInstant();
+        return now.isBefore(to.minus(Duration.between(from, to).dividedBy(3)));
+    }
+
+    private static Loaded issue(Services s, String hostname, char[] password, Path file, Actor actor) {
+        Instant now = s.clock().instant();
+        if (s.store().deviceNow(hostname).isEmpty()) {
+            s.store().addDevice(new Device(hostname, "fleetpki-server", Map.of("role", "server"), Device.Status.ACTIVE, "software: " + FILE, now),
+                    new AuditEvent(now, actor, "device.add", "device:" + hostname, Map.of("model", "fleetpki-server")));
+        }
+        KeyPair kp = KeyAlgorithm.EC_P256.generate();
+        List<GeneralName> sans = new ArrayList<>();
+        if (isIp(hostname)) {
+            sans.add(new GeneralName(GeneralName.iPAddress, hostname));
+        } else {
+            sans.add(new GeneralName(GeneralName.dNSName, hostname));
+            sans.add(new GeneralName(GeneralName.iPAddress, "127.0.0.1"));
+        }
+        // the server made the key itself, so it holds the proof of possession a CSR would carry
+        IssuedCertificate issued = s.pipeline().issue(new IssuanceRequest(hostname, "server-tls", kp.getPublic(), hostname, sans, true,
+                "serve", null, null), Authorization.of(actor, Role.ISSUER));
+        List<Certificate> chain = new ArrayList<>();
+        chain.add(issued.certificate());
+        var ca = s.cas().get(issued.caName());
+        chain.add(ca.certificate());
+        chain.addAll(ca.chain());
+        try {
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setKeyEntry(ALIAS, kp.getPrivate(), password, chain.toArray(new Certificate[0]));
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ks.store(out, password);
+            Files.createDirectories(file.getParent());
+            Pem.writePrivateFile(file, out.toByteArray());
+            return new Loaded(ks, password, issued.certificate(), true);
+        } catch (Exception e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot write the server's TLS key store " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean isIp(String host) {
+        if (!host.matches("[0-9.]+|[0-9a-fA-F:]+")) {
+            return false;
+        }
+        try {
+            InetAddress.getByName(host);
+            return true;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+}

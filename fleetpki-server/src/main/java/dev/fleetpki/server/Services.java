@@ -1,0 +1,10 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.IssuancePipeline;
+import dev.fleetpki.core.StoredCaDirectory;
+import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.store.JdbcStore;
+import java.time.Clock;
+
+/** What the server works with, wired by the caller (the CLI's {@code Fleet}). */
+public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {}
