@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * its commit.
  *
  * <p>There is one writer thread. The code keeps groups correct with several (groups take their
- * audit sequence numbers in order under the chain's lock; the audit head row, updated last in
+ * audit sequence numbers in order under the chain's lock; the audit head row, updated first in
  * each transaction and only if it still holds the value the group chained from, makes commits
  * land in that order; see {@link Tx}), but two PostgreSQL writers were measured slower on the
  * benchmark machine: they halve the group size, and PostgreSQL then spends about twice the CPU

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.ApiToken;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Device;
@@ -69,7 +70,33 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     public List<Device> devices(int limit) {
-        return query("SELECT id, model, tags, status, key_location, created_at FROM device ORDER BY id LIMIT " + limit, JdbcStore::toDevice);
+        return devices(null, null, null, limit);
+    }
+
+    /**
+     * A page of devices in id order (keyset paging: pass the last id of the previous page).
+     *
+     * @param after only ids after this one, or null
+     * @param status only this status, or null
+     * @param model only this model, or null
+     */
+    public List<Device> devices(String after, Device.Status status, String model, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT id, model, tags, status, key_location, created_at FROM device WHERE 1 = 1");
+        List<Object> args = new ArrayList<>();
+        if (after != null) {
+            sql.append(" AND id > ?");
+            args.add(after);
+        }
+        if (status != null) {
+            sql.append(" AND status = ?");
+            args.add(status.name());
+        }
+        if (model != null) {
+            sql.append(" AND model = ?");
+            args.add(model);
+        }
+        sql.append(" ORDER BY id LIMIT ").append(Math.max(1, limit));
+        return query(sql.toString(), JdbcStore::toDevice, args.toArray());
     }
 
     public void addDevice(Device d, AuditEvent event) {
@@ -155,6 +182,58 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     public Optional<String> stationStatus(String name) {
         return queryOne("SELECT status FROM station WHERE name = ?", rs -> rs.getString(1), name);
+    }
+
+    // ---- API tokens ----
+
+    public void addToken(ApiToken t, AuditEvent event) {
+        write("a token named '" + t.name() + "' already exists; pick another name or revoke it first: fleetpki token revoke " + t.name(), tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO api_token (id, name, role, secret_hash, created_at, created_by, expires_at) VALUES (?,?,?,?,?,?,?)");
+            ps.setString(1, t.id());
+            ps.setString(2, t.name());
+            ps.setString(3, t.role().name());
+            ps.setString(4, t.secretHash());
+            ps.setLong(5, t.createdAt().toEpochMilli());
+            ps.setString(6, t.createdBy().toString());
+            ps.setObject(7, t.expiresAt() == null ? null : t.expiresAt().toEpochMilli(), java.sql.Types.BIGINT);
+            ps.addBatch();
+            tx.audit(event);
+        });
+    }
+
+    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
+
+    public Optional<ApiToken> token(String id) {
+        return queryOne("SELECT " + TOKEN_COLUMNS + " FROM api_token WHERE id = ?", JdbcStore::toToken, id);
+    }
+
+    public List<ApiToken> tokens() {
+        return query("SELECT " + TOKEN_COLUMNS + " FROM api_token ORDER BY name", JdbcStore::toToken);
+    }
+
+    /** Revokes the token of this name (recorded with its audit event). */
+    public void revokeToken(String name, Instant at, AuditEvent event) {
+        write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE api_token SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")) {
+                ps.setLong(1, at.toEpochMilli());
+                ps.setString(2, name);
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "no unrevoked token named '" + name + "'; list them with: fleetpki token list");
+                }
+            }
+            tx.audit(event);
+        });
+    }
+
+    private static ApiToken toToken(ResultSet rs) throws SQLException {
+        String by = rs.getString(6);
+        int colon = by.indexOf(':');
+        long exp = rs.getLong(7);
+        Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
+        long rev = rs.getLong(8);
+        Instant revoked = rs.wasNull() ? null : Instant.ofEpochMilli(rev);
+        return new ApiToken(rs.getString(1), rs.getString(2), dev.fleetpki.core.Role.valueOf(rs.getString(3)), rs.getString(4),
+                Instant.ofEpochMilli(rs.getLong(5)), new Actor(by.substring(0, colon), by.substring(colon + 1)), expires, revoked);
     }
 
     // ---- CAs ----

@@ -158,9 +158,11 @@ final class Tx {
                 seq = chain.seq;
                 head = chain.hash;
             } else {
-                // read without a row lock: the lock is taken by the head update, always the transaction's
-                // last statement, so no two writers can each hold something the other waits for
-                try (PreparedStatement ps = connection().prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1");
+                // after a failure or at the start: read it under its row lock, so no other writer can append
+                // until this transaction ends (the head update is every writer's first statement, so this
+                // waits for no one who waits for us)
+                try (PreparedStatement ps = connection().prepareStatement(
+                        "SELECT seq, hash FROM audit_head WHERE id = 1" + (dialect == Database.Dialect.POSTGRESQL ? " FOR UPDATE" : ""));
                      ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
                         throw new SQLException("audit_head row is missing: the audit log was tampered with");
@@ -227,9 +229,9 @@ final class Tx {
     }
 
     /**
-     * Writes what is pending, checks devices, moves the chain head (only if it still holds the
-     * value this group chained from), and leaves the commit to the caller. The head row's lock
-     * orders the commits of concurrent writers.
+     * Moves the chain head (only if it still holds the value this group chained from), checks
+     * devices, writes what is pending, and leaves the commit to the caller. The head row's lock,
+     * taken first, orders the commits of writers in several processes.
      */
     void finish() throws SQLException {
         for (PreparedStatement ps : batches.values()) {
@@ -310,15 +312,18 @@ final class Tx {
     }
 
     /**
-     * PostgreSQL: the device check (rows locked FOR SHARE until commit), the certificate and audit
-     * rows (as arrays, unnested) and the head update, sent as one multi-statement request, so a
+     * PostgreSQL: the head update, the device check (rows locked FOR SHARE until commit), and the
+     * certificate and audit rows (as arrays, unnested), sent as one multi-statement request, so a
      * group costs two round trips with its commit however many certificates it holds. The head
-     * update comes last: a second writer's group can write its rows while this one commits, and
-     * waits only for the head row.
+     * update comes first: its row lock is the first thing any writer takes, so writers in several
+     * processes queue on it and never deadlock.
      */
     private void finishInOneRoundTrip() throws SQLException {
         boolean moves = headMoves();
         StringBuilder sql = new StringBuilder();
+        if (moves) {
+            sql.append(headUpdateSql()).append(";\n");
+        }
         if (!activeDevices.isEmpty()) {
             sql.append("SELECT id FROM device WHERE status = 'ACTIVE' AND id = ANY (?) FOR SHARE;\n");
         }
@@ -329,15 +334,15 @@ final class Tx {
         if (!audits.isEmpty()) {
             sql.append(INSERT_AUDIT).append(" SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]);\n");
         }
-        if (moves) {
-            sql.append(headUpdateSql()).append(";\n");
-        }
         if (sql.isEmpty()) {
             return;
         }
         List<Array> arrays = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
             int i = 1;
+            if (moves) {
+                i = bindHeadUpdate(ps, i);
+            }
             if (!activeDevices.isEmpty()) {
                 ps.setArray(i++, array(arrays, "text", activeDevices.toArray(String[]::new)));
             }
@@ -400,11 +405,12 @@ final class Tx {
                 ps.setArray(i++, array(arrays, "text", prev));
                 ps.setArray(i++, array(arrays, "text", hash));
             }
-            if (moves) {
-                bindHeadUpdate(ps, i);
-            }
             boolean isResultSet = ps.execute();
-            // results arrive in statement order: device rows, certificate and audit insert counts, head update count
+            // results arrive in statement order: head update count, device rows, certificate and audit insert counts
+            if (moves) {
+                headUpdated(ps.getUpdateCount());
+                isResultSet = ps.getMoreResults();
+            }
             if (!activeDevices.isEmpty()) {
                 if (!isResultSet) {
                     throw new SQLException("expected the active devices as a result set");
@@ -429,9 +435,6 @@ final class Tx {
                     throw new SQLException("stored " + ps.getUpdateCount() + " of " + audits.size() + " audit events");
                 }
                 ps.getMoreResults();
-            }
-            if (moves) {
-                headUpdated(ps.getUpdateCount());
             }
             certs.clear();
             audits.clear();
