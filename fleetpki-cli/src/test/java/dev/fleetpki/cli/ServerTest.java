@@ -88,7 +88,9 @@ class ServerTest {
                 JsonNode paths = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/openapi.json")).build(),
                         HttpResponse.BodyHandlers.ofString()).body()).path("paths");
                 assertThat(paths.has("/healthz") && paths.has("/readyz") && paths.has("/api/v1/cas") && paths.has("/api/v1/cas/{name}")
-                        && paths.has("/api/v1/cas/{name}/certificate") && paths.has("/api/v1/openapi.json")).isTrue();
+                        && paths.has("/api/v1/cas/{name}/certificate") && paths.has("/api/v1/openapi.json") && paths.has("/api/v1/devices")
+                        && paths.path("/api/v1/devices").has("post") && paths.path("/api/v1/devices").has("get") && paths.has("/api/v1/devices/{id}")
+                        && paths.has("/api/v1/devices/{id}/disable")).isTrue();
 
                 // a real client: curl verifies the chain up to the root, over TLS 1.2 and 1.3; TLS 1.1 is refused
                 String url = base + "/healthz";

@@ -28,6 +28,8 @@ import org.slf4j.LoggerFactory;
 public final class FleetServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FleetServer.class);
     static final String PROBLEM_JSON = "application/problem+json";
+    /** Request bodies larger than this are refused (413) before they are read. */
+    static final long MAX_BODY = 64 * 1024;
 
     private final Javalin app;
     private final ServerConnector connector;
@@ -42,6 +44,7 @@ public final class FleetServer implements AutoCloseable {
         ServerConnector[] holder = new ServerConnector[1];
         Javalin app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
+            cfg.http.maxRequestSize = MAX_BODY;
             cfg.jetty.addConnector((server, httpConfig) -> {
                 SslContextFactory.Server ssl = new SslContextFactory.Server();
                 ssl.setKeyStore(tls.keyStore());
@@ -100,6 +103,19 @@ public final class FleetServer implements AutoCloseable {
             }
         });
 
+        new DeviceRoutes(s, new ApiAuth(s)).register(app);
+
+        app.exception(HttpProblem.class, (e, ctx) -> {
+            e.headers.forEach(ctx::header);
+            problem(ctx, e.status, e.type, e.title, e.getMessage());
+        });
+        app.exception(io.javalin.http.HttpResponseException.class, (e, ctx) -> {
+            switch (e.getStatus()) {
+                case 404 -> notFound(ctx);
+                case 413 -> problem(ctx, 413, "too-large", "Request too large", "the request body is larger than " + MAX_BODY + " bytes");
+                default -> problem(ctx, e.getStatus(), "http-" + e.getStatus(), "Request refused", e.getMessage());
+            }
+        });
         app.exception(PkiException.class, (e, ctx) -> {
             int status = status(e.kind());
             if (status >= 500) {
@@ -116,11 +132,15 @@ public final class FleetServer implements AutoCloseable {
         app.error(404, ctx -> {
             String type = ctx.res().getContentType();
             if (type == null || !type.startsWith(PROBLEM_JSON)) { // not already a problem from a handler (an unknown CA, say)
-                problem(ctx, 404, "not-found", "Not found", "no endpoint " + ctx.method() + " " + ctx.path() + "; the API is described at /api/v1/openapi.json");
+                notFound(ctx);
             }
         });
         app.error(405, ctx -> problem(ctx, 405, "method-not-allowed", "Method not allowed",
                 ctx.method() + " is not allowed on " + ctx.path() + "; see /api/v1/openapi.json"));
+    }
+
+    private static void notFound(Context ctx) {
+        problem(ctx, 404, "not-found", "Not found", "no endpoint " + ctx.method() + " " + ctx.path() + "; the API is described at /api/v1/openapi.json");
     }
 
     private static CaRecord ca(Services s, String name) {

@@ -1,0 +1,101 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.ApiToken;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Durations;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.core.TokenSecrets;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "token", mixinStandardHelpOptions = true,
+        description = "API tokens for the REST API (operators and automation). Only a token's hash is stored; its text is shown once.",
+        subcommands = {TokenCommand.Create.class, TokenCommand.ListTokens.class, TokenCommand.Revoke.class})
+final class TokenCommand {
+    @Command(name = "create", mixinStandardHelpOptions = true,
+            description = {"Create a token and print it once (keep it in a secret store; it cannot be shown again).",
+                "Roles: admin (everything), issuer (devices, requests, certificates, revocation), auditor (read only), factory (enroll devices)."})
+    static final class Create implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "NAME", description = "a name for the token, as the audit log shows it (token:NAME)") String name;
+        @Option(names = "--role", required = true, description = "admin, issuer, auditor or factory") String role;
+        @Option(names = "--expires-in", paramLabel = "DURATION", description = "e.g. 90d; default: does not expire") String expiresIn;
+
+        @Override
+        public Integer call() {
+            dev.fleetpki.core.Device.checkId(name);
+            Role r = parseRole(role);
+            try (Fleet f = home.open()) {
+                Instant now = f.clock().instant();
+                Instant expires = expiresIn == null ? null : now.plus(Durations.parse(expiresIn));
+                TokenSecrets.New t = TokenSecrets.create();
+                Map<String, String> detail = new LinkedHashMap<>();
+                detail.put("role", r.name().toLowerCase(Locale.ROOT));
+                detail.put("id", t.id());
+                detail.put("expires", expires == null ? "never" : expires.toString());
+                f.store().addToken(new ApiToken(t.id(), name, r, t.secretHash(), now, home.actor(), expires, null),
+                        new AuditEvent(now, home.actor(), "token.create", "token:" + name, detail));
+                System.err.println("Token '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ", "
+                        + (expires == null ? "does not expire" : "expires " + expires) + "). It is shown only now:");
+                System.out.println(t.text());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List tokens (never their secrets).")
+    static final class ListTokens implements Callable<Integer> {
+        @Mixin HomeOption home;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                Instant now = f.clock().instant();
+                System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY");
+                for (ApiToken t : f.store().tokens()) {
+                    String status = t.revokedAt() != null ? "revoked" : t.usableAt(now) ? "active" : "expired";
+                    System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT), t.id(), status,
+                            t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy());
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a token; the server refuses it from the next request on.")
+    static final class Revoke implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                Instant now = f.clock().instant();
+                f.store().revokeToken(name, now, new AuditEvent(now, home.actor(), "token.revoke", "token:" + name, Map.of()));
+                System.out.println("Revoked token " + name);
+            }
+            return 0;
+        }
+    }
+
+    static Role parseRole(String role) {
+        try {
+            Role r = Role.valueOf(role.toUpperCase(Locale.ROOT));
+            if (r == Role.DEVICE) {
+                throw new IllegalArgumentException();
+            }
+            return r;
+        } catch (IllegalArgumentException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "role '" + role + "' is not one of admin, issuer, auditor, factory");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.ApiToken;
+import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.core.TokenSecrets;
+import io.javalin.http.Context;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Bearer API tokens: {@code Authorization: Bearer fpk_<id>_<secret>}. The token is found by its
+ * id, its secret compared with the stored hash in constant time, and it must be unexpired and
+ * unrevoked. Every refusal looks the same to the caller (401), so a probe learns nothing about
+ * which ids exist. Admin may do everything; other roles only what a route allows.
+ */
+final class ApiAuth {
+    private static final Map<String, String> CHALLENGE = Map.of("WWW-Authenticate", "Bearer realm=\"fleetpki\"");
+
+    private final Services s;
+
+    ApiAuth(Services s) {
+        this.s = s;
+    }
+
+    Authorization require(Context ctx, Role... allowed) {
+        String header = ctx.header("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new HttpProblem(401, "unauthenticated", "Authentication required",
+                    "send an API token: Authorization: Bearer fpk_... (create one with: fleetpki token create NAME --role issuer)", CHALLENGE);
+        }
+        TokenSecrets.Presented p = TokenSecrets.parse(header.substring(7));
+        Optional<ApiToken> token = p == null ? Optional.empty() : s.store().token(p.id());
+        if (token.isEmpty() || !TokenSecrets.matches(p, token.get().secretHash()) || !token.get().usableAt(s.clock().instant())) {
+            throw new HttpProblem(401, "invalid-token", "Invalid token",
+                    "the API token is unknown, revoked or expired; ask an administrator for a new one (fleetpki token create)", CHALLENGE);
+        }
+        ApiToken t = token.get();
+        if (t.role() != Role.ADMIN && Arrays.stream(allowed).noneMatch(r -> r == t.role())) {
+            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().name().toLowerCase(Locale.ROOT)
+                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(r -> r.name().toLowerCase(Locale.ROOT)).toList())
+                    + " (or admin)");
+        }
+        return Authorization.of(new Actor("token", t.name()), t.role());
+    }
+}

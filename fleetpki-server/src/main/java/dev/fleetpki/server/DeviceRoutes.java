@@ -1,0 +1,207 @@
+package dev.fleetpki.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.Device;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.core.StoredCertificate;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** {@code /api/v1/devices}: register, list (keyset paging, filters), show, disable. */
+final class DeviceRoutes {
+    static final int MAX_PAGE = 500;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Services s;
+    private final ApiAuth auth;
+
+    DeviceRoutes(Services s, ApiAuth auth) {
+        this.s = s;
+        this.auth = auth;
+    }
+
+    void register(Javalin app) {
+        app.post("/api/v1/devices", this::create);
+        app.get("/api/v1/devices", this::list);
+        app.get("/api/v1/devices/{id}", this::show);
+        app.post("/api/v1/devices/{id}/disable", this::disable);
+    }
+
+    private void create(Context ctx) {
+        Authorization a = auth.require(ctx, Role.ISSUER);
+        JsonNode body = jsonBody(ctx);
+        String id = text(body, "id");
+        Device.checkId(id);
+        Map<String, String> tags = new LinkedHashMap<>();
+        JsonNode t = body.path("tags");
+        if (!t.isMissingNode() && !t.isNull()) {
+            if (!t.isObject()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'tags' must be an object of strings, e.g. {\"line\": \"3\"}");
+            }
+            t.properties().forEach(e -> {
+                if (!e.getValue().isTextual()) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "tag '" + e.getKey() + "' must be a string");
+                }
+                tags.put(e.getKey(), e.getValue().asText());
+            });
+        }
+        Instant now = s.clock().instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS); // as the store keeps it
+        Device d = new Device(id, optionalText(body, "model"), tags, Device.Status.ACTIVE, optionalText(body, "keyLocation"), now);
+        Map<String, String> detail = new LinkedHashMap<>();
+        if (d.model() != null) {
+            detail.put("model", d.model());
+        }
+        detail.put("via", "rest");
+        s.store().addDevice(d, new AuditEvent(now, a.actor(), "device.add", "device:" + id, detail));
+        ctx.status(201).header("Location", location(id)).json(deviceJson(d));
+    }
+
+    private void list(Context ctx) {
+        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        int limit = 50;
+        String l = ctx.queryParam("limit");
+        if (l != null) {
+            try {
+                limit = Integer.parseInt(l);
+            } catch (NumberFormatException e) {
+                limit = -1;
+            }
+            if (limit < 1 || limit > MAX_PAGE) {
+                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "limit must be a number from 1 to " + MAX_PAGE + ", not '" + l + "'");
+            }
+        }
+        Device.Status status = null;
+        String st = ctx.queryParam("status");
+        if (st != null) {
+            try {
+                status = Device.Status.valueOf(st.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "status must be active, disabled or revoked, not '" + st + "'");
+            }
+        }
+        String model = ctx.queryParam("model");
+        String after = ctx.queryParam("after");
+        List<Device> page = s.store().devices(after, status, model, limit + 1);
+        boolean more = page.size() > limit;
+        List<Device> items = more ? page.subList(0, limit) : page;
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("items", items.stream().map(DeviceRoutes::deviceJson).toList());
+        String next = null;
+        if (more) {
+            StringBuilder q = new StringBuilder("/api/v1/devices?limit=" + limit + "&after=" + enc(items.getLast().id()));
+            if (status != null) {
+                q.append("&status=").append(status.name().toLowerCase(Locale.ROOT));
+            }
+            if (model != null) {
+                q.append("&model=").append(enc(model));
+            }
+            next = q.toString();
+        }
+        out.put("next", next);
+        ctx.json(out);
+    }
+
+    private void show(Context ctx) {
+        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        Device d = device(ctx.pathParam("id"));
+        Map<String, Object> out = deviceJson(d);
+        Instant now = s.clock().instant();
+        out.put("certificates", s.store().certificates(d.id(), now, null, 100).stream().map(c -> certificateSummary(c, now)).toList());
+        ctx.json(out);
+    }
+
+    private void disable(Context ctx) {
+        Authorization a = auth.require(ctx, Role.ISSUER);
+        String id = ctx.pathParam("id");
+        device(id);
+        s.store().setDeviceStatus(id, Device.Status.DISABLED,
+                new AuditEvent(s.clock().instant(), a.actor(), "device.disable", "device:" + id, Map.of("via", "rest")));
+        ctx.json(deviceJson(device(id)));
+    }
+
+    private Device device(String id) {
+        return s.store().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "device '" + id + "' is not registered; register it with POST /api/v1/devices"));
+    }
+
+    static Map<String, Object> deviceJson(Device d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", d.id());
+        m.put("model", d.model());
+        m.put("tags", d.tags());
+        m.put("status", d.status().name().toLowerCase(Locale.ROOT));
+        m.put("keyLocation", d.keyLocation());
+        m.put("createdAt", d.createdAt().toString());
+        m.put("href", location(d.id()));
+        return m;
+    }
+
+    private static Map<String, Object> certificateSummary(StoredCertificate c, Instant now) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("serial", c.issued().serialHex());
+        m.put("profile", c.issued().profile());
+        m.put("ca", c.issued().caName());
+        m.put("notBefore", c.issued().notBefore().toString());
+        m.put("notAfter", c.issued().notAfter().toString());
+        m.put("status", c.revokedAt() != null ? "revoked" : c.issued().notAfter().isBefore(now) ? "expired" : "valid");
+        return m;
+    }
+
+    static JsonNode jsonBody(Context ctx) {
+        String type = String.valueOf(ctx.contentType());
+        if (!type.startsWith("application/json")) {
+            throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type",
+                    "send the body as JSON with Content-Type: application/json (got " + (ctx.contentType() == null ? "none" : type) + ")");
+        }
+        try {
+            JsonNode n = JSON.readTree(ctx.bodyAsBytes());
+            if (n == null || !n.isObject()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body must be a JSON object");
+            }
+            return n;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
+        }
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode n = body.path(field);
+        if (!n.isTextual() || n.asText().isEmpty()) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + field + "' is required and must be a string");
+        }
+        return n.asText();
+    }
+
+    private static String optionalText(JsonNode body, String field) {
+        JsonNode n = body.path(field);
+        if (n.isMissingNode() || n.isNull()) {
+            return null;
+        }
+        if (!n.isTextual()) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + field + "' must be a string");
+        }
+        return n.asText();
+    }
+
+    private static String location(String id) {
+        return "/api/v1/devices/" + enc(id);
+    }
+
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+}
