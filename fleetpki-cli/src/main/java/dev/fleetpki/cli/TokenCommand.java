@@ -36,7 +36,12 @@ final class TokenCommand {
             Role r = parseRole(role);
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                Instant expires = expiresIn == null ? null : now.plus(Durations.parse(expiresIn));
+                Instant expires;
+                try {
+                    expires = expiresIn == null ? null : now.plus(Durations.parse(expiresIn));
+                } catch (IllegalArgumentException e) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expires-in: " + e.getMessage());
+                }
                 TokenSecrets.New t = TokenSecrets.create();
                 Map<String, String> detail = new LinkedHashMap<>();
                 detail.put("role", r.name().toLowerCase(Locale.ROOT));

@@ -90,7 +90,10 @@ class ServerTest {
                 assertThat(paths.has("/healthz") && paths.has("/readyz") && paths.has("/api/v1/cas") && paths.has("/api/v1/cas/{name}")
                         && paths.has("/api/v1/cas/{name}/certificate") && paths.has("/api/v1/openapi.json") && paths.has("/api/v1/devices")
                         && paths.path("/api/v1/devices").has("post") && paths.path("/api/v1/devices").has("get") && paths.has("/api/v1/devices/{id}")
-                        && paths.has("/api/v1/devices/{id}/disable")).isTrue();
+                        && paths.has("/api/v1/devices/{id}/disable") && paths.has("/api/v1/certificate-requests") && paths.has("/api/v1/certificates")
+                        && paths.has("/api/v1/certificates/{serial}") && paths.has("/api/v1/certificates/{serial}/pem")
+                        && paths.has("/api/v1/certificates/{serial}/chain") && paths.has("/api/v1/certificates/{serial}/der")
+                        && paths.has("/api/v1/certificates/{serial}/revoke")).isTrue();
 
                 // a real client: curl verifies the chain up to the root, over TLS 1.2 and 1.3; TLS 1.1 is refused
                 String url = base + "/healthz";

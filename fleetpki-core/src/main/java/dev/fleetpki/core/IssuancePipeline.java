@@ -96,7 +96,7 @@ public final class IssuancePipeline {
         if (ca.key().publicKey().equals(req.publicKey()) || Arrays.equals(ca.key().publicKey().getEncoded(), req.publicKey().getEncoded())) {
             throw new PkiException(ErrorKind.KEY_POLICY, "the request carries the CA's own public key; a device must have its own key");
         }
-        Instant now = clock.instant();
+        Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS); // as the store keeps times
         Instant notBefore = now.minus(profile.backdate());
         Instant caNotBefore = ca.certificate().getNotBefore().toInstant();
         if (notBefore.isBefore(caNotBefore)) {

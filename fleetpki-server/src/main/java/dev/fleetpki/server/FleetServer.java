@@ -103,7 +103,9 @@ public final class FleetServer implements AutoCloseable {
             }
         });
 
-        new DeviceRoutes(s, new ApiAuth(s)).register(app);
+        ApiAuth auth = new ApiAuth(s);
+        new DeviceRoutes(s, auth).register(app);
+        new CertificateRoutes(s, auth).register(app);
 
         app.exception(HttpProblem.class, (e, ctx) -> {
             e.headers.forEach(ctx::header);
