@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
             "On first start the server issues itself a TLS certificate from the 'server-tls' profile (its host name is registered "
                 + "as a device with model fleetpki-server) and keeps key and chain in server/tls.p12, encrypted with the issuing CA's "
                 + "passphrase. Clients trust it through the root: fleetpki export trust-bundle.",
-            "Serves /healthz, /readyz, /api/v1/openapi.json, the CA certificates under /api/v1/cas, and with an API token (fleetpki token "
+            "Serves /healthz, /readyz, /metrics (Prometheus), /api/v1/openapi.json, the CA certificates under /api/v1/cas, and with an API token (fleetpki token "
                 + "create) devices, certificate requests and certificates under /api/v1."})
 final class ServeCommand implements Callable<Integer> {
     @Mixin HomeOption home;
@@ -26,7 +26,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (Fleet f = home.open()) {
-            Services s = new Services(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
+            Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
             ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, home.actor());
             CountDownLatch stopped = new CountDownLatch(1);
             try (FleetServer server = FleetServer.start(s, tls, bind, port)) {

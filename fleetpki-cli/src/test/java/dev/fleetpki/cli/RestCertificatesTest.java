@@ -42,7 +42,7 @@ class RestCertificatesTest {
         home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
         TestHome.init(home);
         fleet = Fleet.open(home, Clock.systemUTC());
-        Services s = new Services(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
+        Services s = Services.of(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
         server = FleetServer.start(s, ServerIdentity.ensure(s, "pki.fleet.example", Actor.operator("test")), "127.0.0.1", 0);
         base = "https://127.0.0.1:" + server.port();
         http = HttpClient.newBuilder().sslContext(ServerTest.trusting(fleet.store().ca("root").orElseThrow().certificate())).build();
@@ -123,6 +123,14 @@ class RestCertificatesTest {
         assertThat(revoked.path("status").asText()).isEqualTo("revoked");
         assertThat(revoked.path("revocationReason").asText()).isEqualTo("key-compromise");
         assertProblem(call("POST", "/api/v1/certificates/" + serial + "/revoke", issuer, "{\"reason\":\"keyCompromise\"}"), 409, "already revoked");
+
+        // Prometheus metrics, unauthenticated: issuance count and latency by profile and protocol, refusals by reason
+        String metrics = http.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).containsPattern("fleetpki_issuance_seconds_count\\{profile=\"device\",protocol=\"rest\"} 1(\\.0)?\\n");
+        assertThat(metrics).contains("fleetpki_issuance_seconds_bucket{profile=\"device\",protocol=\"rest\",le=");
+        assertThat(metrics).containsPattern("fleetpki_refusals_total\\{profile=\"device\",protocol=\"rest\",reason=\"name-mismatch\"} 1(\\.0)?\\n");
+        assertThat(metrics).containsPattern("fleetpki_refusals_total\\{profile=\"device\",protocol=\"rest\",reason=\"not-found\"} 1(\\.0)?\\n");
+        assertThat(metrics).containsPattern("fleetpki_refusals_total\\{profile=\"device\",protocol=\"rest\",reason=\"malformed-request\"} 2(\\.0)?\\n");
 
         String audit = Cli.run(home, "audit", "list", "--last", "20").out();
         assertThat(audit).containsPattern("token:ci\\s+certificate\\.issue\\s+device:sensor-1");

@@ -38,7 +38,7 @@ class RestDevicesTest {
         home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
         TestHome.init(home);
         fleet = Fleet.open(home, Clock.systemUTC());
-        Services s = new Services(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
+        Services s = Services.of(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
         server = FleetServer.start(s, ServerIdentity.ensure(s, "pki.fleet.example", Actor.operator("test")), "127.0.0.1", 0);
         base = "https://127.0.0.1:" + server.port();
         http = HttpClient.newBuilder().sslContext(ServerTest.trusting(fleet.store().ca("root").orElseThrow().certificate())).build();

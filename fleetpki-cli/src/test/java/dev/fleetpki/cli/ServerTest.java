@@ -40,7 +40,7 @@ class ServerTest {
         Path rootPem = dir.resolve("root.pem");
         Files.writeString(rootPem, Cli.run(home, "export", "trust-bundle").out());
         try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
-            Services s = new Services(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
+            Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
             ServerIdentity.Loaded tls = ServerIdentity.ensure(s, HOST, dev.fleetpki.core.Actor.operator("test"));
             assertThat(tls.issued()).isTrue();
             // the server's certificate is an ordinary issued certificate of a registered server
@@ -93,7 +93,7 @@ class ServerTest {
                         && paths.has("/api/v1/devices/{id}/disable") && paths.has("/api/v1/certificate-requests") && paths.has("/api/v1/certificates")
                         && paths.has("/api/v1/certificates/{serial}") && paths.has("/api/v1/certificates/{serial}/pem")
                         && paths.has("/api/v1/certificates/{serial}/chain") && paths.has("/api/v1/certificates/{serial}/der")
-                        && paths.has("/api/v1/certificates/{serial}/revoke")).isTrue();
+                        && paths.has("/api/v1/certificates/{serial}/revoke") && paths.has("/metrics")).isTrue();
 
                 // a real client: curl verifies the chain up to the root, over TLS 1.2 and 1.3; TLS 1.1 is refused
                 String url = base + "/healthz";

@@ -43,6 +43,7 @@ public final class IssuancePipeline {
     private final IssuanceLedger ledger;
     private final Clock clock;
     private final CertificateTemplate.Urls urls;
+    private final IssuanceObserver observer;
     /** Signature verifiers for the CAs' own keys, made once (building one converts the key). */
     private final Map<String, org.bouncycastle.operator.ContentVerifierProvider> verifiers = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -52,12 +53,31 @@ public final class IssuancePipeline {
         this.ledger = ledger;
         this.clock = clock;
         this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl());
+        this.observer = IssuanceObserver.NONE;
+    }
+
+    private IssuancePipeline(IssuancePipeline p, IssuanceObserver observer) {
+        this.config = p.config;
+        this.cas = p.cas;
+        this.ledger = p.ledger;
+        this.clock = p.clock;
+        this.urls = p.urls;
+        this.observer = observer;
+    }
+
+    /** The same pipeline, telling {@code observer} of every issuance and refusal. */
+    public IssuancePipeline observedBy(IssuanceObserver observer) {
+        return new IssuancePipeline(this, observer);
     }
 
     public IssuedCertificate issue(IssuanceRequest request, Authorization auth) {
+        long t0 = System.nanoTime();
         try {
-            return issueChecked(request, auth);
+            IssuedCertificate c = issueChecked(request, auth);
+            observer.issued(c.profile(), request.protocol(), System.nanoTime() - t0);
+            return c;
         } catch (PkiException e) {
+            observer.refused(e.kind(), String.valueOf(request.profile()), request.protocol());
             Map<String, String> detail = new LinkedHashMap<>();
             detail.put("kind", e.kind().name());
             detail.put("reason", e.detail());

@@ -51,14 +51,22 @@ final class CertificateRoutes {
 
     private void request(Context ctx) {
         Authorization a = auth.require(ctx, Role.ISSUER, Role.FACTORY);
-        JsonNode body = DeviceRoutes.jsonBody(ctx);
-        String csrPem = body.path("csr").asText("");
-        if (csrPem.isEmpty()) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'csr' is required: the device's PKCS#10 request in PEM");
+        String profile = "device";
+        String device;
+        UntrustedCsr csr;
+        try {
+            JsonNode body = DeviceRoutes.jsonBody(ctx);
+            String csrPem = body.path("csr").asText("");
+            if (csrPem.isEmpty()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'csr' is required: the device's PKCS#10 request in PEM");
+            }
+            device = body.path("device").isTextual() ? body.path("device").asText() : null;
+            profile = body.path("profile").isTextual() ? body.path("profile").asText() : "device";
+            csr = UntrustedCsr.parse(csrPem.getBytes(StandardCharsets.US_ASCII));
+        } catch (PkiException e) {
+            s.metrics().refused(e.kind(), profile, "rest"); // refused before the pipeline (which counts its own)
+            throw e;
         }
-        String device = body.path("device").isTextual() ? body.path("device").asText() : null;
-        String profile = body.path("profile").isTextual() ? body.path("profile").asText() : "device";
-        UntrustedCsr csr = UntrustedCsr.parse(csrPem.getBytes(StandardCharsets.US_ASCII));
         IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromCsr(csr, device, profile, "rest"), a);
         Map<String, Object> out = certificateJson(issued, null, s.clock().instant());
         out.put("chainPem", chainPem(issued.certificate(), issued.caName()));

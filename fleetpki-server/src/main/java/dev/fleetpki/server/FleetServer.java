@@ -86,6 +86,7 @@ public final class FleetServer implements AutoCloseable {
                 problem(ctx, 503, "store-unavailable", "Store unavailable", "the store does not answer; check the database and the server log");
             }
         });
+        app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(s.metrics().scrape()));
         app.get("/api/v1/openapi.json", ctx -> {
             try (InputStream in = FleetServer.class.getResourceAsStream("openapi.json")) {
                 ctx.contentType("application/json").result(in.readAllBytes());

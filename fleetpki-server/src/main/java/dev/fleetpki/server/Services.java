@@ -6,5 +6,11 @@ import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.store.JdbcStore;
 import java.time.Clock;
 
-/** What the server works with, wired by the caller (the CLI's {@code Fleet}). */
-public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {}
+/** What the server works with, wired by the caller (the CLI's {@code Fleet}); the pipeline reports to {@code metrics}. */
+public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics) {
+    /** Services with new metrics, observing the given pipeline. */
+    public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
+        Metrics metrics = new Metrics();
+        return new Services(config, store, cas, pipeline.observedBy(metrics), clock, metrics);
+    }
+}

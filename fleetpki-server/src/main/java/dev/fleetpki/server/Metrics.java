@@ -1,0 +1,41 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.IssuanceObserver;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Prometheus metrics (served at {@code /metrics}): issuances and their latency by profile and
+ * protocol ({@code fleetpki_issuance_seconds}, a histogram), refusals by reason, profile and
+ * protocol ({@code fleetpki_refusals_total}). Issuances made by other processes on the same
+ * store (the CLI) are not counted here.
+ */
+public final class Metrics implements IssuanceObserver {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+    @Override
+    public void issued(String profile, String protocol, long nanos) {
+        Timer.builder("fleetpki.issuance").description("certificates issued and committed, and how long each took")
+                .tags("profile", profile, "protocol", protocol)
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(10))
+                .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void refused(ErrorKind kind, String profile, String protocol) {
+        Counter.builder("fleetpki.refusals").description("issuance requests refused, by reason")
+                .tags("reason", kind.name().toLowerCase(Locale.ROOT).replace('_', '-'), "profile", profile, "protocol", protocol)
+                .register(registry).increment();
+    }
+
+    /** The Prometheus text exposition. */
+    public String scrape() {
+        return registry.scrape();
+    }
+}
