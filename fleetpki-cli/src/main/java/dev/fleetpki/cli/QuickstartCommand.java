@@ -35,6 +35,10 @@ final class QuickstartCommand implements Callable<Integer> {
 
     @Option(names = "--dir", defaultValue = "fleetpki-demo", description = "demo folder (default: ${DEFAULT-VALUE})")
     Path dir;
+    @Option(names = "--serve", description = "then run the HTTPS server on the demo until Ctrl-C, with an API token to try it")
+    boolean serve;
+    @Option(names = "--port", defaultValue = "8443", description = "with --serve: HTTPS port (default: ${DEFAULT-VALUE})")
+    int port;
 
     @Override
     public Integer call() throws Exception {
@@ -88,8 +92,31 @@ final class QuickstartCommand implements Callable<Integer> {
             System.out.println("  ./fleetpki device show " + DEVICE + " --home " + home);
             System.out.println("  ./fleetpki cert show " + issued.serialHex() + " --home " + home);
             System.out.println("  ./fleetpki audit verify --home " + home);
+            if (serve) {
+                System.out.println();
+                step("Creating an API token (role issuer, 30 days) in " + home.resolve(TOKEN_FILE) + " and starting the server");
+                String token = demoToken(f, actor, home);
+                String url = "https://localhost:" + port;
+                ServeCommand.serveUntilStopped(f, actor, "127.0.0.1", port, "localhost", List.of(
+                        "  the API:   TOKEN=$(cat " + home.resolve(TOKEN_FILE) + ")",
+                        "             curl --cacert root.pem -H \"Authorization: Bearer $TOKEN\" " + url + "/api/v1/devices/" + DEVICE,
+                        "  docs:      docs/server.md, docs/rest.md; the API is described at " + url + "/api/v1/openapi.json"));
+            }
         }
         return 0;
+    }
+
+    static final String TOKEN_FILE = "secrets/demo-token";
+
+    /** An issuer token for trying the API, written to secrets/demo-token (mode 0600), never printed. */
+    private static String demoToken(Fleet f, dev.fleetpki.core.Actor actor, Path home) {
+        java.time.Instant now = f.clock().instant();
+        dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create();
+        String name = "quickstart-" + now.getEpochSecond();
+        f.store().addToken(new dev.fleetpki.core.ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(java.time.Duration.ofDays(30)), null),
+                new AuditEvent(now, actor, "token.create", "token:" + name, Map.of("role", "issuer", "id", t.id(), "expires", now.plus(java.time.Duration.ofDays(30)).toString())));
+        Pem.writePrivateFile(home.resolve(TOKEN_FILE), (t.text() + "\n").getBytes(StandardCharsets.US_ASCII));
+        return t.text();
     }
 
     private static void step(String s) {

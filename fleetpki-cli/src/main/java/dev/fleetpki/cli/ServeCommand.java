@@ -26,20 +26,28 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (Fleet f = home.open()) {
-            Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
-            ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, home.actor());
-            CountDownLatch stopped = new CountDownLatch(1);
-            try (FleetServer server = FleetServer.start(s, tls, bind, port)) {
-                System.out.println("fleetpki serving https://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + server.port() + "/");
-                System.out.println("  TLS certificate: CN=" + hostname + ", serial " + tls.certificate().getSerialNumber().toString(16)
-                        + (tls.issued() ? " (issued now)" : "") + ", expires " + tls.certificate().getNotAfter().toInstant());
-                System.out.println("  trust it:  fleetpki export trust-bundle > root.pem");
-                System.out.println("  try:       curl --cacert root.pem https://" + hostname + ":" + server.port() + "/api/v1/cas");
-                System.out.flush();
-                Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
-                stopped.await();
-            }
+            serveUntilStopped(f, home.actor(), bind, port, hostname, java.util.List.of());
         }
         return 0;
+    }
+
+    /** Starts the server on an open fleet, prints where it is (and {@code extraLines}), and blocks until the JVM is asked to stop. */
+    static void serveUntilStopped(Fleet f, dev.fleetpki.core.Actor actor, String bind, int port, String hostname, java.util.List<String> extraLines)
+            throws InterruptedException {
+        Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
+        ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, actor);
+        CountDownLatch stopped = new CountDownLatch(1);
+        try (FleetServer server = FleetServer.start(s, tls, bind, port)) {
+            String home = f.config().home().toString();
+            System.out.println("fleetpki serving https://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + server.port() + "/  (Ctrl-C stops it)");
+            System.out.println("  TLS certificate: CN=" + hostname + ", serial " + tls.certificate().getSerialNumber().toString(16)
+                    + (tls.issued() ? " (issued now)" : "") + ", expires " + tls.certificate().getNotAfter().toInstant());
+            System.out.println("  trust it:  ./fleetpki export trust-bundle --root-only --home " + home + " > root.pem");
+            System.out.println("  try:       curl --cacert root.pem https://" + hostname + ":" + server.port() + "/api/v1/cas");
+            extraLines.forEach(System.out::println);
+            System.out.flush();
+            Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
+            stopped.await();
+        }
     }
 }
