@@ -172,6 +172,11 @@ public final class IssuancePipeline {
         if (req.caName() != null) {
             return req.caName();
         }
+        return issuerFor(profile);
+    }
+
+    /** The CA that signs for this profile unless a request names one (the profile's issuer, else the default issuing CA). */
+    public String issuerFor(Profile profile) {
         if (profile.issuer() != null) {
             return profile.issuer();
         }

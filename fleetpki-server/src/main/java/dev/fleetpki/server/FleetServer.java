@@ -107,6 +107,7 @@ public final class FleetServer implements AutoCloseable {
         ApiAuth auth = new ApiAuth(s);
         new DeviceRoutes(s, auth).register(app);
         new CertificateRoutes(s, auth).register(app);
+        new EstRoutes(s).register(app);
 
         app.exception(HttpProblem.class, (e, ctx) -> {
             e.headers.forEach(ctx::header);

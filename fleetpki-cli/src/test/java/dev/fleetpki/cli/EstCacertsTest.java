@@ -1,0 +1,45 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.server.FleetServer;
+import dev.fleetpki.server.ServerIdentity;
+import dev.fleetpki.server.Services;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** EST cacerts (RFC 7030 4.1) with the plain curl + openssl client of docs/est.md. */
+class EstCacertsTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void curlAndOpensslReadTheCaCertificatesPerLabel() throws Exception {
+        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
+        TestHome.init(home);
+        Path root = dir.resolve("root.pem");
+        Files.writeString(root, Cli.run(home, "export", "trust-bundle", "--root-only").out());
+        try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+            Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
+            try (FleetServer server = FleetServer.start(s, ServerIdentity.ensure(s, "pki.fleet.example", Actor.operator("test")), "127.0.0.1", 0)) {
+                String base = "https://127.0.0.1:" + server.port() + "/.well-known/est";
+                for (String path : new String[] {"/cacerts", "/device/cacerts", "/server-tls/cacerts"}) {
+                    Proc.Result r = Proc.run(dir, Map.of(), "sh", "-c", "curl -sS --fail --cacert " + root + " " + base + path
+                            + " | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -noout");
+                    assertThat(r.exit()).as(path + ": " + r.output()).isZero();
+                    assertThat(r.output()).as(path).contains("subject=O = fleetpki test, CN = Test Issuing CA")
+                            .contains("subject=O = fleetpki test, CN = Test Root CA");
+                }
+                Proc.Result headers = Proc.run(dir, Map.of(), "curl", "-sS", "-o", "/dev/null", "-D", "-", "--cacert", root.toString(), base + "/cacerts");
+                assertThat(headers.output()).containsIgnoringCase("Content-Type: application/pkcs7-mime; smime-type=certs-only");
+                Proc.Result unknown = Proc.run(dir, Map.of(), "curl", "-sS", "-w", "%{http_code}", "--cacert", root.toString(), base + "/factory-9/cacerts");
+                assertThat(unknown.output()).contains("no EST label 'factory-9'").endsWith("404");
+            }
+        }
+    }
+}
