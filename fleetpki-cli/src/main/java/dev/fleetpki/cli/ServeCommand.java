@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
                 + "as a device with model fleetpki-server) and keeps key and chain in server/tls.p12, encrypted with the issuing CA's "
                 + "passphrase. Clients trust it through the root: fleetpki export trust-bundle.",
             "Serves /healthz, /readyz, /metrics (Prometheus), /api/v1/openapi.json, the CA certificates under /api/v1/cas, and with an API token (fleetpki token "
-                + "create) devices, certificate requests and certificates under /api/v1; EST cacerts under /.well-known/est."})
+                + "create) devices, certificate requests and certificates under /api/v1; EST cacerts and csrattrs under /.well-known/est."})
 final class ServeCommand implements Callable<Integer> {
     @Mixin HomeOption home;
     @Option(names = "--bind", defaultValue = "127.0.0.1", description = "address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all)") String bind;

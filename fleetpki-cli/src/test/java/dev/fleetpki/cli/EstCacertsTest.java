@@ -13,14 +13,27 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** EST cacerts (RFC 7030 4.1) with the plain curl + openssl client of docs/est.md. */
+/** EST cacerts and csrattrs (RFC 7030 4.1, 4.5) with the plain curl + openssl client of docs/est.md. */
 class EstCacertsTest {
     @TempDir
     Path dir;
 
+    private String asn1(String url, Path root) {
+        Proc.Result r = Proc.run(dir, Map.of(), "sh", "-c", "curl -sS --fail --cacert " + root + " " + url + " | openssl base64 -d | openssl asn1parse -inform DER");
+        assertThat(r.exit()).as(url + ": " + r.output()).isZero();
+        return r.output();
+    }
+
     @Test
     void curlAndOpensslReadTheCaCertificatesPerLabel() throws Exception {
-        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
+        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, """
+                ed-devices:
+                  kind: device
+                  keyAlgorithms: [ed25519]
+                rsa-devices:
+                  kind: device
+                  keyAlgorithms: [rsa-3072, rsa-4096]
+                """);
         TestHome.init(home);
         Path root = dir.resolve("root.pem");
         Files.writeString(root, Cli.run(home, "export", "trust-bundle", "--root-only").out());
@@ -37,6 +50,15 @@ class EstCacertsTest {
                 }
                 Proc.Result headers = Proc.run(dir, Map.of(), "curl", "-sS", "-o", "/dev/null", "-D", "-", "--cacert", root.toString(), base + "/cacerts");
                 assertThat(headers.output()).containsIgnoringCase("Content-Type: application/pkcs7-mime; smime-type=certs-only");
+                // csrattrs: the key and signature algorithm each profile wants
+                String p256 = asn1(base + "/csrattrs", root);
+                assertThat(p256).contains("id-ecPublicKey").contains("prime256v1").contains("ecdsa-with-SHA256");
+                assertThat(asn1(base + "/ed-devices/csrattrs", root)).contains("ED25519").doesNotContain("id-ecPublicKey");
+                String rsa = asn1(base + "/rsa-devices/csrattrs", root);
+                assertThat(rsa).contains("rsaEncryption").contains("INTEGER           :0C00").contains("sha256WithRSAEncryption");
+                Proc.Result type = Proc.run(dir, Map.of(), "curl", "-sS", "-o", "/dev/null", "-D", "-", "--cacert", root.toString(), base + "/csrattrs");
+                assertThat(type.output()).containsIgnoringCase("Content-Type: application/csrattrs");
+
                 Proc.Result unknown = Proc.run(dir, Map.of(), "curl", "-sS", "-w", "%{http_code}", "--cacert", root.toString(), base + "/factory-9/cacerts");
                 assertThat(unknown.output()).contains("no EST label 'factory-9'").endsWith("404");
             }
