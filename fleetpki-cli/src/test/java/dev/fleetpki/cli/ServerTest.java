@@ -108,6 +108,10 @@ class ServerTest {
             ServerIdentity.Loaded again = ServerIdentity.ensure(s, HOST, dev.fleetpki.core.Actor.operator("test"));
             assertThat(again.issued()).isFalse();
             assertThat(again.certificate()).isEqualTo(tls.certificate());
+            // another host name gets its own certificate, then keeps it
+            ServerIdentity.Loaded other = ServerIdentity.ensure(s, HOST.replace("pki.", "pki.eu."), dev.fleetpki.core.Actor.operator("test"));
+            assertThat(other.issued()).isTrue();
+            assertThat(ServerIdentity.ensure(s, HOST.replace("pki.", "pki.eu."), dev.fleetpki.core.Actor.operator("test")).issued()).isFalse();
         }
     }
 

@@ -57,7 +57,7 @@ public final class ServerIdentity {
                 KeyStore ks = KeyStore.getInstance("PKCS12");
                 ks.load(in, password);
                 X509Certificate c = (X509Certificate) ks.getCertificate(ALIAS);
-                if (c != null && fresh(c, s.clock().instant()) && c.getSubjectX500Principal().getName().contains("CN=" + hostname)) {
+                if (c != null && fresh(c, s.clock().instant()) && namesHost(c, hostname)) {
                     return new Loaded(ks, password, c, false);
                 }
             } catch (Exception e) {
@@ -66,6 +66,13 @@ public final class ServerIdentity {
             }
         }
         return issue(s, hostname, password, file, actor);
+    }
+
+    /** The certificate's CN is exactly this host name (not merely a name starting with it). */
+    static boolean namesHost(X509Certificate c, String hostname) {
+        String dn = c.getSubjectX500Principal().getName();
+        String cn = "CN=" + hostname;
+        return dn.equalsIgnoreCase(cn) || dn.regionMatches(true, 0, cn + ",", 0, cn.length() + 1) || dn.toLowerCase(java.util.Locale.ROOT).endsWith("," + cn.toLowerCase(java.util.Locale.ROOT));
     }
 
     private static boolean fresh(X509Certificate c, Instant now) {
