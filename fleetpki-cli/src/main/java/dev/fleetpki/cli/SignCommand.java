@@ -47,10 +47,6 @@ final class SignCommand implements Callable<Integer> {
     }
 
     static java.util.List<java.security.cert.X509Certificate> withIssuer(Fleet f, IssuedCertificate issued) {
-        var ca = f.cas().get(issued.caName());
-        var list = new java.util.ArrayList<java.security.cert.X509Certificate>();
-        list.add(ca.certificate());
-        list.addAll(ca.chain());
-        return list;
+        return f.cas().chainFrom(f.store().ca(issued.caName()).orElseThrow());
     }
 }

@@ -4,16 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.fleetpki.core.Actor;
-import dev.fleetpki.server.FleetServer;
-import dev.fleetpki.server.ServerIdentity;
-import dev.fleetpki.server.Services;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -27,30 +22,25 @@ class RestDevicesTest {
 
     @TempDir
     Path dir;
+    TestServer ts;
     Path home;
     Fleet fleet;
-    FleetServer server;
     HttpClient http;
     String base;
 
     @BeforeEach
     void start() throws Exception {
-        home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
-        TestHome.init(home);
-        fleet = Fleet.open(home, Clock.systemUTC());
-        Services s = Services.of(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
-        server = FleetServer.start(s, ServerIdentity.ensure(s, "pki.fleet.example", Actor.operator("test")), "127.0.0.1", 0);
-        base = "https://127.0.0.1:" + server.port();
-        http = HttpClient.newBuilder().sslContext(ServerTest.trusting(fleet.store().ca("root").orElseThrow().certificate())).build();
+        ts = TestServer.start(dir, null);
+        home = ts.home;
+        fleet = ts.fleet;
+        http = ts.http;
+        base = ts.base;
     }
 
     @AfterEach
     void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (fleet != null) {
-            fleet.close();
+        if (ts != null) {
+            ts.close();
         }
     }
 

@@ -23,6 +23,15 @@ public record Actor(String kind, String name) {
         return new Actor("system", "fleetpki");
     }
 
+    /** The inverse of {@link #toString()}: {@code kind:name}. */
+    public static Actor parse(String text) {
+        int colon = text.indexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException("an actor is written kind:name, not '" + text + "'");
+        }
+        return new Actor(text.substring(0, colon), text.substring(colon + 1));
+    }
+
     @Override
     public String toString() {
         return kind + ":" + name;

@@ -56,6 +56,14 @@ public final class StoredCaDirectory implements CaDirectory {
         return new CertificateAuthority(name, rec.role(), rec.certificate(), chain(rec), key);
     }
 
+    /** A CA's certificate, then the certificates above it up to the root: what a relying party needs for its certificates. */
+    public List<X509Certificate> chainFrom(CaRecord rec) {
+        List<X509Certificate> out = new ArrayList<>();
+        out.add(rec.certificate());
+        out.addAll(chain(rec));
+        return out;
+    }
+
     /** The certificates above a CA, ending with the root. */
     public List<X509Certificate> chain(CaRecord rec) {
         List<X509Certificate> out = new ArrayList<>();

@@ -55,7 +55,7 @@ final class CertificateRoutes {
         String device;
         UntrustedCsr csr;
         try {
-            JsonNode body = DeviceRoutes.jsonBody(ctx);
+            JsonNode body = Requests.jsonBody(ctx);
             String csrPem = body.path("csr").asText("");
             if (csrPem.isEmpty()) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'csr' is required: the device's PKCS#10 request in PEM");
@@ -68,25 +68,14 @@ final class CertificateRoutes {
             throw e;
         }
         IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromCsr(csr, device, profile, "rest"), a);
-        Map<String, Object> out = certificateJson(issued, null, s.clock().instant());
+        Map<String, Object> out = certificateJson(new StoredCertificate(issued, null, null), s.clock().instant());
         out.put("chainPem", chainPem(issued.certificate(), issued.caName()));
         ctx.status(201).header("Location", href(issued.serialHex())).json(out);
     }
 
     private void list(Context ctx) {
         auth.require(ctx, Role.ISSUER, Role.AUDITOR);
-        int limit = 100;
-        String l = ctx.queryParam("limit");
-        if (l != null) {
-            try {
-                limit = Integer.parseInt(l);
-            } catch (NumberFormatException e) {
-                limit = -1;
-            }
-            if (limit < 1 || limit > DeviceRoutes.MAX_PAGE) {
-                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "limit must be a number from 1 to " + DeviceRoutes.MAX_PAGE + ", not '" + l + "'");
-            }
-        }
+        int limit = Requests.limit(ctx, 100);
         Instant now = s.clock().instant();
         Instant before = null;
         String within = ctx.queryParam("expiringWithin");
@@ -99,7 +88,7 @@ final class CertificateRoutes {
         }
         List<Map<String, Object>> items = new ArrayList<>();
         for (StoredCertificate c : s.store().certificates(ctx.queryParam("device"), now, before, limit)) {
-            items.add(certificateJson(c.issued(), c, now));
+            items.add(certificateJson(c, now));
         }
         ctx.json(Map.of("items", items));
     }
@@ -107,7 +96,7 @@ final class CertificateRoutes {
     private void show(Context ctx) {
         auth.require(ctx, Role.ISSUER, Role.AUDITOR);
         StoredCertificate c = stored(ctx);
-        ctx.json(certificateJson(c.issued(), c, s.clock().instant()));
+        ctx.json(certificateJson(c, s.clock().instant()));
     }
 
     private void pem(Context ctx, boolean chain) throws CertificateEncodingException {
@@ -125,13 +114,13 @@ final class CertificateRoutes {
     private void revoke(Context ctx) {
         Authorization a = auth.require(ctx, Role.ISSUER);
         String serial = serial(ctx);
-        JsonNode body = ctx.body().isBlank() ? null : DeviceRoutes.jsonBody(ctx);
+        JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         RevocationReason reason = RevocationReason.parse(body == null || !body.path("reason").isTextual() ? "unspecified" : body.path("reason").asText());
         Instant now = s.clock().instant();
         s.store().revoke(serial, reason, now, new AuditEvent(now, a.actor(), "certificate.revoke", "serial:" + serial,
                 Map.of("reason", reason.configName(), "via", "rest")));
         StoredCertificate c = stored(ctx);
-        ctx.json(certificateJson(c.issued(), c, now));
+        ctx.json(certificateJson(c, now));
     }
 
     private static String serial(Context ctx) {
@@ -147,8 +136,8 @@ final class CertificateRoutes {
     /** Leaf, its issuing CA, and the CAs above up to the root, as PEM. */
     private String chainPem(X509Certificate leaf, String caName) {
         CaRecord ca = s.store().ca(caName).orElseThrow(() -> new PkiException(ErrorKind.INTERNAL, "CA " + caName + " is missing from the store"));
-        List<X509Certificate> chain = new ArrayList<>(List.of(leaf, ca.certificate()));
-        chain.addAll(s.cas().chain(ca));
+        List<X509Certificate> chain = new ArrayList<>(List.of(leaf));
+        chain.addAll(s.cas().chainFrom(ca));
         StringBuilder sb = new StringBuilder();
         try {
             for (X509Certificate c : chain) {
@@ -160,7 +149,8 @@ final class CertificateRoutes {
         return sb.toString();
     }
 
-    private static Map<String, Object> certificateJson(IssuedCertificate i, StoredCertificate stored, Instant now) {
+    private static Map<String, Object> certificateJson(StoredCertificate stored, Instant now) {
+        IssuedCertificate i = stored.issued();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("serial", i.serialHex());
         m.put("device", i.deviceId());
@@ -169,9 +159,8 @@ final class CertificateRoutes {
         m.put("subject", i.subject());
         m.put("notBefore", i.notBefore().toString());
         m.put("notAfter", i.notAfter().toString());
-        boolean revoked = stored != null && stored.revokedAt() != null;
-        m.put("status", revoked ? "revoked" : i.notAfter().isBefore(now) ? "expired" : "valid");
-        if (revoked) {
+        m.put("status", stored.status(now));
+        if (stored.revoked()) {
             m.put("revokedAt", stored.revokedAt().toString());
             m.put("revocationReason", stored.reason().configName());
         }

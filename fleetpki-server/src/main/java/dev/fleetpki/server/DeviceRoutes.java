@@ -1,7 +1,6 @@
 package dev.fleetpki.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
@@ -21,8 +20,6 @@ import java.util.Map;
 
 /** {@code /api/v1/devices}: register, list (keyset paging, filters), show, disable. */
 final class DeviceRoutes {
-    static final int MAX_PAGE = 500;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Services s;
     private final ApiAuth auth;
@@ -41,7 +38,7 @@ final class DeviceRoutes {
 
     private void create(Context ctx) {
         Authorization a = auth.require(ctx, Role.ISSUER);
-        JsonNode body = jsonBody(ctx);
+        JsonNode body = Requests.jsonBody(ctx);
         String id = text(body, "id");
         Device.checkId(id);
         Map<String, String> tags = new LinkedHashMap<>();
@@ -70,18 +67,7 @@ final class DeviceRoutes {
 
     private void list(Context ctx) {
         auth.require(ctx, Role.ISSUER, Role.AUDITOR);
-        int limit = 50;
-        String l = ctx.queryParam("limit");
-        if (l != null) {
-            try {
-                limit = Integer.parseInt(l);
-            } catch (NumberFormatException e) {
-                limit = -1;
-            }
-            if (limit < 1 || limit > MAX_PAGE) {
-                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "limit must be a number from 1 to " + MAX_PAGE + ", not '" + l + "'");
-            }
-        }
+        int limit = Requests.limit(ctx, 50);
         Device.Status status = null;
         String st = ctx.queryParam("status");
         if (st != null) {
@@ -155,27 +141,8 @@ final class DeviceRoutes {
         m.put("ca", c.issued().caName());
         m.put("notBefore", c.issued().notBefore().toString());
         m.put("notAfter", c.issued().notAfter().toString());
-        m.put("status", c.revokedAt() != null ? "revoked" : c.issued().notAfter().isBefore(now) ? "expired" : "valid");
+        m.put("status", c.status(now));
         return m;
-    }
-
-    static JsonNode jsonBody(Context ctx) {
-        String type = String.valueOf(ctx.contentType());
-        if (!type.startsWith("application/json")) {
-            throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type",
-                    "send the body as JSON with Content-Type: application/json (got " + (ctx.contentType() == null ? "none" : type) + ")");
-        }
-        try {
-            JsonNode n = JSON.readTree(ctx.bodyAsBytes());
-            if (n == null || !n.isObject()) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body must be a JSON object");
-            }
-            return n;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not valid JSON: " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
-        }
     }
 
     private static String text(JsonNode body, String field) {

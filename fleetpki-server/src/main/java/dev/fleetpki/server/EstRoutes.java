@@ -6,10 +6,7 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
-import java.security.cert.X509Certificate;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.List;
 import org.bouncycastle.cert.jcajce.JcaCertStore;
 import org.bouncycastle.cms.CMSAbsentContent;
 import org.bouncycastle.cms.CMSSignedDataGenerator;
@@ -84,10 +81,8 @@ final class EstRoutes {
         String issuer = s.pipeline().issuerFor(profile);
         CaRecord ca = s.store().ca(issuer).orElseThrow(() -> new PkiException(ErrorKind.CONFIG,
                 "profile '" + label + "' is signed by CA '" + issuer + "', which is not in the store; run the ceremony"));
-        List<X509Certificate> certs = new ArrayList<>(List.of(ca.certificate()));
-        certs.addAll(s.cas().chain(ca));
         CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
-        gen.addCertificates(new JcaCertStore(certs));
+        gen.addCertificates(new JcaCertStore(s.cas().chainFrom(ca)));
         byte[] der = gen.generate(new CMSAbsentContent()).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER); // DER, not BER: small parsers
         ctx.header("Content-Transfer-Encoding", "base64")
                 .contentType("application/pkcs7-mime; smime-type=certs-only")

@@ -139,8 +139,6 @@ public final class FleetServer implements AutoCloseable {
                 notFound(ctx);
             }
         });
-        app.error(405, ctx -> problem(ctx, 405, "method-not-allowed", "Method not allowed",
-                ctx.method() + " is not allowed on " + ctx.path() + "; see /api/v1/openapi.json"));
     }
 
     private static void notFound(Context ctx) {

@@ -100,9 +100,7 @@ public final class ServerIdentity {
                 "serve", null, null), Authorization.of(actor, Role.ISSUER));
         List<Certificate> chain = new ArrayList<>();
         chain.add(issued.certificate());
-        var ca = s.cas().get(issued.caName());
-        chain.add(ca.certificate());
-        chain.addAll(ca.chain());
+        chain.addAll(s.cas().chainFrom(s.store().ca(issued.caName()).orElseThrow()));
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);

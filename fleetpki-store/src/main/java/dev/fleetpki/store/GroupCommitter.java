@@ -20,18 +20,14 @@ import org.slf4j.LoggerFactory;
  * retried in a transaction of its own so only the faulty one fails. A caller returns only after
  * its commit.
  *
- * <p>There is one writer thread. The code keeps groups correct with several (groups take their
- * audit sequence numbers in order under the chain's lock; the audit head row, updated first in
- * each transaction and only if it still holds the value the group chained from, makes commits
- * land in that order; see {@link Tx}), but two PostgreSQL writers were measured slower on the
- * benchmark machine: they halve the group size, and PostgreSQL then spends about twice the CPU
- * per certificate. SQLite takes one write transaction at a time anyway.
+ * <p>There is one writer thread, with one connection. Two PostgreSQL writers pipelining groups
+ * were measured slower on the benchmark machine (groups half as big, twice the PostgreSQL CPU per
+ * certificate; bench/README.md), and SQLite takes one write transaction at a time anyway.
  */
 final class GroupCommitter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GroupCommitter.class);
     static final int MAX_GROUP = 256;
     static final int MAX_RETRIES = 10;
-    static final int WRITERS = 1;
 
     interface Op {
         void apply(Tx tx) throws SQLException;
@@ -42,15 +38,13 @@ final class GroupCommitter implements AutoCloseable {
     private final Database db;
     private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
     private final Tx.AuditChain chain = new Tx.AuditChain();
-    private final List<Thread> threads = new ArrayList<>();
+    private final Thread thread;
     private volatile boolean closed;
+    private Connection conn;
 
     GroupCommitter(Database db) {
         this.db = db;
-        for (int i = 0; i < WRITERS; i++) {
-            Writer w = new Writer();
-            threads.add(Thread.ofPlatform().name("fleetpki-writer-" + i).daemon(true).start(w::loop));
-        }
+        this.thread = Thread.ofPlatform().name("fleetpki-writer").daemon(true).start(this::loop);
     }
 
     /** Runs the operation in a committed transaction; rethrows what it threw. */
@@ -74,131 +68,118 @@ final class GroupCommitter implements AutoCloseable {
         }
     }
 
-    /** One writer thread and its connection. */
-    private final class Writer {
-        private Connection conn;
+    private void loop() {
+        List<Pending> group = new ArrayList<>();
+        while (!closed || !queue.isEmpty()) {
+            try {
+                Pending first = queue.poll(100, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                group.clear();
+                group.add(first);
+                queue.drainTo(group, MAX_GROUP - 1);
+                commitGroup(group);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (Throwable t) {
+                LOG.error("writer loop error", t);
+                group.forEach(p -> p.done().completeExceptionally(t));
+            }
+        }
+        closeConnection();
+    }
 
-        void loop() {
-            List<Pending> group = new ArrayList<>();
-            while (!closed || !queue.isEmpty()) {
-                try {
-                    Pending first = queue.poll(100, TimeUnit.MILLISECONDS);
-                    if (first == null) {
-                        continue;
-                    }
-                    group.clear();
-                    group.add(first);
-                    queue.drainTo(group, MAX_GROUP - 1);
-                    commitGroup(group);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                } catch (Throwable t) {
-                    LOG.error("writer loop error", t);
-                    group.forEach(p -> p.done().completeExceptionally(t));
+    private void commitGroup(List<Pending> group) {
+        Throwable failure = attempt(group);
+        if (failure == null) {
+            group.forEach(p -> p.done().complete(null));
+            return;
+        }
+        if (group.size() == 1) {
+            group.getFirst().done().completeExceptionally(failure);
+            return;
+        }
+        for (Pending p : group) {
+            Throwable t = attempt(List.of(p));
+            if (t == null) {
+                p.done().complete(null);
+            } else {
+                p.done().completeExceptionally(t);
+            }
+        }
+    }
+
+    /**
+     * Runs the operations in one transaction, again while the failure is retryable (another
+     * process appended to the audit chain meanwhile, or PostgreSQL broke a deadlock); returns
+     * null once committed, or what failed.
+     */
+    private Throwable attempt(List<Pending> group) {
+        for (int i = 0; ; i++) {
+            try {
+                execute(group);
+                return null;
+            } catch (Throwable t) {
+                if (i >= MAX_RETRIES || !retryable(t)) {
+                    return t;
                 }
             }
+        }
+    }
+
+    private void execute(List<Pending> group) throws SQLException {
+        Connection c = connection();
+        db.begin(c);
+        Tx tx = new Tx(c, db.dialect(), chain);
+        try {
+            for (Pending p : group) {
+                p.op().apply(tx);
+            }
+            tx.finish();
+            db.commit(c);
+            chain.committed(tx);
+        } catch (Throwable t) {
+            chain.forget(); // the next group reads the head back
+            rollback();
+            throw t;
+        } finally {
+            tx.close();
+        }
+    }
+
+    private Connection connection() throws SQLException {
+        if (conn == null || conn.isClosed()) {
+            closeConnection();
+            conn = db.newWriterConnection();
+        }
+        return conn;
+    }
+
+    /** After a failure: roll back, and drop a connection that broke. */
+    private void rollback() {
+        try {
+            if (conn != null && !conn.isClosed()) {
+                db.rollback(conn);
+                if (!conn.isValid(2)) {
+                    closeConnection();
+                }
+            }
+        } catch (SQLException e) {
+            LOG.warn("rollback failed; reconnecting: {}", e.getMessage());
             closeConnection();
         }
+    }
 
-        private void commitGroup(List<Pending> group) {
-            Throwable failure = attempt(group);
-            if (failure == null) {
-                group.forEach(p -> p.done().complete(null));
-                return;
-            }
-            if (group.size() == 1) {
-                group.getFirst().done().completeExceptionally(failure);
-                return;
-            }
-            for (Pending p : group) {
-                Throwable t = attempt(List.of(p));
-                if (t == null) {
-                    p.done().complete(null);
-                } else {
-                    p.done().completeExceptionally(t);
-                }
-            }
-        }
-
-        /**
-         * Runs the operations in one transaction, again while the failure is retryable (a group
-         * chained from one that then failed sees the audit head stale, and so does every group in
-         * flight behind it); returns null once committed, or what failed.
-         */
-        private Throwable attempt(List<Pending> group) {
-            for (int i = 0; ; i++) {
-                try {
-                    execute(group);
-                    return null;
-                } catch (Throwable t) {
-                    if (i >= MAX_RETRIES || !retryable(t)) {
-                        return t;
-                    }
-                }
-            }
-        }
-
-        private void execute(List<Pending> group) throws SQLException {
-            Connection c = connection();
-            db.begin(c);
-            Tx tx = new Tx(c, db.dialect(), chain);
-            boolean committed = false;
+    private void closeConnection() {
+        if (conn != null) {
             try {
-                boolean applied = false;
-                chain.beginApply();
-                try {
-                    for (Pending p : group) {
-                        p.op().apply(tx);
-                    }
-                    applied = true;
-                } finally {
-                    chain.endApply(tx, applied);
-                }
-                tx.finish();
-                db.commit(c);
-                committed = true;
-            } catch (Throwable t) {
-                rollback(); // before the chain lets the next group read the head back
-                throw t;
-            } finally {
-                chain.done(tx, committed);
-                tx.close();
+                conn.close();
+            } catch (SQLException ignored) {
+                // a broken connection is replaced on next use
             }
-        }
-
-        private Connection connection() throws SQLException {
-            if (conn == null || conn.isClosed()) {
-                closeConnection();
-                conn = db.newWriterConnection();
-            }
-            return conn;
-        }
-
-        /** After a failure: roll back, and drop a connection that broke. */
-        private void rollback() {
-            try {
-                if (conn != null && !conn.isClosed()) {
-                    db.rollback(conn);
-                    if (!conn.isValid(2)) {
-                        closeConnection();
-                    }
-                }
-            } catch (SQLException e) {
-                LOG.warn("rollback failed; reconnecting: {}", e.getMessage());
-                closeConnection();
-            }
-        }
-
-        private void closeConnection() {
-            if (conn != null) {
-                try {
-                    conn.close();
-                } catch (SQLException ignored) {
-                    // a broken connection is replaced on next use
-                }
-                conn = null;
-            }
+            conn = null;
         }
     }
 
@@ -244,12 +225,10 @@ final class GroupCommitter implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        for (Thread t : threads) {
-            try {
-                t.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

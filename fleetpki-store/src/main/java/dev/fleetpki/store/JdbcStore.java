@@ -226,14 +226,12 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     private static ApiToken toToken(ResultSet rs) throws SQLException {
-        String by = rs.getString(6);
-        int colon = by.indexOf(':');
         long exp = rs.getLong(7);
         Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
         long rev = rs.getLong(8);
         Instant revoked = rs.wasNull() ? null : Instant.ofEpochMilli(rev);
         return new ApiToken(rs.getString(1), rs.getString(2), dev.fleetpki.core.Role.valueOf(rs.getString(3)), rs.getString(4),
-                Instant.ofEpochMilli(rs.getLong(5)), new Actor(by.substring(0, colon), by.substring(colon + 1)), expires, revoked);
+                Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked);
     }
 
     // ---- CAs ----
@@ -491,10 +489,8 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     private static StoredCertificate toCert(ResultSet rs) throws SQLException {
-        String actor = rs.getString(7);
-        int colon = actor.indexOf(':');
         IssuedCertificate ic = new IssuedCertificate(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), cert(rs.getBytes(5)),
-                rs.getBoolean(6), null, new Actor(actor.substring(0, colon), actor.substring(colon + 1)), Instant.ofEpochMilli(rs.getLong(8)),
+                rs.getBoolean(6), null, Actor.parse(rs.getString(7)), Instant.ofEpochMilli(rs.getLong(8)),
                 rs.getString(9));
         long revoked = rs.getLong(10);
         boolean notRevoked = rs.wasNull();

@@ -40,10 +40,6 @@ final class Tx {
     /** The head this transaction chains from (cached or read back), which the head update requires unchanged; -1 before the first event. */
     private long baseSeq = -1;
     private String baseHash;
-    /** The chain's epoch when this transaction first chained an event. */
-    private long epoch = -1;
-    /** Counted among the chain's groups in flight. */
-    private boolean inFlight;
 
     Tx(Connection c, Database.Dialect dialect, AuditChain chain) {
         this.c = c;
@@ -58,64 +54,27 @@ final class Tx {
     private record AuditRow(long seq, long at, String actor, String action, String target, String detail, String prevHash, String hash) {}
 
     /**
-     * The audit chain head as the writers last chained it, so a group need not read it back: a
-     * group chains from the head the group before it left (committed or still committing). A
-     * failure forgets the head; the next group then waits until no chained group is in flight and
-     * reads the head under its row lock. Another process may move the head meanwhile (the CLI
-     * beside a server, a second node): the head update at commit is conditional on the value
-     * chained from, and fails as stale.
+     * The audit chain head as the writer last committed it, so a group need not read it back. A
+     * failure forgets it; the next group then reads it under its row lock. Another process may
+     * move the head meanwhile (the CLI beside a server, a second node): the head update is
+     * conditional on the value chained from, and fails as stale. Used by the writer thread only.
      */
     static final class AuditChain {
-        private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
-        private final java.util.concurrent.locks.Condition settled = lock.newCondition();
         private boolean known;
         private long seq;
         private String hash;
-        private long epoch;
-        /** Groups that chained events and have neither committed nor rolled back. */
-        private int inFlight;
 
-        /** Takes the chain for a group's operations; while the head is unknown, first lets the groups in flight finish. */
-        void beginApply() {
-            lock.lock();
-            while (!known && inFlight > 0) {
-                settled.awaitUninterruptibly();
+        /** The group committed: the next one chains from where it ended. */
+        void committed(Tx tx) {
+            if (tx.seq >= 0) {
+                known = true;
+                seq = tx.seq;
+                hash = tx.head;
             }
         }
 
-        /** After the group's operations: the next group chains from where this one ends. Releases the chain. */
-        void endApply(Tx tx, boolean applied) {
-            try {
-                if (applied && tx.seq >= 0) {
-                    inFlight++;
-                    tx.inFlight = true;
-                    if (tx.epoch == epoch) {
-                        known = true;
-                        seq = tx.seq;
-                        hash = tx.head;
-                    }
-                }
-            } finally {
-                lock.unlock();
-            }
-        }
-
-        /** The group committed, or (committed false) failed and was rolled back. */
-        void done(Tx tx, boolean committed) {
-            lock.lock();
-            try {
-                if (tx.inFlight) {
-                    tx.inFlight = false;
-                    inFlight--;
-                }
-                if (!committed) {
-                    known = false;
-                    epoch++;
-                }
-                settled.signalAll();
-            } finally {
-                lock.unlock();
-            }
+        void forget() {
+            known = false;
         }
     }
 
@@ -153,7 +112,6 @@ final class Tx {
 
     void audit(AuditEvent e) throws SQLException {
         if (seq < 0) {
-            epoch = chain.epoch;
             if (chain.known) {
                 seq = chain.seq;
                 head = chain.hash;
@@ -234,10 +192,10 @@ final class Tx {
      * taken first, orders the commits of writers in several processes.
      */
     void finish() throws SQLException {
-        for (PreparedStatement ps : batches.values()) {
-            ps.executeBatch();
-        }
         if (dialect == Database.Dialect.POSTGRESQL) {
+            for (PreparedStatement ps : batches.values()) {
+                ps.executeBatch();
+            }
             finishInOneRoundTrip();
             return;
         }

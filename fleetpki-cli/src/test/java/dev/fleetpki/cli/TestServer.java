@@ -1,0 +1,51 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.server.FleetServer;
+import dev.fleetpki.server.ServerIdentity;
+import dev.fleetpki.server.Services;
+import java.net.http.HttpClient;
+import java.nio.file.Path;
+import java.time.Clock;
+
+/** A CA home after the ceremony, with the HTTPS server on a free loopback port and an HttpClient trusting only its root. */
+final class TestServer implements AutoCloseable {
+    static final String HOST = "pki.fleet.example";
+
+    final Path home;
+    final Fleet fleet;
+    final FleetServer server;
+    final HttpClient http;
+    /** {@code https://127.0.0.1:PORT} */
+    final String base;
+
+    private TestServer(Path home, Fleet fleet, FleetServer server, HttpClient http) {
+        this.home = home;
+        this.fleet = fleet;
+        this.server = server;
+        this.http = http;
+        this.base = "https://127.0.0.1:" + server.port();
+    }
+
+    /** @param profiles extra profiles for fleetpki.yaml (YAML under {@code profiles:}), or null */
+    static TestServer start(Path dir, String profiles) throws Exception {
+        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, profiles);
+        TestHome.init(home);
+        Fleet fleet = Fleet.open(home, Clock.systemUTC());
+        try {
+            Services s = Services.of(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
+            FleetServer server = FleetServer.start(s, ServerIdentity.ensure(s, HOST, Actor.operator("test")), "127.0.0.1", 0);
+            HttpClient http = HttpClient.newBuilder().sslContext(ServerTest.trusting(fleet.store().ca("root").orElseThrow().certificate())).build();
+            return new TestServer(home, fleet, server, http);
+        } catch (Exception | Error e) {
+            fleet.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        fleet.close();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.fleetpki.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import io.javalin.http.Context;
+
+/** Reading what REST requests send: paging limits and JSON bodies, refused with a problem that says what to send. */
+final class Requests {
+    static final int MAX_PAGE = 500;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Requests() {}
+
+    /** The {@code limit} query parameter: 1 to {@link #MAX_PAGE}, {@code otherwise} when absent. */
+    static int limit(Context ctx, int otherwise) {
+        String l = ctx.queryParam("limit");
+        if (l == null) {
+            return otherwise;
+        }
+        int limit;
+        try {
+            limit = Integer.parseInt(l);
+        } catch (NumberFormatException e) {
+            limit = -1;
+        }
+        if (limit < 1 || limit > MAX_PAGE) {
+            throw new HttpProblem(400, "bad-parameter", "Bad parameter", "limit must be a number from 1 to " + MAX_PAGE + ", not '" + l + "'");
+        }
+        return limit;
+    }
+
+    static JsonNode jsonBody(Context ctx) {
+        String type = String.valueOf(ctx.contentType());
+        if (!type.startsWith("application/json")) {
+            throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type",
+                    "send the body as JSON with Content-Type: application/json (got " + (ctx.contentType() == null ? "none" : type) + ")");
+        }
+        try {
+            JsonNode n = JSON.readTree(ctx.bodyAsBytes());
+            if (n == null || !n.isObject()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body must be a JSON object");
+            }
+            return n;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
+        }
+    }
+}
