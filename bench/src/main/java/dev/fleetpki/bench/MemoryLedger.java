@@ -33,7 +33,7 @@ final class MemoryLedger implements IssuanceLedger {
     }
 
     @Override
-    public void commitIssued(IssuedCertificate certificate, AuditEvent event) {
+    public void commitIssued(IssuedCertificate certificate, AuditEvent event, dev.fleetpki.core.Authorization.Consumes consumes) {
         issued.increment();
     }
 

@@ -16,7 +16,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "device", mixinStandardHelpOptions = true, description = "The device registry.",
         subcommands = {DeviceCommand.Add.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class,
-            DeviceCommand.Revoke.class})
+            DeviceCommand.Revoke.class, DeviceCommand.Secret.class})
 final class DeviceCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a device by the id the cloud knows it by.")
     static final class Add implements Callable<Integer> {
@@ -26,6 +26,10 @@ final class DeviceCommand {
         @Option(names = "--tag", paramLabel = "K=V", description = "a tag; repeat for more") Map<String, String> tags = new LinkedHashMap<>();
         @Option(names = "--key-location", paramLabel = "WHERE",
                 description = "where the device key lives: software, se:SLOT (secure element) or a pkcs11: URI") String keyLocation;
+        @Option(names = "--enrollment-secret", description = "also create a one-time enrollment secret and print it once (see: device secret)")
+        boolean secret;
+        @Option(names = "--secret-expires-in", paramLabel = "DURATION", description = "the secret's lifetime (default: enrollment.secretValidity, 7d)")
+        String secretExpiresIn;
 
         @Override
         public Integer call() {
@@ -40,8 +44,45 @@ final class DeviceCommand {
                 tags.forEach((k, v) -> detail.put("tag." + k, v));
                 f.store().addDevice(d, new AuditEvent(now, home.actor(), "device.add", "device:" + id, detail));
                 System.out.println("Registered device " + id);
+                if (secret) {
+                    Secret.create(f, home, id, secretExpiresIn);
+                }
             }
             return 0;
+        }
+    }
+
+    @Command(name = "secret", mixinStandardHelpOptions = true,
+            description = {"Create a one-time enrollment secret for a registered device and print it once.",
+                "The device enrolls with it once (EST: HTTP basic with the device id as user; REST: Authorization: Bearer SECRET). "
+                    + "A new secret replaces the device's unused one. Only its SHA-256 is stored."})
+    static final class Secret implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "ID") String id;
+        @Option(names = "--expires-in", paramLabel = "DURATION", description = "lifetime (default: enrollment.secretValidity, 7d)") String expiresIn;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                create(f, home, id, expiresIn);
+            }
+            return 0;
+        }
+
+        static void create(Fleet f, HomeOption home, String id, String expiresIn) {
+            var now = f.clock().instant();
+            java.time.Duration life;
+            try {
+                life = expiresIn == null ? f.config().enrollment().secretValidity() : dev.fleetpki.core.Durations.parse(expiresIn);
+            } catch (IllegalArgumentException e) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expires-in: " + e.getMessage());
+            }
+            dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create(dev.fleetpki.core.TokenSecrets.ENROLLMENT);
+            var expires = now.plus(life);
+            f.store().addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret(t.id(), id, t.secretHash(), now, home.actor(), expires, null, null),
+                    new AuditEvent(now, home.actor(), "device.secret", "device:" + id, Map.of("id", t.id(), "expires", expires.toString())));
+            System.err.println("One-time enrollment secret for " + id + " (expires " + expires + "). It is shown only now:");
+            System.out.println(t.text());
         }
     }
 

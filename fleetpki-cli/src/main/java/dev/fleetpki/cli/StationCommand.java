@@ -1,29 +1,73 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Station;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "station", mixinStandardHelpOptions = true,
         description = "Factory stations (the only callers that may issue from a bare public key).",
-        subcommands = StationCommand.Add.class)
+        subcommands = {StationCommand.Add.class, StationCommand.ListStations.class})
 final class StationCommand {
-    @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a factory station.")
+    @Command(name = "add", mixinStandardHelpOptions = true, description = {"Register a factory station.",
+        "With --certificate, the station enrolls over the network (EST, REST) by presenting that certificate as its TLS client "
+            + "certificate, for the devices of --fleet (a device model), or of every fleet without it."})
     static final class Add implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "NAME") String name;
+        @Option(names = "--certificate", paramLabel = "FILE", description = "the station's TLS client certificate (PEM or DER)") Path certificate;
+        @Option(names = "--fleet", paramLabel = "MODEL", description = "the device model it may enroll (default: any)") String fleet;
 
         @Override
         public Integer call() {
             dev.fleetpki.core.Device.checkId(name);
+            String fp = certificate == null ? null : sha256(Certs.readCertificate(certificate));
             try (Fleet f = home.open()) {
-                f.store().addStation(name, new AuditEvent(f.clock().instant(), home.actor(), "station.add", "station:" + name, Map.of()));
-                System.out.println("Registered factory station " + name);
+                Map<String, String> detail = new LinkedHashMap<>();
+                if (fp != null) {
+                    detail.put("certificateSha256", fp);
+                }
+                if (fleet != null) {
+                    detail.put("fleet", fleet);
+                }
+                f.store().addStation(new Station(name, "ACTIVE", fp, fleet),
+                        new AuditEvent(f.clock().instant(), home.actor(), "station.add", "station:" + name, detail));
+                System.out.println("Registered factory station " + name + (fleet == null ? "" : " for fleet " + fleet)
+                        + (fp == null ? "" : " (client certificate SHA-256 " + fp + ")"));
             }
             return 0;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List factory stations.")
+    static final class ListStations implements Callable<Integer> {
+        @Mixin HomeOption home;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                System.out.printf("%-20s %-8s %-16s %s%n", "NAME", "STATUS", "FLEET", "CLIENT CERTIFICATE SHA-256");
+                for (Station st : f.store().stations()) {
+                    System.out.printf("%-20s %-8s %-16s %s%n", st.name(), st.status().toLowerCase(java.util.Locale.ROOT),
+                            st.fleet() == null ? "any" : st.fleet(), st.certSha256() == null ? "- (CLI only)" : st.certSha256());
+                }
+            }
+            return 0;
+        }
+    }
+
+    static String sha256(X509Certificate c) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(c.getEncoded()));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
         }
     }
 }

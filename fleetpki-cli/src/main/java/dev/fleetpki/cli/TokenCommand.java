@@ -29,6 +29,8 @@ final class TokenCommand {
         @Parameters(paramLabel = "NAME", description = "a name for the token, as the audit log shows it (token:NAME)") String name;
         @Option(names = "--role", required = true, description = "admin, issuer, auditor or factory") String role;
         @Option(names = "--expires-in", paramLabel = "DURATION", description = "e.g. 90d; default: does not expire") String expiresIn;
+        @Option(names = "--client-cert", paramLabel = "FILE", description = "an operator's TLS client certificate (PEM or DER) that "
+                + "authenticates instead of a bearer secret; no secret is made or printed") java.nio.file.Path clientCert;
 
         @Override
         public Integer call() {
@@ -43,12 +45,21 @@ final class TokenCommand {
                     throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expires-in: " + e.getMessage());
                 }
                 TokenSecrets.New t = TokenSecrets.create();
+                String cert = clientCert == null ? null : StationCommand.sha256(Certs.readCertificate(clientCert));
                 Map<String, String> detail = new LinkedHashMap<>();
                 detail.put("role", r.name().toLowerCase(Locale.ROOT));
                 detail.put("id", t.id());
                 detail.put("expires", expires == null ? "never" : expires.toString());
-                f.store().addToken(new ApiToken(t.id(), name, r, t.secretHash(), now, home.actor(), expires, null),
+                if (cert != null) {
+                    detail.put("certificateSha256", cert);
+                }
+                f.store().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert),
                         new AuditEvent(now, home.actor(), "token.create", "token:" + name, detail));
+                if (cert != null) {
+                    System.out.println("Operator '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ") authenticates with the client "
+                            + "certificate SHA-256 " + cert);
+                    return 0;
+                }
                 System.err.println("Token '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ", "
                         + (expires == null ? "does not expire" : "expires " + expires) + "). It is shown only now:");
                 System.out.println(t.text());
@@ -68,7 +79,8 @@ final class TokenCommand {
                 System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY");
                 for (ApiToken t : f.store().tokens()) {
                     String status = t.revokedAt() != null ? "revoked" : t.usableAt(now) ? "active" : "expired";
-                    System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT), t.id(), status,
+                    System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT),
+                            t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
                             t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy());
                 }
             }

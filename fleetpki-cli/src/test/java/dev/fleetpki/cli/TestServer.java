@@ -29,7 +29,15 @@ final class TestServer implements AutoCloseable {
 
     /** @param profiles extra profiles for fleetpki.yaml (YAML under {@code profiles:}), or null */
     static TestServer start(Path dir, String profiles) throws Exception {
+        return start(dir, profiles, null);
+    }
+
+    /** @param topLevel more top-level YAML for fleetpki.yaml (an {@code enrollment:} section), or null */
+    static TestServer start(Path dir, String profiles, String topLevel) throws Exception {
         Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, profiles);
+        if (topLevel != null) {
+            java.nio.file.Files.writeString(home.resolve("fleetpki.yaml"), "\n" + topLevel, java.nio.file.StandardOpenOption.APPEND);
+        }
         TestHome.init(home);
         Fleet fleet = Fleet.open(home, Clock.systemUTC());
         try {

@@ -17,8 +17,12 @@ public interface IssuanceLedger {
      */
     String reserveSerial();
 
-    /** Stores the certificate and its audit event in one transaction. */
-    void commitIssued(IssuedCertificate certificate, AuditEvent event);
+    /**
+     * Stores the certificate and its audit event in one transaction, using up {@code consumes}
+     * (null: nothing) in the same transaction; refuses (NOT_AUTHORIZED) and stores nothing when
+     * it is already used up.
+     */
+    void commitIssued(IssuedCertificate certificate, AuditEvent event, Authorization.Consumes consumes);
 
     /** Appends an audit event on its own (a refusal). */
     void audit(AuditEvent event);

@@ -160,7 +160,7 @@ public final class IssuancePipeline {
         detail.put("signingKey", withoutQuery(ca.key().ref().uri()));
         try {
             ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), "certificate.issue",
-                    req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail));
+                    req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail), auth.consumes());
         } catch (PkiException e) {
             throw new PkiException(e.kind(), e.detail() + " (serial " + serialHex + " was signed but not stored, and never returned)", e);
         }

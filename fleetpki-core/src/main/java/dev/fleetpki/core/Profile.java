@@ -22,10 +22,11 @@ import java.util.Set;
  * @param issuer name of the CA that signs, or null for the default issuing CA
  * @param dnsSuffixes DNS SANs a server-TLS request may ask for must end with one of these (empty: any)
  * @param pathLength for sub-CA: the pathLenConstraint
+ * @param renewWithSameKey whether a renewal may keep the current certificate's key (default: a renewal must bring a new key)
  */
 public record Profile(String name, ProfileKind kind, Duration validity, Duration backdate, SubjectSource subject,
                       String uriTemplate, String organization, Set<KeyAlgorithm> keyAlgorithms, int maxDerSize,
-                      String issuer, List<String> dnsSuffixes, int pathLength) {
+                      String issuer, List<String> dnsSuffixes, int pathLength, boolean renewWithSameKey) {
 
     /** Where the device id is written in the certificate. */
     public enum SubjectSource { CN, URI_SAN }

@@ -117,6 +117,15 @@ public final class UntrustedCsr {
         return publicKey;
     }
 
+    /** The request's DER (as received, once verified). */
+    public byte[] der() {
+        try {
+            return csr.getEncoded();
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode the CSR", e);
+        }
+    }
+
     public X500Name subject() {
         return csr.getSubject();
     }

@@ -14,7 +14,8 @@ import java.util.Optional;
 /**
  * Bearer API tokens: {@code Authorization: Bearer fpk_<id>_<secret>}. The token is found by its
  * id, its secret compared with the stored hash in constant time, and it must be unexpired and
- * unrevoked. Every refusal looks the same to the caller (401), so a probe learns nothing about
+ * unrevoked. Without an Authorization header, a TLS client certificate registered to an operator
+ * credential ({@code token create --client-cert}) authenticates instead. Every refusal looks the same to the caller (401), so a probe learns nothing about
  * which ids exist. Admin may do everything; other roles only what a route allows.
  */
 final class ApiAuth {
@@ -28,6 +29,10 @@ final class ApiAuth {
 
     Authorization require(Context ctx, Role... allowed) {
         String header = ctx.header("Authorization");
+        java.security.cert.X509Certificate[] chain = ClientCertificates.chain(ctx);
+        if (header == null && chain != null) {
+            return operatorCertificate(chain[0], allowed);
+        }
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw new HttpProblem(401, "unauthenticated", "Authentication required",
                     "send an API token: Authorization: Bearer fpk_... (create one with: fleetpki token create NAME --role issuer)", CHALLENGE);
@@ -38,7 +43,22 @@ final class ApiAuth {
             throw new HttpProblem(401, "invalid-token", "Invalid token",
                     "the API token is unknown, revoked or expired; ask an administrator for a new one (fleetpki token create)", CHALLENGE);
         }
-        ApiToken t = token.get();
+        return authorize(token.get(), allowed);
+    }
+
+    /** An operator authenticating with a client certificate registered by {@code fleetpki token create --client-cert}. */
+    private Authorization operatorCertificate(java.security.cert.X509Certificate cert, Role... allowed) {
+        Optional<ApiToken> token = s.store().tokenByCertificate(ClientCertificates.sha256(cert));
+        java.time.Instant now = s.clock().instant();
+        if (token.isEmpty() || !token.get().usableAt(now) || now.isAfter(cert.getNotAfter().toInstant()) || now.isBefore(cert.getNotBefore().toInstant())) {
+            throw new HttpProblem(401, "invalid-certificate", "Unknown client certificate",
+                    "the client certificate is not an operator's (or its credential is revoked or expired); register it with: "
+                            + "fleetpki token create NAME --role issuer --client-cert FILE, or send an API token", CHALLENGE);
+        }
+        return authorize(token.get(), allowed);
+    }
+
+    private static Authorization authorize(ApiToken t, Role... allowed) {
         if (t.role() != Role.ADMIN && Arrays.stream(allowed).noneMatch(r -> r == t.role())) {
             throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().name().toLowerCase(Locale.ROOT)
                     + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(r -> r.name().toLowerCase(Locale.ROOT)).toList())

@@ -5,6 +5,7 @@ import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Durations;
+import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
@@ -27,20 +28,28 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code /api/v1/certificate-requests} (a CSR for a registered device, issued at once when it
- * passes every check) and {@code /api/v1/certificates} (list, show, PEM, DER, chain, revoke).
+ * {@code /api/v1/certificate-requests} (a CSR for a device: issued at once when the fleet's rule
+ * accepts the credential, else pending for an operator; and the pending requests) and {@code /api/v1/certificates} (list, show, PEM, DER, chain, revoke).
  */
 final class CertificateRoutes {
     private final Services s;
     private final ApiAuth auth;
+    private final Credentials credentials;
+    private final Enrollment enrollment;
 
-    CertificateRoutes(Services s, ApiAuth auth) {
+    CertificateRoutes(Services s, ApiAuth auth, Credentials credentials, Enrollment enrollment) {
         this.s = s;
         this.auth = auth;
+        this.credentials = credentials;
+        this.enrollment = enrollment;
     }
 
     void register(Javalin app) {
         app.post("/api/v1/certificate-requests", this::request);
+        app.get("/api/v1/certificate-requests", this::requests);
+        app.get("/api/v1/certificate-requests/{id}", this::showRequest);
+        app.post("/api/v1/certificate-requests/{id}/approve", this::approve);
+        app.post("/api/v1/certificate-requests/{id}/reject", this::reject);
         app.get("/api/v1/certificates", this::list);
         app.get("/api/v1/certificates/{serial}", this::show);
         app.get("/api/v1/certificates/{serial}/pem", ctx -> pem(ctx, false));
@@ -49,28 +58,156 @@ final class CertificateRoutes {
         app.post("/api/v1/certificates/{serial}/revoke", this::revoke);
     }
 
-    private void request(Context ctx) {
-        Authorization a = auth.require(ctx, Role.ISSUER, Role.FACTORY);
+    /**
+     * A CSR (or, for a factory station, a bare public key) for a device. Authenticated like EST
+     * enrollment ({@link Credentials}): an API token, a device's one-time secret as a bearer
+     * token, or a client certificate. 201 with the certificate, or 202 with the pending request.
+     */
+    private void request(Context ctx) throws CertificateEncodingException {
+        Credentials.Presented cred = credentials.enrollment(ctx);
         String profile = "device";
         String device;
-        UntrustedCsr csr;
+        UntrustedCsr csr = null;
+        java.security.PublicKey bareKey = null;
         try {
             JsonNode body = Requests.jsonBody(ctx);
             String csrPem = body.path("csr").asText("");
-            if (csrPem.isEmpty()) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'csr' is required: the device's PKCS#10 request in PEM");
-            }
+            String keyPem = body.path("publicKey").asText("");
             device = body.path("device").isTextual() ? body.path("device").asText() : null;
             profile = body.path("profile").isTextual() ? body.path("profile").asText() : "device";
-            csr = UntrustedCsr.parse(csrPem.getBytes(StandardCharsets.US_ASCII));
+            if (csrPem.isEmpty() == keyPem.isEmpty()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "send exactly one of 'csr' (the device's PKCS#10 request in PEM) or, "
+                        + "for a factory station, 'publicKey' (a PEM public key) with 'device'");
+            }
+            if (!csrPem.isEmpty()) {
+                csr = UntrustedCsr.parse(csrPem.getBytes(StandardCharsets.US_ASCII));
+            } else {
+                if (device == null) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "a bare public key needs 'device': the registered device id it is for");
+                }
+                bareKey = publicKey(keyPem);
+            }
         } catch (PkiException e) {
             s.metrics().refused(e.kind(), profile, "rest"); // refused before the pipeline (which counts its own)
             throw e;
         }
-        IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromCsr(csr, device, profile, "rest"), a);
+        if (bareKey != null) {
+            String id = enrollment.deviceId(cred, null, device);
+            enrollment.rateLimit(cred);
+            IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromBareKey(bareKey, id, profile, "rest"), Enrollment.authorization(cred, id));
+            created(ctx, issued);
+            return;
+        }
+        switch (enrollment.enroll(cred, csr, profile, device, "rest", false)) {
+            case Enrollment.Issued i -> created(ctx, i.certificate());
+            case Enrollment.Pending p -> ctx.status(202).header("Location", requestHref(p.request().id())).header("Retry-After",
+                    String.valueOf(EstRoutes.RETRY_AFTER_SECONDS)).json(requestJson(p.request()));
+        }
+    }
+
+    private void created(Context ctx, IssuedCertificate issued) {
         Map<String, Object> out = certificateJson(new StoredCertificate(issued, null, null), s.clock().instant());
         out.put("chainPem", chainPem(issued.certificate(), issued.caName()));
         ctx.status(201).header("Location", href(issued.serialHex())).json(out);
+    }
+
+    private static java.security.PublicKey publicKey(String pem) {
+        try (org.bouncycastle.openssl.PEMParser p = new org.bouncycastle.openssl.PEMParser(new java.io.StringReader(pem))) {
+            Object o = p.readObject();
+            if (o instanceof org.bouncycastle.asn1.x509.SubjectPublicKeyInfo spki) {
+                return new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPublicKey(spki);
+            }
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'publicKey' must be a PEM PUBLIC KEY (SubjectPublicKeyInfo), as "
+                    + "openssl pkey -pubout writes it");
+        } catch (java.io.IOException | RuntimeException e) {
+            if (e instanceof PkiException pe) {
+                throw pe;
+            }
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'publicKey' is not a readable PEM public key (" + e.getMessage() + ")");
+        }
+    }
+
+    // ---- pending requests ----
+
+    private void requests(Context ctx) {
+        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        String status = ctx.queryParam("status");
+        EnrollmentRequest.Status st = null;
+        if (status != null) {
+            try {
+                st = EnrollmentRequest.Status.valueOf(status.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "status must be pending, issued or rejected, not '" + status + "'");
+            }
+        }
+        ctx.json(Map.of("items", s.store().requests(st, Requests.limit(ctx, 100)).stream().map(this::requestJson).toList()));
+    }
+
+    /** An operator (issuer or auditor), or the device the request is for, with its enrollment credential. */
+    private void showRequest(Context ctx) {
+        EnrollmentRequest r = pending(ctx);
+        String header = String.valueOf(ctx.header("Authorization"));
+        if (header.regionMatches(true, 0, "Bearer fpk_", 0, 11)) {
+            auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        } else {
+            Credentials.Presented cred = credentials.enrollment(ctx);
+            if (cred.deviceId() != null && !cred.deviceId().equals(r.deviceId())) {
+                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this credential is for device '" + cred.deviceId() + "', not this request's");
+            }
+        }
+        ctx.json(requestJson(r));
+    }
+
+    private void approve(Context ctx) {
+        Authorization a = auth.require(ctx, Role.ISSUER);
+        EnrollmentRequest r = pending(ctx);
+        Enrollment.approve(s, r.id(), a.actor());
+        ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
+    }
+
+    private void reject(Context ctx) {
+        Authorization a = auth.require(ctx, Role.ISSUER);
+        EnrollmentRequest r = pending(ctx);
+        JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
+        String reason = body == null || !body.path("reason").isTextual() ? null : body.path("reason").asText();
+        Enrollment.reject(s, r.id(), reason, a.actor());
+        ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
+    }
+
+    private EnrollmentRequest pending(Context ctx) {
+        String id = ctx.pathParam("id");
+        return s.store().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "no certificate request " + id + "; list them at /api/v1/certificate-requests"));
+    }
+
+    private Map<String, Object> requestJson(EnrollmentRequest r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", r.id());
+        m.put("device", r.deviceId());
+        m.put("profile", r.profile());
+        m.put("status", r.status().configName());
+        m.put("credential", r.credential());
+        m.put("requestedBy", r.requestedBy().toString());
+        m.put("protocol", r.protocol());
+        m.put("createdAt", r.createdAt().toString());
+        m.put("decidedAt", r.decidedAt() == null ? null : r.decidedAt().toString());
+        m.put("decidedBy", r.decidedBy() == null ? null : r.decidedBy().toString());
+        m.put("reason", r.reason());
+        m.put("csrPem", Pem.encode("CERTIFICATE REQUEST", r.csrDer()));
+        m.put("href", requestHref(r.id()));
+        if (r.serial() != null) {
+            m.put("serial", r.serial());
+            m.put("certificate", href(r.serial()));
+            s.store().certificate(r.serial()).ifPresent(c -> {
+                m.put("certificatePem", Pem.encode("CERTIFICATE", c.issued().der()));
+                m.put("chainPem", chainPem(c.issued().certificate(), c.issued().caName()));
+            });
+        }
+        return m;
+    }
+
+    static String requestHref(String id) {
+        return "/api/v1/certificate-requests/" + id;
     }
 
     private void list(Context ctx) {

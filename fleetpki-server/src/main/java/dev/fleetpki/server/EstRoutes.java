@@ -4,9 +4,13 @@ import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
+import dev.fleetpki.core.IssuanceRequest;
+import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.UntrustedCsr;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.util.Base64;
+import java.util.List;
 import org.bouncycastle.cert.jcajce.JcaCertStore;
 import org.bouncycastle.cms.CMSAbsentContent;
 import org.bouncycastle.cms.CMSSignedDataGenerator;
@@ -16,17 +20,30 @@ import org.bouncycastle.cms.CMSSignedDataGenerator;
  * certificate profile (no label: {@code device}); the answer is the CA certificates a client
  * needs for that profile (the issuing CA, then the CAs above it up to the root) as a base64
  * certs-only CMS SignedData, {@code application/pkcs7-mime}. Per RFC 7030 4.1.1 it needs no
- * authentication. Enrollment (simpleenroll, simplereenroll, csrattrs, serverkeygen) follows.
+ * authentication. simpleenroll, simplereenroll and serverkeygen take a base64 PKCS#10 request and
+ * an enrollment credential ({@link Credentials}); the fleet's rule decides ({@link Enrollment}).
  */
 final class EstRoutes {
     static final String DEFAULT_LABEL = "device";
+    /** RFC 7030 4.2.3: how long a client with a pending request waits before sending its CSR again. */
+    static final int RETRY_AFTER_SECONDS = 60;
     private final Services s;
+    private final Credentials credentials;
+    private final Enrollment enrollment;
 
-    EstRoutes(Services s) {
+    EstRoutes(Services s, Credentials credentials, Enrollment enrollment) {
         this.s = s;
+        this.credentials = credentials;
+        this.enrollment = enrollment;
     }
 
     void register(Javalin app) {
+        app.post("/.well-known/est/simpleenroll", ctx -> enroll(ctx, DEFAULT_LABEL, false));
+        app.post("/.well-known/est/{label}/simpleenroll", ctx -> enroll(ctx, ctx.pathParam("label"), false));
+        app.post("/.well-known/est/simplereenroll", ctx -> enroll(ctx, DEFAULT_LABEL, true));
+        app.post("/.well-known/est/{label}/simplereenroll", ctx -> enroll(ctx, ctx.pathParam("label"), true));
+        app.post("/.well-known/est/serverkeygen", ctx -> serverKeygen(ctx, DEFAULT_LABEL));
+        app.post("/.well-known/est/{label}/serverkeygen", ctx -> serverKeygen(ctx, ctx.pathParam("label")));
         app.get("/.well-known/est/cacerts", ctx -> cacerts(ctx, DEFAULT_LABEL));
         app.get("/.well-known/est/{label}/cacerts", ctx -> cacerts(ctx, ctx.pathParam("label")));
         app.get("/.well-known/est/csrattrs", ctx -> csrattrs(ctx, DEFAULT_LABEL));
@@ -42,8 +59,7 @@ final class EstRoutes {
      */
     private void csrattrs(Context ctx, String label) throws java.io.IOException {
         Profile profile = profile(label);
-        dev.fleetpki.kms.KeyAlgorithm preferred = java.util.Arrays.stream(dev.fleetpki.kms.KeyAlgorithm.values())
-                .filter(profile.keyAlgorithms()::contains).findFirst().orElse(dev.fleetpki.kms.KeyAlgorithm.EC_P256);
+        dev.fleetpki.kms.KeyAlgorithm preferred = preferred(profile);
         org.bouncycastle.asn1.ASN1EncodableVector attrs = new org.bouncycastle.asn1.ASN1EncodableVector();
         switch (preferred) {
             case EC_P256 -> attrs.add(attribute(org.bouncycastle.asn1.x9.X9ObjectIdentifiers.id_ecPublicKey,
@@ -76,16 +92,102 @@ final class EstRoutes {
                 "no EST label '" + label + "'; a label is a certificate profile name: " + String.join(", ", s.config().profiles().keySet())));
     }
 
+    /** RFC 7030 4.2: a base64 PKCS#10 body in, the certificate as certs-only CMS out (or 202 while an operator decides). */
+    private void enroll(Context ctx, String label, boolean renewal) throws Exception {
+        Profile profile = profile(label);
+        Credentials.Presented cred = credentials.enrollment(ctx);
+        String protocol = renewal ? "est-reenroll" : "est";
+        UntrustedCsr csr = csr(ctx, profile.name(), protocol);
+        Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, protocol, renewal);
+        switch (outcome) {
+            case Enrollment.Issued i -> certsOnly(ctx, List.of(i.certificate().certificate()));
+            case Enrollment.Pending p -> ctx.status(202).header("Retry-After", String.valueOf(RETRY_AFTER_SECONDS))
+                    .header("Location", CertificateRoutes.requestHref(p.request().id()))
+                    .contentType("text/plain; charset=utf-8")
+                    .result("request " + p.request().id() + " for device '" + p.request().deviceId() + "' waits for an operator; "
+                            + "send the same CSR again after " + RETRY_AFTER_SECONDS + " s\n");
+        }
+    }
+
+    /**
+     * RFC 7030 4.4: the server makes the key pair (the profile's preferred algorithm, as csrattrs
+     * names it), certifies it with the CSR's subject, and returns the private key as an
+     * unencrypted PKCS#8 part and the certificate as a certs-only part of a multipart/mixed
+     * answer, over the TLS connection only. Only credentials the fleet rule lists in
+     * serverKeygen may ask; the key is never stored or logged.
+     */
+    private void serverKeygen(Context ctx, String label) throws Exception {
+        Profile profile = profile(label);
+        Credentials.Presented cred = credentials.enrollment(ctx);
+        UntrustedCsr csr = csr(ctx, profile.name(), "est-serverkeygen");
+        String deviceId = enrollment.deviceId(cred, csr, null);
+        enrollment.rateLimit(cred);
+        enrollment.requireServerKeygen(cred, deviceId);
+        java.security.KeyPair kp = preferred(profile).generate();
+        IssuanceRequest req = new IssuanceRequest(deviceId, profile.name(), kp.getPublic(), csr.commonName(), csr.requestedSubjectAltNames(),
+                true, "est-serverkeygen", null, null);
+        IssuedCertificate issued = s.pipeline().issue(req, Enrollment.authorization(cred, deviceId));
+        String boundary = "fleetpki-" + Long.toHexString(System.nanoTime());
+        java.util.Base64.Encoder b64 = Base64.getMimeEncoder(64, new byte[] {'\r', '\n'});
+        String body = "--" + boundary + "\r\n"
+                + "Content-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                + b64.encodeToString(kp.getPrivate().getEncoded()) + "\r\n"
+                + "--" + boundary + "\r\n"
+                + "Content-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                + b64.encodeToString(certsOnlyDer(List.of(issued.certificate()))) + "\r\n"
+                + "--" + boundary + "--\r\n";
+        ctx.header("Cache-Control", "no-store").contentType("multipart/mixed; boundary=" + boundary).result(body);
+    }
+
+    /** The request body: base64 DER PKCS#10 (RFC 8951: whatever Content-Transfer-Encoding says) of type application/pkcs10. */
+    private UntrustedCsr csr(Context ctx, String profile, String protocol) {
+        String type = String.valueOf(ctx.contentType()).toLowerCase(java.util.Locale.ROOT);
+        try {
+            if (!type.startsWith("application/pkcs10")) {
+                throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type",
+                        "send the CSR as base64 DER with Content-Type: application/pkcs10 (got " + (ctx.contentType() == null ? "none" : type) + ")");
+            }
+            byte[] body = ctx.bodyAsBytes();
+            byte[] der;
+            try {
+                // strict base64 once line breaks and spaces are gone (the MIME decoder would skip stray characters)
+                der = Base64.getDecoder().decode(new String(body, java.nio.charset.StandardCharsets.ISO_8859_1).replaceAll("[\\s]", ""));
+            } catch (IllegalArgumentException e) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not base64 (" + e.getMessage()
+                        + "); EST sends the DER CSR base64-encoded: openssl req -outform DER | base64");
+            }
+            if (der.length == 0) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is empty; send the base64 DER PKCS#10 request");
+            }
+            return UntrustedCsr.parse(der);
+        } catch (PkiException e) {
+            s.metrics().refused(e.kind(), profile, protocol);
+            throw e;
+        }
+    }
+
+    private static dev.fleetpki.kms.KeyAlgorithm preferred(Profile profile) {
+        return java.util.Arrays.stream(dev.fleetpki.kms.KeyAlgorithm.values())
+                .filter(profile.keyAlgorithms()::contains).findFirst().orElse(dev.fleetpki.kms.KeyAlgorithm.EC_P256);
+    }
+
+    private static byte[] certsOnlyDer(List<java.security.cert.X509Certificate> certs) throws Exception {
+        CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
+        gen.addCertificates(new JcaCertStore(certs));
+        return gen.generate(new CMSAbsentContent()).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER); // DER, not BER: small parsers
+    }
+
+    private static void certsOnly(Context ctx, List<java.security.cert.X509Certificate> certs) throws Exception {
+        ctx.header("Content-Transfer-Encoding", "base64")
+                .contentType("application/pkcs7-mime; smime-type=certs-only")
+                .result(Base64.getMimeEncoder(64, new byte[] {'\r', '\n'}).encodeToString(certsOnlyDer(certs)) + "\r\n");
+    }
+
     private void cacerts(Context ctx, String label) throws Exception {
         Profile profile = profile(label);
         String issuer = s.pipeline().issuerFor(profile);
         CaRecord ca = s.store().ca(issuer).orElseThrow(() -> new PkiException(ErrorKind.CONFIG,
                 "profile '" + label + "' is signed by CA '" + issuer + "', which is not in the store; run the ceremony"));
-        CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
-        gen.addCertificates(new JcaCertStore(s.cas().chainFrom(ca)));
-        byte[] der = gen.generate(new CMSAbsentContent()).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER); // DER, not BER: small parsers
-        ctx.header("Content-Transfer-Encoding", "base64")
-                .contentType("application/pkcs7-mime; smime-type=certs-only")
-                .result(Base64.getMimeEncoder(64, new byte[] {'\r', '\n'}).encodeToString(der) + "\r\n");
+        certsOnly(ctx, s.cas().chainFrom(ca));
     }
 }

@@ -46,7 +46,8 @@ public final class FleetServer implements AutoCloseable {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = MAX_BODY;
             cfg.jetty.addConnector((server, httpConfig) -> {
-                SslContextFactory.Server ssl = new SslContextFactory.Server();
+                SslContextFactory.Server ssl = new ClientCertificates.TlsContext();
+                ssl.setWantClientAuth(true); // optional at the handshake; routes that need one refuse without it
                 ssl.setKeyStore(tls.keyStore());
                 ssl.setKeyStorePassword(new String(tls.password()));
                 ssl.setCertAlias(ServerIdentity.ALIAS);
@@ -106,8 +107,10 @@ public final class FleetServer implements AutoCloseable {
 
         ApiAuth auth = new ApiAuth(s);
         new DeviceRoutes(s, auth).register(app);
-        new CertificateRoutes(s, auth).register(app);
-        new EstRoutes(s).register(app);
+        Credentials credentials = new Credentials(s);
+        Enrollment enrollment = new Enrollment(s);
+        new CertificateRoutes(s, auth, credentials, enrollment).register(app);
+        new EstRoutes(s, credentials, enrollment).register(app);
 
         app.exception(HttpProblem.class, (e, ctx) -> {
             e.headers.forEach(ctx::header);

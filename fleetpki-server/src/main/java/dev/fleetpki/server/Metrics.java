@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Prometheus metrics (served at {@code /metrics}): issuances and their latency by profile and
  * protocol ({@code fleetpki_issuance_seconds}, a histogram), refusals by reason, profile and
- * protocol ({@code fleetpki_refusals_total}). Issuances made by other processes on the same
+ * protocol ({@code fleetpki_refusals_total}), pending requests ({@code fleetpki_pending_requests}). Issuances made by other processes on the same
  * store (the CLI) are not counted here.
  */
 public final class Metrics implements IssuanceObserver {
@@ -32,6 +32,12 @@ public final class Metrics implements IssuanceObserver {
         Counter.builder("fleetpki.refusals").description("issuance requests refused, by reason")
                 .tags("reason", kind.name().toLowerCase(Locale.ROOT).replace('_', '-'), "profile", profile, "protocol", protocol)
                 .register(registry).increment();
+    }
+
+    /** Exposes the number of pending enrollment requests (read from the store at each scrape) as {@code fleetpki_pending_requests}. */
+    void watchPending(java.util.function.Supplier<Number> pending) {
+        io.micrometer.core.instrument.Gauge.builder("fleetpki.pending.requests", pending)
+                .description("enrollment requests waiting for an operator").register(registry);
     }
 
     /** The Prometheus text exposition. */

@@ -11,6 +11,7 @@ public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory ca
     /** Services with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics();
+        metrics.watchPending(store::pendingCount);
         return new Services(config, store, cas, pipeline.observedBy(metrics), clock, metrics);
     }
 }

@@ -6,13 +6,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.ApiToken;
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.EnrollmentRequest;
+import dev.fleetpki.core.EnrollmentSecret;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceLedger;
 import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.ManufacturerCa;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.Station;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.config.CaRole;
 import java.io.ByteArrayInputStream;
@@ -170,11 +175,18 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     // ---- factory stations ----
 
     public void addStation(String name, AuditEvent event) {
-        write("station '" + name + "' is already registered", tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO station (name, status, created_at) VALUES (?,?,?)");
-            ps.setString(1, name);
-            ps.setString(2, "ACTIVE");
+        addStation(new Station(name, "ACTIVE", null, null), event);
+    }
+
+    /** Registers a station; with a certificate fingerprint it may enroll over the network. */
+    public void addStation(Station st, AuditEvent event) {
+        write("station '" + st.name() + "' (or its certificate) is already registered; see them with: fleetpki station list", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO station (name, status, created_at, cert_sha256, fleet) VALUES (?,?,?,?,?)");
+            ps.setString(1, st.name());
+            ps.setString(2, st.status());
             ps.setLong(3, event.at().toEpochMilli());
+            ps.setString(4, st.certSha256());
+            ps.setString(5, st.fleet());
             ps.addBatch();
             tx.audit(event);
         });
@@ -184,11 +196,182 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         return queryOne("SELECT status FROM station WHERE name = ?", rs -> rs.getString(1), name);
     }
 
+    public Optional<Station> stationByCertificate(String certSha256) {
+        return queryOne("SELECT name, status, cert_sha256, fleet FROM station WHERE cert_sha256 = ?",
+                rs -> new Station(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)), certSha256);
+    }
+
+    public List<Station> stations() {
+        return query("SELECT name, status, cert_sha256, fleet FROM station ORDER BY name",
+                rs -> new Station(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)));
+    }
+
+    // ---- enrollment secrets ----
+
+    /** Stores a new secret for a device, replacing its unused ones (one live secret per device). */
+    public void addEnrollmentSecret(EnrollmentSecret e, AuditEvent event) {
+        write(null, tx -> {
+            Connection c = tx.connection();
+            try (PreparedStatement ps = c.prepareStatement("SELECT status FROM device WHERE id = ?")) {
+                ps.setString(1, e.deviceId());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        throw new PkiException(ErrorKind.NOT_FOUND, "device '" + e.deviceId() + "' is not registered; register it first: fleetpki device add "
+                                + e.deviceId() + " --enrollment-secret");
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM enrollment_secret WHERE device_id = ? AND used_at IS NULL")) {
+                ps.setString(1, e.deviceId());
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO enrollment_secret (id, device_id, secret_hash, created_at, created_by, expires_at) "
+                    + "VALUES (?,?,?,?,?,?)")) {
+                ps.setString(1, e.id());
+                ps.setString(2, e.deviceId());
+                ps.setString(3, e.secretHash());
+                ps.setLong(4, e.createdAt().toEpochMilli());
+                ps.setString(5, e.createdBy().toString());
+                ps.setLong(6, e.expiresAt().toEpochMilli());
+                ps.executeUpdate();
+            }
+            tx.audit(event);
+        });
+    }
+
+    public Optional<EnrollmentSecret> enrollmentSecret(String id) {
+        return queryOne("SELECT id, device_id, secret_hash, created_at, created_by, expires_at, used_at, used_serial FROM enrollment_secret WHERE id = ?",
+                rs -> new EnrollmentSecret(rs.getString(1), rs.getString(2), rs.getString(3), Instant.ofEpochMilli(rs.getLong(4)),
+                        Actor.parse(rs.getString(5)), Instant.ofEpochMilli(rs.getLong(6)), instant(rs, 7), rs.getString(8)), id);
+    }
+
+    // ---- manufacturer CAs ----
+
+    public void addManufacturer(ManufacturerCa m, AuditEvent event) {
+        write("a manufacturer CA named '" + m.name() + "' or with this certificate is already trusted; see them with: fleetpki trust list", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO manufacturer_ca (name, cert_der, fingerprint, map_by, created_at, created_by) VALUES (?,?,?,?,?,?)");
+            ps.setString(1, m.name());
+            ps.setBytes(2, der(m.certificate()));
+            ps.setString(3, m.fingerprint());
+            ps.setString(4, m.mapBy().name());
+            ps.setLong(5, m.createdAt().toEpochMilli());
+            ps.setString(6, m.createdBy().toString());
+            ps.addBatch();
+            tx.audit(event);
+        });
+    }
+
+    public List<ManufacturerCa> manufacturers() {
+        return query("SELECT name, cert_der, fingerprint, map_by, created_at, created_by FROM manufacturer_ca ORDER BY name",
+                rs -> new ManufacturerCa(rs.getString(1), cert(rs.getBytes(2)), rs.getString(3), ManufacturerCa.MapBy.valueOf(rs.getString(4)),
+                        Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6))));
+    }
+
+    public void removeManufacturer(String name, AuditEvent event) {
+        write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM manufacturer_ca WHERE name = ?")) {
+                ps.setString(1, name);
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "no trusted manufacturer CA named '" + name + "'; list them with: fleetpki trust list");
+                }
+            }
+            tx.audit(event);
+        });
+    }
+
+    // ---- pending enrollment requests ----
+
+    private static final String REQUEST_COLUMNS = "id, device_id, profile, csr_der, csr_sha256, status, credential, requested_by, protocol, "
+            + "created_at, decided_at, decided_by, reason, serial";
+
+    /** Stores a pending request; CONFLICT when one is already pending for the device and profile. */
+    public void addRequest(EnrollmentRequest r, AuditEvent event) {
+        write("a request is already pending for device '" + r.deviceId() + "' and profile '" + r.profile() + "'", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO enrollment_request (id, device_id, profile, csr_der, csr_sha256, status, credential, "
+                    + "requested_by, protocol, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+            ps.setString(1, r.id());
+            ps.setString(2, r.deviceId());
+            ps.setString(3, r.profile());
+            ps.setBytes(4, r.csrDer());
+            ps.setString(5, r.csrSha256());
+            ps.setString(6, r.status().name());
+            ps.setString(7, r.credential());
+            ps.setString(8, r.requestedBy().toString());
+            ps.setString(9, r.protocol());
+            ps.setLong(10, r.createdAt().toEpochMilli());
+            ps.addBatch();
+            tx.audit(event);
+        });
+    }
+
+    public Optional<EnrollmentRequest> request(String id) {
+        return queryOne("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request WHERE id = ?", JdbcStore::toRequest, id);
+    }
+
+    /** The newest request with this CSR for this device and profile (a client re-sending it). */
+    public Optional<EnrollmentRequest> requestByCsr(String deviceId, String profile, String csrSha256) {
+        return queryOne("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request WHERE csr_sha256 = ? AND device_id = ? AND profile = ? "
+                + "ORDER BY created_at DESC LIMIT 1", JdbcStore::toRequest, csrSha256, deviceId, profile);
+    }
+
+    public Optional<EnrollmentRequest> pendingRequest(String deviceId, String profile) {
+        return queryOne("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request WHERE device_id = ? AND profile = ? AND status = 'PENDING'",
+                JdbcStore::toRequest, deviceId, profile);
+    }
+
+    /** Requests, oldest first; status null: all. */
+    public List<EnrollmentRequest> requests(EnrollmentRequest.Status status, int limit) {
+        return status == null
+                ? query("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request ORDER BY created_at, id LIMIT ?", JdbcStore::toRequest, limit)
+                : query("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request WHERE status = ? ORDER BY created_at, id LIMIT ?",
+                        JdbcStore::toRequest, status.name(), limit);
+    }
+
+    public long pendingCount() {
+        return queryOne("SELECT COUNT(*) FROM enrollment_request WHERE status = 'PENDING'", rs -> rs.getLong(1)).orElse(0L);
+    }
+
+    /** Marks a pending request rejected; CONFLICT when it is not pending. */
+    public void rejectRequest(String id, String reason, AuditEvent event) {
+        write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement(
+                    "UPDATE enrollment_request SET status = 'REJECTED', decided_at = ?, decided_by = ?, reason = ? WHERE id = ? AND status = 'PENDING'")) {
+                ps.setLong(1, event.at().toEpochMilli());
+                ps.setString(2, event.actor().toString());
+                ps.setString(3, reason);
+                ps.setString(4, id);
+                if (ps.executeUpdate() != 1) {
+                    throw notPending(id);
+                }
+            }
+            tx.audit(event);
+        });
+    }
+
+    private PkiException notPending(String id) {
+        return request(id).<PkiException>map(r -> new PkiException(ErrorKind.CONFLICT, "request " + id + " is " + r.status().configName()
+                + ", not pending")).orElseGet(() -> new PkiException(ErrorKind.NOT_FOUND, "no request " + id + "; list them with: fleetpki request list"));
+    }
+
+    private static EnrollmentRequest toRequest(ResultSet rs) throws SQLException {
+        String decidedBy = rs.getString(12);
+        return new EnrollmentRequest(rs.getString(1), rs.getString(2), rs.getString(3), rs.getBytes(4), rs.getString(5),
+                EnrollmentRequest.Status.valueOf(rs.getString(6)), rs.getString(7), Actor.parse(rs.getString(8)), rs.getString(9),
+                Instant.ofEpochMilli(rs.getLong(10)), instant(rs, 11), decidedBy == null ? null : Actor.parse(decidedBy), rs.getString(13),
+                rs.getString(14));
+    }
+
+    private static Instant instant(ResultSet rs, int column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+    }
+
     // ---- API tokens ----
 
     public void addToken(ApiToken t, AuditEvent event) {
         write("a token named '" + t.name() + "' already exists; pick another name or revoke it first: fleetpki token revoke " + t.name(), tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO api_token (id, name, role, secret_hash, created_at, created_by, expires_at) VALUES (?,?,?,?,?,?,?)");
+            PreparedStatement ps = tx.batch("INSERT INTO api_token (id, name, role, secret_hash, created_at, created_by, expires_at, cert_sha256) "
+                    + "VALUES (?,?,?,?,?,?,?,?)");
             ps.setString(1, t.id());
             ps.setString(2, t.name());
             ps.setString(3, t.role().name());
@@ -196,15 +379,21 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
             ps.setLong(5, t.createdAt().toEpochMilli());
             ps.setString(6, t.createdBy().toString());
             ps.setObject(7, t.expiresAt() == null ? null : t.expiresAt().toEpochMilli(), java.sql.Types.BIGINT);
+            ps.setString(8, t.certSha256());
             ps.addBatch();
             tx.audit(event);
         });
     }
 
-    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at";
+    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at, cert_sha256";
 
     public Optional<ApiToken> token(String id) {
         return queryOne("SELECT " + TOKEN_COLUMNS + " FROM api_token WHERE id = ?", JdbcStore::toToken, id);
+    }
+
+    /** The operator credential bound to a client certificate with this SHA-256. */
+    public Optional<ApiToken> tokenByCertificate(String certSha256) {
+        return queryOne("SELECT " + TOKEN_COLUMNS + " FROM api_token WHERE cert_sha256 = ?", JdbcStore::toToken, certSha256);
     }
 
     public List<ApiToken> tokens() {
@@ -231,7 +420,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         long rev = rs.getLong(8);
         Instant revoked = rs.wasNull() ? null : Instant.ofEpochMilli(rev);
         return new ApiToken(rs.getString(1), rs.getString(2), dev.fleetpki.core.Role.valueOf(rs.getString(3)), rs.getString(4),
-                Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked);
+                Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked, rs.getString(9));
     }
 
     // ---- CAs ----
@@ -292,18 +481,57 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         });
     }
 
-    @Override
+    /** {@link #commitIssued(IssuedCertificate, AuditEvent, Authorization.Consumes)} using up nothing. */
     public void commitIssued(IssuedCertificate c, AuditEvent event) {
+        commitIssued(c, event, null);
+    }
+
+    @Override
+    public void commitIssued(IssuedCertificate c, AuditEvent event, Authorization.Consumes consumes) {
         Tx.CertRow row = new Tx.CertRow(c.serialHex(), c.caName(), c.deviceId(), c.profile(), c.subject(), c.notBefore().toEpochMilli(),
                 c.notAfter().toEpochMilli(), c.der(), c.proofOfPossession(), c.issuedBy().toString(), c.issuedAt().toEpochMilli(),
                 c.protocol());
         write("serial " + c.serialHex() + " was already issued", tx -> {
+            if (consumes != null) {
+                consume(tx, consumes, c);
+            }
             tx.insertCertificate(row);
             if (c.deviceId() != null) {
                 tx.requireActiveDevice(c.deviceId());
             }
             tx.audit(event);
         });
+    }
+
+    private static void consume(Tx tx, Authorization.Consumes consumes, IssuedCertificate c) throws SQLException {
+        switch (consumes) {
+            case Authorization.SecretUse u -> {
+                try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE enrollment_secret SET used_at = ?, used_serial = ? "
+                        + "WHERE id = ? AND device_id = ? AND used_at IS NULL AND expires_at > ?")) {
+                    ps.setLong(1, c.issuedAt().toEpochMilli());
+                    ps.setString(2, c.serialHex());
+                    ps.setString(3, u.secretId());
+                    ps.setString(4, c.deviceId());
+                    ps.setLong(5, c.issuedAt().toEpochMilli());
+                    if (ps.executeUpdate() != 1) {
+                        throw new PkiException(ErrorKind.NOT_AUTHORIZED, "the enrollment secret was already used or has expired; "
+                                + "ask the operator for a new one (fleetpki device secret " + c.deviceId() + ")");
+                    }
+                }
+            }
+            case Authorization.RequestApproval a -> {
+                try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE enrollment_request SET status = 'ISSUED', decided_at = ?, "
+                        + "decided_by = ?, serial = ? WHERE id = ? AND status = 'PENDING'")) {
+                    ps.setLong(1, c.issuedAt().toEpochMilli());
+                    ps.setString(2, a.approver().toString());
+                    ps.setString(3, c.serialHex());
+                    ps.setString(4, a.requestId());
+                    if (ps.executeUpdate() != 1) {
+                        throw new PkiException(ErrorKind.CONFLICT, "request " + a.requestId() + " is no longer pending (decided meanwhile)");
+                    }
+                }
+            }
+        }
     }
 
     @Override

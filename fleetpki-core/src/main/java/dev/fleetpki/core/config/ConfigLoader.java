@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.fleetpki.core.Durations;
+import dev.fleetpki.core.EnrollmentPolicy;
+import dev.fleetpki.core.EnrollmentPolicy.Credential;
+import dev.fleetpki.core.EnrollmentPolicy.FleetRule;
+import dev.fleetpki.core.EnrollmentPolicy.Otherwise;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
@@ -30,7 +34,7 @@ import java.util.function.Function;
  */
 public final class ConfigLoader {
     public static final String FILE_NAME = "fleetpki.yaml";
-    private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles");
+    private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles", "enrollment");
 
     private final List<String> errors = new ArrayList<>();
     private final Path home;
@@ -134,11 +138,12 @@ public final class ConfigLoader {
             String ca = issuer != null ? issuer : kind == ProfileKind.CODE_SIGNING && codeSigningCa != null ? codeSigningCa : defaultIssuer;
             return caAlgorithms.get(ca);
         });
+        EnrollmentPolicy enrollment = enrollment(root.path("enrollment"));
         if (!errors.isEmpty()) {
             throw new PkiException(ErrorKind.CONFIG, file + " has " + errors.size() + " error" + (errors.size() > 1 ? "s" : "")
                     + ":\n  - " + String.join("\n  - ", errors));
         }
-        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles);
+        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles, enrollment);
     }
 
     private CaSpec ca(JsonNode n, String path, CaRole role, String defaultName, SecretSource passphrase, Duration defaultValidity) {
@@ -197,7 +202,7 @@ public final class ConfigLoader {
             return null;
         }
         unknown(n, Set.of("kind", "validity", "backdate", "subject", "uriTemplate", "organization", "keyAlgorithms",
-                "maxDerSize", "issuer", "dnsSuffixes", "pathLength"), path + ".");
+                "maxDerSize", "issuer", "dnsSuffixes", "pathLength", "renewWithSameKey"), path + ".");
         String defaultKind = null;
         for (ProfileKind k : ProfileKind.values()) {
             if (k.configName().equals(name)) {
@@ -276,7 +281,80 @@ public final class ConfigLoader {
         if (validity == null || backdate == null) {
             return null;
         }
-        return new Profile(name, kind, validity, backdate, source, uriTemplate, org, algs, maxDer, issuer, list(n, "dnsSuffixes"), pathLen);
+        boolean sameKey = n.path("renewWithSameKey").asBoolean(false);
+        if (n.has("renewWithSameKey") && !n.path("renewWithSameKey").isBoolean()) {
+            errors.add(path + ".renewWithSameKey: must be true or false");
+        }
+        return new Profile(name, kind, validity, backdate, source, uriTemplate, org, algs, maxDer, issuer, list(n, "dnsSuffixes"), pathLen, sameKey);
+    }
+
+    private EnrollmentPolicy enrollment(JsonNode n) {
+        EnrollmentPolicy d = EnrollmentPolicy.DEFAULT;
+        if (n.isMissingNode() || n.isNull()) {
+            return d;
+        }
+        if (!n.isObject()) {
+            errors.add("enrollment: must be a map of settings, like {fleets: {'*': {accept: [secret, renewal]}}}");
+            return d;
+        }
+        unknown(n, Set.of("fleets", "deviceRate", "stationRate", "ratePeriod", "secretValidity"), "enrollment.");
+        Map<String, FleetRule> fleets = new java.util.LinkedHashMap<>();
+        JsonNode f = n.path("fleets");
+        if (f.isObject()) {
+            f.fields().forEachRemaining(e -> fleets.put(e.getKey(), fleetRule(e.getValue(), "enrollment.fleets." + e.getKey())));
+        } else if (!f.isMissingNode()) {
+            errors.add("enrollment.fleets: must be a map of device model (or '*') to a rule");
+        }
+        fleets.putIfAbsent("*", EnrollmentPolicy.DEFAULT_RULE);
+        int deviceRate = rate(n, "deviceRate", d.deviceRate());
+        int stationRate = rate(n, "stationRate", d.stationRate());
+        Duration period = parse(n, "ratePeriod", "enrollment.ratePeriod", "1m", Durations::parse);
+        Duration secretValidity = parse(n, "secretValidity", "enrollment.secretValidity", "7d", Durations::parse);
+        if (period == null || secretValidity == null) {
+            return d;
+        }
+        return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity);
+    }
+
+    private int rate(JsonNode n, String field, int def) {
+        JsonNode v = n.path(field);
+        if (v.isMissingNode()) {
+            return def;
+        }
+        if (!v.canConvertToInt() || v.asInt() < 0) {
+            errors.add("enrollment." + field + ": must be a whole number >= 0 (enrollments per ratePeriod; 0: no limit)");
+            return def;
+        }
+        return v.asInt();
+    }
+
+    private FleetRule fleetRule(JsonNode n, String path) {
+        unknown(n, Set.of("accept", "otherwise", "serverKeygen"), path + ".");
+        var def = EnrollmentPolicy.DEFAULT_RULE;
+        Set<Credential> accept = n.has("accept") ? credentials(n, "accept", path) : def.accept();
+        Set<Credential> keygen = n.has("serverKeygen") ? credentials(n, "serverKeygen", path) : def.serverKeygen();
+        String otherwise = text(n, "otherwise", path + ".otherwise", "pending");
+        Otherwise o = switch (otherwise) {
+            case "pending" -> Otherwise.PENDING;
+            case "refuse" -> Otherwise.REFUSE;
+            default -> {
+                errors.add(path + ".otherwise: '" + otherwise + "' must be pending (an operator decides) or refuse");
+                yield Otherwise.REFUSE;
+            }
+        };
+        return new FleetRule(accept, o, keygen);
+    }
+
+    private Set<Credential> credentials(JsonNode n, String field, String path) {
+        Set<Credential> out = EnumSet.noneOf(Credential.class);
+        for (String s : list(n, field)) {
+            try {
+                out.add(Credential.parse(s));
+            } catch (IllegalArgumentException e) {
+                errors.add(path + "." + field + ": " + e.getMessage());
+            }
+        }
+        return out;
     }
 
     private void unknown(JsonNode n, Set<String> known, String prefix) {

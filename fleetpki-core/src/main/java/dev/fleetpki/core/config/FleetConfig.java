@@ -1,5 +1,6 @@
 package dev.fleetpki.core.config;
 
+import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.Profile;
 import dev.fleetpki.kms.SecretSource;
 import java.nio.file.Path;
@@ -19,11 +20,12 @@ import java.util.Optional;
  * @param crlUrl CRL distribution point template ({@code {ca}} is the CA name), or null
  * @param ocspUrl OCSP responder URL for AIA, or null
  * @param caIssuersUrl CA certificate URL template for AIA, or null
+ * @param enrollment which enrollment credentials each fleet accepts, and the rate limits
  */
 public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSource storePassword,
                           String crlUrl, String ocspUrl, String caIssuersUrl,
                           CaSpec root, List<CaSpec> issuing, CaSpec ocsp, CaSpec codeSigning,
-                          Map<String, Profile> profiles) {
+                          Map<String, Profile> profiles, EnrollmentPolicy enrollment) {
 
     public Optional<Profile> profile(String name) {
         return Optional.ofNullable(profiles.get(name));

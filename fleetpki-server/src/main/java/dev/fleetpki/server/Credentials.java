@@ -1,0 +1,220 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.ApiToken;
+import dev.fleetpki.core.EnrollmentPolicy.Credential;
+import dev.fleetpki.core.EnrollmentSecret;
+import dev.fleetpki.core.ManufacturerCa;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.core.Station;
+import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.core.TokenSecrets;
+import io.javalin.http.Context;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.CertPathValidator;
+import java.security.cert.CertificateFactory;
+import java.security.cert.PKIXParameters;
+import java.security.cert.TrustAnchor;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.bouncycastle.asn1.x500.RDN;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x500.style.IETFUtils;
+
+/**
+ * Who is enrolling: the credential of an enrollment request (EST or REST), found and checked.
+ * A TLS client certificate is tried first (a factory station's, an operator's, the device's
+ * current certificate from this CA, or a manufacturer IDevID chaining to an imported vendor CA),
+ * then the Authorization header (HTTP basic with a device id and its one-time secret, or a
+ * bearer enrollment secret or API token). Every refusal is a 401 that says what to present, and
+ * never which part of a secret was wrong.
+ */
+final class Credentials {
+    static final Map<String, String> CHALLENGE = Map.of("WWW-Authenticate", "Basic realm=\"fleetpki enrollment\", Bearer realm=\"fleetpki\"");
+
+    /**
+     * An authenticated enrollment credential.
+     *
+     * @param deviceId the device the credential is bound to (secret, manufacturer, renewal), or null (station, token)
+     * @param role what the pipeline lets it do
+     */
+    record Presented(Credential kind, Actor actor, Role role, String deviceId, Station station, EnrollmentSecret secret,
+                     ManufacturerCa manufacturer, StoredCertificate current) {
+        String rateKey() {
+            return actor.toString();
+        }
+
+        boolean deviceHeld() {
+            return kind == Credential.SECRET || kind == Credential.MANUFACTURER || kind == Credential.RENEWAL;
+        }
+    }
+
+    private final Services s;
+
+    Credentials(Services s) {
+        this.s = s;
+    }
+
+    /** The credential of this request, or a 401 problem. */
+    Presented enrollment(Context ctx) {
+        X509Certificate[] chain = ClientCertificates.chain(ctx);
+        String header = ctx.header("Authorization");
+        if (header != null) {
+            return fromHeader(header);
+        }
+        if (chain != null) {
+            return fromCertificate(chain);
+        }
+        throw unauthenticated("this endpoint needs an enrollment credential: HTTP basic with the device id and its enrollment secret, "
+                + "a TLS client certificate (manufacturer IDevID, factory station, or the device's current certificate), or an API token");
+    }
+
+    private Presented fromHeader(String header) {
+        Instant now = s.clock().instant();
+        if (header.regionMatches(true, 0, "Basic ", 0, 6)) {
+            String decoded;
+            try {
+                decoded = new String(Base64.getDecoder().decode(header.substring(6).trim()), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                throw unauthenticated("the Basic credentials are not base64 of DEVICE-ID:SECRET");
+            }
+            int colon = decoded.indexOf(':');
+            if (colon < 1) {
+                throw unauthenticated("the Basic credentials must be DEVICE-ID:SECRET (the device id, a colon, the enrollment secret)");
+            }
+            return secret(decoded.substring(0, colon), decoded.substring(colon + 1), now);
+        }
+        if (header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            String value = header.substring(7).trim();
+            if (TokenSecrets.parse(TokenSecrets.ENROLLMENT, value) != null) {
+                return secret(null, value, now);
+            }
+            TokenSecrets.Presented p = TokenSecrets.parse(value);
+            Optional<ApiToken> token = p == null ? Optional.empty() : s.store().token(p.id());
+            if (token.isEmpty() || token.get().certSha256() != null || !TokenSecrets.matches(p, token.get().secretHash())
+                    || !token.get().usableAt(now)) {
+                throw invalid();
+            }
+            return token(token.get());
+        }
+        throw unauthenticated("the Authorization header must be Basic (device id and enrollment secret) or Bearer (a secret or API token)");
+    }
+
+    private Presented secret(String user, String text, Instant now) {
+        TokenSecrets.Presented p = TokenSecrets.parse(TokenSecrets.ENROLLMENT, text);
+        Optional<EnrollmentSecret> stored = p == null ? Optional.empty() : s.store().enrollmentSecret(p.id());
+        if (stored.isEmpty() || !TokenSecrets.matches(p, stored.get().secretHash()) || (user != null && !user.equals(stored.get().deviceId()))) {
+            throw invalid();
+        }
+        EnrollmentSecret e = stored.get();
+        if (!e.usableAt(now)) {
+            throw new HttpProblem(401, "secret-used", "Enrollment secret used up",
+                    "this enrollment secret was already used or has expired; ask the operator for a new one (fleetpki device secret "
+                            + e.deviceId() + ")", CHALLENGE);
+        }
+        return new Presented(Credential.SECRET, new Actor("device", e.deviceId()), Role.DEVICE, e.deviceId(), null, e, null, null);
+    }
+
+    private static Presented token(ApiToken t) {
+        if (t.role() != Role.ADMIN && t.role() != Role.ISSUER && t.role() != Role.FACTORY) {
+            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().name().toLowerCase(java.util.Locale.ROOT)
+                    + "; enrolling needs issuer, factory or admin");
+        }
+        return new Presented(Credential.TOKEN, new Actor("token", t.name()), t.role(), null, null, null, null, null);
+    }
+
+    private Presented fromCertificate(X509Certificate[] chain) {
+        X509Certificate leaf = chain[0];
+        Instant now = s.clock().instant();
+        String fp = ClientCertificates.sha256(leaf);
+        Optional<Station> station = s.store().stationByCertificate(fp);
+        if (station.isPresent()) {
+            if (!station.get().active() || !validAt(leaf, now)) {
+                throw unauthenticated("factory station '" + station.get().name() + "' is not active or its certificate is outside its validity");
+            }
+            return new Presented(Credential.STATION, Actor.station(station.get().name()), Role.FACTORY, null, station.get(), null, null, null);
+        }
+        Optional<ApiToken> operator = s.store().tokenByCertificate(fp);
+        if (operator.isPresent()) {
+            if (!operator.get().usableAt(now) || !validAt(leaf, now)) {
+                throw invalid();
+            }
+            return token(operator.get());
+        }
+        String serial = leaf.getSerialNumber().toString(16);
+        Optional<StoredCertificate> mine = s.store().certificate(serial).filter(c -> Arrays.equals(c.issued().der(), der(leaf)));
+        if (mine.isPresent()) {
+            StoredCertificate c = mine.get();
+            String status = c.status(now);
+            if (!"valid".equals(status) || c.issued().deviceId() == null) {
+                throw new HttpProblem(401, "certificate-" + status, "Certificate not usable",
+                        "the client certificate (serial " + serial + ") is " + status + "; a " + status + " certificate cannot renew. "
+                                + "Enroll again with a bootstrap credential (enrollment secret or manufacturer certificate)", CHALLENGE);
+            }
+            return new Presented(Credential.RENEWAL, new Actor("device", c.issued().deviceId()), Role.DEVICE, c.issued().deviceId(),
+                    null, null, null, c);
+        }
+        for (ManufacturerCa m : s.store().manufacturers()) {
+            if (chainsTo(chain, m, now)) {
+                String device = deviceId(leaf, m);
+                if (device == null) {
+                    throw unauthenticated("the manufacturer certificate's subject has no " + (m.mapBy() == ManufacturerCa.MapBy.CN ? "CN" : "serialNumber")
+                            + ", which manufacturer CA '" + m.name() + "' maps to the device id");
+                }
+                return new Presented(Credential.MANUFACTURER, new Actor("device", device), Role.DEVICE, device, null, null, m, null);
+            }
+        }
+        throw unauthenticated("the client certificate (subject " + leaf.getSubjectX500Principal().getName() + ") is not a factory station's, "
+                + "an operator's, a current certificate from this CA, or from a trusted manufacturer CA (fleetpki trust list)");
+    }
+
+    /** RFC 5280 path validation from the leaf to this manufacturer CA (no revocation: IDevIDs rarely have any). */
+    private static boolean chainsTo(X509Certificate[] chain, ManufacturerCa m, Instant now) {
+        try {
+            List<X509Certificate> path = Arrays.stream(chain).filter(c -> !c.equals(m.certificate())).toList();
+            PKIXParameters params = new PKIXParameters(Set.of(new TrustAnchor(m.certificate(), null)));
+            params.setRevocationEnabled(false);
+            params.setDate(Date.from(now));
+            CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509").generateCertPath(path), params);
+            return true;
+        } catch (java.security.GeneralSecurityException e) {
+            return false;
+        }
+    }
+
+    private static String deviceId(X509Certificate leaf, ManufacturerCa m) {
+        X500Name subject = X500Name.getInstance(leaf.getSubjectX500Principal().getEncoded());
+        RDN[] rdns = subject.getRDNs(m.mapBy() == ManufacturerCa.MapBy.CN ? BCStyle.CN : BCStyle.SERIALNUMBER);
+        return rdns.length == 1 ? IETFUtils.valueToString(rdns[0].getFirst().getValue()) : null;
+    }
+
+    private static boolean validAt(X509Certificate c, Instant now) {
+        return !now.isBefore(c.getNotBefore().toInstant()) && !now.isAfter(c.getNotAfter().toInstant());
+    }
+
+    private static byte[] der(X509Certificate c) {
+        try {
+            return c.getEncoded();
+        } catch (java.security.cert.CertificateEncodingException e) {
+            return new byte[0];
+        }
+    }
+
+    static HttpProblem unauthenticated(String detail) {
+        return new HttpProblem(401, "unauthenticated", "Authentication required", detail, CHALLENGE);
+    }
+
+    private static HttpProblem invalid() {
+        return new HttpProblem(401, "invalid-credential", "Invalid credential",
+                "the enrollment secret or token is unknown, for another device, revoked or expired; ask the operator for a new one", CHALLENGE);
+    }
+
+}
