@@ -77,12 +77,10 @@ final class DeviceCommand {
             } catch (IllegalArgumentException e) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expires-in: " + e.getMessage());
             }
-            dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create(dev.fleetpki.core.TokenSecrets.ENROLLMENT);
-            var expires = now.plus(life);
-            f.store().addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret(t.id(), id, t.secretHash(), now, home.actor(), expires, null, null),
-                    new AuditEvent(now, home.actor(), "device.secret", "device:" + id, Map.of("id", t.id(), "expires", expires.toString())));
+            var secret = dev.fleetpki.server.Enrollment.newSecret(f.store(), id, life, home.actor(), now);
+            var expires = secret.expiresAt();
             System.err.println("One-time enrollment secret for " + id + " (expires " + expires + "). It is shown only now:");
-            System.out.println(t.text());
+            System.out.println(secret.text());
         }
     }
 
@@ -122,6 +120,12 @@ final class DeviceCommand {
                 System.out.println("Key location: " + (d.keyLocation() == null ? "unknown" : d.keyLocation()));
                 System.out.println("Registered:   " + d.createdAt());
                 List<StoredCertificate> certs = f.store().certificates(id, f.clock().instant(), null, 100);
+                java.util.Set<String> seen = new java.util.HashSet<>();
+                for (StoredCertificate c : certs) { // newest first: the first valid one per profile is current
+                    if ("valid".equals(c.status(f.clock().instant())) && seen.add(c.issued().profile())) {
+                        System.out.println("Current:      " + c.issued().serialHex() + " (" + c.issued().profile() + ", until " + c.issued().notAfter() + ")");
+                    }
+                }
                 System.out.println("Certificates: " + (certs.isEmpty() ? "none" : ""));
                 CertCommand.printTable(certs, f.clock().instant());
             }

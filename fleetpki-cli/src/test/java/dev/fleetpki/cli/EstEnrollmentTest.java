@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,9 +27,11 @@ class EstEnrollmentTest {
     /** curl's answer: the body and the status code. */
     record Http(int status, String body) {}
 
-    @BeforeEach
-    void clean() {
-        ts = null;
+    @AfterEach
+    void stop() {
+        if (ts != null) {
+            ts.close();
+        }
     }
 
     private TestServer start(String enrollment) throws Exception {

@@ -93,7 +93,10 @@ class ServerTest {
                         && paths.has("/api/v1/devices/{id}/disable") && paths.has("/api/v1/certificate-requests") && paths.has("/api/v1/certificates")
                         && paths.has("/api/v1/certificates/{serial}") && paths.has("/api/v1/certificates/{serial}/pem")
                         && paths.has("/api/v1/certificates/{serial}/chain") && paths.has("/api/v1/certificates/{serial}/der")
-                        && paths.has("/api/v1/certificates/{serial}/revoke") && paths.has("/metrics")).isTrue();
+                        && paths.has("/api/v1/certificates/{serial}/revoke") && paths.has("/metrics")
+                        && paths.path("/api/v1/certificate-requests").has("get") && paths.has("/api/v1/certificate-requests/{id}")
+                        && paths.has("/api/v1/certificate-requests/{id}/approve") && paths.has("/api/v1/certificate-requests/{id}/reject")
+                        && paths.has("/api/v1/devices/{id}/enrollment-secret")).isTrue();
 
                 // a real client: curl verifies the chain up to the root, over TLS 1.2 and 1.3; TLS 1.1 is refused
                 String url = base + "/healthz";

@@ -34,6 +34,7 @@ final class DeviceRoutes {
         app.get("/api/v1/devices", this::list);
         app.get("/api/v1/devices/{id}", this::show);
         app.post("/api/v1/devices/{id}/disable", this::disable);
+        app.post("/api/v1/devices/{id}/enrollment-secret", this::secret);
     }
 
     private void create(Context ctx) {
@@ -104,8 +105,33 @@ final class DeviceRoutes {
         Device d = device(ctx.pathParam("id"));
         Map<String, Object> out = deviceJson(d);
         Instant now = s.clock().instant();
-        out.put("certificates", s.store().certificates(d.id(), now, null, 100).stream().map(c -> certificateSummary(c, now)).toList());
+        List<StoredCertificate> certs = s.store().certificates(d.id(), now, null, 100);
+        java.util.Set<String> current = new java.util.HashSet<>();
+        out.put("certificates", certs.stream().map(c -> {
+            Map<String, Object> m = certificateSummary(c, now);
+            // versions, newest first: the newest valid certificate of each profile is the current one
+            m.put("current", "valid".equals(c.status(now)) && current.add(c.issued().profile()));
+            return m;
+        }).toList());
         ctx.json(out);
+    }
+
+    /** A one-time enrollment secret for the device, shown in this answer only (201). */
+    private void secret(Context ctx) {
+        Authorization a = auth.require(ctx, Role.ISSUER);
+        String id = ctx.pathParam("id");
+        device(id);
+        java.time.Duration life = s.config().enrollment().secretValidity();
+        String in = ctx.queryParam("expiresIn");
+        if (in != null) {
+            try {
+                life = dev.fleetpki.core.Durations.parse(in);
+            } catch (IllegalArgumentException e) {
+                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "expiresIn must be a duration such as 7d or 12h, not '" + in + "'");
+            }
+        }
+        Enrollment.NewSecret secret = Enrollment.newSecret(s.store(), id, life, a.actor(), s.clock().instant());
+        ctx.status(201).header("Cache-Control", "no-store").json(Map.of("device", id, "secret", secret.text(), "expiresAt", secret.expiresAt().toString()));
     }
 
     private void disable(Context ctx) {

@@ -218,6 +218,18 @@ public final class Enrollment {
         }
     }
 
+    /** A new one-time enrollment secret: its text (shown once) and when it expires. */
+    public record NewSecret(String text, Instant expiresAt) {}
+
+    /** Makes a device's one-time enrollment secret (replacing its unused one); only its hash is stored. */
+    public static NewSecret newSecret(dev.fleetpki.store.JdbcStore store, String deviceId, java.time.Duration life, Actor by, Instant now) {
+        dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create(dev.fleetpki.core.TokenSecrets.ENROLLMENT);
+        Instant expires = now.plus(life);
+        store.addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret(t.id(), deviceId, t.secretHash(), now, by, expires, null, null),
+                new AuditEvent(now, by, "device.secret", "device:" + deviceId, Map.of("id", t.id(), "expires", expires.toString())));
+        return new NewSecret(t.text(), expires);
+    }
+
     /** Approving and rejecting pending requests (REST and the CLI). */
     public static IssuedCertificate approve(Services s, String id, Actor approver) {
         EnrollmentRequest r = s.store().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
