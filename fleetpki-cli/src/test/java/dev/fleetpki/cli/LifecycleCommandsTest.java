@@ -178,6 +178,13 @@ class LifecycleCommandsTest {
                   server-tls: {validity: 2y}
                   mystery: {validity: 1d}
                   colour: 7
+                  sensor: {kind: device, renewWithSameKey: maybe}
+                enrollment:
+                  fleets:
+                    sensor-v2: {accept: [manufacturer, password], otherwise: ignore}
+                  deviceRate: -1
+                  ratePeriod: soon
+                  wildcard: true
                 """);
         Cli.Result r = Cli.run(home, "config", "check");
         assertThat(r.exit()).isEqualTo(78);
@@ -190,6 +197,11 @@ class LifecycleCommandsTest {
                 .contains("profiles.device.subject: 'email' must be cn or uri-san")
                 .contains("profiles.server-tls.validity: 2y is too long")
                 .contains("profiles.mystery.kind: missing").contains("profiles.colour: must be a map")
+                .contains("profiles.sensor.renewWithSameKey: must be true or false")
+                .contains("enrollment.fleets.sensor-v2.accept: 'password' is not a credential kind")
+                .contains("enrollment.fleets.sensor-v2.otherwise: 'ignore' must be pending")
+                .contains("enrollment.deviceRate: must be a whole number >= 0").contains("enrollment.ratePeriod: ")
+                .contains("enrollment.wildcard: unknown setting")
                 .doesNotContain("hunt");
         Path good = TestHome.write(dir.resolve("good"), "ecdsa-p256", null, null);
         Cli.Result ok = Cli.run(good, "config", "check");
