@@ -36,7 +36,8 @@ ALTER TABLE api_token ADD COLUMN cert_sha256 TEXT;
 CREATE UNIQUE INDEX api_token_cert ON api_token (cert_sha256);
 
 -- Requests waiting for an operator, and what became of them. At most one pending request per
--- device and profile (the partial unique index); the CSR's hash finds a re-sent request.
+-- device and profile (the partial unique index); the CSR's hash finds a re-sent request among the
+-- device's requests (enrollment_request_device).
 CREATE TABLE enrollment_request (
     id          TEXT PRIMARY KEY,
     device_id   TEXT NOT NULL,
@@ -54,5 +55,5 @@ CREATE TABLE enrollment_request (
     serial      TEXT
 );
 CREATE UNIQUE INDEX enrollment_request_pending ON enrollment_request (device_id, profile) WHERE status = 'PENDING';
-CREATE INDEX enrollment_request_csr ON enrollment_request (csr_sha256);
+CREATE INDEX enrollment_request_device ON enrollment_request (device_id, profile, created_at);
 CREATE INDEX enrollment_request_status ON enrollment_request (status, created_at);

@@ -1,9 +1,9 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Station;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -28,7 +28,7 @@ final class StationCommand {
         @Override
         public Integer call() {
             dev.fleetpki.core.Device.checkId(name);
-            String fp = certificate == null ? null : sha256(Certs.readCertificate(certificate));
+            String fp = certificate == null ? null : Fingerprints.of(Certs.readCertificate(certificate));
             try (Fleet f = home.open()) {
                 Map<String, String> detail = new LinkedHashMap<>();
                 if (fp != null) {
@@ -60,14 +60,6 @@ final class StationCommand {
                 }
             }
             return 0;
-        }
-    }
-
-    static String sha256(X509Certificate c) {
-        try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(c.getEncoded()));
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -45,7 +45,7 @@ final class TokenCommand {
                     throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expires-in: " + e.getMessage());
                 }
                 TokenSecrets.New t = TokenSecrets.create();
-                String cert = clientCert == null ? null : StationCommand.sha256(Certs.readCertificate(clientCert));
+                String cert = clientCert == null ? null : dev.fleetpki.core.Fingerprints.of(Certs.readCertificate(clientCert));
                 Map<String, String> detail = new LinkedHashMap<>();
                 detail.put("role", r.name().toLowerCase(Locale.ROOT));
                 detail.put("id", t.id());

@@ -44,7 +44,7 @@ final class TrustCommand {
             }
             String n = name != null ? name : file.getFileName().toString().replaceFirst("\\.[^.]*$", "");
             dev.fleetpki.core.Device.checkId(n);
-            String fp = StationCommand.sha256(c);
+            String fp = dev.fleetpki.core.Fingerprints.of(c);
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
                 f.store().addManufacturer(new ManufacturerCa(n, c, fp, mapBy, now, home.actor()), new AuditEvent(now, home.actor(),

@@ -2,7 +2,6 @@ package dev.fleetpki.core;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -59,11 +58,7 @@ public final class TokenSecrets {
     }
 
     public static String hash(String secret) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.US_ASCII)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Fingerprints.sha256(secret.getBytes(StandardCharsets.US_ASCII));
     }
 
     /** Constant-time comparison of the presented secret with the stored hash. */

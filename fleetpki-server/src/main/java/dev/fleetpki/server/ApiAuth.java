@@ -37,28 +37,37 @@ final class ApiAuth {
             throw new HttpProblem(401, "unauthenticated", "Authentication required",
                     "send an API token: Authorization: Bearer fpk_... (create one with: fleetpki token create NAME --role issuer)", CHALLENGE);
         }
-        TokenSecrets.Presented p = TokenSecrets.parse(header.substring(7));
-        Optional<ApiToken> token = p == null ? Optional.empty() : s.store().token(p.id());
-        if (token.isEmpty() || !TokenSecrets.matches(p, token.get().secretHash()) || !token.get().usableAt(s.clock().instant())) {
-            throw new HttpProblem(401, "invalid-token", "Invalid token",
-                    "the API token is unknown, revoked or expired; ask an administrator for a new one (fleetpki token create)", CHALLENGE);
-        }
-        return authorize(token.get(), allowed);
+        ApiToken token = bearer(header.substring(7)).orElseThrow(() -> new HttpProblem(401, "invalid-token", "Invalid token",
+                "the API token is unknown, revoked or expired; ask an administrator for a new one (fleetpki token create)", CHALLENGE));
+        return authorize(token, allowed);
     }
 
     /** An operator authenticating with a client certificate registered by {@code fleetpki token create --client-cert}. */
     private Authorization operatorCertificate(java.security.cert.X509Certificate cert, Role... allowed) {
-        Optional<ApiToken> token = s.store().tokenByCertificate(ClientCertificates.sha256(cert));
-        java.time.Instant now = s.clock().instant();
-        if (token.isEmpty() || !token.get().usableAt(now) || now.isAfter(cert.getNotAfter().toInstant()) || now.isBefore(cert.getNotBefore().toInstant())) {
-            throw new HttpProblem(401, "invalid-certificate", "Unknown client certificate",
-                    "the client certificate is not an operator's (or its credential is revoked or expired); register it with: "
-                            + "fleetpki token create NAME --role issuer --client-cert FILE, or send an API token", CHALLENGE);
-        }
-        return authorize(token.get(), allowed);
+        ApiToken token = operator(cert).orElseThrow(() -> new HttpProblem(401, "invalid-certificate", "Unknown client certificate",
+                "the client certificate is not an operator's (or its credential is revoked or expired); register it with: "
+                        + "fleetpki token create NAME --role issuer --client-cert FILE, or send an API token", CHALLENGE));
+        return authorize(token, allowed);
     }
 
-    private static Authorization authorize(ApiToken t, Role... allowed) {
+    /** The API token with this text if it is known, its secret matches (constant time) and it is unexpired and unrevoked. */
+    Optional<ApiToken> bearer(String text) {
+        TokenSecrets.Presented p = TokenSecrets.parse(text);
+        return (p == null ? Optional.<ApiToken>empty() : s.store().token(p.id()))
+                .filter(t -> TokenSecrets.matches(p, t.secretHash()) && t.usableAt(s.clock().instant()));
+    }
+
+    /** The operator credential registered for this client certificate, if usable and the certificate is within its validity. */
+    Optional<ApiToken> operator(java.security.cert.X509Certificate cert) {
+        java.time.Instant now = s.clock().instant();
+        if (now.isAfter(cert.getNotAfter().toInstant()) || now.isBefore(cert.getNotBefore().toInstant())) {
+            return Optional.empty();
+        }
+        return s.store().tokenByCertificate(dev.fleetpki.core.Fingerprints.of(cert)).filter(t -> t.usableAt(now));
+    }
+
+    /** The token's actor and role, if its role is admin or one of {@code allowed}; else 403 naming the roles. */
+    static Authorization authorize(ApiToken t, Role... allowed) {
         if (t.role() != Role.ADMIN && Arrays.stream(allowed).noneMatch(r -> r == t.role())) {
             throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().name().toLowerCase(Locale.ROOT)
                     + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(r -> r.name().toLowerCase(Locale.ROOT)).toList())

@@ -2,13 +2,9 @@ package dev.fleetpki.server;
 
 import io.javalin.http.Context;
 import java.security.KeyStore;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.cert.CRL;
-import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
-import java.util.HexFormat;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
@@ -53,13 +49,5 @@ final class ClientCertificates {
     static X509Certificate[] chain(Context ctx) {
         Object o = ctx.req().getAttribute("jakarta.servlet.request.X509Certificate");
         return o instanceof X509Certificate[] c && c.length > 0 ? c : null;
-    }
-
-    static String sha256(X509Certificate c) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(c.getEncoded()));
-        } catch (NoSuchAlgorithmException | CertificateEncodingException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -58,9 +58,11 @@ final class Credentials {
     }
 
     private final Services s;
+    private final ApiAuth auth;
 
-    Credentials(Services s) {
+    Credentials(Services s, ApiAuth auth) {
         this.s = s;
+        this.auth = auth;
     }
 
     /** The credential of this request, or a 401 problem. */
@@ -97,13 +99,7 @@ final class Credentials {
             if (TokenSecrets.parse(TokenSecrets.ENROLLMENT, value) != null) {
                 return secret(null, value, now);
             }
-            TokenSecrets.Presented p = TokenSecrets.parse(value);
-            Optional<ApiToken> token = p == null ? Optional.empty() : s.store().token(p.id());
-            if (token.isEmpty() || token.get().certSha256() != null || !TokenSecrets.matches(p, token.get().secretHash())
-                    || !token.get().usableAt(now)) {
-                throw invalid();
-            }
-            return token(token.get());
+            return token(auth.bearer(value).orElseThrow(Credentials::invalid));
         }
         throw unauthenticated("the Authorization header must be Basic (device id and enrollment secret) or Bearer (a secret or API token)");
     }
@@ -124,17 +120,14 @@ final class Credentials {
     }
 
     private static Presented token(ApiToken t) {
-        if (t.role() != Role.ADMIN && t.role() != Role.ISSUER && t.role() != Role.FACTORY) {
-            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().name().toLowerCase(java.util.Locale.ROOT)
-                    + "; enrolling needs issuer, factory or admin");
-        }
-        return new Presented(Credential.TOKEN, new Actor("token", t.name()), t.role(), null, null, null, null, null);
+        dev.fleetpki.core.Authorization a = ApiAuth.authorize(t, Role.ISSUER, Role.FACTORY); // 403 for other roles
+        return new Presented(Credential.TOKEN, a.actor(), a.role(), null, null, null, null, null);
     }
 
     private Presented fromCertificate(X509Certificate[] chain) {
         X509Certificate leaf = chain[0];
         Instant now = s.clock().instant();
-        String fp = ClientCertificates.sha256(leaf);
+        String fp = dev.fleetpki.core.Fingerprints.of(leaf);
         Optional<Station> station = s.store().stationByCertificate(fp);
         if (station.isPresent()) {
             if (!station.get().active() || !validAt(leaf, now)) {
@@ -142,11 +135,8 @@ final class Credentials {
             }
             return new Presented(Credential.STATION, Actor.station(station.get().name()), Role.FACTORY, null, station.get(), null, null, null);
         }
-        Optional<ApiToken> operator = s.store().tokenByCertificate(fp);
+        Optional<ApiToken> operator = auth.operator(leaf);
         if (operator.isPresent()) {
-            if (!operator.get().usableAt(now) || !validAt(leaf, now)) {
-                throw invalid();
-            }
             return token(operator.get());
         }
         String serial = leaf.getSerialNumber().toString(16);

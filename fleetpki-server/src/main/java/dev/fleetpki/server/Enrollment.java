@@ -15,14 +15,13 @@ import dev.fleetpki.core.Profile;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.UntrustedCsr;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -70,8 +69,9 @@ public final class Enrollment {
         if (cred.kind() == Credential.RENEWAL) {
             checkRenewal(cred.current(), csr, profile);
         }
-        String csrHash = sha256(csr.der());
-        Optional<EnrollmentRequest> earlier = s.store().requestByCsr(deviceId, profile.name(), csrHash);
+        String csrHash = dev.fleetpki.core.Fingerprints.sha256(csr.der());
+        List<EnrollmentRequest> known = s.store().requestsFor(deviceId, profile.name(), csrHash);
+        Optional<EnrollmentRequest> earlier = known.stream().filter(r -> r.csrSha256().equals(csrHash)).findFirst();
         if (earlier.isPresent()) {
             EnrollmentRequest r = earlier.get();
             switch (r.status()) {
@@ -87,7 +87,7 @@ public final class Enrollment {
                         + r.decidedBy() + (r.reason() == null ? "" : ": " + r.reason()) + "; contact the operator");
             }
         }
-        s.store().pendingRequest(deviceId, profile.name()).ifPresent(p -> {
+        known.stream().filter(r -> r.status() == EnrollmentRequest.Status.PENDING).findFirst().ifPresent(p -> {
             throw new HttpProblem(409, "request-pending", "A request is pending", "request " + p.id() + " for device '" + deviceId
                     + "' and profile '" + profile.name() + "' is waiting for an operator; poll it, or send the same CSR again",
                     Map.of("Location", CertificateRoutes.requestHref(p.id())));
@@ -208,14 +208,6 @@ public final class Enrollment {
     Profile profile(String name) {
         return s.config().profile(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                 "no profile named '" + name + "'; profiles: " + String.join(", ", new java.util.TreeSet<>(s.config().profiles().keySet()))));
-    }
-
-    static String sha256(byte[] b) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /** A new one-time enrollment secret: its text (shown once) and when it expires. */

@@ -107,7 +107,7 @@ public final class FleetServer implements AutoCloseable {
 
         ApiAuth auth = new ApiAuth(s);
         new DeviceRoutes(s, auth).register(app);
-        Credentials credentials = new Credentials(s);
+        Credentials credentials = new Credentials(s, auth);
         Enrollment enrollment = new Enrollment(s);
         new CertificateRoutes(s, auth, credentials, enrollment).register(app);
         new EstRoutes(s, credentials, enrollment).register(app);

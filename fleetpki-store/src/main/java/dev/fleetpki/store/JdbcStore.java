@@ -308,10 +308,13 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         return queryOne("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request WHERE id = ?", JdbcStore::toRequest, id);
     }
 
-    /** The newest request with this CSR for this device and profile (a client re-sending it). */
-    public Optional<EnrollmentRequest> requestByCsr(String deviceId, String profile, String csrSha256) {
-        return queryOne("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request WHERE csr_sha256 = ? AND device_id = ? AND profile = ? "
-                + "ORDER BY created_at DESC LIMIT 1", JdbcStore::toRequest, csrSha256, deviceId, profile);
+    /**
+     * In one read, what an enrollment needs to know of earlier requests for this device and
+     * profile: those carrying this CSR (a client re-sending it) and the pending one, newest first.
+     */
+    public List<EnrollmentRequest> requestsFor(String deviceId, String profile, String csrSha256) {
+        return query("SELECT " + REQUEST_COLUMNS + " FROM enrollment_request WHERE device_id = ? AND profile = ? "
+                + "AND (csr_sha256 = ? OR status = 'PENDING') ORDER BY created_at DESC, id", JdbcStore::toRequest, deviceId, profile, csrSha256);
     }
 
     public Optional<EnrollmentRequest> pendingRequest(String deviceId, String profile) {
