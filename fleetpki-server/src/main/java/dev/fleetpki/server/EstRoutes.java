@@ -11,9 +11,6 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.util.Base64;
 import java.util.List;
-import org.bouncycastle.cert.jcajce.JcaCertStore;
-import org.bouncycastle.cms.CMSAbsentContent;
-import org.bouncycastle.cms.CMSSignedDataGenerator;
 
 /**
  * EST (RFC 7030, with RFC 8951): {@code /.well-known/est[/<label>]/cacerts}. A label names a
@@ -100,7 +97,7 @@ final class EstRoutes {
         UntrustedCsr csr = csr(ctx, profile.name(), protocol);
         Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, protocol, renewal);
         switch (outcome) {
-            case Enrollment.Issued i -> certsOnly(ctx, List.of(i.certificate().certificate()));
+            case Enrollment.Issued i -> certsOnly(ctx, List.of(i.certificate().der()));
             case Enrollment.Pending p -> ctx.status(202).header("Retry-After", String.valueOf(RETRY_AFTER_SECONDS))
                     .header("Location", CertificateRoutes.requestHref(p.request().id()))
                     .contentType("text/plain; charset=utf-8")
@@ -134,7 +131,7 @@ final class EstRoutes {
                 + b64.encodeToString(kp.getPrivate().getEncoded()) + "\r\n"
                 + "--" + boundary + "\r\n"
                 + "Content-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                + b64.encodeToString(certsOnlyDer(List.of(issued.certificate()))) + "\r\n"
+                + b64.encodeToString(CertsOnly.der(List.of(issued.der()))) + "\r\n"
                 + "--" + boundary + "--\r\n";
         ctx.header("Cache-Control", "no-store").contentType("multipart/mixed; boundary=" + boundary).result(body);
     }
@@ -171,16 +168,10 @@ final class EstRoutes {
                 .filter(profile.keyAlgorithms()::contains).findFirst().orElse(dev.fleetpki.kms.KeyAlgorithm.EC_P256);
     }
 
-    private static byte[] certsOnlyDer(List<java.security.cert.X509Certificate> certs) throws Exception {
-        CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
-        gen.addCertificates(new JcaCertStore(certs));
-        return gen.generate(new CMSAbsentContent()).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER); // DER, not BER: small parsers
-    }
-
-    private static void certsOnly(Context ctx, List<java.security.cert.X509Certificate> certs) throws Exception {
+    private static void certsOnly(Context ctx, List<byte[]> certs) {
         ctx.header("Content-Transfer-Encoding", "base64")
                 .contentType("application/pkcs7-mime; smime-type=certs-only")
-                .result(Base64.getMimeEncoder(64, new byte[] {'\r', '\n'}).encodeToString(certsOnlyDer(certs)) + "\r\n");
+                .result(Base64.getMimeEncoder(64, new byte[] {'\r', '\n'}).encodeToString(CertsOnly.der(certs)) + "\r\n");
     }
 
     private void cacerts(Context ctx, String label) throws Exception {
@@ -188,6 +179,10 @@ final class EstRoutes {
         String issuer = s.pipeline().issuerFor(profile);
         CaRecord ca = s.store().ca(issuer).orElseThrow(() -> new PkiException(ErrorKind.CONFIG,
                 "profile '" + label + "' is signed by CA '" + issuer + "', which is not in the store; run the ceremony"));
-        certsOnly(ctx, s.cas().chainFrom(ca));
+        List<byte[]> chain = new java.util.ArrayList<>();
+        for (java.security.cert.X509Certificate c : s.cas().chainFrom(ca)) {
+            chain.add(c.getEncoded());
+        }
+        certsOnly(ctx, chain);
     }
 }

@@ -62,6 +62,8 @@ public final class Database implements AutoCloseable {
             props.setProperty("synchronous", "FULL"); // durable: fsync on every commit
             props.setProperty("busy_timeout", "30000");
             props.setProperty("foreign_keys", "true");
+            // reads map the file instead of a read() system call per page (enrollment reads on every request)
+            props.setProperty("mmap_size", String.valueOf(256L << 20));
         } else if (url.startsWith("jdbc:postgresql:")) {
             dialect = Dialect.POSTGRESQL;
             if (user != null) {

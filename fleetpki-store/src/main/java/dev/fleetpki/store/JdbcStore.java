@@ -45,7 +45,12 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     private final Database db;
     private final GroupCommitter writer;
     private final SerialPool serials;
-    private final DeviceCache devices = new DeviceCache();
+    /** Devices for issuance's early check; the commit checks the device again. */
+    static final long DEVICE_TTL_MILLIS = 10_000;
+    /** Factory stations by certificate fingerprint, read by every station enrollment. */
+    static final long STATION_TTL_MILLIS = 5_000;
+    private final TtlCache<Device> devices = new TtlCache<>(DEVICE_TTL_MILLIS);
+    private final TtlCache<Station> stations = new TtlCache<>(STATION_TTL_MILLIS);
 
     public JdbcStore(Database db) {
         this.db = db;
@@ -60,7 +65,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     // ---- devices ----
 
     /**
-     * The device as issuance sees it: served from a cache of at most {@link DeviceCache#TTL_MILLIS}
+     * The device as issuance sees it: served from a cache of at most {@link #DEVICE_TTL_MILLIS}
      * for the early check. The commit re-checks the device is active inside its own transaction,
      * so a device disabled or revoked meanwhile (here or on another node) still gets nothing.
      */
@@ -196,7 +201,16 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         return queryOne("SELECT status FROM station WHERE name = ?", rs -> rs.getString(1), name);
     }
 
+    /**
+     * The station that authenticates with this certificate, served from a cache of at most
+     * {@link #STATION_TTL_MILLIS} (a station registered here is seen at once; a change made on
+     * another node within that time).
+     */
     public Optional<Station> stationByCertificate(String certSha256) {
+        return stations.get(certSha256, this::stationByCertificateNow);
+    }
+
+    private Optional<Station> stationByCertificateNow(String certSha256) {
         return queryOne("SELECT name, status, cert_sha256, fleet FROM station WHERE cert_sha256 = ?",
                 rs -> new Station(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)), certSha256);
     }

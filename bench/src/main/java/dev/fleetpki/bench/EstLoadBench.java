@@ -1,0 +1,567 @@
+package dev.fleetpki.bench;
+
+import dev.fleetpki.cli.Fleet;
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.Device;
+import dev.fleetpki.core.Fingerprints;
+import dev.fleetpki.core.Station;
+import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.kms.Crypto;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.Pem;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.math.BigInteger;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.Date;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+
+/**
+ * EST enrollment over real HTTPS: a {@code fleetpki serve} process on the embedded SQLite store,
+ * loaded by clients that POST prepared ECDSA P-256 CSRs to {@code /.well-known/est/simpleenroll}
+ * with a factory station's TLS client certificate, in two shapes: kept-alive connections (a
+ * gateway or factory station) and a new TLS connection, with a full handshake, per enrollment
+ * (devices). The reference is Debian's cfssl ({@code cfssl serve}, plain HTTP, ECDSA P-256 CA,
+ * nothing stored) loaded the same way in the same run. Reports enrollments per second, p50/p99
+ * latency, the CPU each process used and the server's RSS. Not a test: run it with
+ * {@code bench/run-enrollment}.
+ */
+public final class EstLoadBench {
+    static final int DEVICES = 1024;
+    static final String EST_PATH = "/.well-known/est/simpleenroll";
+    static final String CFSSL_PATH = "/api/v1/cfssl/sign";
+    static final long CLK_TCK = 100;
+    /**
+     * The key exchange groups the clients offer, first choice first: P-256, as a device whose key
+     * and ECDH live in a secure element (ATECC608, STSAFE-A110: P-256 only) must, then X25519.
+     */
+    static String[] NAMED_GROUPS = {"secp256r1", "x25519"};
+
+    enum Shape {
+        KEPT_ALIVE("kept-alive"), NEW_CONNECTION("new per enrollment");
+
+        final String label;
+
+        Shape(String label) {
+            this.label = label;
+        }
+    }
+
+    /** A server under load and how to talk to it. */
+    interface Target extends AutoCloseable {
+        String name();
+
+        long pid();
+
+        /** @param fresh true: as a device that connects once (no TLS session to resume) */
+        MiniHttp connect(boolean fresh) throws IOException;
+
+        MiniHttp.Response enroll(MiniHttp http, int i, boolean close) throws IOException;
+
+        boolean ok(MiniHttp.Response r);
+
+        @Override
+        void close() throws Exception;
+    }
+
+    record Row(String server, Shape shape, int clients, double paced, double perSecond, double p50, double p99, double serverCores,
+               double loadCores, long rssKb, long errors, String firstError) {}
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opt = IssuanceBench.options(args);
+        double seconds = Double.parseDouble(opt.getOrDefault("seconds", "10"));
+        double warmup = Double.parseDouble(opt.getOrDefault("warmup", "5"));
+        int[] clients = Arrays.stream(opt.getOrDefault("clients", "1,8,64").split(",")).mapToInt(Integer::parseInt).toArray();
+        List<String> servers = List.of(opt.getOrDefault("servers", "cfssl,fleetpki").split(","));
+        List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new").split(","))
+                .map(s -> s.startsWith("new") ? Shape.NEW_CONNECTION : Shape.KEPT_ALIVE).toList();
+        String serverJvm = opt.getOrDefault("server-jvm", "-Xmx1g");
+        NAMED_GROUPS = opt.getOrDefault("groups", String.join(",", NAMED_GROUPS)).split(",");
+        Path out = Path.of(opt.getOrDefault("out", "bench/results/enrollment.md"));
+        Crypto.init();
+
+        List<byte[]> csrs = new ArrayList<>();
+        for (int i = 0; i < DEVICES; i++) {
+            KeyPair kp = KeyAlgorithm.EC_P256.generate();
+            csrs.add(new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=bench-" + i), kp.getPublic())
+                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())).getEncoded());
+        }
+        List<Row> rows = new ArrayList<>();
+        for (String server : servers) {
+            try (Target t = server.equals("cfssl") ? Cfssl.start(csrs) : FleetpkiServer.start(csrs, serverJvm)) {
+                for (Shape shape : shapes) {
+                    for (int c : clients) {
+                        rows.add(run(t, shape, c, 0, seconds, warmup));
+                    }
+                }
+                if (t instanceof FleetpkiServer f && shapes.contains(Shape.KEPT_ALIVE)) {
+                    // the latency target is for half the kept-alive rate at the largest client count
+                    int c = clients[clients.length - 1];
+                    rows.stream().filter(r -> r.server.equals(f.name()) && r.shape == Shape.KEPT_ALIVE && r.clients == c && r.paced == 0).findFirst()
+                            .ifPresent(full -> rows.add(runQuietly(t, c, Math.floor(full.perSecond / 2 / 50) * 50, seconds, warmup)));
+                }
+            }
+        }
+        String md = table(rows);
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, md);
+        System.out.println(md);
+    }
+
+    private static Row runQuietly(Target t, int clients, double rate, double seconds, double warmup) {
+        try {
+            return run(t, Shape.KEPT_ALIVE, clients, rate, seconds, warmup);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String table(List<Row> rows) {
+        StringBuilder md = new StringBuilder();
+        md.append("| server | connection | clients | enrollments/s | p50 ms | p99 ms | server CPU (cores) | load generator CPU (cores) "
+                + "| server RSS MiB | errors | fleetpki / cfssl |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (Row r : rows) {
+            String ratio = "";
+            if (r.server.equals("fleetpki") && r.paced == 0) {
+                ratio = rows.stream().filter(o -> o.server.equals("cfssl") && o.shape == r.shape && o.clients == r.clients).findFirst()
+                        .map(o -> String.format(Locale.ROOT, "%.2f", r.perSecond / o.perSecond)).orElse("");
+            }
+            md.append(String.format(Locale.ROOT, "| %s | %s | %d%s | %,.0f | %.2f | %.2f | %.2f | %.2f | %d | %d%s | %s |%n", r.server, r.shape.label,
+                    r.clients, r.paced > 0 ? String.format(Locale.ROOT, " (paced at %,.0f/s)", r.paced) : "", r.perSecond, r.p50, r.p99,
+                    r.serverCores, r.loadCores, r.rssKb / 1024, r.errors, r.firstError == null ? "" : " (" + r.firstError + ")", ratio));
+        }
+        return md.toString();
+    }
+
+    /**
+     * One configuration: {@code clients} platform threads, each with its own connection (kept
+     * alive, or new for every enrollment). With {@code rate > 0} the clients are paced so that
+     * together they send that many requests per second, and latency is counted from when a
+     * request was due (so a server that falls behind shows it, instead of slowing the clients).
+     */
+    static Row run(Target t, Shape shape, int clients, double rate, double seconds, double warmup) throws Exception {
+        String label = t.name() + " " + shape.label + " x" + clients + (rate > 0 ? " paced " + (long) rate + "/s" : "");
+        AtomicBoolean measuring = new AtomicBoolean(false);
+        AtomicBoolean stop = new AtomicBoolean(false);
+        long[][] lat = new long[clients][];
+        int[] counts = new int[clients];
+        long[] errors = new long[clients];
+        AtomicReference<String> firstError = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>();
+        long start = System.nanoTime();
+        double interval = rate > 0 ? clients * 1e9 / rate : 0;
+        for (int c = 0; c < clients; c++) {
+            int cc = c;
+            lat[c] = new long[2_000_000 / clients + 1];
+            threads.add(Thread.ofPlatform().name("client-" + c).start(() -> {
+                MiniHttp http = null;
+                int i = cc;
+                long k = 0;
+                while (!stop.get()) {
+                    long due = System.nanoTime();
+                    if (rate > 0) {
+                        due = start + (long) (cc * interval / clients + k++ * interval);
+                        long wait = due - System.nanoTime();
+                        if (wait > 0) {
+                            LockSupport.parkNanos(wait);
+                        }
+                    }
+                    boolean counted = measuring.get();
+                    try {
+                        if (http == null) {
+                            http = t.connect(shape == Shape.NEW_CONNECTION);
+                        }
+                        MiniHttp.Response r = t.enroll(http, i % DEVICES, shape == Shape.NEW_CONNECTION);
+                        long dt = System.nanoTime() - due;
+                        if (r.close()) {
+                            http.close();
+                            http = null;
+                        }
+                        if (!t.ok(r)) {
+                            errors[cc]++;
+                            firstError.compareAndSet(null, "HTTP " + r.status() + ": " + abbreviate(new String(r.body(), StandardCharsets.UTF_8)));
+                        } else if (counted && measuring.get() && counts[cc] < lat[cc].length) {
+                            lat[cc][counts[cc]++] = dt;
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        errors[cc]++;
+                        firstError.compareAndSet(null, e.toString());
+                        if (http != null) {
+                            try {
+                                http.close();
+                            } catch (IOException ignored) {
+                                // already broken
+                            }
+                            http = null;
+                        }
+                    }
+                    i += clients;
+                }
+                if (http != null) {
+                    try {
+                        http.close();
+                    } catch (IOException ignored) {
+                        // end of run
+                    }
+                }
+            }));
+        }
+        progress(label + ": warm-up " + warmup + " s");
+        Thread.sleep((long) (warmup * 1000));
+        long serverCpu0 = cpuTicks(t.pid());
+        long ownCpu0 = cpuTicks(ProcessHandle.current().pid());
+        long t0 = System.nanoTime();
+        measuring.set(true);
+        for (int s = 0; s < (int) Math.ceil(seconds); s++) {
+            Thread.sleep((long) (Math.min(1, seconds - s) * 1000));
+            progress(String.format(Locale.ROOT, "%s: %d s, %,d enrollments", label, s + 1, Arrays.stream(counts).asLongStream().sum()));
+        }
+        measuring.set(false);
+        long elapsed = System.nanoTime() - t0;
+        long serverCpu = cpuTicks(t.pid()) - serverCpu0;
+        long ownCpu = cpuTicks(ProcessHandle.current().pid()) - ownCpu0;
+        long rss = rssKb(t.pid());
+        stop.set(true);
+        for (Thread th : threads) {
+            th.join();
+        }
+        long n = Arrays.stream(counts).asLongStream().sum();
+        long[] all = new long[(int) n];
+        int k = 0;
+        for (int c = 0; c < clients; c++) {
+            System.arraycopy(lat[c], 0, all, k, counts[c]);
+            k += counts[c];
+        }
+        Arrays.sort(all);
+        double secs = elapsed / 1e9;
+        Row row = new Row(t.name(), shape, clients, rate, n / secs, pct(all, 0.5), pct(all, 0.99), serverCpu / (double) CLK_TCK / secs,
+                ownCpu / (double) CLK_TCK / secs, rss, Arrays.stream(errors).sum(), firstError.get());
+        progress(String.format(Locale.ROOT, "%s: %,.0f/s, p50 %.2f ms, p99 %.2f ms, errors %d", label, row.perSecond, row.p50, row.p99, row.errors));
+        return row;
+    }
+
+    static double pct(long[] sorted, double p) {
+        return sorted.length == 0 ? 0 : sorted[Math.min(sorted.length - 1, (int) (sorted.length * p))] / 1e6;
+    }
+
+    static String abbreviate(String s) {
+        String one = s.replaceAll("\\s+", " ").trim();
+        return one.length() > 120 ? one.substring(0, 120) + "..." : one;
+    }
+
+    /** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
+    static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    static long rssKb(long pid) throws IOException {
+        for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (l.startsWith("VmRSS:")) {
+                return Long.parseLong(l.replaceAll("\\D", ""));
+            }
+        }
+        return 0;
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    static Socket tcp(int port) throws IOException {
+        Socket s = new Socket();
+        s.setTcpNoDelay(true);
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+        s.setSoTimeout(30_000);
+        return s;
+    }
+
+    static void progress(String s) {
+        System.err.println("[bench] " + s);
+    }
+
+    /** {@code fleetpki serve} in its own JVM on a fresh CA home, with a factory station that may enroll the bench devices. */
+    static final class FleetpkiServer implements Target {
+        private final Path home;
+        private final Process process;
+        private final int port;
+        private final KeyManager[] keys;
+        private final TrustManager[] trust;
+        private final SSLContext shared;
+        private final List<byte[]> bodies;
+        private long served;
+
+        private FleetpkiServer(Path home, Process process, int port, KeyManager[] keys, TrustManager[] trust, List<byte[]> bodies) throws Exception {
+            this.home = home;
+            this.process = process;
+            this.port = port;
+            this.keys = keys;
+            this.trust = trust;
+            this.shared = context();
+            this.bodies = bodies;
+        }
+
+        static FleetpkiServer start(List<byte[]> csrs, String serverJvm) throws Exception {
+            Path home = Files.createTempDirectory("fleetpki-est-bench-");
+            IssuanceBench.writeConfig(home, "jdbc:sqlite:fleetpki.db");
+            KeyPair stationKey = KeyAlgorithm.EC_P256.generate();
+            Instant now = Instant.now();
+            X509Certificate stationCert = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(
+                    new X500Name("CN=bench-station"), BigInteger.valueOf(now.toEpochMilli()), Date.from(now.minus(1, ChronoUnit.HOURS)),
+                    Date.from(now.plus(1, ChronoUnit.DAYS)), new X500Name("CN=bench-station"), stationKey.getPublic())
+                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(stationKey.getPrivate())));
+            X509Certificate root;
+            progress("fleetpki: ceremony, " + DEVICES + " devices of model 'bench', factory station 'bench-station' for that fleet");
+            try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+                Actor op = Actor.operator("bench");
+                f.ceremony(op).init(false);
+                List<Thread> reg = new ArrayList<>();
+                for (int i = 0; i < DEVICES; i++) {
+                    String id = "bench-" + i;
+                    reg.add(Thread.ofVirtual().start(() -> f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software",
+                            f.clock().instant()), new AuditEvent(f.clock().instant(), op, "device.add", "device:" + id, Map.of()))));
+                }
+                for (Thread t : reg) {
+                    t.join();
+                }
+                f.store().addStation(new Station("bench-station", "ACTIVE", Fingerprints.of(stationCert), "bench"),
+                        new AuditEvent(f.clock().instant(), op, "station.add", "station:bench-station", Map.of()));
+                root = f.store().cas().stream().filter(c -> c.role() == CaRole.ROOT).map(CaRecord::certificate).findFirst().orElseThrow();
+            }
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setKeyEntry("station", stationKey.getPrivate(), new char[0], new X509Certificate[] {stationCert});
+            // SunX509 keeps the key it read; PKIX's key manager reads it from the key store again (PBKDF2) on every handshake
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
+            kmf.init(ks, new char[0]);
+            KeyStore ts = KeyStore.getInstance("PKCS12");
+            ts.load(null, null);
+            ts.setCertificateEntry("root", root);
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+            tmf.init(ts);
+
+            List<String> cmd = new ArrayList<>();
+            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            cmd.addAll(Arrays.stream(serverJvm.trim().split("\\s+")).filter(s -> !s.isEmpty()).toList());
+            cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "dev.fleetpki.cli.Main",
+                    "serve", "--home", home.toString(), "--port", "0"));
+            progress("fleetpki: starting " + String.join(" ", cmd.subList(0, cmd.size() - 7)) + " ... serve");
+            Process p = new ProcessBuilder(cmd).redirectError(home.resolve("server.log").toFile()).start();
+            BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            Pattern serving = Pattern.compile("fleetpki serving https://[^:]+:(\\d+)/");
+            int port = -1;
+            for (String l = r.readLine(); l != null; l = r.readLine()) {
+                Matcher m = serving.matcher(l);
+                if (m.find()) {
+                    port = Integer.parseInt(m.group(1));
+                    break;
+                }
+            }
+            if (port < 0) {
+                p.destroyForcibly();
+                throw new IllegalStateException("fleetpki serve did not start; see " + home.resolve("server.log"));
+            }
+            Thread.ofPlatform().daemon().start(() -> r.lines().forEach(l -> { }));
+            List<byte[]> bodies = csrs.stream().map(c -> Base64.getEncoder().encode(c)).toList();
+            return new FleetpkiServer(home, p, port, kmf.getKeyManagers(), tmf.getTrustManagers(), bodies);
+        }
+
+        private SSLContext context() throws Exception {
+            SSLContext c = SSLContext.getInstance("TLS");
+            c.init(keys, trust, null);
+            return c;
+        }
+
+        private final java.util.concurrent.atomic.AtomicLong connections = new java.util.concurrent.atomic.AtomicLong();
+
+        @Override
+        public String name() {
+            return "fleetpki";
+        }
+
+        @Override
+        public long pid() {
+            return process.pid();
+        }
+
+        /**
+         * Every client shares one TLS context. A new-connection client must not resume a TLS
+         * session (a device that enrolls once has none to resume), and the JDK's client session
+         * cache is keyed by peer host and port, so each such connection names a host of its own
+         * (it goes in SNI, which the server does not check; the chain is still verified to the
+         * root). A fresh SSLContext per connection would do the same but costs the client
+         * several milliseconds of cipher suite set-up each time.
+         */
+        @Override
+        public MiniHttp connect(boolean fresh) throws IOException {
+            String host = fresh ? "device-" + connections.incrementAndGet() + ".bench.invalid" : "localhost";
+            SSLSocket s = (SSLSocket) shared.getSocketFactory().createSocket(tcp(port), host, port, true);
+            SSLParameters params = s.getSSLParameters();
+            if (!fresh) {
+                params.setEndpointIdentificationAlgorithm("HTTPS");
+            }
+            params.setNamedGroups(NAMED_GROUPS);
+            s.setSSLParameters(params);
+            s.startHandshake();
+            return new MiniHttp(s, "localhost:" + port);
+        }
+
+        @Override
+        public MiniHttp.Response enroll(MiniHttp http, int i, boolean close) throws IOException {
+            MiniHttp.Response r = http.post(EST_PATH, "application/pkcs10", bodies.get(i), close);
+            if (ok(r)) {
+                synchronized (this) {
+                    served++;
+                }
+            }
+            return r;
+        }
+
+        @Override
+        public boolean ok(MiniHttp.Response r) {
+            return r.status() == 200 && r.body().length > 300;
+        }
+
+        @Override
+        public void close() throws Exception {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+            // every certificate a client received must be in the store, and the audit chain intact
+            try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+                long stored = f.store().certificateCount();
+                progress(String.format(Locale.ROOT, "fleetpki: %,d certificates in the store, %,d returned to clients", stored, served));
+                if (stored < served) {
+                    throw new IllegalStateException("clients received " + served + " certificates but the store holds " + stored);
+                }
+                if (!f.store().verifyAudit().intact()) {
+                    throw new IllegalStateException("audit chain broken after the run");
+                }
+            }
+            IssuanceBench.deleteTree(home);
+        }
+    }
+
+    /** Debian's cfssl: {@code cfssl serve} with an ECDSA P-256 CA made by openssl, plain HTTP, signing only. */
+    static final class Cfssl implements Target {
+        private final Path dir;
+        private final Process process;
+        private final int port;
+        private final List<byte[]> bodies;
+
+        private Cfssl(Path dir, Process process, int port, List<byte[]> bodies) {
+            this.dir = dir;
+            this.process = process;
+            this.port = port;
+            this.bodies = bodies;
+        }
+
+        static Cfssl start(List<byte[]> csrs) throws Exception {
+            Path dir = Files.createTempDirectory("cfssl-bench-");
+            exec(dir, "openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca-key.pem");
+            exec(dir, "openssl", "req", "-x509", "-new", "-key", "ca-key.pem", "-subj", "/CN=cfssl bench CA", "-days", "30",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "ca.pem");
+            Files.writeString(dir.resolve("config.json"), """
+                    {"signing": {"default": {"usages": ["digital signature", "client auth"], "expiry": "8760h"}}}
+                    """);
+            int port = freePort();
+            progress("cfssl: cfssl serve on 127.0.0.1:" + port);
+            Process p = new ProcessBuilder("cfssl", "serve", "-address=127.0.0.1", "-port=" + port, "-ca=ca.pem", "-ca-key=ca-key.pem",
+                    "-config=config.json").directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("cfssl.log").toFile()).start();
+            for (int i = 0; i < 100; i++) {
+                try (Socket s = tcp(port)) {
+                    break;
+                } catch (IOException e) {
+                    if (!p.isAlive()) {
+                        throw new IllegalStateException("cfssl serve exited: " + Files.readString(dir.resolve("cfssl.log")));
+                    }
+                    Thread.sleep(100);
+                }
+            }
+            List<byte[]> bodies = csrs.stream().map(c -> ("{\"certificate_request\": \"" + Pem.encode("CERTIFICATE REQUEST", c).replace("\n", "\\n")
+                    + "\"}").getBytes(StandardCharsets.UTF_8)).toList();
+            return new Cfssl(dir, p, port, bodies);
+        }
+
+        static void exec(Path dir, String... cmd) throws Exception {
+            Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException(String.join(" ", cmd) + " failed: " + output);
+            }
+        }
+
+        @Override
+        public String name() {
+            return "cfssl";
+        }
+
+        @Override
+        public long pid() {
+            return process.pid();
+        }
+
+        @Override
+        public MiniHttp connect(boolean fresh) throws IOException {
+            return new MiniHttp(tcp(port), "127.0.0.1:" + port);
+        }
+
+        @Override
+        public MiniHttp.Response enroll(MiniHttp http, int i, boolean close) throws IOException {
+            return http.post(CFSSL_PATH, "application/json", bodies.get(i), close);
+        }
+
+        @Override
+        public boolean ok(MiniHttp.Response r) {
+            return r.status() == 200 && new String(r.body(), StandardCharsets.UTF_8).contains("\"success\":true");
+        }
+
+        @Override
+        public void close() throws Exception {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+            IssuanceBench.deleteTree(dir);
+        }
+    }
+}
