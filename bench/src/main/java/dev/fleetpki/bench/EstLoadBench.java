@@ -108,6 +108,9 @@ public final class EstLoadBench {
         Map<String, String> opt = IssuanceBench.options(args);
         double seconds = Double.parseDouble(opt.getOrDefault("seconds", "10"));
         double warmup = Double.parseDouble(opt.getOrDefault("warmup", "5"));
+        // once per server before its first configuration, with 8 clients: on 2 saturated cores the JIT compilers
+        // starve and a server is still compiling its hot paths minutes later; below saturation they finish
+        double firstWarmup = Double.parseDouble(opt.getOrDefault("first-warmup", "45"));
         int[] clients = Arrays.stream(opt.getOrDefault("clients", "1,8,64").split(",")).mapToInt(Integer::parseInt).toArray();
         List<String> servers = List.of(opt.getOrDefault("servers", "cfssl,fleetpki").split(","));
         List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new").split(","))
@@ -126,6 +129,9 @@ public final class EstLoadBench {
         List<Row> rows = new ArrayList<>();
         for (String server : servers) {
             try (Target t = server.equals("cfssl") ? Cfssl.start(csrs) : FleetpkiServer.start(csrs, serverJvm)) {
+                if (firstWarmup > 0) {
+                    run(t, Shape.KEPT_ALIVE, 8, 0, 1, firstWarmup);
+                }
                 for (Shape shape : shapes) {
                     for (int c : clients) {
                         rows.add(run(t, shape, c, 0, seconds, warmup));

@@ -26,12 +26,73 @@ public final class Database implements AutoCloseable {
     private final Dialect dialect;
     private final HikariDataSource readers;
     private final Properties props;
+    private final Checkpointer checkpointer;
 
     private Database(String url, Dialect dialect, HikariDataSource readers, Properties props) {
         this.url = url;
         this.dialect = dialect;
         this.readers = readers;
         this.props = props;
+        this.checkpointer = dialect == Dialect.SQLITE ? new Checkpointer() : null;
+    }
+
+    /**
+     * SQLite: copies the write-ahead log into the database file from a thread of its own, every
+     * {@link #INTERVAL_MILLIS}, so that a commit (and the callers waiting on it) does not also
+     * pay for a checkpoint. PASSIVE: it never blocks the writer or readers. The writer's own
+     * automatic checkpoint stays as a backstop at a larger log size.
+     */
+    private final class Checkpointer implements Runnable {
+        static final long INTERVAL_MILLIS = 250;
+        private final Thread thread = Thread.ofPlatform().name("fleetpki-checkpoint").daemon(true).unstarted(this);
+        private volatile boolean stopped;
+
+        Checkpointer() {
+            thread.start();
+        }
+
+        @Override
+        public void run() {
+            Connection c = null;
+            while (!stopped) {
+                try {
+                    Thread.sleep(INTERVAL_MILLIS);
+                    if (c == null) {
+                        c = DriverManager.getConnection(url, props);
+                    }
+                    try (Statement st = c.createStatement()) {
+                        st.execute("PRAGMA wal_checkpoint(PASSIVE)");
+                    }
+                } catch (InterruptedException e) {
+                    break;
+                } catch (SQLException e) {
+                    org.slf4j.LoggerFactory.getLogger(Database.class).warn("background checkpoint failed (the writer checkpoints instead): {}", e.getMessage());
+                    closeQuietly(c);
+                    c = null;
+                }
+            }
+            closeQuietly(c);
+        }
+
+        void stop() {
+            stopped = true;
+            thread.interrupt();
+            try {
+                thread.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private static void closeQuietly(Connection c) {
+            if (c != null) {
+                try {
+                    c.close();
+                } catch (SQLException ignored) {
+                    // closing after a failure
+                }
+            }
+        }
     }
 
     /**
@@ -129,6 +190,11 @@ public final class Database implements AutoCloseable {
         // SQLite: autocommit stays on and the writer issues BEGIN IMMEDIATE / COMMIT itself, because the
         // driver would otherwise open the next transaction right after each commit and hold the write lock.
         c.setAutoCommit(dialect == Dialect.SQLITE);
+        if (dialect == Dialect.SQLITE) {
+            try (Statement s = c.createStatement()) {
+                s.execute("PRAGMA wal_autocheckpoint = 16000"); // a backstop; the Checkpointer thread does it normally
+            }
+        }
         if (dialect == Dialect.POSTGRESQL) {
             try (Statement s = c.createStatement()) {
                 s.execute("SET synchronous_commit = on");
@@ -176,6 +242,9 @@ public final class Database implements AutoCloseable {
 
     @Override
     public void close() {
+        if (checkpointer != null) {
+            checkpointer.stop();
+        }
         readers.close();
     }
 }
