@@ -268,14 +268,8 @@ public final class EstLoadBench {
         for (Thread th : threads) {
             th.join();
         }
-        long n = Arrays.stream(counts).asLongStream().sum();
-        long[] all = new long[(int) n];
-        int k = 0;
-        for (int c = 0; c < clients; c++) {
-            System.arraycopy(lat[c], 0, all, k, counts[c]);
-            k += counts[c];
-        }
-        Arrays.sort(all);
+        long[] all = IssuanceBench.sortedLatencies(lat, counts);
+        long n = all.length;
         double secs = elapsed / 1e9;
         Row row = new Row(t.name(), shape, clients, rate, n / secs, pct(all, 0.5), pct(all, 0.99), serverCpu / (double) CLK_TCK / secs,
                 ownCpu / (double) CLK_TCK / secs, rss, Arrays.stream(errors).sum(), firstError.get());

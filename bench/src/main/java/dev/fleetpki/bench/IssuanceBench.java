@@ -168,17 +168,7 @@ public final class IssuanceBench {
             for (Thread t : ts) {
                 t.join();
             }
-            long n = 0;
-            for (int c : counts) {
-                n += c;
-            }
-            long[] all = new long[(int) n];
-            int k = 0;
-            for (int t = 0; t < callers; t++) {
-                System.arraycopy(lat[t], 0, all, k, counts[t]);
-                k += counts[t];
-            }
-            Arrays.sort(all);
+            long[] all = sortedLatencies(lat, counts);
             if (!f.store().verifyAudit().intact()) {
                 throw new IllegalStateException("audit chain broken after the run");
             }
@@ -192,6 +182,18 @@ public final class IssuanceBench {
             }
             deleteTree(home);
         }
+    }
+
+    /** Every caller's recorded latencies in one sorted array. */
+    static long[] sortedLatencies(long[][] lat, int[] counts) {
+        long[] all = new long[Arrays.stream(counts).sum()];
+        int k = 0;
+        for (int t = 0; t < counts.length; t++) {
+            System.arraycopy(lat[t], 0, all, k, counts[t]);
+            k += counts[t];
+        }
+        Arrays.sort(all);
+        return all;
     }
 
     static void writeConfig(Path home, String url) throws Exception {

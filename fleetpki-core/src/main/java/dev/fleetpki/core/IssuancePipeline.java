@@ -331,7 +331,7 @@ public final class IssuancePipeline {
             byte[] signature = signer.getSignature();
             // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, assembled from
             // the very TBS bytes signed rather than re-encoded from the structure
-            byte[] certificate = derSequence(tbsDer, signer.getAlgorithmIdentifier().getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER),
+            byte[] certificate = Der.tlv(Der.SEQUENCE, tbsDer, signer.getAlgorithmIdentifier().getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER),
                     new org.bouncycastle.asn1.DERBitString(signature).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER));
             return new Signed(tbsDer, signer.getAlgorithmIdentifier(), signature, certificate);
         } catch (java.io.IOException e) {
@@ -349,29 +349,6 @@ public final class IssuancePipeline {
         } catch (OperatorCreationException | java.io.IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot verify the new certificate's signature", e);
         }
-    }
-
-    /** DER SEQUENCE of already-encoded elements. */
-    static byte[] derSequence(byte[]... elements) {
-        int length = 0;
-        for (byte[] e : elements) {
-            length += e.length;
-        }
-        var out = new java.io.ByteArrayOutputStream(length + 6);
-        out.write(0x30);
-        if (length < 0x80) {
-            out.write(length);
-        } else {
-            int bytes = length < 0x100 ? 1 : length < 0x10000 ? 2 : length < 0x1000000 ? 3 : 4;
-            out.write(0x80 | bytes);
-            for (int i = bytes - 1; i >= 0; i--) {
-                out.write(length >>> (8 * i));
-            }
-        }
-        for (byte[] e : elements) {
-            out.writeBytes(e);
-        }
-        return out.toByteArray();
     }
 
     /** The subject as the JDK renders it (RFC 2253), which is how the store and the CLI show subjects. */

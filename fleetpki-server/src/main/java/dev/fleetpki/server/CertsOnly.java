@@ -1,6 +1,7 @@
 package dev.fleetpki.server;
 
-import java.io.ByteArrayOutputStream;
+import static dev.fleetpki.core.Der.tlv;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -41,24 +42,5 @@ final class CertsOnly {
             }
         }
         return Integer.compare(a.length, b.length);
-    }
-
-    static byte[] tlv(int tag, byte[]... parts) {
-        int length = Arrays.stream(parts).mapToInt(p -> p.length).sum();
-        ByteArrayOutputStream out = new ByteArrayOutputStream(length + 6);
-        out.write(tag);
-        if (length < 0x80) {
-            out.write(length);
-        } else {
-            int n = length > 0xffffff ? 4 : length > 0xffff ? 3 : length > 0xff ? 2 : 1;
-            out.write(0x80 | n);
-            for (int i = n - 1; i >= 0; i--) {
-                out.write(length >>> (8 * i));
-            }
-        }
-        for (byte[] p : parts) {
-            out.writeBytes(p);
-        }
-        return out.toByteArray();
     }
 }

@@ -2,6 +2,7 @@ package dev.fleetpki.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.fleetpki.core.Der;
 import java.math.BigInteger;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -45,11 +46,11 @@ class CertsOnlyTest {
     }
 
     @Test
-    void longFormLengths() {
-        assertThat(CertsOnly.tlv(0x04, new byte[0x7f])).startsWith(0x04, 0x7f);
-        assertThat(CertsOnly.tlv(0x04, new byte[0x80])).startsWith(0x04, 0x81, 0x80);
-        assertThat(CertsOnly.tlv(0x04, new byte[0x1234])).startsWith(0x04, 0x82, 0x12, 0x34);
-        assertThat(CertsOnly.tlv(0x04, new byte[0x12345])).startsWith(0x04, 0x83, 0x01, 0x23, 0x45);
+    void derLengthsShortAndLongForm() {
+        assertThat(Der.tlv(0x04, new byte[0x7f])).startsWith(0x04, 0x7f);
+        assertThat(Der.tlv(0x04, new byte[0x80])).startsWith(0x04, 0x81, 0x80);
+        assertThat(Der.tlv(0x04, new byte[0x1234])).startsWith(0x04, 0x82, 0x12, 0x34);
+        assertThat(Der.tlv(0x04, new byte[0x12345])).startsWith(0x04, 0x83, 0x01, 0x23, 0x45);
     }
 
     private static X509Certificate cert(String subject, String alg, int size) throws Exception {
