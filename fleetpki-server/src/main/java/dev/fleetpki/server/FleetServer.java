@@ -45,6 +45,7 @@ public final class FleetServer implements AutoCloseable {
         Javalin app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = MAX_BODY;
+            cfg.jetty.threadPool = threadPool();
             cfg.jetty.addConnector((server, httpConfig) -> {
                 SslContextFactory.Server ssl = new ClientCertificates.TlsContext();
                 ssl.setWantClientAuth(true); // optional at the handshake; routes that need one refuse without it
@@ -70,6 +71,23 @@ public final class FleetServer implements AutoCloseable {
                     + "); is another server using the port? choose one with --port", e);
         }
         return new FleetServer(app, holder[0]);
+    }
+
+    /**
+     * Jetty's pool of platform threads runs the network side (selectors, TLS handshakes, HTTP
+     * parsing); request handlers, which wait on the store's group commit, run on virtual threads.
+     * With a platform thread per waiting request, 64 busy clients made 64 runnable threads on 2
+     * cores, which starved the JIT compilers and GC and stretched the latency tail (bench/README.md).
+     * {@code -Dfleetpki.platformThreads=true} runs handlers on the platform pool instead.
+     */
+    static org.eclipse.jetty.util.thread.QueuedThreadPool threadPool() {
+        var pool = new org.eclipse.jetty.util.thread.QueuedThreadPool(250, 8, 60_000);
+        pool.setName("fleetpki-http");
+        if (!Boolean.getBoolean("fleetpki.platformThreads")) {
+            pool.setVirtualThreadsExecutor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
+                    Thread.ofVirtual().name("fleetpki-request-", 0).factory()));
+        }
+        return pool;
     }
 
     public int port() {
