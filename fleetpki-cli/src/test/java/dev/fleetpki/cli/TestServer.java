@@ -34,6 +34,10 @@ final class TestServer implements AutoCloseable {
 
     /** @param topLevel more top-level YAML for fleetpki.yaml (an {@code enrollment:} section), or null */
     static TestServer start(Path dir, String profiles, String topLevel) throws Exception {
+        return start(dir, profiles, topLevel, FleetServer.Limits.DEFAULT);
+    }
+
+    static TestServer start(Path dir, String profiles, String topLevel, FleetServer.Limits limits) throws Exception {
         Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, profiles);
         if (topLevel != null) {
             java.nio.file.Files.writeString(home.resolve("fleetpki.yaml"), "\n" + topLevel, java.nio.file.StandardOpenOption.APPEND);
@@ -42,7 +46,7 @@ final class TestServer implements AutoCloseable {
         Fleet fleet = Fleet.open(home, Clock.systemUTC());
         try {
             Services s = Services.of(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
-            FleetServer server = FleetServer.start(s, ServerIdentity.ensure(s, HOST, Actor.operator("test")), "127.0.0.1", 0);
+            FleetServer server = FleetServer.start(s, ServerIdentity.ensure(s, HOST, Actor.operator("test")), "127.0.0.1", 0, limits);
             HttpClient http = HttpClient.newBuilder().sslContext(ServerTest.trusting(fleet.store().ca("root").orElseThrow().certificate())).build();
             return new TestServer(home, fleet, server, http);
         } catch (Exception | Error e) {

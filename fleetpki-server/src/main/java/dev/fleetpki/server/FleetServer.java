@@ -39,8 +39,23 @@ public final class FleetServer implements AutoCloseable {
         this.connector = connector;
     }
 
-    /** Starts on {@code bind:port} (port 0: any free port; see {@link #port()}). */
+    /**
+     * What a slow or greedy client may hold: a connection that sends nothing for {@code idleTimeout}
+     * is closed (this covers a TLS handshake or request headers that never finish); a request body
+     * that arrives slower than {@code minBodyBytesPerSecond} is refused with 408; at most {@code
+     * maxConnections} connections are open at once (beyond that Jetty stops accepting until some
+     * close). A waiting connection holds a socket and a buffer, never a thread.
+     */
+    public record Limits(java.time.Duration idleTimeout, int minBodyBytesPerSecond, int maxConnections) {
+        public static final Limits DEFAULT = new Limits(java.time.Duration.ofSeconds(30), 1024, 10_000);
+    }
+
+    /** Starts on {@code bind:port} (port 0: any free port; see {@link #port()}) with the default {@link Limits}. */
     public static FleetServer start(Services s, ServerIdentity.Loaded tls, String bind, int port) {
+        return start(s, tls, bind, port, Limits.DEFAULT);
+    }
+
+    public static FleetServer start(Services s, ServerIdentity.Loaded tls, String bind, int port, Limits limits) {
         ServerConnector[] holder = new ServerConnector[1];
         Javalin app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
@@ -55,10 +70,12 @@ public final class FleetServer implements AutoCloseable {
                 ssl.setIncludeProtocols("TLSv1.3", "TLSv1.2");
                 HttpConfiguration https = new HttpConfiguration(httpConfig);
                 https.addCustomizer(new SecureRequestCustomizer(false));
+                https.setMinRequestDataRate(limits.minBodyBytesPerSecond());
                 ServerConnector c = new ServerConnector(server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(https));
                 c.setHost(bind);
                 c.setPort(port);
-                c.setIdleTimeout(30_000);
+                c.setIdleTimeout(limits.idleTimeout().toMillis());
+                server.addBean(new org.eclipse.jetty.server.ConnectionLimit(limits.maxConnections(), server));
                 holder[0] = c;
                 return c;
             });
@@ -140,6 +157,10 @@ public final class FleetServer implements AutoCloseable {
                 case 413 -> problem(ctx, 413, "too-large", "Request too large", "the request body is larger than " + MAX_BODY + " bytes");
                 default -> problem(ctx, e.getStatus(), "http-" + e.getStatus(), "Request refused", e.getMessage());
             }
+        });
+        app.exception(org.eclipse.jetty.http.BadMessageException.class, (e, ctx) -> { // Jetty refused the request data (too slow, say)
+            problem(ctx, e.getCode(), e.getCode() == 408 ? "too-slow" : "http-" + e.getCode(), e.getCode() == 408 ? "Request too slow" : "Bad request",
+                    e.getCode() == 408 ? "the request body arrived too slowly (" + e.getReason() + "); send it at once" : String.valueOf(e.getReason()));
         });
         app.exception(PkiException.class, (e, ctx) -> {
             int status = status(e.kind());
