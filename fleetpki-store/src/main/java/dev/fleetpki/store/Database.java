@@ -38,9 +38,10 @@ public final class Database implements AutoCloseable {
 
     /**
      * SQLite: copies the write-ahead log into the database file from a thread of its own, every
-     * {@link #INTERVAL_MILLIS} ({@code -Dfleetpki.checkpointMillis}), so that a commit (and the callers waiting on it) does not also
-     * pay for a checkpoint. PASSIVE: it never blocks the writer or readers. The writer's own
-     * automatic checkpoint stays as a backstop at a larger log size.
+     * {@code INTERVAL_MILLIS} ({@code -Dfleetpki.checkpointMillis}), so that a commit (and the
+     * callers waiting on it) does not also pay for a checkpoint. PASSIVE: it never blocks the
+     * writer or readers. The writer's own automatic checkpoint stays as a backstop at a larger
+     * log size.
      */
     private final class Checkpointer implements Runnable {
         static final long INTERVAL_MILLIS = Long.getLong("fleetpki.checkpointMillis", 50);

@@ -44,8 +44,4 @@ final class TtlCache<V> {
     void invalidate(String key) {
         entries.remove(key);
     }
-
-    void clear() {
-        entries.clear();
-    }
 }
