@@ -357,6 +357,7 @@ class EstEnrollmentTest {
         Proc.Result limited = Proc.run(dir, Map.of(), "sh", "-c", "curl -sS -D - --cacert " + root + " -H 'Content-Type: application/pkcs10' --data-binary @"
                 + q + " " + tls(idev) + " " + est + "/simpleenroll");
         assertThat(limited.output()).contains("HTTP/1.1 429").containsIgnoringCase("Retry-After: ").contains("more than 3 enrollment requests");
+        assertThat(scrape()).containsPattern("fleetpki_refusals_total\\{profile=\"device\",protocol=\"est\",reason=\"rate-limited\"} 1(\\.0)?\\n");
         // the secret of another device is its own credential: not limited by q-1's use
         assertThat(post("/simpleenroll", good, "-u x-1:" + secret).status()).isEqualTo(200);
     }

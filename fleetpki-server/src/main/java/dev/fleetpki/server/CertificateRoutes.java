@@ -93,7 +93,7 @@ final class CertificateRoutes {
         }
         if (bareKey != null) {
             String id = enrollment.deviceId(cred, null, device);
-            enrollment.rateLimit(cred);
+            enrollment.rateLimit(cred, profile, "rest");
             IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromBareKey(bareKey, id, profile, "rest"), Enrollment.authorization(cred, id));
             created(ctx, issued);
             return;

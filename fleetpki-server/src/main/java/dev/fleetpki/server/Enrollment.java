@@ -65,7 +65,7 @@ public final class Enrollment {
                             + "another credential use simpleenroll");
         }
         String deviceId = deviceId(cred, csr, requestedDevice);
-        rateLimit(cred);
+        rateLimit(cred, profile.name(), protocol);
         if (cred.kind() == Credential.RENEWAL) {
             checkRenewal(cred.current(), csr, profile);
         }
@@ -139,12 +139,13 @@ public final class Enrollment {
         return id;
     }
 
-    void rateLimit(Credentials.Presented cred) {
+    /** Counts this request against the credential's rate; over it, a 429 (counted as reason rate-limited). */
+    void rateLimit(Credentials.Presented cred, String profile, String protocol) {
         EnrollmentPolicy p = s.config().enrollment();
         int limit = cred.deviceHeld() ? p.deviceRate() : p.stationRate();
         long wait = limiter.acquire(cred.rateKey(), limit, System.currentTimeMillis());
         if (wait > 0) {
-            s.metrics().refused(ErrorKind.POLICY_VIOLATION, "rate-limit", "enroll");
+            s.metrics().refused("rate-limited", profile, protocol);
             throw new HttpProblem(429, "rate-limited", "Too many requests", cred.actor() + " made more than " + limit + " enrollment requests in "
                     + dev.fleetpki.core.Durations.format(p.ratePeriod()) + "; retry after " + ((wait + 999) / 1000) + " s",
                     Map.of("Retry-After", String.valueOf((wait + 999) / 1000)));

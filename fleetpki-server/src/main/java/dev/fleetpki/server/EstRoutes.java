@@ -118,7 +118,7 @@ final class EstRoutes {
         Credentials.Presented cred = credentials.enrollment(ctx);
         UntrustedCsr csr = csr(ctx, profile.name(), "est-serverkeygen");
         String deviceId = enrollment.deviceId(cred, csr, null);
-        enrollment.rateLimit(cred);
+        enrollment.rateLimit(cred, profile.name(), "est-serverkeygen");
         enrollment.requireServerKeygen(cred, deviceId);
         java.security.KeyPair kp = preferred(profile).generate();
         IssuanceRequest req = new IssuanceRequest(deviceId, profile.name(), kp.getPublic(), csr.commonName(), csr.requestedSubjectAltNames(),

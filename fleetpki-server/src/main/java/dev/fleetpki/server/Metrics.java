@@ -29,8 +29,13 @@ public final class Metrics implements IssuanceObserver {
 
     @Override
     public void refused(ErrorKind kind, String profile, String protocol) {
+        refused(kind.name().toLowerCase(Locale.ROOT).replace('_', '-'), profile, protocol);
+    }
+
+    /** A refusal whose reason is not an {@link ErrorKind} ({@code rate-limited}). */
+    void refused(String reason, String profile, String protocol) {
         Counter.builder("fleetpki.refusals").description("issuance requests refused, by reason")
-                .tags("reason", kind.name().toLowerCase(Locale.ROOT).replace('_', '-'), "profile", profile, "protocol", protocol)
+                .tags("reason", reason, "profile", profile, "protocol", protocol)
                 .register(registry).increment();
     }
 
