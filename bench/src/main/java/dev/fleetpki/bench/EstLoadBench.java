@@ -4,7 +4,6 @@ import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
-import dev.fleetpki.core.Device;
 import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Station;
 import dev.fleetpki.core.config.CaRole;
@@ -51,7 +50,6 @@ import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * EST enrollment over real HTTPS: a {@code fleetpki serve} process on the embedded SQLite store,
@@ -120,12 +118,7 @@ public final class EstLoadBench {
         Path out = Path.of(opt.getOrDefault("out", "bench/results/enrollment.md"));
         Crypto.init();
 
-        List<byte[]> csrs = new ArrayList<>();
-        for (int i = 0; i < DEVICES; i++) {
-            KeyPair kp = KeyAlgorithm.EC_P256.generate();
-            csrs.add(new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=bench-" + i), kp.getPublic())
-                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())).getEncoded());
-        }
+        List<byte[]> csrs = IssuanceBench.p256Csrs(DEVICES);
         List<Row> rows = new ArrayList<>();
         for (String server : servers) {
             try (Target t = server.equals("cfssl") ? Cfssl.start(csrs) : FleetpkiServer.start(csrs, serverJvm)) {
@@ -137,11 +130,13 @@ public final class EstLoadBench {
                         rows.add(run(t, shape, c, 0, seconds, warmup));
                     }
                 }
-                if (t instanceof FleetpkiServer f && shapes.contains(Shape.KEPT_ALIVE)) {
+                if (t instanceof FleetpkiServer) {
                     // the latency target is for half the kept-alive rate at the largest client count
                     int c = clients[clients.length - 1];
-                    rows.stream().filter(r -> r.server.equals(f.name()) && r.shape == Shape.KEPT_ALIVE && r.clients == c && r.paced == 0).findFirst()
-                            .ifPresent(full -> rows.add(runQuietly(t, c, Math.floor(full.perSecond / 2 / 50) * 50, seconds, warmup)));
+                    Row full = rows.stream().filter(r -> r.server.equals(t.name()) && r.shape == Shape.KEPT_ALIVE && r.clients == c).findFirst().orElse(null);
+                    if (full != null) {
+                        rows.add(run(t, Shape.KEPT_ALIVE, c, Math.floor(full.perSecond / 2 / 50) * 50, seconds, warmup));
+                    }
                 }
             }
         }
@@ -149,14 +144,6 @@ public final class EstLoadBench {
         Files.createDirectories(out.toAbsolutePath().getParent());
         Files.writeString(out, md);
         System.out.println(md);
-    }
-
-    private static Row runQuietly(Target t, int clients, double rate, double seconds, double warmup) {
-        try {
-            return run(t, Shape.KEPT_ALIVE, clients, rate, seconds, warmup);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     static String table(List<Row> rows) {
@@ -353,15 +340,7 @@ public final class EstLoadBench {
             try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
                 Actor op = Actor.operator("bench");
                 f.ceremony(op).init(false);
-                List<Thread> reg = new ArrayList<>();
-                for (int i = 0; i < DEVICES; i++) {
-                    String id = "bench-" + i;
-                    reg.add(Thread.ofVirtual().start(() -> f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software",
-                            f.clock().instant()), new AuditEvent(f.clock().instant(), op, "device.add", "device:" + id, Map.of()))));
-                }
-                for (Thread t : reg) {
-                    t.join();
-                }
+                IssuanceBench.registerDevices(f, DEVICES);
                 f.store().addStation(new Station("bench-station", "ACTIVE", Fingerprints.of(stationCert), "bench"),
                         new AuditEvent(f.clock().instant(), op, "station.add", "station:bench-station", Map.of()));
                 root = f.store().cas().stream().filter(c -> c.role() == CaRole.ROOT).map(CaRecord::certificate).findFirst().orElseThrow();

@@ -104,19 +104,8 @@ public final class IssuanceBench {
         try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
             progress(store + " x" + callers + ": ceremony and " + DEVICES + " devices");
             f.ceremony(Actor.operator("bench")).init(false);
-            List<byte[]> csrs = new ArrayList<>();
-            List<Thread> reg = new ArrayList<>();
-            for (int i = 0; i < DEVICES; i++) {
-                String id = "bench-" + i;
-                KeyPair kp = KeyAlgorithm.EC_P256.generate();
-                csrs.add(new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + id), kp.getPublic())
-                        .build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())).getEncoded());
-                reg.add(Thread.ofVirtual().start(() -> f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software",
-                        f.clock().instant()), new AuditEvent(f.clock().instant(), Actor.operator("bench"), "device.add", "device:" + id, Map.of()))));
-            }
-            for (Thread t : reg) {
-                t.join();
-            }
+            List<byte[]> csrs = p256Csrs(DEVICES);
+            registerDevices(f, DEVICES);
             MemoryLedger memory = new MemoryLedger();
             if (store.equals("memory")) {
                 for (int i = 0; i < DEVICES; i++) {
@@ -181,6 +170,31 @@ public final class IssuanceBench {
                 }
             }
             deleteTree(home);
+        }
+    }
+
+    /** ECDSA P-256 CSRs with CN bench-0 ... bench-(n-1), each with a key of its own. */
+    static List<byte[]> p256Csrs(int n) throws Exception {
+        List<byte[]> csrs = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            KeyPair kp = KeyAlgorithm.EC_P256.generate();
+            csrs.add(new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=bench-" + i), kp.getPublic())
+                    .build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())).getEncoded());
+        }
+        return csrs;
+    }
+
+    /** Registers devices bench-0 ... bench-(n-1) of model "bench", concurrently (the writer groups them). */
+    static void registerDevices(Fleet f, int n) throws InterruptedException {
+        Actor op = Actor.operator("bench");
+        List<Thread> reg = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            String id = "bench-" + i;
+            reg.add(Thread.ofVirtual().start(() -> f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software",
+                    f.clock().instant()), new AuditEvent(f.clock().instant(), op, "device.add", "device:" + id, Map.of()))));
+        }
+        for (Thread t : reg) {
+            t.join();
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.fleetpki.server;
 
+import static dev.fleetpki.core.Der.SEQUENCE;
 import static dev.fleetpki.core.Der.tlv;
 
 import java.util.ArrayList;
@@ -23,13 +24,13 @@ final class CertsOnly {
         List<byte[]> sorted = new ArrayList<>(certificates);
         sorted.sort(CertsOnly::derSetOrder);
         byte[] certs = tlv(0xa0, sorted.toArray(byte[][]::new)); // [0] IMPLICIT SET OF Certificate
-        byte[] signedData = tlv(0x30,
+        byte[] signedData = tlv(SEQUENCE,
                 new byte[] {0x02, 0x01, 0x01}, // version 1
                 new byte[] {0x31, 0x00}, // digestAlgorithms: none
-                tlv(0x30, DATA), // encapContentInfo: id-data, no content
+                tlv(SEQUENCE, DATA), // encapContentInfo: id-data, no content
                 certs,
                 new byte[] {0x31, 0x00}); // signerInfos: none
-        return tlv(0x30, SIGNED_DATA, tlv(0xa0, signedData));
+        return tlv(SEQUENCE, SIGNED_DATA, tlv(0xa0, signedData));
     }
 
     /** X.690 11.6: SET OF elements in ascending order of their encodings, the shorter padded with zeros. */

@@ -158,9 +158,12 @@ public final class FleetServer implements AutoCloseable {
                 default -> problem(ctx, e.getStatus(), "http-" + e.getStatus(), "Request refused", e.getMessage());
             }
         });
-        app.exception(org.eclipse.jetty.http.BadMessageException.class, (e, ctx) -> { // Jetty refused the request data (too slow, say)
-            problem(ctx, e.getCode(), e.getCode() == 408 ? "too-slow" : "http-" + e.getCode(), e.getCode() == 408 ? "Request too slow" : "Bad request",
-                    e.getCode() == 408 ? "the request body arrived too slowly (" + e.getReason() + "); send it at once" : String.valueOf(e.getReason()));
+        app.exception(org.eclipse.jetty.http.BadMessageException.class, (e, ctx) -> { // Jetty refused the request data
+            if (e.getCode() == 408) {
+                problem(ctx, 408, "too-slow", "Request too slow", "the request body arrived too slowly (" + e.getReason() + "); send it at once");
+            } else {
+                problem(ctx, e.getCode(), "http-" + e.getCode(), "Bad request", String.valueOf(e.getReason()));
+            }
         });
         app.exception(PkiException.class, (e, ctx) -> {
             int status = status(e.kind());
