@@ -477,12 +477,13 @@ public final class EstLoadBench {
             progress("cfssl: cfssl serve on 127.0.0.1:" + port);
             Process p = new ProcessBuilder("cfssl", "serve", "-address=127.0.0.1", "-port=" + port, "-ca=ca.pem", "-ca-key=ca-key.pem",
                     "-config=config.json").directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("cfssl.log").toFile()).start();
-            for (int i = 0; i < 100; i++) {
+            for (int i = 0; ; i++) { // bounded: 10 s
                 try (Socket s = tcp(port)) {
                     break;
                 } catch (IOException e) {
-                    if (!p.isAlive()) {
-                        throw new IllegalStateException("cfssl serve exited: " + Files.readString(dir.resolve("cfssl.log")));
+                    if (!p.isAlive() || i >= 100) {
+                        p.destroyForcibly();
+                        throw new IllegalStateException("cfssl serve did not start listening: " + Files.readString(dir.resolve("cfssl.log")));
                     }
                     Thread.sleep(100);
                 }
