@@ -11,8 +11,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "ca", mixinStandardHelpOptions = true, description = "List CAs; move issuing CAs to and from an offline root.",
-        subcommands = {CaCommand.ListCas.class, CaCommand.Csr.class, CaCommand.Sign.class, CaCommand.Import.class})
+@Command(name = "ca", mixinStandardHelpOptions = true, description = "List CAs; move issuing CAs to and from an offline root; revoke a sub-CA.",
+        subcommands = {CaCommand.ListCas.class, CaCommand.Csr.class, CaCommand.Sign.class, CaCommand.Import.class, CaCommand.Revoke.class})
 final class CaCommand {
     static void printTable(List<CaRecord> cas) {
         System.out.printf("  %-16s %-13s %-16s %-22s %s%n", "NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
@@ -93,6 +93,39 @@ final class CaCommand {
                 Certs.writeCaFiles(f.config().home(), added);
                 System.out.println("Imported:");
                 printTable(added);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "revoke", mixinStandardHelpOptions = true,
+            description = {"Revoke a subordinate CA (issuing, code-signing) or the OCSP signer: its parent's CRL lists it from now on "
+                    + "(regenerated here when the parent's key is on this machine).",
+                "Relying parties that check the whole chain (openssl verify -crl_check_all, nginx ssl_crl) then refuse everything under it."})
+    static final class Revoke implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @picocli.CommandLine.Parameters(paramLabel = "NAME", description = "the CA's name (fleetpki ca list)") String name;
+        @Option(names = "--reason", defaultValue = "ca-compromise", description = "revocation reason (default: ${DEFAULT-VALUE})") String reason;
+
+        @Override
+        public Integer call() {
+            var r = dev.fleetpki.core.RevocationReason.parse(reason);
+            try (Fleet f = home.open()) {
+                java.time.Instant now = f.clock().instant();
+                CaRecord ca = f.store().ca(name).orElseThrow(() -> new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.NOT_FOUND,
+                        "no CA named '" + name + "'; list them with: fleetpki ca list"));
+                f.store().revocation().revokeCa(name, r, now, new dev.fleetpki.core.AuditEvent(now, home.actor(), "ca.revoke", "ca:" + name,
+                        java.util.Map.of("reason", r.configName(), "serial", ca.certificate().getSerialNumber().toString(16))));
+                System.out.println("Revoked CA " + name + " at " + now + " (" + r.configName() + ")");
+                try {
+                    var run = f.revocation().generateCrl(ca.parent(), home.actor());
+                    System.out.println("Published: CRL of " + run.ca() + " number " + run.number() + " with " + run.entries() + " entries");
+                } catch (dev.fleetpki.core.PkiException e) {
+                    if (e.kind() != dev.fleetpki.core.ErrorKind.CONFIG) {
+                        throw e;
+                    }
+                    System.out.println("Not published here (" + e.detail() + "); generate the CRL of " + ca.parent() + " where its key is");
+                }
             }
             return 0;
         }

@@ -164,6 +164,7 @@ final class DeviceCommand {
                 List<String> serials = f.store().revokeDevice(id, r, f.clock().instant(), home.actor());
                 System.out.println("Revoked device " + id + " and " + serials.size() + " certificate" + (serials.size() == 1 ? "" : "s")
                         + (serials.isEmpty() ? "" : ": " + String.join(", ", serials)));
+                RevokeCommand.publish(f, serials, home.actor());
             }
             return 0;
         }

@@ -39,6 +39,19 @@ public final class Fleet implements AutoCloseable {
         return new Fleet(config, new JdbcStore(db), new DefaultKeyManager(config.home()), clock);
     }
 
+    /** The fleet on a read-only view of its store (a replica): for serving CRLs and OCSP only. */
+    public static Fleet openReadOnly(Path home, Clock clock) {
+        FleetConfig config = ConfigLoader.load(home.resolve(ConfigLoader.FILE_NAME));
+        char[] pw = config.storePassword() == null ? null : config.storePassword().read();
+        Database db = Database.openReadOnly(config.storeUrl(), config.storeUser(), pw, config.home());
+        return new Fleet(config, new JdbcStore(db), new DefaultKeyManager(config.home()), clock);
+    }
+
+    /** Revocation publishing on this fleet: CRL generation, OCSP answers (writable unless the store was opened read-only). */
+    public dev.fleetpki.server.RevocationService revocation() {
+        return new dev.fleetpki.server.RevocationService(config, store, cas, clock, !store.database().readOnly());
+    }
+
     public FleetConfig config() {
         return config;
     }

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 @Command(name = "fleetpki", mixinStandardHelpOptions = true, version = "fleetpki 0.1.0",
         description = "A private certificate authority for IoT device fleets.%n",
         subcommands = {QuickstartCommand.class, InitCommand.class, ConfigCommand.class, CaCommand.class, DeviceCommand.class,
-            StationCommand.class, TrustCommand.class, RequestCommand.class, SignCommand.class, IssueCommand.class, CertCommand.class, RevokeCommand.class, ServeCommand.class, TokenCommand.class,
+            StationCommand.class, TrustCommand.class, RequestCommand.class, SignCommand.class, IssueCommand.class, CertCommand.class, RevokeCommand.class, CrlCommand.class, ServeCommand.class, TokenCommand.class,
             ExportCommand.class, AuditCommand.class, CommandLine.HelpCommand.class},
         footer = {"%nThe CA home folder holds fleetpki.yaml, the store and the key files; set it with --home or FLEETPKI_HOME.",
             "Exit codes: 0 ok, 64 usage, 65 refused request, 66 not found, 70 internal, 77 not allowed, 78 configuration."})

@@ -97,7 +97,7 @@ final class QuickstartCommand implements Callable<Integer> {
                 step("Creating an API token (role issuer, 30 days) in " + home.resolve(TOKEN_FILE) + " and starting the server");
                 String token = demoToken(f, actor, home);
                 String url = "https://localhost:" + port;
-                ServeCommand.serveUntilStopped(f, actor, "127.0.0.1", port, "localhost", List.of(
+                ServeCommand.serveUntilStopped(f, actor, "127.0.0.1", port, 8080, "localhost", List.of(
                         "  the API:   TOKEN=$(cat " + home.resolve(TOKEN_FILE) + ")",
                         "             curl --cacert root.pem -H \"Authorization: Bearer $TOKEN\" " + url + "/api/v1/devices/" + DEVICE,
                         "  docs:      docs/server.md, docs/rest.md; the API is described at " + url + "/api/v1/openapi.json"));

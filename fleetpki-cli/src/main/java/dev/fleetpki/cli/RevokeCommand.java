@@ -1,7 +1,13 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.server.RevocationService;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -10,24 +16,73 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "revoke", mixinStandardHelpOptions = true,
-        description = {"Record a certificate's revocation, with time and reason (RFC 5280 5.3.1).",
+        description = {"Revoke a certificate, with time and reason (RFC 5280 5.3.1), and publish it at once: its OCSP answer is re-signed "
+                + "and its CA's CRL regenerated (when the CA key is on this machine; else a running 'fleetpki serve' or the schedule does it).",
             "Reasons: unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation, "
-                + "certificate-hold, privilege-withdrawn, aa-compromise. Publishing CRLs and OCSP comes with 'fleetpki serve'."})
+                + "certificate-hold, privilege-withdrawn, aa-compromise."})
 final class RevokeCommand implements Callable<Integer> {
     @Mixin HomeOption home;
     @Parameters(paramLabel = "SERIAL", description = "hex serial number") String serial;
     @Option(names = "--reason", defaultValue = "unspecified", description = "revocation reason (default: ${DEFAULT-VALUE})") String reason;
+    @Option(names = "--invalid-since", paramLabel = "TIME",
+            description = "when the key is known or suspected to have been compromised (RFC 3339 UTC, e.g. 2026-11-29T18:00:00Z): the CRL entry's invalidity date")
+    String invalidSince;
+    @Option(names = "--no-publish", description = "only record the revocation; leave CRL and OCSP to the server's schedule") boolean noPublish;
 
     @Override
     public Integer call() {
         RevocationReason r = RevocationReason.parse(reason);
+        Instant invalid = parseTime(invalidSince);
         String s = serial.replace(":", "").toLowerCase(java.util.Locale.ROOT);
         try (Fleet f = home.open()) {
             var now = f.clock().instant();
-            f.store().revoke(s, r, now, new AuditEvent(now, home.actor(), "certificate.revoke", "serial:" + s,
-                    Map.of("reason", r.configName())));
+            Map<String, String> detail = new LinkedHashMap<>();
+            detail.put("reason", r.configName());
+            if (invalid != null) {
+                detail.put("invalidSince", invalid.toString());
+            }
+            f.store().revoke(s, r, now, invalid, new AuditEvent(now, home.actor(), "certificate.revoke", "serial:" + s, detail));
             System.out.println("Revoked " + s + " at " + now + " (" + r.configName() + ")");
+            if (!noPublish) {
+                publish(f, List.of(s), home.actor());
+            }
         }
         return 0;
+    }
+
+    static Instant parseTime(String text) {
+        if (text == null) {
+            return null;
+        }
+        try {
+            return Instant.parse(text);
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + text + "' is not an RFC 3339 UTC time like 2026-11-29T18:00:00Z");
+        }
+    }
+
+    /** Re-signs the OCSP answers of revoked certificates and regenerates their CAs' CRLs, saying what it did. */
+    static void publish(Fleet f, List<String> serials, dev.fleetpki.core.Actor actor) {
+        if (serials.isEmpty()) {
+            return;
+        }
+        RevocationService rev = f.revocation();
+        rev.revoked(serials);
+        var cas = new java.util.LinkedHashSet<String>();
+        for (String s : serials) {
+            f.store().revocation().certStatus(s).ifPresent(c -> cas.add(c.ca()));
+        }
+        for (String ca : cas) {
+            try {
+                RevocationService.CrlRun run = rev.generateCrl(ca, actor);
+                System.out.println("Published: OCSP answer re-signed; CRL of " + ca + " number " + run.number() + " with " + run.entries()
+                        + " entr" + (run.entries() == 1 ? "y" : "ies") + " (" + run.took().toMillis() + " ms)");
+            } catch (PkiException e) {
+                if (e.kind() != ErrorKind.CONFIG) {
+                    throw e;
+                }
+                System.out.println("Not published here (" + e.detail() + "); a running 'fleetpki serve' with the CA key publishes it");
+            }
+        }
     }
 }

@@ -15,39 +15,84 @@ import picocli.CommandLine.Option;
                 + "as a device with model fleetpki-server) and keeps key and chain in server/tls.p12, encrypted with the issuing CA's "
                 + "passphrase. Clients trust it through the root: fleetpki export trust-bundle.",
             "Serves /healthz, /readyz, /metrics (Prometheus), /api/v1/openapi.json, the CA certificates under /api/v1/cas, and with an API token (fleetpki token "
-                + "create) devices, certificate requests and certificates under /api/v1; EST cacerts and csrattrs under /.well-known/est."})
+                + "create) devices, certificate requests and certificates under /api/v1; EST cacerts and csrattrs under /.well-known/est.",
+            "On plain HTTP (--http-port) it serves revocation: CRLs at /crl/<ca>.crl and /crl/<ca>/<shard>.crl, OCSP at /ocsp (POST, or GET "
+                + "/ocsp/<base64>), CA certificates at /ca/<ca>.crt; it generates CRLs on schedule and after revocations and pre-signs OCSP "
+                + "answers (docs/revocation.md).",
+            "--revocation-only serves only that HTTP side; with --read-only on a read-only view of the store (a replica): nothing is "
+                + "written, OCSP answers missing from the store are signed live with the OCSP signer's key."})
 final class ServeCommand implements Callable<Integer> {
     @Mixin HomeOption home;
     @Option(names = "--bind", defaultValue = "127.0.0.1", description = "address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all)") String bind;
     @Option(names = "--port", defaultValue = "8443", description = "HTTPS port (default: ${DEFAULT-VALUE}; 0 picks a free one)") int port;
     @Option(names = "--hostname", defaultValue = "localhost",
             description = "the name clients use, put in the server certificate (default: ${DEFAULT-VALUE})") String hostname;
+    @Option(names = "--http-port", defaultValue = "8080",
+            description = "plain-HTTP port for CRLs, OCSP and CA certificates (default: ${DEFAULT-VALUE}; 0 picks a free one; -1 turns it off)") int httpPort;
+    @Option(names = "--revocation-only", description = "serve only CRLs, OCSP and CA certificates over plain HTTP (no HTTPS API)") boolean revocationOnly;
+    @Option(names = "--read-only", description = "open the store read-only (a replica); implies --revocation-only") boolean readOnly;
 
     @Override
     public Integer call() throws Exception {
+        if (readOnly || revocationOnly) {
+            if (httpPort < 0) {
+                throw new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.MALFORMED_REQUEST,
+                        "--revocation-only serves over plain HTTP; give it a port with --http-port");
+            }
+            try (Fleet f = readOnly ? Fleet.openReadOnly(home.home(), java.time.Clock.systemUTC()) : home.open()) {
+                serveRevocationUntilStopped(f, bind, httpPort, hostname);
+            }
+            return 0;
+        }
         try (Fleet f = home.open()) {
-            serveUntilStopped(f, home.actor(), bind, port, hostname, java.util.List.of());
+            serveUntilStopped(f, home.actor(), bind, port, httpPort, hostname, java.util.List.of());
         }
         return 0;
     }
 
+    private static void serveRevocationUntilStopped(Fleet f, String bind, int httpPort, String hostname) throws InterruptedException {
+        dev.fleetpki.server.Metrics metrics = new dev.fleetpki.server.Metrics();
+        try (dev.fleetpki.server.RevocationService revocation = f.revocation();
+             dev.fleetpki.server.RevocationHttp http = dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), metrics, bind, httpPort)) {
+            revocation.start();
+            String base = "http://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + http.port();
+            System.out.println("fleetpki serving revocation on " + base + "/  (" + (revocation.writable() ? "writable store: CRLs generated, OCSP pre-signed"
+                    : "read-only store: serving what the writer published; OCSP misses signed live") + "; Ctrl-C stops it)");
+            System.out.println("  CRLs: " + base + "/crl/<ca>.crl   OCSP: " + base + "/ocsp   CA certificates: " + base + "/ca/<ca>.crt");
+            System.out.flush();
+            awaitStop();
+        }
+    }
+
+    private static void awaitStop() throws InterruptedException {
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
+        stopped.await();
+    }
+
     /** Starts the server on an open fleet, prints where it is (and {@code extraLines}), and blocks until the JVM is asked to stop. */
-    static void serveUntilStopped(Fleet f, dev.fleetpki.core.Actor actor, String bind, int port, String hostname, java.util.List<String> extraLines)
-            throws InterruptedException {
+    static void serveUntilStopped(Fleet f, dev.fleetpki.core.Actor actor, String bind, int port, int httpPort, String hostname,
+                                  java.util.List<String> extraLines) throws InterruptedException {
         Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
         ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, actor);
-        CountDownLatch stopped = new CountDownLatch(1);
-        try (FleetServer server = FleetServer.start(s, tls, bind, port)) {
+        try (FleetServer server = FleetServer.start(s, tls, bind, port);
+             dev.fleetpki.server.RevocationService revocation = s.revocation();
+             dev.fleetpki.server.RevocationHttp http = httpPort < 0 ? null
+                     : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), s.metrics(), bind, httpPort)) {
+            revocation.start();
             String home = f.config().home().toString();
             System.out.println("fleetpki serving https://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + server.port() + "/  (Ctrl-C stops it)");
             System.out.println("  TLS certificate: CN=" + hostname + ", serial " + tls.certificate().getSerialNumber().toString(16)
                     + (tls.issued() ? " (issued now)" : "") + ", expires " + tls.certificate().getNotAfter().toInstant());
             System.out.println("  trust it:  ./fleetpki export trust-bundle --root-only --home " + home + " > root.pem");
             System.out.println("  try:       curl --cacert root.pem https://" + hostname + ":" + server.port() + "/api/v1/cas");
+            if (http != null) {
+                System.out.println("  revocation (plain HTTP): http://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + http.port()
+                        + "/crl/<ca>.crl, /ocsp, /ca/<ca>.crt");
+            }
             extraLines.forEach(System.out::println);
             System.out.flush();
-            Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
-            stopped.await();
+            awaitStop();
         }
     }
 }

@@ -46,7 +46,7 @@ public final class Ceremony {
         this.registry = registry;
         this.clock = clock;
         this.actor = actor;
-        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl());
+        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl(), 1);
     }
 
     /** Creates the hierarchy (or only the root) and returns the CA records stored. */

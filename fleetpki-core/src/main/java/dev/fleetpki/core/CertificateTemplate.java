@@ -43,8 +43,18 @@ public final class CertificateTemplate {
     private static final BcX509ExtensionUtils EXT = new BcX509ExtensionUtils();
 
     /** Where issued certificates point relying parties (RFC 5280 4.2.1.13, 4.2.2.1). */
-    public record Urls(String crl, String ocsp, String caIssuers) {
-        public static final Urls NONE = new Urls(null, null, null);
+    /**
+     * @param crl CRL URL template: {@code {ca}} is the issuer's name, {@code {shard}} the CRL shard the serial is listed on
+     * @param crlShards how many shards the issuer's CRL has (1: not partitioned)
+     */
+    public record Urls(String crl, String ocsp, String caIssuers, int crlShards) {
+        public static final Urls NONE = new Urls(null, null, null, 1);
+
+        /** The CRL distribution point of a certificate with this serial from this issuer. */
+        public String crlFor(String issuerName, BigInteger serial) {
+            int shard = crlShards <= 1 ? 0 : serial.mod(BigInteger.valueOf(crlShards)).intValue();
+            return crl.replace("{ca}", issuerName).replace("{shard}", Integer.toString(shard));
+        }
     }
 
     /** The AKI for each issuer, computed once (issuers are few and long-lived). */
@@ -102,7 +112,7 @@ public final class CertificateTemplate {
             if (issuer != null && kind != ProfileKind.OCSP_SIGNING && kind != ProfileKind.CLOUD_VERIFICATION) {
                 if (urls.crl() != null) {
                     var dp = new DistributionPoint(new DistributionPointName(new GeneralNames(
-                            new GeneralName(GeneralName.uniformResourceIdentifier, urls.crl().replace("{ca}", issuerName)))), null, null);
+                            new GeneralName(GeneralName.uniformResourceIdentifier, urls.crlFor(issuerName, serial)))), null, null);
                     b.addExtension(Extension.cRLDistributionPoints, false, new CRLDistPoint(new DistributionPoint[] {dp}));
                 }
                 List<AccessDescription> aia = new ArrayList<>();

@@ -52,7 +52,7 @@ public final class IssuancePipeline {
         this.cas = cas;
         this.ledger = ledger;
         this.clock = clock;
-        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl());
+        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl(), config.revocation().crlShards());
         this.observer = IssuanceObserver.NONE;
     }
 

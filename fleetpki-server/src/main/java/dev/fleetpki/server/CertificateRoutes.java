@@ -253,9 +253,20 @@ final class CertificateRoutes {
         String serial = serial(ctx);
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         RevocationReason reason = RevocationReason.parse(body == null || !body.path("reason").isTextual() ? "unspecified" : body.path("reason").asText());
+        Instant invalidSince = null;
+        if (body != null && body.hasNonNull("invalidSince")) {
+            try {
+                invalidSince = Instant.parse(body.path("invalidSince").asText());
+            } catch (java.time.format.DateTimeParseException e) {
+                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "invalidSince '" + body.path("invalidSince").asText()
+                        + "' is not an RFC 3339 UTC time like 2026-11-30T08:00:00Z");
+            }
+        }
         Instant now = s.clock().instant();
-        s.store().revoke(serial, reason, now, new AuditEvent(now, a.actor(), "certificate.revoke", "serial:" + serial,
-                Map.of("reason", reason.configName(), "via", "rest")));
+        s.store().revoke(serial, reason, now, invalidSince, new AuditEvent(now, a.actor(), "certificate.revoke", "serial:" + serial,
+                invalidSince == null ? Map.of("reason", reason.configName(), "via", "rest")
+                        : Map.of("reason", reason.configName(), "via", "rest", "invalidSince", invalidSince.toString())));
+        s.revocation().revoked(List.of(serial)); // OCSP answer re-signed now, CRL regenerated shortly
         StoredCertificate c = stored(ctx);
         ctx.json(certificateJson(c, now));
     }

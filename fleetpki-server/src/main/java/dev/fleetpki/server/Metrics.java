@@ -8,6 +8,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,6 +44,30 @@ public final class Metrics implements IssuanceObserver {
     void watchPending(java.util.function.Supplier<Number> pending) {
         io.micrometer.core.instrument.Gauge.builder("fleetpki.pending.requests", pending)
                 .description("enrollment requests waiting for an operator").register(registry);
+    }
+
+    /** An OCSP answer given: its status (good, revoked, unknown, unauthorized) and whether it was pre-signed or signed live. */
+    void ocspAnswered(String status, boolean presigned) {
+        Counter.builder("fleetpki.ocsp.responses").description("OCSP answers given, by status and by source (pre-signed or signed live)")
+                .tags("status", status, "source", presigned ? "presigned" : "live")
+                .register(registry).increment();
+    }
+
+    private final Map<String, long[]> crls = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A CRL published by this process: entries and number as gauges {@code fleetpki_crl_entries} and {@code fleetpki_crl_number}. */
+    void crlPublished(String ca, int shard, long entries, long number) {
+        String key = ca + "/" + shard;
+        long[] v = crls.computeIfAbsent(key, k -> {
+            long[] cell = new long[2];
+            io.micrometer.core.instrument.Gauge.builder("fleetpki.crl.entries", cell, c -> c[0]).tags("ca", ca, "shard", Integer.toString(shard))
+                    .description("entries on the newest CRL this server published").register(registry);
+            io.micrometer.core.instrument.Gauge.builder("fleetpki.crl.number", cell, c -> c[1]).tags("ca", ca, "shard", Integer.toString(shard))
+                    .description("number of the newest CRL this server published").register(registry);
+            return cell;
+        });
+        v[0] = entries;
+        v[1] = number;
     }
 
     /** The Prometheus text exposition. */

@@ -6,12 +6,19 @@ import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.store.JdbcStore;
 import java.time.Clock;
 
-/** What the server works with, wired by the caller (the CLI's {@code Fleet}); the pipeline reports to {@code metrics}. */
-public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics) {
+/**
+ * What the server works with, wired by the caller (the CLI's {@code Fleet}); the pipeline reports to
+ * {@code metrics}; revocations made through the API are handed to {@code revocation}, which
+ * re-signs OCSP answers and regenerates CRLs.
+ */
+public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
+                       RevocationService revocation) {
     /** Services with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics();
         metrics.watchPending(store::pendingCount);
-        return new Services(config, store, cas, pipeline.observedBy(metrics), clock, metrics);
+        RevocationService revocation = new RevocationService(config, store, cas, clock, true);
+        revocation.observe(metrics);
+        return new Services(config, store, cas, pipeline.observedBy(metrics), clock, metrics, revocation);
     }
 }

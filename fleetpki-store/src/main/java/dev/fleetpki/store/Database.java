@@ -28,12 +28,15 @@ public final class Database implements AutoCloseable {
     private final Properties props;
     private final Checkpointer checkpointer;
 
-    private Database(String url, Dialect dialect, HikariDataSource readers, Properties props) {
+    private final boolean readOnly;
+
+    private Database(String url, Dialect dialect, HikariDataSource readers, Properties props, boolean readOnly) {
         this.url = url;
         this.dialect = dialect;
         this.readers = readers;
         this.props = props;
-        this.checkpointer = dialect == Dialect.SQLITE ? new Checkpointer() : null;
+        this.readOnly = readOnly;
+        this.checkpointer = dialect == Dialect.SQLITE && !readOnly ? new Checkpointer() : null;
     }
 
     /**
@@ -102,6 +105,19 @@ public final class Database implements AutoCloseable {
      * @param url {@code jdbc:sqlite:FILE} (relative to {@code home}) or {@code jdbc:postgresql://...}
      */
     public static Database open(String url, String user, char[] password, Path home) {
+        return open(url, user, password, home, false);
+    }
+
+    /**
+     * Opens the database for reading only, as a replica serves it: no migration (the store must
+     * already have this version's schema), no checkpoints, read-only connections (SQLite opens the
+     * file read-only; PostgreSQL sessions are read-only, so a hot standby works). Every write fails.
+     */
+    public static Database openReadOnly(String url, String user, char[] password, Path home) {
+        return open(url, user, password, home, true);
+    }
+
+    private static Database open(String url, String user, char[] password, Path home, boolean readOnly) {
         Dialect dialect;
         Properties props = new Properties();
         String jdbcUrl = url;
@@ -114,14 +130,21 @@ public final class Database implements AutoCloseable {
             if (!p.isAbsolute() && home != null) {
                 p = home.resolve(p);
             }
+            if (readOnly && !Files.isRegularFile(p)) {
+                throw new PkiException(ErrorKind.CONFIG, "no store at " + p.toAbsolutePath() + " to read; a read-only node serves an existing store");
+            }
             try {
                 Files.createDirectories(p.toAbsolutePath().getParent());
             } catch (java.io.IOException e) {
                 throw new PkiException(ErrorKind.CONFIG, "cannot create the folder for " + p + ": " + e.getMessage());
             }
             jdbcUrl = "jdbc:sqlite:" + p.toAbsolutePath();
-            props.setProperty("journal_mode", "WAL");
-            props.setProperty("synchronous", "FULL"); // durable: fsync on every commit
+            if (readOnly) {
+                props.setProperty("open_mode", "1"); // SQLITE_OPEN_READONLY
+            } else {
+                props.setProperty("journal_mode", "WAL");
+                props.setProperty("synchronous", "FULL"); // durable: fsync on every commit
+            }
             props.setProperty("busy_timeout", "30000");
             props.setProperty("foreign_keys", "true");
             // reads map the file instead of a read() system call per page (enrollment reads on every request)
@@ -136,10 +159,16 @@ public final class Database implements AutoCloseable {
             }
             props.setProperty("reWriteBatchedInserts", "true");
             props.setProperty("connectTimeout", "10");
+            if (readOnly) {
+                props.setProperty("readOnly", "true");
+                props.setProperty("readOnlyMode", "always");
+            }
         } else {
             throw new PkiException(ErrorKind.CONFIG, "store URL '" + url + "' is neither jdbc:sqlite:FILE nor jdbc:postgresql://HOST/DB");
         }
-        migrate(jdbcUrl, props, dialect);
+        if (!readOnly) {
+            migrate(jdbcUrl, props, dialect);
+        }
         HikariConfig hc = new HikariConfig();
         hc.setJdbcUrl(jdbcUrl);
         hc.setDataSourceProperties(props);
@@ -147,7 +176,30 @@ public final class Database implements AutoCloseable {
         hc.setMinimumIdle(1);
         hc.setPoolName("fleetpki-read");
         hc.setConnectionTimeout(10_000);
-        return new Database(jdbcUrl, dialect, new HikariDataSource(hc), props);
+        if (readOnly) {
+            hc.setReadOnly(true);
+        }
+        Database db = new Database(jdbcUrl, dialect, new HikariDataSource(hc), props, readOnly);
+        if (readOnly) {
+            db.requireSchema();
+        }
+        return db;
+    }
+
+    /** A read-only node cannot migrate: it checks the store already has the tables this version reads. */
+    private void requireSchema() {
+        try (Connection c = read(); Statement s = c.createStatement()) {
+            s.executeQuery("SELECT 1 FROM ocsp_response WHERE 1 = 0").close();
+            s.executeQuery("SELECT 1 FROM crl WHERE 1 = 0").close();
+        } catch (SQLException e) {
+            readers.close();
+            throw new PkiException(ErrorKind.CONFIG, "the store at " + redact(url) + " has no revocation tables yet (" + e.getMessage()
+                    + "); start a writable fleetpki on it once (it migrates the schema), then the read-only node");
+        }
+    }
+
+    public boolean readOnly() {
+        return readOnly;
     }
 
     private static void migrate(String jdbcUrl, Properties props, Dialect dialect) {
@@ -187,6 +239,9 @@ public final class Database implements AutoCloseable {
 
     /** A new connection for the single writer, outside the pool. */
     Connection newWriterConnection() throws SQLException {
+        if (readOnly) {
+            throw new SQLException("this store was opened read-only (a replica): it cannot be written here");
+        }
         Connection c = DriverManager.getConnection(url, props);
         // SQLite: autocommit stays on and the writer issues BEGIN IMMEDIATE / COMMIT itself, because the
         // driver would otherwise open the next transaction right after each commit and hold the write lock.

@@ -51,15 +51,22 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     static final long STATION_TTL_MILLIS = 5_000;
     private final TtlCache<Device> devices = new TtlCache<>(DEVICE_TTL_MILLIS);
     private final TtlCache<Station> stations = new TtlCache<>(STATION_TTL_MILLIS);
+    private final RevocationStore revocation;
 
     public JdbcStore(Database db) {
         this.db = db;
         this.writer = new GroupCommitter(db);
         this.serials = new SerialPool(this::reserveSerials);
+        this.revocation = new RevocationStore(this, db);
     }
 
     public Database database() {
         return db;
+    }
+
+    /** CRLs, pre-signed OCSP responses and revoked CAs. */
+    public RevocationStore revocation() {
+        return revocation;
     }
 
     // ---- devices ----
@@ -163,14 +170,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
                     }
                 }
             }
-            try (PreparedStatement ps = c.prepareStatement("UPDATE certificate SET revoked_at = ?, revocation_reason = ? WHERE serial = ?")) {
-                for (String s : serials) {
-                    ps.setLong(1, at.toEpochMilli());
-                    ps.setString(2, reason.name());
-                    ps.setString(3, s);
-                    ps.executeUpdate();
-                }
-            }
+            markRevoked(c, serials, reason, at, null);
             tx.audit(new AuditEvent(at, actor, "device.revoke", "device:" + id, Map.of("reason", reason.configName(),
                     "certificates", String.join(",", serials))));
         });
@@ -598,6 +598,17 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     /** Records a revocation (time and reason) with its audit event. */
     public void revoke(String serialHex, RevocationReason reason, Instant at, AuditEvent event) {
+        revoke(serialHex, reason, at, null, event);
+    }
+
+    /**
+     * Records a revocation with its audit event, and in the same transaction drops the certificate's
+     * pre-signed OCSP response, so no responder reading this store answers "good" once this commits.
+     *
+     * @param invalidSince when the key is known or suspected to have been compromised (the CRL entry's
+     *     invalidity date), or null
+     */
+    public void revoke(String serialHex, RevocationReason reason, Instant at, Instant invalidSince, AuditEvent event) {
         String serial = serialHex.toLowerCase(Locale.ROOT);
         write(null, tx -> {
             Connection c = tx.connection();
@@ -614,14 +625,29 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
                     }
                 }
             }
-            try (PreparedStatement ps = c.prepareStatement("UPDATE certificate SET revoked_at = ?, revocation_reason = ? WHERE serial = ?")) {
-                ps.setLong(1, at.toEpochMilli());
-                ps.setString(2, reason.name());
-                ps.setString(3, serial);
-                ps.executeUpdate();
-            }
+            markRevoked(c, List.of(serial), reason, at, invalidSince);
             tx.audit(event);
         });
+    }
+
+    /** Sets the revocation columns of these certificates and drops their pre-signed OCSP responses. */
+    private static void markRevoked(Connection c, List<String> serials, RevocationReason reason, Instant at, Instant invalidSince) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE certificate SET revoked_at = ?, revocation_reason = ?, invalidity_date = ? WHERE serial = ?");
+             PreparedStatement del = c.prepareStatement("DELETE FROM ocsp_response WHERE serial = ?")) {
+            for (String s : serials) {
+                ps.setLong(1, at.toEpochMilli());
+                ps.setString(2, reason.name());
+                if (invalidSince == null) {
+                    ps.setNull(3, java.sql.Types.BIGINT);
+                } else {
+                    ps.setLong(3, invalidSince.toEpochMilli());
+                }
+                ps.setString(4, s);
+                ps.executeUpdate();
+                del.setString(1, s);
+                del.executeUpdate();
+            }
+        }
     }
 
     // ---- audit ----
@@ -676,7 +702,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     // ---- plumbing ----
 
-    private void write(String uniqueViolationMessage, GroupCommitter.Op op) {
+    void write(String uniqueViolationMessage, GroupCommitter.Op op) {
         try {
             writer.run(op);
         } catch (SQLException e) {
@@ -687,7 +713,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         }
     }
 
-    private PkiException storeFailure(String what, SQLException e) {
+    PkiException storeFailure(String what, SQLException e) {
         return new PkiException(ErrorKind.INTERNAL, "the store at " + db.describe() + " could not " + what + ": " + e.getMessage(), e);
     }
 
@@ -695,7 +721,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         T map(ResultSet rs) throws SQLException;
     }
 
-    private <T> List<T> query(String sql, Row<T> row, Object... args) {
+    <T> List<T> query(String sql, Row<T> row, Object... args) {
         try (Connection c = db.read(); PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {
                 ps.setObject(i + 1, args[i]);
@@ -712,7 +738,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         }
     }
 
-    private <T> Optional<T> queryOne(String sql, Row<T> row, Object... args) {
+    <T> Optional<T> queryOne(String sql, Row<T> row, Object... args) {
         List<T> l = query(sql, row, args);
         return l.isEmpty() ? Optional.empty() : Optional.of(l.getFirst());
     }

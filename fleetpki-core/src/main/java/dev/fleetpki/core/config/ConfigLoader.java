@@ -34,7 +34,7 @@ import java.util.function.Function;
  */
 public final class ConfigLoader {
     public static final String FILE_NAME = "fleetpki.yaml";
-    private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles", "enrollment");
+    private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles", "enrollment", "revocation");
 
     private final List<String> errors = new ArrayList<>();
     private final Path home;
@@ -139,11 +139,16 @@ public final class ConfigLoader {
             return caAlgorithms.get(ca);
         });
         EnrollmentPolicy enrollment = enrollment(root.path("enrollment"));
+        RevocationSettings revocation = revocation(root.path("revocation"));
+        if (revocation != null && revocation.crlShards() > 1 && (crl == null || !crl.contains("{shard}"))) {
+            errors.add("revocation.crl.shards: " + revocation.crlShards() + " shards need a {shard} in urls.crl (for example "
+                    + "http://pki.example.com/crl/{ca}/{shard}.crl), so each certificate names the CRL it is listed on");
+        }
         if (!errors.isEmpty()) {
             throw new PkiException(ErrorKind.CONFIG, file + " has " + errors.size() + " error" + (errors.size() > 1 ? "s" : "")
                     + ":\n  - " + String.join("\n  - ", errors));
         }
-        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles, enrollment);
+        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles, enrollment, revocation);
     }
 
     private CaSpec ca(JsonNode n, String path, CaRole role, String defaultName, SecretSource passphrase, Duration defaultValidity) {
@@ -314,6 +319,40 @@ public final class ConfigLoader {
             return d;
         }
         return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity);
+    }
+
+    private RevocationSettings revocation(JsonNode n) {
+        unknown(n, Set.of("crl", "ocsp"), "revocation.");
+        JsonNode crl = n.path("crl");
+        unknown(crl, Set.of("validity", "refresh", "shards", "maxEntries", "keepExpired"), "revocation.crl.");
+        JsonNode ocsp = n.path("ocsp");
+        unknown(ocsp, Set.of("validity", "refreshAhead"), "revocation.ocsp.");
+        RevocationSettings d = RevocationSettings.DEFAULT;
+        Duration crlValidity = parse(crl, "validity", "revocation.crl.validity", Durations.format(d.crlValidity()), Durations::parse);
+        Duration crlRefresh = parse(crl, "refresh", "revocation.crl.refresh", Durations.format(d.crlRefresh()), Durations::parse);
+        int shards = crl.path("shards").asInt(d.crlShards());
+        if (crl.has("shards") && (!crl.path("shards").canConvertToInt() || shards < 1 || shards > 4096)) {
+            errors.add("revocation.crl.shards: '" + crl.path("shards").asText() + "' must be a whole number from 1 to 4096");
+        }
+        long maxEntries = crl.path("maxEntries").asLong(d.crlMaxEntries());
+        if (maxEntries < 1) {
+            errors.add("revocation.crl.maxEntries: must be at least 1");
+        }
+        JsonNode keep = crl.path("keepExpired");
+        if (!keep.isMissingNode() && !keep.isBoolean()) {
+            errors.add("revocation.crl.keepExpired: '" + keep.asText() + "' must be true or false");
+        }
+        Duration ocspValidity = parse(ocsp, "validity", "revocation.ocsp.validity", Durations.format(d.ocspValidity()), Durations::parse);
+        Duration ahead = parse(ocsp, "refreshAhead", "revocation.ocsp.refreshAhead", Durations.format(d.ocspRefreshAhead()), Durations::parse);
+        if (crlValidity != null && crlRefresh != null && crlRefresh.compareTo(crlValidity) >= 0) {
+            errors.add("revocation.crl.refresh: " + Durations.format(crlRefresh) + " must be shorter than revocation.crl.validity "
+                    + Durations.format(crlValidity) + ", or relying parties hold a CRL past its nextUpdate");
+        }
+        if (ocspValidity != null && ahead != null && ahead.compareTo(ocspValidity) >= 0) {
+            errors.add("revocation.ocsp.refreshAhead: " + Durations.format(ahead) + " must be shorter than revocation.ocsp.validity "
+                    + Durations.format(ocspValidity));
+        }
+        return new RevocationSettings(crlValidity, crlRefresh, Math.max(1, shards), maxEntries, keep.asBoolean(false), ocspValidity, ahead);
     }
 
     private int rate(JsonNode n, String field, int def) {

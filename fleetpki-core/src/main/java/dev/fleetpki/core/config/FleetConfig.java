@@ -21,11 +21,13 @@ import java.util.Optional;
  * @param ocspUrl OCSP responder URL for AIA, or null
  * @param caIssuersUrl CA certificate URL template for AIA, or null
  * @param enrollment which enrollment credentials each fleet accepts, and the rate limits
+ * @param revocation how CRLs and OCSP responses are published
  */
 public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSource storePassword,
                           String crlUrl, String ocspUrl, String caIssuersUrl,
                           CaSpec root, List<CaSpec> issuing, CaSpec ocsp, CaSpec codeSigning,
-                          Map<String, Profile> profiles, EnrollmentPolicy enrollment) {
+                          Map<String, Profile> profiles, EnrollmentPolicy enrollment,
+                          RevocationSettings revocation) {
 
     public Optional<Profile> profile(String name) {
         return Optional.ofNullable(profiles.get(name));
@@ -47,6 +49,11 @@ public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSo
 
     public Optional<CaSpec> ca(String name) {
         return allCas().stream().filter(c -> c.name().equals(name)).findFirst();
+    }
+
+    /** The URL of a CA's CRL shard, or null when no CRL URL is configured. */
+    public String crlUrl(String ca, int shard) {
+        return crlUrl == null ? null : crlUrl.replace("{ca}", ca).replace("{shard}", Integer.toString(shard));
     }
 
     public String defaultIssuer() {

@@ -1,0 +1,226 @@
+package dev.fleetpki.cli;
+
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.kms.Pem;
+import dev.fleetpki.server.RevocationService;
+import dev.fleetpki.store.RevocationStore.StoredCrl;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509CRL;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "crl", mixinStandardHelpOptions = true,
+        description = {"Certificate revocation lists: generate, show, fetch and export them (docs/revocation.md).",
+            "'fleetpki serve' also generates them on its schedule (revocation.crl.refresh) and after revocations, and serves them over HTTP."},
+        subcommands = {CrlCommand.Generate.class, CrlCommand.Show.class, CrlCommand.Fetch.class, CrlCommand.Export.class})
+final class CrlCommand {
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = {"Generate and store the CRLs of one CA (all its shards) or of every CA whose key opens here.",
+                "CAs whose key is not on this machine (an offline root) are skipped with a note."})
+    static final class Generate implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--ca", paramLabel = "NAME", description = "only this CA (default: all)") String ca;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                RevocationService r = f.revocation();
+                Map<String, String> skipped = new LinkedHashMap<>();
+                List<RevocationService.CrlRun> runs = ca != null ? List.of(r.generateCrl(ca, home.actor())) : r.generateAll(home.actor(), skipped);
+                for (RevocationService.CrlRun run : runs) {
+                    System.out.printf("CRL of %s: number %d, %d entr%s in %d shard%s, %d ms%n", run.ca(), run.number(), run.entries(),
+                            run.entries() == 1 ? "y" : "ies", run.crls().size(), run.crls().size() == 1 ? "" : "s", run.took().toMillis());
+                }
+                skipped.forEach((name, why) -> System.out.println("skipped " + name + ": " + why));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true,
+            description = "List the stored CRLs (CA, shard, number, thisUpdate, nextUpdate, entries, size, URL), or print one as PEM.")
+    static final class Show implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--ca", paramLabel = "NAME", description = "print this CA's CRL as PEM instead of the list") String ca;
+        @Option(names = "--shard", defaultValue = "0", description = "with --ca: which shard (default: ${DEFAULT-VALUE})") int shard;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                if (ca != null) {
+                    StoredCrl crl = f.store().revocation().crl(ca, shard).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                            "no CRL stored for CA '" + ca + "' shard " + shard + "; generate one with: fleetpki crl generate --ca " + ca));
+                    System.out.print(Pem.encode("X509 CRL", crl.der()));
+                    return 0;
+                }
+                List<StoredCrl> crls = f.store().revocation().crls();
+                if (crls.isEmpty()) {
+                    System.out.println("No CRLs stored yet; generate them with: fleetpki crl generate");
+                    return 0;
+                }
+                Instant now = f.clock().instant();
+                long max = f.config().revocation().crlMaxEntries();
+                System.out.printf("  %-14s %-5s %-7s %-21s %-21s %9s  %s%n", "CA", "SHARD", "NUMBER", "THIS UPDATE", "NEXT UPDATE", "ENTRIES", "URL");
+                for (StoredCrl c : crls) {
+                    String note = c.nextUpdate().isBefore(now) ? "  STALE: past nextUpdate" : c.entries() > max ? "  over maxEntries " + max : "";
+                    System.out.printf("  %-14s %-5s %-7d %-21s %-21s %9d  %s%s%n", c.ca(), c.shard() + "/" + c.shards(), c.number(), c.thisUpdate(),
+                            c.nextUpdate(), c.entries(), String.valueOf(f.config().crlUrl(c.ca(), c.shard())), note);
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "fetch", mixinStandardHelpOptions = true,
+            description = {"Download a CRL over HTTP as a relying party would, check it, and print what it holds.",
+                "With a CA home (--home) its signature is checked against the store's CA of that name."})
+    static final class Fetch implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "URL", description = "the CRL's URL, as in a certificate's CRL distribution point") URI url;
+        @Option(names = "--out", paramLabel = "FILE", description = "also write the CRL here (DER, or PEM when the name ends in .pem)") Path out;
+        @Option(names = "--entries", description = "list the revoked serials") boolean entries;
+
+        @Override
+        public Integer call() throws Exception {
+            if (url.getScheme() == null || !url.getScheme().startsWith("http")) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + url + "' is not an http(s) URL");
+            }
+            HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+            HttpResponse<byte[]> resp;
+            try {
+                resp = client.send(HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            } catch (java.io.IOException e) {
+                throw new PkiException(ErrorKind.NOT_FOUND, "cannot fetch " + url + ": " + e.getMessage() + "; is the server running?");
+            }
+            if (resp.statusCode() != 200) {
+                throw new PkiException(ErrorKind.NOT_FOUND, url + " answered HTTP " + resp.statusCode() + ": "
+                        + new String(resp.body(), StandardCharsets.UTF_8).strip());
+            }
+            X509CRL crl;
+            try {
+                crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(resp.body()));
+            } catch (java.security.cert.CRLException e) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, url + " did not return a CRL (" + e.getMessage() + ")");
+            }
+            System.out.println("CRL from " + url + " (" + resp.body().length + " bytes, " + resp.headers().firstValue("Content-Type").orElse("no type") + ")");
+            System.out.println("  issuer:      " + crl.getIssuerX500Principal().getName());
+            byte[] num = crl.getExtensionValue("2.5.29.20");
+            if (num != null) {
+                System.out.println("  number:      " + org.bouncycastle.asn1.ASN1Integer.getInstance(
+                        org.bouncycastle.asn1.ASN1OctetString.getInstance(num).getOctets()).getValue());
+            }
+            System.out.println("  thisUpdate:  " + crl.getThisUpdate().toInstant());
+            System.out.println("  nextUpdate:  " + (crl.getNextUpdate() == null ? "-" : crl.getNextUpdate().toInstant()));
+            var revoked = crl.getRevokedCertificates();
+            System.out.println("  entries:     " + (revoked == null ? 0 : revoked.size()));
+            resp.headers().firstValue("Cache-Control").ifPresent(v -> System.out.println("  cache:       " + v));
+            if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(Instant.now())) {
+                System.out.println("  WARNING: past its nextUpdate; relying parties refuse a stale CRL");
+            }
+            if (Files.isRegularFile(home.home().resolve(dev.fleetpki.core.config.ConfigLoader.FILE_NAME))) {
+                try (Fleet f = home.open()) {
+                    CaRecord ca = f.store().cas().stream().filter(c -> c.certificate().getSubjectX500Principal().equals(crl.getIssuerX500Principal()))
+                            .findFirst().orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "the CRL's issuer is not a CA of this store"));
+                    try {
+                        crl.verify(ca.certificate().getPublicKey());
+                    } catch (java.security.GeneralSecurityException e) {
+                        throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CRL's signature does not verify with CA '" + ca.name() + "': " + e.getMessage());
+                    }
+                    System.out.println("  signature:   verified with CA '" + ca.name() + "'");
+                }
+            }
+            if (entries && revoked != null) {
+                for (var e : revoked) {
+                    System.out.println("    " + e.getSerialNumber().toString(16) + "  " + e.getRevocationDate().toInstant()
+                            + (e.getRevocationReason() == null ? "" : "  " + e.getRevocationReason()));
+                }
+            }
+            if (out != null) {
+                byte[] bytes = out.toString().endsWith(".pem") ? Pem.encode("X509 CRL", resp.body()).getBytes(StandardCharsets.US_ASCII) : resp.body();
+                Pem.writePublicFile(out, bytes);
+                System.out.println("Wrote " + out);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "export", mixinStandardHelpOptions = true,
+            description = {"Write the stored CRLs to files for servers that check revocation from a file (nginx ssl_crl, mosquitto crlfile).",
+                "--bundle: one PEM file with every CA's CRLs (issuing, code-signing and root), which a server checking the whole chain needs.",
+                "Without --bundle: one DER file per CRL in the folder --out (<ca>.crl, or <ca>-<shard>.crl when partitioned).",
+                "The file is replaced atomically, so a server reading it never sees half a file."})
+    static final class Export implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--bundle", description = "one PEM file with all CRLs") boolean bundle;
+        @Option(names = "--out", required = true, paramLabel = "PATH", description = "the bundle file, or the folder for DER files") Path out;
+        @Option(names = "--generate", description = "generate fresh CRLs first (needs the CA keys on this machine)") boolean generate;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Fleet f = home.open()) {
+                if (generate) {
+                    f.revocation().generateAll(home.actor(), new LinkedHashMap<>());
+                }
+                List<StoredCrl> listed = f.store().revocation().crls();
+                for (CaRecord ca : f.revocation().crlIssuers()) {
+                    if (listed.stream().noneMatch(c -> c.ca().equals(ca.name()))) {
+                        throw new PkiException(ErrorKind.NOT_FOUND, "no CRL stored for CA '" + ca.name() + "'; a server checking the chain would "
+                                + "refuse every client. Generate them first: fleetpki crl generate (or add --generate)");
+                    }
+                }
+                ByteArrayOutputStream pem = new ByteArrayOutputStream();
+                int n = 0;
+                for (StoredCrl meta : listed) {
+                    StoredCrl crl = f.store().revocation().crl(meta.ca(), meta.shard()).orElseThrow();
+                    if (bundle) {
+                        pem.writeBytes(Pem.encode("X509 CRL", crl.der()).getBytes(StandardCharsets.US_ASCII));
+                    } else {
+                        Files.createDirectories(out);
+                        String name = crl.shards() > 1 ? crl.ca() + "-" + crl.shard() + ".crl" : crl.ca() + ".crl";
+                        replace(out.resolve(name), crl.der());
+                    }
+                    n++;
+                }
+                if (bundle) {
+                    replace(out, pem.toByteArray());
+                }
+                System.out.println("Wrote " + n + " CRL" + (n == 1 ? "" : "s") + (bundle ? " to " + out : " into " + out));
+            }
+            return 0;
+        }
+
+        /** Writes beside the target and renames over it. */
+        private static void replace(Path target, byte[] bytes) throws java.io.IOException {
+            Path abs = target.toAbsolutePath();
+            Files.createDirectories(abs.getParent());
+            Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
+            try {
+                Files.write(tmp, bytes);
+                tmp.toFile().setReadable(true, false);
+                Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package dev.fleetpki.core;
+
+import dev.fleetpki.kms.SigningKey;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import org.bouncycastle.asn1.ASN1GeneralizedTime;
+import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.DERNull;
+import org.bouncycastle.asn1.DEROctetString;
+import org.bouncycastle.asn1.nist.NISTObjectIdentifiers;
+import org.bouncycastle.asn1.ocsp.CertID;
+import org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers;
+import org.bouncycastle.asn1.ocsp.RevokedInfo;
+import org.bouncycastle.asn1.oiw.OIWObjectIdentifiers;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
+import org.bouncycastle.asn1.x509.CRLReason;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.Extensions;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.ocsp.BasicOCSPRespBuilder;
+import org.bouncycastle.cert.ocsp.CertificateID;
+import org.bouncycastle.cert.ocsp.CertificateStatus;
+import org.bouncycastle.cert.ocsp.OCSPException;
+import org.bouncycastle.cert.ocsp.OCSPResp;
+import org.bouncycastle.cert.ocsp.OCSPRespBuilder;
+import org.bouncycastle.cert.ocsp.RespID;
+import org.bouncycastle.cert.ocsp.RevokedStatus;
+import org.bouncycastle.cert.ocsp.UnknownStatus;
+
+/**
+ * Signs OCSP responses (RFC 6960, RFC 5019 profile) for the certificates of one CA: with a
+ * delegated OCSP signing certificate issued by that CA (included in the response so clients can
+ * check it), or with the CA's own key. The responder id is by key hash, as RFC 5019 prefers.
+ */
+public final class OcspSigner {
+    /** OCSPResponseStatus values that carry no signed body (RFC 6960 4.2.1). */
+    public static final int MALFORMED_REQUEST = 1;
+    public static final int INTERNAL_ERROR = 2;
+    public static final int TRY_LATER = 3;
+    public static final int UNAUTHORIZED = 6;
+
+    private final Issuer issuer;
+    private final X509Certificate signerCertificate;
+    private final X509CertificateHolder[] chain;
+    private final SigningKey key;
+    private final RespID responderId;
+
+    /**
+     * @param issuer the CA whose certificates this signer answers for
+     * @param signerCertificate the delegated signer's certificate, or the CA's own when it signs itself
+     */
+    public OcspSigner(Issuer issuer, X509Certificate signerCertificate, SigningKey key) {
+        this.issuer = issuer;
+        this.signerCertificate = signerCertificate;
+        this.key = key;
+        try {
+            boolean delegated = !signerCertificate.equals(issuer.certificate());
+            this.chain = delegated ? new X509CertificateHolder[] {new X509CertificateHolder(signerCertificate.getEncoded())} : new X509CertificateHolder[0];
+            this.responderId = new RespID(new org.bouncycastle.asn1.ocsp.ResponderID(new DEROctetString(
+                    sha1(SubjectPublicKeyInfo.getInstance(signerCertificate.getPublicKey().getEncoded()).getPublicKeyData().getBytes()))));
+        } catch (CertificateEncodingException | IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode the OCSP signer certificate", e);
+        }
+    }
+
+    public Issuer issuer() {
+        return issuer;
+    }
+
+    public X509Certificate signerCertificate() {
+        return signerCertificate;
+    }
+
+    /** What a response says about one certificate. */
+    public sealed interface Status {
+        record Good() implements Status {}
+
+        record Revoked(Instant at, RevocationReason reason) implements Status {}
+
+        record Unknown() implements Status {}
+    }
+
+    public static final Status GOOD = new Status.Good();
+    public static final Status UNKNOWN = new Status.Unknown();
+
+    /** One answer: the certificate id as the client asked (or as pre-signing assumes: SHA-1), its status and validity. */
+    public record Answer(CertificateID id, Status status, Instant thisUpdate, Instant nextUpdate) {}
+
+    /**
+     * A signed, successful OCSPResponse in DER.
+     *
+     * @param nonce the request's nonce extension value to echo, or null
+     */
+    public byte[] sign(List<Answer> answers, Extension nonce, Instant producedAt) {
+        try {
+            BasicOCSPRespBuilder b = new BasicOCSPRespBuilder(responderId);
+            for (Answer a : answers) {
+                b.addResponse(a.id(), status(a.status()), Date.from(a.thisUpdate()), a.nextUpdate() == null ? null : Date.from(a.nextUpdate()), null);
+            }
+            if (nonce != null) {
+                b.setResponseExtensions(new Extensions(nonce));
+            }
+            var basic = b.build(key.contentSigner(), chain, Date.from(producedAt));
+            return new OCSPRespBuilder().build(OCSPRespBuilder.SUCCESSFUL, basic).getEncoded();
+        } catch (OCSPException | IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot sign an OCSP response: " + e.getMessage(), e);
+        }
+    }
+
+    private static CertificateStatus status(Status s) {
+        return switch (s) {
+            case Status.Good g -> CertificateStatus.GOOD;
+            case Status.Unknown u -> new UnknownStatus();
+            case Status.Revoked r -> new RevokedStatus(new RevokedInfo(new ASN1GeneralizedTime(Date.from(r.at())),
+                    r.reason() == null || r.reason() == RevocationReason.UNSPECIFIED ? null : CRLReason.lookup(r.reason().code())));
+        };
+    }
+
+    /** An unsigned error response: malformedRequest, internalError, tryLater or unauthorized. */
+    public static byte[] error(int status) {
+        try {
+            return new OCSPRespBuilder().build(status, null).getEncoded();
+        } catch (OCSPException | IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static boolean isNonce(Extension e) {
+        return e != null && OCSPObjectIdentifiers.id_pkix_ocsp_nonce.equals(e.getExtnId());
+    }
+
+    /**
+     * A CA as OCSP requests name it: the hashes of its name and key under SHA-1 (what RFC 5019
+     * clients send) and SHA-256.
+     */
+    public record Issuer(String name, X509Certificate certificate, byte[] sha1NameHash, byte[] sha1KeyHash, byte[] sha256NameHash, byte[] sha256KeyHash) {
+        public static Issuer of(String name, X509Certificate ca) {
+            byte[] dn = ca.getSubjectX500Principal().getEncoded();
+            byte[] key = SubjectPublicKeyInfo.getInstance(ca.getPublicKey().getEncoded()).getPublicKeyData().getBytes();
+            return new Issuer(name, ca, sha1(dn), sha1(key), sha256(dn), sha256(key));
+        }
+
+        /** Whether a request's CertID names this CA (SHA-1 or SHA-256 hashes). */
+        public boolean matches(CertID id) {
+            ASN1ObjectIdentifier alg = id.getHashAlgorithm().getAlgorithm();
+            byte[] nameHash = id.getIssuerNameHash().getOctets();
+            byte[] keyHash = id.getIssuerKeyHash().getOctets();
+            if (OIWObjectIdentifiers.idSHA1.equals(alg)) {
+                return MessageDigest.isEqual(nameHash, sha1NameHash) && MessageDigest.isEqual(keyHash, sha1KeyHash);
+            }
+            if (NISTObjectIdentifiers.id_sha256.equals(alg)) {
+                return MessageDigest.isEqual(nameHash, sha256NameHash) && MessageDigest.isEqual(keyHash, sha256KeyHash);
+            }
+            return false;
+        }
+
+        /** The SHA-1 CertID of one of this CA's serials: what pre-signed responses answer. */
+        public CertificateID sha1Id(BigInteger serial) {
+            return new CertificateID(new CertID(new AlgorithmIdentifier(OIWObjectIdentifiers.idSHA1, DERNull.INSTANCE),
+                    new DEROctetString(sha1NameHash), new DEROctetString(sha1KeyHash), new ASN1Integer(serial)));
+        }
+    }
+
+    /** Whether a CertID is the SHA-1 form pre-signed responses carry. */
+    public static boolean isSha1(CertID id) {
+        return OIWObjectIdentifiers.idSHA1.equals(id.getHashAlgorithm().getAlgorithm());
+    }
+
+    private static byte[] sha1(byte[] b) {
+        return digest("SHA-1", b);
+    }
+
+    private static byte[] sha256(byte[] b) {
+        return digest("SHA-256", b);
+    }
+
+    private static byte[] digest(String alg, byte[] b) {
+        try {
+            return MessageDigest.getInstance(alg).digest(b);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Parses a DER OCSPResponse (for tests and the CLI). */
+    public static OCSPResp parse(byte[] der) throws IOException {
+        return new OCSPResp(der);
+    }
+}

@@ -1,0 +1,497 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.CertificateAuthority;
+import dev.fleetpki.core.CrlWriter;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.OcspSigner;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.StoredCaDirectory;
+import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.core.config.RevocationSettings;
+import dev.fleetpki.store.JdbcStore;
+import dev.fleetpki.store.RevocationStore;
+import dev.fleetpki.store.RevocationStore.CertStatus;
+import dev.fleetpki.store.RevocationStore.OcspRow;
+import dev.fleetpki.store.RevocationStore.StoredCrl;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.bouncycastle.asn1.ocsp.CertID;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.cert.ocsp.CertificateID;
+import org.bouncycastle.cert.ocsp.OCSPReq;
+import org.bouncycastle.cert.ocsp.Req;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes revocation: CRLs per CA (and per shard) signed through the KeyManager, and OCSP
+ * answers, pre-signed for every live certificate and signed live only for nonces, unusual hash
+ * algorithms and misses. A revocation made through this service re-signs the certificate's OCSP
+ * response at once and regenerates its CA's CRL within a second; revocations made elsewhere (the
+ * CLI, another node) are seen by OCSP at once (the revoking transaction deletes the pre-signed
+ * "good" answer) and by the CRL on the CLI's own regeneration or the schedule.
+ *
+ * <p>A read-only service (a replica of the store) only serves: it never writes, and signs OCSP
+ * answers live where no fresh pre-signed one is stored.
+ */
+public final class RevocationService implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RevocationService.class);
+    /** OCSP requests larger than this are refused; a normal one is about 100 bytes. */
+    public static final int MAX_OCSP_REQUEST = 8 * 1024;
+    private static final int PRESIGN_PAGE = 1000;
+
+    private final FleetConfig config;
+    private final JdbcStore store;
+    private final RevocationStore rs;
+    private final StoredCaDirectory cas;
+    private final Clock clock;
+    private final boolean writable;
+    private final Map<String, OcspSigner> signers = new ConcurrentHashMap<>();
+    private final List<OcspSigner.Issuer> issuers = new ArrayList<>();
+    private final ConcurrentLinkedQueue<OcspRow> toSave = new ConcurrentLinkedQueue<>();
+    private final ConcurrentHashMap<String, Boolean> crlDue = new ConcurrentHashMap<>();
+    private final AtomicBoolean presignRunning = new AtomicBoolean();
+    private ScheduledExecutorService scheduler;
+    private volatile Metrics metrics;
+
+    public RevocationService(FleetConfig config, JdbcStore store, StoredCaDirectory cas, Clock clock, boolean writable) {
+        this.config = config;
+        this.store = store;
+        this.rs = store.revocation();
+        this.cas = cas;
+        this.clock = clock;
+        this.writable = writable;
+        for (CaRecord ca : store.cas()) {
+            if (ca.role() == CaRole.ISSUING || ca.role() == CaRole.CODE_SIGNING) {
+                issuers.add(OcspSigner.Issuer.of(ca.name(), ca.certificate()));
+            }
+        }
+    }
+
+    void observe(Metrics m) {
+        this.metrics = m;
+    }
+
+    public RevocationSettings settings() {
+        return config.revocation();
+    }
+
+    public boolean writable() {
+        return writable;
+    }
+
+    // ---- CRLs ----
+
+    /** One CA's generation run: its CRL number and the CRLs written (one per shard). */
+    public record CrlRun(String ca, long number, List<StoredCrl> crls, Duration took) {
+        public long entries() {
+            return crls.stream().mapToLong(StoredCrl::entries).sum();
+        }
+    }
+
+    /** CAs that publish a CRL: the root (listing revoked sub-CAs), issuing and code-signing CAs. */
+    public List<CaRecord> crlIssuers() {
+        return store.cas().stream().filter(c -> c.role() == CaRole.ROOT || c.role() == CaRole.ISSUING || c.role() == CaRole.CODE_SIGNING).toList();
+    }
+
+    /** How many shards a CA's CRL has: the configured number for CAs that issue through profiles, one for the root. */
+    public int shards(CaRecord ca) {
+        return ca.role() == CaRole.ROOT ? 1 : config.revocation().crlShards();
+    }
+
+    /** Generates and stores a CA's CRLs (all shards), signed with the CA's key. */
+    public CrlRun generateCrl(String caName, Actor actor) {
+        if (!writable) {
+            throw new PkiException(ErrorKind.CONFIG, "this node serves a read-only store; CRLs are generated on a node that can write it");
+        }
+        long t0 = System.nanoTime();
+        CaRecord rec = store.ca(caName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + caName + "'; list them with: fleetpki ca list"));
+        if (rec.role() == CaRole.OCSP) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + caName + "' is the OCSP signer, which issues nothing and has no CRL");
+        }
+        CertificateAuthority ca = cas.get(caName);
+        RevocationSettings s = config.revocation();
+        Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
+        Instant next = now.plus(s.crlValidity());
+        long number = rs.nextCrlNumber(caName);
+        int n = shards(rec);
+        CrlWriter[] writers = new CrlWriter[n];
+        for (int i = 0; i < n; i++) {
+            writers[i] = new CrlWriter(rec.certificate(), now, next, number, n > 1 ? config.crlUrl(caName, i) : null,
+                    s.keepExpired() ? rec.certificate().getNotBefore().toInstant() : null);
+        }
+        BigInteger shardCount = BigInteger.valueOf(n);
+        rs.forEachRevoked(caName, s.keepExpired() ? 0 : now.toEpochMilli(), (serial, at, reason, invalid) -> {
+            int shard = n == 1 ? 0 : new BigInteger(serial, 16).mod(shardCount).intValue();
+            writers[shard].add(serial, at, reason, invalid);
+        });
+        List<StoredCrl> crls = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            long entries = writers[i].entries();
+            byte[] der = writers[i].sign(ca.key().contentSigner());
+            writers[i] = null;
+            crls.add(new StoredCrl(caName, i, n, number, now, next, entries, der));
+            if (entries > s.crlMaxEntries()) {
+                LOG.warn("CRL of CA '{}' shard {} lists {} entries, more than revocation.crl.maxEntries {}; partition it with more shards "
+                        + "for a new issuing CA", caName, i, entries, s.crlMaxEntries());
+            }
+        }
+        long total = crls.stream().mapToLong(StoredCrl::entries).sum();
+        rs.saveCrls(crls, new AuditEvent(clock.instant(), actor, "crl.generate", "ca:" + caName, Map.of("number", Long.toString(number),
+                "entries", Long.toString(total), "shards", Integer.toString(n), "nextUpdate", next.toString())));
+        crlDue.remove(caName);
+        Metrics m = metrics;
+        if (m != null) {
+            crls.forEach(c -> m.crlPublished(c.ca(), c.shard(), c.entries(), c.number()));
+        }
+        return new CrlRun(caName, number, List.copyOf(crls), Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /**
+     * Generates the CRLs of every CA whose key this node can open; a CA whose key is elsewhere (an
+     * offline root) is skipped with a note in {@code skipped}.
+     */
+    public List<CrlRun> generateAll(Actor actor, Map<String, String> skipped) {
+        List<CrlRun> runs = new ArrayList<>();
+        for (CaRecord ca : crlIssuers()) {
+            try {
+                runs.add(generateCrl(ca.name(), actor));
+            } catch (PkiException e) {
+                if (e.kind() != ErrorKind.CONFIG) {
+                    throw e;
+                }
+                skipped.put(ca.name(), e.detail());
+            }
+        }
+        return runs;
+    }
+
+    /** The stored CRL of a CA's shard. */
+    public Optional<StoredCrl> crl(String ca, int shard) {
+        return rs.crl(ca, shard);
+    }
+
+    // ---- OCSP ----
+
+    /** The result of one OCSP request: the DER response, and whether it came pre-signed (for caching headers and metrics). */
+    public record OcspAnswer(byte[] der, boolean presigned, Instant thisUpdate, Instant nextUpdate) {}
+
+    /**
+     * Answers one DER OCSP request. Never throws for bad input: garbage is malformedRequest, a CA
+     * this responder does not serve is unauthorized, a serial it never issued is "unknown".
+     */
+    public OcspAnswer answer(byte[] request) {
+        OCSPReq req;
+        try {
+            if (request.length == 0 || request.length > MAX_OCSP_REQUEST) {
+                return error(OcspSigner.MALFORMED_REQUEST);
+            }
+            req = new OCSPReq(request);
+            if (req.getEncoded().length != request.length) {
+                return error(OcspSigner.MALFORMED_REQUEST); // trailing bytes after the request
+            }
+        } catch (IOException | RuntimeException e) {
+            return error(OcspSigner.MALFORMED_REQUEST);
+        }
+        Req[] list = req.getRequestList();
+        if (list.length == 0 || list.length > 16) {
+            return error(OcspSigner.MALFORMED_REQUEST);
+        }
+        OcspSigner.Issuer issuer = null;
+        for (Req r : list) {
+            CertID id = r.getCertID().toASN1Primitive();
+            OcspSigner.Issuer found = issuerOf(id);
+            if (found == null || (issuer != null && found != issuer)) {
+                count("unauthorized", false);
+                return error(OcspSigner.UNAUTHORIZED);
+            }
+            issuer = found;
+        }
+        Extension nonce = req.getExtension(org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
+        Instant now = clock.instant();
+        if (list.length == 1 && nonce == null && OcspSigner.isSha1(list[0].getCertID().toASN1Primitive())) {
+            String serial = list[0].getCertID().getSerialNumber().toString(16);
+            Optional<OcspRow> row = rs.ocspResponse(serial);
+            if (row.isPresent() && row.get().ca().equals(issuer.name()) && row.get().nextUpdate() > now.toEpochMilli()) {
+                count(row.get().status(), true);
+                return new OcspAnswer(row.get().der(), true, Instant.ofEpochMilli(row.get().thisUpdate()), Instant.ofEpochMilli(row.get().nextUpdate()));
+            }
+        }
+        OcspSigner signer = signer(issuer.name());
+        if (signer == null) {
+            count("unauthorized", false);
+            return error(OcspSigner.UNAUTHORIZED);
+        }
+        Instant thisUpdate = now.truncatedTo(ChronoUnit.SECONDS);
+        Instant next = thisUpdate.plus(config.revocation().ocspValidity());
+        List<OcspSigner.Answer> answers = new ArrayList<>();
+        CertStatus single = null;
+        String label = "good";
+        for (Req r : list) {
+            CertificateID id = r.getCertID();
+            CertStatus st = rs.certStatus(id.getSerialNumber().toString(16)).filter(c -> c.ca().equals(signer.issuer().name())).orElse(null);
+            OcspSigner.Status status = status(st);
+            label = st == null ? "unknown" : st.revoked() ? "revoked" : "good";
+            answers.add(new OcspSigner.Answer(id, status, thisUpdate, st == null ? null : next));
+            single = st;
+        }
+        byte[] der;
+        try {
+            der = signer.sign(answers, OcspSigner.isNonce(nonce) ? nonce : null, now);
+        } catch (RuntimeException e) {
+            LOG.error("OCSP signing failed", e);
+            return error(OcspSigner.INTERNAL_ERROR);
+        }
+        count(label, false);
+        boolean storable = writable && list.length == 1 && nonce == null && single != null && OcspSigner.isSha1(list[0].getCertID().toASN1Primitive())
+                && single.notAfter() >= now.toEpochMilli();
+        if (storable) { // a miss for a live certificate: keep it for the next request
+            toSave.add(new OcspRow(single.serialHex(), single.ca(), label, thisUpdate.toEpochMilli(), next.toEpochMilli(), der));
+        }
+        return new OcspAnswer(der, false, thisUpdate, nonce == null && single != null ? next : null);
+    }
+
+    private OcspSigner.Issuer issuerOf(CertID id) {
+        for (OcspSigner.Issuer i : issuers) {
+            if (i.matches(id)) {
+                return i;
+            }
+        }
+        return null;
+    }
+
+    private static OcspSigner.Status status(CertStatus st) {
+        if (st == null) {
+            return OcspSigner.UNKNOWN;
+        }
+        return st.revoked() ? new OcspSigner.Status.Revoked(Instant.ofEpochMilli(st.revokedAt()), st.reason()) : OcspSigner.GOOD;
+    }
+
+    private static OcspAnswer error(int status) {
+        return new OcspAnswer(OcspSigner.error(status), false, null, null);
+    }
+
+    /**
+     * The signer for a CA's certificates: the delegated OCSP signer that CA certified (ceremony.ocsp),
+     * else the CA's own key; null when neither key can be opened here.
+     */
+    OcspSigner signer(String caName) {
+        OcspSigner s = signers.get(caName);
+        if (s != null) {
+            return s;
+        }
+        OcspSigner.Issuer issuer = issuers.stream().filter(i -> i.name().equals(caName)).findFirst().orElse(null);
+        if (issuer == null) {
+            return null;
+        }
+        Optional<CaRecord> delegated = store.cas().stream()
+                .filter(c -> c.role() == CaRole.OCSP && caName.equals(c.parent()))
+                .filter(c -> rs.caRevokedAt(c.name()).isEmpty())
+                .findFirst();
+        try {
+            CertificateAuthority signer = cas.get(delegated.map(CaRecord::name).orElse(caName));
+            s = new OcspSigner(issuer, signer.certificate(), signer.key());
+        } catch (PkiException e) {
+            LOG.warn("cannot sign OCSP answers for CA '{}': {}", caName, e.detail());
+            return null;
+        }
+        signers.put(caName, s);
+        return s;
+    }
+
+    /**
+     * One pass of pre-signing: every live certificate whose stored response is missing or ends
+     * within {@code revocation.ocsp.refreshAhead} gets a fresh one (SHA-1 CertID, no nonce).
+     *
+     * @return how many responses were signed
+     */
+    public long presign() {
+        if (!writable || !presignRunning.compareAndSet(false, true)) {
+            return 0;
+        }
+        try {
+            long signed = 0;
+            String after = null;
+            while (true) {
+                Instant now = clock.instant();
+                List<CertStatus> page = rs.needingOcsp(now.toEpochMilli(), now.plus(config.revocation().ocspRefreshAhead()).toEpochMilli(), after, PRESIGN_PAGE);
+                if (page.isEmpty()) {
+                    return signed;
+                }
+                List<OcspRow> rows = new ArrayList<>(page.size());
+                for (CertStatus c : page) {
+                    OcspRow row = presigned(c, now);
+                    if (row != null) {
+                        rows.add(row);
+                    }
+                }
+                rs.saveOcspResponses(rows);
+                signed += rows.size();
+                after = page.getLast().serialHex();
+            }
+        } finally {
+            presignRunning.set(false);
+        }
+    }
+
+    private OcspRow presigned(CertStatus c, Instant now) {
+        OcspSigner signer = signer(c.ca());
+        if (signer == null) {
+            return null;
+        }
+        Instant thisUpdate = now.truncatedTo(ChronoUnit.SECONDS);
+        Instant next = thisUpdate.plus(config.revocation().ocspValidity());
+        CertificateID id = signer.issuer().sha1Id(new BigInteger(c.serialHex(), 16));
+        byte[] der = signer.sign(List.of(new OcspSigner.Answer(id, status(c), thisUpdate, next)), null, now);
+        return new OcspRow(c.serialHex(), c.ca(), c.revoked() ? "revoked" : "good", thisUpdate.toEpochMilli(), next.toEpochMilli(), der);
+    }
+
+    /**
+     * Called after revocations this process committed: re-signs their OCSP answers at once and
+     * regenerates their CAs' CRLs shortly (several revocations within the debounce share one run).
+     */
+    public void revoked(List<String> serials) {
+        if (!writable) {
+            return;
+        }
+        Instant now = clock.instant();
+        List<OcspRow> rows = new ArrayList<>();
+        for (String serial : serials) {
+            rs.certStatus(serial).ifPresent(c -> {
+                crlDue.put(c.ca(), Boolean.TRUE);
+                OcspRow row = presigned(c, now);
+                if (row != null) {
+                    rows.add(row);
+                }
+            });
+        }
+        rs.saveOcspResponses(rows);
+        ScheduledExecutorService sch = scheduler;
+        if (sch != null) {
+            sch.schedule(this::generateDue, 200, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void generateDue() {
+        for (String ca : List.copyOf(crlDue.keySet())) {
+            try {
+                CrlRun run = generateCrl(ca, Actor.system());
+                LOG.info("CRL of CA '{}' regenerated after a revocation: number {}, {} entries, {} ms", ca, run.number(), run.entries(), run.took().toMillis());
+            } catch (RuntimeException e) {
+                LOG.warn("CRL of CA '{}' could not be regenerated after a revocation (the schedule retries): {}", ca, e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Starts the background work of a writable node: CRLs generated now where missing or older than
+     * {@code revocation.crl.refresh} and then on that schedule; OCSP pre-signing now and every
+     * {@link #presignInterval()}; misses signed live saved in batches.
+     */
+    public void start() {
+        if (!writable || scheduler != null) {
+            return;
+        }
+        scheduler = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-revocation").daemon(true).factory());
+        scheduler.execute(this::refreshCrlsIfDue);
+        scheduler.scheduleWithFixedDelay(this::refreshCrlsIfDue, 60, 60, TimeUnit.SECONDS);
+        long presignMillis = presignInterval().toMillis();
+        scheduler.scheduleWithFixedDelay(this::presignQuietly, 0, presignMillis, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(this::saveQueued, 200, 200, TimeUnit.MILLISECONDS);
+    }
+
+    /** How often a pre-signing pass looks for missing or ageing responses: a quarter of refreshAhead, at most 5 minutes. */
+    public Duration presignInterval() {
+        Duration q = config.revocation().ocspRefreshAhead().dividedBy(4);
+        return q.compareTo(Duration.ofMinutes(5)) > 0 ? Duration.ofMinutes(5) : q.isZero() ? Duration.ofSeconds(1) : q;
+    }
+
+    private void refreshCrlsIfDue() {
+        Instant now = clock.instant();
+        for (CaRecord ca : crlIssuers()) {
+            Optional<StoredCrl> c = rs.crls().stream().filter(x -> x.ca().equals(ca.name())).findFirst();
+            boolean due = c.isEmpty() || c.get().thisUpdate().plus(config.revocation().crlRefresh()).isBefore(now) || c.get().shards() != shards(ca);
+            if (!due) {
+                continue;
+            }
+            try {
+                CrlRun run = generateCrl(ca.name(), Actor.system());
+                LOG.info("CRL of CA '{}' generated: number {}, {} entries", ca.name(), run.number(), run.entries());
+            } catch (PkiException e) {
+                if (e.kind() == ErrorKind.CONFIG) {
+                    LOG.debug("no CRL for CA '{}' from this node: {}", ca.name(), e.detail());
+                } else {
+                    LOG.warn("CRL of CA '{}' not generated: {}", ca.name(), e.detail());
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("CRL of CA '{}' not generated", ca.name(), e);
+            }
+        }
+    }
+
+    private void presignQuietly() {
+        try {
+            long n = presign();
+            if (n > 0) {
+                LOG.info("pre-signed {} OCSP responses", n);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("OCSP pre-signing pass failed (the next pass retries): {}", e.getMessage());
+        }
+    }
+
+    private void saveQueued() {
+        Map<String, OcspRow> batch = new LinkedHashMap<>();
+        for (OcspRow r; batch.size() < PRESIGN_PAGE && (r = toSave.poll()) != null; ) {
+            batch.put(r.serialHex(), r);
+        }
+        if (batch.isEmpty()) {
+            return;
+        }
+        try {
+            rs.saveOcspResponses(List.copyOf(batch.values()));
+        } catch (RuntimeException e) {
+            LOG.warn("could not keep {} OCSP responses signed on demand (they are signed again when asked): {}", batch.size(), e.getMessage());
+        }
+    }
+
+    private void count(String status, boolean presigned) {
+        Metrics m = metrics;
+        if (m != null) {
+            m.ocspAnswered(status, presigned);
+        }
+    }
+
+    @Override
+    public void close() {
+        ScheduledExecutorService sch = scheduler;
+        if (sch != null) {
+            sch.shutdownNow();
+            try {
+                sch.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            saveQueued();
+        }
+    }
+}

@@ -1,0 +1,249 @@
+package dev.fleetpki.store;
+
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.RevocationReason;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What revocation publishing reads and writes: the revoked certificates and CAs a CRL lists, the
+ * newest CRL of each CA and shard, and the pre-signed OCSP responses. Reads work on a read-only
+ * store (a replica), so CRL and OCSP serving can run on nodes that cannot issue.
+ */
+public final class RevocationStore {
+    private final JdbcStore store;
+    private final Database db;
+
+    RevocationStore(JdbcStore store, Database db) {
+        this.store = store;
+        this.db = db;
+    }
+
+    /** One CRL entry as stored. {@code invalidSince} is 0 when unknown. */
+    public record Revoked(String serialHex, long revokedAt, RevocationReason reason, long invalidSince) {}
+
+    /** Receives CRL entries one at a time, so a million entries never sit in memory as objects. */
+    public interface RevokedSink {
+        void accept(String serialHex, long revokedAt, RevocationReason reason, long invalidSince);
+    }
+
+    /**
+     * Streams the revocations a CA's CRL lists: its revoked certificates and its revoked
+     * subordinate CAs (and OCSP signers), leaving out those whose notAfter is before {@code notAfterFrom}
+     * (pass 0 to keep expired ones).
+     *
+     * @return how many were streamed
+     */
+    public long forEachRevoked(String ca, long notAfterFrom, RevokedSink sink) {
+        long n = 0;
+        try (Connection c = db.read()) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT serial, revoked_at, revocation_reason, invalidity_date FROM certificate "
+                    + "WHERE ca = ? AND revoked_at IS NOT NULL AND not_after >= ?")) {
+                ps.setFetchSize(10_000);
+                ps.setString(1, ca);
+                ps.setLong(2, notAfterFrom);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        sink.accept(rs.getString(1), rs.getLong(2), RevocationReason.valueOf(rs.getString(3)), rs.getLong(4));
+                        n++;
+                    }
+                }
+            }
+            // Sub-CAs are few: their notAfter is read from the certificate itself.
+            try (PreparedStatement ps = c.prepareStatement("SELECT cert_der, revoked_at, revocation_reason FROM ca WHERE parent = ? AND revoked_at IS NOT NULL")) {
+                ps.setString(1, ca);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        var cert = JdbcStore.cert(rs.getBytes(1));
+                        if (cert.getNotAfter().getTime() >= notAfterFrom) {
+                            sink.accept(cert.getSerialNumber().toString(16), rs.getLong(2), RevocationReason.valueOf(rs.getString(3)), 0);
+                            n++;
+                        }
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw store.storeFailure("read the revoked certificates of CA '" + ca + "'", e);
+        }
+        return n;
+    }
+
+    /** Records a sub-CA's (or the OCSP signer's) revocation; its parent's CRL lists it from the next generation on. */
+    public void revokeCa(String name, RevocationReason reason, Instant at, AuditEvent event) {
+        store.write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE ca SET revoked_at = ?, revocation_reason = ? "
+                    + "WHERE name = ? AND parent IS NOT NULL AND revoked_at IS NULL")) {
+                ps.setLong(1, at.toEpochMilli());
+                ps.setString(2, reason.name());
+                ps.setString(3, name);
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "no unrevoked subordinate CA named '" + name + "' (a root is not revoked: "
+                            + "relying parties remove it from their trust stores); list them with: fleetpki ca list");
+                }
+            }
+            tx.audit(event);
+        });
+    }
+
+    /** When a CA was revoked, if it was. */
+    public Optional<Instant> caRevokedAt(String name) {
+        return store.queryOne("SELECT revoked_at FROM ca WHERE name = ? AND revoked_at IS NOT NULL", rs -> Instant.ofEpochMilli(rs.getLong(1)), name);
+    }
+
+    // ---- CRLs ----
+
+    /** A stored CRL: the newest of its CA and shard. */
+    public record StoredCrl(String ca, int shard, int shards, long number, Instant thisUpdate, Instant nextUpdate, long entries, byte[] der) {}
+
+    /** A CA's CRL number for the next generation run: one more than any stored, 1 for the first. */
+    public long nextCrlNumber(String ca) {
+        return store.queryOne("SELECT MAX(number) FROM crl WHERE ca = ?", rs -> rs.getLong(1), ca).orElse(0L) + 1;
+    }
+
+    /**
+     * Stores one generation run of a CA's CRLs (all its shards) in one transaction, replacing the
+     * ones before; refuses a number that is not above the stored one (another node published first),
+     * so CRL numbers never go backwards.
+     */
+    public void saveCrls(List<StoredCrl> crls, AuditEvent event) {
+        if (crls.isEmpty()) {
+            return;
+        }
+        String ca = crls.getFirst().ca();
+        long number = crls.getFirst().number();
+        store.write(null, tx -> {
+            Connection c = tx.connection();
+            try (PreparedStatement ps = c.prepareStatement("SELECT MAX(number) FROM crl WHERE ca = ?")) {
+                ps.setString(1, ca);
+                try (ResultSet rs = ps.executeQuery()) {
+                    long stored = rs.next() ? rs.getLong(1) : 0;
+                    if (stored >= number) {
+                        throw new PkiException(ErrorKind.CONFLICT, "CRL number " + number + " of CA '" + ca + "' is not above the stored "
+                                + stored + " (another node published meanwhile); generate again");
+                    }
+                }
+            }
+            try (PreparedStatement del = c.prepareStatement("DELETE FROM crl WHERE ca = ?")) {
+                del.setString(1, ca);
+                del.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO crl (ca, shard, shards, number, this_update, next_update, entries, der) "
+                    + "VALUES (?,?,?,?,?,?,?,?)")) {
+                for (StoredCrl crl : crls) {
+                    ps.setString(1, crl.ca());
+                    ps.setInt(2, crl.shard());
+                    ps.setInt(3, crl.shards());
+                    ps.setLong(4, crl.number());
+                    ps.setLong(5, crl.thisUpdate().toEpochMilli());
+                    ps.setLong(6, crl.nextUpdate().toEpochMilli());
+                    ps.setLong(7, crl.entries());
+                    ps.setBytes(8, crl.der());
+                    ps.executeUpdate();
+                }
+            }
+            if (event != null) {
+                tx.audit(event);
+            }
+        });
+    }
+
+    /** The newest CRL of a CA's shard, with its bytes. */
+    public Optional<StoredCrl> crl(String ca, int shard) {
+        return store.queryOne("SELECT ca, shard, shards, number, this_update, next_update, entries, der FROM crl WHERE ca = ? AND shard = ?",
+                rs -> new StoredCrl(rs.getString(1), rs.getInt(2), rs.getInt(3), rs.getLong(4), Instant.ofEpochMilli(rs.getLong(5)),
+                        Instant.ofEpochMilli(rs.getLong(6)), rs.getLong(7), rs.getBytes(8)), ca, shard);
+    }
+
+    /** The newest CRLs of every CA, without their bytes (der is empty): what {@code crl show} lists. */
+    public List<StoredCrl> crls() {
+        return store.query("SELECT ca, shard, shards, number, this_update, next_update, entries FROM crl ORDER BY ca, shard",
+                rs -> new StoredCrl(rs.getString(1), rs.getInt(2), rs.getInt(3), rs.getLong(4), Instant.ofEpochMilli(rs.getLong(5)),
+                        Instant.ofEpochMilli(rs.getLong(6)), rs.getLong(7), new byte[0]));
+    }
+
+    /** The number of the newest stored CRL of a CA's shard, or 0: a cheap check whether a served copy is current. */
+    public long crlNumber(String ca, int shard) {
+        return store.queryOne("SELECT number FROM crl WHERE ca = ? AND shard = ?", rs -> rs.getLong(1), ca, shard).orElse(0L);
+    }
+
+    // ---- OCSP ----
+
+    /** A pre-signed OCSP response (the whole DER OCSPResponse). */
+    public record OcspRow(String serialHex, String ca, String status, long thisUpdate, long nextUpdate, byte[] der) {}
+
+    public Optional<OcspRow> ocspResponse(String serialHex) {
+        return store.queryOne("SELECT serial, ca, status, this_update, next_update, der FROM ocsp_response WHERE serial = ?",
+                rs -> new OcspRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4), rs.getLong(5), rs.getBytes(6)), serialHex);
+    }
+
+    /** A certificate's status as OCSP reports it: null when this CA never issued the serial. */
+    public record CertStatus(String serialHex, String ca, long notAfter, long revokedAt, RevocationReason reason) {
+        public boolean revoked() {
+            return reason != null;
+        }
+    }
+
+    public Optional<CertStatus> certStatus(String serialHex) {
+        return store.queryOne("SELECT serial, ca, not_after, revoked_at, revocation_reason FROM certificate WHERE serial = ?", RevocationStore::status, serialHex);
+    }
+
+    /**
+     * Live certificates (notAfter at or after {@code now}) whose pre-signed response is missing or
+     * ends before {@code staleBefore}, at most {@code limit}, in serial order after {@code after}
+     * (keyset paging for a pass over a large store).
+     */
+    public List<CertStatus> needingOcsp(long now, long staleBefore, String after, int limit) {
+        return store.query("SELECT c.serial, c.ca, c.not_after, c.revoked_at, c.revocation_reason FROM certificate c "
+                + "LEFT JOIN ocsp_response o ON o.serial = c.serial "
+                + "WHERE c.serial > ? AND c.not_after >= ? AND (o.serial IS NULL OR o.next_update < ?) ORDER BY c.serial LIMIT " + Math.max(1, limit),
+                RevocationStore::status, after == null ? "" : after, now, staleBefore);
+    }
+
+    private static CertStatus status(ResultSet rs) throws SQLException {
+        long revokedAt = rs.getLong(4);
+        String reason = rs.getString(5);
+        return new CertStatus(rs.getString(1), rs.getString(2), rs.getLong(3), revokedAt, reason == null ? null : RevocationReason.valueOf(reason));
+    }
+
+    /**
+     * Stores pre-signed responses (replacing older ones of the same serials) in one transaction. A
+     * "good" response is stored only while the certificate is still unrevoked, checked in the same
+     * transaction, so a response signed just before a revocation committed is never kept.
+     */
+    public void saveOcspResponses(List<OcspRow> rows) {
+        if (rows.isEmpty()) {
+            return;
+        }
+        String upsert = "INSERT INTO ocsp_response (serial, ca, status, this_update, next_update, der) SELECT ?, ?, ?, ?, ?, ? "
+                + "WHERE EXISTS (SELECT 1 FROM certificate WHERE serial = ? AND (revoked_at IS NULL OR ? <> 'good')) "
+                + "ON CONFLICT (serial) DO UPDATE SET ca = excluded.ca, status = excluded.status, this_update = excluded.this_update, "
+                + "next_update = excluded.next_update, der = excluded.der";
+        store.write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement(upsert)) {
+                for (OcspRow r : rows) {
+                    ps.setString(1, r.serialHex());
+                    ps.setString(2, r.ca());
+                    ps.setString(3, r.status());
+                    ps.setLong(4, r.thisUpdate());
+                    ps.setLong(5, r.nextUpdate());
+                    ps.setBytes(6, r.der());
+                    ps.setString(7, r.serialHex());
+                    ps.setString(8, r.status());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+        });
+    }
+
+    public long ocspResponseCount() {
+        return store.queryOne("SELECT COUNT(*) FROM ocsp_response", rs -> rs.getLong(1)).orElse(0L);
+    }
+}
