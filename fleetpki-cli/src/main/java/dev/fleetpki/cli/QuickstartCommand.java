@@ -39,6 +39,8 @@ final class QuickstartCommand implements Callable<Integer> {
     boolean serve;
     @Option(names = "--port", defaultValue = "8443", description = "with --serve: HTTPS port (default: ${DEFAULT-VALUE})")
     int port;
+    @Option(names = "--http-port", defaultValue = "8080", description = "with --serve: plain-HTTP port for CRLs and OCSP (default: ${DEFAULT-VALUE})")
+    int httpPort;
 
     @Override
     public Integer call() throws Exception {
@@ -97,7 +99,7 @@ final class QuickstartCommand implements Callable<Integer> {
                 step("Creating an API token (role issuer, 30 days) in " + home.resolve(TOKEN_FILE) + " and starting the server");
                 String token = demoToken(f, actor, home);
                 String url = "https://localhost:" + port;
-                ServeCommand.serveUntilStopped(f, actor, "127.0.0.1", port, 8080, "localhost", List.of(
+                ServeCommand.serveUntilStopped(f, actor, "127.0.0.1", port, httpPort, "localhost", List.of(
                         "  the API:   TOKEN=$(cat " + home.resolve(TOKEN_FILE) + ")",
                         "             curl --cacert root.pem -H \"Authorization: Bearer $TOKEN\" " + url + "/api/v1/devices/" + DEVICE,
                         "  docs:      docs/server.md, docs/rest.md; the API is described at " + url + "/api/v1/openapi.json"));

@@ -29,7 +29,7 @@ class QuickstartServeTest {
         Path home = dir.resolve("demo");
         String java = ProcessHandle.current().info().command().orElse("java");
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "quickstart", "--serve", "--dir", home.toString(), "--port", String.valueOf(port)).redirectErrorStream(true).start();
+                "quickstart", "--serve", "--dir", home.toString(), "--port", String.valueOf(port), "--http-port", "0").redirectErrorStream(true).start();
         List<String> lines = new ArrayList<>();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));

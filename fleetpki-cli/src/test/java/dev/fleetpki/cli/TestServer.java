@@ -14,14 +14,16 @@ final class TestServer implements AutoCloseable {
 
     final Path home;
     final Fleet fleet;
+    final Services services;
     final FleetServer server;
     final HttpClient http;
     /** {@code https://127.0.0.1:PORT} */
     final String base;
 
-    private TestServer(Path home, Fleet fleet, FleetServer server, HttpClient http) {
+    private TestServer(Path home, Fleet fleet, Services services, FleetServer server, HttpClient http) {
         this.home = home;
         this.fleet = fleet;
+        this.services = services;
         this.server = server;
         this.http = http;
         this.base = "https://127.0.0.1:" + server.port();
@@ -38,7 +40,15 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(Path dir, String profiles, String topLevel, FleetServer.Limits limits) throws Exception {
+        return start(dir, profiles, topLevel, limits, yaml -> yaml);
+    }
+
+    /** @param editConfig rewrites fleetpki.yaml before the ceremony (the URL templates, say) */
+    static TestServer start(Path dir, String profiles, String topLevel, FleetServer.Limits limits,
+                            java.util.function.UnaryOperator<String> editConfig) throws Exception {
         Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, profiles);
+        Path yaml = home.resolve("fleetpki.yaml");
+        java.nio.file.Files.writeString(yaml, editConfig.apply(java.nio.file.Files.readString(yaml)));
         if (topLevel != null) {
             java.nio.file.Files.writeString(home.resolve("fleetpki.yaml"), "\n" + topLevel, java.nio.file.StandardOpenOption.APPEND);
         }
@@ -48,7 +58,7 @@ final class TestServer implements AutoCloseable {
             Services s = Services.of(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
             FleetServer server = FleetServer.start(s, ServerIdentity.ensure(s, HOST, Actor.operator("test")), "127.0.0.1", 0, limits);
             HttpClient http = HttpClient.newBuilder().sslContext(ServerTest.trusting(fleet.store().ca("root").orElseThrow().certificate())).build();
-            return new TestServer(home, fleet, server, http);
+            return new TestServer(home, fleet, s, server, http);
         } catch (Exception | Error e) {
             fleet.close();
             throw e;

@@ -47,6 +47,7 @@ public final class RevocationHttp implements AutoCloseable {
         Javalin app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = RevocationService.MAX_OCSP_REQUEST;
+            cfg.http.prefer405over404 = true;
             cfg.jetty.threadPool = FleetServer.threadPool();
         });
         new Routes(service, store).register(app);

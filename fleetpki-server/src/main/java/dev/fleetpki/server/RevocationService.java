@@ -388,6 +388,15 @@ public final class RevocationService implements AutoCloseable {
         ScheduledExecutorService sch = scheduler;
         if (sch != null) {
             sch.schedule(this::generateDue, 200, TimeUnit.MILLISECONDS);
+        } else { // not started (a caller that only answers and revokes): debounce on a thread of its own
+            Thread.ofVirtual().name("fleetpki-crl-after-revocation").start(() -> {
+                try {
+                    Thread.sleep(200);
+                    generateDue();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
         }
     }
 
