@@ -83,6 +83,9 @@ public final class RevocationHttp implements AutoCloseable {
             app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
             app.get("/crl/{file}", ctx -> crl(ctx, stripSuffix(ctx.pathParam("file"), ".crl"), "0"));
             app.get("/crl/{ca}/{file}", ctx -> crl(ctx, ctx.pathParam("ca"), stripSuffix(ctx.pathParam("file"), ".crl")));
+            // HEAD: what a cache or a refresh loop asks to see whether a CRL changed (ETag, Last-Modified)
+            app.head("/crl/{file}", ctx -> crl(ctx, stripSuffix(ctx.pathParam("file"), ".crl"), "0"));
+            app.head("/crl/{ca}/{file}", ctx -> crl(ctx, ctx.pathParam("ca"), stripSuffix(ctx.pathParam("file"), ".crl")));
             app.get("/ca/{file}", this::caCertificate);
             app.post("/ocsp", this::ocspPost);
             app.get("/ocsp/<request>", this::ocspGet);
