@@ -178,7 +178,8 @@ public final class CrlBench {
         return new String[] {fields[0], fields[1], String.format(Locale.ROOT, "%.0f", rssMb), fields[2]};
     }
 
-    private static String classpath() {
+    /** This JVM's class path with absolute entries, for a child JVM started in another folder. */
+    static String classpath() {
         return java.util.Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
                 .map(p -> Path.of(p).toAbsolutePath().toString()).collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
     }

@@ -70,7 +70,7 @@ public final class RevokeLatencyBench {
                         byte[] req = new OCSPReqBuilder().addRequest(issuer.sha1Id(new BigInteger(c.serialHex(), 16))).build().getEncoded();
                         expect(client, url, req, "good");
                         long t0 = System.nanoTime();
-                        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath(), "dev.fleetpki.cli.Main",
+                        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", CrlBench.classpath(), "dev.fleetpki.cli.Main",
                                 "revoke", c.serialHex(), "--reason", "key-compromise", "--home", home.toString()).redirectErrorStream(true).start();
                         waitRevoked(client, url, req);
                         cli[i] = System.nanoTime() - t0;
@@ -132,10 +132,6 @@ public final class RevokeLatencyBench {
         return s == null ? "good" : s instanceof org.bouncycastle.cert.ocsp.RevokedStatus ? "revoked" : "unknown";
     }
 
-    private static String classpath() {
-        return Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
-                .map(p -> Path.of(p).toAbsolutePath().toString()).collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
-    }
 
     private static long median(long[] a) {
         long[] c = a.clone();
