@@ -178,11 +178,12 @@ final class CrlCommand {
         @Override
         public Integer call() throws Exception {
             try (Fleet f = home.open()) {
+                RevocationService r = f.revocation();
                 if (generate) {
-                    f.revocation().generateAll(home.actor(), new LinkedHashMap<>());
+                    r.generateAll(home.actor(), new LinkedHashMap<>());
                 }
                 List<StoredCrl> listed = f.store().revocation().crls();
-                for (CaRecord ca : f.revocation().crlIssuers()) {
+                for (CaRecord ca : r.crlIssuers()) {
                     if (listed.stream().noneMatch(c -> c.ca().equals(ca.name()))) {
                         throw new PkiException(ErrorKind.NOT_FOUND, "no CRL stored for CA '" + ca.name() + "'; a server checking the chain would "
                                 + "refuse every client. Generate them first: fleetpki crl generate (or add --generate)");

@@ -67,12 +67,7 @@ final class RevokeCommand implements Callable<Integer> {
             return;
         }
         RevocationService rev = f.revocation();
-        rev.revoked(serials);
-        var cas = new java.util.LinkedHashSet<String>();
-        for (String s : serials) {
-            f.store().revocation().certStatus(s).ifPresent(c -> cas.add(c.ca()));
-        }
-        for (String ca : cas) {
+        for (String ca : rev.reSign(serials)) { // then the CRLs here, before exiting (no debounced run in a CLI)
             try {
                 RevocationService.CrlRun run = rev.generateCrl(ca, actor);
                 System.out.println("Published: OCSP answer re-signed; CRL of " + ca + " number " + run.number() + " with " + run.entries()

@@ -62,7 +62,8 @@ public final class CertificateTemplate {
 
     private CertificateTemplate() {}
 
-    private static AuthorityKeyIdentifier authorityKeyId(X509Certificate issuer) {
+    /** The authority key id of what this issuer signs: its subject key id, else computed from its key (RFC 5280 4.2.1.1). */
+    static AuthorityKeyIdentifier authorityKeyId(X509Certificate issuer) {
         byte[] issuerSki = issuer.getExtensionValue(Extension.subjectKeyIdentifier.getId());
         return issuerSki != null
                 ? new AuthorityKeyIdentifier(SubjectKeyIdentifier.getInstance(DEROctetString.getInstance(issuerSki).getOctets()).getKeyIdentifier())

@@ -7,14 +7,10 @@ import java.time.Instant;
 import java.util.Arrays;
 import org.bouncycastle.asn1.ASN1Integer;
 import org.bouncycastle.asn1.DERBitString;
-import org.bouncycastle.asn1.DEROctetString;
-import org.bouncycastle.asn1.x509.AuthorityKeyIdentifier;
 import org.bouncycastle.asn1.x509.DistributionPointName;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.IssuingDistributionPoint;
-import org.bouncycastle.asn1.x509.SubjectKeyIdentifier;
-import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.operator.ContentSigner;
 
 /**
@@ -144,7 +140,7 @@ public final class CrlWriter {
     }
 
     private byte[] crlExtensions() throws IOException {
-        byte[] out = extension("2.5.29.35", false, authorityKeyId(issuer).getEncoded("DER"));
+        byte[] out = extension("2.5.29.35", false, CertificateTemplate.authorityKeyId(issuer).getEncoded("DER"));
         out = concat(out, extension("2.5.29.20", false, new ASN1Integer(number).getEncoded("DER")));
         if (distributionPoint != null) {
             // RFC 5280 5.2.5: critical; names the partition, which a certificate's CRL distribution point must match.
@@ -158,17 +154,6 @@ public final class CrlWriter {
         return out;
     }
 
-    static AuthorityKeyIdentifier authorityKeyId(X509Certificate issuer) {
-        byte[] ski = issuer.getExtensionValue("2.5.29.14");
-        if (ski != null) {
-            return new AuthorityKeyIdentifier(SubjectKeyIdentifier.getInstance(DEROctetString.getInstance(ski).getOctets()).getKeyIdentifier());
-        }
-        try {
-            return new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(issuer.getPublicKey());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private static byte[] extension(String oid, boolean critical, byte[] value) throws IOException {
         byte[] id = new org.bouncycastle.asn1.ASN1ObjectIdentifier(oid).getEncoded("DER");

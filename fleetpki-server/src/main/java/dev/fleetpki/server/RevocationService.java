@@ -373,18 +373,7 @@ public final class RevocationService implements AutoCloseable {
         if (!writable) {
             return;
         }
-        Instant now = clock.instant();
-        List<OcspRow> rows = new ArrayList<>();
-        for (String serial : serials) {
-            rs.certStatus(serial).ifPresent(c -> {
-                crlDue.put(c.ca(), Boolean.TRUE);
-                OcspRow row = presigned(c, now);
-                if (row != null) {
-                    rows.add(row);
-                }
-            });
-        }
-        rs.saveOcspResponses(rows);
+        reSign(serials).forEach(ca -> crlDue.put(ca, Boolean.TRUE));
         ScheduledExecutorService sch = scheduler;
         if (sch != null) {
             sch.schedule(this::generateDue, 200, TimeUnit.MILLISECONDS);
@@ -398,6 +387,29 @@ public final class RevocationService implements AutoCloseable {
                 }
             });
         }
+    }
+
+    /**
+     * Re-signs and stores the OCSP answers of just-revoked certificates, so the next request is a
+     * lookup again.
+     *
+     * @return the CAs whose CRLs now need regenerating
+     */
+    public java.util.Set<String> reSign(List<String> serials) {
+        Instant now = clock.instant();
+        List<OcspRow> rows = new ArrayList<>();
+        java.util.Set<String> cas = new java.util.LinkedHashSet<>();
+        for (String serial : serials) {
+            rs.certStatus(serial).ifPresent(c -> {
+                cas.add(c.ca());
+                OcspRow row = presigned(c, now);
+                if (row != null) {
+                    rows.add(row);
+                }
+            });
+        }
+        rs.saveOcspResponses(rows);
+        return cas;
     }
 
     private void generateDue() {
@@ -436,8 +448,9 @@ public final class RevocationService implements AutoCloseable {
 
     private void refreshCrlsIfDue() {
         Instant now = clock.instant();
+        List<StoredCrl> stored = rs.crls();
         for (CaRecord ca : crlIssuers()) {
-            Optional<StoredCrl> c = rs.crls().stream().filter(x -> x.ca().equals(ca.name())).findFirst();
+            Optional<StoredCrl> c = stored.stream().filter(x -> x.ca().equals(ca.name())).findFirst();
             boolean due = c.isEmpty() || c.get().thisUpdate().plus(config.revocation().crlRefresh()).isBefore(now) || c.get().shards() != shards(ca);
             if (!due) {
                 continue;

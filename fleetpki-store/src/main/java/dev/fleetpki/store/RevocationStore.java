@@ -26,10 +26,7 @@ public final class RevocationStore {
         this.db = db;
     }
 
-    /** One CRL entry as stored. {@code invalidSince} is 0 when unknown. */
-    public record Revoked(String serialHex, long revokedAt, RevocationReason reason, long invalidSince) {}
-
-    /** Receives CRL entries one at a time, so a million entries never sit in memory as objects. */
+    /** Receives CRL entries one at a time, so a million entries never sit in memory as objects; {@code invalidSince} is 0 when unknown. */
     public interface RevokedSink {
         void accept(String serialHex, long revokedAt, RevocationReason reason, long invalidSince);
     }
