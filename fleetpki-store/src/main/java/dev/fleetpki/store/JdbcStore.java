@@ -648,6 +648,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
                 del.executeUpdate();
             }
         }
+        RevocationStore.bumpEpoch(c);
     }
 
     // ---- audit ----

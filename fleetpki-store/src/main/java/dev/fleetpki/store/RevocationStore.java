@@ -85,8 +85,24 @@ public final class RevocationStore {
                             + "relying parties remove it from their trust stores); list them with: fleetpki ca list");
                 }
             }
+            bumpEpoch(tx.connection());
             tx.audit(event);
         });
+    }
+
+    /** Moves the revocation epoch, in the revoking transaction (V5 migration). */
+    static void bumpEpoch(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("UPDATE revocation_epoch SET epoch = epoch + 1 WHERE id = 1")) {
+            ps.executeUpdate();
+        }
+    }
+
+    /**
+     * The revocation epoch: it moves whenever a revocation commits on any node, so a responder that
+     * keeps answers in memory polls it and drops them when it changed.
+     */
+    public long epoch() {
+        return store.queryOne("SELECT epoch FROM revocation_epoch WHERE id = 1", rs -> rs.getLong(1)).orElse(0L);
     }
 
     /** When a CA was revoked, if it was. */
