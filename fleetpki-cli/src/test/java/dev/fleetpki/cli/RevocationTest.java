@@ -248,6 +248,38 @@ class RevocationTest {
         }
     }
 
+    @Test
+    void keptAnswersFollowARevocationCommittedByAnotherProcess() throws Exception {
+        try (TestServer t = TestServer.start(dir, null)) {
+            Issued device = issue(t, "sensor-kept");
+            assertThat(t.services.revocation().presign()).isPositive();
+            Path req = t.home.resolve("req.der");
+            Proc.ok(t.home, "openssl", "ocsp", "-issuer", t.home.resolve("ca/issuing.pem").toString(), "-cert", device.pem().toString(),
+                    "-no_nonce", "-reqout", req.toString());
+            byte[] question = Files.readAllBytes(req);
+            // a second node on the same store (read-only, as a replica would be) with answers kept in memory
+            try (Fleet replica = Fleet.openReadOnly(t.home, Clock.systemUTC());
+                 RevocationService rev = replica.revocation();
+                 RevocationHttp http = RevocationHttp.start(rev, replica.store(), new dev.fleetpki.server.Metrics(), "127.0.0.1", 0)) {
+                rev.start();
+                HttpClient c = HttpClient.newHttpClient();
+                String base = "http://127.0.0.1:" + http.port();
+                assertThat(status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body())).isEqualTo("good");
+                assertThat(rev.keptAnswers()).as("the answer is now kept").isEqualTo(1);
+                assertThat(status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body())).isEqualTo("good");
+
+                // revoked by another process without re-signing (--no-publish): only the store's revocation epoch tells the replica
+                assertThat(Cli.run(t.home, "revoke", device.serial(), "--no-publish").exit()).isZero();
+                String now = "good";
+                for (int i = 0; i < 100 && now.equals("good"); i++) { // the kept answer is good for hours; the epoch poll runs every 100 ms
+                    Thread.sleep(50);
+                    now = status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body());
+                }
+                assertThat(now).as("answer after the revocation committed elsewhere").isEqualTo("revoked");
+            }
+        }
+    }
+
     private static String[] concat(List<String> a, String b) {
         List<String> out = new java.util.ArrayList<>(a);
         out.add(b);
@@ -296,11 +328,20 @@ class RevocationTest {
     }
 
     @Test
-    void shardsWithoutAShardInTheUrlIsAConfigError() throws Exception {
+    void revocationSettingsAreCheckedWhenLoaded() throws Exception {
         TestHome.write(dir, "ecdsa-p256", null, null);
-        Files.writeString(dir.resolve("fleetpki.yaml"), "revocation:\n  crl:\n    shards: 8\n", java.nio.file.StandardOpenOption.APPEND);
-        Cli.Result r = Cli.run(dir, "init");
-        assertThat(r.exit()).isEqualTo(78);
-        assertThat(r.err()).contains("revocation.crl.shards").contains("{shard}");
+        String base = Files.readString(dir.resolve("fleetpki.yaml"));
+        Map<String, List<String>> cases = Map.of(
+                "revocation:\n  crl:\n    shards: 8\n", List.of("revocation.crl.shards", "{shard}"),
+                "revocation:\n  ocsp:\n    cacheEntries: -1\n", List.of("revocation.ocsp.cacheEntries", ">= 0"),
+                "revocation:\n  ocsp:\n    cacheEntries: lots\n", List.of("revocation.ocsp.cacheEntries", "'lots'"),
+                "revocation:\n  ocsp:\n    validity: 1h\n    refreshAhead: 2h\n", List.of("revocation.ocsp.refreshAhead", "shorter than"));
+        for (var c : cases.entrySet()) {
+            Files.writeString(dir.resolve("fleetpki.yaml"), base + c.getKey());
+            Cli.Result r = Cli.run(dir, "init");
+            assertThat(r.exit()).as(c.getKey()).isEqualTo(78);
+            assertThat(r.err()).as(c.getKey()).contains(c.getValue());
+            assertThat(dir.resolve("fleetpki.db")).as("nothing created").doesNotExist();
+        }
     }
 }

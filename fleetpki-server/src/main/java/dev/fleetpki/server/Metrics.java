@@ -47,10 +47,14 @@ public final class Metrics implements IssuanceObserver {
     }
 
     /** An OCSP answer given: its status (good, revoked, unknown, unauthorized) and whether it was pre-signed or signed live. */
+    private final Map<String, Counter> ocspCounters = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Called for every OCSP answer, so the counter is looked up in a map of its own rather than built each time. */
     void ocspAnswered(String status, boolean presigned) {
-        Counter.builder("fleetpki.ocsp.responses").description("OCSP answers given, by status and by source (pre-signed or signed live)")
-                .tags("status", status, "source", presigned ? "presigned" : "live")
-                .register(registry).increment();
+        String source = presigned ? "presigned" : "live";
+        ocspCounters.computeIfAbsent(status + "/" + source, k -> Counter.builder("fleetpki.ocsp.responses")
+                .description("OCSP answers given, by status and by source (pre-signed or signed live)")
+                .tags("status", status, "source", source).register(registry)).increment();
     }
 
     private final Map<String, long[]> crls = new java.util.concurrent.ConcurrentHashMap<>();

@@ -70,7 +70,10 @@ public final class RevocationService implements AutoCloseable {
     private final ConcurrentLinkedQueue<OcspRow> toSave = new ConcurrentLinkedQueue<>();
     private final ConcurrentHashMap<String, Boolean> crlDue = new ConcurrentHashMap<>();
     private final AtomicBoolean presignRunning = new AtomicBoolean();
+    private final OcspCache cache;
     private ScheduledExecutorService scheduler;
+    private ScheduledExecutorService epochPoller;
+    private long epochSeen;
     private volatile Metrics metrics;
 
     public RevocationService(FleetConfig config, JdbcStore store, StoredCaDirectory cas, Clock clock, boolean writable) {
@@ -80,6 +83,7 @@ public final class RevocationService implements AutoCloseable {
         this.cas = cas;
         this.clock = clock;
         this.writable = writable;
+        this.cache = new OcspCache(config.revocation().ocspCacheEntries());
         for (CaRecord ca : store.cas()) {
             if (ca.role() == CaRole.ISSUING || ca.role() == CaRole.CODE_SIGNING) {
                 issuers.add(OcspSigner.Issuer.of(ca.name(), ca.certificate()));
@@ -200,6 +204,13 @@ public final class RevocationService implements AutoCloseable {
      * this responder does not serve is unauthorized, a serial it never issued is "unknown".
      */
     public OcspAnswer answer(byte[] request) {
+        long nowMillis = clock.millis();
+        OcspCache.Entry hit = cache.get(request, nowMillis);
+        if (hit != null) {
+            count(hit.status(), true);
+            return hit.answer();
+        }
+        long generation = cache.generation(); // before the store is read: see OcspCache
         OCSPReq req;
         try {
             if (request.length == 0 || request.length > MAX_OCSP_REQUEST) {
@@ -227,13 +238,19 @@ public final class RevocationService implements AutoCloseable {
             issuer = found;
         }
         Extension nonce = req.getExtension(org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
-        Instant now = clock.instant();
-        if (list.length == 1 && nonce == null && OcspSigner.isSha1(list[0].getCertID().toASN1Primitive())) {
+        Instant now = Instant.ofEpochMilli(nowMillis);
+        // the RFC 5019 question: one certificate, no nonce; with a SHA-1 CertID it is what pre-signed answers answer
+        boolean plain = list.length == 1 && nonce == null;
+        boolean sha1 = plain && OcspSigner.isSha1(list[0].getCertID().toASN1Primitive());
+        if (sha1) {
             String serial = list[0].getCertID().getSerialNumber().toString(16);
             Optional<OcspRow> row = rs.ocspResponse(serial);
-            if (row.isPresent() && row.get().ca().equals(issuer.name()) && row.get().nextUpdate() > now.toEpochMilli()) {
-                count(row.get().status(), true);
-                return new OcspAnswer(row.get().der(), true, Instant.ofEpochMilli(row.get().thisUpdate()), Instant.ofEpochMilli(row.get().nextUpdate()));
+            if (row.isPresent() && row.get().ca().equals(issuer.name()) && row.get().nextUpdate() > nowMillis) {
+                OcspRow r = row.get();
+                OcspAnswer a = new OcspAnswer(r.der(), true, Instant.ofEpochMilli(r.thisUpdate()), Instant.ofEpochMilli(r.nextUpdate()));
+                cache.put(request, new OcspCache.Entry(a, r.status(), useUntil(r.nextUpdate())), generation, nowMillis);
+                count(r.status(), true);
+                return a;
             }
         }
         OcspSigner signer = signer(issuer.name());
@@ -262,12 +279,23 @@ public final class RevocationService implements AutoCloseable {
             return error(OcspSigner.INTERNAL_ERROR);
         }
         count(label, false);
-        boolean storable = writable && list.length == 1 && nonce == null && single != null && OcspSigner.isSha1(list[0].getCertID().toASN1Primitive())
-                && single.notAfter() >= now.toEpochMilli();
-        if (storable) { // a miss for a live certificate: keep it for the next request
-            toSave.add(new OcspRow(single.serialHex(), single.ca(), label, thisUpdate.toEpochMilli(), next.toEpochMilli(), der));
+        if (plain && single != null && single.notAfter() >= nowMillis) { // a live certificate's answer any later asker may reuse
+            if (writable && sha1) { // keep it in the store for the next request on any node
+                toSave.add(new OcspRow(single.serialHex(), single.ca(), label, thisUpdate.toEpochMilli(), next.toEpochMilli(), der));
+            }
+            cache.put(request, new OcspCache.Entry(new OcspAnswer(der, true, thisUpdate, next), label, useUntil(next.toEpochMilli())), generation, nowMillis);
         }
-        return new OcspAnswer(der, false, thisUpdate, nonce == null && single != null ? next : null);
+        return new OcspAnswer(der, false, thisUpdate, plain && single != null ? next : null);
+    }
+
+    /** How many OCSP answers this responder keeps in memory now. */
+    public int keptAnswers() {
+        return cache.size();
+    }
+
+    /** A kept answer is served until half of refreshAhead is left of it; by then the pre-signing pass has stored a newer one. */
+    private long useUntil(long nextUpdate) {
+        return nextUpdate - config.revocation().ocspRefreshAhead().toMillis() / 2;
     }
 
     private OcspSigner.Issuer issuerOf(CertID id) {
@@ -409,6 +437,7 @@ public final class RevocationService implements AutoCloseable {
             });
         }
         rs.saveOcspResponses(rows);
+        cache.clear(); // this process's revocations reach its kept answers at once, without waiting for the epoch poll
         return cas;
     }
 
@@ -423,13 +452,27 @@ public final class RevocationService implements AutoCloseable {
         }
     }
 
+    /** How often a responder polls the store's revocation epoch; a revocation on another node reaches its kept answers within this. */
+    public static final Duration EPOCH_POLL = Duration.ofMillis(100);
+
     /**
-     * Starts the background work of a writable node: CRLs generated now where missing or older than
+     * Starts the background work. Every node: answers kept in memory, the store's revocation epoch
+     * polled every {@link #EPOCH_POLL} (a thread of its own, so a long CRL run never delays it). A
+     * writable node also: CRLs generated now where missing or older than
      * {@code revocation.crl.refresh} and then on that schedule; OCSP pre-signing now and every
      * {@link #presignInterval()}; misses signed live saved in batches.
      */
-    public void start() {
-        if (!writable || scheduler != null) {
+    public synchronized void start() {
+        if (epochPoller != null) {
+            return;
+        }
+        if (config.revocation().ocspCacheEntries() > 0) {
+            epochPoller = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-ocsp-epoch").daemon(true).factory());
+            epochSeen = Long.MIN_VALUE;
+            pollEpoch();
+            epochPoller.scheduleWithFixedDelay(this::pollEpoch, EPOCH_POLL.toMillis(), EPOCH_POLL.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        if (!writable) {
             return;
         }
         scheduler = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-revocation").daemon(true).factory());
@@ -438,6 +481,31 @@ public final class RevocationService implements AutoCloseable {
         long presignMillis = presignInterval().toMillis();
         scheduler.scheduleWithFixedDelay(this::presignQuietly, 0, presignMillis, TimeUnit.MILLISECONDS);
         scheduler.scheduleWithFixedDelay(this::saveQueued, 200, 200, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Reads the revocation epoch: changed, the kept answers go; read, they may be served for two
+     * more poll intervals; unreadable, they are not served until a read succeeds again.
+     */
+    private void pollEpoch() {
+        long before = clock.millis();
+        long epoch;
+        try {
+            epoch = rs.epoch();
+        } catch (RuntimeException e) {
+            cache.trustUntil(Long.MIN_VALUE);
+            cache.clear();
+            LOG.warn("cannot read the revocation epoch ({}); OCSP answers are read from the store until it can", e.getMessage());
+            return;
+        }
+        if (epoch != epochSeen) {
+            if (epochSeen != Long.MIN_VALUE) {
+                LOG.debug("revocation epoch {} -> {}: dropping {} kept OCSP answers", epochSeen, epoch, cache.size());
+            }
+            cache.clear();
+            epochSeen = epoch;
+        }
+        cache.trustUntil(before + 2 * EPOCH_POLL.toMillis());
     }
 
     /** How often a pre-signing pass looks for missing or ageing responses: a quarter of refreshAhead, at most 5 minutes. */
@@ -505,6 +573,9 @@ public final class RevocationService implements AutoCloseable {
 
     @Override
     public void close() {
+        if (epochPoller != null) {
+            epochPoller.shutdownNow();
+        }
         ScheduledExecutorService sch = scheduler;
         if (sch != null) {
             sch.shutdownNow();

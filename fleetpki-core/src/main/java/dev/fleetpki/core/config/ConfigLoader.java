@@ -326,7 +326,7 @@ public final class ConfigLoader {
         JsonNode crl = n.path("crl");
         unknown(crl, Set.of("validity", "refresh", "shards", "maxEntries", "keepExpired"), "revocation.crl.");
         JsonNode ocsp = n.path("ocsp");
-        unknown(ocsp, Set.of("validity", "refreshAhead"), "revocation.ocsp.");
+        unknown(ocsp, Set.of("validity", "refreshAhead", "cacheEntries"), "revocation.ocsp.");
         RevocationSettings d = RevocationSettings.DEFAULT;
         Duration crlValidity = parse(crl, "validity", "revocation.crl.validity", Durations.format(d.crlValidity()), Durations::parse);
         Duration crlRefresh = parse(crl, "refresh", "revocation.crl.refresh", Durations.format(d.crlRefresh()), Durations::parse);
@@ -344,6 +344,10 @@ public final class ConfigLoader {
         }
         Duration ocspValidity = parse(ocsp, "validity", "revocation.ocsp.validity", Durations.format(d.ocspValidity()), Durations::parse);
         Duration ahead = parse(ocsp, "refreshAhead", "revocation.ocsp.refreshAhead", Durations.format(d.ocspRefreshAhead()), Durations::parse);
+        int cacheEntries = ocsp.path("cacheEntries").asInt(d.ocspCacheEntries());
+        if (ocsp.has("cacheEntries") && (!ocsp.path("cacheEntries").canConvertToInt() || cacheEntries < 0)) {
+            errors.add("revocation.ocsp.cacheEntries: '" + ocsp.path("cacheEntries").asText() + "' must be a whole number >= 0 (0: no answers kept in memory)");
+        }
         if (crlValidity != null && crlRefresh != null && crlRefresh.compareTo(crlValidity) >= 0) {
             errors.add("revocation.crl.refresh: " + Durations.format(crlRefresh) + " must be shorter than revocation.crl.validity "
                     + Durations.format(crlValidity) + ", or relying parties hold a CRL past its nextUpdate");
@@ -352,7 +356,8 @@ public final class ConfigLoader {
             errors.add("revocation.ocsp.refreshAhead: " + Durations.format(ahead) + " must be shorter than revocation.ocsp.validity "
                     + Durations.format(ocspValidity));
         }
-        return new RevocationSettings(crlValidity, crlRefresh, Math.max(1, shards), maxEntries, keep.asBoolean(false), ocspValidity, ahead);
+        return new RevocationSettings(crlValidity, crlRefresh, Math.max(1, shards), maxEntries, keep.asBoolean(false), ocspValidity, ahead,
+                Math.max(0, cacheEntries));
     }
 
     private int rate(JsonNode n, String field, int def) {

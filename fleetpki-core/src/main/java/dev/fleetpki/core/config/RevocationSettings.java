@@ -14,11 +14,12 @@ import java.time.Duration;
  *     ExpiredCertsOnCRL (RFC 5280 5.2.7); false (default): they drop off after notAfter
  * @param ocspValidity nextUpdate minus thisUpdate of an OCSP response
  * @param ocspRefreshAhead a pre-signed response is signed again when less than this is left of it
+ * @param ocspCacheEntries how many OCSP answers a responder keeps in memory (0: none, every request reads the store)
  */
 public record RevocationSettings(Duration crlValidity, Duration crlRefresh, int crlShards, long crlMaxEntries, boolean keepExpired,
-                                 Duration ocspValidity, Duration ocspRefreshAhead) {
+                                 Duration ocspValidity, Duration ocspRefreshAhead, int ocspCacheEntries) {
     public static final RevocationSettings DEFAULT = new RevocationSettings(Duration.ofDays(7), Duration.ofHours(24), 1, 1_000_000, false,
-            Duration.ofDays(1), Duration.ofHours(12));
+            Duration.ofDays(1), Duration.ofHours(12), 100_000);
 
     /** The shard a serial's revocation is listed on. */
     public int shardOf(java.math.BigInteger serial) {
