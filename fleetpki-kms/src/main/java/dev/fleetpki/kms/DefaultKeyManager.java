@@ -10,14 +10,15 @@ public final class DefaultKeyManager implements KeyManager {
     private final Pkcs11Keys pkcs11;
     private final Map<String, SigningKey> opened = new ConcurrentHashMap<>();
 
+    /** Providers are registered when the first key is made or opened, not here: commands that sign nothing start faster. */
     public DefaultKeyManager(Path home) {
-        Crypto.init();
         this.files = new FileKeys(home);
         this.pkcs11 = new Pkcs11Keys(home);
     }
 
     @Override
     public SigningKey create(KeyRef ref, KeyAlgorithm algorithm, SecretSource secret) {
+        Crypto.init();
         SigningKey k = ref.isFile() ? files.create(ref, algorithm, secret) : pkcs11.create(ref, algorithm);
         opened.put(ref.uri(), k);
         return k;
@@ -29,6 +30,7 @@ public final class DefaultKeyManager implements KeyManager {
         if (k != null) {
             return k;
         }
+        Crypto.init();
         k = ref.isFile() ? files.open(ref, secret) : pkcs11.open(ref);
         opened.put(ref.uri(), k);
         return k;
