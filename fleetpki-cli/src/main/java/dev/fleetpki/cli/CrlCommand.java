@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "crl", mixinStandardHelpOptions = true,
         description = {"Certificate revocation lists: generate, show, fetch and export them (docs/revocation.md).",
             "'fleetpki serve' also generates them on its schedule (revocation.crl.refresh) and after revocations, and serves them over HTTP."},
-        subcommands = {CrlCommand.Generate.class, CrlCommand.Show.class, CrlCommand.Fetch.class, CrlCommand.Export.class})
+        subcommands = {CrlCommand.Generate.class, CrlCommand.Show.class, CrlCommand.Fetch.class, CrlCommand.Export.class, CrlCommand.Import.class})
 final class CrlCommand {
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -40,18 +40,60 @@ final class CrlCommand {
     static final class Generate implements Callable<Integer> {
         @Mixin HomeOption home;
         @Option(names = "--ca", paramLabel = "NAME", description = "only this CA (default: all)") String ca;
+        @Option(names = "--validity", paramLabel = "DURATION",
+                description = "with --ca: nextUpdate this long after thisUpdate instead of revocation.crl.validity (e.g. 90d for an offline root)")
+        String validity;
 
         @Override
         public Integer call() {
+            if (validity != null && ca == null) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--validity goes with --ca (for example: crl generate --ca root --validity 90d)");
+            }
+            java.time.Duration life = validity == null ? null : parseDuration(validity);
             try (Fleet f = home.open()) {
                 RevocationService r = f.revocation();
                 Map<String, String> skipped = new LinkedHashMap<>();
-                List<RevocationService.CrlRun> runs = ca != null ? List.of(r.generateCrl(ca, home.actor())) : r.generateAll(home.actor(), skipped);
+                List<RevocationService.CrlRun> runs = ca != null
+                        ? List.of(life == null ? r.generateCrl(ca, home.actor()) : r.generateCrl(ca, home.actor(), life))
+                        : r.generateAll(home.actor(), skipped);
                 for (RevocationService.CrlRun run : runs) {
                     System.out.printf("CRL of %s: number %d, %d entr%s in %d shard%s, %d ms%n", run.ca(), run.number(), run.entries(),
                             run.entries() == 1 ? "y" : "ies", run.crls().size(), run.crls().size() == 1 ? "" : "s", run.took().toMillis());
                 }
                 skipped.forEach((name, why) -> System.out.println("skipped " + name + ": " + why));
+            }
+            return 0;
+        }
+    }
+
+    static java.time.Duration parseDuration(String text) {
+        try {
+            return dev.fleetpki.core.Durations.parse(text);
+        } catch (RuntimeException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + text + "' is not a duration like 90d, 12h or 1y");
+        }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true,
+            description = {"Store a CRL signed on another machine (an offline root's) so this server serves it at its URL.",
+                "On the root's machine: fleetpki crl generate --ca root --validity 90d && fleetpki crl show --ca root > root-crl.pem; "
+                    + "then here: fleetpki crl import root-crl.pem. Its signature, CRL number (above the stored one) and dates are checked."})
+    static final class Import implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "FILE", description = "the CRL, PEM or DER") Path file;
+
+        @Override
+        public Integer call() throws Exception {
+            byte[] data;
+            try {
+                data = Files.readAllBytes(file);
+            } catch (java.io.IOException e) {
+                throw new PkiException(ErrorKind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage());
+            }
+            try (Fleet f = home.open()) {
+                var crl = f.revocation().importCrl(data, home.actor());
+                System.out.printf("Imported the CRL of %s: number %d, %d entr%s, next update %s%n", crl.ca(), crl.number(), crl.entries(),
+                        crl.entries() == 1 ? "y" : "ies", crl.nextUpdate());
             }
             return 0;
         }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The CLI end to end: offline root, bare-key issuance, listing, decoding, revocation, trust bundle, audit tampering, config errors. */
 class LifecycleCommandsTest {
+    private static final int CONFLICT_EXIT = dev.fleetpki.core.ErrorKind.CONFLICT.exitCode();
     @TempDir Path dir;
 
     @Test
@@ -44,6 +45,53 @@ class LifecycleCommandsTest {
                 .contains("OK");
         String text = Proc.ok(dir, "openssl", "x509", "-in", server.resolve("ca/issuing.pem").toString(), "-noout", "-text");
         assertThat(text).contains("CA:TRUE, pathlen:0").contains("Certificate Sign, CRL Sign");
+
+        // the offline root's CRL: the intermediate it signed is revoked there, the CRL signed there (90 days) and imported on the server
+        java.math.BigInteger issuingSerial;
+        try (var in = Files.newInputStream(offline.resolve("issuing.pem"))) {
+            issuingSerial = ((java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in))
+                    .getSerialNumber();
+        }
+        Cli.Result revoked = Cli.run(offline, "revoke", issuingSerial.toString(16), "--reason", "ca-compromise", "--no-publish");
+        assertThat(revoked.exit()).as(revoked.all()).isZero();
+        Cli.Result gen = Cli.run(offline, "crl", "generate", "--ca", "root", "--validity", "90d");
+        assertThat(gen.exit()).as(gen.all()).isZero();
+        assertThat(gen.out()).contains("CRL of root: number 1, 1 entry");
+        Path rootCrl = dir.resolve("root-crl.pem");
+        Files.writeString(rootCrl, Cli.run(offline, "crl", "show", "--ca", "root").out());
+        assertThat(Proc.ok(dir, "openssl", "crl", "-in", rootCrl.toString(), "-noout", "-text")).contains("CA Compromise")
+                .contains(issuingSerial.toString(16).toUpperCase(java.util.Locale.ROOT));
+        Cli.Result imp = Cli.run(server, "crl", "import", rootCrl.toString());
+        assertThat(imp.exit()).as(imp.all()).isZero();
+        assertThat(imp.out()).contains("Imported the CRL of root: number 1, 1 entry");
+        assertThat(Cli.run(server, "crl", "show").out()).containsPattern("root\\s+0/1\\s+1\\s");
+        // OpenSSL, with the imported root CRL and the server's issuing CRL: the device's chain is refused, as its issuing CA is revoked
+        assertThat(Cli.run(server, "crl", "generate", "--ca", "issuing").exit()).isZero();
+        Path bundle = dir.resolve("crls.pem");
+        assertThat(Cli.run(server, "crl", "export", "--bundle", "--out", bundle.toString()).exit()).isZero();
+        Proc.Result chain = Proc.run(dir, java.util.Map.of(), "openssl", "verify", "-crl_check_all", "-CRLfile", bundle.toString(), "-CAfile",
+                offline.resolve("ca/root.pem").toString(), "-untrusted", server.resolve("ca/issuing.pem").toString(), leaf.toString());
+        assertThat(chain.exit()).isNotZero();
+        assertThat(chain.output()).contains("certificate revoked");
+
+        // refused, nothing stored: the same CRL again, garbage, a CRL of a CA this server does not know, --validity without --ca
+        Cli.Result again = Cli.run(server, "crl", "import", rootCrl.toString());
+        assertThat(again.exit()).isEqualTo(CONFLICT_EXIT);
+        assertThat(again.err()).contains("not above the one this store has (1)");
+        Files.writeString(dir.resolve("garbage.pem"), "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
+        Cli.Result garbage = Cli.run(server, "crl", "import", dir.resolve("garbage.pem").toString());
+        assertThat(garbage.exit()).isEqualTo(65);
+        assertThat(garbage.err()).contains("not a CRL");
+        Path otherOffline = TestHome.write(dir.resolve("other-offline"), "ecdsa-p384", null, null);
+        assertThat(Cli.run(otherOffline, "init", "--root-only").exit()).isZero();
+        assertThat(Cli.run(otherOffline, "crl", "generate", "--ca", "root").exit()).isZero();
+        Path foreign = dir.resolve("foreign-crl.pem");
+        Files.writeString(foreign, Cli.run(otherOffline, "crl", "show", "--ca", "root").out());
+        Cli.Result foreignImport = Cli.run(server, "crl", "import", foreign.toString());
+        assertThat(foreignImport.exit()).isEqualTo(77);
+        assertThat(foreignImport.err()).contains("no CA in this store signed this CRL");
+        assertThat(Cli.run(server, "crl", "generate", "--validity", "90d").err()).contains("--validity goes with --ca");
+        assertThat(Cli.run(server, "crl", "show").out()).containsPattern("root\\s+0/1\\s+1\\s");
 
         // a certificate for another key is refused on import
         Path otherServer = TestHome.write(dir.resolve("other"), "ecdsa-p384", null, null);

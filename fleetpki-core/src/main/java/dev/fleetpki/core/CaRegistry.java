@@ -11,4 +11,11 @@ public interface CaRegistry {
 
     /** Stores CA records and their audit events in one transaction; CONFLICT if a name exists. */
     void saveCas(List<CaRecord> cas, List<AuditEvent> events);
+
+    /**
+     * Records, with its audit event and in one transaction, a certificate a CA of this store signed
+     * for a sub-CA whose key lives elsewhere (the offline root signing an issuing CA's request): it
+     * can then be revoked here ({@code fleetpki revoke SERIAL}) and is listed on this CA's CRL.
+     */
+    void recordSubordinate(java.security.cert.X509Certificate cert, String issuerName, AuditEvent event);
 }

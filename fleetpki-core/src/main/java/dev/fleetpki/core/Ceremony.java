@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -102,6 +103,51 @@ public final class Ceremony {
         events.add(event(spec, c, issuingKey, now));
     }
 
+    /**
+     * Certifies a new delegated OCSP signer for an issuing or code-signing CA, as
+     * {@code ceremony.ocsp} describes it (algorithm, subject, validity, passphrase): a fresh key
+     * named {@code <ocsp>-<ca>-<yyyyMMddHHmmss>}, in {@code keys/} for a file key or on the same
+     * PKCS#11 token under that label, certified by the CA (never past the CA's own end). Used for
+     * CAs the ceremony gave no signer and to replace a signer before it expires; the record and its
+     * audit event are stored in one transaction, and the key file is removed again if that fails.
+     */
+    public CaRecord certifyOcspSigner(String caName) {
+        CaSpec base = config.ocsp();
+        if (base == null) {
+            throw new PkiException(ErrorKind.CONFIG, "fleetpki.yaml has no ceremony.ocsp section, so OCSP answers are signed by the CA keys; "
+                    + "add one to have delegated OCSP signers");
+        }
+        CaSpec caSpec = subCaSpec(caName);
+        CaRecord ca = registry.ca(caName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + caName + "' in the store"));
+        Instant now = clock.instant();
+        Duration left = Duration.between(now, ca.certificate().getNotAfter().toInstant()).minusMinutes(1);
+        if (left.compareTo(Duration.ofHours(1)) < 0) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + caName + "' ends at " + ca.certificate().getNotAfter().toInstant()
+                    + "; too soon to certify an OCSP signer under it");
+        }
+        String name = base.name() + "-" + caName + "-" + java.time.format.DateTimeFormatter.ofPattern("yyyyMMddHHmmss")
+                .withZone(java.time.ZoneOffset.UTC).format(now);
+        dev.fleetpki.kms.KeyRef key = base.key().isFile() ? dev.fleetpki.kms.KeyRef.parse("file:keys/" + name + ".p8")
+                : dev.fleetpki.kms.KeyRef.parse(base.key().uri().replaceFirst("object=[^;?]*", "object=" + name));
+        CaSpec spec = new CaSpec(name, CaRole.OCSP, base.subject(), base.algorithm(), key, base.passphrase(),
+                base.validity().compareTo(left) > 0 ? left : base.validity(), List.of(), List.of(), List.of());
+        try {
+            SigningKey caKey = keys.open(caSpec.key(), caSpec.passphrase());
+            SigningKey k = create(spec);
+            X509Certificate c = sign(ProfileKind.OCSP_SIGNING, ca.certificate(), caName, caKey, spec, k.publicKey(), now);
+            CaRecord rec = record(spec, c, caName, now);
+            registry.saveCas(List.of(rec), List.of(event(spec, c, caKey, now)));
+            createdFiles.clear();
+            return rec;
+        } catch (KeyStoreFailure e) {
+            removeCreatedFiles();
+            throw new PkiException(ErrorKind.CONFIG, "cannot certify an OCSP signer for CA '" + caName + "': " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            removeCreatedFiles();
+            throw e;
+        }
+    }
+
     /** On the server: creates a sub-CA's key (issuing or code-signing) and returns its PKCS#10 request. */
     public PKCS10CertificationRequest subCaRequest(String name) {
         CaSpec spec = subCaSpec(name);
@@ -136,9 +182,10 @@ public final class Ceremony {
         SigningKey rootKey = keys.open(config.root().key(), config.root().passphrase());
         Instant now = clock.instant();
         X509Certificate cert = sign(ProfileKind.SUB_CA, rootRec.certificate(), rootRec.name(), rootKey, spec, csr.publicKey(), now);
-        registry.saveCas(List.of(), List.of(new AuditEvent(now, actor, "ca.sign-subordinate", "ca:" + name,
+        // recorded as a certificate of the root, so 'fleetpki revoke SERIAL' here puts it on the root's CRL
+        registry.recordSubordinate(cert, rootRec.name(), new AuditEvent(now, actor, "ca.sign-subordinate", "ca:" + name,
                 Map.of("serial", cert.getSerialNumber().toString(16), "signingKey", config.root().key().uri().replaceAll("[?].*$", ""),
-                        "notAfter", cert.getNotAfter().toInstant().toString()))));
+                        "notAfter", cert.getNotAfter().toInstant().toString())));
         return cert;
     }
 

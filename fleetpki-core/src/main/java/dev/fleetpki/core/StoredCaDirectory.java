@@ -27,6 +27,11 @@ public final class StoredCaDirectory implements CaDirectory {
         this.registry = registry;
     }
 
+    /** The key manager CA keys are opened through (a ceremony step run by the server needs it too). */
+    public KeyManager keys() {
+        return keys;
+    }
+
     @Override
     public CertificateAuthority get(String name) {
         CertificateAuthority ca = open.get(name);
@@ -41,8 +46,7 @@ public final class StoredCaDirectory implements CaDirectory {
     private CertificateAuthority load(String name) {
         CaRecord rec = registry.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name
                 + "' in the store; run the ceremony (fleetpki init) or import it (fleetpki ca import)"));
-        CaSpec spec = config.ca(name).orElseThrow(() -> new PkiException(ErrorKind.CONFIG, "CA '" + name
-                + "' is in the store but not in fleetpki.yaml's ceremony section; add it there so its key can be found"));
+        CaSpec spec = config.ca(name).orElseGet(() -> delegatedOcspSpec(rec));
         SigningKey key;
         try {
             key = keys.open(spec.key(), spec.passphrase());
@@ -54,6 +58,20 @@ public final class StoredCaDirectory implements CaDirectory {
                     + "fleetpki.yaml names the wrong key");
         }
         return new CertificateAuthority(name, rec.role(), rec.certificate(), chain(rec), key);
+    }
+
+    /**
+     * An OCSP signer certified after the ceremony (Ceremony.certifyOcspSigner) is not in
+     * fleetpki.yaml: its key is where its record says, opened with ceremony.ocsp's passphrase.
+     */
+    private CaSpec delegatedOcspSpec(CaRecord rec) {
+        CaSpec base = config.ocsp();
+        if (rec.role() != dev.fleetpki.core.config.CaRole.OCSP || base == null) {
+            throw new PkiException(ErrorKind.CONFIG, "CA '" + rec.name() + "' is in the store but not in fleetpki.yaml's ceremony section; "
+                    + "add it there so its key can be found");
+        }
+        return new CaSpec(rec.name(), rec.role(), base.subject(), base.algorithm(), dev.fleetpki.kms.KeyRef.parse(rec.keyRef()),
+                base.passphrase(), base.validity(), List.of(), List.of(), List.of());
     }
 
     /** A CA's certificate, then the certificates above it up to the root: what a relying party needs for its certificates. */

@@ -72,7 +72,7 @@ public final class RevocationService implements AutoCloseable {
     private final AtomicBoolean presignRunning = new AtomicBoolean();
     private final OcspCache cache;
     private ScheduledExecutorService scheduler;
-    private ScheduledExecutorService epochPoller;
+    private ScheduledExecutorService poller;
     private long epochSeen;
     private volatile Metrics metrics;
 
@@ -124,6 +124,18 @@ public final class RevocationService implements AutoCloseable {
 
     /** Generates and stores a CA's CRLs (all shards), signed with the CA's key. */
     public CrlRun generateCrl(String caName, Actor actor) {
+        return generateCrl(caName, actor, config.revocation().crlValidity());
+    }
+
+    /**
+     * As {@link #generateCrl(String, Actor)} with nextUpdate {@code validity} after thisUpdate: an
+     * offline root signs its CRL rarely, so it gives it a longer life than the online CAs' (for
+     * example {@code crl generate --ca root --validity 90d}).
+     */
+    public CrlRun generateCrl(String caName, Actor actor, Duration validity) {
+        if (validity.isZero() || validity.isNegative()) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "CRL validity must be positive, for example 7d or 90d");
+        }
         if (!writable) {
             throw new PkiException(ErrorKind.CONFIG, "this node serves a read-only store; CRLs are generated on a node that can write it");
         }
@@ -135,7 +147,7 @@ public final class RevocationService implements AutoCloseable {
         CertificateAuthority ca = cas.get(caName);
         RevocationSettings s = config.revocation();
         Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
-        Instant next = now.plus(s.crlValidity());
+        Instant next = now.plus(validity);
         long number = rs.nextCrlNumber(caName);
         int n = shards(rec);
         CrlWriter[] writers = new CrlWriter[n];
@@ -174,6 +186,90 @@ public final class RevocationService implements AutoCloseable {
      * Generates the CRLs of every CA whose key this node can open; a CA whose key is elsewhere (an
      * offline root) is skipped with a note in {@code skipped}.
      */
+    /**
+     * Stores a CRL signed elsewhere (an offline root's, made with {@code crl generate} on that
+     * machine) so this node serves it. Refused, with nothing stored: anything that is not a CRL, a
+     * CRL no CA of this store signed (the signature is checked against each CA with the issuer's
+     * name), one without a CRL number or not newer than the stored one, one already past its
+     * nextUpdate or dated in the future, and a partitioned (IDP) CRL.
+     */
+    public StoredCrl importCrl(byte[] data, Actor actor) {
+        if (!writable) {
+            throw new PkiException(ErrorKind.CONFIG, "this node serves a read-only store; import CRLs on a node that can write it");
+        }
+        java.security.cert.X509CRL crl;
+        try {
+            crl = (java.security.cert.X509CRL) java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCRL(new java.io.ByteArrayInputStream(data));
+        } catch (java.security.cert.CertificateException | java.security.cert.CRLException | RuntimeException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "not a CRL (PEM or DER): " + e.getMessage());
+        }
+        CaRecord ca = null;
+        for (CaRecord c : store.cas()) {
+            if (c.role() != CaRole.OCSP && c.certificate().getSubjectX500Principal().equals(crl.getIssuerX500Principal()) && signed(crl, c)) {
+                ca = c;
+                break;
+            }
+        }
+        if (ca == null) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "no CA in this store signed this CRL (issuer '" + crl.getIssuerX500Principal().getName()
+                    + "'); import CRLs of this hierarchy's CAs only");
+        }
+        byte[] numberExt = crl.getExtensionValue(org.bouncycastle.asn1.x509.Extension.cRLNumber.getId());
+        if (numberExt == null) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CRL has no CRL number (RFC 5280 5.2.3); make it with: fleetpki crl generate --ca " + ca.name());
+        }
+        if (crl.getExtensionValue(org.bouncycastle.asn1.x509.Extension.issuingDistributionPoint.getId()) != null || shards(ca) != 1) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "CA '" + ca.name() + "' has partitioned CRLs, which this server generates itself; "
+                    + "import is for unpartitioned CRLs such as an offline root's");
+        }
+        long number = org.bouncycastle.asn1.ASN1Integer.getInstance(org.bouncycastle.asn1.ASN1OctetString.getInstance(numberExt).getOctets())
+                .getValue().longValueExact();
+        Instant now = clock.instant();
+        Instant thisUpdate = crl.getThisUpdate().toInstant();
+        if (crl.getNextUpdate() == null || !crl.getNextUpdate().toInstant().isAfter(now)) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CRL of CA '" + ca.name() + "' ended at " + crl.getNextUpdate()
+                    + "; sign a new one on the machine with its key");
+        }
+        if (thisUpdate.isAfter(now.plus(Duration.ofMinutes(5)))) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CRL's thisUpdate " + thisUpdate + " is in the future; check both machines' clocks");
+        }
+        long stored = rs.crlNumber(ca.name(), 0);
+        if (number <= stored) {
+            throw new PkiException(ErrorKind.CONFLICT, "CRL number " + number + " of CA '" + ca.name() + "' is not above the one this store has ("
+                    + stored + "); sign a new one on the machine with its key");
+        }
+        long entries = crl.getRevokedCertificates() == null ? 0 : crl.getRevokedCertificates().size();
+        byte[] der;
+        try {
+            der = crl.getEncoded();
+        } catch (java.security.cert.CRLException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "cannot encode the CRL: " + e.getMessage());
+        }
+        StoredCrl out = new StoredCrl(ca.name(), 0, 1, number, thisUpdate, crl.getNextUpdate().toInstant(), entries, der);
+        rs.saveCrls(List.of(out), new AuditEvent(now, actor, "crl.import", "ca:" + ca.name(), Map.of("number", Long.toString(number),
+                "entries", Long.toString(entries), "nextUpdate", out.nextUpdate().toString())));
+        Metrics m = metrics;
+        if (m != null) {
+            m.crlPublished(out.ca(), 0, entries, number);
+        }
+        return out;
+    }
+
+    private static boolean signed(java.security.cert.X509CRL crl, CaRecord ca) {
+        try {
+            crl.verify(ca.certificate().getPublicKey());
+            return true;
+        } catch (java.security.GeneralSecurityException | RuntimeException e) {
+            try { // algorithms the JDK lacks
+                crl.verify(ca.certificate().getPublicKey(), dev.fleetpki.kms.Crypto.bc());
+                return true;
+            } catch (java.security.GeneralSecurityException | RuntimeException e2) {
+                return false;
+            }
+        }
+    }
+
     public List<CrlRun> generateAll(Actor actor, Map<String, String> skipped) {
         List<CrlRun> runs = new ArrayList<>();
         for (CaRecord ca : crlIssuers()) {
@@ -331,19 +427,89 @@ public final class RevocationService implements AutoCloseable {
         if (issuer == null) {
             return null;
         }
-        Optional<CaRecord> delegated = store.cas().stream()
-                .filter(c -> c.role() == CaRole.OCSP && caName.equals(c.parent()))
-                .filter(c -> rs.caRevokedAt(c.name()).isEmpty())
-                .findFirst();
-        try {
-            CertificateAuthority signer = cas.get(delegated.map(CaRecord::name).orElse(caName));
-            s = new OcspSigner(issuer, signer.certificate(), signer.key());
-        } catch (PkiException e) {
-            LOG.warn("cannot sign OCSP answers for CA '{}': {}", caName, e.detail());
-            return null;
+        for (CaRecord d : delegatedSigners(caName, clock.instant())) { // newest first; one whose key this node cannot open is passed over
+            try {
+                CertificateAuthority signer = cas.get(d.name());
+                s = new OcspSigner(issuer, signer.certificate(), signer.key());
+                break;
+            } catch (PkiException e) {
+                LOG.warn("cannot sign OCSP answers with signer '{}' of CA '{}': {}", d.name(), caName, e.detail());
+            }
+        }
+        if (s == null) {
+            try {
+                CertificateAuthority ca = cas.get(caName);
+                s = new OcspSigner(issuer, ca.certificate(), ca.key());
+            } catch (PkiException e) {
+                LOG.warn("cannot sign OCSP answers for CA '{}': {}", caName, e.detail());
+                return null;
+            }
         }
         signers.put(caName, s);
         return s;
+    }
+
+    /** A CA's unrevoked delegated OCSP signers that are valid now, the one that ends last first. */
+    private List<CaRecord> delegatedSigners(String caName, Instant now) {
+        return store.cas().stream()
+                .filter(c -> c.role() == CaRole.OCSP && caName.equals(c.parent()))
+                .filter(c -> !c.certificate().getNotBefore().toInstant().isAfter(now) && c.certificate().getNotAfter().toInstant().isAfter(now))
+                .filter(c -> rs.caRevokedAt(c.name()).isEmpty())
+                .sorted(java.util.Comparator.comparing((CaRecord c) -> c.certificate().getNotAfter()).reversed())
+                .toList();
+    }
+
+    /**
+     * A signer is replaced when less than this is left of it: a third of its validity, and never
+     * less than two answer lifetimes, so no answer it signed outlives it.
+     */
+    Duration signerRenewAhead(CaRecord signer) {
+        Duration life = Duration.between(signer.certificate().getNotBefore().toInstant(), signer.certificate().getNotAfter().toInstant());
+        Duration twoAnswers = config.revocation().ocspValidity().multipliedBy(2);
+        Duration third = life.dividedBy(3);
+        return third.compareTo(twoAnswers) > 0 ? third : twoAnswers;
+    }
+
+    /**
+     * Keeps every CA this node holds the key of supplied with a delegated OCSP signer (when
+     * fleetpki.yaml has ceremony.ocsp): certifies one for a CA without a valid signer and a new one
+     * when the newest is within {@link #signerRenewAhead} of its end. Every node then looks up its
+     * signers again, so a read-only node picks up the writer's new signer (if it has the key).
+     *
+     * @return the signers certified by this call
+     */
+    public List<CaRecord> maintainOcspSigners() {
+        List<CaRecord> made = new ArrayList<>();
+        if (writable && config.ocsp() != null) {
+            Instant now = clock.instant();
+            for (OcspSigner.Issuer i : issuers) {
+                if (rs.caRevokedAt(i.name()).isPresent()) {
+                    continue;
+                }
+                List<CaRecord> current = delegatedSigners(i.name(), now);
+                boolean due = current.isEmpty() || Duration.between(now, current.getFirst().certificate().getNotAfter().toInstant())
+                        .compareTo(signerRenewAhead(current.getFirst())) < 0;
+                if (!due) {
+                    continue;
+                }
+                try {
+                    cas.get(i.name()); // the CA key is here (else an offline or other node's CA: nothing to do on this node)
+                } catch (PkiException notHere) {
+                    LOG.debug("no OCSP signer certified for CA '{}' here: {}", i.name(), notHere.detail());
+                    continue;
+                }
+                try {
+                    CaRecord rec = new dev.fleetpki.core.Ceremony(config, cas.keys(), store, clock, Actor.system()).certifyOcspSigner(i.name());
+                    made.add(rec);
+                    LOG.info("OCSP signer '{}' certified by CA '{}', valid until {}{}", rec.name(), i.name(), rec.certificate().getNotAfter().toInstant(),
+                            current.isEmpty() ? "" : " (replaces '" + current.getFirst().name() + "')");
+                } catch (PkiException e) {
+                    LOG.warn("could not certify an OCSP signer for CA '{}' (answers stay signed as before; retried hourly): {}", i.name(), e.detail());
+                }
+            }
+        }
+        signers.clear();
+        return made;
     }
 
     /**
@@ -458,24 +624,29 @@ public final class RevocationService implements AutoCloseable {
     /**
      * Starts the background work. Every node: answers kept in memory, the store's revocation epoch
      * polled every {@link #EPOCH_POLL} (a thread of its own, so a long CRL run never delays it). A
-     * writable node also: CRLs generated now where missing or older than
-     * {@code revocation.crl.refresh} and then on that schedule; OCSP pre-signing now and every
-     * {@link #presignInterval()}; misses signed live saved in batches.
+     * writable node also: delegated OCSP signers certified and replaced before they end
+     * ({@link #maintainOcspSigners}, now and hourly; a read-only node looks its signers up again
+     * hourly); CRLs generated now where missing or older than {@code revocation.crl.refresh} and
+     * then on that schedule; OCSP pre-signing now and every {@link #presignInterval()}; misses
+     * signed live saved in batches.
      */
     public synchronized void start() {
-        if (epochPoller != null) {
+        if (poller != null) {
             return;
         }
+        poller = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-ocsp-poller").daemon(true).factory());
         if (config.revocation().ocspCacheEntries() > 0) {
-            epochPoller = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-ocsp-epoch").daemon(true).factory());
             epochSeen = Long.MIN_VALUE;
             pollEpoch();
-            epochPoller.scheduleWithFixedDelay(this::pollEpoch, EPOCH_POLL.toMillis(), EPOCH_POLL.toMillis(), TimeUnit.MILLISECONDS);
+            poller.scheduleWithFixedDelay(this::pollEpoch, EPOCH_POLL.toMillis(), EPOCH_POLL.toMillis(), TimeUnit.MILLISECONDS);
         }
-        if (!writable) {
+        if (!writable) { // a read-only node looks for the writer's newer OCSP signers hourly
+            poller.scheduleWithFixedDelay(signers::clear, 1, 1, TimeUnit.HOURS);
             return;
         }
         scheduler = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-revocation").daemon(true).factory());
+        scheduler.execute(this::maintainSignersQuietly);
+        scheduler.scheduleWithFixedDelay(this::maintainSignersQuietly, 1, 1, TimeUnit.HOURS);
         scheduler.execute(this::refreshCrlsIfDue);
         scheduler.scheduleWithFixedDelay(this::refreshCrlsIfDue, 60, 60, TimeUnit.SECONDS);
         long presignMillis = presignInterval().toMillis();
@@ -529,12 +700,41 @@ public final class RevocationService implements AutoCloseable {
             } catch (PkiException e) {
                 if (e.kind() == ErrorKind.CONFIG) {
                     LOG.debug("no CRL for CA '{}' from this node: {}", ca.name(), e.detail());
+                    warnIfEnding(ca.name(), c.orElse(null), now);
                 } else {
                     LOG.warn("CRL of CA '{}' not generated: {}", ca.name(), e.detail());
                 }
             } catch (RuntimeException e) {
                 LOG.warn("CRL of CA '{}' not generated", ca.name(), e);
             }
+        }
+    }
+
+    private final Map<String, Instant> endingWarned = new ConcurrentHashMap<>();
+
+    /**
+     * A CRL this node cannot sign (an offline root's, imported) must be replaced by hand: from a
+     * week before its nextUpdate (or after), the log says so, once an hour.
+     */
+    private void warnIfEnding(String ca, StoredCrl crl, Instant now) {
+        if (crl != null && crl.nextUpdate().isAfter(now.plus(Duration.ofDays(7)))) {
+            return;
+        }
+        Instant last = endingWarned.get(ca);
+        if (last != null && last.plus(Duration.ofHours(1)).isAfter(now)) {
+            return;
+        }
+        endingWarned.put(ca, now);
+        LOG.warn(crl == null ? "CA '{}' has no CRL and its key is not on this node; sign one where the key is (fleetpki crl generate --ca {}) "
+                + "and import it here (fleetpki crl import FILE)" : "the CRL of CA '{}' ends at " + crl.nextUpdate() + " and its key is not on this node; "
+                + "sign a new one where the key is (fleetpki crl generate --ca {}) and import it here (fleetpki crl import FILE)", ca, ca);
+    }
+
+    private void maintainSignersQuietly() {
+        try {
+            maintainOcspSigners();
+        } catch (RuntimeException e) {
+            LOG.warn("OCSP signer check failed (retried hourly): {}", e.getMessage());
         }
     }
 
@@ -573,8 +773,8 @@ public final class RevocationService implements AutoCloseable {
 
     @Override
     public void close() {
-        if (epochPoller != null) {
-            epochPoller.shutdownNow();
+        if (poller != null) {
+            poller.shutdownNow();
         }
         ScheduledExecutorService sch = scheduler;
         if (sch != null) {

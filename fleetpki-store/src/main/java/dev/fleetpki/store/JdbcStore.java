@@ -469,6 +469,23 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     @Override
+    public void recordSubordinate(X509Certificate cert, String issuerName, AuditEvent event) {
+        String serial = cert.getSerialNumber().toString(16);
+        Tx.CertRow row = new Tx.CertRow(serial, issuerName, null, "sub-ca", cert.getSubjectX500Principal().getName(),
+                cert.getNotBefore().getTime(), cert.getNotAfter().getTime(), der(cert), true, event.actor().toString(),
+                event.at().toEpochMilli(), "ca-sign");
+        write("serial " + serial + " is already recorded in this store", tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)")) {
+                ps.setString(1, serial);
+                ps.setLong(2, event.at().toEpochMilli());
+                ps.executeUpdate();
+            }
+            tx.insertCertificate(row);
+            tx.audit(event);
+        });
+    }
+
+    @Override
     public List<CaRecord> cas() {
         return query("SELECT name, role, cert_der, key_ref, parent, created_at FROM ca ORDER BY created_at, name", JdbcStore::toCa);
     }
