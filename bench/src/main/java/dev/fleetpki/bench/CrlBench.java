@@ -106,11 +106,7 @@ public final class CrlBench {
                          + "proof_of_possession, issued_by, issued_at, protocol, revoked_at, revocation_reason, invalidity_date) "
                          + "VALUES (?, 'issuing', NULL, 'device', 'CN=bench', ?, ?, ?, 1, 'operator:bench', ?, 'bench', ?, ?, ?)")) {
                 for (int i = 0; i < n; i++) {
-                    byte[] b = new byte[16];
-                    rnd.nextBytes(b);
-                    b[0] &= 0x7f;
-                    b[0] |= 0x40;
-                    String serial = new BigInteger(1, b).toString(16);
+                    String serial = randomSerial(rnd);
                     long revokedAt = now - rnd.nextInt(30 * 86_400) * 1000L;
                     int r = i % REASONS.length;
                     long invalid = REASONS[r] == RevocationReason.KEY_COMPROMISE ? revokedAt - 3_600_000L : 0;
@@ -166,6 +162,15 @@ public final class CrlBench {
             Files.writeString(home.resolve("issuing.pem"), dev.fleetpki.kms.Pem.encode("CERTIFICATE",
                     f.store().ca("issuing").orElseThrow().certificate().getEncoded()));
         }
+    }
+
+    /** A positive 128-bit serial with its top bit set below the sign bit, as hex: the same length every time. */
+    static String randomSerial(SecureRandom rnd) {
+        byte[] b = new byte[16];
+        rnd.nextBytes(b);
+        b[0] &= 0x7f;
+        b[0] |= 0x40;
+        return new BigInteger(1, b).toString(16);
     }
 
     /** fleetpki's generation in a JVM of its own with a 512 MB heap limit; returns seconds, peak heap MB, peak RSS MB, CRL MB. */
@@ -228,7 +233,7 @@ public final class CrlBench {
                 .orElseThrow(() -> new IllegalStateException("no '" + prefix.trim() + "' line in:\n" + out));
     }
 
-    private static String run(Path dir, String... cmd) throws Exception {
+    static String run(Path dir, String... cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {

@@ -211,6 +211,11 @@ public final class IssuanceBench {
     }
 
     static void writeConfig(Path home, String url) throws Exception {
+        writeConfig(home, url, "");
+    }
+
+    /** The benchmarks' fleetpki.yaml; {@code extraCeremony} adds lines under ceremony (indented by two). */
+    static void writeConfig(Path home, String url, String extraCeremony) throws Exception {
         Files.createDirectories(home.resolve("secrets"));
         Files.writeString(home.resolve("secrets/passphrase"), "benchmark passphrase only\n");
         Files.writeString(home.resolve("fleetpki.yaml"), """
@@ -220,7 +225,7 @@ public final class IssuanceBench {
                 ceremony:
                   root: {subject: "CN=Bench Root"}
                   issuing: [{name: issuing, subject: "CN=Bench Issuing"}]
-                """.formatted(url), StandardCharsets.UTF_8);
+                %s""".formatted(url, extraCeremony), StandardCharsets.UTF_8);
     }
 
     static void deleteTree(Path p) throws Exception {

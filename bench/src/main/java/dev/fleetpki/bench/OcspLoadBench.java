@@ -72,7 +72,7 @@ public final class OcspLoadBench {
         Path home = Files.createTempDirectory("fleetpki-ocsp-bench");
         List<Process> started = new ArrayList<>();
         try {
-            writeConfig(home);
+            IssuanceBench.writeConfig(home, "jdbc:sqlite:fleetpki.db", "  ocsp: {subject: \"CN=Bench OCSP\"}\n");
             try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
                 f.ceremony(Actor.operator("bench")).init(false);
             }
@@ -140,20 +140,6 @@ public final class OcspLoadBench {
         };
     }
 
-    private static void writeConfig(Path home) throws Exception {
-        Files.createDirectories(home.resolve("secrets"));
-        Files.writeString(home.resolve("secrets/passphrase"), "benchmark passphrase only\n");
-        Files.writeString(home.resolve("fleetpki.yaml"), """
-                store: {url: "jdbc:sqlite:fleetpki.db"}
-                passphrase: file:secrets/passphrase
-                urls: {crl: "http://pki.bench/crl/{ca}.crl", ocsp: "http://pki.bench/ocsp"}
-                ceremony:
-                  root: {subject: "CN=Bench Root"}
-                  issuing: [{name: issuing, subject: "CN=Bench Issuing"}]
-                  ocsp: {subject: "CN=Bench OCSP"}
-                """, StandardCharsets.UTF_8);
-    }
-
     /** Certificate rows straight into the store (OCSP reads serial, CA, notAfter and the revocation columns) and the same into index.txt. */
     private static List<Target> fill(Path home, int n) throws Exception {
         SecureRandom rnd = new SecureRandom();
@@ -168,11 +154,7 @@ public final class OcspLoadBench {
                          + "proof_of_possession, issued_by, issued_at, protocol, revoked_at, revocation_reason) "
                          + "VALUES (?, 'issuing', NULL, 'device', 'CN=bench', ?, ?, ?, 1, 'operator:bench', ?, 'bench', ?, ?)")) {
                 for (int i = 0; i < n; i++) {
-                    byte[] b = new byte[16];
-                    rnd.nextBytes(b);
-                    b[0] &= 0x7f;
-                    b[0] |= 0x40;
-                    String serial = new BigInteger(1, b).toString(16);
+                    String serial = CrlBench.randomSerial(rnd);
                     boolean revoked = i % 20 == 19;
                     long revokedAt = now - rnd.nextInt(30 * 86_400) * 1000L;
                     res.setString(1, serial);
@@ -239,7 +221,7 @@ public final class OcspLoadBench {
         try (var keys = Files.list(home.resolve("keys"))) {
             key = keys.filter(k -> k.getFileName().toString().startsWith("ocsp")).map(Path::toString).findFirst().orElseThrow(() -> new IllegalStateException("no OCSP key file in keys/"));
         }
-        run(home, "openssl", "pkey", "-in", key, "-passin", "file:secrets/passphrase", "-out", "ocsp.key");
+        CrlBench.run(home, "openssl", "pkey", "-in", key, "-passin", "file:secrets/passphrase", "-out", "ocsp.key");
     }
 
     private static Process start(Path home, List<String> cmd) throws IOException {
@@ -357,7 +339,7 @@ public final class OcspLoadBench {
     }
 
     private static String wrk(Path home, String url, int clients, int threads, double seconds) throws Exception {
-        return run(home, "wrk", "-t" + threads, "-c" + clients, "-d" + Math.round(seconds) + "s", "--latency", "--timeout", "10s",
+        return CrlBench.run(home, "wrk", "-t" + threads, "-c" + clients, "-d" + Math.round(seconds) + "s", "--latency", "--timeout", "10s",
                 "-s", "ocsp.lua", url, "--", "requests.hex");
     }
 
@@ -431,14 +413,5 @@ public final class OcspLoadBench {
                     fleet.perSecond() / other.perSecond()));
         }
         return sb.toString();
-    }
-
-    private static String run(Path dir, String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", cmd) + " failed:\n" + out);
-        }
-        return out;
     }
 }
