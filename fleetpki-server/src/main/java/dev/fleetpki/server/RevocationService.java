@@ -74,6 +74,7 @@ public final class RevocationService implements AutoCloseable {
     private ScheduledExecutorService scheduler;
     private ScheduledExecutorService poller;
     private long epochSeen;
+    private boolean epochFailing;
     private volatile Metrics metrics;
 
     public RevocationService(FleetConfig config, JdbcStore store, StoredCaDirectory cas, Clock clock, boolean writable) {
@@ -183,10 +184,6 @@ public final class RevocationService implements AutoCloseable {
     }
 
     /**
-     * Generates the CRLs of every CA whose key this node can open; a CA whose key is elsewhere (an
-     * offline root) is skipped with a note in {@code skipped}.
-     */
-    /**
      * Stores a CRL signed elsewhere (an offline root's, made with {@code crl generate} on that
      * machine) so this node serves it. Refused, with nothing stored: anything that is not a CRL, a
      * CRL no CA of this store signed (the signature is checked against each CA with the issuer's
@@ -270,6 +267,10 @@ public final class RevocationService implements AutoCloseable {
         }
     }
 
+    /**
+     * Generates the CRLs of every CA whose key this node can open; a CA whose key is elsewhere (an
+     * offline root) is skipped with a note in {@code skipped}.
+     */
     public List<CrlRun> generateAll(Actor actor, Map<String, String> skipped) {
         List<CrlRun> runs = new ArrayList<>();
         for (CaRecord ca : crlIssuers()) {
@@ -666,8 +667,15 @@ public final class RevocationService implements AutoCloseable {
         } catch (RuntimeException e) {
             cache.trustUntil(Long.MIN_VALUE);
             cache.clear();
-            LOG.warn("cannot read the revocation epoch ({}); OCSP answers are read from the store until it can", e.getMessage());
+            if (!epochFailing) { // once per outage, not every poll
+                LOG.warn("cannot read the revocation epoch ({}); OCSP answers are read from the store until it can", e.getMessage());
+                epochFailing = true;
+            }
             return;
+        }
+        if (epochFailing) {
+            LOG.info("revocation epoch readable again; OCSP answers are kept in memory again");
+            epochFailing = false;
         }
         if (epoch != epochSeen) {
             if (epochSeen != Long.MIN_VALUE) {
