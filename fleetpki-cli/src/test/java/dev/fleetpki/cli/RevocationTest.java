@@ -328,6 +328,40 @@ class RevocationTest {
     }
 
     @Test
+    void expiredCertificatesDropOffTheCrlUnlessKeepExpiredSaysOtherwise() throws Exception {
+        Path home = TestHome.write(dir, "ecdsa-p256", null, null);
+        TestHome.init(home);
+        assertThat(Cli.run(home, "device", "add", "sensor-old").exit()).isZero();
+        Path csr = TestHome.opensslCsr(home, "sensor-old", "ec", "/CN=sensor-old", "-pkeyopt", "ec_paramgen_curve:P-256");
+        Path pem = home.resolve("sensor-old.crt");
+        assertThat(Cli.run(home, "sign", "--csr", csr.toString(), "--device", "sensor-old", "--out", pem.toString()).exit()).isZero();
+        X509Certificate cert = first(pem);
+        assertThat(Cli.run(home, "revoke", cert.getSerialNumber().toString(16), "--no-publish").exit()).isZero();
+        // a day after the certificate ended (the CAs live on)
+        Clock later = Clock.fixed(cert.getNotAfter().toInstant().plus(java.time.Duration.ofDays(1)), java.time.ZoneOffset.UTC);
+        try (Fleet f = Fleet.open(home, Clock.systemUTC()); RevocationService rev = f.revocation()) {
+            assertThat(rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test")).entries()).as("listed while it lives").isEqualTo(1);
+        }
+        try (Fleet f = Fleet.open(home, later); RevocationService rev = f.revocation()) {
+            var run = rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test"));
+            assertThat(run.entries()).as("dropped after its notAfter (default)").isZero();
+            X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(run.crls().getFirst().der()));
+            assertThat(crl.getExtensionValue("2.5.29.60")).as("no ExpiredCertsOnCRL by default").isNull();
+        }
+        Files.writeString(home.resolve("fleetpki.yaml"), "revocation:\n  crl:\n    keepExpired: true\n", java.nio.file.StandardOpenOption.APPEND);
+        try (Fleet f = Fleet.open(home, later); RevocationService rev = f.revocation()) {
+            var run = rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test"));
+            assertThat(run.entries()).as("kept with keepExpired: true").isEqualTo(1);
+            X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(run.crls().getFirst().der()));
+            assertThat(crl.getRevokedCertificate(cert.getSerialNumber())).isNotNull();
+            byte[] ext = crl.getExtensionValue("2.5.29.60");
+            assertThat(ext).as("ExpiredCertsOnCRL (RFC 5280 5.2.7)").isNotNull();
+            java.util.Date since = org.bouncycastle.asn1.ASN1GeneralizedTime.getInstance(ASN1OctetString.getInstance(ext).getOctets()).getDate();
+            assertThat(since).as("kept since the CA's notBefore").isEqualTo(f.store().ca("issuing").orElseThrow().certificate().getNotBefore());
+        }
+    }
+
+    @Test
     void revocationSettingsAreCheckedWhenLoaded() throws Exception {
         TestHome.write(dir, "ecdsa-p256", null, null);
         String base = Files.readString(dir.resolve("fleetpki.yaml"));
