@@ -26,6 +26,11 @@ record JcaSigningKey(KeyRef ref, PublicKey publicKey, KeyAlgorithm algorithm, Pr
     }
 
     @Override
+    public PrivateKey handle() {
+        return privateKey;
+    }
+
+    @Override
     public String toString() {
         return "SigningKey[" + ref + ", " + algorithm.configName() + "]";
     }

@@ -19,4 +19,14 @@ public interface SigningKey {
 
     /** Where the key lives, for people: "encrypted PKCS#8 file ...", "PKCS#11 token 'fleet' ...". */
     String location();
+
+    /**
+     * The key as a TLS stack takes it for client authentication: for a PKCS#11 key a handle to the
+     * token object (its bytes cannot be read through it), for a file key the decrypted key in this
+     * process. Used by the device SDK's mutual TLS; the CA never needs it.
+     */
+    java.security.PrivateKey handle();
+
+    /** The JCA provider that can use {@link #handle()} (SunPKCS11 for a token key), or null for any. */
+    java.security.Provider provider();
 }

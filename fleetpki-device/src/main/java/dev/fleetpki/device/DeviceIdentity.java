@@ -1,0 +1,260 @@
+package dev.fleetpki.device;
+
+import dev.fleetpki.kms.DefaultKeyManager;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.KeyRef;
+import dev.fleetpki.kms.KeyStoreFailure;
+import dev.fleetpki.kms.Pem;
+import dev.fleetpki.kms.SecretSource;
+import dev.fleetpki.kms.SigningKey;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+
+/**
+ * One device's identity in a folder: its key (an encrypted PKCS#8 file in the folder, or a
+ * PKCS#11 token object, as the key reference says; the key is made there and never leaves it), the
+ * trust anchor it was given, and its current certificate chain ({@code chain.pem}). A chain is
+ * installed only after {@link CertificateCheck} accepts it, and replaces the old one by an atomic
+ * rename, so a refused answer or a failure mid-renewal leaves the device with its old, usable
+ * certificate.
+ */
+public final class DeviceIdentity {
+    static final String CHAIN = "chain.pem";
+    /** The reference of the device's current key (it changes when a renewal makes a new key). */
+    static final String KEY_REF = "key.ref";
+
+    /** What an enrollment or renewal ended with. */
+    public record Result(List<X509Certificate> chain, Optional<EstClient.Pending> pending) {
+        public boolean issued() {
+            return pending.isEmpty();
+        }
+    }
+
+    private final Path dir;
+    private final String deviceId;
+    private final X509Certificate anchor;
+    private final DefaultKeyManager keys;
+    private final SecretSource passphrase;
+    private SigningKey key;
+
+    private DeviceIdentity(Path dir, String deviceId, SigningKey key, X509Certificate anchor, DefaultKeyManager keys, SecretSource passphrase) {
+        this.dir = dir;
+        this.deviceId = deviceId;
+        this.key = key;
+        this.anchor = anchor;
+        this.keys = keys;
+        this.passphrase = passphrase;
+    }
+
+    /**
+     * Makes the device's key where {@code ref} says ({@code file:device.p8}, relative to the folder,
+     * encrypted with {@code passphrase}; or a {@code pkcs11:} URI, generated on the token as
+     * non-extractable) and refuses to overwrite an existing one.
+     */
+    public static DeviceIdentity create(Path dir, String deviceId, KeyRef ref, KeyAlgorithm algorithm, SecretSource passphrase, X509Certificate anchor) {
+        try {
+            Files.createDirectories(dir);
+            DefaultKeyManager keys = new DefaultKeyManager(dir);
+            SigningKey k = keys.create(ref, algorithm, passphrase);
+            writeAtomically(dir, KEY_REF, ref.uri() + "\n");
+            return new DeviceIdentity(dir, deviceId, k, anchor, keys, passphrase);
+        } catch (KeyStoreFailure e) {
+            throw new DeviceException("cannot make the device key at " + ref + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new DeviceException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Opens a device made before with {@link #create}: its current key is the one {@code key.ref} names. */
+    public static DeviceIdentity open(Path dir, String deviceId, SecretSource passphrase, X509Certificate anchor) {
+        KeyRef ref;
+        try {
+            ref = KeyRef.parse(Files.readString(dir.resolve(KEY_REF)).strip());
+        } catch (IOException e) {
+            throw new DeviceException("no device in " + dir + " (" + KEY_REF + " is missing); make one first", e);
+        }
+        try {
+            DefaultKeyManager keys = new DefaultKeyManager(dir);
+            return new DeviceIdentity(dir, deviceId, keys.open(ref, passphrase), anchor, keys, passphrase);
+        } catch (KeyStoreFailure e) {
+            throw new DeviceException("cannot open the device key at " + ref + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeAtomically(Path dir, String name, String content) throws IOException {
+        Path tmp = dir.resolve(name + ".new");
+        Files.writeString(tmp, content, StandardCharsets.US_ASCII);
+        Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    public String deviceId() {
+        return deviceId;
+    }
+
+    public SigningKey key() {
+        return key;
+    }
+
+    /** A PKCS#10 request for this device's key with CN = its id, signed by the key itself (proof of possession). */
+    public byte[] csr() {
+        return csr(key);
+    }
+
+    private byte[] csr(SigningKey k) {
+        X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, deviceId).build();
+        try {
+            return new JcaPKCS10CertificationRequestBuilder(subject, k.publicKey()).build(k.contentSigner()).getEncoded();
+        } catch (IOException e) {
+            throw new DeviceException("cannot encode the CSR: " + e.getMessage(), e);
+        }
+    }
+
+    /** The installed chain (leaf first), if the device has enrolled. */
+    public Optional<List<X509Certificate>> chain() {
+        Path p = dir.resolve(CHAIN);
+        if (!Files.exists(p)) {
+            return Optional.empty();
+        }
+        try (var in = Files.newInputStream(p)) {
+            List<X509Certificate> out = new ArrayList<>();
+            for (var c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                out.add((X509Certificate) c);
+            }
+            return Optional.of(out);
+        } catch (IOException | CertificateException e) {
+            throw new DeviceException("cannot read " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Checks what the server sent ({@link CertificateCheck}) and, only if it passes, makes it the
+     * device's chain: written beside the old one, then renamed over it.
+     */
+    public List<X509Certificate> install(List<X509Certificate> sent, Instant now) {
+        return install(sent, key, now);
+    }
+
+    private List<X509Certificate> install(List<X509Certificate> sent, SigningKey forKey, Instant now) {
+        List<X509Certificate> chain = CertificateCheck.verify(sent, forKey.publicKey(), deviceId, anchor, now);
+        StringBuilder pem = new StringBuilder();
+        try {
+            for (X509Certificate c : chain) {
+                pem.append(Pem.encode("CERTIFICATE", c.getEncoded()));
+            }
+            writeAtomically(dir, CHAIN, pem.toString());
+        } catch (IOException | java.security.cert.CertificateEncodingException e) {
+            throw new DeviceException("cannot store the new chain in " + dir + " (the old one stays): " + e.getMessage(), e);
+        }
+        return chain;
+    }
+
+    /** First enrollment with a one-time enrollment secret. */
+    public Result enroll(EstClient est, char[] secret, Clock clock) {
+        return finish(est, est.simpleenroll(csr(), deviceId, secret), clock);
+    }
+
+    /**
+     * Renewal over {@code simplereenroll}, authenticated by the current certificate and key. With
+     * {@code rekey} the device first makes a new key beside the current one (same algorithm, same
+     * store: a new file or token object) and asks for a certificate for it; only when that
+     * certificate is installed does the new key become current, and the old key file is then
+     * deleted. If anything fails, the new key is removed and the device keeps its current key and
+     * certificate.
+     */
+    public Result renew(EstClient est, Clock clock, boolean rekey) {
+        List<X509Certificate> current = chain().orElseThrow(() -> new DeviceException("this device has no certificate to renew; enroll first"));
+        if (!rekey) {
+            return finish(est, est.simplereenroll(csr(), key, current), clock, key);
+        }
+        KeyRef oldRef = key.ref();
+        String stamp = Long.toString(clock.millis(), 36);
+        KeyRef newRef = oldRef.isFile()
+                ? KeyRef.parse("file:" + withSuffix(oldRef.path().replaceAll("-r[0-9a-z]+(\\.[^.]*)?$", "$1"), "-r" + stamp))
+                : KeyRef.parse(oldRef.uri().replaceFirst("object=([^;?]*?)(-r[0-9a-z]+)?(?=[;?]|$)", "object=$1-r" + stamp));
+        SigningKey fresh;
+        try {
+            fresh = keys.create(newRef, key.algorithm(), passphrase);
+        } catch (KeyStoreFailure e) {
+            throw new DeviceException("cannot make the new key at " + newRef + " (the current one stays): " + e.getMessage(), e);
+        }
+        try {
+            Result r = finish(est, est.simplereenroll(csr(fresh), key, current), clock, fresh);
+            if (r.issued()) {
+                writeAtomically(dir, KEY_REF, newRef.uri() + "\n");
+                key = fresh;
+                if (oldRef.isFile()) {
+                    Files.deleteIfExists(dir.resolve(oldRef.path()));
+                }
+            } else {
+                removeFileKey(newRef);
+            }
+            return r;
+        } catch (IOException e) {
+            throw new DeviceException("cannot switch to the new key in " + dir + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            removeFileKey(newRef);
+            throw e;
+        }
+    }
+
+    private static String withSuffix(String path, String suffix) {
+        int dot = path.lastIndexOf('.');
+        return dot > path.lastIndexOf('/') && dot > 0 ? path.substring(0, dot) + suffix + path.substring(dot) : path + suffix;
+    }
+
+    private void removeFileKey(KeyRef ref) {
+        if (ref.isFile()) {
+            try {
+                Files.deleteIfExists(dir.resolve(ref.path()));
+            } catch (IOException ignored) {
+                // a stray key file that certifies nothing
+            }
+        }
+    }
+
+    /**
+     * RFC 7030 answers an enrollment with the device's certificate alone; the CAs between it and
+     * the anchor then come from {@code cacerts} (trusted only as far as path validation to the
+     * anchor takes them).
+     */
+    private Result finish(EstClient est, EstClient.Answer a, Clock clock) {
+        return finish(est, a, clock, key);
+    }
+
+    private Result finish(EstClient est, EstClient.Answer a, Clock clock, SigningKey forKey) {
+        if (a.pending().isPresent()) {
+            return new Result(chain().orElse(List.of()), a.pending());
+        }
+        List<X509Certificate> sent = new ArrayList<>(a.certificates());
+        boolean issuerSent = sent.stream().anyMatch(c -> c.getBasicConstraints() >= 0);
+        if (!issuerSent && sent.stream().anyMatch(c -> !c.getIssuerX500Principal().equals(anchor.getSubjectX500Principal()))) {
+            sent.addAll(est.cacerts());
+        }
+        return new Result(install(sent, forKey, clock.instant()), Optional.empty());
+    }
+
+    /** Reads a PEM or DER certificate (the trust anchor a device is given out of band). */
+    public static X509Certificate certificate(byte[] pemOrDer) {
+        try {
+            return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(new ByteArrayInputStream(pemOrDer));
+        } catch (CertificateException e) {
+            throw new DeviceException("not a certificate: " + e.getMessage(), e);
+        }
+    }
+}
