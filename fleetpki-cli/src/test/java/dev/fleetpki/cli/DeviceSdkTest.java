@@ -45,6 +45,7 @@ class DeviceSdkTest {
             EstClient est = new EstClient(URI.create(ts.base + "/.well-known/est"), anchor, Duration.ofSeconds(10));
 
             assertThat(est.csrattrs()).as("csrattrs asks for P-256").contains("1.2.840.10045.2.1", "1.2.840.10045.3.1.7");
+            assertThat(est.keyAlgorithm()).as("the key the device should make").hasValue(KeyAlgorithm.EC_P256);
             assertThat(est.cacerts()).extracting(c -> c.getSubjectX500Principal().getName()).anyMatch(n -> n.contains("Test Issuing CA"));
 
             DeviceIdentity.Result first = id.enroll(est, secret, Clock.systemUTC());

@@ -83,6 +83,54 @@ public final class EstClient {
         return oids;
     }
 
+    /**
+     * The key the server's csrattrs asks for (RFC 7030 4.5.2 style: an id-ecPublicKey attribute
+     * naming the curve, rsaEncryption with the size, or the bare algorithm OID), so the device
+     * makes the right key before it writes its CSR; empty when the server names none this SDK makes.
+     */
+    public Optional<dev.fleetpki.kms.KeyAlgorithm> keyAlgorithm() {
+        HttpResponse<byte[]> r = send(client(null), HttpRequest.newBuilder(uri("/csrattrs")).GET());
+        if (r.statusCode() == 204 || r.statusCode() == 404) {
+            return Optional.empty();
+        }
+        expectOk(r, "csrattrs");
+        try {
+            return keyAlgorithm(ASN1Sequence.getInstance(base64(r.body())));
+        } catch (RuntimeException e) {
+            throw new DeviceException("the server's csrattrs is not a CsrAttrs structure: " + e.getMessage(), e);
+        }
+    }
+
+    static Optional<dev.fleetpki.kms.KeyAlgorithm> keyAlgorithm(ASN1Sequence attrs) {
+        for (org.bouncycastle.asn1.ASN1Encodable e : attrs) {
+            if (e instanceof ASN1ObjectIdentifier oid) {
+                switch (oid.getId()) {
+                    case "1.3.101.112" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.ED25519); }
+                    case "2.16.840.1.101.3.4.3.18" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.ML_DSA_65); }
+                    default -> { } // a signature algorithm: goes with the key named elsewhere
+                }
+            } else if (e instanceof ASN1Sequence attr && attr.size() == 2 && attr.getObjectAt(0) instanceof ASN1ObjectIdentifier type
+                    && attr.getObjectAt(1) instanceof org.bouncycastle.asn1.ASN1Set values && values.size() > 0) {
+                var v = values.getObjectAt(0);
+                if (type.getId().equals("1.2.840.10045.2.1") && v instanceof ASN1ObjectIdentifier curve) {
+                    switch (curve.getId()) {
+                        case "1.2.840.10045.3.1.7" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.EC_P256); }
+                        case "1.3.132.0.34" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.EC_P384); }
+                        default -> { }
+                    }
+                } else if (type.getId().equals("1.2.840.113549.1.1.1") && v instanceof org.bouncycastle.asn1.ASN1Integer bits) {
+                    switch (bits.intValueExact()) {
+                        case 2048 -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.RSA_2048); }
+                        case 3072 -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.RSA_3072); }
+                        case 4096 -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.RSA_4096); }
+                        default -> { }
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
     private static void collect(org.bouncycastle.asn1.ASN1Encodable e, List<String> out) {
         if (e instanceof ASN1ObjectIdentifier oid) {
             out.add(oid.getId());
@@ -101,12 +149,29 @@ public final class EstClient {
 
     /** {@code simpleenroll} authenticated by a TLS client certificate (manufacturer IDevID, factory station). */
     public Answer simpleenroll(byte[] csrDer, SigningKey tlsKey, List<X509Certificate> tlsChain) {
-        return enroll("/simpleenroll", csrDer, client(new FixedKeyManager(tlsKey.handle(), tlsChain)), null);
+        return enroll("/simpleenroll", csrDer, client(keyManager(tlsKey, tlsChain)), null);
     }
 
     /** {@code simplereenroll}: the device's current certificate and key authenticate the TLS connection. */
     public Answer simplereenroll(byte[] csrDer, SigningKey currentKey, List<X509Certificate> currentChain) {
-        return enroll("/simplereenroll", csrDer, client(new FixedKeyManager(currentKey.handle(), currentChain)), null);
+        return enroll("/simplereenroll", csrDer, client(keyManager(currentKey, currentChain)), null);
+    }
+
+    /**
+     * JSSE finds a signer for the client's CertificateVerify among the registered providers only,
+     * so a token key's provider (a SunPKCS11 instance made for that token) is registered first;
+     * without it the TLS handshake fails with "No supported CertificateVerify signature algorithm".
+     */
+    static X509ExtendedKeyManager keyManager(SigningKey key, List<X509Certificate> chain) {
+        java.security.Provider p = key.provider();
+        if (p != null) {
+            synchronized (EstClient.class) {
+                if (java.security.Security.getProvider(p.getName()) == null) {
+                    java.security.Security.addProvider(p);
+                }
+            }
+        }
+        return new FixedKeyManager(key.handle(), chain);
     }
 
     private Answer enroll(String path, byte[] csrDer, HttpClient client, String authorization) {

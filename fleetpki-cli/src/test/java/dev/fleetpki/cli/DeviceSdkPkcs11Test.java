@@ -1,0 +1,86 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fleetpki.device.DeviceIdentity;
+import dev.fleetpki.device.EstClient;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.KeyRef;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A device whose key is made on a PKCS#11 token (SoftHSM2, standing in for a secure element) as
+ * non-extractable: the token signs the CSR, enrollment and a rekeying renewal (the old token key
+ * authenticating the TLS connection) work against a real server, and the token reports the keys
+ * sensitive and never extractable. The device runs in a child JVM because SoftHSM reads
+ * SOFTHSM2_CONF from the environment.
+ */
+class DeviceSdkPkcs11Test {
+    static final String MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+
+    @TempDir Path dir;
+
+    @Test
+    void theDeviceKeyIsMadeOnTheTokenNeverLeavesItAndEnrollsAndRenews() throws Exception {
+        assertThat(Path.of(MODULE)).as("SoftHSM2 (apt-get install softhsm2)").exists();
+        Path device = Files.createDirectories(dir.resolve("device"));
+        Path conf = dir.resolve("softhsm2.conf");
+        Files.writeString(conf, "directories.tokendir = " + Files.createDirectories(dir.resolve("tokens")) + "\nobjectstore.backend = file\nlog.level = ERROR\n");
+        Map<String, String> env = Map.of("SOFTHSM2_CONF", conf.toString());
+        assertThat(Proc.run(dir, env, "softhsm2-util", "--init-token", "--free", "--label", "se", "--pin", "1234", "--so-pin", "5678").exit()).isZero();
+        Files.writeString(device.resolve("pin.txt"), "1234\n");
+
+        try (TestServer ts = TestServer.start(dir, null)) {
+            Cli.Result added = Cli.run(ts.home, "device", "add", "se-1", "--enrollment-secret", "--key-location", "pkcs11:token=se;object=device");
+            assertThat(added.exit()).as(added.all()).isZero();
+            String[] lines = added.out().trim().split("\n");
+            String java = ProcessHandle.current().info().command().orElse("java");
+            List<String> cmd = new ArrayList<>(List.of(java, "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED",
+                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Child.class.getName(),
+                    device.toString(), ts.base, ts.home.resolve("ca/root.pem").toString(), lines[lines.length - 1]));
+            Proc.Result child = Proc.run(dir, env, cmd.toArray(new String[0]));
+            assertThat(child.exit()).as(child.output()).isZero();
+            assertThat(child.output()).contains("ENROLLED CN=se-1").contains("RENEWED new key").contains("KEY_BYTES none");
+
+            Proc.Result objects = Proc.run(dir, env, "pkcs11-tool", "--module", MODULE, "--token-label", "se", "--login", "--pin", "1234",
+                    "--list-objects", "--type", "privkey");
+            assertThat(objects.output()).contains(HexFormat.of().formatHex("device".getBytes())).contains("never extractable").contains("always sensitive");
+            // reading the private key out of the token is refused by the token itself
+            Proc.Result read = Proc.run(dir, env, "pkcs11-tool", "--module", MODULE, "--token-label", "se", "--login", "--pin", "1234",
+                    "--read-object", "--type", "privkey", "--label", "device");
+            assertThat(read.exit()).as(read.output()).isNotZero();
+            assertThat(Files.readString(device.resolve("chain.pem"))).contains("BEGIN CERTIFICATE");
+            try (var files = Files.list(device)) {
+                assertThat(files.map(p -> p.getFileName().toString())).as("no key file on the device's disk").noneMatch(n -> n.endsWith(".p8"));
+            }
+        }
+    }
+
+    /** The device: runs with SOFTHSM2_CONF set. Args: device folder, server base URL, anchor, one-time secret. */
+    public static final class Child {
+        public static void main(String[] args) throws Exception {
+            Path device = Path.of(args[0]);
+            X509Certificate anchor = DeviceIdentity.certificate(Files.readAllBytes(Path.of(args[2])));
+            KeyRef ref = KeyRef.parse("pkcs11:token=se;object=device?module-path=" + MODULE + "&pin-source=file:pin.txt");
+            DeviceIdentity id = DeviceIdentity.create(device, "se-1", ref, KeyAlgorithm.EC_P256, null, anchor);
+            EstClient est = new EstClient(URI.create(args[1] + "/.well-known/est"), anchor, Duration.ofSeconds(10));
+            DeviceIdentity.Result first = id.enroll(est, args[3].toCharArray(), Clock.systemUTC());
+            System.out.println("ENROLLED " + first.chain().getFirst().getSubjectX500Principal().getName());
+            DeviceIdentity.Result renewed = id.renew(est, Clock.systemUTC(), true);
+            boolean newKey = !renewed.chain().getFirst().getPublicKey().equals(first.chain().getFirst().getPublicKey());
+            System.out.println("RENEWED " + (newKey ? "new key" : "same key") + " " + id.key().ref().uri());
+            System.out.println("KEY_BYTES " + (id.key().handle().getEncoded() == null ? "none" : "READABLE"));
+        }
+    }
+}
