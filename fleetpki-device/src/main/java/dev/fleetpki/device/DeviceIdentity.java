@@ -111,6 +111,11 @@ public final class DeviceIdentity {
         return key;
     }
 
+    /** The trust anchor this device was given: what servers, brokers and peers must chain to. */
+    public X509Certificate anchor() {
+        return anchor;
+    }
+
     /** A PKCS#10 request for this device's key with CN = its id, signed by the key itself (proof of possession). */
     public byte[] csr() {
         return csr(key);
