@@ -78,6 +78,14 @@ class DeviceMqttTest {
                     c.publish("fleet/mq-1/telemetry", "{\"t\":21.5}".getBytes());
                 }
                 assertThat(Files.readString(work.resolve("mosquitto.log"))).contains("as mq-1").contains("u'mq-1'");
+                // the same from the fleetpki-device command (its folder: device.properties and anchor.pem beside the key)
+                Files.writeString(device.resolve("device.properties"), "id=mq-1\nserver=" + ts.base + "/.well-known/est\npassphrase=file:"
+                        + device.resolve("passphrase") + "\n");
+                Files.copy(ts.home.resolve("ca/root.pem"), device.resolve("anchor.pem"));
+                DeviceCommandTest.Run pub = DeviceCommandTest.device("publish", "--dir", device.toString(), "--broker", "broker.fleet.example:" + port,
+                        "--connect-to", "127.0.0.1", "--topic", "fleet/mq-1/status", "--message", "online");
+                assertThat(pub.exit()).as(pub.err()).isZero();
+                assertThat(pub.out()).contains("Published to fleet/mq-1/status as mq-1");
                 // the SDK checks the broker's name too: the same broker under another name is refused
                 assertThatThrownBy(() -> MqttTlsClient.connect(broker, "other.fleet.example", id, Duration.ofSeconds(5)))
                         .isInstanceOf(DeviceException.class).hasMessageContaining("TLS with the broker other.fleet.example failed");

@@ -229,9 +229,13 @@ public final class EstClient {
         }
     }
 
+    private static final java.util.regex.Pattern DETAIL = java.util.regex.Pattern.compile("\"detail\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+
     private static void expectOk(HttpResponse<byte[]> r, String what) {
         if (r.statusCode() != 200) {
-            throw new DeviceException("EST " + what + " answered HTTP " + r.statusCode() + ": " + text(r).strip());
+            String body = text(r).strip();
+            var m = DETAIL.matcher(body); // an RFC 9457 problem: its detail says what to do
+            throw new DeviceException("EST " + what + " answered HTTP " + r.statusCode() + ": " + (m.find() ? m.group(1).replace("\\\"", "\"") : body));
         }
     }
 

@@ -1,0 +1,81 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fleetpki.device.DeviceMain;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The {@code fleetpki-device} command against a real server: init, enroll, show, renew with a new key, and its refusals. */
+class DeviceCommandTest {
+    @TempDir Path dir;
+
+    record Run(int exit, String out, String err) {}
+
+    static synchronized Run device(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = DeviceMain.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void initEnrollShowRenewAndRefusals() throws Exception {
+        try (TestServer ts = TestServer.start(dir, null)) {
+            Cli.Result added = Cli.run(ts.home, "device", "add", "cmd-1", "--enrollment-secret");
+            String[] lines = added.out().trim().split("\n");
+            Path secret = dir.resolve("secret.txt");
+            Files.writeString(secret, lines[lines.length - 1] + "\n");
+            Path pass = dir.resolve("pass.txt");
+            Files.writeString(pass, "device command passphrase\n");
+            String d = dir.resolve("dev").toString();
+            String server = ts.base + "/.well-known/est";
+            String anchor = ts.home.resolve("ca/root.pem").toString();
+
+            Run noPass = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor);
+            assertThat(noPass.exit()).isEqualTo(65);
+            assertThat(noPass.err()).contains("a file key needs --passphrase");
+            Run badPass = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + dir.resolve("none"));
+            assertThat(badPass.exit()).isEqualTo(65);
+            assertThat(badPass.err()).contains("cannot read secret file");
+            assertThat(Path.of(d)).as("nothing half-made").doesNotExist();
+
+            Run init = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + pass);
+            assertThat(init.exit()).as(init.err()).isZero();
+            assertThat(init.out()).contains("Device cmd-1: ecdsa-p256 key made").contains("encrypted");
+            assertThat(device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + pass).err())
+                    .contains("already holds a device");
+
+            Run enroll = device("enroll", "--dir", d, "--secret", "file:" + secret);
+            assertThat(enroll.exit()).as(enroll.err()).isZero();
+            assertThat(enroll.out()).contains("Enrolled: CN=cmd-1").contains("checked: own key, own id, chain to the anchor");
+            Run again = device("enroll", "--dir", d, "--secret", "file:" + secret);
+            assertThat(again.exit()).isEqualTo(65);
+            assertThat(again.err()).contains("HTTP 401: this enrollment secret was already used").doesNotContain("{\"type\"");
+
+            Run show = device("show", "--dir", d);
+            assertThat(show.out()).contains("id:          cmd-1").contains("certificate: serial").contains("renews at:");
+
+            Run renew = device("renew", "--dir", d, "--rekey");
+            assertThat(renew.exit()).as(renew.err()).isZero();
+            assertThat(renew.out()).contains("Renewed: CN=cmd-1");
+            assertThat(device("show", "--dir", d).out()).doesNotContain(show.out().lines().filter(l -> l.startsWith("certificate:")).findFirst().orElseThrow());
+
+            assertThat(device("show", "--dir", dir.resolve("nothing").toString()).err()).contains("no device in");
+        }
+    }
+}
