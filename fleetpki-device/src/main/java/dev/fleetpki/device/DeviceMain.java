@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 @Command(name = "fleetpki-device", mixinStandardHelpOptions = true, version = "fleetpki-device 0.1.0",
         description = "The device side of fleetpki: make a key that never leaves the device, enroll over EST, renew, use the certificate.%n",
         subcommands = {DeviceMain.Init.class, DeviceMain.Enroll.class, DeviceMain.Renew.class, DeviceMain.Show.class, DeviceMain.Publish.class,
-            CommandLine.HelpCommand.class},
+            DeviceMain.Simulate.class, CommandLine.HelpCommand.class},
         footer = {"%nExit codes: 0 ok, 64 usage, 65 refused (by the server or by the device's checks), 75 pending approval (retry later)."})
 public final class DeviceMain implements Runnable {
     static final String CONFIG = "device.properties";
@@ -228,6 +228,60 @@ public final class DeviceMain implements Runnable {
             System.out.println("valid:       " + leaf.getNotBefore().toInstant() + " .. " + leaf.getNotAfter().toInstant());
             System.out.println("renews at:   about " + RenewalPolicy.DEFAULT.renewAt(leaf, new SplittableRandom(0)) + " (two thirds of its life, +/- 5%)");
             return 0;
+        }
+    }
+
+    @Command(name = "simulate", mixinStandardHelpOptions = true,
+            description = {"Run N simulated devices (virtual threads) through register -> enroll -> MQTT publish -> renew -> (some) revoked "
+                + "and locked out, with a progress bar and a summary. Needs an API token with the issuer role (fleetpki token create sim --role issuer)."})
+    static final class Simulate implements Callable<Integer> {
+        @Option(names = "--server", required = true, paramLabel = "URL", description = "the fleetpki server, https://host:port") String server;
+        @Option(names = "--anchor", required = true, paramLabel = "FILE", description = "the fleet's root certificate") Path anchor;
+        @Option(names = "--token", required = true, paramLabel = "SOURCE", description = "the API token: env:NAME, file:PATH or prompt") String token;
+        @Option(names = "--devices", defaultValue = "100", description = "how many (default: ${DEFAULT-VALUE})") int devices;
+        @Option(names = "--prefix", description = "device ids are PREFIX00000, PREFIX00001 ... (default: sim-<time>-)") String prefix;
+        @Option(names = "--concurrency", defaultValue = "64", description = "devices in flight at once (default: ${DEFAULT-VALUE})") int concurrency;
+        @Option(names = "--broker", paramLabel = "HOST:PORT", description = "MQTT broker with client-certificate auth (optional)") String broker;
+        @Option(names = "--broker-name", paramLabel = "NAME", description = "the name the broker's certificate carries (default: HOST)") String brokerName;
+        @Option(names = "--connect-to", paramLabel = "ADDRESS", description = "connect to this address instead of resolving HOST") String connectTo;
+        @Option(names = "--renew", negatable = true, defaultValue = "true", description = "renew each device once, with a new key (default: on)") boolean renew;
+        @Option(names = "--revoke", defaultValue = "0", description = "revoke this many devices afterwards and check the broker locks them out") int revoke;
+        @Option(names = "--after-revoke", paramLabel = "COMMAND",
+                description = "a shell command run after the revocations, e.g. the broker's CRL refresh (export the CRLs, reload the broker)") String afterRevoke;
+        @Option(names = "--lockout-timeout", defaultValue = "60", description = "seconds to wait for the broker to refuse revoked devices (default: ${DEFAULT-VALUE})")
+        int lockoutTimeout;
+
+        @Override
+        public Integer call() throws Exception {
+            X509Certificate root = DeviceIdentity.certificate(Files.readAllBytes(anchor));
+            InetSocketAddress brokerAddress = null;
+            String name = null;
+            if (broker != null) {
+                int colon = broker.lastIndexOf(':');
+                if (colon < 0) {
+                    throw new DeviceException("--broker is HOST:PORT, e.g. broker.fleet.example:8883");
+                }
+                String host = broker.substring(0, colon);
+                brokerAddress = new InetSocketAddress(connectTo == null ? host : connectTo, Integer.parseInt(broker.substring(colon + 1)));
+                name = brokerName == null ? host : brokerName;
+            }
+            Runnable hook = afterRevoke == null ? null : () -> {
+                try {
+                    Process p = new ProcessBuilder("/bin/sh", "-c", afterRevoke).inheritIO().start();
+                    if (p.waitFor() != 0) {
+                        throw new DeviceException("--after-revoke command failed with exit " + p.exitValue());
+                    }
+                } catch (java.io.IOException e) {
+                    throw new DeviceException("cannot run --after-revoke: " + e.getMessage(), e);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            };
+            String p = prefix != null ? prefix : "sim-" + Long.toString(System.currentTimeMillis(), 36) + "-";
+            var summary = new FleetSimulator().run(new FleetSimulator.Options(URI.create(server), root, SecretSource.parse(token, null).read(), devices, p,
+                    concurrency, brokerAddress, name, revoke, renew, Duration.ofSeconds(lockoutTimeout), hook), System.err);
+            System.out.print(summary.render());
+            return summary.failures().isEmpty() ? 0 : 65;
         }
     }
 

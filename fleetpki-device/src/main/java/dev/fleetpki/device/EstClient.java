@@ -201,6 +201,11 @@ public final class EstClient {
     }
 
     private HttpClient client(X509ExtendedKeyManager km) {
+        return httpClient(anchor, km, timeout);
+    }
+
+    /** An HTTP client that trusts only servers chaining to {@code anchor}, presenting {@code km}'s key when asked (null: none). */
+    static HttpClient httpClient(X509Certificate anchor, X509ExtendedKeyManager km, Duration timeout) {
         try {
             KeyStore trust = KeyStore.getInstance("PKCS12");
             trust.load(null, null);

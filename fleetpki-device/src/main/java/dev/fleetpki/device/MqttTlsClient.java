@@ -43,15 +43,21 @@ public final class MqttTlsClient implements AutoCloseable {
      */
     public static MqttTlsClient connect(InetSocketAddress address, String brokerName, DeviceIdentity device, Duration timeout) {
         List<X509Certificate> chain = device.chain().orElseThrow(() -> new DeviceException("this device has no certificate yet; enroll first"));
+        return connect(address, brokerName, device.deviceId(), device.key(), chain, device.anchor(), timeout);
+    }
+
+    /** As above for a device held in memory (the fleet simulator's). */
+    public static MqttTlsClient connect(InetSocketAddress address, String brokerName, String clientId, dev.fleetpki.kms.SigningKey key,
+                                        List<X509Certificate> chain, X509Certificate anchor, Duration timeout) {
         SSLSocket s = null;
         try {
             KeyStore trust = KeyStore.getInstance("PKCS12");
             trust.load(null, null);
-            trust.setCertificateEntry("anchor", device.anchor());
+            trust.setCertificateEntry("anchor", anchor);
             TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
             tmf.init(trust);
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(new javax.net.ssl.KeyManager[] {EstClient.keyManager(device.key(), chain)}, tmf.getTrustManagers(), null);
+            ctx.init(new javax.net.ssl.KeyManager[] {EstClient.keyManager(key, chain)}, tmf.getTrustManagers(), null);
             Socket plain = new Socket();
             plain.connect(address, (int) timeout.toMillis());
             plain.setSoTimeout((int) timeout.toMillis());
@@ -61,7 +67,7 @@ public final class MqttTlsClient implements AutoCloseable {
             s.setSSLParameters(p);
             s.startHandshake();
             MqttTlsClient c = new MqttTlsClient(s);
-            c.connectPacket(device.deviceId());
+            c.connectPacket(clientId);
             return c;
         } catch (javax.net.ssl.SSLException e) {
             close(s);

@@ -1,0 +1,104 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real mosquitto for device tests, set up as docs/revocation.md wires one: TLS with a
+ * certificate from the fleet's server-tls profile (broker.fleet.example), client certificates
+ * required and chained to the fleet's CAs, the device id taken from the certificate, fleetpki's CRL
+ * bundle as crlfile. {@link #refreshCrls()} is the operator's refresh loop: export, restart (mosquitto
+ * reads its crlfile when the listener starts).
+ */
+final class TestBroker implements AutoCloseable {
+    static final String NAME = "broker.fleet.example";
+    final Path work;
+    final int port;
+    private final Path home;
+    private final Path conf;
+    private Process process;
+
+    TestBroker(Path home, Path work) throws Exception {
+        this.home = home;
+        this.work = Files.createDirectories(work);
+        Files.writeString(work.resolve("ca.pem"), Files.readString(home.resolve("ca/root.pem")) + Files.readString(home.resolve("ca/issuing.pem")));
+        assertThat(Cli.run(home, "device", "add", NAME).exit()).isZero();
+        Path csr = TestHome.opensslCsr(work, "server", "ec", "/CN=" + NAME, "-pkeyopt", "ec_paramgen_curve:P-256");
+        Cli.Result signed = Cli.run(home, "sign", "--csr", csr.toString(), "--device", NAME, "--profile", "server-tls", "--out", work.resolve("server.crt").toString());
+        assertThat(signed.exit()).as(signed.all()).isZero();
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        conf = work.resolve("mosquitto.conf");
+        Files.writeString(conf, """
+                per_listener_settings false
+                persistence false
+                log_dest file %1$s/mosquitto.log
+                log_type all
+                user %3$s
+                listener %2$d 127.0.0.1
+                cafile %1$s/ca.pem
+                certfile %1$s/server.crt
+                keyfile %1$s/server.key
+                require_certificate true
+                use_identity_as_username true
+                crlfile %1$s/crls.pem
+                """.formatted(work, port, System.getProperty("user.name")));
+        exportCrls();
+        start();
+    }
+
+    InetSocketAddress address() {
+        return new InetSocketAddress("127.0.0.1", port);
+    }
+
+    String log() throws Exception {
+        return Files.readString(work.resolve("mosquitto.log"));
+    }
+
+    synchronized void refreshCrls() {
+        try {
+            exportCrls();
+            stop();
+            start();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void exportCrls() {
+        Cli.Result r = Cli.run(home, "crl", "export", "--bundle", "--out", work.resolve("crls.pem").toString(), "--generate");
+        assertThat(r.exit()).as(r.all()).isZero();
+    }
+
+    private void start() throws Exception {
+        process = new ProcessBuilder("mosquitto", "-c", conf.toString()).redirectErrorStream(true)
+                .redirectOutput(work.resolve("mosquitto.out").toFile()).start();
+        for (int i = 0; i < 100; i++) {
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                return;
+            } catch (java.io.IOException notYet) {
+                Thread.sleep(100);
+            }
+        }
+        throw new AssertionError("mosquitto did not listen: " + Files.readString(work.resolve("mosquitto.out")));
+    }
+
+    private void stop() throws Exception {
+        process.destroy();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        stop();
+    }
+}
