@@ -272,7 +272,7 @@ public final class EstClient {
         }
     }
 
-    /** Presents one key and chain, whatever the server asks: the device has one identity. */
+    /** Presents one key and chain, as client or (device to device) as server: the device has one identity. */
     private static final class FixedKeyManager extends X509ExtendedKeyManager {
         private final PrivateKey key;
         private final X509Certificate[] chain;
@@ -297,14 +297,25 @@ public final class EstClient {
             return "device";
         }
 
+        /** As a server JSSE asks per key type ("EC", "RSA", "EdDSA" ...): only the device key's own type gets the alias. */
+        private String serverAlias(String keyType) {
+            return keyType == null || keyType.equalsIgnoreCase(key.getAlgorithm()) ? "device" : null;
+        }
+
         @Override
         public String[] getServerAliases(String keyType, Principal[] issuers) {
-            return null;
+            String a = serverAlias(keyType);
+            return a == null ? null : new String[] {a};
         }
 
         @Override
         public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
-            return null;
+            return serverAlias(keyType);
+        }
+
+        @Override
+        public String chooseEngineServerAlias(String keyType, Principal[] issuers, SSLEngine engine) {
+            return serverAlias(keyType);
         }
 
         @Override
