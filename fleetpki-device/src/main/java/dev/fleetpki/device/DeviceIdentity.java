@@ -175,6 +175,16 @@ public final class DeviceIdentity {
     }
 
     /**
+     * First enrollment authenticated by a certificate presented in the TLS handshake: the
+     * manufacturer's IDevID of this device (its key typically in the secure element), or a factory
+     * station's certificate when the line enrolls on the device's behalf. The certificate asked for
+     * is still for this device's own key, named by its id.
+     */
+    public Result enroll(EstClient est, SigningKey credentialKey, List<X509Certificate> credentialChain, Clock clock) {
+        return finish(est, est.simpleenroll(csr(), credentialKey, credentialChain), clock);
+    }
+
+    /**
      * Renewal over {@code simplereenroll}, authenticated by the current certificate and key. With
      * {@code rekey} the device first makes a new key beside the current one (same algorithm, same
      * store: a new file or token object) and asks for a certificate for it; only when that
