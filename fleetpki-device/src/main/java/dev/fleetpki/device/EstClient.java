@@ -206,6 +206,11 @@ public final class EstClient {
 
     /** An HTTP client that trusts only servers chaining to {@code anchor}, presenting {@code km}'s key when asked (null: none). */
     static HttpClient httpClient(X509Certificate anchor, X509ExtendedKeyManager km, Duration timeout) {
+        return HttpClient.newBuilder().sslContext(tls(anchor, km)).connectTimeout(timeout).build();
+    }
+
+    /** TLS that trusts only peers chaining to {@code anchor} (never the JDK's public CAs) and presents {@code km}'s key (null: none). */
+    static SSLContext tls(X509Certificate anchor, X509ExtendedKeyManager km) {
         try {
             KeyStore trust = KeyStore.getInstance("PKCS12");
             trust.load(null, null);
@@ -214,7 +219,7 @@ public final class EstClient {
             tmf.init(trust);
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(km == null ? null : new javax.net.ssl.KeyManager[] {km}, tmf.getTrustManagers(), null);
-            return HttpClient.newBuilder().sslContext(ctx).connectTimeout(timeout).build();
+            return ctx;
         } catch (java.security.GeneralSecurityException | IOException e) {
             throw new DeviceException("cannot set up TLS with the trust anchor: " + e.getMessage(), e);
         }

@@ -7,14 +7,12 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * The smallest MQTT 3.1.1 client a device needs to show its certificate works: mutual TLS with the
@@ -51,13 +49,7 @@ public final class MqttTlsClient implements AutoCloseable {
                                         List<X509Certificate> chain, X509Certificate anchor, Duration timeout) {
         SSLSocket s = null;
         try {
-            KeyStore trust = KeyStore.getInstance("PKCS12");
-            trust.load(null, null);
-            trust.setCertificateEntry("anchor", anchor);
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-            tmf.init(trust);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(new javax.net.ssl.KeyManager[] {EstClient.keyManager(key, chain)}, tmf.getTrustManagers(), null);
+            SSLContext ctx = EstClient.tls(anchor, EstClient.keyManager(key, chain));
             Socket plain = new Socket();
             plain.connect(address, (int) timeout.toMillis());
             plain.setSoTimeout((int) timeout.toMillis());
@@ -76,9 +68,6 @@ public final class MqttTlsClient implements AutoCloseable {
             close(s);
             throw new DeviceException("the broker " + brokerName + " at " + address + " ended the connection: " + e.getMessage()
                     + " (a broker that refuses the device's certificate, e.g. revoked on its CRL, closes it this way)", e);
-        } catch (java.security.GeneralSecurityException e) {
-            close(s);
-            throw new DeviceException("cannot set up TLS: " + e.getMessage(), e);
         }
     }
 
