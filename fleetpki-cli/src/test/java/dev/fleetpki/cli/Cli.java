@@ -23,6 +23,11 @@ final class Cli {
             a.add("--home");
             a.add(home.toString());
         }
+        return capture(() -> Main.run(a.toArray(new String[0])));
+    }
+
+    /** Runs a command's entry point in-process (fleetpki or fleetpki-device), capturing what it prints. */
+    static synchronized Result capture(java.util.function.IntSupplier command) {
         PrintStream oldOut = System.out;
         PrintStream oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -30,7 +35,7 @@ final class Cli {
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(a.toArray(new String[0]));
+            int code = command.getAsInt();
             return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(oldOut);

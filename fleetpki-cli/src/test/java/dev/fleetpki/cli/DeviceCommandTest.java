@@ -3,9 +3,6 @@ package dev.fleetpki.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fleetpki.device.DeviceMain;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -15,22 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DeviceCommandTest {
     @TempDir Path dir;
 
-    record Run(int exit, String out, String err) {}
-
-    static synchronized Run device(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = DeviceMain.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static Cli.Result device(String... args) {
+        return Cli.capture(() -> DeviceMain.run(args));
     }
 
     @Test
@@ -46,31 +29,31 @@ class DeviceCommandTest {
             String server = ts.base + "/.well-known/est";
             String anchor = ts.home.resolve("ca/root.pem").toString();
 
-            Run noPass = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor);
+            Cli.Result noPass = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor);
             assertThat(noPass.exit()).isEqualTo(65);
             assertThat(noPass.err()).contains("a file key needs --passphrase");
-            Run badPass = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + dir.resolve("none"));
+            Cli.Result badPass = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + dir.resolve("none"));
             assertThat(badPass.exit()).isEqualTo(65);
             assertThat(badPass.err()).contains("cannot read secret file");
             assertThat(Path.of(d)).as("nothing half-made").doesNotExist();
 
-            Run init = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + pass);
+            Cli.Result init = device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + pass);
             assertThat(init.exit()).as(init.err()).isZero();
             assertThat(init.out()).contains("Device cmd-1: ecdsa-p256 key made").contains("encrypted");
             assertThat(device("init", "--dir", d, "--id", "cmd-1", "--server", server, "--anchor", anchor, "--passphrase", "file:" + pass).err())
                     .contains("already holds a device");
 
-            Run enroll = device("enroll", "--dir", d, "--secret", "file:" + secret);
+            Cli.Result enroll = device("enroll", "--dir", d, "--secret", "file:" + secret);
             assertThat(enroll.exit()).as(enroll.err()).isZero();
             assertThat(enroll.out()).contains("Enrolled: CN=cmd-1").contains("checked: own key, own id, chain to the anchor");
-            Run again = device("enroll", "--dir", d, "--secret", "file:" + secret);
+            Cli.Result again = device("enroll", "--dir", d, "--secret", "file:" + secret);
             assertThat(again.exit()).isEqualTo(65);
             assertThat(again.err()).contains("HTTP 401: this enrollment secret was already used").doesNotContain("{\"type\"");
 
-            Run show = device("show", "--dir", d);
+            Cli.Result show = device("show", "--dir", d);
             assertThat(show.out()).contains("id:          cmd-1").contains("certificate: serial").contains("renews at:");
 
-            Run renew = device("renew", "--dir", d, "--rekey");
+            Cli.Result renew = device("renew", "--dir", d, "--rekey");
             assertThat(renew.exit()).as(renew.err()).isZero();
             assertThat(renew.out()).contains("Renewed: CN=cmd-1");
             assertThat(device("show", "--dir", d).out()).doesNotContain(show.out().lines().filter(l -> l.startsWith("certificate:")).findFirst().orElseThrow());

@@ -48,7 +48,7 @@ class DeviceMqttTest {
             Files.writeString(device.resolve("device.properties"), "id=mq-1\nserver=" + ts.base + "/.well-known/est\npassphrase=file:"
                     + device.resolve("passphrase") + "\n");
             Files.copy(ts.home.resolve("ca/root.pem"), device.resolve("anchor.pem"));
-            DeviceCommandTest.Run pub = DeviceCommandTest.device("publish", "--dir", device.toString(), "--broker", TestBroker.NAME + ":" + broker.port,
+            Cli.Result pub = DeviceCommandTest.device("publish", "--dir", device.toString(), "--broker", TestBroker.NAME + ":" + broker.port,
                     "--connect-to", "127.0.0.1", "--topic", "fleet/mq-1/status", "--message", "online");
             assertThat(pub.exit()).as(pub.err()).isZero();
             assertThat(pub.out()).contains("Published to fleet/mq-1/status as mq-1");

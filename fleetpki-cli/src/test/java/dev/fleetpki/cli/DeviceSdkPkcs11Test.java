@@ -27,18 +27,14 @@ import org.junit.jupiter.api.io.TempDir;
  * SOFTHSM2_CONF from the environment.
  */
 class DeviceSdkPkcs11Test {
-    static final String MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+    static final String MODULE = TestHome.SOFTHSM_MODULE;
 
     @TempDir Path dir;
 
     @Test
     void theDeviceKeyIsMadeOnTheTokenNeverLeavesItAndEnrollsAndRenews() throws Exception {
-        assertThat(Path.of(MODULE)).as("SoftHSM2 (apt-get install softhsm2)").exists();
         Path device = Files.createDirectories(dir.resolve("device"));
-        Path conf = dir.resolve("softhsm2.conf");
-        Files.writeString(conf, "directories.tokendir = " + Files.createDirectories(dir.resolve("tokens")) + "\nobjectstore.backend = file\nlog.level = ERROR\n");
-        Map<String, String> env = Map.of("SOFTHSM2_CONF", conf.toString());
-        assertThat(Proc.run(dir, env, "softhsm2-util", "--init-token", "--free", "--label", "se", "--pin", "1234", "--so-pin", "5678").exit()).isZero();
+        Map<String, String> env = TestHome.softHsmToken(dir, "se");
         Files.writeString(device.resolve("pin.txt"), "1234\n");
 
         try (TestServer ts = TestServer.start(dir, null)) {

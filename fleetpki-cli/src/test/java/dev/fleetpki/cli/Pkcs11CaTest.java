@@ -18,18 +18,13 @@ import org.junit.jupiter.api.io.TempDir;
  * Runs the CLI in a child JVM because SoftHSM reads SOFTHSM2_CONF from the environment.
  */
 class Pkcs11CaTest {
-    static final String MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+    static final String MODULE = TestHome.SOFTHSM_MODULE;
 
     @TempDir Path home;
 
     @Test
     void issuingCaKeyLivesInTheTokenAndSigns() throws Exception {
-        assertThat(Path.of(MODULE)).as("SoftHSM2 (apt-get install softhsm2)").exists();
-        Path tokens = Files.createDirectories(home.resolve("tokens"));
-        Path conf = home.resolve("softhsm2.conf");
-        Files.writeString(conf, "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\n");
-        Map<String, String> env = Map.of("SOFTHSM2_CONF", conf.toString());
-        assertThat(Proc.run(home, env, "softhsm2-util", "--init-token", "--free", "--label", "fleet", "--pin", "1234", "--so-pin", "5678").exit()).isZero();
+        Map<String, String> env = TestHome.softHsmToken(home, "fleet");
         Files.writeString(home.resolve("pin.txt"), "1234\n");
         TestHome.write(home, "ecdsa-p256", null, null);
         String yaml = Files.readString(home.resolve("fleetpki.yaml")).replace(

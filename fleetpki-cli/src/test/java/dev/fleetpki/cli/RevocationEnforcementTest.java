@@ -154,52 +154,26 @@ class RevocationEnforcementTest {
 
     @Test
     void mosquittoRefusesARevokedDeviceAfterTheCrlRefresh() throws Exception {
-        int port = freePort();
-        Path conf = work.resolve("mosquitto.conf");
-        Files.writeString(conf, """
-                per_listener_settings false
-                persistence false
-                log_dest file %1$s/mosquitto.log
-                log_type all
-                user %3$s
-                listener %2$d 127.0.0.1
-                cafile %1$s/ca.pem
-                certfile %1$s/server.crt
-                keyfile %1$s/server.key
-                require_certificate true
-                use_identity_as_username true
-                crlfile %1$s/crls.pem
-                """.formatted(work, port, System.getProperty("user.name")));
-        server = new ProcessBuilder("mosquitto", "-c", conf.toString()).redirectErrorStream(true)
-                .redirectOutput(work.resolve("mosquitto.out").toFile()).start();
-        awaitListening(port, work.resolve("mosquitto.log"));
+        try (TestBroker broker = new TestBroker(home, work)) { // work's server.crt and CA bundle from fleet()
+            int port = broker.port;
+            assertThat(publish(port, "sensor-good").exit()).as(publish(port, "sensor-good").output()).isZero();
+            assertThat(publish(port, "sensor-lost").exit()).as("control: accepted before its revocation").isZero();
+            assertThat(publish(port, "sensor-foreign").exit()).isNotZero();
 
-        assertThat(publish(port, "sensor-good").exit()).as(publish(port, "sensor-good").output()).isZero();
-        assertThat(publish(port, "sensor-lost").exit()).as("control: accepted before its revocation").isZero();
-        assertThat(publish(port, "sensor-foreign").exit()).isNotZero();
+            revokeLost();
+            broker.refreshCrls(); // mosquitto 2.0 reads crlfile when a listener starts: the refresh loop restarts it (docs/revocation.md)
+            Proc.Result refused = publish(port, "sensor-lost");
+            assertThat(refused.exit()).as(refused.output()).isNotZero();
+            // mosquitto_pub only says the connection was lost; OpenSSL's client shows the broker's TLS alert
+            Proc.Result alert = Proc.run(work, Map.of(), "sh", "-c", "echo | openssl s_client -connect 127.0.0.1:" + port + " -CAfile ca.pem"
+                    + " -cert sensor-lost.crt -key sensor-lost.key -ign_eof 2>&1");
+            assertThat(alert.output()).contains("certificate revoked");
+            assertThat(publish(port, "sensor-good").exit()).isZero();
 
-        revokeLost();
-        server.destroy(); // mosquitto 2.0 reads crlfile when a listener starts: the refresh loop restarts it (docs/revocation.md)
-        assertThat(server.waitFor(10, TimeUnit.SECONDS)).isTrue();
-        server = new ProcessBuilder("mosquitto", "-c", conf.toString()).redirectErrorStream(true)
-                .redirectOutput(work.resolve("mosquitto.out").toFile()).start();
-        awaitListening(port, work.resolve("mosquitto.log"));
-        Proc.Result refused = publish(port, "sensor-lost");
-        assertThat(refused.exit()).as(refused.output()).isNotZero();
-        // mosquitto_pub only says the connection was lost; OpenSSL's client shows the broker's TLS alert
-        Proc.Result alert = Proc.run(work, Map.of(), "sh", "-c", "echo | openssl s_client -connect 127.0.0.1:" + port + " -CAfile ca.pem"
-                + " -cert sensor-lost.crt -key sensor-lost.key -ign_eof 2>&1");
-        assertThat(alert.output()).contains("certificate revoked");
-        assertThat(publish(port, "sensor-good").exit()).isZero();
-
-        // control: the same broker without the crlfile line lets the revoked device in, so the refusal was the CRL's
-        server.destroy();
-        assertThat(server.waitFor(10, TimeUnit.SECONDS)).isTrue();
-        Files.writeString(conf, Files.readString(conf).replaceAll("(?m)^crlfile .*$", ""));
-        server = new ProcessBuilder("mosquitto", "-c", conf.toString()).redirectErrorStream(true)
-                .redirectOutput(work.resolve("mosquitto.out").toFile()).start();
-        awaitListening(port, work.resolve("mosquitto.log"));
-        assertThat(publish(port, "sensor-lost").exit()).isZero();
+            // control: the same broker without the crlfile line lets the revoked device in, so the refusal was the CRL's
+            broker.dropCrlFile();
+            assertThat(publish(port, "sensor-lost").exit()).isZero();
+        }
     }
 
     /** Publishes with QoS 1, so success means the broker accepted the device and acknowledged the message. */

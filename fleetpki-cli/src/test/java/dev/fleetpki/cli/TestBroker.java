@@ -24,14 +24,18 @@ final class TestBroker implements AutoCloseable {
     private final Path conf;
     private Process process;
 
+    /** Uses {@code work}'s ca.pem and server.crt/key when a test made them already, else makes them from the fleet in {@code home}. */
     TestBroker(Path home, Path work) throws Exception {
         this.home = home;
         this.work = Files.createDirectories(work);
-        Files.writeString(work.resolve("ca.pem"), Files.readString(home.resolve("ca/root.pem")) + Files.readString(home.resolve("ca/issuing.pem")));
-        assertThat(Cli.run(home, "device", "add", NAME).exit()).isZero();
-        Path csr = TestHome.opensslCsr(work, "server", "ec", "/CN=" + NAME, "-pkeyopt", "ec_paramgen_curve:P-256");
-        Cli.Result signed = Cli.run(home, "sign", "--csr", csr.toString(), "--device", NAME, "--profile", "server-tls", "--out", work.resolve("server.crt").toString());
-        assertThat(signed.exit()).as(signed.all()).isZero();
+        if (!Files.exists(work.resolve("server.crt"))) {
+            Files.writeString(work.resolve("ca.pem"), Files.readString(home.resolve("ca/root.pem")) + Files.readString(home.resolve("ca/issuing.pem")));
+            assertThat(Cli.run(home, "device", "add", NAME).exit()).isZero();
+            Path csr = TestHome.opensslCsr(work, "server", "ec", "/CN=" + NAME, "-pkeyopt", "ec_paramgen_curve:P-256");
+            Cli.Result signed = Cli.run(home, "sign", "--csr", csr.toString(), "--device", NAME, "--profile", "server-tls", "--out",
+                    work.resolve("server.crt").toString());
+            assertThat(signed.exit()).as(signed.all()).isZero();
+        }
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
@@ -70,6 +74,13 @@ final class TestBroker implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The control: the same broker without its crlfile line, restarted. */
+    synchronized void dropCrlFile() throws Exception {
+        Files.writeString(conf, Files.readString(conf).replaceAll("(?m)^crlfile .*$", ""));
+        stop();
+        start();
     }
 
     private void exportCrls() {

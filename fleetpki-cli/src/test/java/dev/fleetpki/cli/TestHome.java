@@ -52,6 +52,22 @@ final class TestHome {
         assertThat(r.exit()).as(r.all()).isZero();
     }
 
+    static final String SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+
+    /**
+     * A fresh SoftHSM2 token (user PIN 1234) with its store in {@code dir/tokens}; returns the
+     * environment that points SoftHSM at it (it reads SOFTHSM2_CONF, so token work runs in a child process).
+     */
+    static java.util.Map<String, String> softHsmToken(Path dir, String label) throws IOException {
+        assertThat(Path.of(SOFTHSM_MODULE)).as("SoftHSM2 (apt-get install softhsm2)").exists();
+        Path conf = dir.resolve("softhsm2.conf");
+        Files.writeString(conf, "directories.tokendir = " + Files.createDirectories(dir.resolve("tokens")) + "\nobjectstore.backend = file\nlog.level = ERROR\n");
+        java.util.Map<String, String> env = java.util.Map.of("SOFTHSM2_CONF", conf.toString());
+        Proc.Result init = Proc.run(dir, env, "softhsm2-util", "--init-token", "--free", "--label", label, "--pin", "1234", "--so-pin", "5678");
+        assertThat(init.exit()).as(init.output()).isZero();
+        return env;
+    }
+
     /** Makes a key and CSR with openssl; returns the CSR path. */
     static Path opensslCsr(Path dir, String name, String newkey, String subject, String... extra) {
         Path key = dir.resolve(name + ".key");
