@@ -51,7 +51,13 @@ public final class MqttTlsClient implements AutoCloseable {
         try {
             SSLContext ctx = EstClient.tls(anchor, EstClient.keyManager(key, chain));
             Socket plain = new Socket();
-            plain.connect(address, (int) timeout.toMillis());
+            try {
+                plain.connect(address, (int) timeout.toMillis());
+            } catch (IOException e) {
+                plain.close();
+                throw new DeviceException("cannot reach the broker " + brokerName + " at " + address + ": " + e.getMessage()
+                        + " (is it running, and is this its address and port?)", e);
+            }
             plain.setSoTimeout((int) timeout.toMillis());
             s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, brokerName, address.getPort(), true);
             SSLParameters p = s.getSSLParameters();
