@@ -5,15 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fleetpki.device.DeviceException;
 import dev.fleetpki.device.DeviceIdentity;
-import dev.fleetpki.device.EstClient;
 import dev.fleetpki.device.MqttTlsClient;
-import dev.fleetpki.kms.KeyAlgorithm;
-import dev.fleetpki.kms.KeyRef;
-import dev.fleetpki.kms.SecretSource;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,14 +25,8 @@ class DeviceMqttTest {
     @Test
     void anEnrolledDevicePublishesOverMutualTlsAndIsLockedOutOnceRevoked() throws Exception {
         try (TestServer ts = TestServer.start(dir, null); TestBroker broker = new TestBroker(ts.home, dir.resolve("broker"))) {
-            Cli.Result added = Cli.run(ts.home, "device", "add", "mq-1", "--enrollment-secret");
-            String[] lines = added.out().trim().split("\n");
-            Path device = Files.createDirectories(dir.resolve("device"));
-            Files.writeString(device.resolve("passphrase"), "mqtt device passphrase\n");
-            DeviceIdentity id = DeviceIdentity.create(device, "mq-1", KeyRef.parse("file:device.p8"), KeyAlgorithm.EC_P256,
-                    SecretSource.parse("file:passphrase", device), DeviceIdentity.certificate(Files.readAllBytes(ts.home.resolve("ca/root.pem"))));
-            id.enroll(new EstClient(URI.create(ts.base + "/.well-known/est"), id.anchor(), Duration.ofSeconds(10)),
-                    lines[lines.length - 1].toCharArray(), Clock.systemUTC());
+            Path device = dir.resolve("device");
+            DeviceIdentity id = ts.enrolledDevice(device, "mq-1", null);
 
             try (MqttTlsClient c = MqttTlsClient.connect(broker.address(), TestBroker.NAME, id, Duration.ofSeconds(5))) {
                 c.publish("fleet/mq-1/telemetry", "{\"t\":21.5}".getBytes());

@@ -3,22 +3,14 @@ package dev.fleetpki.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fleetpki.device.DeviceIdentity;
-import dev.fleetpki.device.EstClient;
 import dev.fleetpki.device.PeerTls;
-import dev.fleetpki.kms.KeyAlgorithm;
-import dev.fleetpki.kms.KeyRef;
-import dev.fleetpki.kms.SecretSource;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.net.InetAddress;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509CRL;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -36,21 +28,14 @@ class DevicePeerTlsTest {
     @TempDir Path dir;
 
     private DeviceIdentity enroll(TestServer ts, String id) throws Exception {
-        Cli.Result added = Cli.run(ts.home, "device", "add", id, "--enrollment-secret");
-        String[] lines = added.out().trim().split("\n");
-        Path d = Files.createDirectories(dir.resolve(id));
-        Files.writeString(d.resolve("passphrase"), "peer device passphrase\n");
-        DeviceIdentity me = DeviceIdentity.create(d, id, KeyRef.parse("file:device.p8"), KeyAlgorithm.EC_P256, SecretSource.parse("file:passphrase", d),
-                DeviceIdentity.certificate(Files.readAllBytes(ts.home.resolve("ca/root.pem"))));
-        me.enroll(new EstClient(URI.create(ts.base + "/.well-known/est/device-peer"), me.anchor(), Duration.ofSeconds(10)),
-                lines[lines.length - 1].toCharArray(), Clock.systemUTC());
+        DeviceIdentity me = ts.enrolledDevice(dir.resolve(id), id, "device-peer");
         assertThat(me.chain().orElseThrow().getFirst().getExtendedKeyUsage()).contains("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2");
         return me;
     }
 
     private List<X509CRL> crls(TestServer ts) {
         Path bundle = dir.resolve("crls.pem");
-        assertThat(Cli.run(ts.home, "crl", "export", "--bundle", "--out", bundle.toString(), "--generate").exit()).isZero();
+        TestHome.exportCrls(ts.home, bundle);
         return PeerTls.crls(bundle);
     }
 

@@ -47,4 +47,33 @@ final class Proc {
     static List<String> opensslVerify(Path root, Path issuing, Path leaf) {
         return List.of("openssl", "verify", "-CAfile", root.toString(), "-untrusted", issuing.toString(), leaf.toString());
     }
+
+    /** Waits (up to 10 s) until something listens on 127.0.0.1:port; else fails with what {@code log} holds. */
+    static void awaitListening(int port, Path log) throws Exception {
+        for (int i = 0; i < 100; i++) {
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException notYet) {
+                Thread.sleep(100);
+            }
+        }
+        throw new AssertionError("nothing listens on " + port + ": " + (java.nio.file.Files.exists(log) ? java.nio.file.Files.readString(log) : "no log"));
+    }
+
+    /** A port nothing listens on right now. */
+    static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Ends a server process, forcibly after 10 s. */
+    static void stop(Process p) throws InterruptedException {
+        if (p != null) {
+            p.destroy();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+    }
 }

@@ -2,14 +2,10 @@ package dev.fleetpki.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,20 +21,14 @@ class RevocationEnforcementTest {
     @TempDir Path dir;
     private Path home;
     private Path work;
-    private Process server;
 
     @BeforeEach
     void fleet() throws Exception {
         home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
         TestHome.init(home);
         work = Files.createDirectories(dir.resolve("work"));
-        Files.writeString(work.resolve("ca.pem"), Files.readString(home.resolve("ca/root.pem")) + Files.readString(home.resolve("ca/issuing.pem")));
-        // the server's own certificate, from fleetpki's server-tls profile
-        assertThat(Cli.run(home, "device", "add", "broker.fleet.example").exit()).isZero();
-        Path csr = TestHome.opensslCsr(work, "server", "ec", "/CN=broker.fleet.example", "-pkeyopt", "ec_paramgen_curve:P-256");
-        Cli.Result r = Cli.run(home, "sign", "--csr", csr.toString(), "--device", "broker.fleet.example", "--profile", "server-tls",
-                "--out", work.resolve("server.crt").toString());
-        assertThat(r.exit()).as(r.all()).isZero();
+        // the servers' own certificate, from fleetpki's server-tls profile
+        TestHome.serverCertificate(home, work, "broker.fleet.example");
         for (String d : List.of("sensor-good", "sensor-lost")) {
             assertThat(Cli.run(home, "device", "add", d).exit()).isZero();
             Path c = TestHome.opensslCsr(work, d, "ec", "/CN=" + d, "-pkeyopt", "ec_paramgen_curve:P-256");
@@ -51,12 +41,6 @@ class RevocationEnforcementTest {
         Path fc = TestHome.opensslCsr(work, "sensor-foreign", "ec", "/CN=sensor-foreign", "-pkeyopt", "ec_paramgen_curve:P-256");
         assertThat(Cli.run(other, "sign", "--csr", fc.toString(), "--device", "sensor-foreign", "--out", work.resolve("sensor-foreign.crt").toString())
                 .exit()).isZero();
-        exportCrls();
-    }
-
-    private void exportCrls() {
-        Cli.Result r = Cli.run(home, "crl", "export", "--bundle", "--out", work.resolve("crls.pem").toString(), "--generate");
-        assertThat(r.exit()).as(r.all()).isZero();
     }
 
     private void revokeLost() {
@@ -64,86 +48,27 @@ class RevocationEnforcementTest {
                 .map(l -> l.trim().split("\\s+")[0]).findFirst().orElseThrow();
         Cli.Result r = Cli.run(home, "revoke", serial, "--reason", "key-compromise");
         assertThat(r.exit()).as(r.all()).isZero();
-        exportCrls();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        if (server != null) {
-            server.destroy();
-            if (!server.waitFor(10, TimeUnit.SECONDS)) {
-                server.destroyForcibly();
-            }
-        }
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    private static void awaitListening(int port, Path log) throws Exception {
-        for (int i = 0; i < 100; i++) {
-            try (Socket s = new Socket("127.0.0.1", port)) {
-                return;
-            } catch (java.io.IOException notYet) {
-                Thread.sleep(100);
-            }
-        }
-        throw new AssertionError("server did not listen on " + port + ": " + (Files.exists(log) ? Files.readString(log) : "no log"));
     }
 
     @Test
     void nginxRefusesARevokedDeviceAfterTheCrlRefresh() throws Exception {
-        int port = freePort();
-        Path conf = work.resolve("nginx.conf");
-        Files.writeString(conf, """
-                daemon off;
-                pid %1$s/nginx.pid;
-                error_log %1$s/nginx-error.log info;
-                worker_processes 1;
-                events {}
-                http {
-                    access_log off;
-                    client_body_temp_path %1$s/tmp;
-                    proxy_temp_path %1$s/tmp;
-                    fastcgi_temp_path %1$s/tmp;
-                    uwsgi_temp_path %1$s/tmp;
-                    scgi_temp_path %1$s/tmp;
-                    server {
-                        listen 127.0.0.1:%2$d ssl;
-                        server_name broker.fleet.example;
-                        ssl_certificate %1$s/server-chain.crt;
-                        ssl_certificate_key %1$s/server.key;
-                        ssl_client_certificate %1$s/ca.pem;
-                        ssl_verify_client on;
-                        ssl_verify_depth 2;
-                        ssl_crl %1$s/crls.pem;
-                        location / { return 200 "hello $ssl_client_s_dn\\n"; }
-                    }
-                }
-                """.formatted(work, port));
-        Files.writeString(work.resolve("server-chain.crt"), Files.readString(work.resolve("server.crt")));
-        Files.createDirectories(work.resolve("tmp"));
-        server = new ProcessBuilder("nginx", "-p", work.toString(), "-c", conf.toString()).redirectErrorStream(true)
-                .redirectOutput(work.resolve("nginx.out").toFile()).start();
-        awaitListening(port, work.resolve("nginx-error.log"));
+        try (TestNginx nginx = new TestNginx(home, work)) { // work's server.crt and CA bundle from fleet()
+            int port = nginx.port;
+            assertThat(curl(port, "sensor-good").output()).contains("hello CN=sensor-good");
+            assertThat(curl(port, "sensor-lost").output()).as("control: accepted before its revocation").contains("hello CN=sensor-lost");
+            assertThat(curl(port, "sensor-foreign").output()).contains("400").doesNotContain("hello");
 
-        assertThat(curl(port, "sensor-good").output()).contains("hello CN=sensor-good");
-        assertThat(curl(port, "sensor-lost").output()).as("control: accepted before its revocation").contains("hello CN=sensor-lost");
-        assertThat(curl(port, "sensor-foreign").output()).contains("400").doesNotContain("hello");
-
-        revokeLost();
-        Proc.ok(work, "nginx", "-p", work.toString(), "-c", conf.toString(), "-s", "reload");
-        String refused = "";
-        for (int i = 0; i < 50 && !refused.contains("400"); i++) { // the reload takes effect within moments
-            Thread.sleep(100);
-            refused = curl(port, "sensor-lost").output();
+            revokeLost();
+            nginx.refreshCrls();
+            String refused = "";
+            for (int i = 0; i < 50 && !refused.contains("400"); i++) { // the reload takes effect within moments
+                Thread.sleep(100);
+                refused = curl(port, "sensor-lost").output();
+            }
+            assertThat(refused).contains("400").doesNotContain("hello");
+            assertThat(nginx.errorLog()).contains("certificate revoked");
+            assertThat(curl(port, "sensor-good").output()).contains("hello CN=sensor-good");
         }
-        assertThat(refused).contains("400").doesNotContain("hello");
-        assertThat(Files.readString(work.resolve("nginx-error.log"))).contains("certificate revoked");
-        assertThat(curl(port, "sensor-good").output()).contains("hello CN=sensor-good");
     }
 
     private Proc.Result curl(int port, String device) {

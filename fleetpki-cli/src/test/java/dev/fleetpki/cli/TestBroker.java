@@ -1,13 +1,8 @@
 package dev.fleetpki.cli;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A real mosquitto for device tests, set up as docs/revocation.md wires one: TLS with a
@@ -29,16 +24,9 @@ final class TestBroker implements AutoCloseable {
         this.home = home;
         this.work = Files.createDirectories(work);
         if (!Files.exists(work.resolve("server.crt"))) {
-            Files.writeString(work.resolve("ca.pem"), Files.readString(home.resolve("ca/root.pem")) + Files.readString(home.resolve("ca/issuing.pem")));
-            assertThat(Cli.run(home, "device", "add", NAME).exit()).isZero();
-            Path csr = TestHome.opensslCsr(work, "server", "ec", "/CN=" + NAME, "-pkeyopt", "ec_paramgen_curve:P-256");
-            Cli.Result signed = Cli.run(home, "sign", "--csr", csr.toString(), "--device", NAME, "--profile", "server-tls", "--out",
-                    work.resolve("server.crt").toString());
-            assertThat(signed.exit()).as(signed.all()).isZero();
+            TestHome.serverCertificate(home, work, NAME);
         }
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        port = Proc.freePort();
         conf = work.resolve("mosquitto.conf");
         Files.writeString(conf, """
                 per_listener_settings false
@@ -84,28 +72,17 @@ final class TestBroker implements AutoCloseable {
     }
 
     private void exportCrls() {
-        Cli.Result r = Cli.run(home, "crl", "export", "--bundle", "--out", work.resolve("crls.pem").toString(), "--generate");
-        assertThat(r.exit()).as(r.all()).isZero();
+        TestHome.exportCrls(home, work.resolve("crls.pem"));
     }
 
     private void start() throws Exception {
         process = new ProcessBuilder("mosquitto", "-c", conf.toString()).redirectErrorStream(true)
                 .redirectOutput(work.resolve("mosquitto.out").toFile()).start();
-        for (int i = 0; i < 100; i++) {
-            try (Socket s = new Socket("127.0.0.1", port)) {
-                return;
-            } catch (java.io.IOException notYet) {
-                Thread.sleep(100);
-            }
-        }
-        throw new AssertionError("mosquitto did not listen: " + Files.readString(work.resolve("mosquitto.out")));
+        Proc.awaitListening(port, work.resolve("mosquitto.out"));
     }
 
     private void stop() throws Exception {
-        process.destroy();
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-        }
+        Proc.stop(process);
     }
 
     @Override

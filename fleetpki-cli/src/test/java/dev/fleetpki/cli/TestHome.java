@@ -78,4 +78,28 @@ final class TestHome {
         Proc.ok(dir, cmd.toArray(new String[0]));
         return csr;
     }
+
+    /**
+     * What a TLS server of the fleet needs in {@code work}: ca.pem (root + issuing, to check client
+     * chains) and server.crt/server.key from the server-tls profile for {@code name}, which is also
+     * a DNS name in it; {@code sans} adds more (e.g. "IP:127.0.0.1" for clients that reach it by address).
+     */
+    static void serverCertificate(Path home, Path work, String name, String... sans) throws IOException {
+        Files.writeString(work.resolve("ca.pem"), Files.readString(home.resolve("ca/root.pem")) + Files.readString(home.resolve("ca/issuing.pem")));
+        assertThat(Cli.run(home, "device", "add", name).exit()).isZero();
+        java.util.List<String> extra = new java.util.ArrayList<>(java.util.List.of("-pkeyopt", "ec_paramgen_curve:P-256"));
+        if (sans.length > 0) {
+            extra.addAll(java.util.List.of("-addext", "subjectAltName=DNS:" + name + "," + String.join(",", sans)));
+        }
+        Path csr = opensslCsr(work, "server", "ec", "/CN=" + name, extra.toArray(new String[0]));
+        Cli.Result signed = Cli.run(home, "sign", "--csr", csr.toString(), "--device", name, "--profile", "server-tls", "--out",
+                work.resolve("server.crt").toString());
+        assertThat(signed.exit()).as(signed.all()).isZero();
+    }
+
+    /** The fleet's CRL bundle (issuing + root), freshly generated, as the servers' refresh loop writes it (docs/revocation.md). */
+    static void exportCrls(Path home, Path bundle) {
+        Cli.Result r = Cli.run(home, "crl", "export", "--bundle", "--out", bundle.toString(), "--generate");
+        assertThat(r.exit()).as(r.all()).isZero();
+    }
 }

@@ -65,6 +65,24 @@ final class TestServer implements AutoCloseable {
         }
     }
 
+    /**
+     * A device as the SDK makes one: registered with a one-time secret, an encrypted key file in
+     * {@code folder}, enrolled over EST (at {@code /.well-known/est/<label>}, or the default without a label).
+     */
+    dev.fleetpki.device.DeviceIdentity enrolledDevice(Path folder, String id, String label) throws Exception {
+        Cli.Result added = Cli.run(home, "device", "add", id, "--enrollment-secret");
+        org.assertj.core.api.Assertions.assertThat(added.exit()).as(added.all()).isZero();
+        String[] lines = added.out().trim().split("\n");
+        java.nio.file.Files.createDirectories(folder);
+        java.nio.file.Files.writeString(folder.resolve("passphrase"), id + " device passphrase\n");
+        var me = dev.fleetpki.device.DeviceIdentity.create(folder, id, dev.fleetpki.kms.KeyRef.parse("file:device.p8"), dev.fleetpki.kms.KeyAlgorithm.EC_P256,
+                dev.fleetpki.kms.SecretSource.parse("file:passphrase", folder),
+                dev.fleetpki.device.DeviceIdentity.certificate(java.nio.file.Files.readAllBytes(home.resolve("ca/root.pem"))));
+        me.enroll(new dev.fleetpki.device.EstClient(java.net.URI.create(base + "/.well-known/est" + (label == null ? "" : "/" + label)), me.anchor(),
+                java.time.Duration.ofSeconds(10)), lines[lines.length - 1].toCharArray(), Clock.systemUTC());
+        return me;
+    }
+
     @Override
     public void close() {
         server.close();

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "fleetpki-device", mixinStandardHelpOptions = true, version = "fleetpki-device 0.1.0",
         description = "The device side of fleetpki: make a key that never leaves the device, enroll over EST, renew, use the certificate.%n",
-        subcommands = {DeviceMain.Init.class, DeviceMain.Enroll.class, DeviceMain.Renew.class, DeviceMain.Show.class, DeviceMain.Publish.class,
+        subcommands = {DeviceMain.Init.class, DeviceMain.Enroll.class, DeviceMain.Renew.class, DeviceMain.Show.class, DeviceMain.Publish.class, DeviceMain.Call.class,
             DeviceMain.Simulate.class, CommandLine.HelpCommand.class},
         footer = {"%nExit codes: 0 ok, 64 usage, 65 refused (by the server or by the device's checks), 75 pending approval (retry later)."})
 public final class DeviceMain implements Runnable {
@@ -309,6 +309,39 @@ public final class DeviceMain implements Runnable {
             }
             System.out.println("Published to " + topic + " as " + d.deviceId() + " (acknowledged by the broker)");
             return 0;
+        }
+    }
+
+    @Command(name = "call", mixinStandardHelpOptions = true,
+            description = "Call an HTTPS API over mutual TLS with the device's certificate (like curl with the device's identity); "
+                + "prints the status line and the body, exit 0 on 2xx.")
+    static final class Call implements Callable<Integer> {
+        @CommandLine.Mixin Dir dir;
+        @CommandLine.Parameters(paramLabel = "URL", description = "https://host[:port]/path; the API's certificate must name host") URI url;
+        @Option(names = "--data", paramLabel = "TEXT", description = "POST this body (without it: GET)") String data;
+        @Option(names = "--content-type", defaultValue = "application/json", description = "of the --data body (default: ${DEFAULT-VALUE})")
+        String contentType;
+        @Option(names = "--server-anchor", paramLabel = "FILE",
+                description = "trust the API's certificate if it chains to this CA (repeatable; default: the device's fleet anchor)") List<Path> anchors;
+
+        @Override
+        public Integer call() throws IOException {
+            if (!"https".equalsIgnoreCase(url.getScheme())) {
+                throw new DeviceException("the URL must be https:// (the device's certificate is only presented over TLS): " + url);
+            }
+            DeviceIdentity d = dir.open();
+            List<X509Certificate> trust = new java.util.ArrayList<>();
+            for (Path a : anchors == null ? List.<Path>of() : anchors) {
+                trust.add(DeviceIdentity.certificate(Files.readAllBytes(a)));
+            }
+            DeviceHttps api = trust.isEmpty() ? DeviceHttps.of(d, Duration.ofSeconds(30)) : DeviceHttps.of(d, trust, Duration.ofSeconds(30));
+            DeviceHttps.Response r = data == null ? api.get(url) : api.post(url, contentType, data.getBytes(StandardCharsets.UTF_8));
+            System.out.println("HTTP " + r.status() + (r.contentType().isEmpty() ? "" : " " + r.contentType()));
+            System.out.print(r.text());
+            if (!r.text().isEmpty() && !r.text().endsWith("\n")) {
+                System.out.println();
+            }
+            return r.status() / 100 == 2 ? 0 : 65;
         }
     }
 }

@@ -211,10 +211,21 @@ public final class EstClient {
 
     /** TLS that trusts only peers chaining to {@code anchor} (never the JDK's public CAs) and presents {@code km}'s key (null: none). */
     static SSLContext tls(X509Certificate anchor, X509ExtendedKeyManager km) {
+        return tls(List.of(anchor), km);
+    }
+
+    /** As above with several anchors (an HTTPS API whose certificate comes from another CA than the fleet's). */
+    static SSLContext tls(java.util.Collection<X509Certificate> anchors, X509ExtendedKeyManager km) {
+        if (anchors.isEmpty()) {
+            throw new DeviceException("no trust anchor to check the server's certificate against");
+        }
         try {
             KeyStore trust = KeyStore.getInstance("PKCS12");
             trust.load(null, null);
-            trust.setCertificateEntry("anchor", anchor);
+            int i = 0;
+            for (X509Certificate a : anchors) {
+                trust.setCertificateEntry("anchor-" + i++, a);
+            }
             TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
             tmf.init(trust);
             SSLContext ctx = SSLContext.getInstance("TLS");
