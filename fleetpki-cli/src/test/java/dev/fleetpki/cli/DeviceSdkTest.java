@@ -77,6 +77,7 @@ class DeviceSdkTest {
             try (var keys = Files.list(device)) {
                 assertThat(keys.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".p8")).toList()).hasSize(1);
             }
+            assertThat(device.resolve("rekey.pending")).as("the rekey journal is settled").doesNotExist();
             DeviceIdentity again = DeviceIdentity.open(device, "sdk-1", SecretSource.parse("file:passphrase", device), anchor);
             assertThat(again.key().publicKey()).as("reopened: the new key is current").isEqualTo(next.getPublicKey());
 
@@ -93,6 +94,7 @@ class DeviceSdkTest {
                 assertThat(keys.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".p8")).toList()).as("the refused renewal's key was removed")
                         .hasSize(1);
             }
+            assertThat(device.resolve("rekey.pending")).doesNotExist();
         }
     }
 }

@@ -38,6 +38,12 @@ public final class DeviceIdentity {
     static final String CHAIN = "chain.pem";
     /** The reference of the device's current key (it changes when a renewal makes a new key). */
     static final String KEY_REF = "key.ref";
+    /**
+     * The rekey journal: written before a rekeying renewal makes its new key ({@code new=} and
+     * {@code old=} key references), removed once the switch is complete or abandoned. Opening a
+     * device with a journal finishes what a crash interrupted (see {@link #open}).
+     */
+    static final String REKEY_JOURNAL = "rekey.pending";
 
     /** What an enrollment or renewal ended with. */
     public record Result(List<X509Certificate> chain, Optional<EstClient.Pending> pending) {
@@ -81,19 +87,83 @@ public final class DeviceIdentity {
         }
     }
 
-    /** Opens a device made before with {@link #create}: its current key is the one {@code key.ref} names. */
+    /**
+     * Opens a device made before with {@link #create}: its current key is the one {@code key.ref}
+     * names. If a rekeying renewal was cut short (power loss, a killed process) its journal is
+     * still there, and is settled first: when the installed certificate is for the new key, the
+     * switch is completed (key.ref names the new key, the old one is destroyed); otherwise the new
+     * key is destroyed and the device goes on with its old key and certificate. Either way the key
+     * and the certificate the device opens with belong together.
+     */
     public static DeviceIdentity open(Path dir, String deviceId, SecretSource passphrase, X509Certificate anchor) {
+        if (!Files.exists(dir.resolve(KEY_REF))) {
+            throw new DeviceException("no device in " + dir + " (" + KEY_REF + " is missing); make one first");
+        }
+        DefaultKeyManager keys = new DefaultKeyManager(dir);
+        if (Files.exists(dir.resolve(REKEY_JOURNAL))) {
+            settleRekey(dir, keys, passphrase);
+        }
         KeyRef ref;
         try {
             ref = KeyRef.parse(Files.readString(dir.resolve(KEY_REF)).strip());
         } catch (IOException e) {
-            throw new DeviceException("no device in " + dir + " (" + KEY_REF + " is missing); make one first", e);
+            throw new DeviceException("cannot read " + dir.resolve(KEY_REF) + ": " + e.getMessage(), e);
         }
         try {
-            DefaultKeyManager keys = new DefaultKeyManager(dir);
             return new DeviceIdentity(dir, deviceId, keys.open(ref, passphrase), anchor, keys, passphrase);
         } catch (KeyStoreFailure e) {
             throw new DeviceException("cannot open the device key at " + ref + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Finishes or undoes the rekey a journal records (see {@link #open}). */
+    private static void settleRekey(Path dir, DefaultKeyManager keys, SecretSource passphrase) {
+        java.util.Map<String, String> j = new java.util.HashMap<>();
+        try {
+            for (String line : Files.readAllLines(dir.resolve(REKEY_JOURNAL), StandardCharsets.US_ASCII)) {
+                int eq = line.indexOf('=');
+                if (eq > 0) {
+                    j.put(line.substring(0, eq), line.substring(eq + 1).strip());
+                }
+            }
+        } catch (IOException e) {
+            throw new DeviceException("cannot read the rekey journal " + dir.resolve(REKEY_JOURNAL) + ": " + e.getMessage(), e);
+        }
+        if (j.getOrDefault("new", "").isBlank() || j.getOrDefault("old", "").isBlank()) {
+            throw new DeviceException("the rekey journal " + dir.resolve(REKEY_JOURNAL) + " is damaged (no new= or old= line); "
+                    + "check which key " + CHAIN + " certifies and set " + KEY_REF + " to it, then delete the journal");
+        }
+        KeyRef newRef = KeyRef.parse(j.get("new"));
+        KeyRef oldRef = KeyRef.parse(j.get("old"));
+        byte[] installed = leafKey(dir);
+        byte[] fresh;
+        try {
+            fresh = keys.open(newRef, passphrase).publicKey().getEncoded();
+        } catch (KeyStoreFailure e) {
+            fresh = null; // never made, or half-written when the power went: it certifies nothing
+        }
+        try {
+            if (fresh != null && java.util.Arrays.equals(fresh, installed)) {
+                writeAtomically(dir, KEY_REF, newRef.uri() + "\n");
+                keys.destroy(oldRef);
+            } else {
+                keys.destroy(newRef);
+            }
+            Files.deleteIfExists(dir.resolve(REKEY_JOURNAL));
+        } catch (IOException | KeyStoreFailure e) {
+            throw new DeviceException("cannot finish the interrupted rekey in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] leafKey(Path dir) {
+        Path p = dir.resolve(CHAIN);
+        if (!Files.exists(p)) {
+            return null;
+        }
+        try (var in = Files.newInputStream(p)) {
+            return CertificateFactory.getInstance("X.509").generateCertificate(in).getPublicKey().getEncoded();
+        } catch (IOException | CertificateException e) {
+            throw new DeviceException("cannot read " + p + ": " + e.getMessage(), e);
         }
     }
 
@@ -188,9 +258,11 @@ public final class DeviceIdentity {
      * Renewal over {@code simplereenroll}, authenticated by the current certificate and key. With
      * {@code rekey} the device first makes a new key beside the current one (same algorithm, same
      * store: a new file or token object) and asks for a certificate for it; only when that
-     * certificate is installed does the new key become current, and the old key file is then
-     * deleted. If anything fails, the new key is removed and the device keeps its current key and
-     * certificate.
+     * certificate is installed does the new key become current, and the old key is then destroyed
+     * (its file deleted, or its token object destroyed). If anything fails before that, the new key
+     * is destroyed and the device keeps its current key and certificate. A journal
+     * ({@code rekey.pending}) makes the switch safe against a crash at any point: {@link #open}
+     * settles it.
      */
     public Result renew(EstClient est, Clock clock, boolean rekey) {
         List<X509Certificate> current = chain().orElseThrow(() -> new DeviceException("this device has no certificate to renew; enroll first"));
@@ -202,45 +274,55 @@ public final class DeviceIdentity {
         KeyRef newRef = oldRef.isFile()
                 ? KeyRef.parse("file:" + withSuffix(oldRef.path().replaceAll("-r[0-9a-z]+(\\.[^.]*)?$", "$1"), "-r" + stamp))
                 : KeyRef.parse(oldRef.uri().replaceFirst("object=([^;?]*?)(-r[0-9a-z]+)?(?=[;?]|$)", "object=$1-r" + stamp));
+        try {
+            writeAtomically(dir, REKEY_JOURNAL, "new=" + newRef.uri() + "\nold=" + oldRef.uri() + "\n");
+        } catch (IOException e) {
+            throw new DeviceException("cannot write the rekey journal in " + dir + " (nothing changed): " + e.getMessage(), e);
+        }
         SigningKey fresh;
         try {
             fresh = keys.create(newRef, key.algorithm(), passphrase);
         } catch (KeyStoreFailure e) {
+            abandon(newRef);
             throw new DeviceException("cannot make the new key at " + newRef + " (the current one stays): " + e.getMessage(), e);
         }
+        Result r;
         try {
-            Result r = finish(est, est.simplereenroll(csr(fresh), key, current), clock, fresh);
-            if (r.issued()) {
-                writeAtomically(dir, KEY_REF, newRef.uri() + "\n");
-                key = fresh;
-                if (oldRef.isFile()) {
-                    Files.deleteIfExists(dir.resolve(oldRef.path()));
-                }
-            } else {
-                removeFileKey(newRef);
-            }
-            return r;
-        } catch (IOException e) {
-            throw new DeviceException("cannot switch to the new key in " + dir + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            removeFileKey(newRef);
+            r = finish(est, est.simplereenroll(csr(fresh), key, current), clock, fresh);
+        } catch (RuntimeException e) { // nothing installed: the old key and certificate stay
+            abandon(newRef);
             throw e;
+        }
+        if (!r.issued()) {
+            abandon(newRef);
+            return r;
+        }
+        // chain.pem now certifies the new key: from here on the switch only goes forward (open() completes it after a crash)
+        key = fresh;
+        try {
+            writeAtomically(dir, KEY_REF, newRef.uri() + "\n");
+            keys.destroy(oldRef);
+            Files.delete(dir.resolve(REKEY_JOURNAL));
+        } catch (IOException | KeyStoreFailure e) {
+            throw new DeviceException("renewed, but cannot finish switching to the new key in " + dir + ": " + e.getMessage()
+                    + " (opening the device again finishes it)", e);
+        }
+        return r;
+    }
+
+    /** Undoes a rekey that did not get its certificate: the new key is destroyed, the journal removed. */
+    private void abandon(KeyRef newRef) {
+        try {
+            keys.destroy(newRef);
+            Files.deleteIfExists(dir.resolve(REKEY_JOURNAL));
+        } catch (IOException | KeyStoreFailure e) {
+            // the journal stays, and the next open() destroys the new key: it certifies nothing
         }
     }
 
     private static String withSuffix(String path, String suffix) {
         int dot = path.lastIndexOf('.');
         return dot > path.lastIndexOf('/') && dot > 0 ? path.substring(0, dot) + suffix + path.substring(dot) : path + suffix;
-    }
-
-    private void removeFileKey(KeyRef ref) {
-        if (ref.isFile()) {
-            try {
-                Files.deleteIfExists(dir.resolve(ref.path()));
-            } catch (IOException ignored) {
-                // a stray key file that certifies nothing
-            }
-        }
     }
 
     /**

@@ -35,4 +35,15 @@ public final class DefaultKeyManager implements KeyManager {
         opened.put(ref.uri(), k);
         return k;
     }
+
+    @Override
+    public void destroy(KeyRef ref) {
+        opened.remove(ref.uri());
+        if (ref.isFile()) {
+            files.destroy(ref);
+        } else {
+            Crypto.init();
+            pkcs11.destroy(ref);
+        }
+    }
 }

@@ -92,6 +92,15 @@ final class FileKeys {
         }
     }
 
+    void destroy(KeyRef ref) {
+        Path file = ref.filePath(home);
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            throw new KeyStoreFailure("cannot delete key file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     private static char[] readPassphrase(KeyRef ref, SecretSource secret) {
         if (secret == null) {
             throw new KeyStoreFailure("file key " + ref + " needs a passphrase source (env:NAME, file:PATH or prompt)");

@@ -14,4 +14,11 @@ public interface KeyManager {
 
     /** Opens an existing key; the message on failure says what was missing or wrong. */
     SigningKey open(KeyRef ref, SecretSource secret);
+
+    /**
+     * Destroys the key at {@code ref} for good (a device key superseded by a rekey): a key file is
+     * deleted, a token's private key object and its certificate are destroyed. A key that is not
+     * there is nothing to do. Never used on CA keys by fleetpki itself.
+     */
+    void destroy(KeyRef ref);
 }

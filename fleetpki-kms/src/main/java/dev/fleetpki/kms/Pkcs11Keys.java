@@ -97,6 +97,18 @@ final class Pkcs11Keys {
         }
     }
 
+    void destroy(KeyRef ref) {
+        String object = object(ref);
+        Session s = session(ref);
+        try {
+            if (s.keyStore().containsAlias(object)) {
+                s.keyStore().deleteEntry(object); // the private key object and the certificate entry that anchors it
+            }
+        } catch (GeneralSecurityException e) {
+            throw new KeyStoreFailure("cannot destroy key " + ref + " on token '" + s.token() + "': " + e.getMessage(), e);
+        }
+    }
+
     private static String object(KeyRef ref) {
         String o = ref.pathAttributes().get("object");
         if (o == null) {
