@@ -4,6 +4,7 @@ import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.Device;
 import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Station;
 import dev.fleetpki.core.config.CaRole;
@@ -56,7 +57,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * loaded by clients that POST prepared ECDSA P-256 CSRs to {@code /.well-known/est/simpleenroll}
  * with a factory station's TLS client certificate, in two shapes: kept-alive connections (a
  * gateway or factory station) and a new TLS connection, with a full handshake, per enrollment
- * (devices). The reference is Debian's cfssl ({@code cfssl serve}, plain HTTP, ECDSA P-256 CA,
+ * (devices); and a third, the way most devices enroll first: a new TLS connection without a client
+ * certificate, authenticated by the device's own one-time enrollment secret (HTTP basic). The reference is Debian's cfssl ({@code cfssl serve}, plain HTTP, ECDSA P-256 CA,
  * nothing stored) loaded the same way in the same run. Reports enrollments per second, p50/p99
  * latency, the CPU each process used and the server's RSS. Not a test: run it with
  * {@code bench/run-enrollment}.
@@ -72,8 +74,11 @@ public final class EstLoadBench {
      */
     static String[] NAMED_GROUPS = {"secp256r1", "x25519"};
 
+    /** How many devices with a one-time enrollment secret are registered for the secret shape (each secret buys one certificate). */
+    static int SECRET_DEVICES = 40_000;
+
     enum Shape {
-        KEPT_ALIVE("kept-alive"), NEW_CONNECTION("new per enrollment");
+        KEPT_ALIVE("kept-alive"), NEW_CONNECTION("new per enrollment"), NEW_SECRET("new per enrollment, one-time secret");
 
         final String label;
 
@@ -88,10 +93,10 @@ public final class EstLoadBench {
 
         long pid();
 
-        /** @param fresh true: as a device that connects once (no TLS session to resume) */
-        MiniHttp connect(boolean fresh) throws IOException;
+        /** A connection for this shape: kept alive, or new as a device that connects once (no TLS session to resume). */
+        MiniHttp connect(Shape shape) throws IOException;
 
-        MiniHttp.Response enroll(MiniHttp http, int i, boolean close) throws IOException;
+        MiniHttp.Response enroll(MiniHttp http, int i, Shape shape) throws IOException;
 
         boolean ok(MiniHttp.Response r);
 
@@ -111,8 +116,9 @@ public final class EstLoadBench {
         double firstWarmup = Double.parseDouble(opt.getOrDefault("first-warmup", "45"));
         int[] clients = Arrays.stream(opt.getOrDefault("clients", "1,8,64").split(",")).mapToInt(Integer::parseInt).toArray();
         List<String> servers = List.of(opt.getOrDefault("servers", "cfssl,fleetpki").split(","));
-        List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new").split(","))
-                .map(s -> s.startsWith("new") ? Shape.NEW_CONNECTION : Shape.KEPT_ALIVE).toList();
+        List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new,new-secret").split(","))
+                .map(s -> s.equals("new-secret") ? Shape.NEW_SECRET : s.startsWith("new") ? Shape.NEW_CONNECTION : Shape.KEPT_ALIVE).toList();
+        SECRET_DEVICES = shapes.contains(Shape.NEW_SECRET) ? Integer.parseInt(opt.getOrDefault("secret-devices", "40000")) : 0;
         String serverJvm = opt.getOrDefault("server-jvm", "-Xmx1g");
         NAMED_GROUPS = opt.getOrDefault("groups", String.join(",", NAMED_GROUPS)).split(",");
         Path out = Path.of(opt.getOrDefault("out", "bench/results/enrollment.md"));
@@ -126,6 +132,9 @@ public final class EstLoadBench {
                     run(t, Shape.KEPT_ALIVE, 8, 0, 1, firstWarmup);
                 }
                 for (Shape shape : shapes) {
+                    if (shape == Shape.NEW_SECRET && !(t instanceof FleetpkiServer)) {
+                        continue; // cfssl authenticates nothing: its new-connection rows are the reference for both
+                    }
                     for (int c : clients) {
                         rows.add(run(t, shape, c, 0, seconds, warmup));
                     }
@@ -153,7 +162,8 @@ public final class EstLoadBench {
         for (Row r : rows) {
             String ratio = "";
             if (r.server.equals("fleetpki") && r.paced == 0) {
-                ratio = rows.stream().filter(o -> o.server.equals("cfssl") && o.shape == r.shape && o.clients == r.clients).findFirst()
+                Shape ref = r.shape == Shape.NEW_SECRET ? Shape.NEW_CONNECTION : r.shape;
+                ratio = rows.stream().filter(o -> o.server.equals("cfssl") && o.shape == ref && o.clients == r.clients).findFirst()
                         .map(o -> String.format(Locale.ROOT, "%.2f", r.perSecond / o.perSecond)).orElse("");
             }
             md.append(String.format(Locale.ROOT, "| %s | %s | %d%s | %,.0f | %.2f | %.2f | %.2f | %.2f | %d | %d%s | %s |%n", r.server, r.shape.label,
@@ -199,9 +209,9 @@ public final class EstLoadBench {
                     boolean counted = measuring.get();
                     try {
                         if (http == null) {
-                            http = t.connect(shape == Shape.NEW_CONNECTION);
+                            http = t.connect(shape);
                         }
-                        MiniHttp.Response r = t.enroll(http, i % DEVICES, shape == Shape.NEW_CONNECTION);
+                        MiniHttp.Response r = t.enroll(http, i % DEVICES, shape);
                         long dt = System.nanoTime() - due;
                         if (r.close()) {
                             http.close();
@@ -314,16 +324,25 @@ public final class EstLoadBench {
         private final int port;
         private final SSLContext shared;
         private final java.util.concurrent.atomic.AtomicLong connections = new java.util.concurrent.atomic.AtomicLong();
+        private final SSLContext anonymous;
         private final List<byte[]> bodies;
+        private final List<String> secrets;
+        private final List<byte[]> secretBodies;
+        private final java.util.concurrent.atomic.AtomicInteger nextSecret = new java.util.concurrent.atomic.AtomicInteger();
         private long served;
 
-        private FleetpkiServer(Path home, Process process, int port, KeyManager[] keys, TrustManager[] trust, List<byte[]> bodies) throws Exception {
+        private FleetpkiServer(Path home, Process process, int port, KeyManager[] keys, TrustManager[] trust, List<byte[]> bodies,
+                               List<String> secrets, List<byte[]> secretBodies) throws Exception {
             this.home = home;
             this.process = process;
             this.port = port;
             this.shared = SSLContext.getInstance("TLS");
             this.shared.init(keys, trust, null);
+            this.anonymous = SSLContext.getInstance("TLS"); // no client certificate: the secret is the credential
+            this.anonymous.init(null, trust, null);
             this.bodies = bodies;
+            this.secrets = secrets;
+            this.secretBodies = secretBodies;
         }
 
         static FleetpkiServer start(List<byte[]> csrs, String serverJvm) throws Exception {
@@ -336,11 +355,17 @@ public final class EstLoadBench {
                     Date.from(now.plus(1, ChronoUnit.DAYS)), new X500Name("CN=bench-station"), stationKey.getPublic())
                     .build(new JcaContentSignerBuilder("SHA256withECDSA").build(stationKey.getPrivate())));
             X509Certificate root;
+            List<String> secrets = new ArrayList<>();
+            List<byte[]> secretBodies = new ArrayList<>();
             progress("fleetpki: ceremony, " + DEVICES + " devices of model 'bench', factory station 'bench-station' for that fleet");
             try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
                 Actor op = Actor.operator("bench");
                 f.ceremony(op).init(false);
                 IssuanceBench.registerDevices(f, DEVICES);
+                if (SECRET_DEVICES > 0) {
+                    progress(String.format(Locale.ROOT, "fleetpki: %,d more devices, each with a one-time enrollment secret and a CSR", SECRET_DEVICES));
+                    secretDevices(f, op, secrets, secretBodies);
+                }
                 f.store().addStation(new Station("bench-station", "ACTIVE", Fingerprints.of(stationCert), "bench"),
                         new AuditEvent(f.clock().instant(), op, "station.add", "station:bench-station", Map.of()));
                 root = f.store().cas().stream().filter(c -> c.role() == CaRole.ROOT).map(CaRecord::certificate).findFirst().orElseThrow();
@@ -380,7 +405,39 @@ public final class EstLoadBench {
             }
             Thread.ofPlatform().daemon().start(() -> r.lines().forEach(l -> { }));
             List<byte[]> bodies = csrs.stream().map(c -> Base64.getEncoder().encode(c)).toList();
-            return new FleetpkiServer(home, p, port, kmf.getKeyManagers(), tmf.getTrustManagers(), bodies);
+            return new FleetpkiServer(home, p, port, kmf.getKeyManagers(), tmf.getTrustManagers(), bodies, secrets, secretBodies);
+        }
+
+        /**
+         * Devices bench-s-0 ... registered with a one-time enrollment secret each (made and stored the
+         * way {@code fleetpki device add --enrollment-secret} does) and a CSR with the device's id.
+         * One key pair signs all their CSRs: the server's work per enrollment is the same.
+         */
+        static void secretDevices(Fleet f, Actor op, List<String> secrets, List<byte[]> bodies) throws Exception {
+            int n = SECRET_DEVICES;
+            String[] texts = new String[n];
+            List<Thread> reg = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                String id = "bench-s-" + i;
+                reg.add(Thread.ofVirtual().start(() -> {
+                    Instant at = f.clock().instant();
+                    f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software", at),
+                            new AuditEvent(at, op, "device.add", "device:" + id, Map.of()));
+                    texts[k] = dev.fleetpki.server.Enrollment.newSecret(f.store(), id, java.time.Duration.ofDays(1), op, at).text();
+                }));
+            }
+            for (Thread t : reg) {
+                t.join();
+            }
+            KeyPair kp = KeyAlgorithm.EC_P256.generate();
+            var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate());
+            for (int i = 0; i < n; i++) {
+                String id = "bench-s-" + i;
+                secrets.add("Basic " + Base64.getEncoder().encodeToString((id + ":" + texts[i]).getBytes(StandardCharsets.UTF_8)));
+                bodies.add(Base64.getEncoder().encode(new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + id),
+                        kp.getPublic()).build(signer).getEncoded()));
+            }
         }
 
         @Override
@@ -401,9 +458,11 @@ public final class EstLoadBench {
          * root).
          */
         @Override
-        public MiniHttp connect(boolean fresh) throws IOException {
+        public MiniHttp connect(Shape shape) throws IOException {
+            boolean fresh = shape != Shape.KEPT_ALIVE;
             String host = fresh ? "device-" + connections.incrementAndGet() + ".bench.invalid" : "localhost";
-            SSLSocket s = (SSLSocket) shared.getSocketFactory().createSocket(tcp(port), host, port, true);
+            SSLContext ctx = shape == Shape.NEW_SECRET ? anonymous : shared;
+            SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(tcp(port), host, port, true);
             SSLParameters params = s.getSSLParameters();
             if (!fresh) {
                 params.setEndpointIdentificationAlgorithm("HTTPS");
@@ -415,8 +474,17 @@ public final class EstLoadBench {
         }
 
         @Override
-        public MiniHttp.Response enroll(MiniHttp http, int i, boolean close) throws IOException {
-            MiniHttp.Response r = http.post(EST_PATH, "application/pkcs10", bodies.get(i), close);
+        public MiniHttp.Response enroll(MiniHttp http, int i, Shape shape) throws IOException {
+            MiniHttp.Response r;
+            if (shape == Shape.NEW_SECRET) {
+                int k = nextSecret.getAndIncrement();
+                if (k >= secrets.size()) {
+                    throw new IllegalStateException("all " + secrets.size() + " enrollment secrets used; run with a larger --secret-devices");
+                }
+                r = http.post(EST_PATH, "application/pkcs10", secrets.get(k), secretBodies.get(k), true);
+            } else {
+                r = http.post(EST_PATH, "application/pkcs10", bodies.get(i), shape != Shape.KEPT_ALIVE);
+            }
             if (ok(r)) {
                 synchronized (this) {
                     served++;
@@ -512,13 +580,13 @@ public final class EstLoadBench {
         }
 
         @Override
-        public MiniHttp connect(boolean fresh) throws IOException {
+        public MiniHttp connect(Shape shape) throws IOException {
             return new MiniHttp(tcp(port), "127.0.0.1:" + port);
         }
 
         @Override
-        public MiniHttp.Response enroll(MiniHttp http, int i, boolean close) throws IOException {
-            return http.post(CFSSL_PATH, "application/json", bodies.get(i), close);
+        public MiniHttp.Response enroll(MiniHttp http, int i, Shape shape) throws IOException {
+            return http.post(CFSSL_PATH, "application/json", bodies.get(i), shape != Shape.KEPT_ALIVE);
         }
 
         @Override

@@ -30,8 +30,13 @@ final class MiniHttp implements AutoCloseable {
     }
 
     Response post(String path, String contentType, byte[] body, boolean close) throws IOException {
+        return post(path, contentType, null, body, close);
+    }
+
+    /** With an Authorization header value (null: none). */
+    Response post(String path, String contentType, String authorization, byte[] body, boolean close) throws IOException {
         String head = "POST " + path + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: " + contentType + "\r\nContent-Length: " + body.length
-                + "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n";
+                + "\r\n" + (authorization == null ? "" : "Authorization: " + authorization + "\r\n") + (close ? "Connection: close\r\n" : "") + "\r\n";
         byte[] h = head.getBytes(StandardCharsets.ISO_8859_1);
         byte[] all = new byte[h.length + body.length];
         System.arraycopy(h, 0, all, 0, h.length);
