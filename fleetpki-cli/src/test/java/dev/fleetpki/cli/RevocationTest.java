@@ -203,6 +203,11 @@ class RevocationTest {
             assertThat(status(second.body())).isEqualTo("good");
             assertThat(second.headers().firstValue("Cache-Control").orElseThrow()).contains("max-age=").contains("must-revalidate");
             assertThat(second.headers().firstValue("Last-Modified")).isPresent();
+            // the entity tag names the answer's bytes (first 8 bytes of its SHA-256), the same on every GET of it
+            String tag = "\"" + HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(second.body()), 0, 8) + "\"";
+            assertThat(second.headers().firstValue("ETag")).hasValue(tag);
+            HttpResponse<byte[]> third = c.send(HttpRequest.newBuilder(URI.create(base + "/ocsp/" + b64)).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(third.headers().firstValue("ETag")).hasValue(tag);
         }
     }
 

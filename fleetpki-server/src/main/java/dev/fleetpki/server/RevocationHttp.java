@@ -8,13 +8,11 @@ import dev.fleetpki.store.RevocationStore.StoredCrl;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -195,19 +193,11 @@ public final class RevocationHttp implements AutoCloseable {
                 ctx.header("Last-Modified", HTTP_DATE.format(a.thisUpdate()));
                 ctx.header("Expires", HTTP_DATE.format(a.nextUpdate()));
                 ctx.header("Cache-Control", "max-age=" + maxAge + ", public, no-transform, must-revalidate");
-                ctx.header("ETag", "\"" + etag(a.der()) + "\"");
+                ctx.header("ETag", "\"" + a.etag() + "\"");
             } else {
                 ctx.header("Cache-Control", "no-cache, no-store");
             }
             ctx.contentType(OCSP_RESPONSE).result(a.der());
-        }
-
-        private static String etag(byte[] der) {
-            try {
-                return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(der), 0, 8);
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
         }
 
         private static void text(Context ctx, int status, String message) {
