@@ -40,8 +40,9 @@ public final class DeviceIdentity {
     static final String KEY_REF = "key.ref";
     /**
      * The rekey journal: written before a rekeying renewal makes its new key ({@code new=} and
-     * {@code old=} key references), removed once the switch is complete or abandoned. Opening a
-     * device with a journal finishes what a crash interrupted (see {@link #open}).
+     * {@code old=} key references), completed with the new public key's SHA-256 ({@code newKey=})
+     * once the key exists and before it is sent anywhere, removed once the switch is complete or
+     * abandoned. Opening a device with a journal finishes what a crash interrupted (see {@link #open}).
      */
     static final String REKEY_JOURNAL = "rekey.pending";
 
@@ -101,7 +102,7 @@ public final class DeviceIdentity {
         }
         DefaultKeyManager keys = new DefaultKeyManager(dir);
         if (Files.exists(dir.resolve(REKEY_JOURNAL))) {
-            settleRekey(dir, keys, passphrase);
+            settleRekey(dir, keys);
         }
         KeyRef ref;
         try {
@@ -116,8 +117,13 @@ public final class DeviceIdentity {
         }
     }
 
-    /** Finishes or undoes the rekey a journal records (see {@link #open}). */
-    private static void settleRekey(Path dir, DefaultKeyManager keys, SecretSource passphrase) {
+    /**
+     * Finishes or undoes the rekey a journal records (see {@link #open}). The decision needs no
+     * key and no passphrase: the switch is completed exactly when the installed certificate's public
+     * key is the one the journal recorded for the new key; a wrong passphrase can then only fail the
+     * open that follows, never cost the device the key its certificate is for.
+     */
+    private static void settleRekey(Path dir, DefaultKeyManager keys) {
         java.util.Map<String, String> j = new java.util.HashMap<>();
         try {
             for (String line : Files.readAllLines(dir.resolve(REKEY_JOURNAL), StandardCharsets.US_ASCII)) {
@@ -136,14 +142,10 @@ public final class DeviceIdentity {
         KeyRef newRef = KeyRef.parse(j.get("new"));
         KeyRef oldRef = KeyRef.parse(j.get("old"));
         byte[] installed = leafKey(dir);
-        byte[] fresh;
+        // no newKey= line: the crash came before the new key was complete, so nothing was ever asked for it
+        String fresh = j.get("newKey");
         try {
-            fresh = keys.open(newRef, passphrase).publicKey().getEncoded();
-        } catch (KeyStoreFailure e) {
-            fresh = null; // never made, or half-written when the power went: it certifies nothing
-        }
-        try {
-            if (fresh != null && java.util.Arrays.equals(fresh, installed)) {
+            if (fresh != null && installed != null && fresh.equals(keyHash(installed))) {
                 writeAtomically(dir, KEY_REF, newRef.uri() + "\n");
                 keys.destroy(oldRef);
             } else {
@@ -153,6 +155,18 @@ public final class DeviceIdentity {
         } catch (IOException | KeyStoreFailure e) {
             throw new DeviceException("cannot finish the interrupted rekey in " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    private static String keyHash(byte[] spki) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(spki));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String journal(KeyRef newRef, KeyRef oldRef, SigningKey fresh) {
+        return "new=" + newRef.uri() + "\nold=" + oldRef.uri() + "\n" + (fresh == null ? "" : "newKey=" + keyHash(fresh.publicKey().getEncoded()) + "\n");
     }
 
     private static byte[] leafKey(Path dir) {
@@ -275,14 +289,15 @@ public final class DeviceIdentity {
                 ? KeyRef.parse("file:" + withSuffix(oldRef.path().replaceAll("-r[0-9a-z]+(\\.[^.]*)?$", "$1"), "-r" + stamp))
                 : KeyRef.parse(oldRef.uri().replaceFirst("object=([^;?]*?)(-r[0-9a-z]+)?(?=[;?]|$)", "object=$1-r" + stamp));
         try {
-            writeAtomically(dir, REKEY_JOURNAL, "new=" + newRef.uri() + "\nold=" + oldRef.uri() + "\n");
+            writeAtomically(dir, REKEY_JOURNAL, journal(newRef, oldRef, null));
         } catch (IOException e) {
             throw new DeviceException("cannot write the rekey journal in " + dir + " (nothing changed): " + e.getMessage(), e);
         }
         SigningKey fresh;
         try {
             fresh = keys.create(newRef, key.algorithm(), passphrase);
-        } catch (KeyStoreFailure e) {
+            writeAtomically(dir, REKEY_JOURNAL, journal(newRef, oldRef, fresh)); // before the CSR leaves the device
+        } catch (KeyStoreFailure | IOException e) {
             abandon(newRef);
             throw new DeviceException("cannot make the new key at " + newRef + " (the current one stays): " + e.getMessage(), e);
         }

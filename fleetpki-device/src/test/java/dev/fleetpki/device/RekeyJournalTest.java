@@ -43,8 +43,15 @@ class RekeyJournalTest {
         d.install(List.of(TestPki.cert("CN=dev-1", oldKey, "CN=Root", ROOT, false, NOW)), NOW);
     }
 
+    /** The journal as written before the new key exists. */
     private void journal() throws Exception {
         Files.writeString(dir.resolve(DeviceIdentity.REKEY_JOURNAL), "new=" + NEW + "\nold=file:device.p8\n");
+    }
+
+    /** The journal as rewritten once the new key exists, before its CSR leaves the device. */
+    private void journal(PublicKey fresh) throws Exception {
+        Files.writeString(dir.resolve(DeviceIdentity.REKEY_JOURNAL), "new=" + NEW + "\nold=file:device.p8\nnewKey="
+                + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(fresh.getEncoded())) + "\n");
     }
 
     private PublicKey newKeyMade() {
@@ -59,6 +66,11 @@ class RekeyJournalTest {
         return DeviceIdentity.open(dir, "dev-1", pass, ROOT_CERT);
     }
 
+    private DeviceIdentity reopenWithWrongPassphrase() throws Exception {
+        Files.writeString(dir.resolve("wrong"), "not the passphrase\n");
+        return DeviceIdentity.open(dir, "dev-1", SecretSource.parse("file:wrong", dir), ROOT_CERT);
+    }
+
     private void assertSettled() {
         assertThat(dir.resolve(DeviceIdentity.REKEY_JOURNAL)).doesNotExist();
     }
@@ -67,6 +79,7 @@ class RekeyJournalTest {
     void crashAfterTheNewCertificateWasInstalledCompletesTheSwitch() throws Exception {
         journal();
         PublicKey fresh = newKeyMade();
+        journal(fresh);
         chainFor(fresh); // chain.pem renamed into place; key.ref not yet
         DeviceIdentity d = reopen();
         assertThat(d.key().publicKey().getEncoded()).isEqualTo(fresh.getEncoded());
@@ -81,6 +94,7 @@ class RekeyJournalTest {
     void crashAfterKeyRefButBeforeTheOldKeyWentFinishesTheCleanUp() throws Exception {
         journal();
         PublicKey fresh = newKeyMade();
+        journal(fresh);
         chainFor(fresh);
         Files.writeString(dir.resolve(DeviceIdentity.KEY_REF), NEW + "\n");
         assertThat(reopen().key().publicKey().getEncoded()).isEqualTo(fresh.getEncoded());
@@ -91,7 +105,7 @@ class RekeyJournalTest {
     @Test
     void crashBeforeTheNewCertificateKeepsTheOldKeyAndDestroysTheNewOne() throws Exception {
         journal();
-        newKeyMade(); // the request was in flight: chain.pem still certifies the old key
+        journal(newKeyMade()); // the request was in flight: chain.pem still certifies the old key
         DeviceIdentity d = reopen();
         assertThat(d.key().publicKey().getEncoded()).isEqualTo(oldKey.getEncoded());
         assertThat(dir.resolve("device-rtest.p8")).as("the new key certifies nothing").doesNotExist();
@@ -110,6 +124,23 @@ class RekeyJournalTest {
         journal(); // before the new key file was even created
         assertThat(reopen().key().publicKey().getEncoded()).isEqualTo(oldKey.getEncoded());
         assertSettled();
+
+        journal(); // the new key complete, the journal not yet rewritten with it: its CSR never left the device
+        newKeyMade();
+        assertThat(reopen().key().publicKey().getEncoded()).isEqualTo(oldKey.getEncoded());
+        assertThat(dir.resolve("device-rtest.p8")).doesNotExist();
+        assertSettled();
+    }
+
+    @Test
+    void aWrongPassphraseNeverCostsTheDeviceTheKeyItsCertificateIsFor() throws Exception {
+        journal();
+        PublicKey fresh = newKeyMade();
+        journal(fresh);
+        chainFor(fresh);
+        assertThatThrownBy(this::reopenWithWrongPassphrase).isInstanceOf(DeviceException.class).hasMessageContaining("cannot open the device key");
+        assertThat(dir.resolve("device-rtest.p8")).as("the certified key is kept").exists();
+        assertThat(reopen().key().publicKey().getEncoded()).isEqualTo(fresh.getEncoded());
     }
 
     @Test
