@@ -69,10 +69,14 @@ public final class EstLoadBench {
     static final String CFSSL_PATH = "/api/v1/cfssl/sign";
     static final long CLK_TCK = 100;
     /**
-     * The key exchange groups the clients offer, first choice first: P-256, as a device whose key
-     * and ECDH live in a secure element (ATECC608, STSAFE-A110: P-256 only) must, then X25519.
+     * What the clients offer, as a constrained device whose key and ECDH live in a secure element
+     * (ATECC608, STSAFE-A110: P-256 only) does: the P-256 key exchange only, ECDSA P-256 with
+     * SHA-256 signatures only, one TLS 1.3 cipher suite. (Offered X25519 as a second group, the JDK
+     * client computes an X25519 key share too, in Java, which such a device never makes.)
      */
-    static String[] NAMED_GROUPS = {"secp256r1", "x25519"};
+    static String[] NAMED_GROUPS = {"secp256r1"};
+    static String[] SIGNATURE_SCHEMES = {"ecdsa_secp256r1_sha256"};
+    static String[] CIPHER_SUITES = {"TLS_AES_128_GCM_SHA256"};
 
     /** How many devices with a one-time enrollment secret are registered for the secret shape (each secret buys one certificate). */
     static int SECRET_DEVICES = 40_000;
@@ -121,6 +125,8 @@ public final class EstLoadBench {
         SECRET_DEVICES = shapes.contains(Shape.NEW_SECRET) ? Integer.parseInt(opt.getOrDefault("secret-devices", "40000")) : 0;
         String serverJvm = opt.getOrDefault("server-jvm", "-Xmx1g");
         NAMED_GROUPS = opt.getOrDefault("groups", String.join(",", NAMED_GROUPS)).split(",");
+        SIGNATURE_SCHEMES = opt.getOrDefault("signature-schemes", String.join(",", SIGNATURE_SCHEMES)).split(",");
+        CIPHER_SUITES = opt.getOrDefault("cipher-suites", String.join(",", CIPHER_SUITES)).split(",");
         Path out = Path.of(opt.getOrDefault("out", "bench/results/enrollment.md"));
         Crypto.init();
 
@@ -468,6 +474,8 @@ public final class EstLoadBench {
                 params.setEndpointIdentificationAlgorithm("HTTPS");
             }
             params.setNamedGroups(NAMED_GROUPS);
+            params.setSignatureSchemes(SIGNATURE_SCHEMES);
+            params.setCipherSuites(CIPHER_SUITES);
             s.setSSLParameters(params);
             s.startHandshake();
             return new MiniHttp(s, "localhost:" + port);

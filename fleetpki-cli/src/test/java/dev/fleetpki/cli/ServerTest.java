@@ -105,6 +105,15 @@ class ServerTest {
                 assertThat(Proc.run(dir, java.util.Map.of(), "curl", "-sS", "--cacert", rootPem.toString(), "--tlsv1.3", url).output()).contains("\"ok\"");
                 assertThat(Proc.run(dir, java.util.Map.of(), "curl", "-sS", "--cacert", rootPem.toString(), "--tlsv1.1", "--tls-max", "1.1", url).exit())
                         .isNotZero();
+                // TLS 1.2 with forward secrecy and AEAD only: ECDHE + AES-GCM is accepted, CBC and static RSA key exchange are not
+                assertThat(Proc.run(dir, java.util.Map.of(), "curl", "-sS", "--cacert", rootPem.toString(), "--tlsv1.2", "--tls-max", "1.2",
+                        "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256", url).output()).contains("\"ok\"");
+                for (String weak : List.of("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "AES128-GCM-SHA256")) {
+                    Proc.Result r = Proc.run(dir, java.util.Map.of(), "curl", "-sS", "--cacert", rootPem.toString(), "--tlsv1.2", "--tls-max", "1.2",
+                            "--ciphers", weak, url);
+                    assertThat(r.exit()).as(weak + ": " + r.output()).isNotZero();
+                    assertThat(r.output()).as(weak).doesNotContain("\"ok\"");
+                }
             }
 
             // a restart keeps the identity while it is fresh
