@@ -58,10 +58,10 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * with a factory station's TLS client certificate, in two shapes: kept-alive connections (a
  * gateway or factory station) and a new TLS connection, with a full handshake, per enrollment
  * (devices); and a third, the way most devices enroll first: a new TLS connection without a client
- * certificate, authenticated by the device's own one-time enrollment secret (HTTP basic). The reference is Debian's cfssl ({@code cfssl serve}, plain HTTP, ECDSA P-256 CA,
- * nothing stored) loaded the same way in the same run. Reports enrollments per second, p50/p99
- * latency, the CPU each process used and the server's RSS. Not a test: run it with
- * {@code bench/run-enrollment}.
+ * certificate, authenticated by the device's own one-time enrollment secret (HTTP basic). The
+ * reference is Debian's cfssl ({@code cfssl serve}, plain HTTP, ECDSA P-256 CA, nothing stored)
+ * loaded the same way in the same run. Reports enrollments per second, p50/p99 latency, the CPU
+ * each process used and the server's RSS. Not a test: run it with {@code bench/run-enrollment}.
  */
 public final class EstLoadBench {
     static final int DEVICES = 1024;
