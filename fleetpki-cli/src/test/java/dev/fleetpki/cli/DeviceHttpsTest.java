@@ -64,6 +64,13 @@ class DeviceHttpsTest {
             Cli.Result call = DeviceCommandTest.device("call", "--dir", folder.toString(), url.toString(), "--data", "{\"t\":22}");
             assertThat(call.exit()).as(call.err()).isZero();
             assertThat(call.out()).isEqualTo("HTTP 200 text/plain\nhello CN=api-1\n");
+            Cli.Result anchored = DeviceCommandTest.device("call", "--dir", folder.toString(), url.toString(), "--server-anchor",
+                    ts.home.resolve("ca/root.pem").toString());
+            assertThat(anchored.out()).as(anchored.err()).isEqualTo("HTTP 200 text/plain\nhello CN=api-1\n");
+            Cli.Result foreign = DeviceCommandTest.device("call", "--dir", folder.toString(), url.toString(), "--server-anchor",
+                    dir.resolve("other-root.pem").toString());
+            assertThat(foreign.exit()).isEqualTo(65);
+            assertThat(foreign.err()).contains("TLS with 127.0.0.1 failed");
             Cli.Result plain = DeviceCommandTest.device("call", "--dir", folder.toString(), "http://127.0.0.1:" + api.port + "/");
             assertThat(plain.exit()).isEqualTo(65);
             assertThat(plain.err()).contains("the URL must be https://");

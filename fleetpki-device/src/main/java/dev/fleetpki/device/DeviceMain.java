@@ -32,7 +32,8 @@ import picocli.CommandLine.Option;
         description = "The device side of fleetpki: make a key that never leaves the device, enroll over EST, renew, use the certificate.%n",
         subcommands = {DeviceMain.Init.class, DeviceMain.Enroll.class, DeviceMain.Renew.class, DeviceMain.Show.class, DeviceMain.Publish.class, DeviceMain.Call.class,
             DeviceMain.Simulate.class, CommandLine.HelpCommand.class},
-        footer = {"%nExit codes: 0 ok, 64 usage, 65 refused (by the server or by the device's checks), 75 pending approval (retry later)."})
+        footer = {"%nExit codes: 0 ok, 64 usage, 65 refused (by the server, the broker or API, or by the device's checks), "
+            + "75 pending approval (retry later)."})
 public final class DeviceMain implements Runnable {
     static final String CONFIG = "device.properties";
     static final String ANCHOR = "anchor.pem";
