@@ -4,7 +4,6 @@ import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.server.RevocationService;
-import java.io.BufferedWriter;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -13,9 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -95,51 +91,18 @@ public final class CrlBench {
         SecureRandom rnd = new SecureRandom();
         long now = System.currentTimeMillis();
         long notAfter = now + 365L * 86_400_000;
-        DateTimeFormatter utc = DateTimeFormatter.ofPattern("yyMMddHHmmss'Z'").withZone(ZoneOffset.UTC);
         DateTimeFormatter gen = DateTimeFormatter.ofPattern("yyyyMMddHHmmss'Z'").withZone(ZoneOffset.UTC);
-        byte[] der = new byte[300];
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + home.resolve("fleetpki.db"));
-             BufferedWriter idx = Files.newBufferedWriter(home.resolve("index.txt"), StandardCharsets.US_ASCII)) {
-            c.setAutoCommit(false);
-            try (PreparedStatement res = c.prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)");
-                 PreparedStatement cert = c.prepareStatement("INSERT INTO certificate (serial, ca, device_id, profile, subject, not_before, not_after, der, "
-                         + "proof_of_possession, issued_by, issued_at, protocol, revoked_at, revocation_reason, invalidity_date) "
-                         + "VALUES (?, 'issuing', NULL, 'device', 'CN=bench', ?, ?, ?, 1, 'operator:bench', ?, 'bench', ?, ?, ?)")) {
-                for (int i = 0; i < n; i++) {
-                    String serial = randomSerial(rnd);
-                    long revokedAt = now - rnd.nextInt(30 * 86_400) * 1000L;
-                    int r = i % REASONS.length;
-                    long invalid = REASONS[r] == RevocationReason.KEY_COMPROMISE ? revokedAt - 3_600_000L : 0;
-                    res.setString(1, serial);
-                    res.setLong(2, now);
-                    res.addBatch();
-                    cert.setString(1, serial);
-                    cert.setLong(2, now - 86_400_000L);
-                    cert.setLong(3, notAfter);
-                    cert.setBytes(4, der);
-                    cert.setLong(5, now);
-                    cert.setLong(6, revokedAt);
-                    cert.setString(7, REASONS[r].name());
-                    if (invalid == 0) {
-                        cert.setNull(8, java.sql.Types.BIGINT);
-                    } else {
-                        cert.setLong(8, invalid);
-                    }
-                    cert.addBatch();
-                    String rev = utc.format(Instant.ofEpochMilli(revokedAt)) + "," + OPENSSL_REASONS[r]
-                            + (invalid == 0 ? "" : "," + gen.format(Instant.ofEpochMilli(invalid)));
-                    idx.write("R\t" + utc.format(Instant.ofEpochMilli(notAfter)) + "\t" + rev + "\t" + serial.toUpperCase(Locale.ROOT)
-                            + "\tunknown\t/CN=bench-" + i + "\n");
-                    if (i % 50_000 == 49_999) {
-                        res.executeBatch();
-                        cert.executeBatch();
-                        IssuanceBench.progress("  " + (i + 1) + " / " + n);
-                    }
+        try (BenchRows rows = new BenchRows(home, now)) {
+            for (int i = 0; i < n; i++) {
+                long revokedAt = now - rnd.nextInt(30 * 86_400) * 1000L;
+                int r = i % REASONS.length;
+                long invalid = REASONS[r] == RevocationReason.KEY_COMPROMISE ? revokedAt - 3_600_000L : 0;
+                String rev = BenchRows.UTC.format(Instant.ofEpochMilli(revokedAt)) + "," + OPENSSL_REASONS[r]
+                        + (invalid == 0 ? "" : "," + gen.format(Instant.ofEpochMilli(invalid)));
+                if (rows.add(randomSerial(rnd), i, notAfter, REASONS[r].name(), revokedAt, invalid, rev)) {
+                    IssuanceBench.progress("  " + (i + 1) + " / " + n);
                 }
-                res.executeBatch();
-                cert.executeBatch();
             }
-            c.commit();
         }
         Files.writeString(home.resolve("openssl.cnf"), """
                 [ca]

@@ -15,13 +15,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -53,7 +48,6 @@ import org.bouncycastle.cert.ocsp.RevokedStatus;
  * <p>{@code java -cp fleetpki-bench.jar dev.fleetpki.bench.OcspLoadBench --certs=20000 --clients=64 --seconds=10 --out=ocsp.md}
  */
 public final class OcspLoadBench {
-    private static final DateTimeFormatter UTC = DateTimeFormatter.ofPattern("yyMMddHHmmss'Z'").withZone(ZoneOffset.UTC);
 
     record Target(String name, byte[] request, boolean revoked) {}
 
@@ -146,46 +140,15 @@ public final class OcspLoadBench {
         long now = System.currentTimeMillis();
         long notAfter = now + 365L * 86_400_000;
         List<String[]> rows = new ArrayList<>(n);
-        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + home.resolve("fleetpki.db"));
-             BufferedWriter idx = Files.newBufferedWriter(home.resolve("index.txt"), StandardCharsets.US_ASCII)) {
-            c.setAutoCommit(false);
-            try (PreparedStatement res = c.prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)");
-                 PreparedStatement cert = c.prepareStatement("INSERT INTO certificate (serial, ca, device_id, profile, subject, not_before, not_after, der, "
-                         + "proof_of_possession, issued_by, issued_at, protocol, revoked_at, revocation_reason) "
-                         + "VALUES (?, 'issuing', NULL, 'device', 'CN=bench', ?, ?, ?, 1, 'operator:bench', ?, 'bench', ?, ?)")) {
-                for (int i = 0; i < n; i++) {
-                    String serial = CrlBench.randomSerial(rnd);
-                    boolean revoked = i % 20 == 19;
-                    long revokedAt = now - rnd.nextInt(30 * 86_400) * 1000L;
-                    res.setString(1, serial);
-                    res.setLong(2, now);
-                    res.addBatch();
-                    cert.setString(1, serial);
-                    cert.setLong(2, now - 86_400_000L);
-                    cert.setLong(3, notAfter);
-                    cert.setBytes(4, new byte[300]);
-                    cert.setLong(5, now);
-                    if (revoked) {
-                        cert.setLong(6, revokedAt);
-                        cert.setString(7, "KEY_COMPROMISE");
-                    } else {
-                        cert.setNull(6, java.sql.Types.BIGINT);
-                        cert.setNull(7, java.sql.Types.VARCHAR);
-                    }
-                    cert.addBatch();
-                    idx.write((revoked ? "R" : "V") + "\t" + UTC.format(Instant.ofEpochMilli(notAfter)) + "\t"
-                            + (revoked ? UTC.format(Instant.ofEpochMilli(revokedAt)) + ",keyCompromise" : "") + "\t"
-                            + serial.toUpperCase(Locale.ROOT) + "\tunknown\t/CN=bench-" + i + "\n");
-                    rows.add(new String[] {serial, revoked ? "R" : "V"});
-                    if (i % 50_000 == 49_999) {
-                        res.executeBatch();
-                        cert.executeBatch();
-                    }
-                }
-                res.executeBatch();
-                cert.executeBatch();
+        try (BenchRows out = new BenchRows(home, now)) {
+            for (int i = 0; i < n; i++) {
+                String serial = CrlBench.randomSerial(rnd);
+                boolean revoked = i % 20 == 19;
+                long revokedAt = now - rnd.nextInt(30 * 86_400) * 1000L;
+                out.add(serial, i, notAfter, revoked ? "KEY_COMPROMISE" : null, revokedAt, 0,
+                        BenchRows.UTC.format(Instant.ofEpochMilli(revokedAt)) + ",keyCompromise");
+                rows.add(new String[] {serial, revoked ? "R" : "V"});
             }
-            c.commit();
         }
         Files.writeString(home.resolve("index.txt.attr"), "unique_subject = no\n");
         List<Target> targets = new ArrayList<>(n);
