@@ -1,12 +1,22 @@
 package dev.fleetpki.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.device.DeviceIdentity;
+import dev.fleetpki.device.EstClient;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.KeyRef;
+import dev.fleetpki.kms.SecretSource;
 import dev.fleetpki.server.FleetServer;
 import dev.fleetpki.server.ServerIdentity;
 import dev.fleetpki.server.Services;
+import java.net.URI;
 import java.net.http.HttpClient;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 
 /** A CA home after the ceremony, with the HTTPS server on a free loopback port and an HttpClient trusting only its root. */
 final class TestServer implements AutoCloseable {
@@ -48,9 +58,9 @@ final class TestServer implements AutoCloseable {
                             java.util.function.UnaryOperator<String> editConfig) throws Exception {
         Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, profiles);
         Path yaml = home.resolve("fleetpki.yaml");
-        java.nio.file.Files.writeString(yaml, editConfig.apply(java.nio.file.Files.readString(yaml)));
+        Files.writeString(yaml, editConfig.apply(Files.readString(yaml)));
         if (topLevel != null) {
-            java.nio.file.Files.writeString(home.resolve("fleetpki.yaml"), "\n" + topLevel, java.nio.file.StandardOpenOption.APPEND);
+            Files.writeString(home.resolve("fleetpki.yaml"), "\n" + topLevel, java.nio.file.StandardOpenOption.APPEND);
         }
         TestHome.init(home);
         Fleet fleet = Fleet.open(home, Clock.systemUTC());
@@ -69,17 +79,16 @@ final class TestServer implements AutoCloseable {
      * A device as the SDK makes one: registered with a one-time secret, an encrypted key file in
      * {@code folder}, enrolled over EST (at {@code /.well-known/est/<label>}, or the default without a label).
      */
-    dev.fleetpki.device.DeviceIdentity enrolledDevice(Path folder, String id, String label) throws Exception {
+    DeviceIdentity enrolledDevice(Path folder, String id, String label) throws Exception {
         Cli.Result added = Cli.run(home, "device", "add", id, "--enrollment-secret");
-        org.assertj.core.api.Assertions.assertThat(added.exit()).as(added.all()).isZero();
+        assertThat(added.exit()).as(added.all()).isZero();
         String[] lines = added.out().trim().split("\n");
-        java.nio.file.Files.createDirectories(folder);
-        java.nio.file.Files.writeString(folder.resolve("passphrase"), id + " device passphrase\n");
-        var me = dev.fleetpki.device.DeviceIdentity.create(folder, id, dev.fleetpki.kms.KeyRef.parse("file:device.p8"), dev.fleetpki.kms.KeyAlgorithm.EC_P256,
-                dev.fleetpki.kms.SecretSource.parse("file:passphrase", folder),
-                dev.fleetpki.device.DeviceIdentity.certificate(java.nio.file.Files.readAllBytes(home.resolve("ca/root.pem"))));
-        me.enroll(new dev.fleetpki.device.EstClient(java.net.URI.create(base + "/.well-known/est" + (label == null ? "" : "/" + label)), me.anchor(),
-                java.time.Duration.ofSeconds(10)), lines[lines.length - 1].toCharArray(), Clock.systemUTC());
+        Files.createDirectories(folder);
+        Files.writeString(folder.resolve("passphrase"), id + " device passphrase\n");
+        DeviceIdentity me = DeviceIdentity.create(folder, id, KeyRef.parse("file:device.p8"), KeyAlgorithm.EC_P256,
+                SecretSource.parse("file:passphrase", folder), DeviceIdentity.certificate(Files.readAllBytes(home.resolve("ca/root.pem"))));
+        me.enroll(new EstClient(URI.create(base + "/.well-known/est" + (label == null ? "" : "/" + label)), me.anchor(), Duration.ofSeconds(10)),
+                lines[lines.length - 1].toCharArray(), Clock.systemUTC());
         return me;
     }
 
