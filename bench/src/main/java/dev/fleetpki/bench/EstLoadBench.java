@@ -31,9 +31,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.Date;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -79,7 +81,7 @@ public final class EstLoadBench {
     static String[] CIPHER_SUITES = {"TLS_AES_128_GCM_SHA256"};
 
     /** How many devices with a one-time enrollment secret are registered for the secret shape (each secret buys one certificate). */
-    static int SECRET_DEVICES = 40_000;
+    static int SECRET_DEVICES = 200_000;
 
     enum Shape {
         KEPT_ALIVE("kept-alive"), NEW_CONNECTION("new per enrollment"), NEW_SECRET("new per enrollment, one-time secret");
@@ -115,14 +117,17 @@ public final class EstLoadBench {
         Map<String, String> opt = IssuanceBench.options(args);
         double seconds = Double.parseDouble(opt.getOrDefault("seconds", "10"));
         double warmup = Double.parseDouble(opt.getOrDefault("warmup", "5"));
-        // once per server before its first configuration, with 8 clients: on 2 saturated cores the JIT compilers
-        // starve and a server is still compiling its hot paths minutes later; below saturation they finish
-        double firstWarmup = Double.parseDouble(opt.getOrDefault("first-warmup", "45"));
+        // once per server and shape before its first configuration, with 8 clients: the shapes run different code
+        // (a full handshake on both sides, with or without a client certificate, a secret to check) and on 2
+        // saturated cores the JIT compilers starve: a server measured at once is still compiling its hot paths a
+        // minute later (new connections at 64 clients from a cold start: 415/s in the first 10 s, 1,100 after 50 s,
+        // 1,200-1,300 from 65 s on); the rows measure the warmed server, as a long-running one is
+        double firstWarmup = Double.parseDouble(opt.getOrDefault("first-warmup", "60"));
         int[] clients = Arrays.stream(opt.getOrDefault("clients", "1,8,64").split(",")).mapToInt(Integer::parseInt).toArray();
         List<String> servers = List.of(opt.getOrDefault("servers", "cfssl,fleetpki").split(","));
         List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new,new-secret").split(","))
                 .map(s -> s.equals("new-secret") ? Shape.NEW_SECRET : s.startsWith("new") ? Shape.NEW_CONNECTION : Shape.KEPT_ALIVE).toList();
-        SECRET_DEVICES = shapes.contains(Shape.NEW_SECRET) ? Integer.parseInt(opt.getOrDefault("secret-devices", "40000")) : 0;
+        SECRET_DEVICES = shapes.contains(Shape.NEW_SECRET) ? Integer.parseInt(opt.getOrDefault("secret-devices", "200000")) : 0;
         String serverJvm = opt.getOrDefault("server-jvm", "-Xmx1g");
         NAMED_GROUPS = opt.getOrDefault("groups", String.join(",", NAMED_GROUPS)).split(",");
         SIGNATURE_SCHEMES = opt.getOrDefault("signature-schemes", String.join(",", SIGNATURE_SCHEMES)).split(",");
@@ -134,12 +139,13 @@ public final class EstLoadBench {
         List<Row> rows = new ArrayList<>();
         for (String server : servers) {
             try (Target t = server.equals("cfssl") ? Cfssl.start(csrs) : FleetpkiServer.start(csrs, serverJvm)) {
-                if (firstWarmup > 0) {
-                    run(t, Shape.KEPT_ALIVE, 8, 0, 1, firstWarmup);
-                }
+                Set<Shape> warmed = EnumSet.noneOf(Shape.class);
                 for (Shape shape : shapes) {
                     if (shape == Shape.NEW_SECRET && !(t instanceof FleetpkiServer)) {
                         continue; // cfssl authenticates nothing: its new-connection rows are the reference for both
+                    }
+                    if (firstWarmup > 0 && warmed.add(shape)) {
+                        run(t, shape, 8, 0, 1, firstWarmup);
                     }
                     for (int c : clients) {
                         rows.add(run(t, shape, c, 0, seconds, warmup));
