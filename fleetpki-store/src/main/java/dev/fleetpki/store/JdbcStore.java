@@ -52,9 +52,12 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     private final TtlCache<Device> devices = new TtlCache<>(DEVICE_TTL_MILLIS);
     private final TtlCache<Station> stations = new TtlCache<>(STATION_TTL_MILLIS);
     private final RevocationStore revocation;
+    /** SQLite: prepared statements kept per read connection; null for PostgreSQL, whose driver keeps them. */
+    private final StatementCache statements;
 
     public JdbcStore(Database db) {
         this.db = db;
+        this.statements = db.dialect() == Database.Dialect.SQLITE ? new StatementCache() : null;
         this.writer = new GroupCommitter(db);
         this.serials = new SerialPool(this::reserveSerials);
         this.revocation = new RevocationStore(this, db);
@@ -740,20 +743,35 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     <T> List<T> query(String sql, Row<T> row, Object... args) {
-        try (Connection c = db.read(); PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < args.length; i++) {
-                ps.setObject(i + 1, args[i]);
-            }
-            List<T> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(row.map(rs));
+        try (Connection c = db.read()) {
+            if (statements == null) {
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    return rows(ps, row, args);
                 }
             }
-            return out;
+            PreparedStatement ps = statements.prepare(c, sql);
+            try {
+                return rows(ps, row, args);
+            } catch (SQLException | RuntimeException e) {
+                statements.forget(c, sql);
+                throw e;
+            }
         } catch (SQLException e) {
             throw storeFailure("read", e);
         }
+    }
+
+    private static <T> List<T> rows(PreparedStatement ps, Row<T> row, Object... args) throws SQLException {
+        for (int i = 0; i < args.length; i++) {
+            ps.setObject(i + 1, args[i]);
+        }
+        List<T> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) { // closing it resets the statement: SQLite's read transaction ends here
+            while (rs.next()) {
+                out.add(row.map(rs));
+            }
+        }
+        return out;
     }
 
     <T> Optional<T> queryOne(String sql, Row<T> row, Object... args) {
