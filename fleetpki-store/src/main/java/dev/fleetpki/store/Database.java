@@ -147,8 +147,9 @@ public final class Database implements AutoCloseable {
             }
             props.setProperty("busy_timeout", "30000");
             props.setProperty("foreign_keys", "true");
-            // reads map the file instead of a read() system call per page (enrollment reads on every request)
-            props.setProperty("mmap_size", String.valueOf(256L << 20));
+            // no memory map by default: the checkpoints grow the file every 50 ms under load, and each reader then
+            // unmaps and maps it again on its next read, which cost more than the read() calls it saves (docs/store.md)
+            props.setProperty("mmap_size", String.valueOf(Long.getLong("fleetpki.sqliteMmapBytes", 0)));
         } else if (url.startsWith("jdbc:postgresql:")) {
             dialect = Dialect.POSTGRESQL;
             if (user != null) {
