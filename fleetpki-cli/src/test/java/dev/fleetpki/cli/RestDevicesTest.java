@@ -163,4 +163,25 @@ class RestDevicesTest {
         assertThat(audit).containsPattern("token:ci\\s+device\\.disable\\s+device:d-b");
         assertThat(Cli.run(home, "audit", "verify").exit()).isZero();
     }
+
+    @Test
+    void deviceIdsWithSlashesColonsAndAtSignsWorkThroughTheirLocation() throws Exception {
+        String issuer = token("ci", "issuer");
+        for (String id : List.of("acme/line-3/0042", "urn:dev:0042", "sensor@site-1")) {
+            HttpResponse<String> created = send("POST", "/api/v1/devices", issuer, "application/json", "{\"id\":\"" + id + "\"}");
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+            String location = created.headers().firstValue("Location").orElseThrow();
+            assertThat(location).as("the id is one encoded path segment").matches("/api/v1/devices/[^/]+");
+            HttpResponse<String> shown = send("GET", location, issuer, null, null);
+            assertThat(shown.statusCode()).as(id + ": " + shown.body()).isEqualTo(200);
+            assertThat(json(shown).path("id").asText()).isEqualTo(id);
+            HttpResponse<String> secret = send("POST", location + "/enrollment-secret", issuer, null, null);
+            assertThat(secret.statusCode()).as(id + ": " + secret.body()).isEqualTo(201);
+            assertThat(json(secret).path("device").asText()).isEqualTo(id);
+            HttpResponse<String> disabled = send("POST", location + "/disable", issuer, null, null);
+            assertThat(disabled.statusCode()).as(id + ": " + disabled.body()).isEqualTo(200);
+            assertThat(fleet.store().deviceNow(id).orElseThrow().status().name()).isEqualTo("DISABLED");
+        }
+        assertProblem(send("GET", "/api/v1/devices/acme%2Fline-3%2F0099", issuer, null, null), 404, "device 'acme/line-3/0099' is not registered");
+    }
 }
