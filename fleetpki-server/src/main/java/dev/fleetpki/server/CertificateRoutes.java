@@ -161,7 +161,7 @@ final class CertificateRoutes {
     private void approve(Context ctx) {
         Authorization a = auth.require(ctx, Role.ISSUER);
         EnrollmentRequest r = pending(ctx);
-        Enrollment.approve(s, r.id(), a.actor());
+        Enrollment.approve(s, r, a.actor());
         ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
     }
 

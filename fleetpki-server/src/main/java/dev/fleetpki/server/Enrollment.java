@@ -225,8 +225,13 @@ public final class Enrollment {
 
     /** Approving and rejecting pending requests (REST and the CLI). */
     public static IssuedCertificate approve(Services s, String id, Actor approver) {
-        EnrollmentRequest r = s.store().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "no request " + id + "; list them with: fleetpki request list"));
+        return approve(s, s.store().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "no request " + id + "; list them with: fleetpki request list")), approver);
+    }
+
+    /** Approves a request already read; the issuing transaction still refuses it if it stopped being pending meanwhile. */
+    static IssuedCertificate approve(Services s, EnrollmentRequest r, Actor approver) {
+        String id = r.id();
         if (r.status() != EnrollmentRequest.Status.PENDING) {
             throw new PkiException(ErrorKind.CONFLICT, "request " + id + " is " + r.status().configName() + ", not pending");
         }
