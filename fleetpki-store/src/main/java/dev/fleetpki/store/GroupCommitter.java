@@ -38,11 +38,14 @@ final class GroupCommitter implements AutoCloseable {
     private final Database db;
     private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
     private final Tx.AuditChain chain = new Tx.AuditChain();
+    /** SQLite: the writer's statements, kept across groups (at paced load most groups hold one or two writes); null on PostgreSQL. */
+    private final StatementCache statements;
     private final Thread thread;
     private volatile boolean closed;
     private Connection conn;
 
     GroupCommitter(Database db) {
+        this.statements = db.dialect() == Database.Dialect.SQLITE ? new StatementCache() : null;
         this.db = db;
         this.thread = Thread.ofPlatform().name("fleetpki-writer").daemon(true).start(this::loop);
     }
@@ -132,7 +135,7 @@ final class GroupCommitter implements AutoCloseable {
     private void execute(List<Pending> group) throws SQLException {
         Connection c = connection();
         db.begin(c);
-        Tx tx = new Tx(c, db.dialect(), chain);
+        Tx tx = new Tx(c, db.dialect(), chain, statements);
         try {
             for (Pending p : group) {
                 p.op().apply(tx);
@@ -142,6 +145,9 @@ final class GroupCommitter implements AutoCloseable {
             chain.committed(tx);
         } catch (Throwable t) {
             chain.forget(); // the next group reads the head back
+            if (statements != null) {
+                statements.forgetAll(c); // a statement may hold rows of an unexecuted batch, or be mid-step
+            }
             rollback();
             throw t;
         } finally {

@@ -59,6 +59,20 @@ final class StatementCache {
         }
     }
 
+    /** Closes and drops every statement kept for this connection (after a failed transaction). */
+    void forgetAll(Connection pooled) {
+        try {
+            Map<String, PreparedStatement> statements = byConnection.remove(pooled.unwrap(Connection.class));
+            if (statements != null) {
+                for (PreparedStatement ps : statements.values()) {
+                    ps.close();
+                }
+            }
+        } catch (SQLException ignored) {
+            // the connection is broken: the writer reconnects, and the cache forgets it then
+        }
+    }
+
     /** Connections with statements kept (for tests). */
     int connections() {
         return byConnection.size();

@@ -41,10 +41,28 @@ final class Tx {
     private long baseSeq = -1;
     private String baseHash;
 
-    Tx(Connection c, Database.Dialect dialect, AuditChain chain) {
+    /** The writer's kept statements (SQLite), or null: prepared per transaction and closed. */
+    private final StatementCache statements;
+
+    Tx(Connection c, Database.Dialect dialect, AuditChain chain, StatementCache statements) {
         this.c = c;
         this.dialect = dialect;
         this.chain = chain;
+        this.statements = statements;
+    }
+
+    /** A statement in use: closing it closes a statement prepared for this use only, and keeps a kept one. */
+    private record Use(PreparedStatement ps, boolean kept) implements AutoCloseable {
+        @Override
+        public void close() throws SQLException {
+            if (!kept) {
+                ps.close();
+            }
+        }
+    }
+
+    private Use use(String sql) throws SQLException {
+        return statements == null ? new Use(c.prepareStatement(sql), false) : new Use(statements.prepare(c, sql), true);
     }
 
     /** A certificate row as stored. */
@@ -89,7 +107,7 @@ final class Tx {
     PreparedStatement batch(String sql) throws SQLException {
         PreparedStatement ps = batches.get(sql);
         if (ps == null) {
-            ps = c.prepareStatement(sql);
+            ps = statements == null ? c.prepareStatement(sql) : statements.prepare(c, sql);
             batches.put(sql, ps);
         }
         return ps;
@@ -147,7 +165,8 @@ final class Tx {
             ps.executeBatch();
         }
         if (!certs.isEmpty()) {
-            try (PreparedStatement ps = c.prepareStatement(INSERT_CERTIFICATE + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")) {
+            try (Use u = use(INSERT_CERTIFICATE + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")) {
+                PreparedStatement ps = u.ps();
                 for (CertRow r : certs) {
                     ps.setString(1, r.serial());
                     ps.setString(2, r.ca());
@@ -168,7 +187,8 @@ final class Tx {
             certs.clear();
         }
         if (!audits.isEmpty()) {
-            try (PreparedStatement ps = c.prepareStatement(INSERT_AUDIT + " VALUES (?,?,?,?,?,?,?,?)")) {
+            try (Use u = use(INSERT_AUDIT + " VALUES (?,?,?,?,?,?,?,?)")) {
+                PreparedStatement ps = u.ps();
                 for (AuditRow r : audits) {
                     ps.setLong(1, r.seq());
                     ps.setLong(2, r.at());
@@ -231,7 +251,8 @@ final class Tx {
         if (!headMoves()) {
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement(headUpdateSql())) {
+        try (Use u = use(headUpdateSql())) {
+            PreparedStatement ps = u.ps();
             bindHeadUpdate(ps, 1);
             headUpdated(ps.executeUpdate());
         }
@@ -246,7 +267,8 @@ final class Tx {
         for (int from = 0; from < ids.size(); from += 500) {
             List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 500));
             String sql = "SELECT id FROM device WHERE status = 'ACTIVE' AND id IN (" + String.join(",", Collections.nCopies(chunk.size(), "?")) + ")";
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
+            try (Use u = use(sql)) {
+                PreparedStatement ps = u.ps();
                 for (int i = 0; i < chunk.size(); i++) {
                     ps.setString(i + 1, chunk.get(i));
                 }
@@ -410,6 +432,9 @@ final class Tx {
     }
 
     void close() {
+        if (statements != null) {
+            return; // kept by the writer (forgotten by it after a failure)
+        }
         for (PreparedStatement ps : batches.values()) {
             try {
                 ps.close();
