@@ -8,17 +8,20 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * SQLite reads keep their prepared statements, per pooled connection, instead of preparing the
- * SQL again on every call: SQLite's driver has no statement cache of its own, and preparing
- * (parsing and planning) was a third of the cost of the read every enrollment makes (earlier
- * requests of the device), measured with a profiler on the enrollment benchmark.
+ * SQLite keeps prepared statements, per connection (each pooled read connection, and the writer's),
+ * instead of preparing the SQL again on every call: SQLite's driver has no statement cache of its
+ * own, and preparing (parsing and planning) was about 40% of the cost of the read every enrollment
+ * makes (earlier requests of the device), measured with a profiler on the enrollment benchmark;
+ * the writer prepared its inserts again for every group.
  *
  * <p>Statements are prepared on the driver's own connection (the pool's wrapper would close them
  * when the connection goes back to the pool), each used only by the thread that holds that
  * connection, and at most {@link #PER_CONNECTION} per connection (the least recently used is
- * closed). A statement holds no snapshot between calls: closing its result set resets it, which
- * ends SQLite's read transaction, so the next call sees every commit made since (tested). When the
- * pool retires a connection, the driver finalizes its statements and the cache forgets it.
+ * closed; a transaction uses a handful, and a statement closed while still in use fails loudly,
+ * never silently). A read statement holds no snapshot between calls: closing its result set
+ * resets it, which ends SQLite's read transaction, so the next call sees every commit made since
+ * (tested). When the pool retires a connection, the driver finalizes its statements and the cache
+ * forgets it; after a failed transaction the writer drops all of its own.
  * PostgreSQL's driver caches prepared statements itself, so this is not used there.
  */
 final class StatementCache {
