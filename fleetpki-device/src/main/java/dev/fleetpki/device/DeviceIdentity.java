@@ -13,12 +13,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.PublicKey;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -159,14 +163,15 @@ public final class DeviceIdentity {
 
     private static String keyHash(byte[] spki) {
         try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(spki));
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(spki));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    private static String journal(KeyRef newRef, KeyRef oldRef, SigningKey fresh) {
-        return "new=" + newRef.uri() + "\nold=" + oldRef.uri() + "\n" + (fresh == null ? "" : "newKey=" + keyHash(fresh.publicKey().getEncoded()) + "\n");
+    /** The rekey journal's text: before the new key exists ({@code fresh} null), then with its public key's hash. */
+    static String journal(KeyRef newRef, KeyRef oldRef, PublicKey fresh) {
+        return "new=" + newRef.uri() + "\nold=" + oldRef.uri() + "\n" + (fresh == null ? "" : "newKey=" + keyHash(fresh.getEncoded()) + "\n");
     }
 
     private static byte[] leafKey(Path dir) {
@@ -296,7 +301,7 @@ public final class DeviceIdentity {
         SigningKey fresh;
         try {
             fresh = keys.create(newRef, key.algorithm(), passphrase);
-            writeAtomically(dir, REKEY_JOURNAL, journal(newRef, oldRef, fresh)); // before the CSR leaves the device
+            writeAtomically(dir, REKEY_JOURNAL, journal(newRef, oldRef, fresh.publicKey())); // before the CSR leaves the device
         } catch (KeyStoreFailure | IOException e) {
             abandon(newRef);
             throw new DeviceException("cannot make the new key at " + newRef + " (the current one stays): " + e.getMessage(), e);

@@ -45,13 +45,21 @@ class RekeyJournalTest {
 
     /** The journal as written before the new key exists. */
     private void journal() throws Exception {
-        Files.writeString(dir.resolve(DeviceIdentity.REKEY_JOURNAL), "new=" + NEW + "\nold=file:device.p8\n");
+        journal(null);
     }
 
     /** The journal as rewritten once the new key exists, before its CSR leaves the device. */
     private void journal(PublicKey fresh) throws Exception {
-        Files.writeString(dir.resolve(DeviceIdentity.REKEY_JOURNAL), "new=" + NEW + "\nold=file:device.p8\nnewKey="
-                + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(fresh.getEncoded())) + "\n");
+        Files.writeString(dir.resolve(DeviceIdentity.REKEY_JOURNAL), DeviceIdentity.journal(KeyRef.parse(NEW), KeyRef.parse("file:device.p8"), fresh));
+    }
+
+    /** The crash came after the new certificate arrived: the journal names the new key, and chain.pem certifies it. */
+    private PublicKey newKeyCertified() throws Exception {
+        journal();
+        PublicKey fresh = newKeyMade();
+        journal(fresh);
+        chainFor(fresh);
+        return fresh;
     }
 
     private PublicKey newKeyMade() {
@@ -77,10 +85,7 @@ class RekeyJournalTest {
 
     @Test
     void crashAfterTheNewCertificateWasInstalledCompletesTheSwitch() throws Exception {
-        journal();
-        PublicKey fresh = newKeyMade();
-        journal(fresh);
-        chainFor(fresh); // chain.pem renamed into place; key.ref not yet
+        PublicKey fresh = newKeyCertified(); // chain.pem renamed into place; key.ref not yet
         DeviceIdentity d = reopen();
         assertThat(d.key().publicKey().getEncoded()).isEqualTo(fresh.getEncoded());
         assertThat(Files.readString(dir.resolve(DeviceIdentity.KEY_REF)).strip()).isEqualTo(NEW);
@@ -92,10 +97,7 @@ class RekeyJournalTest {
 
     @Test
     void crashAfterKeyRefButBeforeTheOldKeyWentFinishesTheCleanUp() throws Exception {
-        journal();
-        PublicKey fresh = newKeyMade();
-        journal(fresh);
-        chainFor(fresh);
+        PublicKey fresh = newKeyCertified();
         Files.writeString(dir.resolve(DeviceIdentity.KEY_REF), NEW + "\n");
         assertThat(reopen().key().publicKey().getEncoded()).isEqualTo(fresh.getEncoded());
         assertThat(dir.resolve("device.p8")).doesNotExist();
@@ -134,10 +136,7 @@ class RekeyJournalTest {
 
     @Test
     void aWrongPassphraseNeverCostsTheDeviceTheKeyItsCertificateIsFor() throws Exception {
-        journal();
-        PublicKey fresh = newKeyMade();
-        journal(fresh);
-        chainFor(fresh);
+        PublicKey fresh = newKeyCertified();
         assertThatThrownBy(this::reopenWithWrongPassphrase).isInstanceOf(DeviceException.class).hasMessageContaining("cannot open the device key");
         assertThat(dir.resolve("device-rtest.p8")).as("the certified key is kept").exists();
         assertThat(reopen().key().publicKey().getEncoded()).isEqualTo(fresh.getEncoded());

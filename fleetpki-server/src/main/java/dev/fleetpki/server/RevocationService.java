@@ -6,6 +6,7 @@ import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.CertificateAuthority;
 import dev.fleetpki.core.CrlWriter;
 import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.OcspSigner;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.StoredCaDirectory;
@@ -293,22 +294,14 @@ public final class RevocationService implements AutoCloseable {
 
     // ---- OCSP ----
 
-    /** The result of one OCSP request: the DER response, and whether it came pre-signed (for caching headers and metrics). */
     /**
-     * An answer; a pre-signed one carries its HTTP entity tag (the first 8 bytes of its SHA-256, in
-     * hex), computed once here so that serving it from memory costs no hashing.
+     * The result of one OCSP request: the DER response, and whether it came pre-signed (for caching
+     * headers and metrics). A pre-signed one carries its HTTP entity tag (the first 8 bytes of its
+     * SHA-256, in hex), computed once here so that serving it from memory costs no hashing.
      */
     public record OcspAnswer(byte[] der, boolean presigned, Instant thisUpdate, Instant nextUpdate, String etag) {
         public OcspAnswer(byte[] der, boolean presigned, Instant thisUpdate, Instant nextUpdate) {
-            this(der, presigned, thisUpdate, nextUpdate, presigned ? etagOf(der) : null);
-        }
-
-        private static String etagOf(byte[] der) {
-            try {
-                return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(der), 0, 8);
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
+            this(der, presigned, thisUpdate, nextUpdate, presigned ? Fingerprints.sha256(der).substring(0, 16) : null);
         }
     }
 

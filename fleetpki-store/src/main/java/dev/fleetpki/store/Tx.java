@@ -62,7 +62,12 @@ final class Tx {
     }
 
     private Use use(String sql) throws SQLException {
-        return statements == null ? new Use(c.prepareStatement(sql), false) : new Use(statements.prepare(c, sql), true);
+        return new Use(prepare(sql), statements != null);
+    }
+
+    /** Kept by the writer's cache (SQLite), else new: the caller closes it then. */
+    private PreparedStatement prepare(String sql) throws SQLException {
+        return statements == null ? c.prepareStatement(sql) : statements.prepare(c, sql);
     }
 
     /** A certificate row as stored. */
@@ -107,7 +112,7 @@ final class Tx {
     PreparedStatement batch(String sql) throws SQLException {
         PreparedStatement ps = batches.get(sql);
         if (ps == null) {
-            ps = statements == null ? c.prepareStatement(sql) : statements.prepare(c, sql);
+            ps = prepare(sql);
             batches.put(sql, ps);
         }
         return ps;
