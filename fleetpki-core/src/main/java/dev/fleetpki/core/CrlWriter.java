@@ -149,7 +149,7 @@ public final class CrlWriter {
             out = concat(out, extension("2.5.29.28", true, idp.getEncoded("DER")));
         }
         if (expiredCertsOnCrl != null) {
-            out = concat(out, extension("2.5.29.60", false, generalizedTime(expiredCertsOnCrl.toEpochMilli())));
+            out = concat(out, extension("2.5.29.60", false, Der.generalizedTime(expiredCertsOnCrl.toEpochMilli())));
         }
         return out;
     }
@@ -200,7 +200,7 @@ public final class CrlWriter {
         if (utc(millis)) {
             buf[len++] = 0x17;
             buf[len++] = 13;
-            len = digits(buf, len, millis, false);
+            len = Der.timeDigits(buf, len, millis, false);
         } else {
             writeGeneralizedTime(millis);
         }
@@ -209,57 +209,15 @@ public final class CrlWriter {
     private void writeGeneralizedTime(long millis) {
         buf[len++] = 0x18;
         buf[len++] = 15;
-        len = digits(buf, len, millis, true);
+        len = Der.timeDigits(buf, len, millis, true);
     }
 
     private static byte[] time(long millis) {
         byte[] out = new byte[timeLength(millis)];
         out[0] = (byte) (utc(millis) ? 0x17 : 0x18);
         out[1] = (byte) (out.length - 2);
-        digits(out, 2, millis, !utc(millis));
+        Der.timeDigits(out, 2, millis, !utc(millis));
         return out;
-    }
-
-    private static byte[] generalizedTime(long millis) {
-        byte[] out = new byte[17];
-        out[0] = 0x18;
-        out[1] = 15;
-        digits(out, 2, millis, true);
-        return out;
-    }
-
-    /** YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ in UTC, without java.time objects (days to civil date, H. Hinnant's algorithm). */
-    private static int digits(byte[] out, int p, long millis, boolean fourDigitYear) {
-        long secs = Math.floorDiv(millis, 1000);
-        long days = Math.floorDiv(secs, 86400);
-        int sod = (int) Math.floorMod(secs, 86400);
-        long z = days + 719468;
-        long era = Math.floorDiv(z, 146097);
-        long doe = z - era * 146097;
-        long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        long y = yoe + era * 400;
-        long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        long mp = (5 * doy + 2) / 153;
-        int day = (int) (doy - (153 * mp + 2) / 5 + 1);
-        int month = (int) (mp < 10 ? mp + 3 : mp - 9);
-        int year = (int) (month <= 2 ? y + 1 : y);
-        if (fourDigitYear) {
-            p = two(out, p, year / 100);
-        }
-        p = two(out, p, year % 100);
-        p = two(out, p, month);
-        p = two(out, p, day);
-        p = two(out, p, sod / 3600);
-        p = two(out, p, sod / 60 % 60);
-        p = two(out, p, sod % 60);
-        out[p++] = 'Z';
-        return p;
-    }
-
-    private static int two(byte[] out, int p, int v) {
-        out[p++] = (byte) ('0' + v / 10);
-        out[p++] = (byte) ('0' + v % 10);
-        return p;
     }
 
     private void put(int... bytes) {
