@@ -142,6 +142,42 @@ class RevocationTest {
         }
     }
 
+    @Test
+    void certificatesTheServerIssuesArePreSignedWithinASecond() throws Exception {
+        try (TestServer t = TestServer.start(dir, null);
+             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.services.metrics(), "127.0.0.1", 0)) {
+            t.services.revocation().start(); // its first periodic pass runs now, on an empty store; the next is minutes away
+            var rs = t.fleet.store().revocation();
+            for (int i = 0; i < 50 && rs.ocspResponseCount() < 1; i++) { // the server's own TLS certificate, from the first pass
+                Thread.sleep(100);
+            }
+            long before = rs.ocspResponseCount();
+
+            // issued by the server (EST): its "good" answer is stored without waiting for the next pass
+            X509Certificate enrolled = t.enrolledDevice(dir.resolve("dev-a"), "sensor-presigned", null).chain().orElseThrow().getFirst();
+            String serial = enrolled.getSerialNumber().toString(16);
+            // control: issued by another process on the same store (the CLI), it waits for the periodic pass
+            Issued byCli = issue(t, "sensor-offline");
+            for (int i = 0; i < 50 && rs.ocspResponse(serial).isEmpty(); i++) {
+                Thread.sleep(100);
+            }
+            assertThat(rs.ocspResponse(serial)).as("answer of the certificate the server issued").hasValueSatisfying(row -> {
+                assertThat(row.status()).isEqualTo("good");
+                assertThat(row.ca()).isEqualTo("issuing");
+            });
+            Thread.sleep(2 * RevocationService.ISSUED_PRESIGN_DELAY.toMillis());
+            assertThat(rs.ocspResponse(byCli.serial())).as("the CLI's certificate, before the next pass").isEmpty();
+            assertThat(rs.ocspResponseCount()).isEqualTo(before + 1);
+
+            // what is stored is what openssl gets, checked against the issuer; served from the store, not signed live
+            Path pem = t.home.resolve("sensor-presigned.crt");
+            Files.writeString(pem, Certs.pem(enrolled));
+            assertThat(ocsp(t, "http://127.0.0.1:" + http.port() + "/ocsp", pem, "-no_nonce")).contains("Response verify OK").contains(pem + ": good");
+            assertThat(t.services.metrics().scrape()).contains("fleetpki_ocsp_responses_total{source=\"presigned\",status=\"good\"} 1.0")
+                    .doesNotContain("source=\"live\"");
+        }
+    }
+
     private static Proc.Result verifyWithCrls(TestServer t, Path bundle, Path leaf) {
         return Proc.run(t.home, Map.of(), "openssl", "verify", "-crl_check_all", "-CRLfile", bundle.toString(), "-CAfile",
                 t.home.resolve("ca/root.pem").toString(), "-untrusted", t.home.resolve("ca/issuing.pem").toString(), leaf.toString());

@@ -1,21 +1,37 @@
 package dev.fleetpki.core;
 
-/** Told of every issuance and refusal, after the fact (metrics). Must be cheap and must not throw. */
-public interface IssuanceObserver {
-    IssuanceObserver NONE = new IssuanceObserver() {
-        @Override
-        public void issued(String profile, String protocol, long nanos) {
-            // nothing
-        }
+import java.util.List;
 
-        @Override
-        public void refused(ErrorKind kind, String profile, String protocol) {
-            // nothing
-        }
-    };
+/** Told of every issuance and refusal, after the fact (metrics, OCSP pre-signing). Must be cheap and must not throw. */
+public interface IssuanceObserver {
+    IssuanceObserver NONE = new IssuanceObserver() {};
 
     /** A certificate was committed; {@code nanos} from the call to its return. */
-    void issued(String profile, String protocol, long nanos);
+    default void issued(IssuedCertificate certificate, String protocol, long nanos) {
+        // nothing
+    }
 
-    void refused(ErrorKind kind, String profile, String protocol);
+    default void refused(ErrorKind kind, String profile, String protocol) {
+        // nothing
+    }
+
+    /** Tells each of {@code observers}, in order. */
+    static IssuanceObserver all(IssuanceObserver... observers) {
+        List<IssuanceObserver> list = List.of(observers);
+        return new IssuanceObserver() {
+            @Override
+            public void issued(IssuedCertificate certificate, String protocol, long nanos) {
+                for (IssuanceObserver o : list) {
+                    o.issued(certificate, protocol, nanos);
+                }
+            }
+
+            @Override
+            public void refused(ErrorKind kind, String profile, String protocol) {
+                for (IssuanceObserver o : list) {
+                    o.refused(kind, profile, protocol);
+                }
+            }
+        };
+    }
 }

@@ -74,7 +74,7 @@ public final class IssuancePipeline {
         long t0 = System.nanoTime();
         try {
             IssuedCertificate c = issueChecked(request, auth);
-            observer.issued(c.profile(), request.protocol(), System.nanoTime() - t0);
+            observer.issued(c, request.protocol(), System.nanoTime() - t0);
             return c;
         } catch (PkiException e) {
             observer.refused(e.kind(), String.valueOf(request.profile()), request.protocol());

@@ -2,6 +2,7 @@ package dev.fleetpki.server;
 
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceObserver;
+import dev.fleetpki.core.IssuedCertificate;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -21,9 +22,9 @@ public final class Metrics implements IssuanceObserver {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
     @Override
-    public void issued(String profile, String protocol, long nanos) {
+    public void issued(IssuedCertificate certificate, String protocol, long nanos) {
         Timer.builder("fleetpki.issuance").description("certificates issued and committed, and how long each took")
-                .tags("profile", profile, "protocol", protocol)
+                .tags("profile", certificate.profile(), "protocol", protocol)
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(10))
                 .register(registry).record(nanos, TimeUnit.NANOSECONDS);
     }

@@ -7,6 +7,8 @@ import dev.fleetpki.core.CertificateAuthority;
 import dev.fleetpki.core.CrlWriter;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.Fingerprints;
+import dev.fleetpki.core.IssuanceObserver;
+import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.OcspSigner;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.StoredCaDirectory;
@@ -54,11 +56,16 @@ import org.slf4j.LoggerFactory;
  * <p>A read-only service (a replica of the store) only serves: it never writes, and signs OCSP
  * answers live where no fresh pre-signed one is stored.
  */
-public final class RevocationService implements AutoCloseable {
+public final class RevocationService implements IssuanceObserver, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RevocationService.class);
     /** OCSP requests larger than this are refused; a normal one is about 100 bytes. */
     public static final int MAX_OCSP_REQUEST = 8 * 1024;
     private static final int PRESIGN_PAGE = 1000;
+    /**
+     * Certificates this process issued whose answers are not yet pre-signed, at most this many; one
+     * issued while it is full is left to the next periodic pass (and answered live until then).
+     */
+    static final int ISSUED_QUEUE = 100_000;
 
     private final FleetConfig config;
     private final JdbcStore store;
@@ -69,10 +76,11 @@ public final class RevocationService implements AutoCloseable {
     private final Map<String, OcspSigner> signers = new ConcurrentHashMap<>();
     private final List<OcspSigner.Issuer> issuers = new ArrayList<>();
     private final ConcurrentLinkedQueue<OcspRow> toSave = new ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.ArrayBlockingQueue<CertStatus> issued = new java.util.concurrent.ArrayBlockingQueue<>(ISSUED_QUEUE);
     private final ConcurrentHashMap<String, Boolean> crlDue = new ConcurrentHashMap<>();
     private final AtomicBoolean presignRunning = new AtomicBoolean();
     private final OcspCache cache;
-    private ScheduledExecutorService scheduler;
+    private volatile ScheduledExecutorService scheduler;
     private ScheduledExecutorService poller;
     private long epochSeen;
     private boolean epochFailing;
@@ -570,6 +578,55 @@ public final class RevocationService implements AutoCloseable {
     }
 
     /**
+     * A certificate this process just issued: once the service is started on a writable store, its
+     * "good" answer is pre-signed and stored within {@link #ISSUED_PRESIGN_DELAY} (in batches, on the
+     * revocation thread), so the first OCSP request for it is a lookup and the periodic pass does not
+     * find it missing. The cost of pre-signing is paid while issuing, not minutes later in a burst.
+     */
+    @Override
+    public void issued(IssuedCertificate c, String protocol, long nanos) {
+        if (writable && scheduler != null) {
+            issued.offer(new CertStatus(c.serialHex(), c.caName(), c.notAfter().toEpochMilli(), 0, null)); // full: left to the periodic pass
+        }
+    }
+
+    /** How long after issuance a certificate's pre-signed answer is stored, at most (unless the revocation thread is busy with a CRL or a pass). */
+    public static final Duration ISSUED_PRESIGN_DELAY = Duration.ofMillis(200);
+
+    /**
+     * Pre-signs the answers of the certificates queued by {@link #issued}, a page per transaction.
+     * A certificate revoked meanwhile is not stored as "good" (checked in the saving transaction).
+     *
+     * @return how many answers were stored
+     */
+    long presignIssued() {
+        long signed = 0;
+        List<CertStatus> page = new ArrayList<>(PRESIGN_PAGE);
+        while (issued.drainTo(page, PRESIGN_PAGE) > 0) {
+            Instant now = clock.instant();
+            List<OcspRow> rows = new ArrayList<>(page.size());
+            for (CertStatus c : page) {
+                OcspRow row = presigned(c, now);
+                if (row != null) {
+                    rows.add(row);
+                }
+            }
+            rs.saveOcspResponses(rows);
+            signed += rows.size();
+            page.clear();
+        }
+        return signed;
+    }
+
+    private void presignIssuedQuietly() {
+        try {
+            presignIssued();
+        } catch (RuntimeException e) {
+            LOG.warn("could not pre-sign the OCSP answers of newly issued certificates (the periodic pass signs them): {}", e.getMessage());
+        }
+    }
+
+    /**
      * Called after revocations this process committed: re-signs their OCSP answers at once and
      * regenerates their CAs' CRLs shortly (several revocations within the debounce share one run).
      */
@@ -637,8 +694,9 @@ public final class RevocationService implements AutoCloseable {
      * writable node also: delegated OCSP signers certified and replaced before they end
      * ({@link #maintainOcspSigners}, now and hourly; a read-only node looks its signers up again
      * hourly); CRLs generated now where missing or older than {@code revocation.crl.refresh} and
-     * then on that schedule; OCSP pre-signing now and every {@link #presignInterval()}; misses
-     * signed live saved in batches.
+     * then on that schedule; OCSP pre-signing now and every {@link #presignInterval()}, and for
+     * the certificates this process issues within {@link #ISSUED_PRESIGN_DELAY}; misses signed live
+     * saved in batches.
      */
     public synchronized void start() {
         if (poller != null) {
@@ -662,6 +720,7 @@ public final class RevocationService implements AutoCloseable {
         long presignMillis = presignInterval().toMillis();
         scheduler.scheduleWithFixedDelay(this::presignQuietly, 0, presignMillis, TimeUnit.MILLISECONDS);
         scheduler.scheduleWithFixedDelay(this::saveQueued, 200, 200, TimeUnit.MILLISECONDS);
+        scheduler.scheduleWithFixedDelay(this::presignIssuedQuietly, ISSUED_PRESIGN_DELAY.toMillis(), ISSUED_PRESIGN_DELAY.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.fleetpki.server;
 
+import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.FleetConfig;
@@ -8,8 +9,9 @@ import java.time.Clock;
 
 /**
  * What the server works with, wired by the caller (the CLI's {@code Fleet}); the pipeline reports to
- * {@code metrics}; revocations made through the API are handed to {@code revocation}, which
- * re-signs OCSP answers and regenerates CRLs.
+ * {@code metrics} and to {@code revocation}, which pre-signs the OCSP answers of new certificates
+ * once started; revocations made through the API are handed to {@code revocation}, which re-signs
+ * OCSP answers and regenerates CRLs.
  */
 public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
                        RevocationService revocation) {
@@ -19,6 +21,6 @@ public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory ca
         metrics.watchPending(store::pendingCount);
         RevocationService revocation = new RevocationService(config, store, cas, clock, true);
         revocation.observe(metrics);
-        return new Services(config, store, cas, pipeline.observedBy(metrics), clock, metrics, revocation);
+        return new Services(config, store, cas, pipeline.observedBy(IssuanceObserver.all(metrics, revocation)), clock, metrics, revocation);
     }
 }
