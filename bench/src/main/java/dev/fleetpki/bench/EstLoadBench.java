@@ -127,6 +127,9 @@ public final class EstLoadBench {
         // minute later (new connections at 64 clients from a cold start: 415/s in the first 10 s, 1,100 after 50 s,
         // 1,200-1,300 from 65 s on); the rows measure the warmed server, as a long-running one is
         double firstWarmup = Double.parseDouble(opt.getOrDefault("first-warmup", "60"));
+        // and past it, in 5 s steps, for as long as the server's JIT compiler threads used more than 5% of a core, at most
+        // this long: a guard, so that a day on which compiling takes longer does not measure a server still compiling
+        maxWarmup = Double.parseDouble(opt.getOrDefault("max-warmup", "300"));
         int[] clients = Arrays.stream(opt.getOrDefault("clients", "1,8,64").split(",")).mapToInt(Integer::parseInt).toArray();
         List<String> servers = List.of(opt.getOrDefault("servers", "cfssl,fleetpki").split(","));
         List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new,new-secret").split(","))
@@ -149,7 +152,7 @@ public final class EstLoadBench {
                         continue; // cfssl authenticates nothing: its new-connection rows are the reference for both
                     }
                     if (firstWarmup > 0 && warmed.add(shape)) {
-                        run(t, shape, 8, 0, 1, firstWarmup);
+                        run(t, shape, 8, 0, 1, firstWarmup, t instanceof FleetpkiServer);
                     }
                     for (int c : clients) {
                         rows.add(run(t, shape, c, 0, seconds, warmup));
@@ -205,6 +208,16 @@ public final class EstLoadBench {
      * request was due (so a server that falls behind shows it, instead of slowing the clients).
      */
     static Row run(Target t, Shape shape, int clients, double rate, double seconds, double warmup) throws Exception {
+        return run(t, shape, clients, rate, seconds, warmup, false);
+    }
+
+    /** The longest first warm-up of a shape (--max-warmup, seconds). */
+    static double maxWarmup = 300;
+    /** JIT compiler threads below this (cores, over a 5 s step) count as done compiling. */
+    static final double JIT_SETTLED = 0.05;
+
+    /** @param untilCompiled after {@code warmup}, keep warming in 5 s steps while the server's JIT compilers are busy (up to {@link #maxWarmup}) */
+    static Row run(Target t, Shape shape, int clients, double rate, double seconds, double warmup, boolean untilCompiled) throws Exception {
         String label = t.name() + " " + shape.label + " x" + clients + (rate > 0 ? " paced " + (long) rate + "/s" : "");
         AtomicBoolean measuring = new AtomicBoolean(false);
         AtomicBoolean stop = new AtomicBoolean(false);
@@ -273,6 +286,16 @@ public final class EstLoadBench {
         }
         progress(label + ": warm-up " + warmup + " s");
         Thread.sleep((long) (warmup * 1000));
+        for (double warmed = warmup; untilCompiled && warmed < maxWarmup; warmed += 5) {
+            long jit0 = jitTicks(t.pid());
+            Thread.sleep(5000);
+            double jitCores = (jitTicks(t.pid()) - jit0) / (double) CLK_TCK / 5;
+            if (jitCores < JIT_SETTLED) {
+                progress(String.format(Locale.ROOT, "%s: warmed up for %.0f s (JIT compilers at %.2f cores)", label, warmed + 5, jitCores));
+                break;
+            }
+            progress(String.format(Locale.ROOT, "%s: JIT compilers still at %.2f cores after %.0f s: warming up 5 s more", label, jitCores, warmed + 5));
+        }
         long serverCpu0 = cpuTicks(t.pid());
         long ownCpu0 = cpuTicks(ProcessHandle.current().pid());
         long t0 = System.nanoTime();
@@ -310,9 +333,32 @@ public final class EstLoadBench {
 
     /** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
     static long cpuTicks(long pid) throws IOException {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        return cpuTicks(Path.of("/proc/" + pid));
+    }
+
+    /** utime + stime of a process or thread directory under /proc. */
+    static long cpuTicks(Path proc) throws IOException {
+        String stat = Files.readString(proc.resolve("stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    /** CPU ticks of a JVM's JIT compiler threads ("C1 CompilerThread...", "C2 CompilerThread..."); 0 for a process without them. */
+    static long jitTicks(long pid) throws IOException {
+        long ticks = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String name = Files.readString(task.resolve("comm")).trim();
+                    if (name.startsWith("C1 Compiler") || name.startsWith("C2 Compiler")) {
+                        ticks += cpuTicks(task);
+                    }
+                } catch (IOException ended) {
+                    // the thread ended while listed
+                }
+            }
+        }
+        return ticks;
     }
 
     static long rssKb(long pid) throws IOException {
@@ -539,7 +585,9 @@ public final class EstLoadBench {
             // every certificate a client received must be in the store, and the audit chain intact
             try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
                 long stored = f.store().certificateCount();
-                progress(String.format(Locale.ROOT, "fleetpki: %,d certificates in the store, %,d returned to clients", stored, served));
+                // the server pre-signs each new certificate's OCSP answer as it issues it, so the rows include that work
+                progress(String.format(Locale.ROOT, "fleetpki: %,d certificates in the store, %,d returned to clients, %,d OCSP answers pre-signed",
+                        stored, served, f.store().revocation().ocspResponseCount()));
                 if (stored < served) {
                     throw new IllegalStateException("clients received " + served + " certificates but the store holds " + stored);
                 }

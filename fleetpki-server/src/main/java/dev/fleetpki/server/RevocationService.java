@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
@@ -76,7 +77,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     private final Map<String, OcspSigner> signers = new ConcurrentHashMap<>();
     private final List<OcspSigner.Issuer> issuers = new ArrayList<>();
     private final ConcurrentLinkedQueue<OcspRow> toSave = new ConcurrentLinkedQueue<>();
-    private final java.util.concurrent.ArrayBlockingQueue<CertStatus> issued = new java.util.concurrent.ArrayBlockingQueue<>(ISSUED_QUEUE);
+    private final ArrayBlockingQueue<CertStatus> issued = new ArrayBlockingQueue<>(ISSUED_QUEUE);
     private final ConcurrentHashMap<String, Boolean> crlDue = new ConcurrentHashMap<>();
     private final AtomicBoolean presignRunning = new AtomicBoolean();
     private final OcspCache cache;
@@ -581,7 +582,8 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
      * A certificate this process just issued: once the service is started on a writable store, its
      * "good" answer is pre-signed and stored within {@link #ISSUED_PRESIGN_DELAY} (in batches, on the
      * revocation thread), so the first OCSP request for it is a lookup and the periodic pass does not
-     * find it missing. The cost of pre-signing is paid while issuing, not minutes later in a burst.
+     * find it missing (those still queued when the service closes are signed as it closes). The cost
+     * of pre-signing is paid while issuing, not minutes later in a burst.
      */
     @Override
     public void issued(IssuedCertificate c, String protocol, long nanos) {
@@ -861,6 +863,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
                 Thread.currentThread().interrupt();
             }
             saveQueued();
+            presignIssuedQuietly(); // what the last 200 ms issued (the periodic pass would sign it after a restart)
         }
     }
 }
