@@ -550,15 +550,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
                 if (page.isEmpty()) {
                     return signed;
                 }
-                List<OcspRow> rows = new ArrayList<>(page.size());
-                for (CertStatus c : page) {
-                    OcspRow row = presigned(c, now);
-                    if (row != null) {
-                        rows.add(row);
-                    }
-                }
-                rs.saveOcspResponses(rows);
-                signed += rows.size();
+                signed += signAndSave(page, now);
                 after = page.getLast().serialHex();
             }
         } finally {
@@ -605,19 +597,23 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         long signed = 0;
         List<CertStatus> page = new ArrayList<>(PRESIGN_PAGE);
         while (issued.drainTo(page, PRESIGN_PAGE) > 0) {
-            Instant now = clock.instant();
-            List<OcspRow> rows = new ArrayList<>(page.size());
-            for (CertStatus c : page) {
-                OcspRow row = presigned(c, now);
-                if (row != null) {
-                    rows.add(row);
-                }
-            }
-            rs.saveOcspResponses(rows);
-            signed += rows.size();
+            signed += signAndSave(page, clock.instant());
             page.clear();
         }
         return signed;
+    }
+
+    /** Signs an answer for each certificate (those of CAs without a signer here are skipped) and stores them in one transaction; returns how many. */
+    private int signAndSave(List<CertStatus> certificates, Instant now) {
+        List<OcspRow> rows = new ArrayList<>(certificates.size());
+        for (CertStatus c : certificates) {
+            OcspRow row = presigned(c, now);
+            if (row != null) {
+                rows.add(row);
+            }
+        }
+        rs.saveOcspResponses(rows);
+        return rows.size();
     }
 
     private void presignIssuedQuietly() {

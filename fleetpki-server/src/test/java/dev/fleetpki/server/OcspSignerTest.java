@@ -69,11 +69,12 @@ class OcspSignerTest {
 
     @Test
     void sameBytesAsBouncyCastleForEveryStatusNonceAndSigner() throws Exception {
-        KeyPair caKeys = keys("RSA");
-        X509Certificate ca = certificate("CN=OCSP Test CA", caKeys, "CN=OCSP Test CA", caKeys.getPrivate(), "SHA256withRSA", true);
-        KeyPair delegateKeys = keys("RSA");
-        X509Certificate delegate = certificate("CN=OCSP Test Signer", delegateKeys, "CN=OCSP Test CA", caKeys.getPrivate(), "SHA256withRSA", false);
-        OcspSigner.Issuer issuer = OcspSigner.Issuer.of("issuing", ca);
+        Pki pki = Pki.make("RSA", "SHA256withRSA");
+        KeyPair caKeys = pki.caKeys();
+        X509Certificate ca = pki.ca();
+        KeyPair delegateKeys = pki.delegateKeys();
+        X509Certificate delegate = pki.delegate();
+        OcspSigner.Issuer issuer = pki.issuer();
 
         CertificateID sha256Id = new CertificateID(new CertID(new AlgorithmIdentifier(NISTObjectIdentifiers.id_sha256, DERNull.INSTANCE),
                 new DEROctetString(issuer.sha256NameHash()), new DEROctetString(issuer.sha256KeyHash()), new ASN1Integer(new BigInteger("ff00ee", 16))));
@@ -112,12 +113,11 @@ class OcspSignerTest {
 
     @Test
     void ecdsaResponsesParseAndVerify() throws Exception {
-        KeyPair caKeys = keys("EC");
-        X509Certificate ca = certificate("CN=OCSP EC CA", caKeys, "CN=OCSP EC CA", caKeys.getPrivate(), "SHA256withECDSA", true);
-        KeyPair delegateKeys = keys("EC");
-        X509Certificate delegate = certificate("CN=OCSP EC Signer", delegateKeys, "CN=OCSP EC CA", caKeys.getPrivate(), "SHA256withECDSA", false);
-        OcspSigner.Issuer issuer = OcspSigner.Issuer.of("issuing", ca);
-        OcspSigner signer = new OcspSigner(issuer, delegate, key(delegate.getPublicKey(), delegateKeys.getPrivate(), "SHA256withECDSA"));
+        Pki pki = Pki.make("EC", "SHA256withECDSA");
+        KeyPair caKeys = pki.caKeys();
+        X509Certificate delegate = pki.delegate();
+        OcspSigner.Issuer issuer = pki.issuer();
+        OcspSigner signer = new OcspSigner(issuer, delegate, key(delegate.getPublicKey(), pki.delegateKeys().getPrivate(), "SHA256withECDSA"));
 
         OCSPResp resp = OcspSigner.parse(signer.sign(List.of(new OcspSigner.Answer(issuer.sha1Id(new BigInteger("1234", 16)),
                 new OcspSigner.Status.Revoked(Instant.parse("2026-11-02T03:04:05Z"), RevocationReason.SUPERSEDED), THIS_UPDATE, NEXT_UPDATE)), null, PRODUCED));
@@ -157,6 +157,17 @@ class OcspSignerTest {
                 : new X509CertificateHolder[0];
         ContentSigner cs = new JcaContentSignerBuilder("SHA256withRSA").build(key);
         return new OCSPRespBuilder().build(OCSPRespBuilder.SUCCESSFUL, b.build(cs, chain, Date.from(PRODUCED))).getEncoded();
+    }
+
+    /** A CA and a delegated OCSP signer it certified, both with {@code keyAlg} keys. */
+    private record Pki(KeyPair caKeys, X509Certificate ca, KeyPair delegateKeys, X509Certificate delegate, OcspSigner.Issuer issuer) {
+        static Pki make(String keyAlg, String sigAlg) throws Exception {
+            KeyPair caKeys = keys(keyAlg);
+            X509Certificate ca = certificate("CN=OCSP Test CA", caKeys, "CN=OCSP Test CA", caKeys.getPrivate(), sigAlg, true);
+            KeyPair delegateKeys = keys(keyAlg);
+            X509Certificate delegate = certificate("CN=OCSP Test Signer", delegateKeys, "CN=OCSP Test CA", caKeys.getPrivate(), sigAlg, false);
+            return new Pki(caKeys, ca, delegateKeys, delegate, OcspSigner.Issuer.of("issuing", ca));
+        }
     }
 
     private static KeyPair keys(String alg) throws Exception {
