@@ -58,6 +58,24 @@ public final class Metrics implements IssuanceObserver {
                 .tags("status", status, "source", source).register(registry)).increment();
     }
 
+    /**
+     * OCSP answers pre-signed and stored by this process, by what made them ({@code issuance}: a
+     * certificate it issued; {@code pass}: the periodic pass; {@code revocation}: re-signed after a
+     * revocation), as {@code fleetpki_ocsp_presigned_total}.
+     */
+    void ocspPresigned(String trigger, long answers) {
+        if (answers > 0) {
+            Counter.builder("fleetpki.ocsp.presigned").description("OCSP answers pre-signed and stored, by what made them")
+                    .tags("trigger", trigger).register(registry).increment(answers);
+        }
+    }
+
+    /** Certificates issued here whose OCSP answers wait to be pre-signed, as {@code fleetpki_ocsp_presign_queue}. */
+    void watchPresignQueue(java.util.function.Supplier<Number> queued) {
+        io.micrometer.core.instrument.Gauge.builder("fleetpki.ocsp.presign.queue", queued)
+                .description("issued certificates whose OCSP answers wait to be pre-signed").register(registry);
+    }
+
     private final Map<String, long[]> crls = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A CRL published by this process: entries and number as gauges {@code fleetpki_crl_entries} and {@code fleetpki_crl_number}. */

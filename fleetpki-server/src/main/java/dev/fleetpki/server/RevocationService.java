@@ -104,6 +104,14 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
 
     void observe(Metrics m) {
         this.metrics = m;
+        m.watchPresignQueue(issued::size);
+    }
+
+    private void presignedBy(String trigger, long answers) {
+        Metrics m = metrics;
+        if (m != null) {
+            m.ocspPresigned(trigger, answers);
+        }
     }
 
     public RevocationSettings settings() {
@@ -550,7 +558,9 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
                 if (page.isEmpty()) {
                     return signed;
                 }
-                signed += signAndSave(page, now);
+                int n = signAndSave(page, now);
+                presignedBy("pass", n);
+                signed += n;
                 after = page.getLast().serialHex();
             }
         } finally {
@@ -597,7 +607,9 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         long signed = 0;
         List<CertStatus> page = new ArrayList<>(PRESIGN_PAGE);
         while (issued.drainTo(page, PRESIGN_PAGE) > 0) {
-            signed += signAndSave(page, clock.instant());
+            int n = signAndSave(page, clock.instant());
+            presignedBy("issuance", n);
+            signed += n;
             page.clear();
         }
         return signed;
@@ -655,19 +667,15 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
      * @return the CAs whose CRLs now need regenerating
      */
     public java.util.Set<String> reSign(List<String> serials) {
-        Instant now = clock.instant();
-        List<OcspRow> rows = new ArrayList<>();
+        List<CertStatus> revoked = new ArrayList<>();
         java.util.Set<String> cas = new java.util.LinkedHashSet<>();
         for (String serial : serials) {
             rs.certStatus(serial).ifPresent(c -> {
+                revoked.add(c);
                 cas.add(c.ca());
-                OcspRow row = presigned(c, now);
-                if (row != null) {
-                    rows.add(row);
-                }
             });
         }
-        rs.saveOcspResponses(rows);
+        presignedBy("revocation", signAndSave(revoked, clock.instant()));
         cache.clear(); // this process's revocations reach its kept answers at once, without waiting for the epoch poll
         return cas;
     }
