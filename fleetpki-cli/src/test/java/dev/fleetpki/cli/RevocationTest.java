@@ -182,6 +182,25 @@ class RevocationTest {
         }
     }
 
+    @Test
+    void answersStillQueuedWhenTheServiceStopsAreSignedAsItStops() throws Exception {
+        try (TestServer t = TestServer.start(dir, null)) {
+            RevocationService revocation = t.services.revocation();
+            revocation.start();
+            var rs = t.fleet.store().revocation();
+            for (int i = 0; i < 50 && rs.ocspResponseCount() < 1; i++) { // the first periodic pass is done
+                Thread.sleep(100);
+            }
+            Issued last = issue(t, "sensor-last"); // by the CLI, so nothing pre-signs it but the next pass
+            assertThat(rs.ocspResponse(last.serial())).isEmpty();
+            // the server is told of it as of one it issued, and stops within microseconds, before its 200 ms drain
+            revocation.issued(t.fleet.store().certificate(last.serial()).orElseThrow().issued(), "est", 0);
+            revocation.close();
+            assertThat(rs.ocspResponse(last.serial())).as("answer of the last certificate issued before the stop")
+                    .hasValueSatisfying(row -> assertThat(row.status()).isEqualTo("good"));
+        }
+    }
+
     private static Proc.Result verifyWithCrls(TestServer t, Path bundle, Path leaf) {
         return Proc.run(t.home, Map.of(), "openssl", "verify", "-crl_check_all", "-CRLfile", bundle.toString(), "-CAfile",
                 t.home.resolve("ca/root.pem").toString(), "-untrusted", t.home.resolve("ca/issuing.pem").toString(), leaf.toString());
