@@ -343,9 +343,7 @@ public final class OcspLoadBench {
         long sum = 0;
         for (ProcessHandle h : all) {
             try {
-                String stat = Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
-                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                sum += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                sum += EstLoadBench.cpuTicks(h.pid());
             } catch (IOException gone) {
                 // a worker that exited
             }

@@ -271,11 +271,14 @@ final class Tx {
         List<String> ids = new ArrayList<>(activeDevices);
         for (int from = 0; from < ids.size(); from += 500) {
             List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 500));
-            String sql = "SELECT id FROM device WHERE status = 'ACTIVE' AND id IN (" + String.join(",", Collections.nCopies(chunk.size(), "?")) + ")";
+            // as many placeholders as the next power of two (the last id repeated): at most 10 distinct statements for the
+            // writer to keep, instead of one per group size pushing its inserts out of the cache
+            int placeholders = Integer.highestOneBit(chunk.size()) == chunk.size() ? chunk.size() : Integer.highestOneBit(chunk.size()) << 1;
+            String sql = "SELECT id FROM device WHERE status = 'ACTIVE' AND id IN (" + String.join(",", Collections.nCopies(placeholders, "?")) + ")";
             try (Use u = use(sql)) {
                 PreparedStatement ps = u.ps();
-                for (int i = 0; i < chunk.size(); i++) {
-                    ps.setString(i + 1, chunk.get(i));
+                for (int i = 0; i < placeholders; i++) {
+                    ps.setString(i + 1, chunk.get(Math.min(i, chunk.size() - 1)));
                 }
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
