@@ -44,6 +44,9 @@ final class QuickstartCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (serve) {
+            dev.fleetpki.server.FleetServer.sessionTickets(false); // as fleetpki serve: before anything loads the JDK's TLS classes
+        }
         Path home = dir.toAbsolutePath().normalize();
         boolean fresh = !Files.exists(home.resolve(ConfigLoader.FILE_NAME));
         if (fresh) {

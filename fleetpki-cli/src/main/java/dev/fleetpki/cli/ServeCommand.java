@@ -31,6 +31,9 @@ final class ServeCommand implements Callable<Integer> {
             description = "plain-HTTP port for CRLs, OCSP and CA certificates (default: ${DEFAULT-VALUE}; 0 picks a free one; -1 turns it off)") int httpPort;
     @Option(names = "--revocation-only", description = "serve only CRLs, OCSP and CA certificates over plain HTTP (no HTTPS API)") boolean revocationOnly;
     @Option(names = "--read-only", description = "open the store read-only (a replica); implies --revocation-only") boolean readOnly;
+    @Option(names = "--tls-session-tickets", description = "send a TLS 1.3 session ticket after each handshake, so clients that connect again "
+            + "can resume (off by default: devices enroll over a new connection and never resume, and each ticket costs both ends work)")
+    boolean sessionTickets;
 
     @Override
     public Integer call() throws Exception {
@@ -44,6 +47,7 @@ final class ServeCommand implements Callable<Integer> {
             }
             return 0;
         }
+        FleetServer.sessionTickets(sessionTickets); // before anything loads the JDK's TLS classes
         try (Fleet f = home.open()) {
             serveUntilStopped(f, home.actor(), bind, port, httpPort, hostname, java.util.List.of());
         }

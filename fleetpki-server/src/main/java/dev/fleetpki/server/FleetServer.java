@@ -50,6 +50,31 @@ public final class FleetServer implements AutoCloseable {
         public static final Limits DEFAULT = new Limits(java.time.Duration.ofSeconds(30), 1024, 10_000);
     }
 
+    /** The JDK's setting for how many TLS 1.3 session tickets a server sends after each full handshake. */
+    static final String SESSION_TICKETS_PROPERTY = "jdk.tls.server.newSessionTicketCount";
+    /** The JDK's setting for stateless (RFC 5077) session tickets, which TLS 1.2 uses. */
+    static final String TLS12_TICKETS_PROPERTY = "jdk.tls.server.enableSessionTicketExtension";
+
+    /**
+     * Whether the server sends a TLS 1.3 session ticket after each full handshake, so a client that
+     * connects again can resume without one. Off unless asked for: devices enroll over a new
+     * connection and do not come back for months, gateways keep their connection, so a ticket is
+     * work for both ends on every connection that nobody uses. The JDK reads the setting once,
+     * when its TLS classes load, so call this before the first TLS context of the process; a value
+     * given with {@code -Djdk.tls.server.newSessionTicketCount} is left as it is.
+     */
+    public static void sessionTickets(boolean send) {
+        if (System.getProperty(SESSION_TICKETS_PROPERTY) == null) {
+            System.setProperty(SESSION_TICKETS_PROPERTY, send ? "1" : "0");
+        }
+        // With no tickets the JDK still accepts a TLS 1.2 client's RFC 5077 ticket extension and then
+        // sends no ticket, which the client takes as a protocol error when it tries to resume; so
+        // TLS 1.2 clients resume by session id instead (ServeSessionTicketsTest)
+        if ("0".equals(System.getProperty(SESSION_TICKETS_PROPERTY).trim()) && System.getProperty(TLS12_TICKETS_PROPERTY) == null) {
+            System.setProperty(TLS12_TICKETS_PROPERTY, "false");
+        }
+    }
+
     /** Starts on {@code bind:port} (port 0: any free port; see {@link #port()}) with the default {@link Limits}. */
     public static FleetServer start(Services s, ServerIdentity.Loaded tls, String bind, int port) {
         return start(s, tls, bind, port, Limits.DEFAULT);

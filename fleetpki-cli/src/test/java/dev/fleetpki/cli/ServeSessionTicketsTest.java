@@ -1,0 +1,78 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code fleetpki serve} sends no TLS 1.3 session ticket unless {@code --tls-session-tickets} asks
+ * for one (OpenSSL's client traces every handshake message it receives), and TLS 1.2 clients can
+ * resume either way.
+ */
+class ServeSessionTicketsTest {
+    static final String HOST = "pki.fleet.example";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void serveSendsASessionTicketOnlyWhenAskedTo() throws Exception {
+        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
+        TestHome.init(home);
+        Path root = dir.resolve("root.pem");
+        Files.writeString(root, Cli.run(home, "export", "trust-bundle", "--root-only").out());
+
+        String plain = handshake(home, root);
+        assertThat(plain).doesNotContain("NewSessionTicket");
+        // a TLS 1.2 client still resumes (by session id), and no connection fails
+        assertThat(plain).contains("Reused, TLSv1.2").doesNotContain(":error:");
+
+        // control: the same client, the same server asked to send tickets, sees one
+        String asked = handshake(home, root, "--tls-session-tickets");
+        assertThat(asked).contains("NewSessionTicket").contains("Reused, TLSv1.2").doesNotContain(":error:");
+    }
+
+    /** Starts serve, has openssl s_client complete a TLS 1.3 handshake and a request, and returns its trace. */
+    private String handshake(Path home, Path root, String... options) throws Exception {
+        int port = Proc.freePort();
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "serve", "--home", home.toString(), "--port", String.valueOf(port), "--http-port", "-1", "--hostname", HOST));
+        cmd.addAll(List.of(options));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try {
+            List<String> lines = new ArrayList<>();
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            long deadline = System.currentTimeMillis() + 60_000;
+            for (String line = out.readLine(); line != null && System.currentTimeMillis() < deadline; line = out.readLine()) {
+                lines.add(line);
+                if (line.startsWith("fleetpki serving https://")) {
+                    break;
+                }
+            }
+            assertThat(String.join("\n", lines)).contains("fleetpki serving https://127.0.0.1:" + port + "/");
+            Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
+            Proc.Result r = Proc.run(dir, Map.of(), "sh", "-c", "printf 'GET /healthz HTTP/1.1\\r\\nHost: " + HOST
+                    + "\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -connect 127.0.0.1:" + port + " -servername " + HOST
+                    + " -tls1_3 -CAfile " + root + " -verify_return_error -msg -ign_eof");
+            // the server's answer came after the point where a ticket is sent: the trace covers it
+            assertThat(r.output()).as(r.output()).contains("Verify return code: 0 (ok)").contains("{\"status\":\"ok\"}")
+                    .contains("Finished");
+            // a TLS 1.2 client connecting five more times with the session it got
+            Proc.Result again = Proc.run(dir, Map.of(), "sh", "-c", "openssl s_client -connect 127.0.0.1:" + port + " -servername " + HOST
+                    + " -tls1_2 -CAfile " + root + " -verify_return_error -reconnect < /dev/null");
+            return r.output() + again.output();
+        } finally {
+            Proc.stop(p);
+        }
+    }
+}
