@@ -256,10 +256,20 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         });
     }
 
+    /**
+     * The secret, read with its device in one query: the enrollment it authenticates reads the
+     * device next ({@link #device}), and finds it in the cache.
+     */
     public Optional<EnrollmentSecret> enrollmentSecret(String id) {
-        return queryOne("SELECT id, device_id, secret_hash, created_at, created_by, expires_at, used_at, used_serial FROM enrollment_secret WHERE id = ?",
-                rs -> new EnrollmentSecret(rs.getString(1), rs.getString(2), rs.getString(3), Instant.ofEpochMilli(rs.getLong(4)),
-                        Actor.parse(rs.getString(5)), Instant.ofEpochMilli(rs.getLong(6)), instant(rs, 7), rs.getString(8)), id);
+        return queryOne("SELECT s.id, s.device_id, s.secret_hash, s.created_at, s.created_by, s.expires_at, s.used_at, s.used_serial, "
+                + "d.id, d.model, d.tags, d.status, d.key_location, d.created_at FROM enrollment_secret s LEFT JOIN device d ON d.id = s.device_id "
+                + "WHERE s.id = ?", rs -> {
+                    if (rs.getString(9) != null) {
+                        devices.put(rs.getString(9), toDevice(rs, 9));
+                    }
+                    return new EnrollmentSecret(rs.getString(1), rs.getString(2), rs.getString(3), Instant.ofEpochMilli(rs.getLong(4)),
+                            Actor.parse(rs.getString(5)), Instant.ofEpochMilli(rs.getLong(6)), instant(rs, 7), rs.getString(8));
+                }, id);
     }
 
     // ---- manufacturer CAs ----
@@ -780,14 +790,19 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     private static Device toDevice(ResultSet rs) throws SQLException {
+        return toDevice(rs, 1);
+    }
+
+    /** The device in the six columns from {@code first}: id, model, tags, status, key_location, created_at. */
+    private static Device toDevice(ResultSet rs, int first) throws SQLException {
         Map<String, String> tags;
         try {
-            tags = JSON.readValue(rs.getString(3), new TypeReference<Map<String, String>>() {});
+            tags = JSON.readValue(rs.getString(first + 2), new TypeReference<Map<String, String>>() {});
         } catch (JsonProcessingException e) {
             throw new SQLException("device tags are not JSON", e);
         }
-        return new Device(rs.getString(1), rs.getString(2), tags, Device.Status.valueOf(rs.getString(4)), rs.getString(5),
-                Instant.ofEpochMilli(rs.getLong(6)));
+        return new Device(rs.getString(first), rs.getString(first + 1), tags, Device.Status.valueOf(rs.getString(first + 3)), rs.getString(first + 4),
+                Instant.ofEpochMilli(rs.getLong(first + 5)));
     }
 
     private static CaRecord toCa(ResultSet rs) throws SQLException {

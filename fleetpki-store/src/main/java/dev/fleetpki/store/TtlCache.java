@@ -31,14 +31,23 @@ final class TtlCache<V> {
         }
         Optional<V> v = load.apply(key);
         if (v.isPresent()) {
-            if (entries.size() >= MAX_ENTRIES) {
-                entries.clear();
-            }
-            entries.put(key, new Entry<>(v.get(), now));
+            put(key, v.get(), now);
         } else {
             entries.remove(key);
         }
         return v;
+    }
+
+    /** Keeps a row read along with another (a device with its enrollment secret). */
+    void put(String key, V value) {
+        put(key, value, System.currentTimeMillis());
+    }
+
+    private void put(String key, V value, long loadedAt) {
+        if (entries.size() >= MAX_ENTRIES) {
+            entries.clear();
+        }
+        entries.put(key, new Entry<>(value, loadedAt));
     }
 
     void invalidate(String key) {

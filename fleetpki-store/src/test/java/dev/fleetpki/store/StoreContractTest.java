@@ -246,6 +246,29 @@ class StoreContractTest {
         assertThat(s.verifyAudit().events()).as("no issue event either").isEqualTo(2);
     }
 
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void anEnrollmentSecretIsReadWithItsDevice(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        Instant created = Instant.ofEpochMilli(System.currentTimeMillis());
+        Device d1 = new Device("d1", "sensor-v2", Map.of("site", "berlin"), Device.Status.ACTIVE, "pkcs11", created);
+        s.addDevice(d1, event("device.add", "device:d1"));
+        s.addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret("s1", "d1", "hash", created, OP, created.plusSeconds(3600), null, null),
+                event("device.secret", "device:d1"));
+        var secret = s.enrollmentSecret("s1").orElseThrow();
+        assertThat(secret.deviceId()).isEqualTo("d1");
+        assertThat(secret.secretHash()).isEqualTo("hash");
+        assertThat(secret.expiresAt()).isEqualTo(created.plusSeconds(3600));
+        assertThat(secret.usedAt()).isNull();
+        // the device came with the secret: another node's change is not read again within the cache's life
+        try (JdbcStore otherNode = new JdbcStore(Database.open(url, null, null, dir))) {
+            otherNode.revokeDevice("d1", RevocationReason.KEY_COMPROMISE, Instant.now(), OP);
+        }
+        assertThat(s.device("d1")).as("every column of the device as read with the secret").contains(d1);
+        assertThat(s.deviceNow("d1").orElseThrow().status()).isEqualTo(Device.Status.REVOKED);
+        assertThat(s.enrollmentSecret("nope")).isEmpty();
+    }
+
     private static void exec(JdbcStore s, String sql) throws Exception {
         try (Connection c = s.database().read(); Statement st = c.createStatement()) {
             st.executeUpdate(sql);
