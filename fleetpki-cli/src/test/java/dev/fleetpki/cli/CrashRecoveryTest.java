@@ -75,13 +75,8 @@ class CrashRecoveryTest {
 
     /** Runs {@code fleetpki sign} in a new JVM; halts it at a failpoint, or kills it after a delay (ms; -1: let it finish). */
     private Run sign(Path home, Path csr, String failpoint, long killAfterMillis) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
-        if (failpoint != null) {
-            cmd.add("-Dfleetpki.failpoint=" + failpoint);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "sign", "--csr", csr.toString(), "--device", "sensor-1", "--home", home.toString()));
+        List<String> cmd = Proc.java(failpoint == null ? List.of() : List.of("-Dfleetpki.failpoint=" + failpoint), Main.class,
+                "sign", "--csr", csr.toString(), "--device", "sensor-1", "--home", home.toString());
         Path out = Files.createTempFile(dir, "out", ".txt");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
         if (killAfterMillis >= 0 && !p.waitFor(killAfterMillis, TimeUnit.MILLISECONDS)) {

@@ -42,10 +42,8 @@ class DeviceSdkPkcs11Test {
             Cli.Result added = Cli.run(ts.home, "device", "add", "se-1", "--enrollment-secret", "--key-location", "pkcs11:token=se;object=device");
             assertThat(added.exit()).as(added.all()).isZero();
             String[] lines = added.out().trim().split("\n");
-            String java = ProcessHandle.current().info().command().orElse("java");
-            List<String> cmd = new ArrayList<>(List.of(java, "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED",
-                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Child.class.getName(),
-                    device.toString(), ts.base, ts.home.resolve("ca/root.pem").toString(), lines[lines.length - 1]));
+            List<String> cmd = Proc.java(List.of("--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED"), Child.class,
+                    device.toString(), ts.base, ts.home.resolve("ca/root.pem").toString(), lines[lines.length - 1]);
             Proc.Result child = Proc.run(dir, env, cmd.toArray(new String[0]));
             assertThat(child.exit()).as(child.output()).isZero();
             assertThat(child.output()).contains("ENROLLED CN=se-1").contains("RENEWED new key").contains("KEY_BYTES none");

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -49,10 +48,7 @@ class Pkcs11CaTest {
     }
 
     private String cli(Map<String, String> env, String... args) {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED",
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
+        List<String> cmd = Proc.java(List.of("--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED"), Main.class, args);
         cmd.addAll(List.of("--home", home.toString()));
         Proc.Result r = Proc.run(home, env, cmd.toArray(new String[0]));
         assertThat(r.exit()).as(String.join(" ", args) + "\n" + r.output()).isZero();

@@ -60,6 +60,35 @@ final class Proc {
         throw new AssertionError("nothing listens on " + port + ": " + (java.nio.file.Files.exists(log) ? java.nio.file.Files.readString(log) : "no log"));
     }
 
+    /** The command that runs {@code main} in a child JVM like this one (same java, same class path). */
+    static List<String> java(List<String> jvmOptions, Class<?> main, String... args) {
+        List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    /**
+     * Reads what a started process prints (stdout and stderr merged) until a line starts with
+     * {@code prefix}, for up to 120 s; returns the lines so far, and keeps draining its output.
+     */
+    static List<String> awaitLine(Process p, String prefix) throws IOException {
+        List<String> lines = new java.util.ArrayList<>();
+        java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        long deadline = System.currentTimeMillis() + 120_000;
+        for (String line = out.readLine(); line != null && System.currentTimeMillis() < deadline; line = out.readLine()) {
+            lines.add(line);
+            if (line.startsWith(prefix)) {
+                Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
+                break;
+            }
+        }
+        return lines;
+    }
+
     /** A port nothing listens on right now. */
     static int freePort() throws IOException {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {

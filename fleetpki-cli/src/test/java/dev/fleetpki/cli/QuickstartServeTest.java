@@ -2,16 +2,10 @@ package dev.fleetpki.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,25 +16,12 @@ class QuickstartServeTest {
 
     @Test
     void quickstartServeLeavesAServerCurlCanUse() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = Proc.freePort();
         Path home = dir.resolve("demo");
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "quickstart", "--serve", "--dir", home.toString(), "--port", String.valueOf(port), "--http-port", "0").redirectErrorStream(true).start();
-        List<String> lines = new ArrayList<>();
+        Process p = new ProcessBuilder(Proc.java(List.of(), Main.class, "quickstart", "--serve", "--dir", home.toString(), "--port", String.valueOf(port),
+                "--http-port", "0")).redirectErrorStream(true).start();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            long deadline = System.currentTimeMillis() + 120_000;
-            String line;
-            while (System.currentTimeMillis() < deadline && (line = out.readLine()) != null) {
-                lines.add(line);
-                if (line.startsWith("  docs:")) {
-                    break; // the last line it prints before serving
-                }
-            }
+            List<String> lines = Proc.awaitLine(p, "  docs:"); // the last line it prints before serving
             assertThat(String.join("\n", lines)).contains("fleetpki serving https://127.0.0.1:" + port + "/");
 
             Path token = home.resolve("secrets/demo-token");
@@ -53,10 +34,7 @@ class QuickstartServeTest {
                     "https://localhost:" + port + "/api/v1/devices/demo-sensor-001");
             assertThat(device.output()).contains("\"id\":\"demo-sensor-001\"").contains("\"certificates\":[{");
         } finally {
-            p.destroy();
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
+            Proc.stop(p);
         }
     }
 }

@@ -2,9 +2,6 @@ package dev.fleetpki.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
  * resume either way.
  */
 class ServeSessionTicketsTest {
-    static final String HOST = "pki.fleet.example";
+    static final String HOST = TestServer.HOST;
 
     @TempDir
     Path dir;
@@ -44,23 +41,13 @@ class ServeSessionTicketsTest {
     /** Starts serve, has openssl s_client complete a TLS 1.3 handshake and a request, and returns its trace. */
     private String handshake(Path home, Path root, String... options) throws Exception {
         int port = Proc.freePort();
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "serve", "--home", home.toString(), "--port", String.valueOf(port), "--http-port", "-1", "--hostname", HOST));
-        cmd.addAll(List.of(options));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        List<String> args = new ArrayList<>(List.of("serve", "--home", home.toString(), "--port", String.valueOf(port), "--http-port", "-1",
+                "--hostname", HOST));
+        args.addAll(List.of(options));
+        Process p = new ProcessBuilder(Proc.java(List.of(), Main.class, args.toArray(new String[0]))).redirectErrorStream(true).start();
         try {
-            List<String> lines = new ArrayList<>();
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            long deadline = System.currentTimeMillis() + 60_000;
-            for (String line = out.readLine(); line != null && System.currentTimeMillis() < deadline; line = out.readLine()) {
-                lines.add(line);
-                if (line.startsWith("fleetpki serving https://")) {
-                    break;
-                }
-            }
+            List<String> lines = Proc.awaitLine(p, "fleetpki serving https://");
             assertThat(String.join("\n", lines)).contains("fleetpki serving https://127.0.0.1:" + port + "/");
-            Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
             Proc.Result r = Proc.run(dir, Map.of(), "sh", "-c", "printf 'GET /healthz HTTP/1.1\\r\\nHost: " + HOST
                     + "\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -connect 127.0.0.1:" + port + " -servername " + HOST
                     + " -tls1_3 -CAfile " + root + " -verify_return_error -msg -ign_eof");
