@@ -129,7 +129,7 @@ public final class EstLoadBench {
         double firstWarmup = Double.parseDouble(opt.getOrDefault("first-warmup", "60"));
         // and past it, in 5 s steps, for as long as the server's JIT compiler threads used more than 5% of a core, at most
         // this long: a guard, so that a day on which compiling takes longer does not measure a server still compiling
-        maxWarmup = Double.parseDouble(opt.getOrDefault("max-warmup", "300"));
+        double maxWarmup = Double.parseDouble(opt.getOrDefault("max-warmup", "300"));
         int[] clients = Arrays.stream(opt.getOrDefault("clients", "1,8,64").split(",")).mapToInt(Integer::parseInt).toArray();
         List<String> servers = List.of(opt.getOrDefault("servers", "cfssl,fleetpki").split(","));
         List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new,new-secret").split(","))
@@ -152,7 +152,7 @@ public final class EstLoadBench {
                         continue; // cfssl authenticates nothing: its new-connection rows are the reference for both
                     }
                     if (firstWarmup > 0 && warmed.add(shape)) {
-                        run(t, shape, 8, 0, 1, firstWarmup, t instanceof FleetpkiServer);
+                        run(t, shape, 8, 0, 1, firstWarmup, t instanceof FleetpkiServer ? maxWarmup : 0);
                     }
                     for (int c : clients) {
                         rows.add(run(t, shape, c, 0, seconds, warmup));
@@ -208,16 +208,14 @@ public final class EstLoadBench {
      * request was due (so a server that falls behind shows it, instead of slowing the clients).
      */
     static Row run(Target t, Shape shape, int clients, double rate, double seconds, double warmup) throws Exception {
-        return run(t, shape, clients, rate, seconds, warmup, false);
+        return run(t, shape, clients, rate, seconds, warmup, 0);
     }
 
-    /** The longest first warm-up of a shape (--max-warmup, seconds). */
-    static double maxWarmup = 300;
     /** JIT compiler threads below this (cores, over a 5 s step) count as done compiling. */
     static final double JIT_SETTLED = 0.05;
 
-    /** @param untilCompiled after {@code warmup}, keep warming in 5 s steps while the server's JIT compilers are busy (up to {@link #maxWarmup}) */
-    static Row run(Target t, Shape shape, int clients, double rate, double seconds, double warmup, boolean untilCompiled) throws Exception {
+    /** @param maxWarmup after {@code warmup}, keep warming in 5 s steps while the server's JIT compilers are busy, up to this many seconds in all (0: no) */
+    static Row run(Target t, Shape shape, int clients, double rate, double seconds, double warmup, double maxWarmup) throws Exception {
         String label = t.name() + " " + shape.label + " x" + clients + (rate > 0 ? " paced " + (long) rate + "/s" : "");
         AtomicBoolean measuring = new AtomicBoolean(false);
         AtomicBoolean stop = new AtomicBoolean(false);
@@ -286,7 +284,7 @@ public final class EstLoadBench {
         }
         progress(label + ": warm-up " + warmup + " s");
         Thread.sleep((long) (warmup * 1000));
-        for (double warmed = warmup; untilCompiled && warmed < maxWarmup; warmed += 5) {
+        for (double warmed = warmup; warmed < maxWarmup; warmed += 5) {
             long jit0 = jitTicks(t.pid());
             Thread.sleep(5000);
             double jitCores = (jitTicks(t.pid()) - jit0) / (double) CLK_TCK / 5;
