@@ -552,20 +552,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     private static void consume(Tx tx, Authorization.Consumes consumes, IssuedCertificate c) throws SQLException {
         switch (consumes) {
-            case Authorization.SecretUse u -> {
-                try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE enrollment_secret SET used_at = ?, used_serial = ? "
-                        + "WHERE id = ? AND device_id = ? AND used_at IS NULL AND expires_at > ?")) {
-                    ps.setLong(1, c.issuedAt().toEpochMilli());
-                    ps.setString(2, c.serialHex());
-                    ps.setString(3, u.secretId());
-                    ps.setString(4, c.deviceId());
-                    ps.setLong(5, c.issuedAt().toEpochMilli());
-                    if (ps.executeUpdate() != 1) {
-                        throw new PkiException(ErrorKind.NOT_AUTHORIZED, "the enrollment secret was already used or has expired; "
-                                + "ask the operator for a new one (fleetpki device secret " + c.deviceId() + ")");
-                    }
-                }
-            }
+            case Authorization.SecretUse u -> tx.useSecret(u.secretId(), c.deviceId(), c.serialHex(), c.issuedAt().toEpochMilli());
             case Authorization.RequestApproval a -> {
                 try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE enrollment_request SET status = 'ISSUED', decided_at = ?, "
                         + "decided_by = ?, serial = ? WHERE id = ? AND status = 'PENDING'")) {

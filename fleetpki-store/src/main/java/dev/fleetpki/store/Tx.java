@@ -34,6 +34,7 @@ final class Tx {
     private final Set<String> activeDevices = new LinkedHashSet<>();
     private final List<CertRow> certs = new ArrayList<>();
     private final List<AuditRow> audits = new ArrayList<>();
+    private final List<SecretUse> secretUses = new ArrayList<>();
     private final AuditChain chain;
     private long seq = -1;
     private String head;
@@ -73,6 +74,12 @@ final class Tx {
     /** A certificate row as stored. */
     record CertRow(String serial, String ca, String deviceId, String profile, String subject, long notBefore, long notAfter, byte[] der,
                    boolean proofOfPossession, String issuedBy, long issuedAt, String protocol) {}
+
+    /** A one-time enrollment secret used up by the certificate with this serial. */
+    private record SecretUse(String id, String deviceId, String serial, long at) {}
+
+    private static final String USE_SECRET = "UPDATE enrollment_secret SET used_at = ?, used_serial = ? "
+            + "WHERE id = ? AND device_id = ? AND used_at IS NULL AND expires_at > ?";
 
     private record AuditRow(long seq, long at, String actor, String action, String target, String detail, String prevHash, String hash) {}
 
@@ -128,6 +135,40 @@ final class Tx {
         certs.add(row);
     }
 
+    /**
+     * Uses up a one-time enrollment secret for the certificate with this serial; the transaction
+     * fails unless the secret is the device's, unused and unexpired when it is written. A group's
+     * uses are written together when the transaction writes its rows, with one kept statement.
+     */
+    void useSecret(String id, String deviceId, String serial, long at) {
+        secretUses.add(new SecretUse(id, deviceId, serial, at));
+    }
+
+    private void writeSecretUses() throws SQLException {
+        if (secretUses.isEmpty()) {
+            return;
+        }
+        try (Use u = use(USE_SECRET)) {
+            PreparedStatement ps = u.ps();
+            for (SecretUse s : secretUses) {
+                ps.setLong(1, s.at());
+                ps.setString(2, s.serial());
+                ps.setString(3, s.id());
+                ps.setString(4, s.deviceId());
+                ps.setLong(5, s.at());
+                ps.addBatch();
+            }
+            int[] rows = ps.executeBatch();
+            for (int i = 0; i < rows.length; i++) {
+                if (rows[i] != 1) {
+                    throw new PkiException(ErrorKind.NOT_AUTHORIZED, "the enrollment secret was already used or has expired; "
+                            + "ask the operator for a new one (fleetpki device secret " + secretUses.get(i).deviceId() + ")");
+                }
+            }
+        }
+        secretUses.clear();
+    }
+
     /** The transaction fails unless this device is registered and active when it commits (checked once per group). */
     void requireActiveDevice(String id) {
         activeDevices.add(id);
@@ -166,6 +207,7 @@ final class Tx {
 
     /** Writes the generic batches and the pending rows. */
     void flush() throws SQLException {
+        writeSecretUses();
         for (PreparedStatement ps : batches.values()) {
             ps.executeBatch();
         }
@@ -221,7 +263,8 @@ final class Tx {
             for (PreparedStatement ps : batches.values()) {
                 ps.executeBatch();
             }
-            finishInOneRoundTrip();
+            finishInOneRoundTrip(); // the head's row lock first, as every writer takes it
+            writeSecretUses();
             return;
         }
         moveHead();

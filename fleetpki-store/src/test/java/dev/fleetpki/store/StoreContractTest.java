@@ -203,6 +203,72 @@ class StoreContractTest {
     }
 
     /**
+     * A one-time secret buys one certificate when many secrets are used up in the same writer
+     * groups: every device's secret is presented twice at once, one secret has expired and one
+     * is presented for another device. Exactly one certificate per usable secret is stored, the
+     * secret names it, and the refusals are the credential's.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aSecretBuysOneCertificateWhenManyAreUsedAtOnce(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        int devices = 32;
+        Instant now = Instant.now();
+        for (int t = 0; t < devices; t++) {
+            s.addDevice(new Device("d" + t, null, Map.of(), Device.Status.ACTIVE, null, now), event("device.add", "device:d" + t));
+            Instant expires = t == 3 ? now.minusSeconds(1) : now.plusSeconds(3600);
+            s.addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret("s" + t, "d" + t, "hash", now.minusSeconds(60), OP, expires, null, null),
+                    event("device.secret", "device:d" + t));
+        }
+        record Use(String device, String secret) {}
+        List<Use> uses = new ArrayList<>();
+        for (int t = 0; t < devices; t++) {
+            uses.add(new Use("d" + t, "s" + t));
+            uses.add(new Use("d" + t, "s" + t));
+        }
+        uses.add(new Use("d8", "s9")); // device 9's secret for device 8
+        AtomicInteger refused = new AtomicInteger();
+        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(uses.size());
+        List<Future<?>> fs = new ArrayList<>();
+        for (Use u : uses) {
+            fs.add(pool.submit(() -> {
+                IssuedCertificate c = cert(s.reserveSerial(), u.device());
+                start.await();
+                try {
+                    s.commitIssued(c, event("certificate.issue", "device:" + u.device()), new dev.fleetpki.core.Authorization.SecretUse(u.secret()));
+                } catch (PkiException e) {
+                    assertThat(e.kind()).isEqualTo(ErrorKind.NOT_AUTHORIZED);
+                    assertThat(e.getMessage()).contains("already used or has expired").contains("fleetpki device secret " + u.device());
+                    refused.incrementAndGet();
+                }
+                return null;
+            }));
+        }
+        start.countDown();
+        for (Future<?> f : fs) {
+            f.get(120, TimeUnit.SECONDS);
+        }
+        pool.shutdown();
+        assertThat(refused.get()).as("the second use of each secret, both uses of the expired one, the other device's").isEqualTo((devices - 1) + 2 + 1);
+        assertThat(s.certificateCount()).isEqualTo(devices - 1);
+        for (int t = 0; t < devices; t++) {
+            var secret = s.enrollmentSecret("s" + t).orElseThrow();
+            var issued = s.certificates("d" + t, Instant.now(), null, 10);
+            if (t == 3) {
+                assertThat(secret.usedAt()).isNull();
+                assertThat(issued).isEmpty();
+            } else {
+                assertThat(issued).hasSize(1);
+                assertThat(secret.usedSerial()).as("secret s" + t).isEqualTo(issued.getFirst().issued().serialHex());
+            }
+        }
+        var v = s.verifyAudit();
+        assertThat(v.intact()).as(v.problems().toString()).isTrue();
+        assertThat(v.events()).as("device adds, secrets, the issues").isEqualTo(2 * devices + devices - 1);
+    }
+
+    /**
      * Each store's writer chains audit events from the head it last wrote, without reading it
      * back. A second process on the same database (the CLI beside a server, a second node) moves
      * the head under it: the stale head must be noticed at commit and the write redone on the
