@@ -6,7 +6,6 @@ import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.List;
 import org.bouncycastle.asn1.ASN1Encodable;
 import org.bouncycastle.asn1.DERNull;
@@ -70,6 +69,15 @@ public final class CertificateTemplate {
                 : EXT.createAuthorityKeyIdentifier(SubjectPublicKeyInfo.getInstance(issuer.getPublicKey().getEncoded()));
     }
 
+    /** The validity time as RFC 5280 writes it, whole seconds ({@link Der#time}). */
+    private static org.bouncycastle.asn1.x509.Time time(Instant t) {
+        try {
+            return org.bouncycastle.asn1.x509.Time.getInstance(org.bouncycastle.asn1.ASN1Primitive.fromByteArray(Der.time(t.toEpochMilli())));
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("Der.time wrote a time that does not parse", e);
+        }
+    }
+
     /**
      * @param issuer the signing CA's certificate, or null for a self-signed root
      * @param issuerName the issuing CA's name, for URL templates
@@ -81,7 +89,7 @@ public final class CertificateTemplate {
         try {
             SubjectPublicKeyInfo spki = SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded());
             X500Name issuerDn = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
-            var b = new X509v3CertificateBuilder(issuerDn, serial, Date.from(notBefore), Date.from(notAfter), subject, spki);
+            var b = new X509v3CertificateBuilder(issuerDn, serial, time(notBefore), time(notAfter), subject, spki);
             boolean ca = kind == ProfileKind.SUB_CA;
             if (ca) {
                 // RFC 5280 4.2.1.9: critical in CA certificates.

@@ -106,7 +106,7 @@ public final class CrlWriter {
             byte[] algId = signer.getAlgorithmIdentifier().getEncoded("DER");
             byte[] issuerName = issuer.getSubjectX500Principal().getEncoded();
             byte[] version = {0x02, 0x01, 0x01};
-            byte[] times = concat(time(thisUpdate.toEpochMilli()), time(nextUpdate.toEpochMilli()));
+            byte[] times = concat(Der.time(thisUpdate.toEpochMilli()), Der.time(nextUpdate.toEpochMilli()));
             byte[] extensions = Der.tlv(0xa0, Der.tlv(Der.SEQUENCE, crlExtensions()));
             int revokedHeader = len == 0 ? 0 : headerLength(len);
             int tbsBody = version.length + algId.length + issuerName.length + times.length + revokedHeader + len + extensions.length;
@@ -188,16 +188,12 @@ public final class CrlWriter {
         return raw;
     }
 
-    private static boolean utc(long millis) {
-        return millis < 2524608000000L; // 2050-01-01T00:00:00Z: RFC 5280 4.1.2.5 switches to GeneralizedTime
-    }
-
     private static int timeLength(long millis) {
-        return utc(millis) ? 15 : 17;
+        return Der.utc(millis) ? 15 : 17;
     }
 
     private void writeTime(long millis) {
-        if (utc(millis)) {
+        if (Der.utc(millis)) {
             buf[len++] = 0x17;
             buf[len++] = 13;
             len = Der.timeDigits(buf, len, millis, false);
@@ -210,14 +206,6 @@ public final class CrlWriter {
         buf[len++] = 0x18;
         buf[len++] = 15;
         len = Der.timeDigits(buf, len, millis, true);
-    }
-
-    private static byte[] time(long millis) {
-        byte[] out = new byte[timeLength(millis)];
-        out[0] = (byte) (utc(millis) ? 0x17 : 0x18);
-        out[1] = (byte) (out.length - 2);
-        Der.timeDigits(out, 2, millis, !utc(millis));
-        return out;
     }
 
     private void put(int... bytes) {

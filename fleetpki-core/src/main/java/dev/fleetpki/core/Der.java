@@ -43,6 +43,25 @@ public final class Der {
         return out;
     }
 
+    /** Whether RFC 5280 4.1.2.5 writes this instant as UTCTime (1950 through 2049), else GeneralizedTime. */
+    static boolean utc(long millis) {
+        return millis >= -631152000000L && millis < 2524608000000L; // 1950-01-01T00:00:00Z, 2050-01-01T00:00:00Z
+    }
+
+    /**
+     * A DER Time as RFC 5280 4.1.2.5 wants it in a certificate's or CRL's validity: UTCTime
+     * (YYMMDDHHMMSSZ) from 1950 through 2049, GeneralizedTime otherwise; whole seconds (sub-second part
+     * dropped, as BouncyCastle's {@code Time(Date)} does, without its SimpleDateFormat per call).
+     */
+    public static byte[] time(long millis) {
+        boolean utc = utc(millis);
+        byte[] out = new byte[utc ? 15 : 17];
+        out[0] = (byte) (utc ? 0x17 : 0x18);
+        out[1] = (byte) (out.length - 2);
+        timeDigits(out, 2, millis, !utc);
+        return out;
+    }
+
     /**
      * Writes YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ in UTC at {@code p}, without java.time objects (days to
      * civil date, H. Hinnant's algorithm).
