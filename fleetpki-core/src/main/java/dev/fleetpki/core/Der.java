@@ -50,8 +50,9 @@ public final class Der {
 
     /**
      * A DER Time as RFC 5280 4.1.2.5 wants it in a certificate's or CRL's validity: UTCTime
-     * (YYMMDDHHMMSSZ) from 1950 through 2049, GeneralizedTime otherwise; whole seconds (sub-second part
-     * dropped, as BouncyCastle's {@code Time(Date)} does, without its SimpleDateFormat per call).
+     * (YYMMDDHHMMSSZ) from 1950 through 2049, GeneralizedTime otherwise; whole seconds (the
+     * sub-second part dropped, as BouncyCastle's {@code Time(Date)} does, without its
+     * SimpleDateFormat per call).
      */
     public static byte[] time(long millis) {
         boolean utc = utc(millis);
