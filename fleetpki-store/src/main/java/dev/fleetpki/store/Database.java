@@ -90,6 +90,9 @@ public final class Database implements AutoCloseable {
                 } catch (InterruptedException e) {
                     break;
                 } catch (SQLException | java.io.IOException e) {
+                    if (stopped) {
+                        break; // stop() interrupted a sync, which closes the channel: not a failure
+                    }
                     org.slf4j.LoggerFactory.getLogger(Database.class).warn("background checkpoint failed (the writer checkpoints instead): {}", e.getMessage());
                     closeQuietly(c);
                     c = null;
