@@ -111,9 +111,9 @@ public final class EstLoadBench {
     }
 
     record Row(String server, Shape shape, int clients, double paced, double perSecond, double p50, double p99, double serverCores,
-               double loadCores, long rssKb, long errors, String firstError, String note) {
+               double loadCores, long rssKb, long errors, String firstError, String note, double machine) {
         Row noted(String n) {
-            return new Row(server, shape, clients, paced, perSecond, p50, p99, serverCores, loadCores, rssKb, errors, firstError, n);
+            return new Row(server, shape, clients, paced, perSecond, p50, p99, serverCores, loadCores, rssKb, errors, firstError, n, machine);
         }
     }
 
@@ -186,7 +186,8 @@ public final class EstLoadBench {
     static String table(List<Row> rows) {
         StringBuilder md = new StringBuilder();
         md.append("| server | connection | clients | enrollments/s | p50 ms | p99 ms | server CPU (cores) | load generator CPU (cores) "
-                + "| server RSS MiB | errors | fleetpki / cfssl |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "| server RSS MiB | errors | fleetpki / cfssl | machine speed after the row (openssl signs/s) |\n"
+                + "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
             String ratio = "";
             if (r.server.equals("fleetpki") && r.paced == 0) {
@@ -194,9 +195,10 @@ public final class EstLoadBench {
                 ratio = rows.stream().filter(o -> o.server.equals("cfssl") && o.shape == ref && o.clients == r.clients).findFirst()
                         .map(o -> String.format(Locale.ROOT, "%.2f", r.perSecond / o.perSecond)).orElse("");
             }
-            md.append(String.format(Locale.ROOT, "| %s | %s | %d%s | %,.0f | %.2f | %.2f | %.2f | %.2f | %d | %d%s | %s |%n", r.server, r.shape.label,
+            md.append(String.format(Locale.ROOT, "| %s | %s | %d%s | %,.0f | %.2f | %.2f | %.2f | %.2f | %d | %d%s | %s | %s |%n", r.server, r.shape.label,
                     r.clients, (r.paced > 0 ? String.format(Locale.ROOT, " (paced at %,.0f/s)", r.paced) : "") + (r.note == null ? "" : ", " + r.note), r.perSecond, r.p50, r.p99,
-                    r.serverCores, r.loadCores, r.rssKb / 1024, r.errors, r.firstError == null ? "" : " (" + r.firstError + ")", ratio));
+                    r.serverCores, r.loadCores, r.rssKb / 1024, r.errors, r.firstError == null ? "" : " (" + r.firstError + ")", ratio,
+                    r.machine > 0 ? String.format(Locale.ROOT, "%,.0f", r.machine) : ""));
         }
         return md.toString();
     }
@@ -314,10 +316,46 @@ public final class EstLoadBench {
         long[] all = IssuanceBench.sortedLatencies(lat, counts);
         long n = all.length;
         double secs = elapsed / 1e9;
+        double machine = seconds >= MACHINE_PROBE_MIN_SECONDS ? machineSpeed() : 0;
         Row row = new Row(t.name(), shape, clients, rate, n / secs, pct(all, 0.5), pct(all, 0.99), serverCpu / (double) CLK_TCK / secs,
-                ownCpu / (double) CLK_TCK / secs, rss, Arrays.stream(errors).sum(), firstError.get(), null);
-        progress(String.format(Locale.ROOT, "%s: %,.0f/s, p50 %.2f ms, p99 %.2f ms, errors %d", label, row.perSecond, row.p50, row.p99, row.errors));
+                ownCpu / (double) CLK_TCK / secs, rss, Arrays.stream(errors).sum(), firstError.get(), null, machine);
+        progress(String.format(Locale.ROOT, "%s: %,.0f/s, p50 %.2f ms, p99 %.2f ms, errors %d%s", label, row.perSecond, row.p50, row.p99, row.errors,
+                machine > 0 ? String.format(Locale.ROOT, ", machine %,.0f signs/s", machine) : ""));
         return row;
+    }
+
+    /** Rows shorter than this (the first warm-ups) skip the machine-speed probe. */
+    static final double MACHINE_PROBE_MIN_SECONDS = 5;
+
+    /**
+     * The machine's speed right after a row, with the clients stopped: ECDSA P-256 signatures per
+     * second by {@code openssl speed} in one process for one second. This shared virtual machine's
+     * speed can change by half within one run (54,483 signatures/s before a run, 31,523 after), so
+     * each row records the state it was measured in. 0 when openssl cannot be run.
+     */
+    static double machineSpeed() {
+        try {
+            Process p = new ProcessBuilder("openssl", "speed", "-seconds", "1", "ecdsap256").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            return parseSpeed(out);
+        } catch (IOException e) {
+            return 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 0;
+        }
+    }
+
+    /** The signatures per second in {@code openssl speed ecdsap256}'s result line, 0 if there is none. */
+    static double parseSpeed(String out) {
+        for (String line : out.split("\n")) {
+            if (line.contains("(nistp256)")) {
+                String[] f = line.trim().split("\\s+");
+                return f.length >= 2 ? Double.parseDouble(f[f.length - 2]) : 0;
+            }
+        }
+        return 0;
     }
 
     static double pct(long[] sorted, double p) {
