@@ -47,6 +47,8 @@ public final class OcspSigner {
     private final byte[] responderId;
     /** certs [0] EXPLICIT SEQUENCE OF Certificate: the delegated signer's certificate; empty when the CA signs itself. */
     private final byte[] certs;
+    /** The signature's AlgorithmIdentifier in DER, fixed by the key's algorithm: encoded at the first answer, not per answer. */
+    private volatile byte[] signatureAlgorithm;
 
     /**
      * @param issuer the CA whose certificates this signer answers for
@@ -114,8 +116,12 @@ public final class OcspSigner {
             byte[] signature = signer.getSignature();
             byte[] bitString = new byte[signature.length + 1]; // no unused bits
             System.arraycopy(signature, 0, bitString, 1, signature.length);
-            byte[] basic = Der.tlv(Der.SEQUENCE, responseData, signer.getAlgorithmIdentifier().getEncoded(ASN1Encoding.DER), Der.tlv(0x03, bitString),
-                    certs);
+            byte[] algorithm = signatureAlgorithm;
+            if (algorithm == null) {
+                algorithm = signer.getAlgorithmIdentifier().getEncoded(ASN1Encoding.DER);
+                signatureAlgorithm = algorithm;
+            }
+            byte[] basic = Der.tlv(Der.SEQUENCE, responseData, algorithm, Der.tlv(0x03, bitString), certs);
             return Der.tlv(Der.SEQUENCE, SUCCESSFUL, Der.tlv(0xa0, Der.tlv(Der.SEQUENCE, BASIC_RESPONSE_TYPE, Der.tlv(0x04, basic))));
         } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot sign an OCSP response: " + e.getMessage(), e);
