@@ -347,12 +347,16 @@ public final class EstLoadBench {
         }
     }
 
-    /** The signatures per second in {@code openssl speed ecdsap256}'s result line, 0 if there is none. */
+    /** The signatures per second in {@code openssl speed ecdsap256}'s result line, 0 if there is none or it does not parse. */
     static double parseSpeed(String out) {
         for (String line : out.split("\n")) {
             if (line.contains("(nistp256)")) {
                 String[] f = line.trim().split("\\s+");
-                return f.length >= 2 ? Double.parseDouble(f[f.length - 2]) : 0;
+                try {
+                    return f.length >= 2 ? Double.parseDouble(f[f.length - 2]) : 0;
+                } catch (NumberFormatException e) {
+                    return 0; // another openssl's layout: the row goes without the machine's speed
+                }
             }
         }
         return 0;
