@@ -4,10 +4,14 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Map;
@@ -30,13 +34,14 @@ public final class Database implements AutoCloseable {
 
     private final boolean readOnly;
 
-    private Database(String url, Dialect dialect, HikariDataSource readers, Properties props, boolean readOnly) {
+    /** @param sqliteFile the SQLite database file, resolved by {@link #open}; null for PostgreSQL */
+    private Database(String url, Path sqliteFile, Dialect dialect, HikariDataSource readers, Properties props, boolean readOnly) {
         this.url = url;
         this.dialect = dialect;
         this.readers = readers;
         this.props = props;
         this.readOnly = readOnly;
-        this.checkpointer = dialect == Dialect.SQLITE && !readOnly ? new Checkpointer() : null;
+        this.checkpointer = dialect == Dialect.SQLITE && !readOnly ? new Checkpointer(sqliteFile) : null;
     }
 
     /**
@@ -55,15 +60,17 @@ public final class Database implements AutoCloseable {
         private volatile boolean stopped;
         /** Times this thread synced the database file after copying pages into it (for tests). */
         private volatile long syncs;
+        private final Path file;
 
-        Checkpointer() {
+        Checkpointer(Path file) {
+            this.file = file;
             thread.start();
         }
 
         @Override
         public void run() {
             Connection c = null;
-            java.nio.channels.FileChannel file = null;
+            FileChannel channel = null;
             long backfilled = -1;
             while (!stopped) {
                 try {
@@ -72,35 +79,34 @@ public final class Database implements AutoCloseable {
                         c = DriverManager.getConnection(url, props);
                     }
                     long copied;
-                    try (Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
+                    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
                         copied = rs.next() ? rs.getLong(3) : -1; // frames of the log copied into the database file so far
                     }
                     if (copied > 0 && copied != backfilled) {
                         // SQLite syncs the database file only when a checkpoint reaches the end of the log, which under
                         // steady commits is the writer's own backstop checkpoint: it then flushed a second's worth of
                         // pages while every caller waited (40-77 ms). Syncing here as pages arrive leaves it little to do.
-                        if (file == null) {
-                            file = java.nio.channels.FileChannel.open(java.nio.file.Path.of(url.substring("jdbc:sqlite:".length())),
-                                    java.nio.file.StandardOpenOption.READ);
+                        if (channel == null) {
+                            channel = FileChannel.open(file, StandardOpenOption.READ);
                         }
-                        file.force(false);
+                        channel.force(false);
                         syncs++;
                     }
                     backfilled = copied;
                 } catch (InterruptedException e) {
                     break;
-                } catch (SQLException | java.io.IOException e) {
+                } catch (SQLException | IOException e) {
                     if (stopped) {
                         break; // stop() interrupted a sync, which closes the channel: not a failure
                     }
                     org.slf4j.LoggerFactory.getLogger(Database.class).warn("background checkpoint failed (the writer checkpoints instead): {}", e.getMessage());
                     closeQuietly(c);
                     c = null;
-                    file = closeQuietly(file);
+                    channel = closeQuietly(channel);
                 }
             }
             closeQuietly(c);
-            closeQuietly(file);
+            closeQuietly(channel);
         }
 
         void stop() {
@@ -113,11 +119,11 @@ public final class Database implements AutoCloseable {
             }
         }
 
-        private static java.nio.channels.FileChannel closeQuietly(java.nio.channels.FileChannel f) {
+        private static FileChannel closeQuietly(FileChannel f) {
             if (f != null) {
                 try {
                     f.close();
-                } catch (java.io.IOException ignored) {
+                } catch (IOException ignored) {
                     // closing after a failure
                 }
             }
@@ -162,6 +168,7 @@ public final class Database implements AutoCloseable {
         Dialect dialect;
         Properties props = new Properties();
         String jdbcUrl = url;
+        Path sqliteFile = null;
         if (url.startsWith("jdbc:sqlite:")) {
             dialect = Dialect.SQLITE;
             String file = url.substring("jdbc:sqlite:".length());
@@ -176,10 +183,11 @@ public final class Database implements AutoCloseable {
             }
             try {
                 Files.createDirectories(p.toAbsolutePath().getParent());
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new PkiException(ErrorKind.CONFIG, "cannot create the folder for " + p + ": " + e.getMessage());
             }
-            jdbcUrl = "jdbc:sqlite:" + p.toAbsolutePath();
+            sqliteFile = p.toAbsolutePath();
+            jdbcUrl = "jdbc:sqlite:" + sqliteFile;
             if (readOnly) {
                 props.setProperty("open_mode", "1"); // SQLITE_OPEN_READONLY
             } else {
@@ -221,7 +229,7 @@ public final class Database implements AutoCloseable {
         if (readOnly) {
             hc.setReadOnly(true);
         }
-        Database db = new Database(jdbcUrl, dialect, new HikariDataSource(hc), props, readOnly);
+        Database db = new Database(jdbcUrl, sqliteFile, dialect, new HikariDataSource(hc), props, readOnly);
         if (readOnly) {
             db.requireSchema();
         }
@@ -257,7 +265,7 @@ public final class Database implements AutoCloseable {
     private static boolean schemaCurrent(String jdbcUrl, Properties props) {
         try (Connection c = DriverManager.getConnection(jdbcUrl, props);
              Statement s = c.createStatement();
-             java.sql.ResultSet rs = s.executeQuery("SELECT version, success FROM flyway_schema_history WHERE version IS NOT NULL "
+             ResultSet rs = s.executeQuery("SELECT version, success FROM flyway_schema_history WHERE version IS NOT NULL "
                      + "ORDER BY installed_rank DESC LIMIT 1")) {
             return rs.next() && SCHEMA_VERSION.equals(rs.getString(1)) && rs.getBoolean(2);
         } catch (SQLException e) {
