@@ -115,7 +115,12 @@ public final class IssuanceBench {
             var pipeline = store.equals("memory")
                     ? new dev.fleetpki.core.IssuancePipeline(f.config(), f.cas(), memory, f.clock()) : f.pipeline();
             java.util.function.LongSupplier committed = store.equals("memory") ? memory.issued::sum : f.store()::certificateCount;
-            Authorization auth = Authorization.of(Actor.operator("bench"), Role.ISSUER);
+            // one operator authorization per device, made before the clock starts (the pipeline re-checks it per issuance)
+            var authorizer = f.authorizer();
+            Authorization[] auths = new Authorization[DEVICES];
+            for (int d = 0; d < DEVICES; d++) {
+                auths[d] = authorizer.operator(Actor.operator("bench"), "bench-" + d, "device", "bench");
+            }
             AtomicBoolean measuring = new AtomicBoolean(false);
             AtomicBoolean stop = new AtomicBoolean(false);
             long[][] lat = new long[callers][];
@@ -131,7 +136,7 @@ public final class IssuanceBench {
                         long t0 = System.nanoTime();
                         byte[] der = csrs.get(i % DEVICES);
                         UntrustedCsr csr = UntrustedCsr.parse(der);
-                        pipeline.issue(IssuanceRequest.fromCsr(csr, "bench-" + (i % DEVICES), "device", "bench"), auth);
+                        pipeline.issue(IssuanceRequest.fromCsr(csr, "bench-" + (i % DEVICES), "device", "bench"), auths[i % DEVICES]);
                         long dt = System.nanoTime() - t0;
                         if (measuring.get() && counts[tt] < lat[tt].length) {
                             lat[tt][counts[tt]++] = dt;

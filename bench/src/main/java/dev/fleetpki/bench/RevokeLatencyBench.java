@@ -53,9 +53,9 @@ public final class RevokeLatencyBench {
                 Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
                 List<byte[]> csrs = IssuanceBench.p256Csrs(2 * runs);
                 List<IssuedCertificate> certs = new ArrayList<>();
-                Authorization auth = Authorization.of(Actor.operator("bench"), Role.ISSUER);
                 for (int i = 0; i < 2 * runs; i++) {
-                    certs.add(s.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csrs.get(i)), "bench-" + i, "device", "bench"), auth));
+                    certs.add(s.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csrs.get(i)), "bench-" + i, "device", "bench"),
+                            s.authorizer().operator(Actor.operator("bench"), "bench-" + i, "device", "bench")));
                 }
                 try (var rev = s.revocation(); RevocationHttp http = RevocationHttp.start(rev, f.store(), s.metrics(), "127.0.0.1", 0)) {
                     rev.start();

@@ -2,6 +2,7 @@ package dev.fleetpki.cli;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.Ceremony;
+import dev.fleetpki.core.EnrollmentAuthorizer;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.ConfigLoader;
@@ -70,6 +71,11 @@ public final class Fleet implements AutoCloseable {
 
     public IssuancePipeline pipeline() {
         return new IssuancePipeline(config, cas, store, clock);
+    }
+
+    /** The one authorization step every issuing command takes before the pipeline. */
+    public EnrollmentAuthorizer authorizer() {
+        return new EnrollmentAuthorizer(config, store, clock);
     }
 
     public Ceremony ceremony(Actor actor) {

@@ -1,13 +1,14 @@
 package dev.fleetpki.cli;
 
-import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentCredential;
+import dev.fleetpki.core.Station;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.kms.Crypto;
 import dev.fleetpki.kms.Pem;
 import java.io.StringReader;
@@ -39,16 +40,19 @@ final class IssueCommand implements Callable<Integer> {
     public Integer call() {
         PublicKey key = parse(Certs.read(publicKey, "public key"));
         try (Fleet f = home.open()) {
-            Actor actor = Actor.station(station);
-            String status = f.store().stationStatus(station).orElse(null);
-            if (!"ACTIVE".equals(status)) {
+            Station st = f.store().stations().stream().filter(x -> x.name().equals(station)).findFirst().orElse(null);
+            if (st == null || !st.active()) {
                 f.store().audit(new AuditEvent(f.clock().instant(), home.actor(), "certificate.refuse", "device:" + device,
                         Map.of("reason", "unknown or inactive station " + station, "kind", ErrorKind.NOT_AUTHORIZED.name())));
-                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not a registered factory station; only a "
-                        + "factory station may issue from a bare public key (register one with: fleetpki station add NAME)");
+                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; only a "
+                        + "factory station may issue from a bare public key (register one with: fleetpki station add NAME --fleet MODEL)");
             }
-            IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromBareKey(key, device, profile, "cli"),
-                    Authorization.of(actor, Role.FACTORY));
+            Authorization auth = switch (f.authorizer().decide(new EnrollmentCredential.FactoryStation(st), device, profile,
+                    EnrollmentAuthorizer.Purpose.BARE_KEY, "cli")) {
+                case EnrollmentAuthorizer.Allowed a -> a.authorization();
+                case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
+            };
+            IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromBareKey(key, device, profile, "cli"), auth);
             String chain = Certs.pemChain(issued.certificate(), SignCommand.withIssuer(f, issued));
             if (out != null) {
                 Pem.writePublicFile(out, chain.getBytes(StandardCharsets.US_ASCII));

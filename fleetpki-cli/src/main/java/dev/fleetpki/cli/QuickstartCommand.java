@@ -1,14 +1,13 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.AuditEvent;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.core.config.ConfigLoader;
+import dev.fleetpki.core.Role;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
@@ -75,7 +74,7 @@ final class QuickstartCommand implements Callable<Integer> {
 
             step("Signing the CSR with the issuing CA (profile 'device')");
             IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csr.getEncoded()), DEVICE, "device", "cli"),
-                    Authorization.of(actor, Role.ISSUER));
+                    f.authorizer().operator(actor, DEVICE, "device", "cli"));
             Path crt = devices.resolve(DEVICE + ".crt");
             Pem.writePublicFile(crt, Certs.pemChain(issued.certificate(), SignCommand.withIssuer(f, issued)).getBytes(StandardCharsets.US_ASCII));
             System.out.println("  serial " + issued.serialHex() + ", valid until " + issued.notAfter() + ", "

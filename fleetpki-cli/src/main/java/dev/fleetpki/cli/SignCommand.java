@@ -1,9 +1,7 @@
 package dev.fleetpki.cli;
 
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.Pem;
 import java.nio.charset.StandardCharsets;
@@ -35,7 +33,7 @@ final class SignCommand implements Callable<Integer> {
             IssuanceRequest base = IssuanceRequest.fromCsr(parsed, device, profile, "cli");
             IssuanceRequest req = new IssuanceRequest(base.deviceId(), base.profile(), base.publicKey(), base.requestedCn(),
                     base.requestedSans(), true, "cli", registrationCode, ca);
-            IssuedCertificate issued = f.pipeline().issue(req, Authorization.of(home.actor(), Role.ISSUER));
+            IssuedCertificate issued = f.pipeline().issue(req, f.authorizer().operator(home.actor(), device, profile, "cli"));
             String chain = Certs.pemChain(issued.certificate(), withIssuer(f, issued));
             if (out != null) {
                 Pem.writePublicFile(out, chain.getBytes(StandardCharsets.US_ASCII));

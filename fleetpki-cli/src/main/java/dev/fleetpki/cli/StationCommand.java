@@ -18,12 +18,13 @@ import picocli.CommandLine.Parameters;
 final class StationCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = {"Register a factory station.",
         "With --certificate, the station enrolls over the network (EST, REST) by presenting that certificate as its TLS client "
-            + "certificate, for the devices of --fleet (a device model), or of every fleet without it."})
+            + "certificate, for the devices of --fleet: one device model, or '*' for every model (say it explicitly: a station "
+            + "bound to no fleet enrolls nothing)."})
     static final class Add implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "NAME") String name;
         @Option(names = "--certificate", paramLabel = "FILE", description = "the station's TLS client certificate (PEM or DER)") Path certificate;
-        @Option(names = "--fleet", paramLabel = "MODEL", description = "the device model it may enroll (default: any)") String fleet;
+        @Option(names = "--fleet", required = true, paramLabel = "MODEL", description = "the device model it may enroll, or '*' for every model") String fleet;
 
         @Override
         public Integer call() {
@@ -34,12 +35,10 @@ final class StationCommand {
                 if (fp != null) {
                     detail.put("certificateSha256", fp);
                 }
-                if (fleet != null) {
-                    detail.put("fleet", fleet);
-                }
+                detail.put("fleet", fleet);
                 f.store().addStation(new Station(name, "ACTIVE", fp, fleet),
                         new AuditEvent(f.clock().instant(), home.actor(), "station.add", "station:" + name, detail));
-                System.out.println("Registered factory station " + name + (fleet == null ? "" : " for fleet " + fleet)
+                System.out.println("Registered factory station " + name + " for " + ("*".equals(fleet) ? "every fleet" : "fleet " + fleet)
                         + (fp == null ? "" : " (client certificate SHA-256 " + fp + ")"));
             }
             return 0;
@@ -56,7 +55,7 @@ final class StationCommand {
                 System.out.printf("%-20s %-8s %-16s %s%n", "NAME", "STATUS", "FLEET", "CLIENT CERTIFICATE SHA-256");
                 for (Station st : f.store().stations()) {
                     System.out.printf("%-20s %-8s %-16s %s%n", st.name(), st.status().toLowerCase(java.util.Locale.ROOT),
-                            st.fleet() == null ? "any" : st.fleet(), st.certSha256() == null ? "- (CLI only)" : st.certSha256());
+                            st.fleet() == null ? "none" : st.fleet(), st.certSha256() == null ? "- (CLI only)" : st.certSha256());
                 }
             }
             return 0;

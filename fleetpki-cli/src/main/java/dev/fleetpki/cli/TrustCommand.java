@@ -28,6 +28,8 @@ final class TrustCommand {
         @Parameters(paramLabel = "FILE", description = "the manufacturer CA certificate (PEM or DER)") Path file;
         @Option(names = "--name", description = "a name for it (default: the file name without extension)") String name;
         @Option(names = "--map", defaultValue = "cn", description = "cn or serial-number (default: ${DEFAULT-VALUE})") String map;
+        @Option(names = "--fleet", required = true, paramLabel = "MODEL",
+                description = "the device model its device certificates may enroll, or '*' for every model") String fleet;
 
         @Override
         public Integer call() {
@@ -47,11 +49,12 @@ final class TrustCommand {
             String fp = dev.fleetpki.core.Fingerprints.of(c);
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                f.store().addManufacturer(new ManufacturerCa(n, c, fp, mapBy, now, home.actor()), new AuditEvent(now, home.actor(),
+                f.store().addManufacturer(new ManufacturerCa(n, c, fp, mapBy, now, home.actor(), fleet), new AuditEvent(now, home.actor(),
                         "trust.add-manufacturer", "manufacturer:" + n, Map.of("subject", c.getSubjectX500Principal().getName(),
-                        "sha256", fp, "map", mapBy.configName())));
+                        "sha256", fp, "map", mapBy.configName(), "fleet", fleet)));
                 System.out.println("Trusting manufacturer CA " + n + ": " + c.getSubjectX500Principal().getName() + " (SHA-256 " + fp
-                        + "), device id from the " + (mapBy == ManufacturerCa.MapBy.CN ? "subject CN" : "subject serialNumber"));
+                        + "), device id from the " + (mapBy == ManufacturerCa.MapBy.CN ? "subject CN" : "subject serialNumber")
+                        + ", for " + ("*".equals(fleet) ? "every fleet" : "fleet " + fleet));
             }
             return 0;
         }

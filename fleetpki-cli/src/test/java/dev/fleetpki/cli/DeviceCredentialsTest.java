@@ -65,7 +65,7 @@ class DeviceCredentialsTest {
             assertThatThrownBy(() -> m500.enroll(est, idevKey, List.of(idevid), Clock.systemUTC())).isInstanceOf(DeviceException.class)
                     .hasMessageContaining("HTTP 401");
             assertThat(m500.chain()).isEmpty();
-            assertThat(Cli.run(ts.home, "trust", "add-manufacturer", dir.resolve("vendor.pem").toString(), "--name", "acme-se").exit()).isZero();
+            assertThat(Cli.run(ts.home, "trust", "add-manufacturer", dir.resolve("vendor.pem").toString(), "--name", "acme-se", "--fleet", "sensor").exit()).isZero();
             X509Certificate issued = m500.enroll(est, idevKey, List.of(idevid), Clock.systemUTC()).chain().getFirst();
             assertThat(issued.getSubjectX500Principal().getName()).isEqualTo("CN=m-500");
             assertThat(issued.getPublicKey()).as("for the operational key, not the IDevID's").isEqualTo(m500.key().publicKey())

@@ -120,7 +120,7 @@ class DeviceRenewalTest {
             X509Certificate expired;
             try (Fleet past = Fleet.open(ts.home, Clock.fixed(then, java.time.ZoneOffset.UTC))) {
                 var issued = past.pipeline().issue(dev.fleetpki.core.IssuanceRequest.fromCsr(dev.fleetpki.core.UntrustedCsr.parse(id.csr()), "ren-1",
-                        "short", "test"), dev.fleetpki.core.Authorization.of(dev.fleetpki.core.Actor.operator("test"), dev.fleetpki.core.Role.ISSUER));
+                        "short", "test"), past.authorizer().operator(dev.fleetpki.core.Actor.operator("test"), "ren-1", "short", "test"));
                 expired = DeviceIdentity.certificate(issued.der());
             }
             assertThat(expired.getNotAfter().toInstant()).isBefore(Instant.now());

@@ -177,7 +177,7 @@ class EstEnrollmentTest {
         start(null);
         assertThat(Cli.run(ts.home, "device", "add", "m-100", "--model", "sensor").exit()).isZero();
         vendor("acme-se");
-        Cli.Result trust = Cli.run(ts.home, "trust", "add-manufacturer", dir.resolve("acme-se-ca.pem").toString(), "--name", "acme-se");
+        Cli.Result trust = Cli.run(ts.home, "trust", "add-manufacturer", dir.resolve("acme-se-ca.pem").toString(), "--name", "acme-se", "--fleet", "*");
         assertThat(trust.exit()).as(trust.all()).isZero();
         Path idev = idevid("acme-se", "idev-100", "/O=acme-se/CN=m-100");
         Http ok = post("/simpleenroll", csr("m100", "m-100"), tls(idev));
@@ -348,7 +348,7 @@ class EstEnrollmentTest {
 
         // per-credential rate limit: a device's IDevID re-sending a pending request is slowed down (3 per hour here)
         vendor("acme-se");
-        Cli.run(ts.home, "trust", "add-manufacturer", dir.resolve("acme-se-ca.pem").toString());
+        Cli.run(ts.home, "trust", "add-manufacturer", dir.resolve("acme-se-ca.pem").toString(), "--fleet", "*");
         Path idev = idevid("acme-se", "idev-q", "/CN=q-1");
         Path q = csr("q1", "q-1");
         for (int i = 0; i < 3; i++) {

@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentCredential;
+import dev.fleetpki.core.Station;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.kms.KeyAlgorithm;
 import java.math.BigInteger;
 import java.nio.file.Files;
@@ -30,8 +32,16 @@ import org.junit.jupiter.api.io.TempDir;
 class IssuancePolicyTest {
     @TempDir Path home;
     Fleet fleet;
-    final Authorization factory = Authorization.of(Actor.station("line-1"), Role.FACTORY);
-    final Authorization issuer = Authorization.of(Actor.operator("alice"), Role.ISSUER);
+    /** A factory station's authorization (every fleet) to certify a bare key for dev-1 with this profile. */
+    private Authorization factory(String profile) {
+        var station = new EnrollmentCredential.FactoryStation(new Station("line-1", "ACTIVE", null, "*"));
+        return ((EnrollmentAuthorizer.Allowed) fleet.authorizer().decide(station, "dev-1", profile, EnrollmentAuthorizer.Purpose.BARE_KEY, "test"))
+                .authorization();
+    }
+
+    private Authorization issuer(String device, String profile) {
+        return fleet.authorizer().operator(Actor.operator("alice"), device, profile, "test");
+    }
 
     @BeforeEach
     void setUp() throws Exception {
@@ -40,6 +50,7 @@ class IssuancePolicyTest {
                 device-long: {kind: device, validity: 15y}
                 device-tiny: {kind: device, maxDerSize: 300}
                 device-ec-only: {kind: device, keyAlgorithms: [ecdsa-p256]}
+                server-ranged: {kind: server-tls, dnsSuffixes: [fleet.example, pki.test], ipRanges: [10.20.0.0/16, "fd00::/8"]}
                 """);
         TestHome.init(home);
         fleet = Fleet.open(home, Clock.systemUTC());
@@ -52,7 +63,7 @@ class IssuancePolicyTest {
     }
 
     private IssuedCertificate bare(PublicKey key, String profile) {
-        return fleet.pipeline().issue(IssuanceRequest.fromBareKey(key, "dev-1", profile, "test"), factory);
+        return fleet.pipeline().issue(IssuanceRequest.fromBareKey(key, "dev-1", profile, "test"), factory(profile));
     }
 
     private static ErrorKind kind(Runnable r) {
@@ -84,7 +95,7 @@ class IssuancePolicyTest {
     @Test
     void bareKeysNeedAFactoryStation() {
         PublicKey k = KeyAlgorithm.EC_P256.generate().getPublic();
-        assertThat(kind(() -> fleet.pipeline().issue(IssuanceRequest.fromBareKey(k, "dev-1", "device", "test"), issuer)))
+        assertThat(kind(() -> fleet.pipeline().issue(IssuanceRequest.fromBareKey(k, "dev-1", "device", "test"), issuer("dev-1", "device"))))
                 .isEqualTo(ErrorKind.NOT_AUTHORIZED);
         assertThat(bare(k, "device").proofOfPossession()).isFalse();
     }
@@ -117,7 +128,7 @@ class IssuancePolicyTest {
         assertThat(c.certificate().getSubjectAlternativeNames()).anyMatch(l -> l.get(1).equals("urn:dev:acme:dev-1"));
         var wrong = new IssuanceRequest("dev-1", "device-uri", k, null,
                 List.of(new GeneralName(GeneralName.uniformResourceIdentifier, "urn:dev:acme:dev-2")), false, "test", null, null);
-        assertThatThrownBy(() -> fleet.pipeline().issue(wrong, factory)).hasMessageContaining("allows only the URI urn:dev:acme:dev-1");
+        assertThatThrownBy(() -> fleet.pipeline().issue(wrong, factory("device-uri"))).hasMessageContaining("allows only the URI urn:dev:acme:dev-1");
     }
 
     @Test
@@ -126,16 +137,61 @@ class IssuancePolicyTest {
         PublicKey k = KeyAlgorithm.EC_P256.generate().getPublic();
         var outside = new IssuanceRequest("gw.fleet.example", "server-tls", k, "gw.fleet.example",
                 List.of(new GeneralName(GeneralName.dNSName, "www.bank.example")), true, "test", null, null);
-        assertThatThrownBy(() -> fleet.pipeline().issue(outside, issuer)).hasMessageContaining("outside profile 'server-tls' suffixes [fleet.example]");
+        assertThatThrownBy(() -> fleet.pipeline().issue(outside, issuer("gw.fleet.example", "server-tls")))
+                .hasMessageContaining("outside profile 'server-tls' suffixes [fleet.example]");
+    }
+
+    @Test
+    void anAuthorizationIsForOneDeviceAndOneProfile() {
+        assertThat(Cli.run(home, "device", "add", "dev-2").exit()).isZero();
+        PublicKey k = KeyAlgorithm.EC_P256.generate().getPublic();
+        Authorization forDev1 = factory("device");
+        assertThatThrownBy(() -> fleet.pipeline().issue(IssuanceRequest.fromBareKey(k, "dev-2", "device", "test"), forDev1))
+                .hasMessageContaining("for device 'dev-1', not 'dev-2'");
+        assertThatThrownBy(() -> fleet.pipeline().issue(IssuanceRequest.fromBareKey(k, "dev-1", "device-uri", "test"), forDev1))
+                .hasMessageContaining("authorized for profile 'device', not 'device-uri'");
+        assertThat(fleet.store().certificateCount()).isZero();
+    }
+
+    @Test
+    void aStationBoundToNoFleetEnrollsNothing() {
+        var unbound = new EnrollmentCredential.FactoryStation(new Station("old-line", "ACTIVE", null, null));
+        assertThatThrownBy(() -> fleet.authorizer().decide(unbound, "dev-1", "device", EnrollmentAuthorizer.Purpose.BARE_KEY, "test"))
+                .isInstanceOf(PkiException.class).hasMessageContaining("bound to no fleet");
+        var other = new EnrollmentCredential.FactoryStation(new Station("cam-line", "ACTIVE", null, "camera"));
+        assertThat(Cli.run(home, "device", "add", "cam-1", "--model", "camera").exit()).isZero();
+        assertThat(fleet.authorizer().decide(other, "cam-1", "device", EnrollmentAuthorizer.Purpose.BARE_KEY, "test"))
+                .isInstanceOf(EnrollmentAuthorizer.Allowed.class);
+        assertThatThrownBy(() -> fleet.authorizer().decide(other, "dev-1", "device", EnrollmentAuthorizer.Purpose.BARE_KEY, "test"))
+                .hasMessageContaining("fleet 'camera' only");
+    }
+
+    @Test
+    void serverIpAddressesMustLieInTheProfilesRanges() throws Exception {
+        assertThat(Cli.run(home, "device", "add", "ranged.fleet.example").exit()).isZero();
+        PublicKey k = KeyAlgorithm.EC_P256.generate().getPublic();
+        var outside = new IssuanceRequest("ranged.fleet.example", "server-ranged", k, "ranged.fleet.example",
+                List.of(new GeneralName(GeneralName.iPAddress, "192.168.1.7")), true, "test", null, null);
+        assertThatThrownBy(() -> fleet.pipeline().issue(outside, issuer("ranged.fleet.example", "server-ranged")))
+                .hasMessageContaining("IP address 192.168.1.7 is outside profile 'server-ranged' ranges [10.20.0.0/16, fd00::/8]");
+        var inside = new IssuanceRequest("ranged.fleet.example", "server-ranged", k, "ranged.fleet.example",
+                List.of(new GeneralName(GeneralName.iPAddress, "10.20.3.4"), new GeneralName(GeneralName.iPAddress, "fd12::1")), true, "test", null, null);
+        assertThat(fleet.pipeline().issue(inside, issuer("ranged.fleet.example", "server-ranged")).certificate().getSubjectAlternativeNames())
+                .anyMatch(l -> l.get(1).equals("10.20.3.4"));
+        // the hosts of the CA's own URLs are never a server's name
+        var own = new IssuanceRequest("ranged.fleet.example", "server-ranged", k, "ranged.fleet.example",
+                List.of(new GeneralName(GeneralName.dNSName, "pki.test")), true, "test", null, null);
+        assertThatThrownBy(() -> fleet.pipeline().issue(own, issuer("ranged.fleet.example", "server-ranged")))
+                .hasMessageContaining("'pki.test' names one of this CA's own services");
     }
 
     @Test
     void cloudVerificationNeedsTheRegistrationCodeAsCn() {
         PublicKey k = KeyAlgorithm.EC_P256.generate().getPublic();
         var mismatch = new IssuanceRequest(null, "cloud-verification", k, "ABC", List.of(), true, "test", "XYZ", null);
-        assertThatThrownBy(() -> fleet.pipeline().issue(mismatch, issuer)).hasMessageContaining("is not the registration code 'XYZ'");
+        assertThatThrownBy(() -> fleet.pipeline().issue(mismatch, issuer(null, "cloud-verification"))).hasMessageContaining("is not the registration code 'XYZ'");
         var ok = new IssuanceRequest(null, "cloud-verification", k, "XYZ", List.of(), true, "test", "XYZ", "root");
-        IssuedCertificate c = fleet.pipeline().issue(ok, issuer); // proves possession of the root key, which this store holds
+        IssuedCertificate c = fleet.pipeline().issue(ok, issuer(null, "cloud-verification")); // proves possession of the root key, which this store holds
         assertThat(c.certificate().getSubjectX500Principal().getName()).isEqualTo("CN=XYZ");
         assertThat(c.certificate().getIssuerX500Principal()).isEqualTo(fleet.cas().get("root").certificate().getSubjectX500Principal());
     }

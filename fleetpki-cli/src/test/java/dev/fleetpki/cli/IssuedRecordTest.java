@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.KeyAlgorithm;
@@ -48,7 +46,7 @@ class IssuedRecordTest {
                     .build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())).getEncoded();
 
             IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csr), "sensor-1", "device", "test"),
-                    Authorization.of(op, Role.ISSUER));
+                    f.authorizer().operator(op, "sensor-1", "device", "test"));
 
             X509Certificate decoded = issued.certificate();
             assertThat(decoded.getEncoded()).isEqualTo(issued.der());

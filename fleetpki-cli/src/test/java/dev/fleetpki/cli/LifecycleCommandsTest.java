@@ -141,9 +141,9 @@ class LifecycleCommandsTest {
         Proc.ok(home, "openssl", "pkey", "-in", "se.key", "-pubout", "-out", "se.pub");
         Cli.Result refused = Cli.run(home, "issue", "--public-key", home.resolve("se.pub").toString(), "--device", "se-1", "--station", "line-3");
         assertThat(refused.exit()).isEqualTo(77);
-        assertThat(refused.err()).contains("not a registered factory station");
+        assertThat(refused.err()).contains("not an active factory station");
 
-        assertThat(Cli.run(home, "station", "add", "line-3").exit()).isZero();
+        assertThat(Cli.run(home, "station", "add", "line-3", "--fleet", "*").exit()).isZero();
         Cli.Result ok = Cli.run(home, "issue", "--public-key", home.resolve("se.pub").toString(), "--device", "se-1", "--station", "line-3",
                 "--out", home.resolve("se.crt").toString());
         assertThat(ok.exit()).as(ok.all()).isZero();

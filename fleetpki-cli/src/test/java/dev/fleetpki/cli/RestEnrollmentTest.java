@@ -106,7 +106,7 @@ class RestEnrollmentTest {
 
         // 2. a manufacturer certificate for a device nobody registered: 202 + Location, 409 for another CSR, approve via the API
         Path vendorCa = selfSigned("vendor", "/CN=Vendor Root");
-        assertThat(Cli.run(ts.home, "trust", "add-manufacturer", vendorCa.toString(), "--map", "serial-number").exit()).isZero();
+        assertThat(Cli.run(ts.home, "trust", "add-manufacturer", vendorCa.toString(), "--map", "serial-number", "--fleet", "*").exit()).isZero();
         Path idevCsr = TestHome.opensslCsr(dir, "idev", "ec", "/O=Vendor/serialNumber=SN-0042/CN=board", "-pkeyopt", "ec_paramgen_curve:P-256");
         Path idev = dir.resolve("idev.pem");
         Proc.ok(dir, "openssl", "x509", "-req", "-in", idevCsr.toString(), "-CA", vendorCa.toString(), "-CAkey", dir.resolve("vendor.key").toString(),
@@ -152,7 +152,7 @@ class RestEnrollmentTest {
 
         // 4. a factory station issues from a bare public key; a device secret may not
         Path station = selfSigned("station", "/CN=line-7");
-        assertThat(Cli.run(ts.home, "station", "add", "line-7", "--certificate", station.toString()).exit()).isZero();
+        assertThat(Cli.run(ts.home, "station", "add", "line-7", "--certificate", station.toString(), "--fleet", "*").exit()).isZero();
         Proc.ok(dir, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir.resolve("bare.key").toString());
         String pub = Proc.ok(dir, "openssl", "pkey", "-in", dir.resolve("bare.key").toString(), "-pubout");
         String bare = JSON.writeValueAsString(Map.of("publicKey", pub, "device", "rest-1"));

@@ -1,34 +1,87 @@
 package dev.fleetpki.core;
 
-import java.util.Set;
-
 /**
- * What an authenticated credential allows, as decided by an enrollment authorizer. Only the
- * pipeline reads it; adapters build it after they authenticate.
- *
- * @param actor who is asking (recorded in the audit log)
- * @param role what the actor may do
- * @param deviceId the single device this credential may enroll, or null for any registered device
- * @param profiles the profiles this credential may use; empty means any
- * @param consumes what the issuance uses up, in the transaction that stores the certificate (or null)
+ * What one decision of the {@link EnrollmentAuthorizer} allows: this actor may obtain a
+ * certificate of this one profile for this one device, and nothing else. Only the authorizer
+ * makes one (the constructor is package-private), and the {@link IssuancePipeline} checks the
+ * request against it again right before signing, as Boulder's CA re-checks the RA's
+ * authorization: a new issuing path that never asked the authorizer has no Authorization to pass,
+ * so it cannot issue.
  */
-public record Authorization(Actor actor, Role role, String deviceId, Set<String> profiles, Consumes consumes) {
-    public Authorization {
-        profiles = profiles == null ? Set.of() : Set.copyOf(profiles);
+public final class Authorization {
+    private final Actor actor;
+    private final Role role;
+    private final String deviceId;
+    private final String profile;
+    private final String fleet;
+    private final boolean operator;
+    private final boolean bareKey;
+    private final IssuedCertificate renewing;
+    private final Consumes consumes;
+
+    Authorization(Actor actor, Role role, String deviceId, String profile, String fleet, boolean operator, boolean bareKey,
+                  IssuedCertificate renewing, Consumes consumes) {
+        if (actor == null || role == null || profile == null) {
+            throw new IllegalArgumentException("an authorization names its actor, role and profile");
+        }
+        this.actor = actor;
+        this.role = role;
+        this.deviceId = deviceId;
+        this.profile = profile;
+        this.fleet = fleet;
+        this.operator = operator;
+        this.bareKey = bareKey;
+        this.renewing = renewing;
+        this.consumes = consumes;
     }
 
-    public static Authorization of(Actor actor, Role role) {
-        return new Authorization(actor, role, null, Set.of(), null);
+    /** Who is asking (recorded in the audit log). */
+    public Actor actor() {
+        return actor;
     }
 
-    /** The same, limited to one device. */
-    public Authorization forDevice(String device) {
-        return new Authorization(actor, role, device, profiles, consumes);
+    public Role role() {
+        return role;
     }
 
-    /** The same, using up {@code c} when the certificate is stored. */
-    public Authorization consuming(Consumes c) {
-        return new Authorization(actor, role, deviceId, profiles, c);
+    /** The one device the certificate may be for (null only for a cloud-verification certificate, which names a code). */
+    public String deviceId() {
+        return deviceId;
+    }
+
+    /** The one profile the certificate may have. */
+    public String profile() {
+        return profile;
+    }
+
+    /** The device model a station's or manufacturer CA's authorization is bound to ({@code *}: any), or null: not bound. */
+    public String fleet() {
+        return fleet;
+    }
+
+    /** Whether the device's model is inside this authorization's fleet binding. */
+    public boolean coversModel(String model) {
+        return fleet == null || EnrollmentAuthorizer.covers(fleet, model);
+    }
+
+    /** An operator decided (CLI, admin token, an approval): server names without configured suffixes, the server's own identity. */
+    public boolean operator() {
+        return operator;
+    }
+
+    /** Whether the certificate may certify a bare public key (no proof of possession): factory stations only. */
+    public boolean allowsBareKey() {
+        return bareKey;
+    }
+
+    /** The certificate this one renews: its names are carried over, not taken from the request. Null for a first enrollment. */
+    public IssuedCertificate renewing() {
+        return renewing;
+    }
+
+    /** What the issuance uses up in the transaction that stores the certificate, or null. */
+    public Consumes consumes() {
+        return consumes;
     }
 
     /**
@@ -43,7 +96,8 @@ public record Authorization(Actor actor, Role role, String deviceId, Set<String>
     /** A pending request an operator approved, by id: it becomes issued with the certificate's serial. */
     public record RequestApproval(String requestId, Actor approver) implements Consumes {}
 
-    public boolean allowsProfile(String profile) {
-        return profiles.isEmpty() || profiles.contains(profile);
+    @Override
+    public String toString() {
+        return actor + " -> " + profile + " for " + deviceId;
     }
 }

@@ -10,6 +10,13 @@ import java.util.Map;
 public record Device(String id, String model, Map<String, String> tags, Status status, String keyLocation, Instant createdAt) {
     public enum Status { ACTIVE, DISABLED, REVOKED }
 
+    /**
+     * The model of the CA's own servers: each {@code fleetpki serve} registers its TLS identity as a
+     * device of this model. Only an operator may obtain certificates for such a device, so no
+     * enrollment credential can impersonate the CA's own services.
+     */
+    public static final String SERVER_MODEL = "fleetpki-server";
+
     public Device {
         tags = tags == null ? Map.of() : Map.copyOf(tags);
     }

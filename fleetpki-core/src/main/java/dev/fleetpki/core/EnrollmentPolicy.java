@@ -56,15 +56,21 @@ public record EnrollmentPolicy(Map<String, FleetRule> fleets, int deviceRate, in
      * @param accept the credential kinds that enroll at once
      * @param otherwise what happens to other authenticated requests
      * @param serverKeygen the credential kinds that may ask the server to generate the key (EST serverkeygen)
+     * @param profiles the profiles each credential kind may obtain, by kind; a kind not in the map
+     *     gets the device-side profiles (those of kind device and device-peer), and an empty list
+     *     gets nothing. Server, code-signing, CA, OCSP and cloud-verification certificates are
+     *     never in a credential's scope: they need an operator.
      */
-    public record FleetRule(Set<Credential> accept, Otherwise otherwise, Set<Credential> serverKeygen) {
+    public record FleetRule(Set<Credential> accept, Otherwise otherwise, Set<Credential> serverKeygen, Map<Credential, Set<String>> profiles) {
         public FleetRule {
             accept = Set.copyOf(accept);
             serverKeygen = Set.copyOf(serverKeygen);
+            profiles = Map.copyOf(profiles);
         }
     }
 
-    public static final FleetRule DEFAULT_RULE = new FleetRule(Set.of(Credential.values()), Otherwise.PENDING, Set.of(Credential.STATION, Credential.TOKEN));
+    public static final FleetRule DEFAULT_RULE = new FleetRule(Set.of(Credential.values()), Otherwise.PENDING,
+            Set.of(Credential.STATION, Credential.TOKEN), Map.of());
 
     public static final EnrollmentPolicy DEFAULT = new EnrollmentPolicy(Map.of("*", DEFAULT_RULE), 10, 0, Duration.ofMinutes(1), Duration.ofDays(7));
 

@@ -44,6 +44,8 @@ public final class IssuancePipeline {
     private final Clock clock;
     private final CertificateTemplate.Urls urls;
     private final IssuanceObserver observer;
+    /** The hosts of the URLs this CA publishes (CRL, OCSP, CA issuers): names of its own services, never issued to a server. */
+    private final java.util.Set<String> urlHosts;
     /** Signature verifiers for the CAs' own keys, made once (building one converts the key). */
     private final Map<String, org.bouncycastle.operator.ContentVerifierProvider> verifiers = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -53,6 +55,7 @@ public final class IssuancePipeline {
         this.ledger = ledger;
         this.clock = clock;
         this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl(), config.revocation().crlShards());
+        this.urlHosts = urlHosts(config);
         this.observer = IssuanceObserver.NONE;
     }
 
@@ -62,7 +65,25 @@ public final class IssuancePipeline {
         this.ledger = p.ledger;
         this.clock = p.clock;
         this.urls = p.urls;
+        this.urlHosts = p.urlHosts;
         this.observer = observer;
+    }
+
+    private static java.util.Set<String> urlHosts(FleetConfig config) {
+        java.util.Set<String> hosts = new java.util.HashSet<>();
+        for (String url : java.util.Arrays.asList(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl())) {
+            if (url != null) {
+                try {
+                    String host = java.net.URI.create(url.replace("{ca}", "ca").replace("{shard}", "0")).getHost();
+                    if (host != null) {
+                        hosts.add(host.toLowerCase(Locale.ROOT));
+                    }
+                } catch (IllegalArgumentException e) {
+                    // the config loader reported it
+                }
+            }
+        }
+        return java.util.Set.copyOf(hosts);
     }
 
     /** The same pipeline, telling {@code observer} of every issuance and refusal. */
@@ -95,21 +116,23 @@ public final class IssuancePipeline {
     private IssuedCertificate issueChecked(IssuanceRequest req, Authorization auth) {
         Profile profile = config.profile(req.profile()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                 "no profile named '" + req.profile() + "'; profiles: " + String.join(", ", new java.util.TreeSet<>(config.profiles().keySet()))));
-        if (!auth.allowsProfile(profile.name())) {
-            throw new PkiException(ErrorKind.NOT_AUTHORIZED, auth.actor() + " may not use profile '" + profile.name() + "'");
+        // the authorizer decided for this device and profile; check the request is that one (Boulder's CA re-checks the RA)
+        if (!profile.name().equals(auth.profile())) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, auth.actor() + " is authorized for profile '" + auth.profile() + "', not '"
+                    + profile.name() + "'");
         }
-        if (!req.proofOfPossession() && auth.role() != Role.FACTORY) {
+        if (!java.util.Objects.equals(auth.deviceId(), req.deviceId())) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this authorization is for device '" + auth.deviceId() + "', not '" + req.deviceId() + "'");
+        }
+        if (!req.proofOfPossession() && !auth.allowsBareKey()) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "issuing from a bare public key (no proof of possession) is allowed "
                     + "only to a factory station; " + auth.actor() + " has role " + auth.role().name().toLowerCase(Locale.ROOT));
-        }
-        if (auth.deviceId() != null && !auth.deviceId().equals(req.deviceId())) {
-            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this credential may enroll only device '" + auth.deviceId() + "'");
         }
         if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' makes CA or OCSP certificates; "
                     + "those come from the ceremony ('fleetpki init', 'fleetpki ca ...'), not from a device request");
         }
-        Names names = names(req, profile);
+        Names names = names(req, profile, auth);
         KeyPolicy.check(req.publicKey(), profile.keyAlgorithms());
 
         CertificateAuthority ca = cas.get(issuerName(req, profile));
@@ -188,7 +211,7 @@ public final class IssuancePipeline {
 
     private record Names(X500Name subject, List<GeneralName> sans) {}
 
-    private Names names(IssuanceRequest req, Profile profile) {
+    private Names names(IssuanceRequest req, Profile profile, Authorization auth) {
         if (profile.kind() == ProfileKind.CLOUD_VERIFICATION) {
             String code = req.registrationCode();
             if (code == null || code.isBlank()) {
@@ -211,9 +234,19 @@ public final class IssuancePipeline {
             throw new PkiException(ErrorKind.DEVICE_NOT_ACTIVE, "device '" + id + "' is " + d.status().name().toLowerCase(Locale.ROOT)
                     + "; it may not receive certificates");
         }
+        if (!auth.operator() && Device.SERVER_MODEL.equals(d.model())) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "device '" + id + "' is the TLS identity of this CA's own server; only an operator issues its certificates");
+        }
+        if (!auth.coversModel(d.model())) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, auth.actor() + " enrolls devices of fleet '" + auth.fleet() + "' only; device '" + id
+                    + "' is model '" + d.model() + "'");
+        }
         if (req.requestedCn() != null && !req.requestedCn().equals(id)) {
             throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR's CN '" + req.requestedCn() + "' is not the device id '" + id
                     + "'; make the CSR with -subj \"/CN=" + id + "\"");
+        }
+        if (auth.renewing() != null) {
+            return renewedNames(req, auth.renewing(), profile);
         }
         List<GeneralName> sans = new ArrayList<>();
         X500NameBuilder subject = new X500NameBuilder(BCStyle.INSTANCE);
@@ -237,25 +270,17 @@ public final class IssuancePipeline {
         subject.addRDN(BCStyle.CN, id);
         if (profile.kind() == ProfileKind.SERVER_TLS) {
             if (looksLikeDnsName(id)) {
-                sans.add(new GeneralName(GeneralName.dNSName, id.toLowerCase(Locale.ROOT)));
+                sans.add(serverDnsName(id, id, profile, auth));
             }
             for (GeneralName g : req.requestedSans()) {
-                if (g.getTagNo() == GeneralName.dNSName) {
-                    String dns = g.getName().toString().toLowerCase(Locale.ROOT);
-                    if (!looksLikeDnsName(dns.startsWith("*.") ? dns.substring(2) : dns)) {
-                        throw new PkiException(ErrorKind.NAME_MISMATCH, "'" + dns + "' is not a DNS name");
-                    }
-                    if (!profile.dnsSuffixes().isEmpty() && profile.dnsSuffixes().stream().noneMatch(s -> dns.equals(s) || dns.endsWith("." + s))) {
-                        throw new PkiException(ErrorKind.NAME_MISMATCH, "DNS name '" + dns + "' is outside profile '" + profile.name()
-                                + "' suffixes " + profile.dnsSuffixes());
-                    }
-                    if (sans.stream().noneMatch(s -> s.equals(g))) {
-                        sans.add(new GeneralName(GeneralName.dNSName, dns));
-                    }
-                } else if (g.getTagNo() == GeneralName.iPAddress) {
-                    sans.add(g);
-                } else {
-                    throw new PkiException(ErrorKind.NAME_MISMATCH, "a server certificate carries DNS and IP names only; the CSR asks for " + describe(g));
+                GeneralName name = switch (g.getTagNo()) {
+                    case GeneralName.dNSName -> serverDnsName(g.getName().toString(), id, profile, auth);
+                    case GeneralName.iPAddress -> serverIp(g, profile, auth);
+                    default -> throw new PkiException(ErrorKind.NAME_MISMATCH, "a server certificate carries DNS and IP names only; the CSR asks for "
+                            + describe(g));
+                };
+                if (!sans.contains(name)) {
+                    sans.add(name);
                 }
             }
             if (sans.isEmpty()) {
@@ -267,6 +292,84 @@ public final class IssuancePipeline {
                     + "; profile '" + profile.name() + "' names the device by its CN only");
         }
         return new Names(subject.build(), sans);
+    }
+
+    /**
+     * A DNS name for a server certificate: under the profile's {@code dnsSuffixes} (an operator may
+     * name any host when none are configured; nobody else may), and never a name of this CA's own
+     * services (its URLs' hosts, the host names of its own servers) unless the certificate is for
+     * that very server.
+     */
+    private GeneralName serverDnsName(String requested, String deviceId, Profile profile, Authorization auth) {
+        String dns = requested.toLowerCase(Locale.ROOT);
+        if (!looksLikeDnsName(dns.startsWith("*.") ? dns.substring(2) : dns)) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "'" + dns + "' is not a DNS name");
+        }
+        if (profile.dnsSuffixes().isEmpty() && !auth.operator()) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' has no dnsSuffixes, so only an operator may "
+                    + "obtain DNS names with it; list the domains its servers use under profiles." + profile.name() + ".dnsSuffixes");
+        }
+        if (!profile.dnsSuffixes().isEmpty() && profile.dnsSuffixes().stream().noneMatch(s -> dns.equals(s) || dns.endsWith("." + s))) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "DNS name '" + dns + "' is outside profile '" + profile.name()
+                    + "' suffixes " + profile.dnsSuffixes());
+        }
+        if (!dns.equals(deviceId.toLowerCase(Locale.ROOT))) {
+            boolean own = urlHosts.contains(dns) || ledger.device(dns).map(d -> Device.SERVER_MODEL.equals(d.model())).orElse(false);
+            if (own) {
+                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "'" + dns + "' names one of this CA's own services; it is issued only to "
+                        + "that server's own identity");
+            }
+        }
+        return new GeneralName(GeneralName.dNSName, dns);
+    }
+
+    /** An IP address for a server certificate: inside the profile's {@code ipRanges} (only an operator may name one when none are configured). */
+    private static GeneralName serverIp(GeneralName g, Profile profile, Authorization auth) {
+        byte[] address = org.bouncycastle.asn1.ASN1OctetString.getInstance(g.getName()).getOctets();
+        if (profile.ipRanges().isEmpty() && !auth.operator()) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' has no ipRanges, so only an operator may "
+                    + "obtain IP addresses with it; list the networks its servers use under profiles." + profile.name() + ".ipRanges");
+        }
+        if (!profile.ipRanges().isEmpty() && profile.ipRanges().stream().noneMatch(r -> r.contains(address))) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "IP address " + ip(address) + " is outside profile '" + profile.name()
+                    + "' ranges " + profile.ipRanges());
+        }
+        return g;
+    }
+
+    private static String ip(byte[] address) {
+        try {
+            return java.net.InetAddress.getByAddress(address).getHostAddress();
+        } catch (java.net.UnknownHostException e) {
+            return "(" + address.length + " bytes)";
+        }
+    }
+
+    /**
+     * A renewal's names are the renewed certificate's (RFC 5280 subject and subjectAltName carried
+     * over), not the request's: a CSR may repeat them but not add any.
+     */
+    private static Names renewedNames(IssuanceRequest req, IssuedCertificate current, Profile profile) {
+        if (!profile.renewWithSameKey() && Arrays.equals(current.certificate().getPublicKey().getEncoded(), req.publicKey().getEncoded())) {
+            throw new PkiException(ErrorKind.KEY_POLICY, "the CSR carries the current certificate's key; profile '" + profile.name()
+                    + "' renews only with a new key (rekey): generate a new key pair on the device (or set renewWithSameKey: true)");
+        }
+        X509CertificateHolder holder;
+        try {
+            holder = new X509CertificateHolder(current.der());
+        } catch (java.io.IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot read certificate " + current.serialHex() + " being renewed", e);
+        }
+        org.bouncycastle.asn1.x509.GeneralNames had = org.bouncycastle.asn1.x509.GeneralNames.fromExtensions(holder.getExtensions(),
+                org.bouncycastle.asn1.x509.Extension.subjectAlternativeName);
+        List<GeneralName> sans = had == null ? List.of() : List.of(had.getNames());
+        for (GeneralName g : req.requestedSans()) {
+            if (!sans.contains(g)) {
+                throw new PkiException(ErrorKind.NAME_MISMATCH, "a renewal keeps the names of certificate " + current.serialHex()
+                        + "; the CSR asks for " + describe(g) + ", which it does not carry");
+            }
+        }
+        return new Names(holder.getSubject(), sans);
     }
 
     private static String describe(GeneralName g) {

@@ -9,8 +9,11 @@ import java.util.Locale;
  * IDevID certificate names the device.
  *
  * @param fingerprint SHA-256 of the CA certificate's DER, hex
+ * @param fleet the device model its IDevIDs may enroll, {@code *} for every model, or null (CAs
+ *     trusted before fleets were required): none
  */
-public record ManufacturerCa(String name, X509Certificate certificate, String fingerprint, MapBy mapBy, Instant createdAt, Actor createdBy) {
+public record ManufacturerCa(String name, X509Certificate certificate, String fingerprint, MapBy mapBy, Instant createdAt, Actor createdBy,
+                             String fleet) {
 
     /** Where the registered device id is in a manufacturer certificate's subject. */
     public enum MapBy {

@@ -20,13 +20,16 @@ import java.util.Set;
  * @param keyAlgorithms subject key algorithms accepted
  * @param maxDerSize DER size budget in bytes (microcontroller parsers have small buffers)
  * @param issuer name of the CA that signs, or null for the default issuing CA
- * @param dnsSuffixes DNS SANs a server-TLS request may ask for must end with one of these (empty: any)
+ * @param dnsSuffixes DNS SANs a server-TLS certificate may carry must end with one of these; with
+ *     none configured, only an operator may obtain server-TLS DNS names
+ * @param ipRanges IP SANs a server-TLS certificate may carry must lie in one of these; with none
+ *     configured, only an operator may obtain server-TLS IP addresses
  * @param pathLength for sub-CA: the pathLenConstraint
  * @param renewWithSameKey whether a renewal may keep the current certificate's key (default: a renewal must bring a new key)
  */
 public record Profile(String name, ProfileKind kind, Duration validity, Duration backdate, SubjectSource subject,
                       String uriTemplate, String organization, Set<KeyAlgorithm> keyAlgorithms, int maxDerSize,
-                      String issuer, List<String> dnsSuffixes, int pathLength, boolean renewWithSameKey) {
+                      String issuer, List<String> dnsSuffixes, List<IpRange> ipRanges, int pathLength, boolean renewWithSameKey) {
 
     /** Where the device id is written in the certificate. */
     public enum SubjectSource { CN, URI_SAN }
@@ -37,6 +40,12 @@ public record Profile(String name, ProfileKind kind, Duration validity, Duration
     public Profile {
         keyAlgorithms = Set.copyOf(keyAlgorithms);
         dnsSuffixes = List.copyOf(dnsSuffixes);
+        ipRanges = List.copyOf(ipRanges);
+    }
+
+    /** Whether certificates of this profile are for a device's own use (device, device-peer): what device credentials may obtain. */
+    public boolean deviceSide() {
+        return kind == ProfileKind.DEVICE || kind == ProfileKind.DEVICE_PEER;
     }
 
     /** The URI SAN for a device, from the template. */

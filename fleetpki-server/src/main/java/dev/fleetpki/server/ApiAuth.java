@@ -2,7 +2,6 @@ package dev.fleetpki.server;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.ApiToken;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.TokenSecrets;
 import io.javalin.http.Context;
@@ -27,23 +26,24 @@ final class ApiAuth {
         this.s = s;
     }
 
-    Authorization require(Context ctx, Role... allowed) {
+    Caller require(Context ctx, Role... allowed) {
         String header = ctx.header("Authorization");
         java.security.cert.X509Certificate[] chain = ClientCertificates.chain(ctx);
         if (header == null && chain != null) {
             return operatorCertificate(chain[0], allowed);
         }
-        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        String value = AuthHeader.value(header, "Bearer");
+        if (value == null) {
             throw new HttpProblem(401, "unauthenticated", "Authentication required",
                     "send an API token: Authorization: Bearer fpk_... (create one with: fleetpki token create NAME --role issuer)", CHALLENGE);
         }
-        ApiToken token = bearer(header.substring(7)).orElseThrow(() -> new HttpProblem(401, "invalid-token", "Invalid token",
+        ApiToken token = bearer(value).orElseThrow(() -> new HttpProblem(401, "invalid-token", "Invalid token",
                 "the API token is unknown, revoked or expired; ask an administrator for a new one (fleetpki token create)", CHALLENGE));
         return authorize(token, allowed);
     }
 
     /** An operator authenticating with a client certificate registered by {@code fleetpki token create --client-cert}. */
-    private Authorization operatorCertificate(java.security.cert.X509Certificate cert, Role... allowed) {
+    private Caller operatorCertificate(java.security.cert.X509Certificate cert, Role... allowed) {
         ApiToken token = operator(cert).orElseThrow(() -> new HttpProblem(401, "invalid-certificate", "Unknown client certificate",
                 "the client certificate is not an operator's (or its credential is revoked or expired); register it with: "
                         + "fleetpki token create NAME --role issuer --client-cert FILE, or send an API token", CHALLENGE));
@@ -67,12 +67,20 @@ final class ApiAuth {
     }
 
     /** The token's actor and role, if its role is admin or one of {@code allowed}; else 403 naming the roles. */
-    static Authorization authorize(ApiToken t, Role... allowed) {
+    static Caller authorize(ApiToken t, Role... allowed) {
         if (t.role() != Role.ADMIN && Arrays.stream(allowed).noneMatch(r -> r == t.role())) {
             throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().name().toLowerCase(Locale.ROOT)
                     + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(r -> r.name().toLowerCase(Locale.ROOT)).toList())
                     + " (or admin)");
         }
-        return Authorization.of(new Actor("token", t.name()), t.role());
+        return new Caller(actor(t), t.role());
     }
+
+    /** How the audit log names a token's holder. */
+    static Actor actor(ApiToken t) {
+        return new Actor("token", t.name());
+    }
+
+    /** An authenticated API caller: who, and with which role. */
+    record Caller(Actor actor, Role role) {}
 }

@@ -2,9 +2,11 @@ package dev.fleetpki.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fleetpki.core.AuditEvent;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Durations;
+import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceRequest;
@@ -13,6 +15,7 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.core.TokenSecrets;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.Pem;
 import io.javalin.Javalin;
@@ -64,7 +67,7 @@ final class CertificateRoutes {
      * token, or a client certificate. 201 with the certificate, or 202 with the pending request.
      */
     private void request(Context ctx) throws CertificateEncodingException {
-        Credentials.Presented cred = credentials.enrollment(ctx);
+        EnrollmentCredential cred = credentials.enrollment(ctx);
         String profile = "device";
         String device;
         UntrustedCsr csr = null;
@@ -94,7 +97,8 @@ final class CertificateRoutes {
         if (bareKey != null) {
             String id = enrollment.deviceId(cred, null, device);
             enrollment.rateLimit(cred, profile, "rest");
-            IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromBareKey(bareKey, id, profile, "rest"), Enrollment.authorization(cred, id));
+            Authorization a = enrollment.authorizeNow(cred, id, profile, EnrollmentAuthorizer.Purpose.BARE_KEY, "rest");
+            IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromBareKey(bareKey, id, profile, "rest"), a);
             created(ctx, issued);
             return;
         }
@@ -143,30 +147,44 @@ final class CertificateRoutes {
         ctx.json(Map.of("items", s.store().requests(st, Requests.limit(ctx, 100)).stream().map(this::requestJson).toList()));
     }
 
-    /** An operator (issuer or auditor), or the device the request is for, with its enrollment credential. */
+    /**
+     * Readable by an operator (API token or client certificate with role issuer, auditor or
+     * admin), by the device the request is for with its enrollment credential, and by the factory
+     * station that made it; not by a factory token or another station.
+     */
     private void showRequest(Context ctx) {
         EnrollmentRequest r = pending(ctx);
-        String header = String.valueOf(ctx.header("Authorization"));
-        if (header.regionMatches(true, 0, "Bearer fpk_", 0, 11)) {
+        String bearer = AuthHeader.value(ctx.header("Authorization"), "Bearer");
+        if (bearer != null && TokenSecrets.parse(bearer) != null) { // an API token, whatever white space came before it
             auth.require(ctx, Role.ISSUER, Role.AUDITOR);
-        } else {
-            Credentials.Presented cred = credentials.enrollment(ctx);
-            if (cred.deviceId() != null && !cred.deviceId().equals(r.deviceId())) {
-                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this credential is for device '" + cred.deviceId() + "', not this request's");
-            }
+            ctx.json(requestJson(r));
+            return;
+        }
+        EnrollmentCredential cred = credentials.enrollment(ctx);
+        boolean may = switch (cred) {
+            case EnrollmentCredential.Operator o -> true;
+            case EnrollmentCredential.ApiCaller a -> a.role() == Role.ISSUER;
+            case EnrollmentCredential.FactoryStation st -> st.actor().equals(r.requestedBy());
+            case EnrollmentCredential.Secret d -> d.deviceId().equals(r.deviceId());
+            case EnrollmentCredential.Manufacturer d -> d.deviceId().equals(r.deviceId());
+            case EnrollmentCredential.Renewal d -> d.deviceId().equals(r.deviceId());
+        };
+        if (!may) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, cred.actor() + " may not read request " + r.id()
+                    + "; a request is shown to operators, to its device and to the station that made it");
         }
         ctx.json(requestJson(r));
     }
 
     private void approve(Context ctx) {
-        Authorization a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         EnrollmentRequest r = pending(ctx);
         Enrollment.approve(s, r, a.actor());
         ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
     }
 
     private void reject(Context ctx) {
-        Authorization a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         EnrollmentRequest r = pending(ctx);
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         String reason = body == null || !body.path("reason").isTextual() ? null : body.path("reason").asText();
@@ -249,7 +267,7 @@ final class CertificateRoutes {
     }
 
     private void revoke(Context ctx) {
-        Authorization a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         String serial = serial(ctx);
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         RevocationReason reason = RevocationReason.parse(body == null || !body.path("reason").isTextual() ? "unspecified" : body.path("reason").asText());

@@ -2,8 +2,9 @@ package dev.fleetpki.server;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.ApiToken;
-import dev.fleetpki.core.EnrollmentPolicy.Credential;
+import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.EnrollmentSecret;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.ManufacturerCa;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.Station;
@@ -40,23 +41,6 @@ import org.bouncycastle.asn1.x500.style.IETFUtils;
 final class Credentials {
     static final Map<String, String> CHALLENGE = Map.of("WWW-Authenticate", "Basic realm=\"fleetpki enrollment\", Bearer realm=\"fleetpki\"");
 
-    /**
-     * An authenticated enrollment credential.
-     *
-     * @param deviceId the device the credential is bound to (secret, manufacturer, renewal), or null (station, token)
-     * @param role what the pipeline lets it do
-     */
-    record Presented(Credential kind, Actor actor, Role role, String deviceId, Station station, EnrollmentSecret secret,
-                     ManufacturerCa manufacturer, StoredCertificate current) {
-        String rateKey() {
-            return actor.toString();
-        }
-
-        boolean deviceHeld() {
-            return kind == Credential.SECRET || kind == Credential.MANUFACTURER || kind == Credential.RENEWAL;
-        }
-    }
-
     private final Services s;
     private final ApiAuth auth;
 
@@ -66,7 +50,7 @@ final class Credentials {
     }
 
     /** The credential of this request, or a 401 problem. */
-    Presented enrollment(Context ctx) {
+    EnrollmentCredential enrollment(Context ctx) {
         X509Certificate[] chain = ClientCertificates.chain(ctx);
         String header = ctx.header("Authorization");
         if (header != null) {
@@ -79,12 +63,13 @@ final class Credentials {
                 + "a TLS client certificate (manufacturer IDevID, factory station, or the device's current certificate), or an API token");
     }
 
-    private Presented fromHeader(String header) {
+    private EnrollmentCredential fromHeader(String header) {
         Instant now = s.clock().instant();
-        if (header.regionMatches(true, 0, "Basic ", 0, 6)) {
+        String basic = AuthHeader.value(header, "Basic");
+        if (basic != null) {
             String decoded;
             try {
-                decoded = new String(Base64.getDecoder().decode(header.substring(6).trim()), StandardCharsets.UTF_8);
+                decoded = new String(Base64.getDecoder().decode(basic), StandardCharsets.UTF_8);
             } catch (IllegalArgumentException e) {
                 throw unauthenticated("the Basic credentials are not base64 of DEVICE-ID:SECRET");
             }
@@ -94,8 +79,8 @@ final class Credentials {
             }
             return secret(decoded.substring(0, colon), decoded.substring(colon + 1), now);
         }
-        if (header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            String value = header.substring(7).trim();
+        String value = AuthHeader.value(header, "Bearer");
+        if (value != null) {
             if (TokenSecrets.parse(TokenSecrets.ENROLLMENT, value) != null) {
                 return secret(null, value, now);
             }
@@ -104,7 +89,7 @@ final class Credentials {
         throw unauthenticated("the Authorization header must be Basic (device id and enrollment secret) or Bearer (a secret or API token)");
     }
 
-    private Presented secret(String user, String text, Instant now) {
+    private EnrollmentCredential secret(String user, String text, Instant now) {
         TokenSecrets.Presented p = TokenSecrets.parse(TokenSecrets.ENROLLMENT, text);
         Optional<EnrollmentSecret> stored = p == null ? Optional.empty() : s.store().enrollmentSecret(p.id());
         if (stored.isEmpty() || !TokenSecrets.matches(p, stored.get().secretHash()) || (user != null && !user.equals(stored.get().deviceId()))) {
@@ -116,24 +101,26 @@ final class Credentials {
                     "this enrollment secret was already used or has expired; ask the operator for a new one (fleetpki device secret "
                             + e.deviceId() + ")", CHALLENGE);
         }
-        return new Presented(Credential.SECRET, new Actor("device", e.deviceId()), Role.DEVICE, e.deviceId(), null, e, null, null);
+        return new EnrollmentCredential.Secret(e);
     }
 
-    private static Presented token(ApiToken t) {
-        dev.fleetpki.core.Authorization a = ApiAuth.authorize(t, Role.ISSUER, Role.FACTORY); // 403 for other roles
-        return new Presented(Credential.TOKEN, a.actor(), a.role(), null, null, null, null, null);
+    /** An API token or operator certificate: admin is an operator, issuer and factory enroll within their scope, other roles get 403. */
+    private static EnrollmentCredential token(ApiToken t) {
+        ApiAuth.authorize(t, Role.ISSUER, Role.FACTORY); // 403 for other roles
+        Actor actor = ApiAuth.actor(t);
+        return t.role() == Role.ADMIN ? new EnrollmentCredential.Operator(actor) : new EnrollmentCredential.ApiCaller(actor, t.role());
     }
 
-    private Presented fromCertificate(X509Certificate[] chain) {
+    private EnrollmentCredential fromCertificate(X509Certificate[] chain) {
         X509Certificate leaf = chain[0];
         Instant now = s.clock().instant();
-        String fp = dev.fleetpki.core.Fingerprints.of(leaf);
+        String fp = Fingerprints.of(leaf);
         Optional<Station> station = s.store().stationByCertificate(fp);
         if (station.isPresent()) {
             if (!station.get().active() || !validAt(leaf, now)) {
                 throw unauthenticated("factory station '" + station.get().name() + "' is not active or its certificate is outside its validity");
             }
-            return new Presented(Credential.STATION, Actor.station(station.get().name()), Role.FACTORY, null, station.get(), null, null, null);
+            return new EnrollmentCredential.FactoryStation(station.get());
         }
         Optional<ApiToken> operator = auth.operator(leaf);
         if (operator.isPresent()) {
@@ -149,8 +136,12 @@ final class Credentials {
                         "the client certificate (serial " + serial + ") is " + status + "; a " + status + " certificate cannot renew. "
                                 + "Enroll again with a bootstrap credential (enrollment secret or manufacturer certificate)", CHALLENGE);
             }
-            return new Presented(Credential.RENEWAL, new Actor("device", c.issued().deviceId()), Role.DEVICE, c.issued().deviceId(),
-                    null, null, null, c);
+            if (!clientAuth(leaf)) {
+                throw unauthenticated("the client certificate (serial " + serial + ") is a " + c.issued().profile() + " certificate, whose "
+                        + "extended key usage does not allow client authentication; only a certificate fit for TLS client authentication "
+                        + "renews (RFC 5280 4.2.1.12)");
+            }
+            return new EnrollmentCredential.Renewal(c);
         }
         for (ManufacturerCa m : s.store().manufacturers()) {
             if (chainsTo(chain, m, now)) {
@@ -159,11 +150,41 @@ final class Credentials {
                     throw unauthenticated("the manufacturer certificate's subject has no " + (m.mapBy() == ManufacturerCa.MapBy.CN ? "CN" : "serialNumber")
                             + ", which manufacturer CA '" + m.name() + "' maps to the device id");
                 }
-                return new Presented(Credential.MANUFACTURER, new Actor("device", device), Role.DEVICE, device, null, null, m, null);
+                String unfit = unfitIdevid(leaf);
+                if (unfit != null) {
+                    throw unauthenticated("the manufacturer certificate for '" + device + "' " + unfit + "; an IDevID must be an end-entity "
+                            + "certificate fit for TLS client authentication (IEEE 802.1AR, RFC 5280 4.2.1.9 and 4.2.1.12)");
+                }
+                return new EnrollmentCredential.Manufacturer(m, device);
             }
         }
         throw unauthenticated("the client certificate (subject " + leaf.getSubjectX500Principal().getName() + ") is not a factory station's, "
                 + "an operator's, a current certificate from this CA, or from a trusted manufacturer CA (fleetpki trust list)");
+    }
+
+    /** Why a manufacturer leaf cannot be an IDevID, or null: a CA certificate, a key usage without digitalSignature, an EKU without clientAuth. */
+    static String unfitIdevid(X509Certificate leaf) {
+        if (leaf.getBasicConstraints() >= 0) {
+            return "is a CA certificate (basicConstraints CA:TRUE)";
+        }
+        boolean[] ku = leaf.getKeyUsage();
+        if (ku != null && !ku[0]) {
+            return "has a key usage without digitalSignature";
+        }
+        if (!clientAuth(leaf)) {
+            return "has an extended key usage without client authentication";
+        }
+        return null;
+    }
+
+    /** RFC 5280 4.2.1.12: no EKU extension, or one that lists clientAuth or anyExtendedKeyUsage. */
+    static boolean clientAuth(X509Certificate c) {
+        try {
+            List<String> eku = c.getExtendedKeyUsage();
+            return eku == null || eku.contains("1.3.6.1.5.5.7.3.2") || eku.contains("2.5.29.37.0");
+        } catch (java.security.cert.CertificateParsingException e) {
+            return false;
+        }
     }
 
     /** RFC 5280 path validation from the leaf to this manufacturer CA (no revocation: IDevIDs rarely have any). */

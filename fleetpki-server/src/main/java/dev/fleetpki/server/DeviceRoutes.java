@@ -2,7 +2,6 @@ package dev.fleetpki.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fleetpki.core.AuditEvent;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
@@ -38,7 +37,7 @@ final class DeviceRoutes {
     }
 
     private void create(Context ctx) {
-        Authorization a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         JsonNode body = Requests.jsonBody(ctx);
         String id = text(body, "id");
         Device.checkId(id);
@@ -118,7 +117,7 @@ final class DeviceRoutes {
 
     /** A one-time enrollment secret for the device, shown in this answer only (201). */
     private void secret(Context ctx) {
-        Authorization a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         String id = ctx.pathParam("id");
         device(id);
         java.time.Duration life = s.config().enrollment().secretValidity();
@@ -135,7 +134,7 @@ final class DeviceRoutes {
     }
 
     private void disable(Context ctx) {
-        Authorization a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         String id = ctx.pathParam("id");
         device(id);
         s.store().setDeviceStatus(id, Device.Status.DISABLED,

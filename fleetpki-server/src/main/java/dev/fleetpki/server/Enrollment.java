@@ -4,29 +4,27 @@ import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.Durations;
+import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.EnrollmentPolicy;
-import dev.fleetpki.core.EnrollmentPolicy.Credential;
 import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.UntrustedCsr;
-import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.bouncycastle.asn1.x500.X500Name;
 
 /**
  * Enrollment as EST and REST share it: given an authenticated credential and a verified CSR,
@@ -57,22 +55,14 @@ public final class Enrollment {
      * @param requestedDevice the device a station or token names (REST body), or null: the CSR's CN
      * @param renewal the client asked to renew (EST simplereenroll)
      */
-    Outcome enroll(Credentials.Presented cred, UntrustedCsr csr, String profileName, String requestedDevice, String protocol, boolean renewal) {
+    Outcome enroll(EnrollmentCredential cred, UntrustedCsr csr, String profileName, String requestedDevice, String protocol, boolean renewal) {
         Profile profile = profile(profileName);
-        if (renewal && cred.kind() != Credential.RENEWAL) {
-            throw new HttpProblem(403, "renewal-needs-certificate", "Renewal needs the current certificate",
-                    "simplereenroll is authenticated by the device's current certificate as the TLS client certificate; to enroll with "
-                            + "another credential use simpleenroll");
-        }
         String deviceId = deviceId(cred, csr, requestedDevice);
         rateLimit(cred, profile.name(), protocol);
-        if (cred.kind() == Credential.RENEWAL) {
-            checkRenewal(cred.current(), csr, profile);
-        }
-        String csrHash = dev.fleetpki.core.Fingerprints.sha256(csr.der());
+        String csrHash = Fingerprints.sha256(csr.der());
         List<EnrollmentRequest> known = s.store().requestsFor(deviceId, profile.name(), csrHash);
         Optional<EnrollmentRequest> earlier = known.stream().filter(r -> r.csrSha256().equals(csrHash)).findFirst();
-        if (earlier.isPresent()) {
+        if (earlier.isPresent()) { // what became of the same CSR sent before (RFC 7030 4.2.3): nothing new is issued here
             EnrollmentRequest r = earlier.get();
             switch (r.status()) {
                 case ISSUED -> {
@@ -92,46 +82,41 @@ public final class Enrollment {
                     + "' and profile '" + profile.name() + "' is waiting for an operator; poll it, or send the same CSR again",
                     Map.of("Location", CertificateRoutes.requestHref(p.id())));
         });
-        Optional<Device> device = s.store().device(deviceId);
-        EnrollmentPolicy.FleetRule rule = s.config().enrollment().rule(device.map(Device::model).orElse(null));
-        if (cred.kind() == Credential.STATION && device.isPresent() && !cred.station().covers(device.get().model())) {
-            throw refuse(cred, deviceId, profile, protocol, "factory station '" + cred.station().name() + "' enrolls devices of fleet '"
-                    + cred.station().fleet() + "' only; device '" + deviceId + "' is model '" + device.get().model() + "'");
-        }
-        boolean accepted = rule.accept().contains(cred.kind()) && !(cred.kind() == Credential.MANUFACTURER && device.isEmpty());
-        if (accepted) {
-            return new Issued(s.pipeline().issue(IssuanceRequest.fromCsr(csr, deviceId, profile.name(), protocol), authorization(cred, deviceId)));
-        }
-        if (rule.otherwise() == EnrollmentPolicy.Otherwise.PENDING) {
-            return new Pending(keep(cred, csr, csrHash, deviceId, profile, protocol));
-        }
-        throw refuse(cred, deviceId, profile, protocol, device.isEmpty() ? "device '" + deviceId + "' is not registered"
-                : "fleet '" + device.get().model() + "' does not accept " + cred.kind().configName() + " credentials (enrollment.fleets in fleetpki.yaml)");
+        return switch (decide(cred, deviceId, profile.name(), renewal ? EnrollmentAuthorizer.Purpose.RENEW : EnrollmentAuthorizer.Purpose.ENROLL,
+                protocol)) {
+            case EnrollmentAuthorizer.Allowed a -> new Issued(s.pipeline().issue(IssuanceRequest.fromCsr(csr, deviceId, profile.name(), protocol),
+                    a.authorization()));
+            case EnrollmentAuthorizer.NeedsApproval n -> new Pending(keep(cred, csr, csrHash, deviceId, profile, protocol));
+        };
     }
 
-    /** What the pipeline is told the credential may do. */
-    static Authorization authorization(Credentials.Presented cred, String deviceId) {
-        Authorization a = new Authorization(cred.actor(), cred.role(), cred.deviceHeld() ? deviceId : null, Set.of(), null);
-        return cred.kind() == Credential.SECRET ? a.consuming(new Authorization.SecretUse(cred.secret().id())) : a;
-    }
-
-    /** Whether this credential may ask the server to make the key (EST serverkeygen). */
-    void requireServerKeygen(Credentials.Presented cred, String deviceId) {
-        String model = s.store().device(deviceId).map(Device::model).orElse(null);
-        if (!s.config().enrollment().rule(model).serverKeygen().contains(cred.kind())) {
-            throw new PkiException(ErrorKind.NOT_AUTHORIZED, cred.kind().configName() + " credentials may not ask the server to generate a key for fleet '"
-                    + model + "' (enrollment.fleets.*.serverKeygen in fleetpki.yaml); generate the key on the device and use simpleenroll");
+    /** The authorizer's decision; a refusal is counted in the metrics (the authorizer audits it). */
+    EnrollmentAuthorizer.Decision decide(EnrollmentCredential cred, String deviceId, String profile, EnrollmentAuthorizer.Purpose purpose,
+                                         String protocol) {
+        try {
+            return s.authorizer().decide(cred, deviceId, profile, purpose, protocol);
+        } catch (PkiException e) {
+            s.metrics().refused(e.kind(), profile, protocol);
+            throw e;
         }
     }
 
-    String deviceId(Credentials.Presented cred, UntrustedCsr csr, String requested) {
+    /** An authorization to issue at once (bare keys, server key generation): nothing of these can wait for an operator. */
+    Authorization authorizeNow(EnrollmentCredential cred, String deviceId, String profile, EnrollmentAuthorizer.Purpose purpose, String protocol) {
+        return switch (decide(cred, deviceId, profile, purpose, protocol)) {
+            case EnrollmentAuthorizer.Allowed a -> a.authorization();
+            case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
+        };
+    }
+
+    String deviceId(EnrollmentCredential cred, UntrustedCsr csr, String requested) {
         if (cred.deviceId() != null) {
             if (requested != null && !requested.equals(cred.deviceId())) {
                 throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this credential may enroll only device '" + cred.deviceId() + "', not '" + requested + "'");
             }
             return cred.deviceId();
         }
-        String id = requested != null ? requested : csr.commonName();
+        String id = requested != null ? requested : csr == null ? null : csr.commonName();
         if (id == null) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "say which device: put its id in the CSR's CN (or 'device' in a REST request)");
         }
@@ -140,51 +125,31 @@ public final class Enrollment {
     }
 
     /** Counts this request against the credential's rate; over it, a 429 (counted as reason rate-limited). */
-    void rateLimit(Credentials.Presented cred, String profile, String protocol) {
+    void rateLimit(EnrollmentCredential cred, String profile, String protocol) {
         EnrollmentPolicy p = s.config().enrollment();
         int limit = cred.deviceHeld() ? p.deviceRate() : p.stationRate();
-        long wait = limiter.acquire(cred.rateKey(), limit, System.currentTimeMillis());
+        long wait = limiter.acquire(cred.actor().toString(), limit, s.clock().millis());
         if (wait > 0) {
             s.metrics().refused("rate-limited", profile, protocol);
             throw new HttpProblem(429, "rate-limited", "Too many requests", cred.actor() + " made more than " + limit + " enrollment requests in "
-                    + dev.fleetpki.core.Durations.format(p.ratePeriod()) + "; retry after " + ((wait + 999) / 1000) + " s",
+                    + Durations.format(p.ratePeriod()) + "; retry after " + ((wait + 999) / 1000) + " s",
                     Map.of("Retry-After", String.valueOf((wait + 999) / 1000)));
         }
     }
 
-    /** A renewal keeps the subject; it brings a new key unless the profile allows keeping it. */
-    private static void checkRenewal(StoredCertificate current, UntrustedCsr csr, Profile profile) {
-        X500Name was = X500Name.getInstance(current.issued().certificate().getSubjectX500Principal().getEncoded());
-        if (!sameCn(was, csr.subject())) {
-            throw new PkiException(ErrorKind.NAME_MISMATCH, "a renewal keeps the subject: the current certificate is for '"
-                    + current.issued().subject() + "', the CSR asks for '" + csr.subject() + "'");
-        }
-        PublicKey old = current.issued().certificate().getPublicKey();
-        if (!profile.renewWithSameKey() && Arrays.equals(old.getEncoded(), csr.publicKey().getEncoded())) {
-            throw new PkiException(ErrorKind.KEY_POLICY, "the CSR carries the current certificate's key; profile '" + profile.name()
-                    + "' renews only with a new key (rekey): generate a new key pair on the device (or set renewWithSameKey: true)");
-        }
-    }
-
-    private static boolean sameCn(X500Name a, X500Name b) {
-        var ca = a.getRDNs(org.bouncycastle.asn1.x500.style.BCStyle.CN);
-        var cb = b.getRDNs(org.bouncycastle.asn1.x500.style.BCStyle.CN);
-        return ca.length == 1 && cb.length == 1 && ca[0].getFirst().getValue().toString().equals(cb[0].getFirst().getValue().toString());
-    }
-
-    private EnrollmentRequest keep(Credentials.Presented cred, UntrustedCsr csr, String csrHash, String deviceId, Profile profile, String protocol) {
+    private EnrollmentRequest keep(EnrollmentCredential cred, UntrustedCsr csr, String csrHash, String deviceId, Profile profile, String protocol) {
         Instant now = s.clock().instant();
         byte[] id = new byte[8];
         RANDOM.nextBytes(id);
         EnrollmentRequest r = new EnrollmentRequest(HexFormat.of().formatHex(id), deviceId, profile.name(), csr.der(), csrHash,
-                EnrollmentRequest.Status.PENDING, cred.kind().configName(), cred.actor(), protocol, now, null, null, null, null);
+                EnrollmentRequest.Status.PENDING, credentialName(cred), cred.actor(), protocol, now, null, null, null, null);
         Map<String, String> detail = new LinkedHashMap<>();
         detail.put("request", r.id());
         detail.put("profile", profile.name());
-        detail.put("credential", cred.kind().configName());
+        detail.put("credential", credentialName(cred));
         detail.put("protocol", protocol);
-        if (cred.manufacturer() != null) {
-            detail.put("manufacturer", cred.manufacturer().name());
+        if (cred instanceof EnrollmentCredential.Manufacturer m) {
+            detail.put("manufacturer", m.ca().name());
         }
         try {
             s.store().addRequest(r, new AuditEvent(now, cred.actor(), "request.pending", "device:" + deviceId, detail));
@@ -198,12 +163,8 @@ public final class Enrollment {
         return r;
     }
 
-    private PkiException refuse(Credentials.Presented cred, String deviceId, Profile profile, String protocol, String reason) {
-        s.metrics().refused(ErrorKind.NOT_AUTHORIZED, profile.name(), protocol);
-        s.store().audit(new AuditEvent(s.clock().instant(), cred.actor(), "certificate.refuse", "device:" + deviceId,
-                Map.of("kind", ErrorKind.NOT_AUTHORIZED.name(), "reason", reason, "profile", profile.name(), "protocol", protocol,
-                        "credential", cred.kind().configName())));
-        return new PkiException(ErrorKind.NOT_AUTHORIZED, reason);
+    private static String credentialName(EnrollmentCredential cred) {
+        return cred.kind() == null ? "operator" : cred.kind().configName();
     }
 
     Profile profile(String name) {
@@ -241,9 +202,7 @@ public final class Enrollment {
                     new AuditEvent(now, approver, "device.add", "device:" + r.deviceId(), Map.of("via", "request " + id)));
         }
         UntrustedCsr csr = UntrustedCsr.parse(r.csrDer());
-        IssuedCertificate c = s.pipeline().issue(IssuanceRequest.fromCsr(csr, r.deviceId(), r.profile(), r.protocol()),
-                new Authorization(approver, Role.ISSUER, r.deviceId(), Set.of(), new Authorization.RequestApproval(id, approver)));
-        return c;
+        return s.pipeline().issue(IssuanceRequest.fromCsr(csr, r.deviceId(), r.profile(), r.protocol()), s.authorizer().approval(approver, r));
     }
 
     public static void reject(Services s, String id, String reason, Actor by) {

@@ -1,6 +1,9 @@
 package dev.fleetpki.server;
 
+import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
@@ -92,7 +95,7 @@ final class EstRoutes {
     /** RFC 7030 4.2: a base64 PKCS#10 body in, the certificate as certs-only CMS out (or 202 while an operator decides). */
     private void enroll(Context ctx, String label, boolean renewal) throws Exception {
         Profile profile = profile(label);
-        Credentials.Presented cred = credentials.enrollment(ctx);
+        EnrollmentCredential cred = credentials.enrollment(ctx);
         String protocol = renewal ? "est-reenroll" : "est";
         UntrustedCsr csr = csr(ctx, profile.name(), protocol);
         Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, protocol, renewal);
@@ -115,15 +118,15 @@ final class EstRoutes {
      */
     private void serverKeygen(Context ctx, String label) throws Exception {
         Profile profile = profile(label);
-        Credentials.Presented cred = credentials.enrollment(ctx);
+        EnrollmentCredential cred = credentials.enrollment(ctx);
         UntrustedCsr csr = csr(ctx, profile.name(), "est-serverkeygen");
         String deviceId = enrollment.deviceId(cred, csr, null);
         enrollment.rateLimit(cred, profile.name(), "est-serverkeygen");
-        enrollment.requireServerKeygen(cred, deviceId);
+        Authorization auth = enrollment.authorizeNow(cred, deviceId, profile.name(), EnrollmentAuthorizer.Purpose.SERVER_KEYGEN, "est-serverkeygen");
         java.security.KeyPair kp = preferred(profile).generate();
         IssuanceRequest req = new IssuanceRequest(deviceId, profile.name(), kp.getPublic(), csr.commonName(), csr.requestedSubjectAltNames(),
                 true, "est-serverkeygen", null, null);
-        IssuedCertificate issued = s.pipeline().issue(req, Enrollment.authorization(cred, deviceId));
+        IssuedCertificate issued = s.pipeline().issue(req, auth);
         String boundary = "fleetpki-" + Long.toHexString(System.nanoTime());
         java.util.Base64.Encoder b64 = Base64.getMimeEncoder(64, new byte[] {'\r', '\n'});
         String body = "--" + boundary + "\r\n"

@@ -2,13 +2,11 @@ package dev.fleetpki.server;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
 import java.io.ByteArrayOutputStream;
@@ -84,8 +82,8 @@ public final class ServerIdentity {
     private static Loaded issue(Services s, String hostname, char[] password, Path file, Actor actor) {
         Instant now = s.clock().instant();
         if (s.store().deviceNow(hostname).isEmpty()) {
-            s.store().addDevice(new Device(hostname, "fleetpki-server", Map.of("role", "server"), Device.Status.ACTIVE, "software: " + FILE, now),
-                    new AuditEvent(now, actor, "device.add", "device:" + hostname, Map.of("model", "fleetpki-server")));
+            s.store().addDevice(new Device(hostname, Device.SERVER_MODEL, Map.of("role", "server"), Device.Status.ACTIVE, "software: " + FILE, now),
+                    new AuditEvent(now, actor, "device.add", "device:" + hostname, Map.of("model", Device.SERVER_MODEL)));
         }
         KeyPair kp = KeyAlgorithm.EC_P256.generate();
         List<GeneralName> sans = new ArrayList<>();
@@ -97,7 +95,7 @@ public final class ServerIdentity {
         }
         // the server made the key itself, so it holds the proof of possession a CSR would carry
         IssuedCertificate issued = s.pipeline().issue(new IssuanceRequest(hostname, "server-tls", kp.getPublic(), hostname, sans, true,
-                "serve", null, null), Authorization.of(actor, Role.ISSUER));
+                "serve", null, null), s.authorizer().operator(actor, hostname, "server-tls", "serve"));
         List<Certificate> chain = new ArrayList<>();
         chain.add(issued.certificate());
         chain.addAll(s.cas().chainFrom(s.store().ca(issued.caName()).orElseThrow()));

@@ -1,5 +1,6 @@
 package dev.fleetpki.server;
 
+import dev.fleetpki.core.EnrollmentAuthorizer;
 import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
@@ -14,13 +15,14 @@ import java.time.Clock;
  * OCSP answers and regenerates CRLs.
  */
 public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
-                       RevocationService revocation) {
+                       RevocationService revocation, EnrollmentAuthorizer authorizer) {
     /** Services with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics();
         metrics.watchPending(store::pendingCount);
         RevocationService revocation = new RevocationService(config, store, cas, clock, true);
         revocation.observe(metrics);
-        return new Services(config, store, cas, pipeline.observedBy(IssuanceObserver.all(metrics, revocation)), clock, metrics, revocation);
+        return new Services(config, store, cas, pipeline.observedBy(IssuanceObserver.all(metrics, revocation)), clock, metrics, revocation,
+                new EnrollmentAuthorizer(config, store, clock));
     }
 }

@@ -276,22 +276,24 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     public void addManufacturer(ManufacturerCa m, AuditEvent event) {
         write("a manufacturer CA named '" + m.name() + "' or with this certificate is already trusted; see them with: fleetpki trust list", tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO manufacturer_ca (name, cert_der, fingerprint, map_by, created_at, created_by) VALUES (?,?,?,?,?,?)");
+            PreparedStatement ps = tx.batch("INSERT INTO manufacturer_ca (name, cert_der, fingerprint, map_by, created_at, created_by, fleet) "
+                    + "VALUES (?,?,?,?,?,?,?)");
             ps.setString(1, m.name());
             ps.setBytes(2, der(m.certificate()));
             ps.setString(3, m.fingerprint());
             ps.setString(4, m.mapBy().name());
             ps.setLong(5, m.createdAt().toEpochMilli());
             ps.setString(6, m.createdBy().toString());
+            ps.setString(7, m.fleet());
             ps.addBatch();
             tx.audit(event);
         });
     }
 
     public List<ManufacturerCa> manufacturers() {
-        return query("SELECT name, cert_der, fingerprint, map_by, created_at, created_by FROM manufacturer_ca ORDER BY name",
+        return query("SELECT name, cert_der, fingerprint, map_by, created_at, created_by, fleet FROM manufacturer_ca ORDER BY name",
                 rs -> new ManufacturerCa(rs.getString(1), cert(rs.getBytes(2)), rs.getString(3), ManufacturerCa.MapBy.valueOf(rs.getString(4)),
-                        Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6))));
+                        Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), rs.getString(7)));
     }
 
     public void removeManufacturer(String name, AuditEvent event) {

@@ -138,7 +138,7 @@ public final class ConfigLoader {
             String ca = issuer != null ? issuer : kind == ProfileKind.CODE_SIGNING && codeSigningCa != null ? codeSigningCa : defaultIssuer;
             return caAlgorithms.get(ca);
         });
-        EnrollmentPolicy enrollment = enrollment(root.path("enrollment"));
+        EnrollmentPolicy enrollment = enrollment(root.path("enrollment"), profiles);
         RevocationSettings revocation = revocation(root.path("revocation"));
         if (revocation != null && revocation.crlShards() > 1 && (crl == null || !crl.contains("{shard}"))) {
             errors.add("revocation.crl.shards: " + revocation.crlShards() + " shards need a {shard} in urls.crl (for example "
@@ -207,7 +207,7 @@ public final class ConfigLoader {
             return null;
         }
         unknown(n, Set.of("kind", "validity", "backdate", "subject", "uriTemplate", "organization", "keyAlgorithms",
-                "maxDerSize", "issuer", "dnsSuffixes", "pathLength", "renewWithSameKey"), path + ".");
+                "maxDerSize", "issuer", "dnsSuffixes", "ipRanges", "pathLength", "renewWithSameKey"), path + ".");
         String defaultKind = null;
         for (ProfileKind k : ProfileKind.values()) {
             if (k.configName().equals(name)) {
@@ -290,10 +290,19 @@ public final class ConfigLoader {
         if (n.has("renewWithSameKey") && !n.path("renewWithSameKey").isBoolean()) {
             errors.add(path + ".renewWithSameKey: must be true or false");
         }
-        return new Profile(name, kind, validity, backdate, source, uriTemplate, org, algs, maxDer, issuer, list(n, "dnsSuffixes"), pathLen, sameKey);
+        List<dev.fleetpki.core.IpRange> ipRanges = new java.util.ArrayList<>();
+        for (String r : list(n, "ipRanges")) {
+            try {
+                ipRanges.add(dev.fleetpki.core.IpRange.parse(r));
+            } catch (IllegalArgumentException e) {
+                errors.add(path + ".ipRanges: " + e.getMessage());
+            }
+        }
+        return new Profile(name, kind, validity, backdate, source, uriTemplate, org, algs, maxDer, issuer, list(n, "dnsSuffixes"), ipRanges,
+                pathLen, sameKey);
     }
 
-    private EnrollmentPolicy enrollment(JsonNode n) {
+    private EnrollmentPolicy enrollment(JsonNode n, Map<String, Profile> profiles) {
         EnrollmentPolicy d = EnrollmentPolicy.DEFAULT;
         if (n.isMissingNode() || n.isNull()) {
             return d;
@@ -306,7 +315,7 @@ public final class ConfigLoader {
         Map<String, FleetRule> fleets = new java.util.LinkedHashMap<>();
         JsonNode f = n.path("fleets");
         if (f.isObject()) {
-            f.fields().forEachRemaining(e -> fleets.put(e.getKey(), fleetRule(e.getValue(), "enrollment.fleets." + e.getKey())));
+            f.fields().forEachRemaining(e -> fleets.put(e.getKey(), fleetRule(e.getValue(), "enrollment.fleets." + e.getKey(), profiles)));
         } else if (!f.isMissingNode()) {
             errors.add("enrollment.fleets: must be a map of device model (or '*') to a rule");
         }
@@ -372,8 +381,8 @@ public final class ConfigLoader {
         return v.asInt();
     }
 
-    private FleetRule fleetRule(JsonNode n, String path) {
-        unknown(n, Set.of("accept", "otherwise", "serverKeygen"), path + ".");
+    private FleetRule fleetRule(JsonNode n, String path, Map<String, Profile> profiles) {
+        unknown(n, Set.of("accept", "otherwise", "serverKeygen", "profiles"), path + ".");
         var def = EnrollmentPolicy.DEFAULT_RULE;
         Set<Credential> accept = n.has("accept") ? credentials(n, "accept", path) : def.accept();
         Set<Credential> keygen = n.has("serverKeygen") ? credentials(n, "serverKeygen", path) : def.serverKeygen();
@@ -386,7 +395,47 @@ public final class ConfigLoader {
                 yield Otherwise.REFUSE;
             }
         };
-        return new FleetRule(accept, o, keygen);
+        return new FleetRule(accept, o, keygen, profileScopes(n.path("profiles"), path + ".profiles", profiles));
+    }
+
+    /**
+     * {@code profiles: {secret: [device], station: [device, device-peer]}}: what each credential
+     * kind may obtain. Only device-side profiles (kind device or device-peer) may be listed: server,
+     * code-signing, CA, OCSP and cloud-verification certificates need an operator.
+     */
+    private Map<Credential, Set<String>> profileScopes(JsonNode n, String path, Map<String, Profile> profiles) {
+        Map<Credential, Set<String>> out = new java.util.EnumMap<>(Credential.class);
+        if (n.isMissingNode()) {
+            return out;
+        }
+        if (!n.isObject()) {
+            errors.add(path + ": must be a map of credential kind to profile names, like {secret: [device]}");
+            return out;
+        }
+        n.fields().forEachRemaining(e -> {
+            Credential kind;
+            try {
+                kind = Credential.parse(e.getKey());
+            } catch (IllegalArgumentException ex) {
+                errors.add(path + ": " + ex.getMessage());
+                return;
+            }
+            Set<String> names = new java.util.LinkedHashSet<>();
+            for (String name : list(n, e.getKey())) {
+                Profile p = profiles.get(name);
+                if (p == null) {
+                    errors.add(path + "." + e.getKey() + ": no profile named '" + name + "'; profiles: " + new java.util.TreeSet<>(profiles.keySet()));
+                } else if (!p.deviceSide()) {
+                    errors.add(path + "." + e.getKey() + ": profile '" + name + "' is a " + p.kind().configName() + " profile; a "
+                            + e.getKey() + " credential may obtain only device and device-peer profiles (" + p.kind().configName()
+                            + " certificates are issued by an operator: fleetpki sign, or an admin API token)");
+                } else {
+                    names.add(name);
+                }
+            }
+            out.put(kind, names);
+        });
+        return out;
     }
 
     private Set<Credential> credentials(JsonNode n, String field, String path) {
