@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "device", mixinStandardHelpOptions = true, description = "The device registry.",
-        subcommands = {DeviceCommand.Add.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class,
+        subcommands = {DeviceCommand.Add.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class, DeviceCommand.Enable.class,
             DeviceCommand.Revoke.class, DeviceCommand.Secret.class})
 final class DeviceCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a device by the id the cloud knows it by.")
@@ -133,20 +133,39 @@ final class DeviceCommand {
         }
     }
 
-    @Command(name = "disable", mixinStandardHelpOptions = true, description = "Disable a device: it receives no more certificates.")
+    @Command(name = "disable", mixinStandardHelpOptions = true, description = {"Disable a device: it receives no more certificates "
+        + "until it is enabled again (its certificates stay valid; revoke them to end them).", "Disabling a disabled device is fine; a "
+        + "revoked device cannot be disabled (exit 65)."})
     static final class Disable implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "ID") String id;
 
         @Override
         public Integer call() {
-            try (Fleet f = home.open()) {
-                f.store().setDeviceStatus(id, Device.Status.DISABLED,
-                        new AuditEvent(f.clock().instant(), home.actor(), "device.disable", "device:" + id, Map.of()));
-                System.out.println("Disabled device " + id);
-            }
-            return 0;
+            return setStatus(home, id, Device.Status.DISABLED);
         }
+    }
+
+    @Command(name = "enable", mixinStandardHelpOptions = true, description = {"Enable a disabled device again.",
+        "Enabling an active device is fine; a revoked device stays revoked (exit 65): register the hardware under a new id."})
+    static final class Enable implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "ID") String id;
+
+        @Override
+        public Integer call() {
+            return setStatus(home, id, Device.Status.ACTIVE);
+        }
+    }
+
+    private static int setStatus(HomeOption home, String id, Device.Status status) {
+        boolean enable = status == Device.Status.ACTIVE;
+        try (Fleet f = home.open()) {
+            f.store().setDeviceStatus(id, status, new AuditEvent(f.clock().instant(), home.actor(), enable ? "device.enable" : "device.disable",
+                    "device:" + id, Map.of()));
+            System.out.println((enable ? "Enabled" : "Disabled") + " device " + id);
+        }
+        return 0;
     }
 
     @Command(name = "revoke", mixinStandardHelpOptions = true,

@@ -55,7 +55,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private static void serveRevocationUntilStopped(Fleet f, String bind, int httpPort, String hostname) throws InterruptedException {
-        dev.fleetpki.server.Metrics metrics = new dev.fleetpki.server.Metrics();
+        dev.fleetpki.server.Metrics metrics = new dev.fleetpki.server.Metrics(f.config().profiles().keySet());
         try (dev.fleetpki.server.RevocationService revocation = f.revocation();
              dev.fleetpki.server.RevocationHttp http = dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), metrics, bind, httpPort)) {
             revocation.start();

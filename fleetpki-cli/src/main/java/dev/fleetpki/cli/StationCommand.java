@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "station", mixinStandardHelpOptions = true,
         description = "Factory stations (the only callers that may issue from a bare public key).",
-        subcommands = {StationCommand.Add.class, StationCommand.ListStations.class})
+        subcommands = {StationCommand.Add.class, StationCommand.ListStations.class, StationCommand.Disable.class, StationCommand.Enable.class})
 final class StationCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = {"Register a factory station.",
         "With --certificate, the station enrolls over the network (EST, REST) by presenting that certificate as its TLS client "
@@ -43,6 +43,39 @@ final class StationCommand {
             }
             return 0;
         }
+    }
+
+    @Command(name = "disable", mixinStandardHelpOptions = true, description = {"Disable a factory station: every node refuses its "
+        + "certificate from the next request on, until it is enabled again.", "Disabling a disabled station is fine."})
+    static final class Disable implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            return setStatus(home, name, false);
+        }
+    }
+
+    @Command(name = "enable", mixinStandardHelpOptions = true, description = {"Enable a disabled factory station again.",
+        "Enabling an active station is fine."})
+    static final class Enable implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            return setStatus(home, name, true);
+        }
+    }
+
+    private static int setStatus(HomeOption home, String name, boolean enable) {
+        try (Fleet f = home.open()) {
+            f.store().setStationStatus(name, enable ? "ACTIVE" : "DISABLED", new AuditEvent(f.clock().instant(), home.actor(),
+                    enable ? "station.enable" : "station.disable", "station:" + name, Map.of()));
+            System.out.println((enable ? "Enabled" : "Disabled") + " factory station " + name);
+        }
+        return 0;
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List factory stations.")

@@ -19,7 +19,8 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "token", mixinStandardHelpOptions = true,
         description = "API tokens for the REST API (operators and automation). Only a token's hash is stored; its text is shown once.",
-        subcommands = {TokenCommand.Create.class, TokenCommand.ListTokens.class, TokenCommand.Revoke.class})
+        subcommands = {TokenCommand.Create.class, TokenCommand.ListTokens.class, TokenCommand.Disable.class, TokenCommand.Enable.class,
+            TokenCommand.Revoke.class})
 final class TokenCommand {
     @Command(name = "create", mixinStandardHelpOptions = true,
             description = {"Create a token and print it once (keep it in a secret store; it cannot be shown again).",
@@ -53,7 +54,7 @@ final class TokenCommand {
                 if (cert != null) {
                     detail.put("certificateSha256", cert);
                 }
-                f.store().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert),
+                f.store().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert, null),
                         new AuditEvent(now, home.actor(), "token.create", "token:" + name, detail));
                 if (cert != null) {
                     System.out.println("Operator '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ") authenticates with the client "
@@ -78,7 +79,7 @@ final class TokenCommand {
                 Instant now = f.clock().instant();
                 System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY");
                 for (ApiToken t : f.store().tokens()) {
-                    String status = t.revokedAt() != null ? "revoked" : t.usableAt(now) ? "active" : "expired";
+                    String status = t.status(now);
                     System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT),
                             t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
                             t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy());
@@ -86,6 +87,40 @@ final class TokenCommand {
             }
             return 0;
         }
+    }
+
+    @Command(name = "disable", mixinStandardHelpOptions = true, description = {"Disable a token or operator certificate: the server "
+        + "refuses it from the next request on, until it is enabled again.", "Disabling a disabled token is fine; revoke ends it for good."})
+    static final class Disable implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            return setDisabled(home, name, true);
+        }
+    }
+
+    @Command(name = "enable", mixinStandardHelpOptions = true, description = {"Enable a disabled token or operator certificate again.",
+        "Enabling an enabled token is fine; a revoked token stays revoked (exit 66)."})
+    static final class Enable implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            return setDisabled(home, name, false);
+        }
+    }
+
+    private static int setDisabled(HomeOption home, String name, boolean disable) {
+        try (Fleet f = home.open()) {
+            Instant now = f.clock().instant();
+            f.store().setTokenDisabled(name, disable ? now : null, new AuditEvent(now, home.actor(), disable ? "token.disable" : "token.enable",
+                    "token:" + name, Map.of()));
+            System.out.println((disable ? "Disabled" : "Enabled") + " token " + name);
+        }
+        return 0;
     }
 
     @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a token; the server refuses it from the next request on.")

@@ -296,7 +296,7 @@ class RevocationTest {
         }
         try (Fleet replica = Fleet.openReadOnly(home, Clock.systemUTC());
              RevocationService rev = replica.revocation();
-             RevocationHttp http = RevocationHttp.start(rev, replica.store(), new dev.fleetpki.server.Metrics(), "127.0.0.1", 0)) {
+             RevocationHttp http = RevocationHttp.start(rev, replica.store(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
             assertThat(rev.writable()).isFalse();
             String base = "http://127.0.0.1:" + http.port();
             List<String> ocspCmd = List.of("openssl", "ocsp", "-issuer", home.resolve("ca/issuing.pem").toString(), "-url", base + "/ocsp",
@@ -324,7 +324,7 @@ class RevocationTest {
             // a second node on the same store (read-only, as a replica would be) with answers kept in memory
             try (Fleet replica = Fleet.openReadOnly(t.home, Clock.systemUTC());
                  RevocationService rev = replica.revocation();
-                 RevocationHttp http = RevocationHttp.start(rev, replica.store(), new dev.fleetpki.server.Metrics(), "127.0.0.1", 0)) {
+                 RevocationHttp http = RevocationHttp.start(rev, replica.store(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
                 rev.start();
                 HttpClient c = HttpClient.newHttpClient();
                 String base = "http://127.0.0.1:" + http.port();

@@ -273,6 +273,89 @@ class TrustBoundariesTest {
         assertThat(certificates()).isEqualTo(before);
     }
 
+    @Test
+    void stationsOperatorsAndDevicesAreDisabledAndEnabledAndADisabledStationIsRefusedAtOnce() throws Exception {
+        start(null);
+        Path station = curl.selfSigned("station", "/CN=line-2");
+        assertThat(Cli.run(ts.home, "station", "add", "line-2", "--certificate", station.toString(), "--fleet", "sensor").exit()).isZero();
+        assertThat(Cli.run(ts.home, "device", "add", "d-1", "--model", "sensor").exit()).isZero();
+        assertThat(curl.est("/simpleenroll", curl.csr("d1", "d-1"), EstCurl.tls(station)).status()).isEqualTo(200);
+        // the station was just used (and so looked up): disabling it still refuses its very next request
+        Cli.Result off = Cli.run(ts.home, "station", "disable", "line-2");
+        assertThat(off.exit()).as(off.all()).isZero();
+        assertThat(Cli.run(ts.home, "station", "list").out()).containsPattern("line-2\\s+disabled");
+        long before = certificates();
+        EstCurl.Http refused = curl.est("/simpleenroll", curl.csr("d2", "d-1"), EstCurl.tls(station));
+        assertThat(refused.status()).as(refused.body()).isEqualTo(401);
+        assertThat(refused.body()).contains("line-2").contains("disabled");
+        assertThat(certificates()).isEqualTo(before);
+        assertThat(Cli.run(ts.home, "station", "enable", "line-2").exit()).isZero();
+        assertThat(curl.est("/simpleenroll", curl.csr("d3", "d-1"), EstCurl.tls(station)).status()).isEqualTo(200);
+        assertThat(Cli.run(ts.home, "station", "disable", "no-such-line").exit()).isEqualTo(66);
+
+        // an operator token
+        String ops = token("ops", "issuer");
+        assertThat(curl.rest("GET", "/api/v1/devices", null, "-H 'Authorization: Bearer " + ops + "'").status()).isEqualTo(200);
+        assertThat(Cli.run(ts.home, "token", "disable", "ops").exit()).isZero();
+        assertThat(curl.rest("GET", "/api/v1/devices", null, "-H 'Authorization: Bearer " + ops + "'").status()).isEqualTo(401);
+        assertThat(Cli.run(ts.home, "token", "list").out()).containsPattern("ops\\s+issuer\\s+\\S+\\s+disabled");
+        assertThat(Cli.run(ts.home, "token", "enable", "ops").exit()).isZero();
+        assertThat(curl.rest("GET", "/api/v1/devices", null, "-H 'Authorization: Bearer " + ops + "'").status()).isEqualTo(200);
+
+        // a device: disabled, enabled again; a revoked device stays revoked
+        assertThat(Cli.run(ts.home, "device", "disable", "d-1").exit()).isZero();
+        assertThat(curl.est("/simpleenroll", curl.csr("d4", "d-1"), EstCurl.tls(station)).status()).isIn(403);
+        assertThat(Cli.run(ts.home, "device", "enable", "d-1").exit()).isZero();
+        assertThat(curl.est("/simpleenroll", curl.csr("d5", "d-1"), EstCurl.tls(station)).status()).isEqualTo(200);
+        assertThat(curl.rest("POST", "/api/v1/devices/d-1/disable", null, "-H 'Authorization: Bearer " + ops + "'").status()).isEqualTo(200);
+        EstCurl.Http enabled = curl.rest("POST", "/api/v1/devices/d-1/enable", null, "-H 'Authorization: Bearer " + ops + "'");
+        assertThat(enabled.status()).as(enabled.body()).isEqualTo(200);
+        assertThat(enabled.body()).contains("\"status\":\"active\"");
+        assertThat(Cli.run(ts.home, "device", "revoke", "d-1").exit()).isZero();
+        Cli.Result revived = Cli.run(ts.home, "device", "enable", "d-1");
+        assertThat(revived.exit()).isEqualTo(65);
+        assertThat(revived.err()).contains("revoked");
+        assertThat(Cli.run(ts.home, "device", "disable", "d-1").exit()).isEqualTo(65);
+        assertThat(Cli.run(ts.home, "device", "show", "d-1").out()).contains("revoked");
+        assertThat(Cli.run(ts.home, "audit", "verify").exit()).isZero();
+    }
+
+    @Test
+    void madeUpProfilesAddNoMetricSeriesAndMalformedRequestsAreLimitedPerSource() throws Exception {
+        start(null);
+        String ops = token("ops", "issuer");
+        java.util.function.Function<String, java.net.http.HttpResponse<String>> post = json -> {
+            try {
+                return ts.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(ts.base + "/api/v1/certificate-requests"))
+                        .header("Authorization", "Bearer " + ops).header("Content-Type", "application/json")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(json)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+        java.util.function.Supplier<String> metrics = () -> {
+            try {
+                return ts.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(ts.base + "/metrics")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+        assertThat(post.apply("{\"profile\": \"x-first\", \"csr\": \"garbage\"}").statusCode()).isEqualTo(400);
+        int size = metrics.get().length();
+        for (int i = 0; i < 59; i++) {
+            var r = post.apply("{\"profile\": \"x-" + i + "-" + "p".repeat(40) + "\", \"csr\": \"garbage\"}");
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+        }
+        String after = metrics.get();
+        assertThat(after).doesNotContain("x-1-").contains("profile=\"other\"");
+        assertThat(after.length() - size).as("no series per made-up profile").isLessThan(200);
+        var limited = post.apply("{\"profile\": \"device\", \"csr\": \"garbage\"}");
+        assertThat(limited.statusCode()).as(limited.body()).isEqualTo(429);
+        assertThat(limited.headers().firstValue("Retry-After")).isPresent();
+        assertThat(limited.body()).contains("malformed");
+    }
+
     private String token(String name, String role) {
         Cli.Result r = Cli.run(ts.home, "token", "create", name, "--role", role);
         assertThat(r.exit()).as(r.all()).isZero();

@@ -7,13 +7,19 @@ import java.time.Instant;
  *
  * @param id the public part of the token, {@code fpk_<id>_<secret>}
  * @param expiresAt null: does not expire
- * @param revokedAt null: not revoked
+ * @param revokedAt null: not revoked (final)
  * @param certSha256 for an operator client certificate: SHA-256 (hex) of its DER, and then
  *     {@code secretHash} is empty (no bearer secret exists); null for a bearer token
+ * @param disabledAt null: enabled; else when it was disabled (it can be enabled again)
  */
 public record ApiToken(String id, String name, Role role, String secretHash, Instant createdAt, Actor createdBy, Instant expiresAt,
-                       Instant revokedAt, String certSha256) {
+                       Instant revokedAt, String certSha256, Instant disabledAt) {
     public boolean usableAt(Instant now) {
-        return revokedAt == null && (expiresAt == null || now.isBefore(expiresAt));
+        return revokedAt == null && disabledAt == null && (expiresAt == null || now.isBefore(expiresAt));
+    }
+
+    /** active, disabled, revoked or expired, at {@code now}. */
+    public String status(Instant now) {
+        return revokedAt != null ? "revoked" : disabledAt != null ? "disabled" : usableAt(now) ? "active" : "expired";
     }
 }

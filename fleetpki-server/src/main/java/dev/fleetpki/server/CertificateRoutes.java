@@ -68,6 +68,7 @@ final class CertificateRoutes {
      */
     private void request(Context ctx) throws CertificateEncodingException {
         EnrollmentCredential cred = credentials.enrollment(ctx);
+        enrollment.checkSource(ctx.ip(), "rest");
         String profile = "device";
         String device;
         UntrustedCsr csr = null;
@@ -92,6 +93,7 @@ final class CertificateRoutes {
             }
         } catch (PkiException e) {
             s.metrics().refused(e.kind(), profile, "rest"); // refused before the pipeline (which counts its own)
+            enrollment.malformed(ctx.ip());
             throw e;
         }
         if (bareKey != null) {

@@ -118,7 +118,8 @@ final class Credentials {
         Optional<Station> station = s.store().stationByCertificate(fp);
         if (station.isPresent()) {
             if (!station.get().active() || !validAt(leaf, now)) {
-                throw unauthenticated("factory station '" + station.get().name() + "' is not active or its certificate is outside its validity");
+                throw unauthenticated("factory station '" + station.get().name() + "' is " + (station.get().active() ? "presenting a certificate "
+                        + "outside its validity" : "disabled (fleetpki station enable " + station.get().name() + ")"));
             }
             return new EnrollmentCredential.FactoryStation(station.get());
         }

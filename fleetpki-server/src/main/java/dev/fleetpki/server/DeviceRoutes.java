@@ -32,7 +32,8 @@ final class DeviceRoutes {
         app.post("/api/v1/devices", this::create);
         app.get("/api/v1/devices", this::list);
         app.get("/api/v1/devices/{id}", this::show);
-        app.post("/api/v1/devices/{id}/disable", this::disable);
+        app.post("/api/v1/devices/{id}/disable", ctx -> setStatus(ctx, Device.Status.DISABLED));
+        app.post("/api/v1/devices/{id}/enable", ctx -> setStatus(ctx, Device.Status.ACTIVE));
         app.post("/api/v1/devices/{id}/enrollment-secret", this::secret);
     }
 
@@ -133,12 +134,13 @@ final class DeviceRoutes {
         ctx.status(201).header("Cache-Control", "no-store").json(Map.of("device", id, "secret", secret.text(), "expiresAt", secret.expiresAt().toString()));
     }
 
-    private void disable(Context ctx) {
+    /** Disable or enable again (409 for a revoked device, which stays revoked); doing it twice is fine. */
+    private void setStatus(Context ctx, Device.Status status) {
         ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         String id = ctx.pathParam("id");
         device(id);
-        s.store().setDeviceStatus(id, Device.Status.DISABLED,
-                new AuditEvent(s.clock().instant(), a.actor(), "device.disable", "device:" + id, Map.of("via", "rest")));
+        s.store().setDeviceStatus(id, status, new AuditEvent(s.clock().instant(), a.actor(),
+                status == Device.Status.ACTIVE ? "device.enable" : "device.disable", "device:" + id, Map.of("via", "rest")));
         ctx.json(deviceJson(device(id)));
     }
 

@@ -42,13 +42,36 @@ public final class Enrollment {
 
     record Pending(EnrollmentRequest request) implements Outcome {}
 
+    /** Malformed enrollment requests one source address may send per minute before it gets 429 (they cost a parse and a refusal each). */
+    static final int MALFORMED_PER_MINUTE = 60;
+
     private final Services s;
     private final RateLimiter limiter;
+    private final RateLimiter malformed = new RateLimiter(60_000);
 
     Enrollment(Services s) {
         this.s = s;
         EnrollmentPolicy p = s.config().enrollment();
         this.limiter = new RateLimiter(p.ratePeriod().toMillis());
+    }
+
+    /**
+     * Counts a malformed request from this source address; past {@link #MALFORMED_PER_MINUTE} in a
+     * minute, its requests are answered 429 before they are read (counted as reason malformed-rate-limited).
+     */
+    void malformed(String source) {
+        malformed.acquire(source, Integer.MAX_VALUE, s.clock().millis());
+    }
+
+    /** 429 when this source address sent too many malformed requests in the last minute. */
+    void checkSource(String source, String protocol) {
+        long wait = malformed.peek(source, MALFORMED_PER_MINUTE, s.clock().millis());
+        if (wait > 0) {
+            s.metrics().refused("malformed-rate-limited", null, protocol);
+            throw new HttpProblem(429, "rate-limited", "Too many malformed requests", source + " sent more than " + MALFORMED_PER_MINUTE
+                    + " malformed enrollment requests in a minute; fix the client, then retry after " + ((wait + 999) / 1000) + " s",
+                    Map.of("Retry-After", String.valueOf((wait + 999) / 1000)));
+        }
     }
 
     /**
@@ -217,6 +240,17 @@ public final class Enrollment {
 
         RateLimiter(long periodMillis) {
             this.periodMillis = periodMillis;
+        }
+
+        /** Like {@link #acquire} without counting: 0 while the key's window holds at most {@code limit}. */
+        long peek(String key, int limit, long now) {
+            long[] w = windows.get(key);
+            if (w == null) {
+                return 0;
+            }
+            synchronized (w) {
+                return now - w[0] >= periodMillis || w[1] < limit ? 0 : w[0] + periodMillis - now;
+            }
         }
 
         /** 0 when allowed, else milliseconds until the window ends. */

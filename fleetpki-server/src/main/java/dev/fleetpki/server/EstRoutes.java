@@ -142,6 +142,7 @@ final class EstRoutes {
     /** The request body: base64 DER PKCS#10 (RFC 8951: whatever Content-Transfer-Encoding says) of type application/pkcs10. */
     private UntrustedCsr csr(Context ctx, String profile, String protocol) {
         String type = String.valueOf(ctx.contentType()).toLowerCase(java.util.Locale.ROOT);
+        enrollment.checkSource(ctx.ip(), protocol);
         try {
             if (!type.startsWith("application/pkcs10")) {
                 throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type",
@@ -162,6 +163,7 @@ final class EstRoutes {
             return UntrustedCsr.parse(der);
         } catch (PkiException e) {
             s.metrics().refused(e.kind(), profile, protocol);
+            enrollment.malformed(ctx.ip());
             throw e;
         }
     }

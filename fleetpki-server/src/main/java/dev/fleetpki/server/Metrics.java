@@ -10,21 +10,41 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Prometheus metrics (served at {@code /metrics}): issuances and their latency by profile and
  * protocol ({@code fleetpki_issuance_seconds}, a histogram), refusals by reason, profile and
  * protocol ({@code fleetpki_refusals_total}), pending requests ({@code fleetpki_pending_requests}). Issuances made by other processes on the same
- * store (the CLI) are not counted here.
+ * store (the CLI) are not counted here. Label values come only from known sets (the configured
+ * profile names, the protocols fleetpki speaks); anything else is counted as {@code other}, so a
+ * client cannot add series by sending made-up profile names.
  */
 public final class Metrics implements IssuanceObserver {
+    /** The protocols that issue or refuse; a request names one of these or is counted as other. */
+    static final Set<String> PROTOCOLS = Set.of("cli", "rest", "est", "est-reenroll", "est-serverkeygen", "serve", "scep", "cmp", "batch");
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Set<String> profiles;
+
+    /** @param profiles the configured profile names: the only profile label values */
+    public Metrics(Set<String> profiles) {
+        this.profiles = Set.copyOf(profiles);
+    }
+
+    private String profile(String p) {
+        return p != null && profiles.contains(p) ? p : "other";
+    }
+
+    private static String protocol(String p) {
+        return p != null && PROTOCOLS.contains(p) ? p : "other";
+    }
 
     @Override
     public void issued(IssuedCertificate certificate, String protocol, long nanos) {
         Timer.builder("fleetpki.issuance").description("certificates issued and committed, and how long each took")
-                .tags("profile", certificate.profile(), "protocol", protocol)
+                .tags("profile", profile(certificate.profile()), "protocol", protocol(protocol))
                 .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(10))
                 .register(registry).record(nanos, TimeUnit.NANOSECONDS);
     }
@@ -37,7 +57,7 @@ public final class Metrics implements IssuanceObserver {
     /** A refusal whose reason is not an {@link ErrorKind} ({@code rate-limited}). */
     void refused(String reason, String profile, String protocol) {
         Counter.builder("fleetpki.refusals").description("issuance requests refused, by reason")
-                .tags("reason", reason, "profile", profile, "protocol", protocol)
+                .tags("reason", reason, "profile", profile(profile), "protocol", protocol(protocol))
                 .register(registry).increment();
     }
 

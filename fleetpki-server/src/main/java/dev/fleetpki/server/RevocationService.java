@@ -81,6 +81,8 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     private final ConcurrentHashMap<String, Boolean> crlDue = new ConcurrentHashMap<>();
     private final AtomicBoolean presignRunning = new AtomicBoolean();
     private final OcspCache cache;
+    /** Live signatures of answers for never-issued serials, per second (revocation.ocsp.unknownPerSecond). */
+    private final RateBudget unknownBudget;
     private volatile ScheduledExecutorService scheduler;
     private ScheduledExecutorService poller;
     private long epochSeen;
@@ -95,6 +97,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         this.clock = clock;
         this.writable = writable;
         this.cache = new OcspCache(config.revocation().ocspCacheEntries());
+        this.unknownBudget = new RateBudget(config.revocation().ocspUnknownPerSecond());
         for (CaRecord ca : store.cas()) {
             if (ca.role() == CaRole.ISSUING || ca.role() == CaRole.CODE_SIGNING) {
                 issuers.add(OcspSigner.Issuer.of(ca.name(), ca.certificate()));
@@ -361,6 +364,15 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             issuer = found;
         }
         Extension nonce = req.getExtension(org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
+        if (nonce != null) {
+            int length = nonceLength(nonce);
+            if (length < 1) {
+                return error(OcspSigner.MALFORMED_REQUEST); // RFC 9654 2.1: a nonce of at least one octet, as an OCTET STRING
+            }
+            if (length > MAX_NONCE) {
+                nonce = null; // answered without the nonce, as RFC 8954 2.1 allows (a pre-signed answer: no live signature)
+            }
+        }
         Instant now = Instant.ofEpochMilli(nowMillis);
         // the RFC 5019 question: one certificate, no nonce; with a SHA-1 CertID it is what pre-signed answers answer
         boolean plain = list.length == 1 && nonce == null;
@@ -386,13 +398,19 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         List<OcspSigner.Answer> answers = new ArrayList<>();
         CertStatus single = null;
         String label = "good";
+        boolean anyUnknown = false;
         for (Req r : list) {
             CertificateID id = r.getCertID();
             CertStatus st = rs.certStatus(id.getSerialNumber().toString(16)).filter(c -> c.ca().equals(signer.issuer().name())).orElse(null);
             OcspSigner.Status status = status(st);
             label = st == null ? "unknown" : st.revoked() ? "revoked" : "good";
+            anyUnknown |= st == null;
             answers.add(new OcspSigner.Answer(id, status, thisUpdate, st == null ? null : next));
             single = st;
+        }
+        if (anyUnknown && !unknownBudget.take(nowMillis)) {
+            count("try-later", false);
+            return error(OcspSigner.TRY_LATER);
         }
         byte[] der;
         try {
@@ -409,6 +427,26 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             cache.put(request, new OcspCache.Entry(new OcspAnswer(der, true, thisUpdate, next), label, useUntil(next.toEpochMilli())), generation, nowMillis);
         }
         return new OcspAnswer(der, false, thisUpdate, plain && single != null ? next : null);
+    }
+
+    /** RFC 8954 2.1: the longest nonce echoed in a signed answer; a longer one is answered without it. */
+    static final int MAX_NONCE = 32;
+
+    /**
+     * The length of the nonce: of the OCTET STRING extnValue holds (RFC 9654 2.1), or of extnValue's
+     * raw contents for the older clients that put the nonce there without that wrapping (the
+     * answer echoes the extension as it came either way).
+     */
+    static int nonceLength(Extension nonce) {
+        byte[] raw = nonce.getExtnValue().getOctets();
+        try {
+            if (org.bouncycastle.asn1.ASN1Primitive.fromByteArray(raw) instanceof org.bouncycastle.asn1.ASN1OctetString inner) {
+                return inner.getOctets().length;
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not DER: raw nonce bytes
+        }
+        return raw.length;
     }
 
     /** How many OCSP answers this responder keeps in memory now. */

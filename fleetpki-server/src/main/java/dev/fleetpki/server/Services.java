@@ -18,7 +18,7 @@ public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory ca
                        RevocationService revocation, EnrollmentAuthorizer authorizer) {
     /** Services with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
-        Metrics metrics = new Metrics();
+        Metrics metrics = new Metrics(config.profiles().keySet());
         metrics.watchPending(store::pendingCount);
         RevocationService revocation = new RevocationService(config, store, cas, clock, true);
         revocation.observe(metrics);

@@ -47,10 +47,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     private final SerialPool serials;
     /** Devices for issuance's early check; the commit checks the device again. */
     static final long DEVICE_TTL_MILLIS = 10_000;
-    /** Factory stations by certificate fingerprint, read by every station enrollment. */
-    static final long STATION_TTL_MILLIS = 5_000;
     private final TtlCache<Device> devices = new TtlCache<>(DEVICE_TTL_MILLIS);
-    private final TtlCache<Station> stations = new TtlCache<>(STATION_TTL_MILLIS);
     private final RevocationStore revocation;
     /** SQLite: prepared statements kept per read connection; null for PostgreSQL, whose driver keeps them. */
     private final StatementCache statements;
@@ -133,18 +130,36 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         });
     }
 
+    /**
+     * Disables or enables a device (ACTIVE or DISABLED; doing it twice is fine). A revoked device
+     * stays revoked: CONFLICT, nothing changed.
+     */
     public void setDeviceStatus(String id, Device.Status status, AuditEvent event) {
+        if (status == Device.Status.REVOKED) {
+            throw new IllegalArgumentException("a device is revoked with revokeDevice, which revokes its certificates too");
+        }
         devices.invalidate(id);
         write(null, tx -> {
-            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE device SET status = ? WHERE id = ?")) {
+            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE device SET status = ? WHERE id = ? AND status <> ?")) {
                 ps.setString(1, status.name());
                 ps.setString(2, id);
+                ps.setString(3, Device.Status.REVOKED.name());
                 if (ps.executeUpdate() != 1) {
-                    throw new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered");
+                    boolean exists;
+                    try (PreparedStatement q = tx.connection().prepareStatement("SELECT 1 FROM device WHERE id = ?")) {
+                        q.setString(1, id);
+                        try (ResultSet rs = q.executeQuery()) {
+                            exists = rs.next();
+                        }
+                    }
+                    throw exists ? new PkiException(ErrorKind.CONFLICT, "device '" + id + "' is revoked, and a revoked device stays revoked; "
+                            + "register the hardware under a new id to use it again")
+                            : new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered");
                 }
             }
             tx.audit(event);
         });
+        devices.invalidate(id);
     }
 
     /**
@@ -205,17 +220,26 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     /**
-     * The station that authenticates with this certificate, served from a cache of at most
-     * {@link #STATION_TTL_MILLIS} (a station registered here is seen at once; a change made on
-     * another node within that time).
+     * The station that authenticates with this certificate, read from the store each time (not
+     * cached), so a station disabled on any node is refused at once on every node.
      */
     public Optional<Station> stationByCertificate(String certSha256) {
-        return stations.get(certSha256, this::stationByCertificateNow);
-    }
-
-    private Optional<Station> stationByCertificateNow(String certSha256) {
         return queryOne("SELECT name, status, cert_sha256, fleet FROM station WHERE cert_sha256 = ?",
                 rs -> new Station(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)), certSha256);
+    }
+
+    /** Disables ({@code DISABLED}) or enables ({@code ACTIVE}) a station; doing it twice is fine. */
+    public void setStationStatus(String name, String status, AuditEvent event) {
+        write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE station SET status = ? WHERE name = ?")) {
+                ps.setString(1, status);
+                ps.setString(2, name);
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "no factory station named '" + name + "'; list them with: fleetpki station list");
+                }
+            }
+            tx.audit(event);
+        });
     }
 
     public List<Station> stations() {
@@ -417,7 +441,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         });
     }
 
-    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at, cert_sha256";
+    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at, cert_sha256, disabled_at";
 
     public Optional<ApiToken> token(String id) {
         return queryOne("SELECT " + TOKEN_COLUMNS + " FROM api_token WHERE id = ?", JdbcStore::toToken, id);
@@ -446,13 +470,27 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         });
     }
 
+    /** Disables (at != null) or enables (null) the unrevoked token of this name; doing it twice is fine. */
+    public void setTokenDisabled(String name, Instant at, AuditEvent event) {
+        write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE api_token SET disabled_at = ? WHERE name = ? AND revoked_at IS NULL")) {
+                ps.setObject(1, at == null ? null : at.toEpochMilli(), java.sql.Types.BIGINT);
+                ps.setString(2, name);
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "no unrevoked token named '" + name + "'; list them with: fleetpki token list");
+                }
+            }
+            tx.audit(event);
+        });
+    }
+
     private static ApiToken toToken(ResultSet rs) throws SQLException {
         long exp = rs.getLong(7);
         Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
         long rev = rs.getLong(8);
         Instant revoked = rs.wasNull() ? null : Instant.ofEpochMilli(rev);
         return new ApiToken(rs.getString(1), rs.getString(2), dev.fleetpki.core.Role.valueOf(rs.getString(3)), rs.getString(4),
-                Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked, rs.getString(9));
+                Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked, rs.getString(9), instant(rs, 10));
     }
 
     // ---- CAs ----

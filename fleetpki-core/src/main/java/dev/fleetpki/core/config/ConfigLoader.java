@@ -335,7 +335,7 @@ public final class ConfigLoader {
         JsonNode crl = n.path("crl");
         unknown(crl, Set.of("validity", "refresh", "shards", "maxEntries", "keepExpired"), "revocation.crl.");
         JsonNode ocsp = n.path("ocsp");
-        unknown(ocsp, Set.of("validity", "refreshAhead", "cacheEntries"), "revocation.ocsp.");
+        unknown(ocsp, Set.of("validity", "refreshAhead", "cacheEntries", "unknownPerSecond"), "revocation.ocsp.");
         RevocationSettings d = RevocationSettings.DEFAULT;
         Duration crlValidity = parse(crl, "validity", "revocation.crl.validity", Durations.format(d.crlValidity()), Durations::parse);
         Duration crlRefresh = parse(crl, "refresh", "revocation.crl.refresh", Durations.format(d.crlRefresh()), Durations::parse);
@@ -357,6 +357,11 @@ public final class ConfigLoader {
         if (ocsp.has("cacheEntries") && (!ocsp.path("cacheEntries").canConvertToInt() || cacheEntries < 0)) {
             errors.add("revocation.ocsp.cacheEntries: '" + ocsp.path("cacheEntries").asText() + "' must be a whole number >= 0 (0: no answers kept in memory)");
         }
+        int unknownRate = ocsp.path("unknownPerSecond").asInt(d.ocspUnknownPerSecond());
+        if (ocsp.has("unknownPerSecond") && (!ocsp.path("unknownPerSecond").canConvertToInt() || unknownRate < 1)) {
+            errors.add("revocation.ocsp.unknownPerSecond: '" + ocsp.path("unknownPerSecond").asText() + "' must be a whole number >= 1 "
+                    + "(answers for never-issued serials signed per second)");
+        }
         if (crlValidity != null && crlRefresh != null && crlRefresh.compareTo(crlValidity) >= 0) {
             errors.add("revocation.crl.refresh: " + Durations.format(crlRefresh) + " must be shorter than revocation.crl.validity "
                     + Durations.format(crlValidity) + ", or relying parties hold a CRL past its nextUpdate");
@@ -366,7 +371,7 @@ public final class ConfigLoader {
                     + Durations.format(ocspValidity));
         }
         return new RevocationSettings(crlValidity, crlRefresh, Math.max(1, shards), maxEntries, keep.asBoolean(false), ocspValidity, ahead,
-                Math.max(0, cacheEntries));
+                Math.max(0, cacheEntries), Math.max(1, unknownRate));
     }
 
     private int rate(JsonNode n, String field, int def) {

@@ -15,11 +15,13 @@ import java.time.Duration;
  * @param ocspValidity nextUpdate minus thisUpdate of an OCSP response
  * @param ocspRefreshAhead a pre-signed response is signed again when less than this is left of it
  * @param ocspCacheEntries how many OCSP answers a responder keeps in memory (0: none, every request reads the store)
+ * @param ocspUnknownPerSecond how many answers for serials this CA never issued a responder signs per second; past it
+ *     it answers tryLater (RFC 6960 2.3), so requests for made-up serials cannot tie up the signer
  */
 public record RevocationSettings(Duration crlValidity, Duration crlRefresh, int crlShards, long crlMaxEntries, boolean keepExpired,
-                                 Duration ocspValidity, Duration ocspRefreshAhead, int ocspCacheEntries) {
+                                 Duration ocspValidity, Duration ocspRefreshAhead, int ocspCacheEntries, int ocspUnknownPerSecond) {
     public static final RevocationSettings DEFAULT = new RevocationSettings(Duration.ofDays(7), Duration.ofHours(24), 1, 1_000_000, false,
-            Duration.ofDays(1), Duration.ofHours(12), 100_000);
+            Duration.ofDays(1), Duration.ofHours(12), 100_000, 100);
 
     /** The shard a serial's revocation is listed on. */
     public int shardOf(java.math.BigInteger serial) {
