@@ -36,6 +36,7 @@ final class DeviceCommand {
             Device.checkId(id);
             try (Fleet f = home.open()) {
                 var now = f.clock().instant();
+                java.time.Duration life = secret ? Secret.lifetime(f, secretExpiresIn, "--secret-expires-in") : null; // checked before anything is written
                 Device d = new Device(id, model, tags, Device.Status.ACTIVE, keyLocation, now);
                 Map<String, String> detail = new LinkedHashMap<>();
                 if (model != null) {
@@ -45,7 +46,7 @@ final class DeviceCommand {
                 f.store().addDevice(d, new AuditEvent(now, home.actor(), "device.add", "device:" + id, detail));
                 System.out.println("Registered device " + id);
                 if (secret) {
-                    Secret.create(f, home, id, secretExpiresIn);
+                    Secret.create(f, home, id, life);
                 }
             }
             return 0;
@@ -64,19 +65,29 @@ final class DeviceCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                create(f, home, id, expiresIn);
+                create(f, home, id, lifetime(f, expiresIn, "--expires-in"));
             }
             return 0;
         }
 
-        static void create(Fleet f, HomeOption home, String id, String expiresIn) {
-            var now = f.clock().instant();
+        /** The secret's lifetime from the option (default: enrollment.secretValidity), at most EnrollmentPolicy.MAX_SECRET_VALIDITY. */
+        static java.time.Duration lifetime(Fleet f, String text, String option) {
             java.time.Duration life;
             try {
-                life = expiresIn == null ? f.config().enrollment().secretValidity() : dev.fleetpki.core.Durations.parse(expiresIn);
+                life = text == null ? f.config().enrollment().secretValidity() : dev.fleetpki.core.Durations.parse(text);
             } catch (IllegalArgumentException e) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expires-in: " + e.getMessage());
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, option + ": " + e.getMessage());
             }
+            var max = dev.fleetpki.core.EnrollmentPolicy.MAX_SECRET_VALIDITY;
+            if (life.isNegative() || life.isZero() || life.compareTo(max) > 0) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, option + ": " + text + " is outside 1s.." + dev.fleetpki.core.Durations.format(max)
+                        + "; a one-time secret is for the next enrollment, not a standing credential");
+            }
+            return life;
+        }
+
+        static void create(Fleet f, HomeOption home, String id, java.time.Duration life) {
+            var now = f.clock().instant();
             var secret = dev.fleetpki.server.Enrollment.newSecret(f.store(), id, life, home.actor(), now);
             var expires = secret.expiresAt();
             System.err.println("One-time enrollment secret for " + id + " (expires " + expires + "). It is shown only now:");

@@ -83,6 +83,7 @@ final class ServeCommand implements Callable<Integer> {
              dev.fleetpki.server.RevocationService revocation = s.revocation();
              dev.fleetpki.server.RevocationHttp http = httpPort < 0 ? null
                      : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), s.metrics(), bind, httpPort)) {
+            server.watchIdentity(s, hostname, actor);
             revocation.start();
             String home = f.config().home().toString();
             System.out.println("fleetpki serving https://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + server.port() + "/  (Ctrl-C stops it)");

@@ -29,5 +29,12 @@ public record Device(String id, String model, Map<String, String> tags, Status s
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "device id '" + (id == null ? "" : id.replaceAll("\\p{Cntrl}", "?"))
                     + "' is not valid; use 1-128 letters, digits and . _ : @ / - (starting with a letter or digit)");
         }
+        // ids go into URI SANs and URL paths as they are: no segment may be empty, '.' or '..' (RFC 3986 5.2.4 would rewrite it)
+        for (String segment : id.split("/", -1)) {
+            if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "device id '" + id + "' is not valid: a '/'-separated part is empty, '.' or "
+                        + "'..', which URIs and paths would rewrite; use a name without such a part");
+            }
+        }
     }
 }

@@ -72,6 +72,9 @@ public record EnrollmentPolicy(Map<String, FleetRule> fleets, int deviceRate, in
     public static final FleetRule DEFAULT_RULE = new FleetRule(Set.of(Credential.values()), Otherwise.PENDING,
             Set.of(Credential.STATION, Credential.TOKEN), Map.of());
 
+    /** The longest a one-time enrollment secret may live: it is for the next enrollment, not a standing credential. */
+    public static final Duration MAX_SECRET_VALIDITY = Duration.ofDays(90);
+
     public static final EnrollmentPolicy DEFAULT = new EnrollmentPolicy(Map.of("*", DEFAULT_RULE), 10, 0, Duration.ofMinutes(1), Duration.ofDays(7));
 
     public EnrollmentPolicy {

@@ -200,6 +200,16 @@ public final class Enrollment {
 
     /** Makes a device's one-time enrollment secret (replacing its unused one); only its hash is stored. */
     public static NewSecret newSecret(dev.fleetpki.store.JdbcStore store, String deviceId, java.time.Duration life, Actor by, Instant now) {
+        if (life.isNegative() || life.isZero() || life.compareTo(EnrollmentPolicy.MAX_SECRET_VALIDITY) > 0) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "an enrollment secret lives from 1 s to " + Durations.format(EnrollmentPolicy.MAX_SECRET_VALIDITY)
+                    + ", not " + Durations.format(life) + ": a one-time secret is for the next enrollment, not a standing credential");
+        }
+        Device d = store.deviceNow(deviceId).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + deviceId
+                + "' is not registered; register it first: fleetpki device add " + deviceId));
+        if (d.status() != Device.Status.ACTIVE) {
+            throw new PkiException(ErrorKind.DEVICE_NOT_ACTIVE, "device '" + deviceId + "' is " + d.status().name().toLowerCase(java.util.Locale.ROOT)
+                    + "; a secret for it could buy nothing" + (d.status() == Device.Status.DISABLED ? " (fleetpki device enable " + deviceId + ")" : ""));
+        }
         dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create(dev.fleetpki.core.TokenSecrets.ENROLLMENT);
         Instant expires = now.plus(life);
         store.addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret(t.id(), deviceId, t.secretHash(), now, by, expires, null, null),

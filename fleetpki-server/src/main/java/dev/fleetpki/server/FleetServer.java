@@ -33,10 +33,56 @@ public final class FleetServer implements AutoCloseable {
 
     private final Javalin app;
     private final ServerConnector connector;
+    private final SslContextFactory.Server ssl;
+    private volatile java.util.concurrent.ScheduledExecutorService identityWatch;
 
-    private FleetServer(Javalin app, ServerConnector connector) {
+    private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl) {
         this.app = app;
         this.connector = connector;
+        this.ssl = ssl;
+    }
+
+    /** How often a server that issued its own TLS certificate checks it (revoked, or two thirds of its life gone). */
+    public static final java.time.Duration IDENTITY_CHECK = java.time.Duration.ofMinutes(1);
+
+    /**
+     * Keeps the server's own TLS certificate usable while it runs: every {@link #IDENTITY_CHECK},
+     * {@link #refreshIdentity} replaces it when it was revoked or two thirds of its life are gone.
+     * For servers whose certificate fleetpki issued (not one given with --tls-keystore).
+     */
+    public void watchIdentity(Services s, String hostname, dev.fleetpki.core.Actor actor) {
+        var exec = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "fleetpki-server-identity");
+            t.setDaemon(true);
+            return t;
+        });
+        exec.scheduleWithFixedDelay(() -> {
+            try {
+                refreshIdentity(s, hostname, actor);
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(FleetServer.class).warn("cannot check the server's TLS certificate: {}", e.getMessage());
+            }
+        }, IDENTITY_CHECK.toMillis(), IDENTITY_CHECK.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        identityWatch = exec;
+    }
+
+    /** Checks the server's TLS certificate now; when a new one was issued, new connections get it. Returns whether it changed. */
+    public boolean refreshIdentity(Services s, String hostname, dev.fleetpki.core.Actor actor) {
+        ServerIdentity.Loaded now = ServerIdentity.ensure(s, hostname, actor);
+        if (!now.issued()) {
+            return false;
+        }
+        try {
+            ssl.reload(f -> {
+                f.setKeyStore(now.keyStore());
+                f.setKeyStorePassword(new String(now.password()));
+            });
+        } catch (Exception e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot load the server's new TLS certificate: " + e.getMessage(), e);
+        }
+        org.slf4j.LoggerFactory.getLogger(FleetServer.class).info("server TLS certificate replaced: serial {}",
+                now.certificate().getSerialNumber().toString(16));
+        return true;
     }
 
     /**
@@ -91,8 +137,14 @@ public final class FleetServer implements AutoCloseable {
         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"};
 
+    /** The cipher suites the server accepts (a copy). */
+    public static java.util.List<String> cipherSuites() {
+        return java.util.List.of(CIPHER_SUITES);
+    }
+
     public static FleetServer start(Services s, ServerIdentity.Loaded tls, String bind, int port, Limits limits) {
         ServerConnector[] holder = new ServerConnector[1];
+        SslContextFactory.Server[] sslHolder = new SslContextFactory.Server[1];
         Javalin app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = MAX_BODY;
@@ -105,6 +157,8 @@ public final class FleetServer implements AutoCloseable {
                 ssl.setCertAlias(ServerIdentity.ALIAS);
                 ssl.setIncludeProtocols("TLSv1.3", "TLSv1.2");
                 ssl.setIncludeCipherSuites(CIPHER_SUITES);
+                ssl.setRenegotiationAllowed(false); // TLS 1.2 renegotiation: a client-driven CPU cost with no use here
+                sslHolder[0] = ssl;
                 HttpConfiguration https = new HttpConfiguration(httpConfig);
                 https.addCustomizer(new SecureRequestCustomizer(false));
                 https.setMinRequestDataRate(limits.minBodyBytesPerSecond());
@@ -124,7 +178,7 @@ public final class FleetServer implements AutoCloseable {
             throw new PkiException(ErrorKind.CONFIG, "cannot listen on " + bind + ":" + port + " (" + rootMessage(e)
                     + "); is another server using the port? choose one with --port", e);
         }
-        return new FleetServer(app, holder[0]);
+        return new FleetServer(app, holder[0], sslHolder[0]);
     }
 
     /**
@@ -293,6 +347,9 @@ public final class FleetServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (identityWatch != null) {
+            identityWatch.shutdownNow();
+        }
         app.stop();
     }
 }

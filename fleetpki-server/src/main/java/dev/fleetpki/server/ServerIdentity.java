@@ -31,7 +31,9 @@ import org.bouncycastle.asn1.x509.GeneralName;
  * like any server (device id = its host name, model {@code fleetpki-server}), so its certificate
  * is listed, audited and revocable like the others. Key and chain live in
  * {@code server/tls.p12} under the CA home, encrypted with the issuing CA's passphrase source, and
- * are replaced when a third of their life is left or the host name changed.
+ * are replaced when a third of their life is left, the host name changed, the certificate was
+ * revoked, or the file is protected with fewer PBKDF2 iterations than fleetpki now uses (it wrote
+ * 10,000 before): checked at start and, by {@link FleetServer#watchIdentity}, while it runs.
  */
 public final class ServerIdentity {
     public static final String FILE = "server/tls.p12";
@@ -50,12 +52,14 @@ public final class ServerIdentity {
         }
         char[] password = s.config().issuing().getFirst().passphrase().read();
         Path file = s.config().home().resolve(FILE);
+        dev.fleetpki.kms.Crypto.init(); // the PKCS#12 work factors
         if (Files.exists(file)) {
             try (InputStream in = Files.newInputStream(file)) {
+                byte[] bytes = in.readAllBytes();
                 KeyStore ks = KeyStore.getInstance("PKCS12");
-                ks.load(in, password);
+                ks.load(new java.io.ByteArrayInputStream(bytes), password);
                 X509Certificate c = (X509Certificate) ks.getCertificate(ALIAS);
-                if (c != null && fresh(c, s.clock().instant()) && namesHost(c, hostname)) {
+                if (c != null && fresh(c, s.clock().instant()) && namesHost(c, hostname) && !revoked(s, c) && strong(bytes)) {
                     return new Loaded(ks, password, c, false);
                 }
             } catch (Exception e) {
@@ -64,6 +68,16 @@ public final class ServerIdentity {
             }
         }
         return issue(s, hostname, password, file, actor);
+    }
+
+    private static boolean revoked(Services s, X509Certificate c) {
+        return s.store().certificate(c.getSerialNumber().toString(16)).map(dev.fleetpki.core.StoredCertificate::revoked).orElse(false);
+    }
+
+    /** Whether the PKCS#12 file's MAC uses at least fleetpki's PBKDF2 work factor (files written before used the JDK's 10,000). */
+    static boolean strong(byte[] pkcs12) {
+        var mac = org.bouncycastle.asn1.pkcs.Pfx.getInstance(pkcs12).getMacData();
+        return mac != null && mac.getIterationCount().intValue() >= dev.fleetpki.kms.Crypto.PKCS12_ITERATIONS;
     }
 
     /** The certificate's CN is exactly this host name (not merely a name starting with it). */

@@ -14,6 +14,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.flywaydb.core.Flyway;
@@ -187,6 +188,9 @@ public final class Database implements AutoCloseable {
                 throw new PkiException(ErrorKind.CONFIG, "cannot create the folder for " + p + ": " + e.getMessage());
             }
             sqliteFile = p.toAbsolutePath();
+            if (!readOnly) {
+                ownerOnly(sqliteFile);
+            }
             jdbcUrl = "jdbc:sqlite:" + sqliteFile;
             if (readOnly) {
                 props.setProperty("open_mode", "1"); // SQLITE_OPEN_READONLY
@@ -251,6 +255,30 @@ public final class Database implements AutoCloseable {
 
     public boolean readOnly() {
         return readOnly;
+    }
+
+    /**
+     * The store holds hashes of secrets and tokens and the audit log: the file is created readable
+     * by its owner only (0600), and an existing one is narrowed to that. SQLite creates its -wal
+     * and -shm files with the database file's permissions. Where POSIX permissions do not exist,
+     * nothing is changed.
+     */
+    static void ownerOnly(Path file) {
+        var perms = java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+        try {
+            if (!Files.exists(file)) {
+                Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(perms));
+            }
+            for (Path p : List.of(file, Path.of(file + "-wal"), Path.of(file + "-shm"))) {
+                if (Files.exists(p) && !Files.getPosixFilePermissions(p).equals(perms)) {
+                    Files.setPosixFilePermissions(p, perms);
+                }
+            }
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.CONFIG, "cannot create or restrict the store file " + file + ": " + e.getMessage());
+        }
     }
 
     /** The newest migration in db/fleetpki (a test keeps the two in step). */

@@ -327,6 +327,10 @@ public final class ConfigLoader {
         if (period == null || secretValidity == null) {
             return d;
         }
+        if (secretValidity.compareTo(EnrollmentPolicy.MAX_SECRET_VALIDITY) > 0 || secretValidity.compareTo(Duration.ofMinutes(1)) < 0) {
+            errors.add("enrollment.secretValidity: " + Durations.format(secretValidity) + " is outside 1m.."
+                    + Durations.format(EnrollmentPolicy.MAX_SECRET_VALIDITY) + "; a one-time secret is for the next enrollment, not a standing credential");
+        }
         return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity);
     }
 
