@@ -1,31 +1,109 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.AuditAnchor;
 import dev.fleetpki.core.AuditVerification;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "audit", mixinStandardHelpOptions = true, description = "The hash-chained audit log.",
-        subcommands = {AuditCommand.Verify.class, AuditCommand.ListEvents.class})
+@Command(name = "audit", mixinStandardHelpOptions = true, description = {"The hash-chained audit log, anchored outside the database.",
+    "The chain shows an edited or deleted event; signed checkpoints of its head (audit/checkpoints in the CA home, signed with "
+        + "the audit key keys/audit.p8, which the database never holds) show a chain rewritten by someone who could write the "
+        + "database. fleetpki serve writes a checkpoint every minute the log moved; 'audit checkpoint' writes one now."},
+        subcommands = {AuditCommand.Verify.class, AuditCommand.Checkpoint.class, AuditCommand.Head.class, AuditCommand.ListEvents.class})
 final class AuditCommand {
     @Command(name = "verify", mixinStandardHelpOptions = true,
-            description = "Recompute the hash chain; report any edited, deleted or missing event (exit 65 when broken).")
+            description = {"Recompute the hash chain, check every signed checkpoint against it, and (with --expect-head) an event "
+                + "recorded elsewhere; report any edited, deleted or rewritten event (exit 65 when broken)."})
     static final class Verify implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--expect-head", paramLabel = "FILE",
+                description = "a file with 'SEQ HASH' as 'fleetpki audit head' printed it earlier: the chain must still have that hash at SEQ")
+        Path expectHead;
+
+        @Override
+        public Integer call() {
+            String[] expected = expectHead == null ? null : readHead(expectHead);
+            try (Fleet f = home.open()) {
+                AuditVerification v = f.store().verifyAudit();
+                List<String> problems = new ArrayList<>(v.problems());
+                AuditAnchor.Result anchored = f.auditAnchor().check(f.store()::auditHashAt);
+                problems.addAll(anchored.problems());
+                if (expected != null) {
+                    long seq = Long.parseLong(expected[0]);
+                    String now = f.store().auditHashAt(seq).orElse(null);
+                    if (now == null) {
+                        problems.add("event " + seq + " named in " + expectHead + " is no longer in the log (deleted)");
+                    } else if (!now.equals(expected[1])) {
+                        problems.add("event " + seq + " no longer has the hash recorded in " + expectHead + ": the chain up to it was rewritten");
+                    }
+                }
+                if (problems.isEmpty()) {
+                    System.out.println("Audit log intact: " + v.events() + " events, head " + v.headHash() + "; " + anchored.checkpoints()
+                            + " signed checkpoint" + (anchored.checkpoints() == 1 ? "" : "s") + " match"
+                            + (expected == null ? "" : "; event " + expected[0] + " as recorded in " + expectHead));
+                    if (anchored.checkpoints() == 0) {
+                        System.out.println("  (no checkpoints yet: a rewritten chain cannot be told from an intact one; "
+                                + "run fleetpki audit checkpoint, or let fleetpki serve write them)");
+                    }
+                    return 0;
+                }
+                System.err.println("Audit log BROKEN (" + v.events() + " events, " + anchored.checkpoints() + " checkpoints checked):");
+                problems.forEach(p -> System.err.println("  - " + p));
+                return 65;
+            }
+        }
+
+        private static String[] readHead(Path file) {
+            try {
+                String[] p = Files.readString(file).trim().split("\\s+");
+                if (p.length != 2 || !p[0].matches("\\d+") || !p[1].matches("[0-9a-f]{64}")) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " does not hold 'SEQ HASH' as fleetpki audit head prints it");
+                }
+                return p;
+            } catch (IOException e) {
+                throw new PkiException(ErrorKind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage());
+            }
+        }
+    }
+
+    @Command(name = "checkpoint", mixinStandardHelpOptions = true,
+            description = "Sign the chain's head with the audit key now and append it to audit/checkpoints (the key is made on first use).")
+    static final class Checkpoint implements Callable<Integer> {
         @Mixin HomeOption home;
 
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                AuditVerification v = f.store().verifyAudit();
-                if (v.intact()) {
-                    System.out.println("Audit log intact: " + v.events() + " events, head " + v.headHash());
-                    return 0;
-                }
-                System.err.println("Audit log BROKEN (" + v.events() + " events checked):");
-                v.problems().forEach(p -> System.err.println("  - " + p));
-                return 65;
+                Map.Entry<Long, String> head = f.store().auditHead();
+                AuditAnchor.Checkpoint c = f.auditAnchor().checkpoint(head.getKey(), head.getValue(), f.clock().instant());
+                System.out.println("Checkpoint: event " + c.seq() + ", hash " + c.hash() + ", signed " + c.at() + " (" + AuditAnchor.CHECKPOINTS_FILE + ")");
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "head", mixinStandardHelpOptions = true,
+            description = "Print the chain's head as 'SEQ HASH', to keep somewhere the database's writers cannot reach (audit verify --expect-head).")
+    static final class Head implements Callable<Integer> {
+        @Mixin HomeOption home;
+
+        @Override
+        public Integer call() {
+            try (Fleet f = home.open()) {
+                Map.Entry<Long, String> head = f.store().auditHead();
+                System.out.println(head.getKey() + " " + head.getValue());
+            }
+            return 0;
         }
     }
 

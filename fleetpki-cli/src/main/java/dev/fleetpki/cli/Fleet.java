@@ -1,6 +1,7 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAnchor;
 import dev.fleetpki.core.Ceremony;
 import dev.fleetpki.core.EnrollmentAuthorizer;
 import dev.fleetpki.core.IssuancePipeline;
@@ -76,6 +77,11 @@ public final class Fleet implements AutoCloseable {
     /** The one authorization step every issuing command takes before the pipeline. */
     public EnrollmentAuthorizer authorizer() {
         return new EnrollmentAuthorizer(config, store, clock);
+    }
+
+    /** Signed checkpoints of the audit chain, kept in the CA home with the audit key (never in the database). */
+    public AuditAnchor auditAnchor() {
+        return new AuditAnchor(config.home(), keys, config.issuing().getFirst().passphrase());
     }
 
     public Ceremony ceremony(Actor actor) {

@@ -68,6 +68,45 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
+    /** How often the server signs the audit chain's head when it moved (the events after the newest checkpoint are the ones a rewrite could hide). */
+    static final java.time.Duration AUDIT_CHECKPOINT = java.time.Duration.ofMinutes(1);
+
+    /** Signs the audit head at start, every {@link #AUDIT_CHECKPOINT} when it moved, and once more as the server stops (before the store closes). */
+    static final class AuditCheckpoints implements AutoCloseable {
+        private final Fleet f;
+        private final dev.fleetpki.core.AuditAnchor anchor;
+        private final java.util.concurrent.ScheduledExecutorService exec;
+
+        AuditCheckpoints(Fleet f) {
+            this.f = f;
+            this.anchor = f.auditAnchor();
+            this.exec = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "fleetpki-audit-checkpoint");
+                t.setDaemon(true);
+                return t;
+            });
+            exec.scheduleWithFixedDelay(this::sign, 0, AUDIT_CHECKPOINT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+
+        private synchronized void sign() {
+            try {
+                var head = f.store().auditHead();
+                var last = anchor.latest();
+                if (last.isEmpty() || last.get().seq() != head.getKey()) {
+                    anchor.checkpoint(head.getKey(), head.getValue(), f.clock().instant());
+                }
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(ServeCommand.class).warn("cannot write an audit checkpoint: {}", e.getMessage());
+            }
+        }
+
+        @Override
+        public void close() {
+            exec.shutdownNow();
+            sign();
+        }
+    }
+
     private static void awaitStop() throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
@@ -82,7 +121,8 @@ final class ServeCommand implements Callable<Integer> {
         try (FleetServer server = FleetServer.start(s, tls, bind, port);
              dev.fleetpki.server.RevocationService revocation = s.revocation();
              dev.fleetpki.server.RevocationHttp http = httpPort < 0 ? null
-                     : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), s.metrics(), bind, httpPort)) {
+                     : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), s.metrics(), bind, httpPort);
+             AuditCheckpoints checkpoints = new AuditCheckpoints(f)) {
             server.watchIdentity(s, hostname, actor);
             revocation.start();
             String home = f.config().home().toString();

@@ -718,6 +718,17 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
     }
 
     /** Recomputes the whole chain; reports edited rows, deleted rows and a moved head. */
+    /** The chain's head as the audit_head row has it: the newest event's sequence number and hash. */
+    public Map.Entry<Long, String> auditHead() {
+        return queryOne("SELECT seq, hash FROM audit_head WHERE id = 1", rs -> Map.entry(rs.getLong(1), rs.getString(2)))
+                .orElseThrow(() -> new PkiException(ErrorKind.INTERNAL, "the audit head row is missing"));
+    }
+
+    /** The stored hash of audit event {@code seq}, if the event is there. */
+    public Optional<String> auditHashAt(long seq) {
+        return queryOne("SELECT hash FROM audit_event WHERE seq = ?", rs -> rs.getString(1), seq);
+    }
+
     public dev.fleetpki.core.AuditVerification verifyAudit() {
         List<String> problems = new ArrayList<>();
         String prev = AuditHash.GENESIS;
