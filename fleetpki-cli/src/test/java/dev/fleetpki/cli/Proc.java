@@ -15,6 +15,12 @@ final class Proc {
 
     private Proc() {}
 
+    /**
+     * Runs a command to its end, for up to 120 s: its output (stdout and stderr merged) is read on
+     * another thread, so a child that hangs, or leaves a grandchild holding the pipe, fails the
+     * test with what it printed instead of blocking it; on time-out the child and its descendants
+     * are killed.
+     */
     static Result run(Path dir, Map<String, String> env, String... cmd) {
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
@@ -23,18 +29,39 @@ final class Proc {
             }
             pb.environment().putAll(env);
             Process p = pb.start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+            Thread reader = Thread.ofVirtual().start(() -> {
+                try (var in = p.getInputStream()) {
+                    in.transferTo(buf);
+                } catch (IOException e) {
+                    // the process was killed
+                }
+            });
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("timed out: " + String.join(" ", cmd));
+                kill(p);
+                reader.join(2_000);
+                throw new AssertionError("timed out after 120 s: " + String.join(" ", cmd) + "\n" + output(buf));
             }
-            return new Result(p.exitValue(), out);
+            reader.join(10_000);
+            return new Result(p.exitValue(), output(buf));
         } catch (IOException e) {
             throw new AssertionError("cannot run " + cmd[0] + " (is it installed? .ci/run installs it): " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
         }
+    }
+
+    private static String output(java.io.ByteArrayOutputStream buf) {
+        synchronized (buf) {
+            return buf.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    /** Kills a process and everything it started. */
+    static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
     }
 
     /** Runs and asserts success. */
@@ -76,17 +103,31 @@ final class Proc {
      * {@code prefix}, for up to 120 s; returns the lines so far, and keeps draining its output.
      */
     static List<String> awaitLine(Process p, String prefix) throws IOException {
-        List<String> lines = new java.util.ArrayList<>();
+        List<String> lines = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        java.util.concurrent.CountDownLatch seen = new java.util.concurrent.CountDownLatch(1);
         java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        long deadline = System.currentTimeMillis() + 120_000;
-        for (String line = out.readLine(); line != null && System.currentTimeMillis() < deadline; line = out.readLine()) {
-            lines.add(line);
-            if (line.startsWith(prefix)) {
-                Thread.ofVirtual().start(() -> out.lines().forEach(l -> { }));
-                break;
+        Thread.ofVirtual().start(() -> { // reads on, so a silent process cannot block the test, and keeps draining after the line
+            try {
+                for (String line = out.readLine(); line != null; line = out.readLine()) {
+                    if (seen.getCount() > 0) {
+                        lines.add(line);
+                        if (line.startsWith(prefix)) {
+                            seen.countDown();
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // the process ended
             }
+        });
+        try {
+            seen.await(120, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
-        return lines;
+        synchronized (lines) {
+            return List.copyOf(lines);
+        }
     }
 
     /** A port nothing listens on right now. */
@@ -101,7 +142,7 @@ final class Proc {
         if (p != null) {
             p.destroy();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
+                kill(p);
             }
         }
     }

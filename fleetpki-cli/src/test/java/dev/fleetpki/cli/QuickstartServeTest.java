@@ -36,5 +36,10 @@ class QuickstartServeTest {
         } finally {
             Proc.stop(p);
         }
+        // the server signed the audit head as it started and as it stopped: the anchors the log is checked against
+        assertThat(Files.readAllLines(home.resolve("audit/checkpoints"))).isNotEmpty();
+        Cli.Result verify = Cli.run(home, "audit", "verify");
+        assertThat(verify.exit()).as(verify.all()).isZero();
+        assertThat(verify.out()).containsPattern("\\d+ signed checkpoints? match");
     }
 }

@@ -81,7 +81,9 @@ class SignRefusalsTest {
         return Stream.of(
                 Arguments.of("tampered-signature", 65, "signature does not verify"),
                 Arguments.of("rsa-1024", 65, "RSA key of 1024 bits is too weak"),
-                Arguments.of("malformed-der", 65, "not valid DER-encoded PKCS#10"),
+                Arguments.of("malformed-der", 65, "not valid DER-encoded PKCS#10: it is truncated: its outer SEQUENCE announces 256 bytes and 5 follow"),
+                Arguments.of("not-a-request", 65, "not valid DER-encoded PKCS#10: the SEQUENCE is not a CertificationRequest"),
+                Arguments.of("trailing-bytes", 65, "not valid DER-encoded PKCS#10: 2 bytes follow the outer SEQUENCE"),
                 Arguments.of("garbage-pem", 65, "PEM is damaged"),
                 Arguments.of("certificate-not-csr", 65, "not a CERTIFICATE REQUEST"),
                 Arguments.of("wrong-cn", 65, "CN 'someone-else' is not the device id 'dev-ok'"),
@@ -102,6 +104,12 @@ class SignRefusalsTest {
             }
             case "rsa-1024" -> p = TestHome.opensslCsr(home, "rsa1024", "rsa:1024", "/CN=dev-ok");
             case "malformed-der" -> Files.write(p, new byte[] {0x30, (byte) 0x82, 0x01, 0x00, 0x02, 0x01, 0x00, 0x13, 0x37});
+            case "not-a-request" -> Files.write(p, new byte[] {0x30, 0x03, 0x02, 0x01, 0x05});
+            case "trailing-bytes" -> {
+                byte[] der = derOf(goodP256);
+                byte[] longer = java.util.Arrays.copyOf(der, der.length + 2);
+                Files.write(p, longer);
+            }
             case "garbage-pem" -> Files.writeString(p, "-----BEGIN CERTIFICATE REQUEST-----\nnot*base64*at all!!\n-----END CERTIFICATE REQUEST-----\n");
             case "certificate-not-csr" -> p = home.resolve("ca/issuing.pem");
             case "wrong-cn" -> p = TestHome.opensslCsr(home, "wrongcn", "ec", "/CN=someone-else", "-pkeyopt", "ec_paramgen_curve:P-256");

@@ -38,6 +38,41 @@ public final class UntrustedCsr {
         this.publicKey = publicKey;
     }
 
+    /** What is wrong with DER that did not parse as a CertificationRequest, in words (RFC 2986 4.2; X.690 8.1). */
+    static String derProblem(byte[] der) {
+        if ((der[0] & 0xff) != 0x30) {
+            return "it does not start with a SEQUENCE (first byte 0x" + String.format("%02x", der[0] & 0xff) + ")";
+        }
+        if (der.length < 2) {
+            return "it ends after its first byte";
+        }
+        long length;
+        int header;
+        int first = der[1] & 0xff;
+        if (first < 0x80) {
+            length = first;
+            header = 2;
+        } else {
+            int n = first & 0x7f;
+            if (n == 0 || n > 4 || der.length < 2 + n) {
+                return "its outer length is not a definite DER length";
+            }
+            length = 0;
+            for (int i = 0; i < n; i++) {
+                length = (length << 8) | (der[2 + i] & 0xff);
+            }
+            header = 2 + n;
+        }
+        long have = der.length - header;
+        if (have < length) {
+            return "it is truncated: its outer SEQUENCE announces " + length + " bytes and " + have + " follow";
+        }
+        if (have > length) {
+            return (have - length) + " bytes follow the outer SEQUENCE";
+        }
+        return "the SEQUENCE is not a CertificationRequest (certificationRequestInfo, signatureAlgorithm, signature)";
+    }
+
     /**
      * Parses PEM or DER and verifies the request's own signature (proof of possession).
      *
@@ -57,9 +92,8 @@ public final class UntrustedCsr {
         try {
             req = new PKCS10CertificationRequest(der);
         } catch (IOException | RuntimeException e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR is not valid DER-encoded PKCS#10 ("
-                    + e.getClass().getSimpleName() + "); check the file is a certificate request, e.g. with "
-                    + "openssl req -in FILE -noout -text");
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR is not valid DER-encoded PKCS#10: " + derProblem(der)
+                    + "; check the file is a certificate request, e.g. with openssl req -in FILE -noout -text");
         }
         PublicKey key;
         try {
