@@ -36,10 +36,18 @@ public final class FleetServer implements AutoCloseable {
     private final SslContextFactory.Server ssl;
     private volatile java.util.concurrent.ScheduledExecutorService identityWatch;
 
-    private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl) {
+    private final java.util.List<String> routes;
+
+    private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl, java.util.List<String> routes) {
         this.app = app;
         this.connector = connector;
         this.ssl = ssl;
+        this.routes = routes;
+    }
+
+    /** Every route this server serves, as {@code METHOD /path/{param}}: what the authorization matrix test must cover. */
+    public java.util.List<String> routes() {
+        return routes;
     }
 
     /** How often a server that issued its own TLS certificate checks it (revoked, or two thirds of its life gone). */
@@ -145,8 +153,10 @@ public final class FleetServer implements AutoCloseable {
     public static FleetServer start(Services s, ServerIdentity.Loaded tls, String bind, int port, Limits limits) {
         ServerConnector[] holder = new ServerConnector[1];
         SslContextFactory.Server[] sslHolder = new SslContextFactory.Server[1];
+        java.util.List<String> routes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
         Javalin app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
+            cfg.events(e -> e.handlerAdded(h -> routes.add(h.getHttpMethod().name() + " " + h.getPath())));
             cfg.http.maxRequestSize = MAX_BODY;
             cfg.jetty.threadPool = threadPool();
             cfg.jetty.addConnector((server, httpConfig) -> {
@@ -178,7 +188,7 @@ public final class FleetServer implements AutoCloseable {
             throw new PkiException(ErrorKind.CONFIG, "cannot listen on " + bind + ":" + port + " (" + rootMessage(e)
                     + "); is another server using the port? choose one with --port", e);
         }
-        return new FleetServer(app, holder[0], sslHolder[0]);
+        return new FleetServer(app, holder[0], sslHolder[0], java.util.List.copyOf(routes));
     }
 
     /**

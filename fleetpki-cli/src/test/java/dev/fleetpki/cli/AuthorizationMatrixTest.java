@@ -1,0 +1,350 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.EnrollmentSecret;
+import dev.fleetpki.core.IssuanceRequest;
+import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.Pem;
+import dev.fleetpki.server.Enrollment;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.ExtensionsGenerator;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every route of the HTTPS server against every kind of credential, with the exact status each
+ * must get, and on every refusal nothing stored and no secret used up. The rows are checked
+ * against the server's own route list: a route added without a row fails this test, so a new
+ * endpoint cannot arrive unreviewed. docs/security.md shows the same table.
+ */
+class AuthorizationMatrixTest {
+    /** The columns: one credential each, presented as a real client would. */
+    enum Cred {
+        NONE, SECRET_A, SECRET_B, USED_SECRET, IDEVID_A, STATION_X, STATION_Y, STATION_OFF, RENEW_CURRENT, RENEW_REVOKED, FOREIGN_CERT,
+        ADMIN, ISSUER, AUDITOR, FACTORY, OPERATOR_CERT
+    }
+
+    static final String A = "mx-a";
+    static final String B = "mx-b";
+    static final String PENDING_DEVICE = "mx-p";
+
+    @TempDir static Path dir;
+    static TestServer ts;
+    static Map<Cred, HttpClient> clients = new LinkedHashMap<>();
+    static Map<Cred, String> tokens = new LinkedHashMap<>();
+    static String usedSecret;
+    static String currentSerial;
+    static int counter;
+
+    /** One route's request (made fresh for each attempt) and the status each credential must get. */
+    record Row(String route, Supplier<Req> request, int... expected) {}
+
+    /** A concrete request: path, body (null: none) and its type; {@code est}: secrets go as HTTP basic, else as a bearer token. */
+    record Req(String method, String path, byte[] body, String type, boolean est) {}
+
+    static final int[] PUBLIC = fill(200);
+    static final int[] OPERATOR_READ = {401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200, 200, 200, 403, 200};
+
+    static int[] fill(int status) {
+        int[] a = new int[Cred.values().length];
+        Arrays.fill(a, status);
+        return a;
+    }
+
+    static int[] operatorWrite(int ok) {
+        return new int[] {401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, ok, ok, 403, 403, ok};
+    }
+
+    @BeforeAll
+    static void start() throws Exception {
+        ts = TestServer.start(dir, null, """
+                enrollment:
+                  deviceRate: 0
+                  fleets:
+                    pend:
+                      accept: []
+                      otherwise: pending
+                """);
+        for (String[] d : new String[][] {{A, "sensor"}, {B, "sensor"}, {PENDING_DEVICE, "pend"}, {"mx-r", "sensor"}, {"mx-w", "sensor"},
+            {"mx-s", "sensor"}}) {
+            assertThat(Cli.run(ts.home, "device", "add", d[0], "--model", d[1]).exit()).isZero();
+        }
+        EstCurl curl = EstCurl.of(ts, dir);
+        Path stX = curl.selfSigned("st-x", "/CN=line-x");
+        Path stY = curl.selfSigned("st-y", "/CN=line-y");
+        Path stOff = curl.selfSigned("st-off", "/CN=line-off");
+        assertThat(Cli.run(ts.home, "station", "add", "line-x", "--certificate", stX.toString(), "--fleet", "sensor").exit()).isZero();
+        assertThat(Cli.run(ts.home, "station", "add", "line-y", "--certificate", stY.toString(), "--fleet", "camera").exit()).isZero();
+        assertThat(Cli.run(ts.home, "station", "add", "line-off", "--certificate", stOff.toString(), "--fleet", "sensor").exit()).isZero();
+        assertThat(Cli.run(ts.home, "station", "disable", "line-off").exit()).isZero();
+        Path foreign = curl.selfSigned("foreign", "/CN=" + A);
+        // a vendor CA bound to the sensor fleet, and an IDevID for device A under it
+        Path vendor = dir.resolve("vendor.pem");
+        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                "-keyout", dir.resolve("vendor.key").toString(), "-out", vendor.toString(), "-subj", "/CN=Vendor Root",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign");
+        assertThat(Cli.run(ts.home, "trust", "add-manufacturer", vendor.toString(), "--name", "vendor", "--fleet", "sensor").exit()).isZero();
+        Path idevCsr = curl.csrPem("idev", A);
+        Files.writeString(dir.resolve("idev.ext"), "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
+        Proc.ok(dir, "openssl", "x509", "-req", "-in", idevCsr.toString(), "-CA", vendor.toString(), "-CAkey", dir.resolve("vendor.key").toString(),
+                "-CAcreateserial", "-days", "30", "-extfile", dir.resolve("idev.ext").toString(), "-out", dir.resolve("idev.pem").toString());
+        // A's current certificate and a revoked one, both enrolled with secrets (the second secret is then used up)
+        String s1 = secret(A).text();
+        assertThat(curl.certificate(curl.est("/simpleenroll", curl.csr("cur", A), "-u " + A + ":" + s1), "cur.pem")).contains("CN = " + A);
+        usedSecret = secret(A).text();
+        curl.certificate(curl.est("/simpleenroll", curl.csr("rev", A), "-u " + A + ":" + usedSecret), "rev.pem");
+        String revSerial = ServerTest.parse(Files.readAllBytes(dir.resolve("rev.pem"))).getSerialNumber().toString(16);
+        assertThat(Cli.run(ts.home, "revoke", revSerial).exit()).isZero();
+        currentSerial = ServerTest.parse(Files.readAllBytes(dir.resolve("cur.pem"))).getSerialNumber().toString(16);
+        for (String role : new String[] {"admin", "issuer", "auditor", "factory"}) {
+            Cli.Result t = Cli.run(ts.home, "token", "create", "mx-" + role, "--role", role);
+            assertThat(t.exit()).isZero();
+            tokens.put(Cred.valueOf(role.toUpperCase(java.util.Locale.ROOT)), t.out().trim());
+        }
+        Path op = curl.selfSigned("op", "/CN=alice");
+        assertThat(Cli.run(ts.home, "token", "create", "alice", "--role", "issuer", "--client-cert", op.toString()).exit()).isZero();
+
+        HttpClient plain = ts.http;
+        clients.put(Cred.STATION_X, ts.clientWith(stX, dir.resolve("st-x.key")));
+        clients.put(Cred.STATION_Y, ts.clientWith(stY, dir.resolve("st-y.key")));
+        clients.put(Cred.STATION_OFF, ts.clientWith(stOff, dir.resolve("st-off.key")));
+        clients.put(Cred.IDEVID_A, ts.clientWith(dir.resolve("idev.pem"), dir.resolve("idev.key")));
+        clients.put(Cred.RENEW_CURRENT, ts.clientWith(dir.resolve("cur.pem"), dir.resolve("cur.key")));
+        clients.put(Cred.RENEW_REVOKED, ts.clientWith(dir.resolve("rev.pem"), dir.resolve("rev.key")));
+        clients.put(Cred.FOREIGN_CERT, ts.clientWith(foreign, dir.resolve("foreign.key")));
+        clients.put(Cred.OPERATOR_CERT, ts.clientWith(op, dir.resolve("op.key")));
+        for (Cred c : Cred.values()) {
+            clients.putIfAbsent(c, plain);
+        }
+    }
+
+    @AfterAll
+    static void stop() {
+        if (ts != null) {
+            ts.close();
+        }
+    }
+
+    private static Enrollment.NewSecret secret(String device) {
+        return Enrollment.newSecret(ts.fleet.store(), device, Duration.ofHours(1), Actor.operator("matrix"), Instant.now());
+    }
+
+    // ---- request bodies ----
+
+    private static byte[] csrDer(String cn, String dnsSan) {
+        try {
+            KeyPair kp = KeyAlgorithm.EC_P256.generate();
+            var b = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + cn), kp.getPublic());
+            if (dnsSan != null) {
+                ExtensionsGenerator ext = new ExtensionsGenerator();
+                ext.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName(GeneralName.dNSName, dnsSan)));
+                b.addAttribute(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate());
+            }
+            return b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())).getEncoded();
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static Req est(String path, String cn, String dnsSan) {
+        return new Req("POST", "/.well-known/est" + path, Base64.getEncoder().encode(csrDer(cn, dnsSan)), "application/pkcs10", true);
+    }
+
+    static Req json(String method, String path, String body) {
+        return new Req(method, path, body == null ? null : body.getBytes(StandardCharsets.UTF_8), "application/json", false);
+    }
+
+    static Req get(String path) {
+        return new Req("GET", path, null, null, path.startsWith("/.well-known/est"));
+    }
+
+    static String restCsr(String cn) {
+        return "{\"csr\": \"" + Pem.encode("CERTIFICATE REQUEST", csrDer(cn, null)).replace("\n", "\\n") + "\"}";
+    }
+
+    static String bareKey(String device) {
+        String pem = Pem.encode("PUBLIC KEY", KeyAlgorithm.EC_P256.generate().getPublic().getEncoded()).replace("\n", "\\n");
+        return "{\"publicKey\": \"" + pem + "\", \"device\": \"" + device + "\"}";
+    }
+
+    /** The pending request of device mx-p (its fleet accepts nothing at once), made when there is none. */
+    static String pendingRequest() {
+        return ts.fleet.store().pendingRequest(PENDING_DEVICE, "device").map(r -> r.id()).orElseGet(() -> {
+            Enrollment.NewSecret s = secret(PENDING_DEVICE);
+            try {
+                HttpResponse<String> r = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/.well-known/est/simpleenroll"))
+                        .header("Content-Type", "application/pkcs10")
+                        .header("Authorization", "Basic " + Base64.getEncoder().encodeToString((PENDING_DEVICE + ":" + s.text()).getBytes(StandardCharsets.UTF_8)))
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(Base64.getEncoder().encode(csrDer(PENDING_DEVICE, null)))).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+            return ts.fleet.store().pendingRequest(PENDING_DEVICE, "device").orElseThrow().id();
+        });
+    }
+
+    /** An unrevoked certificate of device mx-r, issued by an operator when there is none. */
+    static String revocableSerial() {
+        return ts.fleet.store().certificates("mx-r", Instant.now(), null, 50).stream().filter(c -> !c.revoked()).map(c -> c.issued().serialHex())
+                .findFirst().orElseGet(() -> ts.services.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csrDer("mx-r", null)), "mx-r",
+                        "device", "cli"), ts.services.authorizer().operator(Actor.operator("matrix"), "mx-r", "device", "cli")).serialHex());
+    }
+
+    static List<Row> rows() {
+        List<Row> rows = new ArrayList<>();
+        for (String path : List.of("/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/api/v1/cas", "/api/v1/cas/issuing",
+                "/api/v1/cas/issuing/certificate", "/.well-known/est/cacerts", "/.well-known/est/device/cacerts", "/.well-known/est/csrattrs",
+                "/.well-known/est/device/csrattrs")) {
+            rows.add(new Row("GET " + template(path), () -> get(path), PUBLIC));
+        }
+        rows.add(new Row("GET /api/v1/devices", () -> get("/api/v1/devices"), OPERATOR_READ));
+        rows.add(new Row("GET /api/v1/devices/{id}", () -> get("/api/v1/devices/" + A), OPERATOR_READ));
+        rows.add(new Row("GET /api/v1/certificates", () -> get("/api/v1/certificates"), OPERATOR_READ));
+        for (String tail : List.of("", "/pem", "/chain", "/der")) {
+            rows.add(new Row("GET /api/v1/certificates/{serial}" + tail, () -> get("/api/v1/certificates/" + currentSerial + tail), OPERATOR_READ));
+        }
+        rows.add(new Row("GET /api/v1/certificate-requests", () -> get("/api/v1/certificate-requests"), OPERATOR_READ));
+        rows.add(new Row("GET /api/v1/certificate-requests/{id}", () -> get("/api/v1/certificate-requests/" + pendingRequest()),
+                401, 403, 403, 401, 403, 403, 403, 401, 403, 401, 401, 200, 200, 200, 403, 200));
+        rows.add(new Row("POST /api/v1/devices", () -> json("POST", "/api/v1/devices", "{\"id\": \"mx-new-" + (++counter) + "\", \"model\": \"sensor\"}"),
+                operatorWrite(201)));
+        rows.add(new Row("POST /api/v1/devices/{id}/disable", () -> json("POST", "/api/v1/devices/mx-w/disable", null), operatorWrite(200)));
+        rows.add(new Row("POST /api/v1/devices/{id}/enable", () -> json("POST", "/api/v1/devices/mx-w/enable", null), operatorWrite(200)));
+        rows.add(new Row("POST /api/v1/devices/{id}/enrollment-secret", () -> json("POST", "/api/v1/devices/mx-s/enrollment-secret", null),
+                operatorWrite(201)));
+        rows.add(new Row("POST /api/v1/certificates/{serial}/revoke", () -> json("POST", "/api/v1/certificates/" + revocableSerial() + "/revoke", null),
+                operatorWrite(200)));
+        rows.add(new Row("POST /api/v1/certificate-requests/{id}/approve",
+                () -> json("POST", "/api/v1/certificate-requests/" + pendingRequest() + "/approve", null), operatorWrite(200)));
+        rows.add(new Row("POST /api/v1/certificate-requests/{id}/reject",
+                () -> json("POST", "/api/v1/certificate-requests/" + pendingRequest() + "/reject", null), operatorWrite(200)));
+        // enrollment: the request is always for device A
+        int[] enroll = {401, 200, 400, 401, 200, 200, 403, 401, 200, 401, 401, 200, 200, 403, 200, 200};
+        int[] server = {401, 403, 403, 401, 403, 403, 403, 401, 403, 401, 401, 200, 403, 403, 403, 403};
+        int[] reenroll = {401, 403, 403, 401, 403, 403, 403, 401, 200, 401, 401, 200, 403, 403, 403, 403};
+        int[] keygen = {401, 403, 403, 401, 403, 200, 403, 401, 403, 401, 401, 200, 200, 403, 200, 200};
+        rows.add(new Row("POST /.well-known/est/simpleenroll", () -> est("/simpleenroll", A, null), enroll));
+        rows.add(new Row("POST /.well-known/est/{label}/simpleenroll", () -> est("/server-tls/simpleenroll", A, A + ".fleet.example"), server));
+        rows.add(new Row("POST /.well-known/est/simplereenroll", () -> est("/simplereenroll", A, null), reenroll));
+        rows.add(new Row("POST /.well-known/est/{label}/simplereenroll", () -> est("/device/simplereenroll", A, null), reenroll));
+        rows.add(new Row("POST /.well-known/est/serverkeygen", () -> est("/serverkeygen", A, null), keygen));
+        rows.add(new Row("POST /.well-known/est/{label}/serverkeygen", () -> est("/device/serverkeygen", A, null), keygen));
+        rows.add(new Row("POST /api/v1/certificate-requests", () -> json("POST", "/api/v1/certificate-requests", restCsr(A)),
+                401, 201, 400, 401, 201, 201, 403, 401, 201, 401, 401, 201, 201, 403, 201, 201));
+        return rows;
+    }
+
+    /** More requests on routes already in the table: shapes of the same route with other authorization rules. */
+    static List<Row> moreShapes() {
+        return List.of(new Row("POST /api/v1/certificate-requests (bare key)", () -> json("POST", "/api/v1/certificate-requests", bareKey(A)),
+                401, 403, 403, 401, 403, 201, 403, 401, 403, 401, 401, 403, 403, 403, 201, 403));
+    }
+
+    private static String template(String path) {
+        return path.replace("/cas/issuing", "/cas/{name}").replace("/est/device/", "/est/{label}/");
+    }
+
+    @Test
+    void everyRouteHasARow() {
+        Set<String> covered = new TreeSet<>();
+        rows().forEach(r -> covered.add(r.route()));
+        Set<String> served = new TreeSet<>(ts.server.routes());
+        Set<String> missing = new TreeSet<>(served);
+        missing.removeAll(covered);
+        assertThat(missing).as("routes the server serves without a row in the authorization matrix: add one").isEmpty();
+        Set<String> stale = new TreeSet<>(covered);
+        stale.removeAll(served);
+        assertThat(stale).as("rows for routes the server no longer serves").isEmpty();
+    }
+
+    @Test
+    void everyCredentialGetsExactlyItsStatusOnEveryRouteAndARefusalChangesNothing() throws Exception {
+        List<String> wrong = new ArrayList<>();
+        List<Row> all = new ArrayList<>(rows());
+        all.addAll(moreShapes());
+        for (Row row : all) {
+            assertThat(row.expected()).as(row.route()).hasSize(Cred.values().length);
+            for (Cred c : Cred.values()) {
+                Req req = row.request().get();
+                String secretId = null;
+                String auth = switch (c) {
+                    case SECRET_A, SECRET_B -> {
+                        Enrollment.NewSecret s = secret(c == Cred.SECRET_A ? A : B);
+                        secretId = s.text().split("_")[1];
+                        String device = c == Cred.SECRET_A ? A : B;
+                        yield req.est() ? basic(device, s.text()) : "Bearer " + s.text();
+                    }
+                    case USED_SECRET -> req.est() ? basic(A, usedSecret) : "Bearer " + usedSecret;
+                    case ADMIN, ISSUER, AUDITOR, FACTORY -> "Bearer " + tokens.get(c);
+                    default -> null;
+                };
+                long certificates = ts.fleet.store().certificateCount();
+                long pending = ts.fleet.store().pendingCount();
+                HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(ts.base + req.path()))
+                        .method(req.method(), req.body() == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(req.body()));
+                if (req.type() != null) {
+                    b.header("Content-Type", req.type());
+                }
+                if (auth != null) {
+                    b.header("Authorization", auth);
+                }
+                HttpResponse<String> r = clients.get(c).send(b.build(), HttpResponse.BodyHandlers.ofString());
+                int expected = row.expected()[c.ordinal()];
+                if (r.statusCode() != expected) {
+                    wrong.add(row.route() + " with " + c + ": " + r.statusCode() + ", expected " + expected + " (" + abbreviate(r.body()) + ")");
+                }
+                if (r.statusCode() >= 400) {
+                    if (ts.fleet.store().certificateCount() != certificates || ts.fleet.store().pendingCount() != pending) {
+                        wrong.add(row.route() + " with " + c + ": refused with " + r.statusCode() + " but the store changed");
+                    }
+                    if (secretId != null) {
+                        EnrollmentSecret s = ts.fleet.store().enrollmentSecret(secretId).orElseThrow();
+                        if (!s.usableAt(Instant.now())) {
+                            wrong.add(row.route() + " with " + c + ": refused with " + r.statusCode() + " but the secret was used up");
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(wrong).as("cells of the authorization matrix that do not hold").isEmpty();
+    }
+
+    private static String basic(String user, String secret) {
+        return "Basic " + Base64.getEncoder().encodeToString((user + ":" + secret).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String abbreviate(String body) {
+        return body.length() > 160 ? body.substring(0, 160) + "..." : body;
+    }
+}
