@@ -18,7 +18,7 @@ import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.TokenSecrets;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.Pem;
-import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateEncodingException;
@@ -47,7 +47,7 @@ final class CertificateRoutes {
         this.enrollment = enrollment;
     }
 
-    void register(Javalin app) {
+    void register(RoutesConfig app) {
         app.post("/api/v1/certificate-requests", this::request);
         app.get("/api/v1/certificate-requests", this::requests);
         app.get("/api/v1/certificate-requests/{id}", this::showRequest);

@@ -7,7 +7,7 @@ import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
-import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +28,7 @@ final class DeviceRoutes {
         this.auth = auth;
     }
 
-    void register(Javalin app) {
+    void register(RoutesConfig app) {
         app.post("/api/v1/devices", this::create);
         app.get("/api/v1/devices", this::list);
         app.get("/api/v1/devices/{id}", this::show);

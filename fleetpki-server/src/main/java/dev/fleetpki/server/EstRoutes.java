@@ -10,7 +10,7 @@ import dev.fleetpki.core.Profile;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.UntrustedCsr;
-import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.util.Base64;
 import java.util.List;
@@ -37,7 +37,7 @@ final class EstRoutes {
         this.enrollment = enrollment;
     }
 
-    void register(Javalin app) {
+    void register(RoutesConfig app) {
         app.post("/.well-known/est/simpleenroll", ctx -> enroll(ctx, DEFAULT_LABEL, false));
         app.post("/.well-known/est/{label}/simpleenroll", ctx -> enroll(ctx, ctx.pathParam("label"), false));
         app.post("/.well-known/est/simplereenroll", ctx -> enroll(ctx, DEFAULT_LABEL, true));

@@ -155,8 +155,8 @@ public final class FleetServer implements AutoCloseable {
         SslContextFactory.Server[] sslHolder = new SslContextFactory.Server[1];
         java.util.List<String> routes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
         Javalin app = Javalin.create(cfg -> {
-            cfg.showJavalinBanner = false;
-            cfg.events(e -> e.handlerAdded(h -> routes.add(h.getHttpMethod().name() + " " + h.getPath())));
+            cfg.startup.showJavalinBanner = false;
+            cfg.events.handlerAdded(h -> routes.add(h.getHttpMethod().name() + " " + h.getPath()));
             cfg.http.maxRequestSize = MAX_BODY;
             cfg.jetty.threadPool = threadPool();
             cfg.jetty.addConnector((server, httpConfig) -> {
@@ -176,12 +176,12 @@ public final class FleetServer implements AutoCloseable {
                 c.setHost(bind);
                 c.setPort(port);
                 c.setIdleTimeout(limits.idleTimeout().toMillis());
-                server.addBean(new org.eclipse.jetty.server.ConnectionLimit(limits.maxConnections(), server));
+                server.addBean(new org.eclipse.jetty.server.NetworkConnectionLimit(limits.maxConnections(), server));
                 holder[0] = c;
                 return c;
             });
+            routes(cfg.routes, s);
         });
-        routes(app, s);
         try {
             app.start();
         } catch (RuntimeException e) {
@@ -212,7 +212,7 @@ public final class FleetServer implements AutoCloseable {
         return connector.getLocalPort();
     }
 
-    private static void routes(Javalin app, Services s) {
+    private static void routes(io.javalin.config.RoutesConfig app, Services s) {
         app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
         app.get("/readyz", ctx -> {
             try {
@@ -259,7 +259,7 @@ public final class FleetServer implements AutoCloseable {
                 default -> problem(ctx, e.getStatus(), "http-" + e.getStatus(), "Request refused", e.getMessage());
             }
         });
-        app.exception(org.eclipse.jetty.http.BadMessageException.class, (e, ctx) -> { // Jetty refused the request data
+        app.exception(org.eclipse.jetty.http.HttpException.RuntimeException.class, (e, ctx) -> { // Jetty refused the request data
             if (e.getCode() == 408) {
                 problem(ctx, 408, "too-slow", "Request too slow", "the request body arrived too slowly (" + e.getReason() + "); send it at once");
             } else {

@@ -43,12 +43,12 @@ public final class RevocationHttp implements AutoCloseable {
     public static RevocationHttp start(RevocationService service, JdbcStore store, Metrics metrics, String bind, int port) {
         service.observe(metrics);
         Javalin app = Javalin.create(cfg -> {
-            cfg.showJavalinBanner = false;
+            cfg.startup.showJavalinBanner = false;
             cfg.http.maxRequestSize = RevocationService.MAX_OCSP_REQUEST;
             cfg.http.prefer405over404 = true;
             cfg.jetty.threadPool = FleetServer.threadPool();
+            new Routes(service, store).register(cfg.routes);
         });
-        new Routes(service, store).register(app);
         try {
             app.start(bind, port);
         } catch (RuntimeException e) {
@@ -77,7 +77,7 @@ public final class RevocationHttp implements AutoCloseable {
             this.store = store;
         }
 
-        void register(Javalin app) {
+        void register(io.javalin.config.RoutesConfig app) {
             app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
             app.get("/crl/{file}", ctx -> crl(ctx, stripSuffix(ctx.pathParam("file"), ".crl"), "0"));
             app.get("/crl/{ca}/{file}", ctx -> crl(ctx, ctx.pathParam("ca"), stripSuffix(ctx.pathParam("file"), ".crl")));
