@@ -5,3 +5,7 @@ ALTER TABLE manufacturer_ca ADD COLUMN fleet TEXT;
 -- An operator credential (API token or client certificate) can be disabled and enabled again;
 -- revocation stays final.
 ALTER TABLE api_token ADD COLUMN disabled_at BIGINT;
+
+-- Profiles beyond its role's that a token may obtain (server-tls, code-signing, cloud-verification),
+-- comma-separated; NULL: none.
+ALTER TABLE api_token ADD COLUMN profiles TEXT;

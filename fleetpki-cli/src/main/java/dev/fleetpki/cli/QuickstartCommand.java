@@ -117,7 +117,7 @@ final class QuickstartCommand implements Callable<Integer> {
         java.time.Instant now = f.clock().instant();
         dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create();
         String name = "quickstart-" + now.getEpochSecond();
-        f.store().addToken(new dev.fleetpki.core.ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(java.time.Duration.ofDays(30)), null, null, null),
+        f.store().addToken(new dev.fleetpki.core.ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(java.time.Duration.ofDays(30)), null, null, null, null),
                 new AuditEvent(now, actor, "token.create", "token:" + name, Map.of("role", "issuer", "id", t.id(), "expires", now.plus(java.time.Duration.ofDays(30)).toString())));
         Pem.writePrivateFile(home.resolve(TOKEN_FILE), (t.text() + "\n").getBytes(StandardCharsets.US_ASCII));
         return t.text();

@@ -56,6 +56,7 @@ final class ServeCommand implements Callable<Integer> {
 
     private static void serveRevocationUntilStopped(Fleet f, String bind, int httpPort, String hostname) throws InterruptedException {
         dev.fleetpki.server.Metrics metrics = new dev.fleetpki.server.Metrics(f.config().profiles().keySet());
+        StopSignal stop = new StopSignal();
         try (dev.fleetpki.server.RevocationService revocation = f.revocation();
              dev.fleetpki.server.RevocationHttp http = dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), metrics, bind, httpPort)) {
             revocation.start();
@@ -64,7 +65,9 @@ final class ServeCommand implements Callable<Integer> {
                     : "read-only store: serving what the writer published; OCSP misses signed live") + "; Ctrl-C stops it)");
             System.out.println("  CRLs: " + base + "/crl/<ca>.crl   OCSP: " + base + "/ocsp   CA certificates: " + base + "/ca/<ca>.crt");
             System.out.flush();
-            awaitStop();
+            stop.await();
+        } finally {
+            stop.closed();
         }
     }
 
@@ -102,15 +105,43 @@ final class ServeCommand implements Callable<Integer> {
 
         @Override
         public void close() {
-            exec.shutdownNow();
+            exec.shutdown(); // a checkpoint being written finishes (not interrupted mid-write)
+            try {
+                exec.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             sign();
         }
     }
 
-    private static void awaitStop() throws InterruptedException {
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
-        stopped.await();
+    /**
+     * Ctrl-C or SIGTERM: wakes the serving thread, then holds the JVM's exit (at most 15 s) until
+     * that thread has closed what it opened: the server, the revocation service and the audit
+     * checkpointer, whose last checkpoint would otherwise race the exit.
+     */
+    static final class StopSignal {
+        private final CountDownLatch stopped = new CountDownLatch(1);
+        private final CountDownLatch closed = new CountDownLatch(1);
+
+        StopSignal() {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                stopped.countDown();
+                try {
+                    closed.await(15, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "fleetpki-stop"));
+        }
+
+        void await() throws InterruptedException {
+            stopped.await();
+        }
+
+        void closed() {
+            closed.countDown();
+        }
     }
 
     /** Starts the server on an open fleet, prints where it is (and {@code extraLines}), and blocks until the JVM is asked to stop. */
@@ -118,6 +149,7 @@ final class ServeCommand implements Callable<Integer> {
                                   java.util.List<String> extraLines) throws InterruptedException {
         Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
         ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, actor);
+        StopSignal stop = new StopSignal();
         try (FleetServer server = FleetServer.start(s, tls, bind, port);
              dev.fleetpki.server.RevocationService revocation = s.revocation();
              dev.fleetpki.server.RevocationHttp http = httpPort < 0 ? null
@@ -137,7 +169,9 @@ final class ServeCommand implements Callable<Integer> {
             }
             extraLines.forEach(System.out::println);
             System.out.flush();
-            awaitStop();
+            stop.await();
+        } finally {
+            stop.closed();
         }
     }
 }

@@ -32,12 +32,28 @@ final class TokenCommand {
         @Option(names = "--expires-in", paramLabel = "DURATION", description = "e.g. 90d; default: does not expire") String expiresIn;
         @Option(names = "--client-cert", paramLabel = "FILE", description = "an operator's TLS client certificate (PEM or DER) that "
                 + "authenticates instead of a bearer secret; no secret is made or printed") java.nio.file.Path clientCert;
+        @Option(names = "--profiles", split = ",", paramLabel = "P1,P2", description = "for an issuer or factory token: profiles it may obtain "
+                + "beyond the fleet rules' device profiles, e.g. server-tls for a deployment pipeline (never sub-ca or ocsp-signing, "
+                + "which come from the ceremony); server names still need the profile's dnsSuffixes or ipRanges") java.util.List<String> profiles;
 
         @Override
         public Integer call() {
             dev.fleetpki.core.Device.checkId(name);
             Role r = parseRole(role);
+            java.util.Set<String> bound = profiles == null ? java.util.Set.of() : new java.util.TreeSet<>(profiles);
+            if (!bound.isEmpty() && r != Role.ISSUER && r != Role.FACTORY) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles is for issuer and factory tokens; an admin token may obtain "
+                        + "every profile already, an auditor none");
+            }
             try (Fleet f = home.open()) {
+                for (String p : bound) {
+                    var profile = f.config().profile(p).orElseThrow(() -> new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: no profile named '"
+                            + p + "'; profiles: " + new java.util.TreeSet<>(f.config().profiles().keySet())));
+                    if (profile.kind() == dev.fleetpki.core.ProfileKind.SUB_CA || profile.kind() == dev.fleetpki.core.ProfileKind.OCSP_SIGNING) {
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: '" + p + "' makes CA or OCSP certificates, which come from "
+                                + "the ceremony (fleetpki init, fleetpki ca ...), never from a token");
+                    }
+                }
                 Instant now = f.clock().instant();
                 Instant expires;
                 try {
@@ -54,7 +70,10 @@ final class TokenCommand {
                 if (cert != null) {
                     detail.put("certificateSha256", cert);
                 }
-                f.store().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert, null),
+                if (!bound.isEmpty()) {
+                    detail.put("profiles", String.join(",", bound));
+                }
+                f.store().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert, null, bound),
                         new AuditEvent(now, home.actor(), "token.create", "token:" + name, detail));
                 if (cert != null) {
                     System.out.println("Operator '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ") authenticates with the client "
@@ -77,12 +96,13 @@ final class TokenCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY");
+                System.out.printf("%-20s %-8s %-18s %-9s %-22s %-16s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "PROFILES");
                 for (ApiToken t : f.store().tokens()) {
                     String status = t.status(now);
-                    System.out.printf("%-20s %-8s %-18s %-9s %-22s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT),
+                    System.out.printf("%-20s %-8s %-18s %-9s %-22s %-16s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT),
                             t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
-                            t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy());
+                            t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy(),
+                            t.profiles().isEmpty() ? "-" : String.join(",", new java.util.TreeSet<>(t.profiles())));
                 }
             }
             return 0;

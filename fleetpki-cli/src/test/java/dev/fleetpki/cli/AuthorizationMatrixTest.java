@@ -340,6 +340,64 @@ class AuthorizationMatrixTest {
         assertThat(wrong).as("cells of the authorization matrix that do not hold").isEmpty();
     }
 
+    /** Every CLI command by its full name, and whether it issues or signs certificates (then it has rows below). */
+    static final Map<String, Boolean> CLI_COMMANDS = new java.util.TreeMap<>(Map.ofEntries(
+            Map.entry("sign", true), Map.entry("issue", true), Map.entry("request approve", true),
+            Map.entry("quickstart", true), Map.entry("serve", true), // the demo device, the server's own TLS certificate: operator decisions
+            Map.entry("init", true), Map.entry("ca csr", true), Map.entry("ca sign", true), Map.entry("ca import", true), // the ceremony (CA certificates)
+            Map.entry("ca list", false), Map.entry("ca revoke", false), Map.entry("config check", false),
+            Map.entry("device add", false), Map.entry("device list", false), Map.entry("device show", false), Map.entry("device disable", false),
+            Map.entry("device enable", false), Map.entry("device revoke", false), Map.entry("device secret", false),
+            Map.entry("station add", false), Map.entry("station list", false), Map.entry("station disable", false), Map.entry("station enable", false),
+            Map.entry("trust add-manufacturer", false), Map.entry("trust list", false), Map.entry("trust remove", false),
+            Map.entry("request list", false), Map.entry("request show", false), Map.entry("request reject", false),
+            Map.entry("cert list", false), Map.entry("cert show", false), Map.entry("revoke", false),
+            Map.entry("crl generate", false), Map.entry("crl show", false), Map.entry("crl fetch", false), Map.entry("crl export", false),
+            Map.entry("crl import", false), Map.entry("token create", false), Map.entry("token list", false), Map.entry("token disable", false),
+            Map.entry("token enable", false), Map.entry("token revoke", false), Map.entry("export trust-bundle", false),
+            Map.entry("audit verify", false), Map.entry("audit checkpoint", false), Map.entry("audit head", false), Map.entry("audit list", false),
+            Map.entry("help", false)));
+
+    @Test
+    void everyCliCommandIsClassifiedAndTheIssuingOnesTakeTheAuthorizationStep() throws Exception {
+        Set<String> commands = new TreeSet<>();
+        collect(Main.commandLine(null), "", commands);
+        assertThat(commands).as("CLI commands, each said to issue or not in CLI_COMMANDS (an issuing one needs rows here)")
+                .isEqualTo(CLI_COMMANDS.keySet());
+        // issue: a factory station certifies a bare key inside its fleet only; a disabled one not at all
+        Path pub = dir.resolve("cli.pub");
+        Files.writeString(pub, Pem.encode("PUBLIC KEY", KeyAlgorithm.EC_P256.generate().getPublic().getEncoded()));
+        long before = ts.fleet.store().certificateCount();
+        assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", B, "--station", "line-y").exit()).isEqualTo(77);
+        assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", B, "--station", "line-off").exit()).isEqualTo(77);
+        assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", "mx-w", "--station", "line-x", "--profile", "server-tls")
+                .exit()).isEqualTo(77);
+        assertThat(ts.fleet.store().certificateCount()).isEqualTo(before);
+        assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", B, "--station", "line-x").exit()).isZero();
+        // sign: an operator, for any profile but the ceremony's
+        Path csr = dir.resolve("cli.csr");
+        Files.writeString(csr, Pem.encode("CERTIFICATE REQUEST", csrDer(B, null)));
+        assertThat(Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", B, "--profile", "sub-ca").exit()).isEqualTo(77);
+        assertThat(Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", B, "--profile", "ocsp-signing").exit()).isEqualTo(77);
+        assertThat(Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", B).exit()).isZero();
+        // request approve: an operator's approval issues the pending request's own device and profile
+        String id = pendingRequest();
+        Cli.Result approved = Cli.run(ts.home, "request", "approve", id);
+        assertThat(approved.exit()).as(approved.all()).isZero();
+        assertThat(ts.fleet.store().request(id).orElseThrow().serial()).isNotNull();
+    }
+
+    private static void collect(picocli.CommandLine cl, String prefix, Set<String> out) {
+        for (var e : cl.getSubcommands().entrySet()) {
+            String name = (prefix + " " + e.getKey()).trim();
+            if (e.getValue().getSubcommands().isEmpty()) {
+                out.add(name);
+            } else {
+                collect(e.getValue(), name, out);
+            }
+        }
+    }
+
     private static String basic(String user, String secret) {
         return "Basic " + Base64.getEncoder().encodeToString((user + ":" + secret).getBytes(StandardCharsets.UTF_8));
     }

@@ -356,6 +356,46 @@ class TrustBoundariesTest {
         assertThat(limited.body()).contains("malformed");
     }
 
+    @Test
+    void aTokenBoundToTheServerProfileGetsServerNamesUnderTheSuffixesOnly() throws Exception {
+        start(null);
+        Cli.Result bad = Cli.run(ts.home, "token", "create", "ca-maker", "--role", "issuer", "--profiles", "sub-ca");
+        assertThat(bad.exit()).isEqualTo(65);
+        assertThat(bad.err()).contains("come from the ceremony");
+        Cli.Result made = Cli.run(ts.home, "token", "create", "deployer", "--role", "issuer", "--profiles", "server-tls");
+        assertThat(made.exit()).as(made.all()).isZero();
+        String deployer = made.out().trim();
+        String plain = token("plain", "issuer");
+        assertThat(Cli.run(ts.home, "token", "list").out()).containsPattern("deployer .* server-tls");
+        assertThat(Cli.run(ts.home, "device", "add", "gw.fleet.example", "--model", "gateway").exit()).isZero();
+        long before = certificates();
+        java.util.function.BiFunction<String, String, EstCurl.Http> request = (token, san) -> {
+            try {
+                Path csr = curl.csrPem("gw" + System.nanoTime(), "gw.fleet.example", "-addext", "subjectAltName=" + san);
+                return curl.rest("POST", "/api/v1/certificate-requests", JSON.writeValueAsString(Map.of("csr", Files.readString(csr),
+                        "profile", "server-tls")), "-H 'Authorization: Bearer " + token + "'");
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        };
+        EstCurl.Http unbound = request.apply(plain, "DNS:gw.fleet.example");
+        assertThat(unbound.status()).as(unbound.body()).isEqualTo(403);
+        EstCurl.Http outside = request.apply(deployer, "DNS:gw.other.example");
+        assertThat(outside.status()).as(outside.body()).isEqualTo(400);
+        EstCurl.Http ip = request.apply(deployer, "IP:10.0.0.1");
+        assertThat(ip.status()).as("no ipRanges configured: IP addresses are an operator's").isEqualTo(403);
+        assertThat(ip.body()).contains("ipRanges");
+        EstCurl.Http own = request.apply(deployer, "DNS:" + TestServer.HOST);
+        assertThat(own.status()).as("the CA's own host name").isEqualTo(403);
+        assertThat(certificates()).isEqualTo(before);
+        EstCurl.Http ok = request.apply(deployer, "DNS:gw.fleet.example");
+        assertThat(ok.status()).as(ok.body()).isEqualTo(201);
+        assertThat(ok.body()).contains("\"profile\":\"server-tls\"");
+        EstCurl.Http code = curl.rest("POST", "/api/v1/certificate-requests", JSON.writeValueAsString(Map.of("csr",
+                Files.readString(curl.csrPem("cs9", "gw.fleet.example")), "profile", "code-signing")), "-H 'Authorization: Bearer " + deployer + "'");
+        assertThat(code.status()).as("bound to server-tls only").isEqualTo(403);
+    }
+
     private String token(String name, String role) {
         Cli.Result r = Cli.run(ts.home, "token", "create", name, "--role", role);
         assertThat(r.exit()).as(r.all()).isZero();

@@ -11,9 +11,15 @@ import java.time.Instant;
  * @param certSha256 for an operator client certificate: SHA-256 (hex) of its DER, and then
  *     {@code secretHash} is empty (no bearer secret exists); null for a bearer token
  * @param disabledAt null: enabled; else when it was disabled (it can be enabled again)
+ * @param profiles profiles this token may obtain beyond what its role and the fleet rules give
+ *     (server-tls, code-signing, cloud-verification for an issuer or factory token); empty: none
  */
 public record ApiToken(String id, String name, Role role, String secretHash, Instant createdAt, Actor createdBy, Instant expiresAt,
-                       Instant revokedAt, String certSha256, Instant disabledAt) {
+                       Instant revokedAt, String certSha256, Instant disabledAt, java.util.Set<String> profiles) {
+    public ApiToken {
+        profiles = profiles == null ? java.util.Set.of() : java.util.Set.copyOf(profiles);
+    }
+
     public boolean usableAt(Instant now) {
         return revokedAt == null && disabledAt == null && (expiresAt == null || now.isBefore(expiresAt));
     }

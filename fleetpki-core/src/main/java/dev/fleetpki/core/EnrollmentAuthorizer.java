@@ -126,14 +126,15 @@ public final class EnrollmentAuthorizer {
             throw refused(who(cred) + " is bound to no fleet, so it enrolls nothing; register it again with --fleet MODEL (or --fleet '*')");
         }
         FleetRule rule = config.enrollment().rule(model);
-        Set<String> scope = scope(rule, cred.kind());
+        Set<String> scope = scope(rule, cred);
         if (!scope.contains(profile.name())) {
             String ruleName = model != null && config.enrollment().fleets().containsKey(model) ? model : "*";
             throw refused(kind + " credentials may not obtain profile '" + profile.name() + "'"
                     + (profile.name().equals(profile.kind().configName()) ? "" : " (" + profile.kind().configName() + ")")
                     + "; for fleet '" + (model == null ? "*" : model) + "' they may obtain " + (scope.isEmpty() ? "nothing" : String.join(", ", new TreeSet<>(scope)))
                     + " (enrollment.fleets." + ruleName + ".profiles." + kind + " in fleetpki.yaml). Server, code-signing and cloud-verification "
-                    + "certificates are issued by an operator: fleetpki sign, or an admin API token");
+                    + "certificates are issued by an operator (fleetpki sign, an admin API token) or to an API token bound to them "
+                    + "(fleetpki token create NAME --role issuer --profiles server-tls)");
         }
         IssuedCertificate renewing = null;
         if (cred instanceof EnrollmentCredential.Renewal r) {
@@ -172,12 +173,16 @@ public final class EnrollmentAuthorizer {
      * The profiles a credential kind may obtain under this rule: the rule's list for the kind, or
      * by default the device-side profiles. Never a CA, OCSP, server or code-signing profile.
      */
-    Set<String> scope(FleetRule rule, Credential kind) {
-        Set<String> named = rule.profiles().get(kind);
-        if (named != null) {
-            return named;
+    Set<String> scope(FleetRule rule, EnrollmentCredential cred) {
+        Set<String> named = rule.profiles().get(cred.kind());
+        Set<String> scope = named != null ? named
+                : config.profiles().values().stream().filter(Profile::deviceSide).map(Profile::name).collect(Collectors.toUnmodifiableSet());
+        if (cred instanceof EnrollmentCredential.ApiCaller api && !api.profiles().isEmpty()) {
+            Set<String> more = new java.util.HashSet<>(scope);
+            more.addAll(api.profiles()); // named on the token by an operator (token create --profiles); never a CA or OCSP profile
+            return Set.copyOf(more);
         }
-        return config.profiles().values().stream().filter(Profile::deviceSide).map(Profile::name).collect(Collectors.toUnmodifiableSet());
+        return scope;
     }
 
     private static String fleetOf(EnrollmentCredential cred) {

@@ -95,12 +95,16 @@ public sealed interface EnrollmentCredential {
         }
     }
 
-    /** An API token or operator client certificate with role issuer or factory (a back end or gateway). */
-    record ApiCaller(Actor actor, Role role) implements EnrollmentCredential {
+    /**
+     * An API token or operator client certificate with role issuer or factory (a back end or
+     * gateway), and the profiles it was bound to beyond what the fleet rules give the token kind.
+     */
+    record ApiCaller(Actor actor, Role role, java.util.Set<String> profiles) implements EnrollmentCredential {
         public ApiCaller {
             if (role != Role.ISSUER && role != Role.FACTORY) {
                 throw new IllegalArgumentException("an API caller that enrolls has role issuer or factory, not " + role);
             }
+            profiles = profiles == null ? java.util.Set.of() : java.util.Set.copyOf(profiles);
         }
 
         public Credential kind() {

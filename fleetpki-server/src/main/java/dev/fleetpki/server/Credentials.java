@@ -108,7 +108,7 @@ final class Credentials {
     private static EnrollmentCredential token(ApiToken t) {
         ApiAuth.authorize(t, Role.ISSUER, Role.FACTORY); // 403 for other roles
         Actor actor = ApiAuth.actor(t);
-        return t.role() == Role.ADMIN ? new EnrollmentCredential.Operator(actor) : new EnrollmentCredential.ApiCaller(actor, t.role());
+        return t.role() == Role.ADMIN ? new EnrollmentCredential.Operator(actor) : new EnrollmentCredential.ApiCaller(actor, t.role(), t.profiles());
     }
 
     private EnrollmentCredential fromCertificate(X509Certificate[] chain) {

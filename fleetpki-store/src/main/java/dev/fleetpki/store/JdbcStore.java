@@ -426,8 +426,8 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     public void addToken(ApiToken t, AuditEvent event) {
         write("a token named '" + t.name() + "' already exists; pick another name or revoke it first: fleetpki token revoke " + t.name(), tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO api_token (id, name, role, secret_hash, created_at, created_by, expires_at, cert_sha256) "
-                    + "VALUES (?,?,?,?,?,?,?,?)");
+            PreparedStatement ps = tx.batch("INSERT INTO api_token (id, name, role, secret_hash, created_at, created_by, expires_at, cert_sha256, "
+                    + "profiles) VALUES (?,?,?,?,?,?,?,?,?)");
             ps.setString(1, t.id());
             ps.setString(2, t.name());
             ps.setString(3, t.role().name());
@@ -436,12 +436,13 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
             ps.setString(6, t.createdBy().toString());
             ps.setObject(7, t.expiresAt() == null ? null : t.expiresAt().toEpochMilli(), java.sql.Types.BIGINT);
             ps.setString(8, t.certSha256());
+            ps.setString(9, t.profiles().isEmpty() ? null : String.join(",", new java.util.TreeSet<>(t.profiles())));
             ps.addBatch();
             tx.audit(event);
         });
     }
 
-    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at, cert_sha256, disabled_at";
+    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at, cert_sha256, disabled_at, profiles";
 
     public Optional<ApiToken> token(String id) {
         return queryOne("SELECT " + TOKEN_COLUMNS + " FROM api_token WHERE id = ?", JdbcStore::toToken, id);
@@ -490,7 +491,8 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         long rev = rs.getLong(8);
         Instant revoked = rs.wasNull() ? null : Instant.ofEpochMilli(rev);
         return new ApiToken(rs.getString(1), rs.getString(2), dev.fleetpki.core.Role.valueOf(rs.getString(3)), rs.getString(4),
-                Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked, rs.getString(9), instant(rs, 10));
+                Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked, rs.getString(9), instant(rs, 10),
+                rs.getString(11) == null ? java.util.Set.of() : java.util.Set.of(rs.getString(11).split(",")));
     }
 
     // ---- CAs ----

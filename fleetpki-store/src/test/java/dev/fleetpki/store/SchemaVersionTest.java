@@ -46,6 +46,7 @@ class SchemaVersionTest {
             // as a store left by the previous version looks: no V6 column, history ending at 5
             s.execute("ALTER TABLE manufacturer_ca DROP COLUMN fleet");
             s.execute("ALTER TABLE api_token DROP COLUMN disabled_at");
+            s.execute("ALTER TABLE api_token DROP COLUMN profiles");
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();
