@@ -56,7 +56,12 @@ final class EstCurl {
 
     /** An EST POST of a base64 CSR to {@code /.well-known/est<path>}. */
     Http est(String path, Path body, String... auth) {
-        return curl("-H 'Content-Type: application/pkcs10' --data-binary @" + body, auth, "/.well-known/est" + path);
+        return estTyped(path, body, "application/pkcs10", auth);
+    }
+
+    /** The same with another Content-Type (to see it refused). */
+    Http estTyped(String path, Path body, String contentType, String... auth) {
+        return curl("-H 'Content-Type: " + contentType + "' --data-binary @" + body, auth, "/.well-known/est" + path);
     }
 
     /** A REST call: {@code json} is the body (null: none; then a GET unless {@code method} says otherwise). */

@@ -23,9 +23,7 @@ class EstEnrollmentTest {
     private TestServer ts;
     private Path root;
     private String est;
-
-    /** curl's answer: the body and the status code. */
-    record Http(int status, String body) {}
+    private EstCurl curl;
 
     @AfterEach
     void stop() {
@@ -40,18 +38,15 @@ class EstEnrollmentTest {
                   kind: device
                   keyAlgorithms: [ecdsa-p256]
                 """, enrollment);
-        root = dir.resolve("root.pem");
-        Files.writeString(root, Cli.run(ts.home, "export", "trust-bundle", "--root-only").out());
+        curl = EstCurl.of(ts, dir);
+        root = curl.root();
         est = ts.base + "/.well-known/est";
         return ts;
     }
 
     /** A new P-256 key and a base64 DER CSR for it (as docs/est.md makes them). */
     private Path csr(String name, String cn) {
-        Path pem = TestHome.opensslCsr(dir, name, "ec", "/CN=" + cn, "-pkeyopt", "ec_paramgen_curve:P-256");
-        Path b64 = dir.resolve(name + ".b64");
-        Proc.ok(dir, "sh", "-c", "openssl req -in " + pem + " -outform DER | openssl base64 > " + b64);
-        return b64;
+        return curl.csr(name, cn);
     }
 
     /** A CSR for an existing key. */
@@ -61,33 +56,17 @@ class EstEnrollmentTest {
         return b64;
     }
 
-    private Http post(String path, Path body, String... auth) {
-        return postTyped(path, body, "application/pkcs10", auth);
+    private EstCurl.Http post(String path, Path body, String... auth) {
+        return curl.est(path, body, auth);
     }
 
-    private Http postTyped(String path, Path body, String contentType, String... auth) {
-        StringBuilder cmd = new StringBuilder("curl -sS -o " + dir.resolve("out") + " -w '%{http_code}' --cacert " + root
-                + " -H 'Content-Type: " + contentType + "' --data-binary @" + body);
-        for (String a : auth) {
-            cmd.append(' ').append(a);
-        }
-        cmd.append(' ').append(est).append(path);
-        Proc.Result r = Proc.run(dir, Map.of(), "sh", "-c", cmd.toString());
-        assertThat(r.exit()).as(r.output()).isZero();
-        try {
-            return new Http(Integer.parseInt(r.output().trim()), Files.readString(dir.resolve("out")));
-        } catch (java.io.IOException e) {
-            throw new AssertionError(e);
-        }
+    private EstCurl.Http postTyped(String path, Path body, String contentType, String... auth) {
+        return curl.estTyped(path, body, contentType, auth);
     }
 
     /** The certificate inside a certs-only answer, as PEM in {@code file}; returns openssl's text of it. */
-    private String certificate(Http h, String file) throws Exception {
-        assertThat(h.status()).as(h.body()).isEqualTo(200);
-        Path p7 = dir.resolve(file + ".p7");
-        Files.writeString(p7, h.body());
-        Proc.ok(dir, "sh", "-c", "openssl base64 -d -in " + p7 + " | openssl pkcs7 -inform DER -print_certs -out " + dir.resolve(file));
-        return Proc.ok(dir, "openssl", "x509", "-in", dir.resolve(file).toString(), "-noout", "-subject", "-serial");
+    private String certificate(EstCurl.Http h, String file) {
+        return curl.certificate(h, file);
     }
 
     private void verifies(String file) {
@@ -135,7 +114,7 @@ class EstEnrollmentTest {
     }
 
     private static String tls(Path cert) {
-        return "--cert " + cert + " --key " + cert.toString().replace(".pem", ".key");
+        return EstCurl.tls(cert);
     }
 
     @Test
@@ -146,18 +125,18 @@ class EstEnrollmentTest {
         long before = certificates();
         // A's secret under B's name, and A's secret for a CSR naming B: refused, nothing stored, A's secret still unused
         assertThat(post("/simpleenroll", csr("b1", "sensor-b"), "-u sensor-b:" + a).status()).isEqualTo(401);
-        Http wrongName = post("/simpleenroll", csr("b2", "sensor-b"), "-u sensor-a:" + a);
+        EstCurl.Http wrongName = post("/simpleenroll", csr("b2", "sensor-b"), "-u sensor-a:" + a);
         assertThat(wrongName.status()).as(wrongName.body()).isEqualTo(400);
         assertThat(wrongName.body()).contains("sensor-b").contains("sensor-a");
         assertThat(post("/simpleenroll", csr("a0", "sensor-a"), "-u sensor-a:fpe_0000000000000000_" + "A".repeat(43)).status()).isEqualTo(401);
         assertThat(certificates()).isEqualTo(before);
 
-        Http ok = post("/simpleenroll", csr("a1", "sensor-a"), "-u sensor-a:" + a);
+        EstCurl.Http ok = post("/simpleenroll", csr("a1", "sensor-a"), "-u sensor-a:" + a);
         assertThat(certificate(ok, "a1.pem")).contains("CN = sensor-a");
         verifies("a1.pem");
         assertThat(certificates()).isEqualTo(before + 1);
         // single use
-        Http again = post("/simpleenroll", csr("a2", "sensor-a"), "-u sensor-a:" + a);
+        EstCurl.Http again = post("/simpleenroll", csr("a2", "sensor-a"), "-u sensor-a:" + a);
         assertThat(again.status()).isEqualTo(401);
         assertThat(again.body()).contains("already used or has expired");
         assertThat(certificates()).isEqualTo(before + 1);
@@ -180,18 +159,18 @@ class EstEnrollmentTest {
         Cli.Result trust = Cli.run(ts.home, "trust", "add-manufacturer", dir.resolve("acme-se-ca.pem").toString(), "--name", "acme-se", "--fleet", "*");
         assertThat(trust.exit()).as(trust.all()).isZero();
         Path idev = idevid("acme-se", "idev-100", "/O=acme-se/CN=m-100");
-        Http ok = post("/simpleenroll", csr("m100", "m-100"), tls(idev));
+        EstCurl.Http ok = post("/simpleenroll", csr("m100", "m-100"), tls(idev));
         assertThat(certificate(ok, "m100.pem")).contains("CN = m-100");
         verifies("m100.pem");
 
         // a vendor nobody imported: refused
         Path rogue = idevid("rogue", "idev-rogue", "/O=rogue/CN=m-100");
         long before = certificates();
-        Http refused = post("/simpleenroll", csr("m100b", "m-100"), tls(rogue));
+        EstCurl.Http refused = post("/simpleenroll", csr("m100b", "m-100"), tls(rogue));
         assertThat(refused.status()).isEqualTo(401);
         assertThat(refused.body()).contains("not a factory station's").contains("trusted manufacturer");
         // the IDevID names m-100: it may not enroll another device
-        Http other = post("/simpleenroll", csr("m101x", "m-101"), tls(idev));
+        EstCurl.Http other = post("/simpleenroll", csr("m101x", "m-101"), tls(idev));
         assertThat(other.status()).as(other.body()).isEqualTo(400);
         assertThat(certificates()).isEqualTo(before);
 
@@ -217,7 +196,7 @@ class EstEnrollmentTest {
         assertThat(approve.exit()).as(approve.all()).isZero();
         assertThat(approve.out()).contains("issued certificate");
         // the device sends the same CSR again and gets its certificate (RFC 7030 4.2.3)
-        Http got = post("/simpleenroll", csr200, tls(unknown));
+        EstCurl.Http got = post("/simpleenroll", csr200, tls(unknown));
         assertThat(certificate(got, "m200.pem")).contains("CN = m-200");
         verifies("m200.pem");
         assertThat(Cli.run(ts.home, "device", "show", "m-200").out()).contains("active");
@@ -230,7 +209,7 @@ class EstEnrollmentTest {
         assertThat(post("/simpleenroll", csr300, tls(idev300)).status()).isEqualTo(202);
         String id300 = ts.fleet.store().requests(dev.fleetpki.core.EnrollmentRequest.Status.PENDING, 10).getFirst().id();
         assertThat(Cli.run(ts.home, "request", "reject", id300, "--reason", "not our hardware").exit()).isZero();
-        Http rejected = post("/simpleenroll", csr300, tls(idev300));
+        EstCurl.Http rejected = post("/simpleenroll", csr300, tls(idev300));
         assertThat(rejected.status()).isEqualTo(403);
         assertThat(rejected.body()).contains("rejected").contains("not our hardware");
     }
@@ -251,7 +230,7 @@ class EstEnrollmentTest {
         Path station = dir.resolve("station.pem");
         assertThat(certificate(post("/simpleenroll", csr("s1", "s-1"), tls(station)), "s1.pem")).contains("CN = s-1");
         long before = certificates();
-        Http otherFleet = post("/simpleenroll", csr("g1", "g-1"), tls(station));
+        EstCurl.Http otherFleet = post("/simpleenroll", csr("g1", "g-1"), tls(station));
         assertThat(otherFleet.status()).isEqualTo(403);
         assertThat(otherFleet.body()).contains("fleet 'sensor' only");
         assertThat(certificates()).isEqualTo(before);
@@ -278,7 +257,7 @@ class EstEnrollmentTest {
 
         // a device secret may not ask the server for a key (default rule: stations and tokens only)
         String secret = secret("s-2", "sensor");
-        Http denied = post("/sensor-keygen/serverkeygen", csr("s2k", "s-2"), "-u s-2:" + secret);
+        EstCurl.Http denied = post("/sensor-keygen/serverkeygen", csr("s2k", "s-2"), "-u s-2:" + secret);
         assertThat(denied.status()).isEqualTo(403);
         assertThat(denied.body()).contains("may not ask the server to generate a key");
     }
@@ -287,16 +266,16 @@ class EstEnrollmentTest {
     void renewalNeedsTheCurrentUnrevokedCertificateAndANewKey() throws Exception {
         start(null);
         String secret = secret("r-1", "sensor");
-        Http first = post("/simpleenroll", csr("r1", "r-1"), "-u r-1:" + secret);
+        EstCurl.Http first = post("/simpleenroll", csr("r1", "r-1"), "-u r-1:" + secret);
         certificate(first, "r1.pem");
         Path current = dir.resolve("r1.pem");
         // simplereenroll with the current certificate as the TLS client certificate, new key
-        Http renewed = post("/simplereenroll", csr("r1n", "r-1"), tls(current));
+        EstCurl.Http renewed = post("/simplereenroll", csr("r1n", "r-1"), tls(current));
         assertThat(certificate(renewed, "r1n.pem")).contains("CN = r-1");
         verifies("r1n.pem");
         long before = certificates();
         // same key: refused by the default profile
-        Http sameKey = post("/simplereenroll", csrForKey("r1s", dir.resolve("r1.key"), "r-1"), tls(current));
+        EstCurl.Http sameKey = post("/simplereenroll", csrForKey("r1s", dir.resolve("r1.key"), "r-1"), tls(current));
         assertThat(sameKey.status()).isEqualTo(400);
         assertThat(sameKey.body()).contains("new key");
         // another subject: refused
@@ -304,13 +283,13 @@ class EstEnrollmentTest {
         // reenroll without a certificate: refused
         Cli.Result fresh = Cli.run(ts.home, "device", "secret", "r-1");
         assertThat(fresh.exit()).as(fresh.all()).isZero();
-        Http noCert = post("/simplereenroll", csr("r1x", "r-1"), "-u r-1:" + fresh.out().trim());
+        EstCurl.Http noCert = post("/simplereenroll", csr("r1x", "r-1"), "-u r-1:" + fresh.out().trim());
         assertThat(noCert.status()).isEqualTo(403);
         assertThat(noCert.body()).contains("current certificate as the TLS client certificate");
         // revoke the renewed certificate: it can no longer renew
         String serial = Proc.ok(dir, "openssl", "x509", "-in", dir.resolve("r1n.pem").toString(), "-noout", "-serial").trim().substring(7);
         assertThat(Cli.run(ts.home, "revoke", serial.toLowerCase(java.util.Locale.ROOT)).exit()).isZero();
-        Http revoked = post("/simplereenroll", csr("r1r", "r-1"), tls(dir.resolve("r1n.pem")));
+        EstCurl.Http revoked = post("/simplereenroll", csr("r1r", "r-1"), tls(dir.resolve("r1n.pem")));
         assertThat(revoked.status()).isEqualTo(401);
         assertThat(revoked.body()).contains("revoked");
         assertThat(certificates()).isEqualTo(before);
@@ -333,15 +312,15 @@ class EstEnrollmentTest {
         Files.writeString(dir.resolve("notder.b64"), java.util.Base64.getEncoder().encodeToString("not a CSR at all".getBytes()) + "\n");
         Files.write(dir.resolve("big.b64"), new byte[100_000]);
         assertThat(postTyped("/simpleenroll", good, "text/plain", "-u x-1:" + secret).status()).isEqualTo(415);
-        Http b64 = post("/simpleenroll", dir.resolve("junk.b64"), "-u x-1:" + secret);
+        EstCurl.Http b64 = post("/simpleenroll", dir.resolve("junk.b64"), "-u x-1:" + secret);
         assertThat(b64.status()).isEqualTo(400);
         assertThat(b64.body()).contains("not base64");
-        Http der = post("/simpleenroll", dir.resolve("notder.b64"), "-u x-1:" + secret);
+        EstCurl.Http der = post("/simpleenroll", dir.resolve("notder.b64"), "-u x-1:" + secret);
         assertThat(der.status()).isEqualTo(400);
         assertThat(der.body()).contains("not valid DER-encoded PKCS#10");
         assertThat(post("/simpleenroll", dir.resolve("big.b64"), "-u x-1:" + secret).status()).isEqualTo(413);
         assertThat(post("/no-such-label/simpleenroll", good, "-u x-1:" + secret).status()).isEqualTo(404);
-        Http anonymous = post("/simpleenroll", good);
+        EstCurl.Http anonymous = post("/simpleenroll", good);
         assertThat(anonymous.status()).isEqualTo(401);
         assertThat(anonymous.body()).contains("enrollment credential");
         assertThat(certificates()).isEqualTo(before);
