@@ -56,13 +56,25 @@ final class TestServer implements AutoCloseable {
     /** @param editConfig rewrites fleetpki.yaml before the ceremony (the URL templates, say) */
     static TestServer start(Path dir, String profiles, String topLevel, FleetServer.Limits limits,
                             java.util.function.UnaryOperator<String> editConfig) throws Exception {
+        return start(dir, profiles, topLevel, limits, editConfig, Duration.ZERO);
+    }
+
+    /** @param caAge how long ago the CAs were made (so that a short-lived certificate can already have expired) */
+    static TestServer start(Path dir, String profiles, String topLevel, FleetServer.Limits limits,
+                            java.util.function.UnaryOperator<String> editConfig, Duration caAge) throws Exception {
         Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, profiles);
         Path yaml = home.resolve("fleetpki.yaml");
         Files.writeString(yaml, editConfig.apply(Files.readString(yaml)));
         if (topLevel != null) {
             Files.writeString(home.resolve("fleetpki.yaml"), "\n" + topLevel, java.nio.file.StandardOpenOption.APPEND);
         }
-        TestHome.init(home);
+        if (caAge.isZero()) {
+            TestHome.init(home);
+        } else {
+            try (Fleet past = Fleet.open(home, Clock.offset(Clock.systemUTC(), caAge.negated()))) {
+                Certs.writeCaFiles(home, past.ceremony(Actor.operator("test")).init(false));
+            }
+        }
         Fleet fleet = Fleet.open(home, Clock.systemUTC());
         try {
             Services s = Services.of(fleet.config(), fleet.store(), fleet.cas(), fleet.pipeline(), fleet.clock());
