@@ -37,12 +37,16 @@ public final class FleetServer implements AutoCloseable {
     private volatile java.util.concurrent.ScheduledExecutorService identityWatch;
 
     private final java.util.List<String> routes;
+    /** The TLS identity new connections get. */
+    private volatile ServerIdentity.Loaded identity;
 
-    private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl, java.util.List<String> routes) {
+    private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl, java.util.List<String> routes,
+                        ServerIdentity.Loaded identity) {
         this.app = app;
         this.connector = connector;
         this.ssl = ssl;
         this.routes = routes;
+        this.identity = identity;
     }
 
     /** Every route this server serves, as {@code METHOD /path/{param}}: what the authorization matrix test must cover. */
@@ -75,11 +79,15 @@ public final class FleetServer implements AutoCloseable {
     }
 
     /** Checks the server's TLS certificate now; when a new one was issued, new connections get it. Returns whether it changed. */
-    public boolean refreshIdentity(Services s, String hostname, dev.fleetpki.core.Actor actor) {
+    public synchronized boolean refreshIdentity(Services s, String hostname, dev.fleetpki.core.Actor actor) {
+        if (ServerIdentity.stillGood(s, identity, hostname)) {
+            return false;
+        }
         ServerIdentity.Loaded now = ServerIdentity.ensure(s, hostname, actor);
         if (!now.issued()) {
             return false;
         }
+        identity = now;
         try {
             ssl.reload(f -> {
                 f.setKeyStore(now.keyStore());
@@ -188,7 +196,7 @@ public final class FleetServer implements AutoCloseable {
             throw new PkiException(ErrorKind.CONFIG, "cannot listen on " + bind + ":" + port + " (" + rootMessage(e)
                     + "); is another server using the port? choose one with --port", e);
         }
-        return new FleetServer(app, holder[0], sslHolder[0], java.util.List.copyOf(routes));
+        return new FleetServer(app, holder[0], sslHolder[0], java.util.List.copyOf(routes), tls);
     }
 
     /**

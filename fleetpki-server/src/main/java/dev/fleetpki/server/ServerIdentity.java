@@ -70,6 +70,16 @@ public final class ServerIdentity {
         return issue(s, hostname, password, file, actor);
     }
 
+    /**
+     * Whether a loaded identity is still good to serve (fresh, for this host name, not revoked),
+     * checked in memory and with one store read: what the running server asks every minute, so the
+     * key store (600,000 PBKDF2 iterations) is only read again when a new certificate is due.
+     */
+    static boolean stillGood(Services s, Loaded current, String hostname) {
+        X509Certificate c = current.certificate();
+        return fresh(c, s.clock().instant()) && namesHost(c, hostname) && !revoked(s, c);
+    }
+
     private static boolean revoked(Services s, X509Certificate c) {
         return s.store().certificate(c.getSerialNumber().toString(16)).map(dev.fleetpki.core.StoredCertificate::revoked).orElse(false);
     }
