@@ -15,7 +15,6 @@ import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.PublicKey;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.openssl.PEMParser;
@@ -42,10 +41,10 @@ final class IssueCommand implements Callable<Integer> {
         try (Fleet f = home.open()) {
             Station st = f.store().stations().stream().filter(x -> x.name().equals(station)).findFirst().orElse(null);
             if (st == null || !st.active()) {
-                f.store().audit(new AuditEvent(f.clock().instant(), home.actor(), "certificate.refuse", "device:" + device,
-                        Map.of("reason", "unknown or inactive station " + station, "kind", ErrorKind.NOT_AUTHORIZED.name())));
-                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; only a "
+                PkiException e = new PkiException(ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; only a "
                         + "factory station may issue from a bare public key (register one with: fleetpki station add NAME --fleet MODEL)");
+                f.store().audit(AuditEvent.refusal(f.clock().instant(), home.actor(), "device:" + device, e, profile, "cli", "station"));
+                throw e;
             }
             Authorization auth = switch (f.authorizer().decide(new EnrollmentCredential.FactoryStation(st), device, profile,
                     EnrollmentAuthorizer.Purpose.BARE_KEY, "cli")) {

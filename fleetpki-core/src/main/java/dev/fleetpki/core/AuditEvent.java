@@ -16,4 +16,20 @@ public record AuditEvent(Instant at, Actor actor, String action, String target, 
     public AuditEvent {
         detail = detail == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(detail));
     }
+
+    /**
+     * A refused issuance, as every refusal is recorded: its kind and reason, the profile and
+     * protocol asked for, and the kind of credential that asked when one is known (else null).
+     */
+    public static AuditEvent refusal(Instant at, Actor actor, String target, PkiException e, String profile, String protocol, String credential) {
+        Map<String, String> detail = new java.util.LinkedHashMap<>();
+        detail.put("kind", e.kind().name());
+        detail.put("reason", e.detail());
+        detail.put("profile", String.valueOf(profile));
+        detail.put("protocol", protocol);
+        if (credential != null) {
+            detail.put("credential", credential);
+        }
+        return new AuditEvent(at, actor, "certificate.refuse", target, detail);
+    }
 }

@@ -4,9 +4,7 @@ import dev.fleetpki.core.EnrollmentPolicy.Credential;
 import dev.fleetpki.core.EnrollmentPolicy.FleetRule;
 import dev.fleetpki.core.config.FleetConfig;
 import java.time.Clock;
-import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -72,14 +70,8 @@ public final class EnrollmentAuthorizer {
         try {
             return decideChecked(cred, deviceId, profileName, purpose);
         } catch (PkiException e) {
-            Map<String, String> detail = new LinkedHashMap<>();
-            detail.put("kind", e.kind().name());
-            detail.put("reason", e.detail());
-            detail.put("profile", String.valueOf(profileName));
-            detail.put("protocol", protocol);
-            detail.put("credential", cred.kind() == null ? "operator" : cred.kind().configName());
-            ledger.audit(new AuditEvent(clock.instant(), cred.actor(), "certificate.refuse",
-                    deviceId != null ? "device:" + deviceId : "profile:" + profileName, detail));
+            ledger.audit(AuditEvent.refusal(clock.instant(), cred.actor(), deviceId != null ? "device:" + deviceId : "profile:" + profileName,
+                    e, profileName, protocol, cred.kind() == null ? "operator" : cred.kind().configName()));
             throw e;
         }
     }

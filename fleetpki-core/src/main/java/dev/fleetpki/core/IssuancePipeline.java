@@ -99,12 +99,7 @@ public final class IssuancePipeline {
             return c;
         } catch (PkiException e) {
             observer.refused(e.kind(), String.valueOf(request.profile()), request.protocol());
-            Map<String, String> detail = new LinkedHashMap<>();
-            detail.put("kind", e.kind().name());
-            detail.put("reason", e.detail());
-            detail.put("profile", String.valueOf(request.profile()));
-            detail.put("protocol", request.protocol());
-            ledger.audit(new AuditEvent(clock.instant(), auth.actor(), "certificate.refuse", target(request), detail));
+            ledger.audit(AuditEvent.refusal(clock.instant(), auth.actor(), target(request), e, request.profile(), request.protocol(), null));
             throw e;
         }
     }
