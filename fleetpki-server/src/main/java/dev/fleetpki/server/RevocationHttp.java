@@ -135,7 +135,7 @@ public final class RevocationHttp implements AutoCloseable {
                 crlCache.put(key, crl);
             }
             String etag = "\"" + ca + "-" + shard + "-" + crl.number() + "\"";
-            Instant now = Instant.now();
+            Instant now = service.clock().instant();
             long maxAge = Math.max(0, Math.min(CRL_MAX_AGE.toSeconds(), Duration.between(now, crl.nextUpdate()).toSeconds()));
             ctx.header("ETag", etag);
             ctx.header("Last-Modified", HTTP_DATE.format(crl.thisUpdate()));
@@ -186,9 +186,9 @@ public final class RevocationHttp implements AutoCloseable {
         }
 
         /** RFC 5019 6.2 caching headers for pre-signed answers to GET; signed-live answers are not cached. */
-        private static void respond(Context ctx, RevocationService.OcspAnswer a, boolean get) {
+        private void respond(Context ctx, RevocationService.OcspAnswer a, boolean get) {
             if (get && a.presigned() && a.nextUpdate() != null) {
-                Instant now = Instant.now();
+                Instant now = service.clock().instant();
                 long maxAge = Math.max(0, Duration.between(now, a.nextUpdate()).toSeconds());
                 ctx.header("Last-Modified", HTTP_DATE.format(a.thisUpdate()));
                 ctx.header("Expires", HTTP_DATE.format(a.nextUpdate()));

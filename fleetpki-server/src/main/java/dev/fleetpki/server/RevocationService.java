@@ -73,6 +73,11 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     private final RevocationStore rs;
     private final StoredCaDirectory cas;
     private final Clock clock;
+
+    /** The clock this service answers by (injected; tests and the HTTP caching headers read the same one). */
+    public Clock clock() {
+        return clock;
+    }
     private final boolean writable;
     private final Map<String, OcspSigner> signers = new ConcurrentHashMap<>();
     private final List<OcspSigner.Issuer> issuers = new ArrayList<>();
