@@ -55,11 +55,14 @@ public final class EnrollmentAuthorizer {
     private final FleetConfig config;
     private final IssuanceLedger ledger;
     private final Clock clock;
+    /** The default scope of every credential kind: the profiles of kind device and device-peer. */
+    private final Set<String> deviceSide;
 
     public EnrollmentAuthorizer(FleetConfig config, IssuanceLedger ledger, Clock clock) {
         this.config = config;
         this.ledger = ledger;
         this.clock = clock;
+        this.deviceSide = config.profiles().values().stream().filter(Profile::deviceSide).map(Profile::name).collect(Collectors.toUnmodifiableSet());
     }
 
     /**
@@ -167,8 +170,7 @@ public final class EnrollmentAuthorizer {
      */
     Set<String> scope(FleetRule rule, EnrollmentCredential cred) {
         Set<String> named = rule.profiles().get(cred.kind());
-        Set<String> scope = named != null ? named
-                : config.profiles().values().stream().filter(Profile::deviceSide).map(Profile::name).collect(Collectors.toUnmodifiableSet());
+        Set<String> scope = named != null ? named : deviceSide;
         if (cred instanceof EnrollmentCredential.ApiCaller api && !api.profiles().isEmpty()) {
             Set<String> more = new java.util.HashSet<>(scope);
             more.addAll(api.profiles()); // named on the token by an operator (token create --profiles); never a CA or OCSP profile
