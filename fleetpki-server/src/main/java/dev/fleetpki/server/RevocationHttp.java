@@ -31,7 +31,13 @@ public final class RevocationHttp implements AutoCloseable {
     static final String OCSP_REQUEST = "application/ocsp-request";
     /** Caches may keep a CRL this long at most, so a regenerated one reaches relying parties soon. */
     static final Duration CRL_MAX_AGE = Duration.ofMinutes(5);
-    private static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
+    /**
+     * RFC 9110 5.6.7 IMF-fixdate ({@code Sun, 06 Nov 1994 08:49:37 GMT}): a two-digit day, always
+     * GMT. The JDK's RFC_1123_DATE_TIME writes a one-digit day, which strict parsers (Go's
+     * http.ParseTime) refuse.
+     */
+    static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", java.util.Locale.ENGLISH)
+            .withZone(ZoneOffset.UTC);
 
     private final Javalin app;
 
