@@ -4,8 +4,9 @@ import java.math.BigInteger;
 import java.security.SecureRandom;
 
 /**
- * Certificate serial numbers: positive, at most 20 octets (RFC 5280 4.1.2.2), with 127 bits from
- * a CSPRNG (CA/Browser Forum Baseline Requirements 7.1: at least 64). Uniqueness is enforced by
+ * Certificate serial numbers: positive, at most 20 octets (RFC 5280 4.1.2.2), 16 octets of which
+ * 126 bits come from a CSPRNG (the top two are fixed: 0 keeps it positive, 1 keeps it 16 octets;
+ * CA/Browser Forum Baseline Requirements 7.1: at least 64). Uniqueness is enforced by
  * the store's primary key on reservation.
  */
 public final class SerialNumbers {
