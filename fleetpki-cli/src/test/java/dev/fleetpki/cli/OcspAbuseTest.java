@@ -101,6 +101,7 @@ class OcspAbuseTest {
                 OCSPResp resp = new OCSPResp(r.answer(request(issuing, new BigInteger(126, random), null)).der());
                 if (resp.getStatus() == 0) {
                     assertThat(((BasicOCSPResp) resp.getResponseObject()).getResponses()[0].getCertStatus()).isInstanceOf(UnknownStatus.class);
+                    assertThat(((BasicOCSPResp) resp.getResponseObject()).getResponses()[0].getNextUpdate()).as("RFC 5019 2.2.4").isNotNull();
                     signed++;
                 } else {
                     assertThat(resp.getStatus()).as("tryLater").isEqualTo(3);

@@ -267,6 +267,13 @@ class RevocationTest {
             assertThat(second.headers().firstValue("ETag")).hasValue(tag);
             HttpResponse<byte[]> third = c.send(HttpRequest.newBuilder(URI.create(base + "/ocsp/" + b64)).build(), HttpResponse.BodyHandlers.ofByteArray());
             assertThat(third.headers().firstValue("ETag")).hasValue(tag);
+            // HEAD: the same headers, no body
+            HttpResponse<byte[]> head = c.send(HttpRequest.newBuilder(URI.create(base + "/ocsp/" + b64)).method("HEAD", HttpRequest.BodyPublishers.noBody())
+                    .build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(head.statusCode()).isEqualTo(200);
+            assertThat(head.headers().firstValue("Content-Type")).hasValue("application/ocsp-response");
+            assertThat(head.headers().firstValue("ETag")).hasValue(tag);
+            assertThat(head.body()).isEmpty();
         }
     }
 

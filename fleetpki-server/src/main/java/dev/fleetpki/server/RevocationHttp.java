@@ -93,6 +93,8 @@ public final class RevocationHttp implements AutoCloseable {
             app.get("/ca/{file}", this::caCertificate);
             app.post("/ocsp", this::ocspPost);
             app.get("/ocsp/<request>", this::ocspGet);
+            // HEAD: the GET answer's headers (type, ETag, caching) without its body, as for CRLs
+            app.head("/ocsp/<request>", this::ocspGet);
             app.exception(io.javalin.http.HttpResponseException.class, (e, ctx) -> {
                 if (e.getStatus() == 413) {
                     text(ctx, 413, "OCSP request larger than " + RevocationService.MAX_OCSP_REQUEST + " bytes; send one request of about 100 bytes");

@@ -410,7 +410,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             OcspSigner.Status status = status(st);
             label = st == null ? "unknown" : st.revoked() ? "revoked" : "good";
             anyUnknown |= st == null;
-            answers.add(new OcspSigner.Answer(id, status, thisUpdate, st == null ? null : next));
+            answers.add(new OcspSigner.Answer(id, status, thisUpdate, next)); // RFC 5019 2.2.4: every answer has a nextUpdate, unknown ones too
             single = st;
         }
         if (anyUnknown && !unknownBudget.take(nowMillis)) {
