@@ -223,6 +223,7 @@ class LifecycleCommandsTest {
                     - {name: issuing, validity: 10y, key: "http://nope"}
                 profiles:
                   device: {validity: 40y, subject: email}
+                  relative: {kind: device, subject: uri-san, uriTemplate: "rel-{id}"}
                   server-tls: {validity: 2y}
                   mystery: {validity: 1d}
                   colour: 7
@@ -243,6 +244,7 @@ class LifecycleCommandsTest {
                 .contains("CA 'issuing' validity 10y is longer than the root's 5y")
                 .contains("profiles.device.validity: 40y is too long")
                 .contains("profiles.device.subject: 'email' must be cn or uri-san")
+                .contains("profiles.relative.uriTemplate: 'rel-{id}' has no scheme")
                 .contains("profiles.server-tls.validity: 2y is too long")
                 .contains("profiles.mystery.kind: missing").contains("profiles.colour: must be a map")
                 .contains("profiles.sensor.renewWithSameKey: must be true or false")

@@ -82,10 +82,11 @@ class ServerHardeningTest {
         Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
         TestHome.init(home);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(home.resolve("fleetpki.db")))).isEqualTo("rw-------");
-        for (String id : new String[] {"acme/../line-3", "acme/./x", "acme//x", "acme/", "../etc"}) {
+        for (String id : new String[] {"acme/../line-3", "acme/./x", "acme//x", "acme/", "../etc", "d".repeat(65)}) {
             Cli.Result r = Cli.run(home, "device", "add", id);
             assertThat(r.exit()).as(id).isEqualTo(65);
         }
+        assertThat(Cli.run(home, "device", "add", "d".repeat(64)).exit()).as("64 characters: RFC 5280's ub-common-name").isZero();
         Cli.Result longSecret = Cli.run(home, "device", "add", "s-1", "--enrollment-secret", "--secret-expires-in", "100y");
         assertThat(longSecret.exit()).as(longSecret.all()).isEqualTo(65);
         assertThat(longSecret.err()).contains("--secret-expires-in").contains("90d");

@@ -21,13 +21,19 @@ public record Device(String id, String model, Map<String, String> tags, Status s
         tags = tags == null ? Map.of() : Map.copyOf(tags);
     }
 
-    /** Device ids: 1-128 characters, no control characters or DN/URI metacharacters that would be escaped. */
+    /**
+     * Device ids: 1-64 characters (the id is the certificate's CN, and RFC 5280's ub-common-name is
+     * 64), no control characters or DN/URI metacharacters that would be escaped.
+     */
     private static final java.util.regex.Pattern ID = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@/-]*");
 
+    public static final int MAX_ID = 64;
+
     public static void checkId(String id) {
-        if (id == null || id.isEmpty() || id.length() > 128 || !ID.matcher(id).matches()) {
+        if (id == null || id.isEmpty() || id.length() > MAX_ID || !ID.matcher(id).matches()) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "device id '" + (id == null ? "" : id.replaceAll("\\p{Cntrl}", "?"))
-                    + "' is not valid; use 1-128 letters, digits and . _ : @ / - (starting with a letter or digit)");
+                    + "' is not valid; use 1-" + MAX_ID + " letters, digits and . _ : @ / - (starting with a letter or digit); the id "
+                    + "is the certificate's CN, which RFC 5280 caps at 64 characters");
         }
         // ids go into URI SANs and URL paths as they are: no segment may be empty, '.' or '..' (RFC 3986 5.2.4 would rewrite it)
         for (String segment : id.split("/", -1)) {

@@ -244,9 +244,13 @@ public final class ConfigLoader {
                 yield Profile.SubjectSource.CN;
             }
         };
-        String uriTemplate = text(n, "uriTemplate", path + ".uriTemplate", "{id}");
+        String uriTemplate = text(n, "uriTemplate", path + ".uriTemplate", "urn:fleetpki:device:{id}");
         if (!uriTemplate.contains("{id}")) {
             errors.add(path + ".uriTemplate: '" + uriTemplate + "' must contain {id}");
+        }
+        if (!uriTemplate.matches("[A-Za-z][A-Za-z0-9+.-]*:.*")) { // RFC 5280 4.2.1.6: a URI SAN is an absolute URI, with a scheme
+            errors.add(path + ".uriTemplate: '" + uriTemplate + "' has no scheme; a URI subjectAltName must be absolute (RFC 5280 4.2.1.6), "
+                    + "e.g. urn:acme:device:{id} or https://devices.acme.example/{id}");
         }
         String org = text(n, "organization", path + ".organization", null);
         Set<KeyAlgorithm> algs = EnumSet.noneOf(KeyAlgorithm.class);
