@@ -408,14 +408,23 @@ class RevocationTest {
         assertThat(Cli.run(home, "sign", "--csr", csr.toString(), "--device", "sensor-old", "--out", pem.toString()).exit()).isZero();
         X509Certificate cert = first(pem);
         assertThat(Cli.run(home, "revoke", cert.getSerialNumber().toString(16), "--no-publish").exit()).isZero();
-        // a day after the certificate ended (the CAs live on)
-        Clock later = Clock.fixed(cert.getNotAfter().toInstant().plus(java.time.Duration.ofDays(1)), java.time.ZoneOffset.UTC);
+        // two days after the certificate ended (the CAs live on)
+        Clock later = Clock.fixed(cert.getNotAfter().toInstant().plus(java.time.Duration.ofDays(2)), java.time.ZoneOffset.UTC);
         try (Fleet f = Fleet.open(home, Clock.systemUTC()); RevocationService rev = f.revocation()) {
             assertThat(rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test")).entries()).as("listed while it lives").isEqualTo(1);
         }
+        // RFC 5280 3.3: still listed by the CRLs of the refresh period (1d) and backdate (5m) after it ended, so that one
+        // regularly scheduled CRL issued after its notAfter lists it
+        for (java.time.Duration after : List.of(java.time.Duration.ofMinutes(1), java.time.Duration.ofHours(23), java.time.Duration.ofHours(24))) {
+            Clock justAfter = Clock.fixed(cert.getNotAfter().toInstant().plus(after), java.time.ZoneOffset.UTC);
+            try (Fleet f = Fleet.open(home, justAfter); RevocationService rev = f.revocation()) {
+                assertThat(rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test")).entries()).as("listed %s after its notAfter", after)
+                        .isEqualTo(1);
+            }
+        }
         try (Fleet f = Fleet.open(home, later); RevocationService rev = f.revocation()) {
             var run = rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test"));
-            assertThat(run.entries()).as("dropped after its notAfter (default)").isZero();
+            assertThat(run.entries()).as("dropped a refresh period and a backdate after its notAfter (default)").isZero();
             X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(run.crls().getFirst().der()));
             assertThat(crl.getExtensionValue("2.5.29.60")).as("no ExpiredCertsOnCRL by default").isNull();
         }

@@ -183,7 +183,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
                     s.keepExpired() ? rec.certificate().getNotBefore().toInstant() : null);
         }
         BigInteger shardCount = BigInteger.valueOf(n);
-        rs.forEachRevoked(caName, s.keepExpired() ? 0 : now.toEpochMilli(), (serial, at, reason, invalid) -> {
+        rs.forEachRevoked(caName, s.keepExpired() ? 0 : expiredCutoff(now).toEpochMilli(), (serial, at, reason, invalid) -> {
             int shard = n == 1 ? 0 : new BigInteger(serial, 16).mod(shardCount).intValue();
             writers[shard].add(serial, at, reason, invalid);
         });
@@ -452,6 +452,18 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             // not DER: raw nonce bytes
         }
         return raw.length;
+    }
+
+    /**
+     * Revoked certificates that ended before this drop off the CRL. RFC 5280 3.3: an entry stays
+     * until at least one regularly scheduled CRL issued after the certificate's validity ended has
+     * listed it, so it is kept for one refresh period past its notAfter; plus the longest backdate
+     * of any profile, since relying parties with slow clocks still accept a certificate that long.
+     */
+    Instant expiredCutoff(Instant now) {
+        Duration backdate = config.profiles().values().stream().map(dev.fleetpki.core.Profile::backdate).max(Duration::compareTo)
+                .orElse(Duration.ZERO);
+        return now.minus(config.revocation().crlRefresh()).minus(backdate);
     }
 
     /** How many OCSP answers this responder keeps in memory now. */
