@@ -396,6 +396,32 @@ class TrustBoundariesTest {
         assertThat(code.status()).as("bound to server-tls only").isEqualTo(403);
     }
 
+    @Test
+    void aCertificateWithAnEmptySubjectRenewsByItsUriName() throws Exception {
+        ts = TestServer.start(dir, """
+                device-uri:
+                  kind: device
+                  subject: uri-san
+                  uriTemplate: "urn:acme:device:{id}"
+                """);
+        curl = EstCurl.of(ts, dir);
+        String s = secret("u-1", "sensor");
+        // a CSR with an empty subject that asks for the device's URI name (RFC 5280 4.1.2.6: the name is then in the SAN)
+        java.util.function.Function<String, Path> emptySubjectCsr = name -> {
+            Path k = dir.resolve(name + ".key");
+            Proc.ok(dir, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", k.toString());
+            Path b64 = dir.resolve(name + ".b64");
+            Proc.ok(dir, "sh", "-c", "openssl req -new -key " + k + " -subj / -addext subjectAltName=URI:urn:acme:device:u-1 -outform DER"
+                    + " | openssl base64 > " + b64);
+            return b64;
+        };
+        String first = curl.certificate(curl.est("/device-uri/simpleenroll", emptySubjectCsr.apply("u1"), "-u u-1:" + s), "u1.pem");
+        assertThat(first).contains("URI:urn:acme:device:u-1").doesNotContain("CN = u-1");
+        String renewed = curl.certificate(curl.est("/device-uri/simplereenroll", emptySubjectCsr.apply("u2"), EstCurl.tls(dir.resolve("u1.pem"))),
+                "u2.pem");
+        assertThat(renewed).contains("URI:urn:acme:device:u-1");
+    }
+
     private String token(String name, String role) {
         Cli.Result r = Cli.run(ts.home, "token", "create", name, "--role", role);
         assertThat(r.exit()).as(r.all()).isZero();
