@@ -79,10 +79,13 @@ final class ServeCommand implements Callable<Integer> {
         private final Fleet f;
         private final dev.fleetpki.core.AuditAnchor anchor;
         private final java.util.concurrent.ScheduledExecutorService exec;
+        /** The sequence number of the newest checkpoint: read from the file once, then what this checkpointer signed. */
+        private long lastSigned;
 
         AuditCheckpoints(Fleet f) {
             this.f = f;
             this.anchor = f.auditAnchor();
+            this.lastSigned = anchor.latest().map(dev.fleetpki.core.AuditAnchor.Checkpoint::seq).orElse(-1L);
             this.exec = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "fleetpki-audit-checkpoint");
                 t.setDaemon(true);
@@ -94,9 +97,8 @@ final class ServeCommand implements Callable<Integer> {
         private synchronized void sign() {
             try {
                 var head = f.store().auditHead();
-                var last = anchor.latest();
-                if (last.isEmpty() || last.get().seq() != head.getKey()) {
-                    anchor.checkpoint(head.getKey(), head.getValue(), f.clock().instant());
+                if (head.getKey() != lastSigned) {
+                    lastSigned = anchor.checkpoint(head.getKey(), head.getValue(), f.clock().instant()).seq();
                 }
             } catch (RuntimeException e) {
                 org.slf4j.LoggerFactory.getLogger(ServeCommand.class).warn("cannot write an audit checkpoint: {}", e.getMessage());
