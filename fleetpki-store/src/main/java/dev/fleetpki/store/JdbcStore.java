@@ -197,10 +197,6 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
 
     // ---- factory stations ----
 
-    public void addStation(String name, AuditEvent event) {
-        addStation(new Station(name, "ACTIVE", null, null), event);
-    }
-
     /** Registers a station; with a certificate fingerprint it may enroll over the network. */
     public void addStation(Station st, AuditEvent event) {
         write("station '" + st.name() + "' (or its certificate) is already registered; see them with: fleetpki station list", tx -> {
@@ -213,10 +209,6 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
             ps.addBatch();
             tx.audit(event);
         });
-    }
-
-    public Optional<String> stationStatus(String name) {
-        return queryOne("SELECT status FROM station WHERE name = ?", rs -> rs.getString(1), name);
     }
 
     /**
@@ -240,6 +232,12 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
             }
             tx.audit(event);
         });
+    }
+
+    /** The station of this name. */
+    public Optional<Station> station(String name) {
+        return queryOne("SELECT name, status, cert_sha256, fleet FROM station WHERE name = ?",
+                rs -> new Station(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)), name);
     }
 
     public List<Station> stations() {
