@@ -4,10 +4,12 @@ import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditAnchor;
 import dev.fleetpki.core.Ceremony;
 import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.kms.DefaultKeyManager;
 import dev.fleetpki.kms.KeyManager;
 import dev.fleetpki.store.Database;
@@ -77,6 +79,12 @@ public final class Fleet implements AutoCloseable {
     /** The one authorization step every issuing command takes before the pipeline. */
     public EnrollmentAuthorizer authorizer() {
         return new EnrollmentAuthorizer(config, store, clock);
+    }
+
+    /** Enrollment decisions outside a server (approving and rejecting requests); refusals are audited, not counted. */
+    public Enrollment enrollment() {
+        IssuancePipeline pipeline = pipeline();
+        return new Enrollment(config, store, store, store, pipeline, authorizer(), clock, IssuanceObserver.NONE);
     }
 
     /** Signed checkpoints of the audit chain, kept in the CA home with the audit key (never in the database). */

@@ -4,8 +4,6 @@ import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
-import dev.fleetpki.server.Enrollment;
-import dev.fleetpki.server.Services;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -85,7 +83,7 @@ final class RequestCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                IssuedCertificate c = Enrollment.approve(services(f), id, home.actor());
+                IssuedCertificate c = f.enrollment().approve(id, home.actor());
                 System.out.println("Approved request " + id + ": issued certificate " + c.serialHex() + " to " + c.deviceId());
             }
             return 0;
@@ -101,14 +99,10 @@ final class RequestCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                Enrollment.reject(services(f), id, reason, home.actor());
+                f.enrollment().reject(id, reason, home.actor());
                 System.out.println("Rejected request " + id);
             }
             return 0;
         }
-    }
-
-    private static Services services(Fleet f) {
-        return Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
     }
 }

@@ -8,7 +8,7 @@ import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
-import dev.fleetpki.server.Enrollment;
+import dev.fleetpki.core.enrollment.Enrollment;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
-import dev.fleetpki.server.Enrollment;
+import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.server.FleetServer;
 import java.io.InputStream;
 import java.io.OutputStream;

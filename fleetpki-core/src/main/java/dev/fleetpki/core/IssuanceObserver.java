@@ -15,6 +15,11 @@ public interface IssuanceObserver {
         // nothing
     }
 
+    /** A refusal whose reason is not an {@link ErrorKind} ({@code rate-limited}, {@code malformed-rate-limited}). */
+    default void refused(String reason, String profile, String protocol) {
+        // nothing
+    }
+
     /** Tells each of {@code observers}, in order. */
     static IssuanceObserver all(IssuanceObserver... observers) {
         List<IssuanceObserver> list = List.of(observers);
@@ -30,6 +35,13 @@ public interface IssuanceObserver {
             public void refused(ErrorKind kind, String profile, String protocol) {
                 for (IssuanceObserver o : list) {
                     o.refused(kind, profile, protocol);
+                }
+            }
+
+            @Override
+            public void refused(String reason, String profile, String protocol) {
+                for (IssuanceObserver o : list) {
+                    o.refused(reason, profile, protocol);
                 }
             }
         };

@@ -2,6 +2,7 @@ package dev.fleetpki.core;
 
 import dev.fleetpki.kms.KeyAlgorithm;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -46,6 +47,14 @@ public record Profile(String name, ProfileKind kind, Duration validity, Duration
     /** Whether certificates of this profile are for a device's own use (device, device-peer): what device credentials may obtain. */
     public boolean deviceSide() {
         return kind == ProfileKind.DEVICE || kind == ProfileKind.DEVICE_PEER;
+    }
+
+    /**
+     * The key algorithm this profile prefers (what EST csrattrs names and server key generation
+     * makes): the first of {@link KeyAlgorithm}'s order the profile accepts.
+     */
+    public KeyAlgorithm preferredKeyAlgorithm() {
+        return Arrays.stream(KeyAlgorithm.values()).filter(keyAlgorithms::contains).findFirst().orElse(KeyAlgorithm.EC_P256);
     }
 
     /** The URI SAN for a device, from the template. */

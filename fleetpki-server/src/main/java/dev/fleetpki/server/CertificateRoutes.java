@@ -3,13 +3,10 @@ package dev.fleetpki.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Durations;
-import dev.fleetpki.core.EnrollmentAuthorizer;
 import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.ErrorKind;
-import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
@@ -17,6 +14,7 @@ import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.TokenSecrets;
 import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.kms.Pem;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -68,7 +66,7 @@ final class CertificateRoutes {
      */
     private void request(Context ctx) throws CertificateEncodingException {
         EnrollmentCredential cred = credentials.enrollment(ctx);
-        enrollment.checkSource(ctx.ip(), "rest");
+        EnrollmentAnswers.checkSource(enrollment, ctx.ip(), "rest");
         String profile = "device";
         String device;
         UntrustedCsr csr = null;
@@ -96,18 +94,12 @@ final class CertificateRoutes {
             enrollment.malformed(ctx.ip());
             throw e;
         }
-        if (bareKey != null) {
-            String id = enrollment.deviceId(cred, null, device);
-            enrollment.rateLimit(cred, profile, "rest");
-            Authorization a = enrollment.authorizeNow(cred, id, profile, EnrollmentAuthorizer.Purpose.BARE_KEY, "rest");
-            IssuedCertificate issued = s.pipeline().issue(IssuanceRequest.fromBareKey(bareKey, id, profile, "rest"), a);
-            created(ctx, issued);
-            return;
-        }
-        switch (enrollment.enroll(cred, csr, profile, device, "rest", false)) {
+        Enrollment.Outcome outcome = bareKey != null ? enrollment.enrollBareKey(cred, bareKey, device, profile, "rest")
+                : enrollment.enroll(cred, csr, profile, device, "rest", false);
+        switch (EnrollmentAnswers.orRefuse(outcome)) {
             case Enrollment.Issued i -> created(ctx, i.certificate());
-            case Enrollment.Pending p -> ctx.status(202).header("Location", requestHref(p.request().id())).header("Retry-After",
-                    String.valueOf(EstRoutes.RETRY_AFTER_SECONDS)).json(requestJson(p.request()));
+            case Enrollment.Pending p -> EnrollmentAnswers.pending(ctx, p.request()).json(requestJson(p.request()));
+            default -> throw new IllegalStateException("an enrollment answered " + outcome);
         }
     }
 
@@ -181,7 +173,7 @@ final class CertificateRoutes {
     private void approve(Context ctx) {
         ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         EnrollmentRequest r = pending(ctx);
-        Enrollment.approve(s, r, a.actor());
+        s.enrollment().approve(r, a.actor());
         ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
     }
 
@@ -190,7 +182,7 @@ final class CertificateRoutes {
         EnrollmentRequest r = pending(ctx);
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         String reason = body == null || !body.path("reason").isTextual() ? null : body.path("reason").asText();
-        Enrollment.reject(s, r.id(), reason, a.actor());
+        s.enrollment().reject(r.id(), reason, a.actor());
         ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
     }
 
@@ -214,7 +206,7 @@ final class CertificateRoutes {
         m.put("decidedBy", r.decidedBy() == null ? null : r.decidedBy().toString());
         m.put("reason", r.reason());
         m.put("csrPem", Pem.encode("CERTIFICATE REQUEST", r.csrDer()));
-        m.put("href", requestHref(r.id()));
+        m.put("href", EnrollmentAnswers.requestHref(r.id()));
         if (r.serial() != null) {
             m.put("serial", r.serial());
             m.put("certificate", href(r.serial()));
@@ -224,10 +216,6 @@ final class CertificateRoutes {
             });
         }
         return m;
-    }
-
-    static String requestHref(String id) {
-        return "/api/v1/certificate-requests/" + id;
     }
 
     private void list(Context ctx) {

@@ -7,6 +7,7 @@ import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.core.enrollment.Enrollment;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.net.URLEncoder;

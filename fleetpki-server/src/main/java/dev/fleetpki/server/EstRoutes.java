@@ -1,17 +1,16 @@
 package dev.fleetpki.server;
 
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.CaRecord;
-import dev.fleetpki.core.EnrollmentAuthorizer;
 import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
-import dev.fleetpki.core.IssuanceRequest;
-import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.core.enrollment.Enrollment;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.security.PrivateKey;
 import java.util.Base64;
 import java.util.List;
 
@@ -21,12 +20,10 @@ import java.util.List;
  * needs for that profile (the issuing CA, then the CAs above it up to the root) as a base64
  * certs-only CMS SignedData, {@code application/pkcs7-mime}. Per RFC 7030 4.1.1 it needs no
  * authentication. simpleenroll, simplereenroll and serverkeygen take a base64 PKCS#10 request and
- * an enrollment credential ({@link Credentials}); the fleet's rule decides ({@link Enrollment}).
+ * an enrollment credential ({@link Credentials}); the fleet's rule decides ({@link Enrollment}), and {@link EnrollmentAnswers} turns its outcome into HTTP.
  */
 final class EstRoutes {
     static final String DEFAULT_LABEL = "device";
-    /** RFC 7030 4.2.3: how long a client with a pending request waits before sending its CSR again. */
-    static final int RETRY_AFTER_SECONDS = 60;
     private final Services s;
     private final Credentials credentials;
     private final Enrollment enrollment;
@@ -59,7 +56,7 @@ final class EstRoutes {
      */
     private void csrattrs(Context ctx, String label) throws java.io.IOException {
         Profile profile = profile(label);
-        dev.fleetpki.kms.KeyAlgorithm preferred = preferred(profile);
+        dev.fleetpki.kms.KeyAlgorithm preferred = profile.preferredKeyAlgorithm();
         org.bouncycastle.asn1.ASN1EncodableVector attrs = new org.bouncycastle.asn1.ASN1EncodableVector();
         switch (preferred) {
             case EC_P256 -> attrs.add(attribute(org.bouncycastle.asn1.x9.X9ObjectIdentifiers.id_ecPublicKey,
@@ -98,14 +95,12 @@ final class EstRoutes {
         EnrollmentCredential cred = credentials.enrollment(ctx);
         String protocol = renewal ? "est-reenroll" : "est";
         UntrustedCsr csr = csr(ctx, profile.name(), protocol);
-        Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, protocol, renewal);
-        switch (outcome) {
+        switch (EnrollmentAnswers.orRefuse(enrollment.enroll(cred, csr, profile.name(), null, protocol, renewal))) {
             case Enrollment.Issued i -> certsOnly(ctx, List.of(i.certificate().der()));
-            case Enrollment.Pending p -> ctx.status(202).header("Retry-After", String.valueOf(RETRY_AFTER_SECONDS))
-                    .header("Location", CertificateRoutes.requestHref(p.request().id()))
-                    .contentType("text/plain; charset=utf-8")
+            case Enrollment.Pending p -> EnrollmentAnswers.pending(ctx, p.request()).contentType("text/plain; charset=utf-8")
                     .result("request " + p.request().id() + " for device '" + p.request().deviceId() + "' waits for an operator; "
-                            + "send the same CSR again after " + RETRY_AFTER_SECONDS + " s\n");
+                            + "send the same CSR again after " + EnrollmentAnswers.RETRY_AFTER_SECONDS + " s\n");
+            default -> throw new IllegalStateException("an enrollment with a CSR answered " + enrollment);
         }
     }
 
@@ -120,18 +115,15 @@ final class EstRoutes {
         Profile profile = profile(label);
         EnrollmentCredential cred = credentials.enrollment(ctx);
         UntrustedCsr csr = csr(ctx, profile.name(), "est-serverkeygen");
-        String deviceId = enrollment.deviceId(cred, csr, null);
-        enrollment.rateLimit(cred, profile.name(), "est-serverkeygen");
-        Authorization auth = enrollment.authorizeNow(cred, deviceId, profile.name(), EnrollmentAuthorizer.Purpose.SERVER_KEYGEN, "est-serverkeygen");
-        java.security.KeyPair kp = preferred(profile).generate();
-        IssuanceRequest req = new IssuanceRequest(deviceId, profile.name(), kp.getPublic(), csr.commonName(), csr.requestedSubjectAltNames(),
-                true, "est-serverkeygen", null, null);
-        IssuedCertificate issued = s.pipeline().issue(req, auth);
+        if (!(EnrollmentAnswers.orRefuse(enrollment.enrollServerKey(cred, csr, profile.name(), "est-serverkeygen"))
+                instanceof Enrollment.IssuedWithKey(IssuedCertificate issued, PrivateKey key))) {
+            throw new IllegalStateException("server key generation answered neither a key nor a refusal");
+        }
         String boundary = "fleetpki-" + Long.toHexString(System.nanoTime());
         java.util.Base64.Encoder b64 = Base64.getMimeEncoder(64, new byte[] {'\r', '\n'});
         String body = "--" + boundary + "\r\n"
                 + "Content-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                + b64.encodeToString(kp.getPrivate().getEncoded()) + "\r\n"
+                + b64.encodeToString(key.getEncoded()) + "\r\n"
                 + "--" + boundary + "\r\n"
                 + "Content-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n"
                 + b64.encodeToString(CertsOnly.der(List.of(issued.der()))) + "\r\n"
@@ -142,7 +134,7 @@ final class EstRoutes {
     /** The request body: base64 DER PKCS#10 (RFC 8951: whatever Content-Transfer-Encoding says) of type application/pkcs10. */
     private UntrustedCsr csr(Context ctx, String profile, String protocol) {
         String type = String.valueOf(ctx.contentType()).toLowerCase(java.util.Locale.ROOT);
-        enrollment.checkSource(ctx.ip(), protocol);
+        EnrollmentAnswers.checkSource(enrollment, ctx.ip(), protocol);
         try {
             if (!type.startsWith("application/pkcs10")) {
                 throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type",
@@ -168,10 +160,6 @@ final class EstRoutes {
         }
     }
 
-    private static dev.fleetpki.kms.KeyAlgorithm preferred(Profile profile) {
-        return java.util.Arrays.stream(dev.fleetpki.kms.KeyAlgorithm.values())
-                .filter(profile.keyAlgorithms()::contains).findFirst().orElse(dev.fleetpki.kms.KeyAlgorithm.EC_P256);
-    }
 
     private static void certsOnly(Context ctx, List<byte[]> certs) {
         ctx.header("Content-Transfer-Encoding", "base64")

@@ -252,9 +252,8 @@ public final class FleetServer implements AutoCloseable {
         ApiAuth auth = new ApiAuth(s);
         new DeviceRoutes(s, auth).register(app);
         Credentials credentials = new Credentials(s, auth);
-        Enrollment enrollment = new Enrollment(s);
-        new CertificateRoutes(s, auth, credentials, enrollment).register(app);
-        new EstRoutes(s, credentials, enrollment).register(app);
+        new CertificateRoutes(s, auth, credentials, s.enrollment()).register(app);
+        new EstRoutes(s, credentials, s.enrollment()).register(app);
 
         app.exception(HttpProblem.class, (e, ctx) -> {
             e.headers.forEach(ctx::header);

@@ -54,8 +54,8 @@ public final class Metrics implements IssuanceObserver {
         refused(kind.name().toLowerCase(Locale.ROOT).replace('_', '-'), profile, protocol);
     }
 
-    /** A refusal whose reason is not an {@link ErrorKind} ({@code rate-limited}). */
-    void refused(String reason, String profile, String protocol) {
+    @Override
+    public void refused(String reason, String profile, String protocol) {
         Counter.builder("fleetpki.refusals").description("issuance requests refused, by reason")
                 .tags("reason", reason, "profile", profile(profile), "protocol", protocol(protocol))
                 .register(registry).increment();

@@ -5,6 +5,7 @@ import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.store.JdbcStore;
 import java.time.Clock;
 
@@ -15,14 +16,16 @@ import java.time.Clock;
  * OCSP answers and regenerates CRLs.
  */
 public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
-                       RevocationService revocation, EnrollmentAuthorizer authorizer) {
+                       RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment) {
     /** Services with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
         metrics.watchPending(store::pendingCount);
         RevocationService revocation = new RevocationService(config, store, cas, clock, true);
         revocation.observe(metrics);
-        return new Services(config, store, cas, pipeline.observedBy(IssuanceObserver.all(metrics, revocation)), clock, metrics, revocation,
-                new EnrollmentAuthorizer(config, store, clock));
+        IssuancePipeline observed = pipeline.observedBy(IssuanceObserver.all(metrics, revocation));
+        EnrollmentAuthorizer authorizer = new EnrollmentAuthorizer(config, store, clock);
+        return new Services(config, store, cas, observed, clock, metrics, revocation, authorizer,
+                new Enrollment(config, store, store, store, observed, authorizer, clock, metrics));
     }
 }

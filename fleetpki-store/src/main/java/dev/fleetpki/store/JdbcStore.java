@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.ApiToken;
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.AuditVerification;
 import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.CaRegistry;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.EnrollmentRequest;
@@ -20,6 +22,11 @@ import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.Station;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.core.store.AuditLog;
+import dev.fleetpki.core.store.CertificateStore;
+import dev.fleetpki.core.store.CredentialStore;
+import dev.fleetpki.core.store.DeviceStore;
+import dev.fleetpki.core.store.RequestStore;
 import java.io.ByteArrayInputStream;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateException;
@@ -40,7 +47,8 @@ import java.util.Optional;
  * fleetpki's store on JDBC (SQLite or PostgreSQL). Every write is one transaction through the
  * {@link GroupCommitter}, with its audit event in the same transaction.
  */
-public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegistry, AutoCloseable {
+public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore, CredentialStore, RequestStore, CertificateStore, AuditLog,
+        AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Database db;
     private final GroupCommitter writer;
@@ -729,7 +737,7 @@ public final class JdbcStore implements IssuanceLedger, dev.fleetpki.core.CaRegi
         return queryOne("SELECT hash FROM audit_event WHERE seq = ?", rs -> rs.getString(1), seq);
     }
 
-    public dev.fleetpki.core.AuditVerification verifyAudit() {
+    public AuditVerification verifyAudit() {
         List<String> problems = new ArrayList<>();
         String prev = AuditHash.GENESIS;
         long expected = 1;

@@ -1,0 +1,35 @@
+package dev.fleetpki.core.store;
+
+import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.StoredCertificate;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** Issued certificates and their revocation. */
+public interface CertificateStore {
+    Optional<StoredCertificate> certificate(String serialHex);
+
+    /**
+     * Certificates, newest first.
+     *
+     * @param deviceId only this device's, or null
+     * @param notAfterBefore only those ending before this instant and not yet ended at {@code now}, or null
+     */
+    List<StoredCertificate> certificates(String deviceId, Instant now, Instant notAfterBefore, int limit);
+
+    long certificateCount();
+
+    /** Records a revocation (time and reason) with its audit event. */
+    void revoke(String serialHex, RevocationReason reason, Instant at, AuditEvent event);
+
+    /**
+     * Records a revocation with its audit event, and in the same transaction drops the certificate's
+     * pre-signed OCSP response, so no responder reading this store answers "good" once this commits.
+     *
+     * @param invalidSince when the key is known or suspected to have been compromised (the CRL entry's
+     *     invalidity date), or null
+     */
+    void revoke(String serialHex, RevocationReason reason, Instant at, Instant invalidSince, AuditEvent event);
+}
