@@ -3,7 +3,7 @@ package dev.fleetpki.bench;
 import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.RevocationReason;
-import dev.fleetpki.server.RevocationService;
+import dev.fleetpki.core.revocation.RevocationService;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;

@@ -10,6 +10,7 @@ import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.core.enrollment.Enrollment;
+import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.kms.DefaultKeyManager;
 import dev.fleetpki.kms.KeyManager;
 import dev.fleetpki.store.Database;
@@ -52,8 +53,8 @@ public final class Fleet implements AutoCloseable {
     }
 
     /** Revocation publishing on this fleet: CRL generation, OCSP answers (writable unless the store was opened read-only). */
-    public dev.fleetpki.server.RevocationService revocation() {
-        return new dev.fleetpki.server.RevocationService(config, store, cas, clock, !store.database().readOnly());
+    public RevocationService revocation() {
+        return new RevocationService(config, store, store.revocation(), cas, clock, !store.database().readOnly());
     }
 
     public FleetConfig config() {

@@ -4,7 +4,7 @@ import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
-import dev.fleetpki.server.RevocationService;
+import dev.fleetpki.core.revocation.RevocationService;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;

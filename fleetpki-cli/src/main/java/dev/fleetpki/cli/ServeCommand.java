@@ -57,7 +57,7 @@ final class ServeCommand implements Callable<Integer> {
     private static void serveRevocationUntilStopped(Fleet f, String bind, int httpPort, String hostname) throws InterruptedException {
         dev.fleetpki.server.Metrics metrics = new dev.fleetpki.server.Metrics(f.config().profiles().keySet());
         StopSignal stop = new StopSignal();
-        try (dev.fleetpki.server.RevocationService revocation = f.revocation();
+        try (dev.fleetpki.core.revocation.RevocationService revocation = f.revocation();
              dev.fleetpki.server.RevocationHttp http = dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), metrics, bind, httpPort)) {
             revocation.start();
             String base = "http://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + http.port();
@@ -153,7 +153,7 @@ final class ServeCommand implements Callable<Integer> {
         ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, actor);
         StopSignal stop = new StopSignal();
         try (FleetServer server = FleetServer.start(s, tls, bind, port);
-             dev.fleetpki.server.RevocationService revocation = s.revocation();
+             dev.fleetpki.core.revocation.RevocationService revocation = s.revocation();
              dev.fleetpki.server.RevocationHttp http = httpPort < 0 ? null
                      : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), s.metrics(), bind, httpPort);
              AuditCheckpoints checkpoints = new AuditCheckpoints(f)) {

@@ -2,7 +2,7 @@ package dev.fleetpki.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.fleetpki.server.RevocationService;
+import dev.fleetpki.core.revocation.RevocationService;
 import java.math.BigInteger;
 import java.nio.file.Path;
 import java.security.SecureRandom;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.server.RevocationHttp;
-import dev.fleetpki.server.RevocationService;
+import dev.fleetpki.core.revocation.RevocationService;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateFactory;

@@ -3,7 +3,7 @@ package dev.fleetpki.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fleetpki.server.RevocationHttp;
-import dev.fleetpki.server.RevocationService;
+import dev.fleetpki.core.revocation.RevocationService;
 import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
 import java.net.URI;

@@ -3,6 +3,7 @@ package dev.fleetpki.server;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.revocation.RevocationObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -21,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * profile names, the protocols fleetpki speaks); anything else is counted as {@code other}, so a
  * client cannot add series by sending made-up profile names.
  */
-public final class Metrics implements IssuanceObserver {
+public final class Metrics implements IssuanceObserver, RevocationObserver {
     /** The protocols that issue or refuse; a request names one of these or is counted as other. */
     static final Set<String> PROTOCOLS = Set.of("cli", "rest", "est", "est-reenroll", "est-serverkeygen", "serve", "scep", "cmp", "batch");
 
@@ -71,7 +72,8 @@ public final class Metrics implements IssuanceObserver {
     private final Map<String, Counter> ocspCounters = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Called for every OCSP answer, so the counter is looked up in a map of its own rather than built each time. */
-    void ocspAnswered(String status, boolean presigned) {
+    @Override
+    public void ocspAnswered(String status, boolean presigned) {
         String source = presigned ? "presigned" : "live";
         ocspCounters.computeIfAbsent(status + "/" + source, k -> Counter.builder("fleetpki.ocsp.responses")
                 .description("OCSP answers given, by status and by source (pre-signed or signed live)")
@@ -83,7 +85,8 @@ public final class Metrics implements IssuanceObserver {
      * certificate it issued; {@code pass}: the periodic pass; {@code revocation}: re-signed after a
      * revocation), as {@code fleetpki_ocsp_presigned_total}.
      */
-    void ocspPresigned(String trigger, long answers) {
+    @Override
+    public void ocspPresigned(String trigger, long answers) {
         if (answers > 0) {
             Counter.builder("fleetpki.ocsp.presigned").description("OCSP answers pre-signed and stored, by what made them")
                     .tags("trigger", trigger).register(registry).increment(answers);
@@ -91,7 +94,8 @@ public final class Metrics implements IssuanceObserver {
     }
 
     /** Certificates issued here whose OCSP answers wait to be pre-signed, as {@code fleetpki_ocsp_presign_queue}. */
-    void watchPresignQueue(java.util.function.Supplier<Number> queued) {
+    @Override
+    public void watchPresignQueue(java.util.function.Supplier<Number> queued) {
         io.micrometer.core.instrument.Gauge.builder("fleetpki.ocsp.presign.queue", queued)
                 .description("issued certificates whose OCSP answers wait to be pre-signed").register(registry);
     }
@@ -99,7 +103,8 @@ public final class Metrics implements IssuanceObserver {
     private final Map<String, long[]> crls = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A CRL published by this process: entries and number as gauges {@code fleetpki_crl_entries} and {@code fleetpki_crl_number}. */
-    void crlPublished(String ca, int shard, long entries, long number) {
+    @Override
+    public void crlPublished(String ca, int shard, long entries, long number) {
         String key = ca + "/" + shard;
         long[] v = crls.computeIfAbsent(key, k -> {
             long[] cell = new long[2];

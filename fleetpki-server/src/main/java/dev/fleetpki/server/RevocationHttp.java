@@ -1,10 +1,11 @@
 package dev.fleetpki.server;
 
+import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.store.JdbcStore;
-import dev.fleetpki.store.RevocationStore.StoredCrl;
+import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.nio.charset.StandardCharsets;

@@ -5,6 +5,7 @@ import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.store.JdbcStore;
 import java.time.Clock;
@@ -21,7 +22,7 @@ public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory ca
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
         metrics.watchPending(store::pendingCount);
-        RevocationService revocation = new RevocationService(config, store, cas, clock, true);
+        RevocationService revocation = new RevocationService(config, store, store.revocation(), cas, clock, true);
         revocation.observe(metrics);
         IssuancePipeline observed = pipeline.observedBy(IssuanceObserver.all(metrics, revocation));
         EnrollmentAuthorizer authorizer = new EnrollmentAuthorizer(config, store, clock);

@@ -4,6 +4,7 @@ import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.revocation.RevocationLedger;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -17,18 +18,13 @@ import java.util.Optional;
  * newest CRL of each CA and shard, and the pre-signed OCSP responses. Reads work on a read-only
  * store (a replica), so CRL and OCSP serving can run on nodes that cannot issue.
  */
-public final class RevocationStore {
+public final class RevocationStore implements RevocationLedger {
     private final JdbcStore store;
     private final Database db;
 
     RevocationStore(JdbcStore store, Database db) {
         this.store = store;
         this.db = db;
-    }
-
-    /** Receives CRL entries one at a time, so a million entries never sit in memory as objects; {@code invalidSince} is 0 when unknown. */
-    public interface RevokedSink {
-        void accept(String serialHex, long revokedAt, RevocationReason reason, long invalidSince);
     }
 
     /**
@@ -38,6 +34,7 @@ public final class RevocationStore {
      *
      * @return how many were streamed
      */
+    @Override
     public long forEachRevoked(String ca, long notAfterFrom, RevokedSink sink) {
         long n = 0;
         try (Connection c = db.read()) {
@@ -73,6 +70,7 @@ public final class RevocationStore {
     }
 
     /** Records a sub-CA's (or the OCSP signer's) revocation; its parent's CRL lists it from the next generation on. */
+    @Override
     public void revokeCa(String name, RevocationReason reason, Instant at, AuditEvent event) {
         store.write(null, tx -> {
             try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE ca SET revoked_at = ?, revocation_reason = ? "
@@ -101,21 +99,21 @@ public final class RevocationStore {
      * The revocation epoch: it moves whenever a revocation commits on any node, so a responder that
      * keeps answers in memory polls it and drops them when it changed.
      */
+    @Override
     public long epoch() {
         return store.queryOne("SELECT epoch FROM revocation_epoch WHERE id = 1", rs -> rs.getLong(1)).orElse(0L);
     }
 
     /** When a CA was revoked, if it was. */
+    @Override
     public Optional<Instant> caRevokedAt(String name) {
         return store.queryOne("SELECT revoked_at FROM ca WHERE name = ? AND revoked_at IS NOT NULL", rs -> Instant.ofEpochMilli(rs.getLong(1)), name);
     }
 
     // ---- CRLs ----
 
-    /** A stored CRL: the newest of its CA and shard. */
-    public record StoredCrl(String ca, int shard, int shards, long number, Instant thisUpdate, Instant nextUpdate, long entries, byte[] der) {}
-
     /** A CA's CRL number for the next generation run: one more than any stored, 1 for the first. */
+    @Override
     public long nextCrlNumber(String ca) {
         return store.queryOne("SELECT MAX(number) FROM crl WHERE ca = ?", rs -> rs.getLong(1), ca).orElse(0L) + 1;
     }
@@ -125,6 +123,7 @@ public final class RevocationStore {
      * ones before; refuses a number that is not above the stored one (another node published first),
      * so CRL numbers never go backwards.
      */
+    @Override
     public void saveCrls(List<StoredCrl> crls, AuditEvent event) {
         if (crls.isEmpty()) {
             return;
@@ -168,6 +167,7 @@ public final class RevocationStore {
     }
 
     /** The newest CRL of a CA's shard, with its bytes. */
+    @Override
     public Optional<StoredCrl> crl(String ca, int shard) {
         return store.queryOne("SELECT ca, shard, shards, number, this_update, next_update, entries, der FROM crl WHERE ca = ? AND shard = ?",
                 rs -> new StoredCrl(rs.getString(1), rs.getInt(2), rs.getInt(3), rs.getLong(4), Instant.ofEpochMilli(rs.getLong(5)),
@@ -175,6 +175,7 @@ public final class RevocationStore {
     }
 
     /** The newest CRLs of every CA, without their bytes (der is empty): what {@code crl show} lists. */
+    @Override
     public List<StoredCrl> crls() {
         return store.query("SELECT ca, shard, shards, number, this_update, next_update, entries FROM crl ORDER BY ca, shard",
                 rs -> new StoredCrl(rs.getString(1), rs.getInt(2), rs.getInt(3), rs.getLong(4), Instant.ofEpochMilli(rs.getLong(5)),
@@ -182,27 +183,20 @@ public final class RevocationStore {
     }
 
     /** The number of the newest stored CRL of a CA's shard, or 0: a cheap check whether a served copy is current. */
+    @Override
     public long crlNumber(String ca, int shard) {
         return store.queryOne("SELECT number FROM crl WHERE ca = ? AND shard = ?", rs -> rs.getLong(1), ca, shard).orElse(0L);
     }
 
     // ---- OCSP ----
 
-    /** A pre-signed OCSP response (the whole DER OCSPResponse). */
-    public record OcspRow(String serialHex, String ca, String status, long thisUpdate, long nextUpdate, byte[] der) {}
-
+    @Override
     public Optional<OcspRow> ocspResponse(String serialHex) {
         return store.queryOne("SELECT serial, ca, status, this_update, next_update, der FROM ocsp_response WHERE serial = ?",
                 rs -> new OcspRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4), rs.getLong(5), rs.getBytes(6)), serialHex);
     }
 
-    /** A certificate's status as OCSP reports it: null when this CA never issued the serial. */
-    public record CertStatus(String serialHex, String ca, long notAfter, long revokedAt, RevocationReason reason) {
-        public boolean revoked() {
-            return reason != null;
-        }
-    }
-
+    @Override
     public Optional<CertStatus> certStatus(String serialHex) {
         return store.queryOne("SELECT serial, ca, not_after, revoked_at, revocation_reason FROM certificate WHERE serial = ?", RevocationStore::status, serialHex);
     }
@@ -212,6 +206,7 @@ public final class RevocationStore {
      * ends before {@code staleBefore}, at most {@code limit}, in serial order after {@code after}
      * (keyset paging for a pass over a large store).
      */
+    @Override
     public List<CertStatus> needingOcsp(long now, long staleBefore, String after, int limit) {
         return store.query("SELECT c.serial, c.ca, c.not_after, c.revoked_at, c.revocation_reason FROM certificate c "
                 + "LEFT JOIN ocsp_response o ON o.serial = c.serial "
@@ -230,6 +225,7 @@ public final class RevocationStore {
      * "good" response is stored only while the certificate is still unrevoked, checked in the same
      * transaction, so a response signed just before a revocation committed is never kept.
      */
+    @Override
     public void saveOcspResponses(List<OcspRow> rows) {
         if (rows.isEmpty()) {
             return;
@@ -256,6 +252,7 @@ public final class RevocationStore {
         });
     }
 
+    @Override
     public long ocspResponseCount() {
         return store.queryOne("SELECT COUNT(*) FROM ocsp_response", rs -> rs.getLong(1)).orElse(0L);
     }

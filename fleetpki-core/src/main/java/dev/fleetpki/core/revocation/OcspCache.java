@@ -1,4 +1,4 @@
-package dev.fleetpki.server;
+package dev.fleetpki.core.revocation;
 
 import java.util.Arrays;
 import java.util.Iterator;

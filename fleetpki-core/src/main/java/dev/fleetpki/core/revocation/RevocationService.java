@@ -1,8 +1,9 @@
-package dev.fleetpki.server;
+package dev.fleetpki.core.revocation;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.CaRegistry;
 import dev.fleetpki.core.CertificateAuthority;
 import dev.fleetpki.core.CrlWriter;
 import dev.fleetpki.core.ErrorKind;
@@ -15,11 +16,9 @@ import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.core.config.RevocationSettings;
-import dev.fleetpki.store.JdbcStore;
-import dev.fleetpki.store.RevocationStore;
-import dev.fleetpki.store.RevocationStore.CertStatus;
-import dev.fleetpki.store.RevocationStore.OcspRow;
-import dev.fleetpki.store.RevocationStore.StoredCrl;
+import dev.fleetpki.core.revocation.RevocationLedger.CertStatus;
+import dev.fleetpki.core.revocation.RevocationLedger.OcspRow;
+import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.time.Clock;
@@ -69,8 +68,8 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     static final int ISSUED_QUEUE = 100_000;
 
     private final FleetConfig config;
-    private final JdbcStore store;
-    private final RevocationStore rs;
+    private final CaRegistry store;
+    private final RevocationLedger rs;
     private final StoredCaDirectory cas;
     private final Clock clock;
 
@@ -92,12 +91,17 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     private ScheduledExecutorService poller;
     private long epochSeen;
     private boolean epochFailing;
-    private volatile Metrics metrics;
+    private volatile RevocationObserver metrics;
 
-    public RevocationService(FleetConfig config, JdbcStore store, StoredCaDirectory cas, Clock clock, boolean writable) {
+    /**
+     * @param store the CA records (read for the issuers and their revocation)
+     * @param rs the revocation ledger: CRLs, pre-signed answers, certificate statuses
+     * @param writable false on a read-only store (a replica): only serves, never writes
+     */
+    public RevocationService(FleetConfig config, CaRegistry store, RevocationLedger rs, StoredCaDirectory cas, Clock clock, boolean writable) {
         this.config = config;
         this.store = store;
-        this.rs = store.revocation();
+        this.rs = rs;
         this.cas = cas;
         this.clock = clock;
         this.writable = writable;
@@ -110,13 +114,14 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         }
     }
 
-    void observe(Metrics m) {
+    /** Reports to {@code m} from now on (the server's metrics). */
+    public void observe(RevocationObserver m) {
         this.metrics = m;
         m.watchPresignQueue(issued::size);
     }
 
     private void presignedBy(String trigger, long answers) {
-        Metrics m = metrics;
+        RevocationObserver m = metrics;
         if (m != null) {
             m.ocspPresigned(trigger, answers);
         }
@@ -202,7 +207,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         rs.saveCrls(crls, new AuditEvent(clock.instant(), actor, "crl.generate", "ca:" + caName, Map.of("number", Long.toString(number),
                 "entries", Long.toString(total), "shards", Integer.toString(n), "nextUpdate", next.toString())));
         crlDue.remove(caName);
-        Metrics m = metrics;
+        RevocationObserver m = metrics;
         if (m != null) {
             crls.forEach(c -> m.crlPublished(c.ca(), c.shard(), c.entries(), c.number()));
         }
@@ -272,7 +277,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         StoredCrl out = new StoredCrl(ca.name(), 0, 1, number, thisUpdate, crl.getNextUpdate().toInstant(), entries, der);
         rs.saveCrls(List.of(out), new AuditEvent(now, actor, "crl.import", "ca:" + ca.name(), Map.of("number", Long.toString(number),
                 "entries", Long.toString(entries), "nextUpdate", out.nextUpdate().toString())));
-        Metrics m = metrics;
+        RevocationObserver m = metrics;
         if (m != null) {
             m.crlPublished(out.ca(), 0, entries, number);
         }
@@ -902,7 +907,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     }
 
     private void count(String status, boolean presigned) {
-        Metrics m = metrics;
+        RevocationObserver m = metrics;
         if (m != null) {
             m.ocspAnswered(status, presigned);
         }

@@ -1,4 +1,4 @@
-package dev.fleetpki.server;
+package dev.fleetpki.core.revocation;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,9 +1,7 @@
-package dev.fleetpki.server;
+package dev.fleetpki.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.fleetpki.core.OcspSigner;
-import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.SigningKey;

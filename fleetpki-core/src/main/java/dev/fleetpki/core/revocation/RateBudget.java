@@ -1,4 +1,4 @@
-package dev.fleetpki.server;
+package dev.fleetpki.core.revocation;
 
 /**
  * A token bucket: at most {@code perSecond} takes in any second on average, with bursts of up to

@@ -1,8 +1,7 @@
-package dev.fleetpki.server;
+package dev.fleetpki.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.fleetpki.core.Der;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;

@@ -1,9 +1,7 @@
-package dev.fleetpki.server;
+package dev.fleetpki.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.fleetpki.core.CrlWriter;
-import dev.fleetpki.core.RevocationReason;
 import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
 import java.security.KeyPair;
