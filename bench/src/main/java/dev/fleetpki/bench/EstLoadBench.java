@@ -535,7 +535,7 @@ public final class EstLoadBench {
                     Instant at = f.clock().instant();
                     f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software", at),
                             new AuditEvent(at, op, "device.add", "device:" + id, Map.of()));
-                    texts[k] = dev.fleetpki.core.enrollment.Enrollment.newSecret(f.store(), id, java.time.Duration.ofDays(1), op, at).text();
+                    texts[k] = dev.fleetpki.core.enrollment.Enrollment.newSecret(f.store(), f.store(), id, java.time.Duration.ofDays(1), op, at).text();
                 }));
             }
             for (Thread t : reg) {

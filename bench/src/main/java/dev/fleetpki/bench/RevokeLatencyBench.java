@@ -57,7 +57,7 @@ public final class RevokeLatencyBench {
                     certs.add(s.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csrs.get(i)), "bench-" + i, "device", "bench"),
                             s.authorizer().operator(Actor.operator("bench"), "bench-" + i, "device", "bench")));
                 }
-                try (var rev = s.revocation(); RevocationHttp http = RevocationHttp.start(rev, f.store(), s.metrics(), "127.0.0.1", 0)) {
+                try (var rev = s.revocation(); RevocationHttp http = RevocationHttp.start(rev, f.store(), f.store().revocation(), s.metrics(), "127.0.0.1", 0)) {
                     rev.start();
                     IssuanceBench.progress("pre-signed " + rev.presign() + " OCSP answers");
                     OcspSigner.Issuer issuer = OcspSigner.Issuer.of("issuing", f.store().ca("issuing").orElseThrow().certificate());

@@ -88,7 +88,7 @@ final class DeviceCommand {
 
         static void create(Fleet f, HomeOption home, String id, java.time.Duration life) {
             var now = f.clock().instant();
-            var secret = dev.fleetpki.core.enrollment.Enrollment.newSecret(f.store(), id, life, home.actor(), now);
+            var secret = dev.fleetpki.core.enrollment.Enrollment.newSecret(f.store(), f.store(), id, life, home.actor(), now);
             var expires = secret.expiresAt();
             System.err.println("One-time enrollment secret for " + id + " (expires " + expires + "). It is shown only now:");
             System.out.println(secret.text());

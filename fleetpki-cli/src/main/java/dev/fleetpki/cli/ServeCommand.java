@@ -58,7 +58,7 @@ final class ServeCommand implements Callable<Integer> {
         dev.fleetpki.server.Metrics metrics = new dev.fleetpki.server.Metrics(f.config().profiles().keySet());
         StopSignal stop = new StopSignal();
         try (dev.fleetpki.core.revocation.RevocationService revocation = f.revocation();
-             dev.fleetpki.server.RevocationHttp http = dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), metrics, bind, httpPort)) {
+             dev.fleetpki.server.RevocationHttp http = dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), f.store().revocation(), metrics, bind, httpPort)) {
             revocation.start();
             String base = "http://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + http.port();
             System.out.println("fleetpki serving revocation on " + base + "/  (" + (revocation.writable() ? "writable store: CRLs generated, OCSP pre-signed"
@@ -155,7 +155,7 @@ final class ServeCommand implements Callable<Integer> {
         try (FleetServer server = FleetServer.start(s, tls, bind, port);
              dev.fleetpki.core.revocation.RevocationService revocation = s.revocation();
              dev.fleetpki.server.RevocationHttp http = httpPort < 0 ? null
-                     : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), s.metrics(), bind, httpPort);
+                     : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), f.store().revocation(), s.metrics(), bind, httpPort);
              AuditCheckpoints checkpoints = new AuditCheckpoints(f)) {
             server.watchIdentity(s, hostname, actor);
             revocation.start();

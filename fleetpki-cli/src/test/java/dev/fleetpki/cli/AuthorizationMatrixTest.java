@@ -6,9 +6,9 @@ import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.EnrollmentSecret;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
-import dev.fleetpki.core.enrollment.Enrollment;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -171,7 +171,7 @@ class AuthorizationMatrixTest {
     }
 
     private static Enrollment.NewSecret secret(String device) {
-        return Enrollment.newSecret(ts.fleet.store(), device, Duration.ofHours(1), Actor.operator("matrix"), Instant.now());
+        return Enrollment.newSecret(ts.fleet.store(), ts.fleet.store(), device, Duration.ofHours(1), Actor.operator("matrix"), Instant.now());
     }
 
     // ---- request bodies ----

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.config.CaRole;
-import dev.fleetpki.server.RevocationHttp;
 import dev.fleetpki.core.revocation.RevocationService;
+import dev.fleetpki.server.RevocationHttp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
@@ -58,7 +58,7 @@ class OcspSignersTest {
             CaRecord factorySigner = made.stream().filter(r -> r.parent().equals("factory-b")).findFirst().orElseThrow();
 
             // OpenSSL: the answer for factory-b's certificate verifies, and is signed by factory-b's own delegated signer
-            try (RevocationHttp http = RevocationHttp.start(rev, f.store(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
+            try (RevocationHttp http = RevocationHttp.start(rev, f.store(), f.store().revocation(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
                 String out = ocsp(home, home.resolve("ca/factory-b.pem"), cert, "http://127.0.0.1:" + http.port() + "/ocsp");
                 assertThat(out).contains("Response verify OK").contains(cert + ": good");
                 assertThat(signerOf(out)).isEqualTo(factorySigner.certificate().getSerialNumber());

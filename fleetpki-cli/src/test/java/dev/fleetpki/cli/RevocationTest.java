@@ -2,8 +2,8 @@ package dev.fleetpki.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.fleetpki.server.RevocationHttp;
 import dev.fleetpki.core.revocation.RevocationService;
+import dev.fleetpki.server.RevocationHttp;
 import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
 import java.net.URI;
@@ -69,7 +69,7 @@ class RevocationTest {
     @Test
     void opensslChecksCrlsAndOcsp() throws Exception {
         try (TestServer t = TestServer.start(dir, null);
-             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.services.metrics(), "127.0.0.1", 0)) {
+             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.fleet.store().revocation(), t.services.metrics(), "127.0.0.1", 0)) {
             String base = "http://127.0.0.1:" + http.port();
             Issued good = issue(t, "sensor-good");
             Issued byCli = issue(t, "sensor-lost");
@@ -146,7 +146,7 @@ class RevocationTest {
     @Test
     void certificatesTheServerIssuesArePreSignedWithinASecond() throws Exception {
         try (TestServer t = TestServer.start(dir, null);
-             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.services.metrics(), "127.0.0.1", 0)) {
+             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.fleet.store().revocation(), t.services.metrics(), "127.0.0.1", 0)) {
             t.services.revocation().start(); // its first periodic pass runs now, on an empty store; the next is minutes away
             var rs = t.fleet.store().revocation();
             for (int i = 0; i < 50 && rs.ocspResponseCount() < 1; i++) { // the server's own TLS certificate, from the first pass
@@ -218,7 +218,7 @@ class RevocationTest {
     @Test
     void badOcspInputGetsTheRightStatusNeverA500() throws Exception {
         try (TestServer t = TestServer.start(dir, null);
-             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.services.metrics(), "127.0.0.1", 0)) {
+             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.fleet.store().revocation(), t.services.metrics(), "127.0.0.1", 0)) {
             String base = "http://127.0.0.1:" + http.port();
             Issued good = issue(t, "sensor-1");
             Path req = t.home.resolve("req.der");
@@ -303,7 +303,7 @@ class RevocationTest {
         }
         try (Fleet replica = Fleet.openReadOnly(home, Clock.systemUTC());
              RevocationService rev = replica.revocation();
-             RevocationHttp http = RevocationHttp.start(rev, replica.store(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
+             RevocationHttp http = RevocationHttp.start(rev, replica.store(), replica.store().revocation(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
             assertThat(rev.writable()).isFalse();
             String base = "http://127.0.0.1:" + http.port();
             List<String> ocspCmd = List.of("openssl", "ocsp", "-issuer", home.resolve("ca/issuing.pem").toString(), "-url", base + "/ocsp",
@@ -331,7 +331,7 @@ class RevocationTest {
             // a second node on the same store (read-only, as a replica would be) with answers kept in memory
             try (Fleet replica = Fleet.openReadOnly(t.home, Clock.systemUTC());
                  RevocationService rev = replica.revocation();
-                 RevocationHttp http = RevocationHttp.start(rev, replica.store(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
+                 RevocationHttp http = RevocationHttp.start(rev, replica.store(), replica.store().revocation(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
                 rev.start();
                 HttpClient c = HttpClient.newHttpClient();
                 String base = "http://127.0.0.1:" + http.port();

@@ -43,7 +43,7 @@ class SlowClientsTest {
             Actor op = Actor.operator("test");
             ts.fleet.store().addDevice(new Device("slow-1", "m", Map.of(), Device.Status.ACTIVE, "software", ts.fleet.clock().instant()),
                     new AuditEvent(ts.fleet.clock().instant(), op, "device.add", "device:slow-1", Map.of()));
-            String secret = Enrollment.newSecret(ts.fleet.store(), "slow-1", Duration.ofHours(1), op, ts.fleet.clock().instant()).text();
+            String secret = Enrollment.newSecret(ts.fleet.store(), ts.fleet.store(), "slow-1", Duration.ofHours(1), op, ts.fleet.clock().instant()).text();
             long certificatesBefore = ts.fleet.store().certificateCount();
 
             // 100 TCP connections that never start their TLS handshake

@@ -53,7 +53,7 @@ final class ApiAuth {
     /** The API token with this text if it is known, its secret matches (constant time) and it is unexpired and unrevoked. */
     Optional<ApiToken> bearer(String text) {
         TokenSecrets.Presented p = TokenSecrets.parse(text);
-        return (p == null ? Optional.<ApiToken>empty() : s.store().token(p.id()))
+        return (p == null ? Optional.<ApiToken>empty() : s.credentials().token(p.id()))
                 .filter(t -> TokenSecrets.matches(p, t.secretHash()) && t.usableAt(s.clock().instant()));
     }
 
@@ -63,7 +63,7 @@ final class ApiAuth {
         if (now.isAfter(cert.getNotAfter().toInstant()) || now.isBefore(cert.getNotBefore().toInstant())) {
             return Optional.empty();
         }
-        return s.store().tokenByCertificate(dev.fleetpki.core.Fingerprints.of(cert)).filter(t -> t.usableAt(now));
+        return s.credentials().tokenByCertificate(dev.fleetpki.core.Fingerprints.of(cert)).filter(t -> t.usableAt(now));
     }
 
     /** The token's actor and role, if its role is admin or one of {@code allowed}; else 403 naming the roles. */

@@ -138,7 +138,7 @@ final class CertificateRoutes {
                 throw new HttpProblem(400, "bad-parameter", "Bad parameter", "status must be pending, issued or rejected, not '" + status + "'");
             }
         }
-        ctx.json(Map.of("items", s.store().requests(st, Requests.limit(ctx, 100)).stream().map(this::requestJson).toList()));
+        ctx.json(Map.of("items", s.requests().requests(st, Requests.limit(ctx, 100)).stream().map(this::requestJson).toList()));
     }
 
     /**
@@ -174,7 +174,7 @@ final class CertificateRoutes {
         ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         EnrollmentRequest r = pending(ctx);
         s.enrollment().approve(r, a.actor());
-        ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
+        ctx.json(requestJson(s.requests().request(r.id()).orElseThrow()));
     }
 
     private void reject(Context ctx) {
@@ -183,12 +183,12 @@ final class CertificateRoutes {
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         String reason = body == null || !body.path("reason").isTextual() ? null : body.path("reason").asText();
         s.enrollment().reject(r.id(), reason, a.actor());
-        ctx.json(requestJson(s.store().request(r.id()).orElseThrow()));
+        ctx.json(requestJson(s.requests().request(r.id()).orElseThrow()));
     }
 
     private EnrollmentRequest pending(Context ctx) {
         String id = ctx.pathParam("id");
-        return s.store().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+        return s.requests().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                 "no certificate request " + id + "; list them at /api/v1/certificate-requests"));
     }
 
@@ -210,7 +210,7 @@ final class CertificateRoutes {
         if (r.serial() != null) {
             m.put("serial", r.serial());
             m.put("certificate", href(r.serial()));
-            s.store().certificate(r.serial()).ifPresent(c -> {
+            s.certificates().certificate(r.serial()).ifPresent(c -> {
                 m.put("certificatePem", Pem.encode("CERTIFICATE", c.issued().der()));
                 m.put("chainPem", chainPem(c.issued().certificate(), c.issued().caName()));
             });
@@ -232,7 +232,7 @@ final class CertificateRoutes {
             }
         }
         List<Map<String, Object>> items = new ArrayList<>();
-        for (StoredCertificate c : s.store().certificates(ctx.queryParam("device"), now, before, limit)) {
+        for (StoredCertificate c : s.certificates().certificates(ctx.queryParam("device"), now, before, limit)) {
             items.add(certificateJson(c, now));
         }
         ctx.json(Map.of("items", items));
@@ -271,7 +271,7 @@ final class CertificateRoutes {
             }
         }
         Instant now = s.clock().instant();
-        s.store().revoke(serial, reason, now, invalidSince, new AuditEvent(now, a.actor(), "certificate.revoke", "serial:" + serial,
+        s.certificates().revoke(serial, reason, now, invalidSince, new AuditEvent(now, a.actor(), "certificate.revoke", "serial:" + serial,
                 invalidSince == null ? Map.of("reason", reason.configName(), "via", "rest")
                         : Map.of("reason", reason.configName(), "via", "rest", "invalidSince", invalidSince.toString())));
         s.revocation().revoked(List.of(serial)); // OCSP answer re-signed now, CRL regenerated shortly
@@ -285,13 +285,13 @@ final class CertificateRoutes {
 
     private StoredCertificate stored(Context ctx) {
         String serial = serial(ctx);
-        return s.store().certificate(serial).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+        return s.certificates().certificate(serial).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                 "no certificate with serial " + serial + "; list them at /api/v1/certificates"));
     }
 
     /** Leaf, its issuing CA, and the CAs above up to the root, as PEM. */
     private String chainPem(X509Certificate leaf, String caName) {
-        CaRecord ca = s.store().ca(caName).orElseThrow(() -> new PkiException(ErrorKind.INTERNAL, "CA " + caName + " is missing from the store"));
+        CaRecord ca = s.caRecords().ca(caName).orElseThrow(() -> new PkiException(ErrorKind.INTERNAL, "CA " + caName + " is missing from the store"));
         List<X509Certificate> chain = new ArrayList<>(List.of(leaf));
         chain.addAll(s.cas().chainFrom(ca));
         StringBuilder sb = new StringBuilder();

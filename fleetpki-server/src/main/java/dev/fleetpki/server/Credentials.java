@@ -91,7 +91,7 @@ final class Credentials {
 
     private EnrollmentCredential secret(String user, String text, Instant now) {
         TokenSecrets.Presented p = TokenSecrets.parse(TokenSecrets.ENROLLMENT, text);
-        Optional<EnrollmentSecret> stored = p == null ? Optional.empty() : s.store().enrollmentSecret(p.id());
+        Optional<EnrollmentSecret> stored = p == null ? Optional.empty() : s.credentials().enrollmentSecret(p.id());
         if (stored.isEmpty() || !TokenSecrets.matches(p, stored.get().secretHash()) || (user != null && !user.equals(stored.get().deviceId()))) {
             throw invalid();
         }
@@ -115,7 +115,7 @@ final class Credentials {
         X509Certificate leaf = chain[0];
         Instant now = s.clock().instant();
         String fp = Fingerprints.of(leaf);
-        Optional<Station> station = s.store().stationByCertificate(fp);
+        Optional<Station> station = s.credentials().stationByCertificate(fp);
         if (station.isPresent()) {
             if (!station.get().active() || !validAt(leaf, now)) {
                 throw unauthenticated("factory station '" + station.get().name() + "' is " + (station.get().active() ? "presenting a certificate "
@@ -128,7 +128,7 @@ final class Credentials {
             return token(operator.get());
         }
         String serial = leaf.getSerialNumber().toString(16);
-        Optional<StoredCertificate> mine = s.store().certificate(serial).filter(c -> Arrays.equals(c.issued().der(), der(leaf)));
+        Optional<StoredCertificate> mine = s.certificates().certificate(serial).filter(c -> Arrays.equals(c.issued().der(), der(leaf)));
         if (mine.isPresent()) {
             StoredCertificate c = mine.get();
             String status = c.status(now);
@@ -144,7 +144,7 @@ final class Credentials {
             }
             return new EnrollmentCredential.Renewal(c);
         }
-        for (ManufacturerCa m : s.store().manufacturers()) {
+        for (ManufacturerCa m : s.credentials().manufacturers()) {
             if (chainsTo(chain, m, now)) {
                 String device = deviceId(leaf, m);
                 if (device == null) {

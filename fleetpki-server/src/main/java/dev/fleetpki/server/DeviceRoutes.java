@@ -63,7 +63,7 @@ final class DeviceRoutes {
             detail.put("model", d.model());
         }
         detail.put("via", "rest");
-        s.store().addDevice(d, new AuditEvent(now, a.actor(), "device.add", "device:" + id, detail));
+        s.devices().addDevice(d, new AuditEvent(now, a.actor(), "device.add", "device:" + id, detail));
         ctx.status(201).header("Location", location(id)).json(deviceJson(d));
     }
 
@@ -81,7 +81,7 @@ final class DeviceRoutes {
         }
         String model = ctx.queryParam("model");
         String after = ctx.queryParam("after");
-        List<Device> page = s.store().devices(after, status, model, limit + 1);
+        List<Device> page = s.devices().devices(after, status, model, limit + 1);
         boolean more = page.size() > limit;
         List<Device> items = more ? page.subList(0, limit) : page;
         Map<String, Object> out = new LinkedHashMap<>();
@@ -106,7 +106,7 @@ final class DeviceRoutes {
         Device d = device(ctx.pathParam("id"));
         Map<String, Object> out = deviceJson(d);
         Instant now = s.clock().instant();
-        List<StoredCertificate> certs = s.store().certificates(d.id(), now, null, 100);
+        List<StoredCertificate> certs = s.certificates().certificates(d.id(), now, null, 100);
         java.util.Set<String> current = new java.util.HashSet<>();
         out.put("certificates", certs.stream().map(c -> {
             Map<String, Object> m = certificateSummary(c, now);
@@ -131,7 +131,7 @@ final class DeviceRoutes {
                 throw new HttpProblem(400, "bad-parameter", "Bad parameter", "expiresIn must be a duration such as 7d or 12h, not '" + in + "'");
             }
         }
-        Enrollment.NewSecret secret = Enrollment.newSecret(s.store(), id, life, a.actor(), s.clock().instant());
+        Enrollment.NewSecret secret = Enrollment.newSecret(s.devices(), s.credentials(), id, life, a.actor(), s.clock().instant());
         ctx.status(201).header("Cache-Control", "no-store").json(Map.of("device", id, "secret", secret.text(), "expiresAt", secret.expiresAt().toString()));
     }
 
@@ -140,13 +140,13 @@ final class DeviceRoutes {
         ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         String id = ctx.pathParam("id");
         device(id);
-        s.store().setDeviceStatus(id, status, new AuditEvent(s.clock().instant(), a.actor(),
+        s.devices().setDeviceStatus(id, status, new AuditEvent(s.clock().instant(), a.actor(),
                 status == Device.Status.ACTIVE ? "device.enable" : "device.disable", "device:" + id, Map.of("via", "rest")));
         ctx.json(deviceJson(device(id)));
     }
 
     private Device device(String id) {
-        return s.store().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+        return s.devices().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                 "device '" + id + "' is not registered; register it with POST /api/v1/devices"));
     }
 

@@ -170,7 +170,7 @@ final class EstRoutes {
     private void cacerts(Context ctx, String label) throws Exception {
         Profile profile = profile(label);
         String issuer = s.pipeline().issuerFor(profile);
-        CaRecord ca = s.store().ca(issuer).orElseThrow(() -> new PkiException(ErrorKind.CONFIG,
+        CaRecord ca = s.caRecords().ca(issuer).orElseThrow(() -> new PkiException(ErrorKind.CONFIG,
                 "profile '" + label + "' is signed by CA '" + issuer + "', which is not in the store; run the ceremony"));
         List<byte[]> chain = new java.util.ArrayList<>();
         for (java.security.cert.X509Certificate c : s.cas().chainFrom(ca)) {

@@ -224,7 +224,7 @@ public final class FleetServer implements AutoCloseable {
         app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
         app.get("/readyz", ctx -> {
             try {
-                s.store().certificateCount();
+                s.certificates().certificateCount();
                 ctx.json(Map.of("status", "ready"));
             } catch (RuntimeException e) {
                 LOG.warn("readiness: store unavailable: {}", e.getMessage());
@@ -237,7 +237,7 @@ public final class FleetServer implements AutoCloseable {
                 ctx.contentType("application/json").result(in.readAllBytes());
             }
         });
-        app.get("/api/v1/cas", ctx -> ctx.json(s.store().cas().stream().map(FleetServer::caJson).toList()));
+        app.get("/api/v1/cas", ctx -> ctx.json(s.caRecords().cas().stream().map(FleetServer::caJson).toList()));
         app.get("/api/v1/cas/{name}", ctx -> ctx.json(caJson(ca(s, ctx.pathParam("name")))));
         app.get("/api/v1/cas/{name}/certificate", ctx -> {
             CaRecord ca = ca(s, ctx.pathParam("name"));
@@ -299,7 +299,7 @@ public final class FleetServer implements AutoCloseable {
     }
 
     private static CaRecord ca(Services s, String name) {
-        return s.store().ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name + "'; list them at /api/v1/cas"));
+        return s.caRecords().ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name + "'; list them at /api/v1/cas"));
     }
 
     private static Map<String, Object> caJson(CaRecord c) {

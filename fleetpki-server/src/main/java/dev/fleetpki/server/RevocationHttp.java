@@ -1,11 +1,12 @@
 package dev.fleetpki.server;
 
-import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.CaRegistry;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
-import dev.fleetpki.store.JdbcStore;
+import dev.fleetpki.core.revocation.RevocationLedger;
 import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
+import dev.fleetpki.core.revocation.RevocationService;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import java.nio.charset.StandardCharsets;
@@ -47,14 +48,14 @@ public final class RevocationHttp implements AutoCloseable {
     }
 
     /** Starts on {@code bind:port} (port 0: any free port; see {@link #port()}). */
-    public static RevocationHttp start(RevocationService service, JdbcStore store, Metrics metrics, String bind, int port) {
+    public static RevocationHttp start(RevocationService service, CaRegistry cas, RevocationLedger ledger, Metrics metrics, String bind, int port) {
         service.observe(metrics);
         Javalin app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.http.maxRequestSize = RevocationService.MAX_OCSP_REQUEST;
             cfg.http.prefer405over404 = true;
             cfg.jetty.threadPool = FleetServer.threadPool();
-            new Routes(service, store).register(cfg.routes);
+            new Routes(service, cas, ledger).register(cfg.routes);
         });
         try {
             app.start(bind, port);
@@ -76,12 +77,14 @@ public final class RevocationHttp implements AutoCloseable {
 
     private static final class Routes {
         private final RevocationService service;
-        private final JdbcStore store;
+        private final CaRegistry cas;
+        private final RevocationLedger ledger;
         private final Map<String, StoredCrl> crlCache = new ConcurrentHashMap<>();
 
-        Routes(RevocationService service, JdbcStore store) {
+        Routes(RevocationService service, CaRegistry cas, RevocationLedger ledger) {
             this.service = service;
-            this.store = store;
+            this.cas = cas;
+            this.ledger = ledger;
         }
 
         void register(io.javalin.config.RoutesConfig app) {
@@ -132,10 +135,10 @@ public final class RevocationHttp implements AutoCloseable {
                 return;
             }
             String key = ca + "/" + shard;
-            long number = store.revocation().crlNumber(ca, shard);
+            long number = ledger.crlNumber(ca, shard);
             StoredCrl crl = crlCache.get(key);
             if (crl == null || crl.number() != number) {
-                Optional<StoredCrl> loaded = store.revocation().crl(ca, shard);
+                Optional<StoredCrl> loaded = ledger.crl(ca, shard);
                 if (loaded.isEmpty()) {
                     text(ctx, 404, "no CRL published for CA '" + ca + "' shard " + shard + " (yet); the operator generates one with: fleetpki crl generate");
                     return;
@@ -159,7 +162,7 @@ public final class RevocationHttp implements AutoCloseable {
 
         private void caCertificate(Context ctx) throws Exception {
             String name = stripSuffix(ctx.pathParam("file"), ".crt");
-            Optional<CaRecord> ca = name == null ? Optional.empty() : store.ca(name);
+            Optional<CaRecord> ca = name == null ? Optional.empty() : cas.ca(name);
             if (ca.isEmpty()) {
                 text(ctx, 404, "no CA certificate at " + ctx.path() + " (CA certificates are at /ca/<ca>.crt)");
                 return;

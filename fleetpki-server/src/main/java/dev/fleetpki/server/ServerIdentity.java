@@ -81,7 +81,7 @@ public final class ServerIdentity {
     }
 
     private static boolean revoked(Services s, X509Certificate c) {
-        return s.store().certificate(c.getSerialNumber().toString(16)).map(dev.fleetpki.core.StoredCertificate::revoked).orElse(false);
+        return s.certificates().certificate(c.getSerialNumber().toString(16)).map(dev.fleetpki.core.StoredCertificate::revoked).orElse(false);
     }
 
     /** Whether the PKCS#12 file's MAC uses at least fleetpki's PBKDF2 work factor (files written before used the JDK's 10,000). */
@@ -105,8 +105,8 @@ public final class ServerIdentity {
 
     private static Loaded issue(Services s, String hostname, char[] password, Path file, Actor actor) {
         Instant now = s.clock().instant();
-        if (s.store().deviceNow(hostname).isEmpty()) {
-            s.store().addDevice(new Device(hostname, Device.SERVER_MODEL, Map.of("role", "server"), Device.Status.ACTIVE, "software: " + FILE, now),
+        if (s.devices().deviceNow(hostname).isEmpty()) {
+            s.devices().addDevice(new Device(hostname, Device.SERVER_MODEL, Map.of("role", "server"), Device.Status.ACTIVE, "software: " + FILE, now),
                     new AuditEvent(now, actor, "device.add", "device:" + hostname, Map.of("model", Device.SERVER_MODEL)));
         }
         KeyPair kp = KeyAlgorithm.EC_P256.generate();
@@ -122,7 +122,7 @@ public final class ServerIdentity {
                 "serve", null, null), s.authorizer().operator(actor, hostname, "server-tls", "serve"));
         List<Certificate> chain = new ArrayList<>();
         chain.add(issued.certificate());
-        chain.addAll(s.cas().chainFrom(s.store().ca(issued.caName()).orElseThrow()));
+        chain.addAll(s.cas().chainFrom(s.caRecords().ca(issued.caName()).orElseThrow()));
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);

@@ -1,24 +1,31 @@
 package dev.fleetpki.server;
 
+import dev.fleetpki.core.CaRegistry;
 import dev.fleetpki.core.EnrollmentAuthorizer;
 import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.FleetConfig;
-import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.core.enrollment.Enrollment;
+import dev.fleetpki.core.revocation.RevocationService;
+import dev.fleetpki.core.store.CertificateStore;
+import dev.fleetpki.core.store.CredentialStore;
+import dev.fleetpki.core.store.DeviceStore;
+import dev.fleetpki.core.store.RequestStore;
 import dev.fleetpki.store.JdbcStore;
 import java.time.Clock;
 
 /**
- * What the server works with, wired by the caller (the CLI's {@code Fleet}); the pipeline reports to
- * {@code metrics} and to {@code revocation}, which pre-signs the OCSP answers of new certificates
- * once started; revocations made through the API are handed to {@code revocation}, which re-signs
- * OCSP answers and regenerates CRLs.
+ * What the server works with, wired by the caller (the CLI's {@code Fleet}): the store as narrow
+ * interfaces (each route asks for the aggregate it reads and writes), the pipeline reporting to
+ * {@code metrics} and to {@code revocation} (which pre-signs the OCSP answers of new certificates
+ * once started), the authorizer and enrollment of core. Revocations made through the API are
+ * handed to {@code revocation}, which re-signs OCSP answers and regenerates CRLs.
  */
-public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
+public record Services(FleetConfig config, DeviceStore devices, CredentialStore credentials, RequestStore requests, CertificateStore certificates,
+                       CaRegistry caRecords, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
                        RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment) {
-    /** Services with new metrics, observing the given pipeline. */
+    /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
         metrics.watchPending(store::pendingCount);
@@ -26,7 +33,7 @@ public record Services(FleetConfig config, JdbcStore store, StoredCaDirectory ca
         revocation.observe(metrics);
         IssuancePipeline observed = pipeline.observedBy(IssuanceObserver.all(metrics, revocation));
         EnrollmentAuthorizer authorizer = new EnrollmentAuthorizer(config, store, clock);
-        return new Services(config, store, cas, observed, clock, metrics, revocation, authorizer,
+        return new Services(config, store, store, store, store, store, cas, observed, clock, metrics, revocation, authorizer,
                 new Enrollment(config, store, store, store, observed, authorizer, clock, metrics));
     }
 }

@@ -304,12 +304,12 @@ public final class Enrollment {
     public record NewSecret(String text, Instant expiresAt) {}
 
     /** Makes a device's one-time enrollment secret (replacing its unused one); only its hash is stored. */
-    public static <S extends DeviceStore & CredentialStore> NewSecret newSecret(S store, String deviceId, Duration life, Actor by, Instant now) {
+    public static NewSecret newSecret(DeviceStore devices, CredentialStore credentials, String deviceId, Duration life, Actor by, Instant now) {
         if (life.isNegative() || life.isZero() || life.compareTo(EnrollmentPolicy.MAX_SECRET_VALIDITY) > 0) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "an enrollment secret lives from 1 s to " + Durations.format(EnrollmentPolicy.MAX_SECRET_VALIDITY)
                     + ", not " + Durations.format(life) + ": a one-time secret is for the next enrollment, not a standing credential");
         }
-        Device d = store.deviceNow(deviceId).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + deviceId
+        Device d = devices.deviceNow(deviceId).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + deviceId
                 + "' is not registered; register it first: fleetpki device add " + deviceId));
         if (d.status() != Device.Status.ACTIVE) {
             throw new PkiException(ErrorKind.DEVICE_NOT_ACTIVE, "device '" + deviceId + "' is " + d.status().name().toLowerCase(Locale.ROOT)
@@ -317,7 +317,7 @@ public final class Enrollment {
         }
         TokenSecrets.New t = TokenSecrets.create(TokenSecrets.ENROLLMENT);
         Instant expires = now.plus(life);
-        store.addEnrollmentSecret(new EnrollmentSecret(t.id(), deviceId, t.secretHash(), now, by, expires, null, null),
+        credentials.addEnrollmentSecret(new EnrollmentSecret(t.id(), deviceId, t.secretHash(), now, by, expires, null, null),
                 new AuditEvent(now, by, "device.secret", "device:" + deviceId, Map.of("id", t.id(), "expires", expires.toString())));
         return new NewSecret(t.text(), expires);
     }
