@@ -292,7 +292,7 @@ public final class Ceremony {
         X509Certificate c = IssuancePipeline.toX509(h);
         Profile profile = config.profile(kind.configName()).orElseThrow();
         try {
-            Lint.check(h, h.getEncoded().length, new Profile(profile.name(), kind, spec.validity(), profile.backdate(), profile.subject(),
+            Lint.check(h, h.getEncoded().length, new Profile(profile.name(), kind, profile.validity(), profile.backdate(), profile.subject(),
                     profile.uriTemplate(), null, profile.keyAlgorithms(), 8192, null, List.of(), List.of(), 0, false), issuer);
         } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot encode CA certificate", e);

@@ -224,17 +224,7 @@ public final class ConfigLoader {
             return null;
         }
         Duration validity = parse(n, "validity", path + ".validity", Durations.format(kind.defaultValidity()), Durations::parse);
-        if (validity != null && validity.compareTo(kind.maxValidity()) > 0) {
-            errors.add(path + ".validity: " + Durations.format(validity) + " is too long for a " + kind.configName()
-                    + " certificate; the most allowed is " + Durations.format(kind.maxValidity()));
-        }
-        if (validity != null && validity.compareTo(Duration.ofMinutes(5)) < 0) {
-            errors.add(path + ".validity: " + Durations.format(validity) + " is too short; at least 5m");
-        }
         Duration backdate = parse(n, "backdate", path + ".backdate", "5m", Durations::parse);
-        if (backdate != null && backdate.compareTo(Duration.ofDays(1)) > 0) {
-            errors.add(path + ".backdate: " + Durations.format(backdate) + " is more than a day; backdating hides mis-issuance");
-        }
         String subject = text(n, "subject", path + ".subject", "cn");
         Profile.SubjectSource source = switch (subject) {
             case "cn" -> Profile.SubjectSource.CN;
@@ -245,13 +235,6 @@ public final class ConfigLoader {
             }
         };
         String uriTemplate = text(n, "uriTemplate", path + ".uriTemplate", "urn:fleetpki:device:{id}");
-        if (!uriTemplate.contains("{id}")) {
-            errors.add(path + ".uriTemplate: '" + uriTemplate + "' must contain {id}");
-        }
-        if (!uriTemplate.matches("[A-Za-z][A-Za-z0-9+.-]*:.*")) { // RFC 5280 4.2.1.6: a URI SAN is an absolute URI, with a scheme
-            errors.add(path + ".uriTemplate: '" + uriTemplate + "' has no scheme; a URI subjectAltName must be absolute (RFC 5280 4.2.1.6), "
-                    + "e.g. urn:acme:device:{id} or https://devices.acme.example/{id}");
-        }
         String org = text(n, "organization", path + ".organization", null);
         Set<KeyAlgorithm> algs = EnumSet.noneOf(KeyAlgorithm.class);
         if (n.has("keyAlgorithms")) {
@@ -261,9 +244,6 @@ public final class ConfigLoader {
                 } catch (IllegalArgumentException e) {
                     errors.add(path + ".keyAlgorithms: " + e.getMessage());
                 }
-            }
-            if (algs.isEmpty()) {
-                errors.add(path + ".keyAlgorithms: empty; the profile would refuse every key");
             }
         } else {
             algs.addAll(Profile.DEFAULT_KEY_ALGORITHMS);
@@ -280,16 +260,12 @@ public final class ConfigLoader {
             errors.add(path + ".maxDerSize: " + maxDer + " bytes cannot hold a certificate signed by an ML-DSA-65 CA "
                     + "(the signature alone is 3,309 bytes); raise it to at least 4096");
         }
-        if (maxDer < 300 || maxDer > 65536) {
-            errors.add(path + ".maxDerSize: " + maxDer + " is outside 300..65536 bytes");
-        }
         int pathLen = n.path("pathLength").asInt(0);
-        if (pathLen < 0 || pathLen > 3) {
-            errors.add(path + ".pathLength: " + pathLen + " is outside 0..3");
-        }
         if (validity == null || backdate == null) {
             return null;
         }
+        List<String> problems = Profile.problems(kind, validity, backdate, uriTemplate, algs, maxDer, pathLen);
+        problems.forEach(p -> errors.add(path + "." + p));
         boolean sameKey = n.path("renewWithSameKey").asBoolean(false);
         if (n.has("renewWithSameKey") && !n.path("renewWithSameKey").isBoolean()) {
             errors.add(path + ".renewWithSameKey: must be true or false");
@@ -301,6 +277,9 @@ public final class ConfigLoader {
             } catch (IllegalArgumentException e) {
                 errors.add(path + ".ipRanges: " + e.getMessage());
             }
+        }
+        if (!problems.isEmpty()) {
+            return null;
         }
         return new Profile(name, kind, validity, backdate, source, uriTemplate, org, algs, maxDer, issuer, list(n, "dnsSuffixes"), ipRanges,
                 pathLen, sameKey);
