@@ -2,6 +2,7 @@ package dev.fleetpki.bench;
 
 import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Device;
@@ -478,7 +479,7 @@ public final class EstLoadBench {
                     secretDevices(f, op, secrets, secretBodies);
                 }
                 f.store().addStation(new Station("bench-station", "ACTIVE", Fingerprints.of(stationCert), "bench"),
-                        new AuditEvent(f.clock().instant(), op, "station.add", "station:bench-station", Map.of()));
+                        new AuditEvent(f.clock().instant(), op, AuditAction.STATION_ADD, "station:bench-station", Map.of()));
                 root = f.store().cas().stream().filter(c -> c.role() == CaRole.ROOT).map(CaRecord::certificate).findFirst().orElseThrow();
             }
             KeyStore ks = KeyStore.getInstance("PKCS12");
@@ -534,7 +535,7 @@ public final class EstLoadBench {
                 reg.add(Thread.ofVirtual().start(() -> {
                     Instant at = f.clock().instant();
                     f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software", at),
-                            new AuditEvent(at, op, "device.add", "device:" + id, Map.of()));
+                            new AuditEvent(at, op, AuditAction.DEVICE_ADD, "device:" + id, Map.of()));
                     texts[k] = dev.fleetpki.core.enrollment.Enrollment.newSecret(f.store(), f.store(), id, java.time.Duration.ofDays(1), op, at).text();
                 }));
             }

@@ -2,6 +2,7 @@ package dev.fleetpki.bench;
 
 import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
@@ -196,7 +197,7 @@ public final class IssuanceBench {
         for (int i = 0; i < n; i++) {
             String id = "bench-" + i;
             reg.add(Thread.ofVirtual().start(() -> f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software",
-                    f.clock().instant()), new AuditEvent(f.clock().instant(), op, "device.add", "device:" + id, Map.of()))));
+                    f.clock().instant()), new AuditEvent(f.clock().instant(), op, AuditAction.DEVICE_ADD, "device:" + id, Map.of()))));
         }
         for (Thread t : reg) {
             t.join();

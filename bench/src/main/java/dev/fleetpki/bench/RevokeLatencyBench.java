@@ -88,7 +88,7 @@ public final class RevokeLatencyBench {
                         Thread.ofVirtual().start(() -> { // what POST /api/v1/certificates/{serial}/revoke does
                             java.time.Instant now = f.clock().instant();
                             f.store().revoke(c.serialHex(), dev.fleetpki.core.RevocationReason.KEY_COMPROMISE, now,
-                                    new dev.fleetpki.core.AuditEvent(now, Actor.operator("bench"), "certificate.revoke", "serial:" + c.serialHex(), Map.of()));
+                                    new dev.fleetpki.core.AuditEvent(now, Actor.operator("bench"), dev.fleetpki.core.AuditAction.CERTIFICATE_REVOKE, "serial:" + c.serialHex(), Map.of()));
                             s.revocation().revoked(List.of(c.serialHex()));
                         });
                         waitRevoked(client, url, req);

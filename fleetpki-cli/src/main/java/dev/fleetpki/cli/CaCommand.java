@@ -114,7 +114,7 @@ final class CaCommand {
                 java.time.Instant now = f.clock().instant();
                 CaRecord ca = f.store().ca(name).orElseThrow(() -> new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.NOT_FOUND,
                         "no CA named '" + name + "'; list them with: fleetpki ca list"));
-                f.store().revocation().revokeCa(name, r, now, new dev.fleetpki.core.AuditEvent(now, home.actor(), "ca.revoke", "ca:" + name,
+                f.store().revocation().revokeCa(name, r, now, new dev.fleetpki.core.AuditEvent(now, home.actor(), dev.fleetpki.core.AuditAction.CA_REVOKE, "ca:" + name,
                         java.util.Map.of("reason", r.configName(), "serial", ca.certificate().getSerialNumber().toString(16))));
                 System.out.println("Revoked CA " + name + " at " + now + " (" + r.configName() + ")");
                 try {

@@ -1,5 +1,6 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
@@ -43,7 +44,7 @@ final class DeviceCommand {
                     detail.put("model", model);
                 }
                 tags.forEach((k, v) -> detail.put("tag." + k, v));
-                f.store().addDevice(d, new AuditEvent(now, home.actor(), "device.add", "device:" + id, detail));
+                f.store().addDevice(d, new AuditEvent(now, home.actor(), AuditAction.DEVICE_ADD, "device:" + id, detail));
                 System.out.println("Registered device " + id);
                 if (secret) {
                     Secret.create(f, home, id, life);
@@ -172,7 +173,7 @@ final class DeviceCommand {
     private static int setStatus(HomeOption home, String id, Device.Status status) {
         boolean enable = status == Device.Status.ACTIVE;
         try (Fleet f = home.open()) {
-            f.store().setDeviceStatus(id, status, new AuditEvent(f.clock().instant(), home.actor(), enable ? "device.enable" : "device.disable",
+            f.store().setDeviceStatus(id, status, new AuditEvent(f.clock().instant(), home.actor(), enable ? AuditAction.DEVICE_ENABLE : AuditAction.DEVICE_DISABLE,
                     "device:" + id, Map.of()));
             System.out.println((enable ? "Enabled" : "Disabled") + " device " + id);
         }

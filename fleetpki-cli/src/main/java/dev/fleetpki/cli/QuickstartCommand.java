@@ -1,14 +1,15 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
-import dev.fleetpki.core.UntrustedCsr;
-import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.core.Role;
+import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
 import java.nio.charset.StandardCharsets;
@@ -60,7 +61,7 @@ final class QuickstartCommand implements Callable<Integer> {
                 CaCommand.printTable(cas);
                 step("Registering device " + DEVICE);
                 f.store().addDevice(new Device(DEVICE, "demo-board", Map.of("line", "1"), Device.Status.ACTIVE, "software", f.clock().instant()),
-                        new AuditEvent(f.clock().instant(), actor, "device.add", "device:" + DEVICE, Map.of("model", "demo-board")));
+                        new AuditEvent(f.clock().instant(), actor, AuditAction.DEVICE_ADD, "device:" + DEVICE, Map.of("model", "demo-board")));
             } else {
                 step("Demo already set up in " + home + "; issuing " + DEVICE + " a new certificate");
             }
@@ -118,7 +119,7 @@ final class QuickstartCommand implements Callable<Integer> {
         dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create();
         String name = "quickstart-" + now.getEpochSecond();
         f.store().addToken(new dev.fleetpki.core.ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(java.time.Duration.ofDays(30)), null, null, null, null),
-                new AuditEvent(now, actor, "token.create", "token:" + name, Map.of("role", "issuer", "id", t.id(), "expires", now.plus(java.time.Duration.ofDays(30)).toString())));
+                new AuditEvent(now, actor, AuditAction.TOKEN_CREATE, "token:" + name, Map.of("role", "issuer", "id", t.id(), "expires", now.plus(java.time.Duration.ofDays(30)).toString())));
         Pem.writePrivateFile(home.resolve(TOKEN_FILE), (t.text() + "\n").getBytes(StandardCharsets.US_ASCII));
         return t.text();
     }

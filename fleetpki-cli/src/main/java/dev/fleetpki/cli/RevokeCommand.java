@@ -1,5 +1,6 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
@@ -41,7 +42,7 @@ final class RevokeCommand implements Callable<Integer> {
             if (invalid != null) {
                 detail.put("invalidSince", invalid.toString());
             }
-            f.store().revoke(s, r, now, invalid, new AuditEvent(now, home.actor(), "certificate.revoke", "serial:" + s, detail));
+            f.store().revoke(s, r, now, invalid, new AuditEvent(now, home.actor(), AuditAction.CERTIFICATE_REVOKE, "serial:" + s, detail));
             System.out.println("Revoked " + s + " at " + now + " (" + r.configName() + ")");
             if (!noPublish) {
                 publish(f, List.of(s), home.actor());

@@ -1,5 +1,6 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Station;
@@ -37,7 +38,7 @@ final class StationCommand {
                 }
                 detail.put("fleet", fleet);
                 f.store().addStation(new Station(name, "ACTIVE", fp, fleet),
-                        new AuditEvent(f.clock().instant(), home.actor(), "station.add", "station:" + name, detail));
+                        new AuditEvent(f.clock().instant(), home.actor(), AuditAction.STATION_ADD, "station:" + name, detail));
                 System.out.println("Registered factory station " + name + " for " + ("*".equals(fleet) ? "every fleet" : "fleet " + fleet)
                         + (fp == null ? "" : " (client certificate SHA-256 " + fp + ")"));
             }
@@ -72,7 +73,7 @@ final class StationCommand {
     private static int setStatus(HomeOption home, String name, boolean enable) {
         try (Fleet f = home.open()) {
             f.store().setStationStatus(name, enable ? "ACTIVE" : "DISABLED", new AuditEvent(f.clock().instant(), home.actor(),
-                    enable ? "station.enable" : "station.disable", "station:" + name, Map.of()));
+                    enable ? AuditAction.STATION_ENABLE : AuditAction.STATION_DISABLE, "station:" + name, Map.of()));
             System.out.println((enable ? "Enabled" : "Disabled") + " factory station " + name);
         }
         return 0;

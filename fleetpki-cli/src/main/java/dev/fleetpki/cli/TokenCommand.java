@@ -1,6 +1,7 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.ApiToken;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.ErrorKind;
@@ -74,7 +75,7 @@ final class TokenCommand {
                     detail.put("profiles", String.join(",", bound));
                 }
                 f.store().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert, null, bound),
-                        new AuditEvent(now, home.actor(), "token.create", "token:" + name, detail));
+                        new AuditEvent(now, home.actor(), AuditAction.TOKEN_CREATE, "token:" + name, detail));
                 if (cert != null) {
                     System.out.println("Operator '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ") authenticates with the client "
                             + "certificate SHA-256 " + cert);
@@ -136,7 +137,7 @@ final class TokenCommand {
     private static int setDisabled(HomeOption home, String name, boolean disable) {
         try (Fleet f = home.open()) {
             Instant now = f.clock().instant();
-            f.store().setTokenDisabled(name, disable ? now : null, new AuditEvent(now, home.actor(), disable ? "token.disable" : "token.enable",
+            f.store().setTokenDisabled(name, disable ? now : null, new AuditEvent(now, home.actor(), disable ? AuditAction.TOKEN_DISABLE : AuditAction.TOKEN_ENABLE,
                     "token:" + name, Map.of()));
             System.out.println((disable ? "Disabled" : "Enabled") + " token " + name);
         }
@@ -152,7 +153,7 @@ final class TokenCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                f.store().revokeToken(name, now, new AuditEvent(now, home.actor(), "token.revoke", "token:" + name, Map.of()));
+                f.store().revokeToken(name, now, new AuditEvent(now, home.actor(), AuditAction.TOKEN_REVOKE, "token:" + name, Map.of()));
                 System.out.println("Revoked token " + name);
             }
             return 0;

@@ -1,5 +1,6 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.ManufacturerCa;
@@ -50,7 +51,7 @@ final class TrustCommand {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
                 f.store().addManufacturer(new ManufacturerCa(n, c, fp, mapBy, now, home.actor(), fleet), new AuditEvent(now, home.actor(),
-                        "trust.add-manufacturer", "manufacturer:" + n, Map.of("subject", c.getSubjectX500Principal().getName(),
+                        AuditAction.TRUST_ADD_MANUFACTURER, "manufacturer:" + n, Map.of("subject", c.getSubjectX500Principal().getName(),
                         "sha256", fp, "map", mapBy.configName(), "fleet", fleet)));
                 System.out.println("Trusting manufacturer CA " + n + ": " + c.getSubjectX500Principal().getName() + " (SHA-256 " + fp
                         + "), device id from the " + (mapBy == ManufacturerCa.MapBy.CN ? "subject CN" : "subject serialNumber")
@@ -86,7 +87,7 @@ final class TrustCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                f.store().removeManufacturer(name, new AuditEvent(now, home.actor(), "trust.remove", "manufacturer:" + name, Map.of()));
+                f.store().removeManufacturer(name, new AuditEvent(now, home.actor(), AuditAction.TRUST_REMOVE, "manufacturer:" + name, Map.of()));
                 System.out.println("No longer trusting manufacturer CA " + name);
             }
             return 0;

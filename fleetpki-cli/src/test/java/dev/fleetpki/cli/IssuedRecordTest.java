@@ -1,8 +1,7 @@
 package dev.fleetpki.cli;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.IssuanceRequest;
@@ -22,6 +21,7 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Issuance hands the store the signed DER together with the validity and subject it meant to
@@ -40,7 +40,7 @@ class IssuedRecordTest {
         try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
             Actor op = Actor.operator("test");
             f.store().addDevice(new Device("sensor-1", "m", Map.of(), Device.Status.ACTIVE, "software", f.clock().instant()),
-                    new AuditEvent(f.clock().instant(), op, "device.add", "device:sensor-1", Map.of()));
+                    new AuditEvent(f.clock().instant(), op, AuditAction.DEVICE_ADD, "device:sensor-1", Map.of()));
             KeyPair kp = KeyAlgorithm.EC_P256.generate();
             byte[] csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=sensor-1,O=Acme"), kp.getPublic())
                     .build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate())).getEncoded();

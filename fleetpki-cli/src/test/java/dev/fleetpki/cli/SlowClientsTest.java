@@ -1,8 +1,7 @@
 package dev.fleetpki.cli;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.enrollment.Enrollment;
@@ -25,6 +24,7 @@ import java.util.Map;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Slow or idle clients cannot tie up the server: connections that send nothing, TLS clients that
@@ -42,7 +42,7 @@ class SlowClientsTest {
         try (TestServer ts = TestServer.start(dir, null, null, new FleetServer.Limits(IDLE, 1024, 10_000))) {
             Actor op = Actor.operator("test");
             ts.fleet.store().addDevice(new Device("slow-1", "m", Map.of(), Device.Status.ACTIVE, "software", ts.fleet.clock().instant()),
-                    new AuditEvent(ts.fleet.clock().instant(), op, "device.add", "device:slow-1", Map.of()));
+                    new AuditEvent(ts.fleet.clock().instant(), op, AuditAction.DEVICE_ADD, "device:slow-1", Map.of()));
             String secret = Enrollment.newSecret(ts.fleet.store(), ts.fleet.store(), "slow-1", Duration.ofHours(1), op, ts.fleet.clock().instant()).text();
             long certificatesBefore = ts.fleet.store().certificateCount();
 

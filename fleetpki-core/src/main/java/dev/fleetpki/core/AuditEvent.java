@@ -8,11 +8,11 @@ import java.util.TreeMap;
  * One entry of the hash-chained audit log: who did what to which object, when. The store adds
  * the sequence number and the chain hash.
  *
- * @param action e.g. {@code certificate.issue}, {@code certificate.refuse}, {@code certificate.revoke}, {@code device.add}, {@code ca.create}
+ * @param action what was done (its wire name, {@code certificate.issue}, is what the log stores)
  * @param target what it was done to: {@code device:sensor-42}, {@code serial:5f...}
  * @param detail further facts (never secrets), kept sorted so the hash input is canonical
  */
-public record AuditEvent(Instant at, Actor actor, String action, String target, Map<String, String> detail) {
+public record AuditEvent(Instant at, Actor actor, AuditAction action, String target, Map<String, String> detail) {
     public AuditEvent {
         detail = detail == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(detail));
     }
@@ -30,6 +30,6 @@ public record AuditEvent(Instant at, Actor actor, String action, String target, 
         if (credential != null) {
             detail.put("credential", credential);
         }
-        return new AuditEvent(at, actor, "certificate.refuse", target, detail);
+        return new AuditEvent(at, actor, AuditAction.CERTIFICATE_REFUSE, target, detail);
     }
 }

@@ -183,7 +183,7 @@ public final class Ceremony {
         Instant now = clock.instant();
         X509Certificate cert = sign(ProfileKind.SUB_CA, rootRec.certificate(), rootRec.name(), rootKey, spec, csr.publicKey(), now);
         // recorded as a certificate of the root, so 'fleetpki revoke SERIAL' here puts it on the root's CRL
-        registry.recordSubordinate(cert, rootRec.name(), new AuditEvent(now, actor, "ca.sign-subordinate", "ca:" + name,
+        registry.recordSubordinate(cert, rootRec.name(), new AuditEvent(now, actor, AuditAction.CA_SIGN_SUBORDINATE, "ca:" + name,
                 Map.of("serial", cert.getSerialNumber().toString(16), "signingKey", config.root().key().uri().replaceAll("[?].*$", ""),
                         "notAfter", cert.getNotAfter().toInstant().toString())));
         return cert;
@@ -213,14 +213,14 @@ public final class Ceremony {
         var existingRoot = registry.ca(config.root().name());
         if (existingRoot.isEmpty()) {
             records.add(new CaRecord(config.root().name(), CaRole.ROOT, root, null, null, now));
-            events.add(new AuditEvent(now, actor, "ca.import", "ca:" + config.root().name(),
+            events.add(new AuditEvent(now, actor, AuditAction.CA_IMPORT, "ca:" + config.root().name(),
                     Map.of("serial", root.getSerialNumber().toString(16), "key", "offline")));
         } else if (!existingRoot.get().certificate().equals(root)) {
             throw new PkiException(ErrorKind.CONFLICT, "this store already has a different root CA certificate");
         }
         CaRecord rec = record(spec, cert, config.root().name(), now);
         records.add(rec);
-        events.add(new AuditEvent(now, actor, "ca.import", "ca:" + name, Map.of("serial", cert.getSerialNumber().toString(16),
+        events.add(new AuditEvent(now, actor, AuditAction.CA_IMPORT, "ca:" + name, Map.of("serial", cert.getSerialNumber().toString(16),
                 "key", spec.key().uri().replaceAll("[?].*$", ""))));
         if (spec.role() == CaRole.ISSUING && registry.cas().stream().noneMatch(c -> c.role() == CaRole.OCSP)) {
             try {
@@ -305,7 +305,7 @@ public final class Ceremony {
     }
 
     private AuditEvent event(CaSpec spec, X509Certificate cert, SigningKey signer, Instant now) {
-        return new AuditEvent(now, actor, "ca.create", "ca:" + spec.name(), Map.of(
+        return new AuditEvent(now, actor, AuditAction.CA_CREATE, "ca:" + spec.name(), Map.of(
                 "role", spec.role().configName(),
                 "algorithm", spec.algorithm().configName(),
                 "key", spec.key().uri().replaceAll("[?].*$", ""),

@@ -17,9 +17,9 @@ import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.cert.X509CertificateHolder;
-import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
 
 /**
@@ -177,7 +177,7 @@ public final class IssuancePipeline {
         detail.put("proofOfPossession", String.valueOf(req.proofOfPossession()));
         detail.put("signingKey", withoutQuery(ca.key().ref().uri()));
         try {
-            ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), "certificate.issue",
+            ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), AuditAction.CERTIFICATE_ISSUE,
                     req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail), auth.consumes());
         } catch (PkiException e) {
             throw new PkiException(e.kind(), e.detail() + " (serial " + serialHex + " was signed but not stored, and never returned)", e);

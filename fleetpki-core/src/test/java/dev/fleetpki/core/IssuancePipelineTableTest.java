@@ -48,7 +48,7 @@ class IssuancePipelineTableTest {
         ca.ledger().register("dev-1", null);
         ca.ledger().register("dev-off", null);
         ca.ledger().setDeviceStatus("dev-off", Device.Status.DISABLED, new AuditEvent(ca.clock().instant(), Actor.operator("test"),
-                "device.disable", "device:dev-off", java.util.Map.of()));
+                AuditAction.DEVICE_DISABLE, "device:dev-off", java.util.Map.of()));
     }
 
     /** A row: what is asked (device and profile the operator is authorized for), the request, and the refusal. */
@@ -95,7 +95,7 @@ class IssuancePipelineTableTest {
     void refuses(Row row) {
         InMemoryLedger ledger = ca.ledger();
         long stored = ledger.certificateCount();
-        int refusals = ledger.audited("certificate.refuse").size();
+        int refusals = ledger.audited(AuditAction.CERTIFICATE_REFUSE).size();
         Authorization auth = ca.authorizer().operator(Actor.operator("alice"), row.device(), row.profile(), "test");
 
         assertThatThrownBy(() -> ca.pipeline().issue(row.request().apply(row.profile()), auth))
@@ -104,7 +104,7 @@ class IssuancePipelineTableTest {
                     assertThat(e.detail()).as(row.name()).contains(row.says());
                 });
         assertThat(ledger.certificateCount()).as("nothing stored").isEqualTo(stored);
-        var audited = ledger.audited("certificate.refuse");
+        var audited = ledger.audited(AuditAction.CERTIFICATE_REFUSE);
         assertThat(audited).hasSize(refusals + 1);
         assertThat(audited.getLast().detail()).containsEntry("kind", row.kind().name());
     }
@@ -125,6 +125,6 @@ class IssuancePipelineTableTest {
         c.certificate().verify(issuing.getPublicKey());
         assertThat(c.certificate().getSubjectX500Principal().getName()).isEqualTo("CN=dev-1");
         assertThat(ca.ledger().certificate(c.serialHex())).isPresent();
-        assertThat(ca.ledger().audited("certificate.issue").getLast().detail()).containsEntry("serial", c.serialHex());
+        assertThat(ca.ledger().audited(AuditAction.CERTIFICATE_ISSUE).getLast().detail()).containsEntry("serial", c.serialHex());
     }
 }

@@ -1,6 +1,7 @@
 package dev.fleetpki.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Durations;
@@ -271,7 +272,7 @@ final class CertificateRoutes {
             }
         }
         Instant now = s.clock().instant();
-        s.certificates().revoke(serial, reason, now, invalidSince, new AuditEvent(now, a.actor(), "certificate.revoke", "serial:" + serial,
+        s.certificates().revoke(serial, reason, now, invalidSince, new AuditEvent(now, a.actor(), AuditAction.CERTIFICATE_REVOKE, "serial:" + serial,
                 invalidSince == null ? Map.of("reason", reason.configName(), "via", "rest")
                         : Map.of("reason", reason.configName(), "via", "rest", "invalidSince", invalidSince.toString())));
         s.revocation().revoked(List.of(serial)); // OCSP answer re-signed now, CRL regenerated shortly

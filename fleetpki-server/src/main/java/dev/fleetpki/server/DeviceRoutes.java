@@ -1,6 +1,7 @@
 package dev.fleetpki.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
@@ -63,7 +64,7 @@ final class DeviceRoutes {
             detail.put("model", d.model());
         }
         detail.put("via", "rest");
-        s.devices().addDevice(d, new AuditEvent(now, a.actor(), "device.add", "device:" + id, detail));
+        s.devices().addDevice(d, new AuditEvent(now, a.actor(), AuditAction.DEVICE_ADD, "device:" + id, detail));
         ctx.status(201).header("Location", location(id)).json(deviceJson(d));
     }
 
@@ -141,7 +142,7 @@ final class DeviceRoutes {
         String id = ctx.pathParam("id");
         device(id);
         s.devices().setDeviceStatus(id, status, new AuditEvent(s.clock().instant(), a.actor(),
-                status == Device.Status.ACTIVE ? "device.enable" : "device.disable", "device:" + id, Map.of("via", "rest")));
+                status == Device.Status.ACTIVE ? AuditAction.DEVICE_ENABLE : AuditAction.DEVICE_DISABLE, "device:" + id, Map.of("via", "rest")));
         ctx.json(deviceJson(device(id)));
     }
 

@@ -1,6 +1,7 @@
 package dev.fleetpki.server;
 
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
@@ -107,7 +108,7 @@ public final class ServerIdentity {
         Instant now = s.clock().instant();
         if (s.devices().deviceNow(hostname).isEmpty()) {
             s.devices().addDevice(new Device(hostname, Device.SERVER_MODEL, Map.of("role", "server"), Device.Status.ACTIVE, "software: " + FILE, now),
-                    new AuditEvent(now, actor, "device.add", "device:" + hostname, Map.of("model", Device.SERVER_MODEL)));
+                    new AuditEvent(now, actor, AuditAction.DEVICE_ADD, "device:" + hostname, Map.of("model", Device.SERVER_MODEL)));
         }
         KeyPair kp = KeyAlgorithm.EC_P256.generate();
         List<GeneralName> sans = new ArrayList<>();

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.ApiToken;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.AuditVerification;
 import dev.fleetpki.core.Authorization;
@@ -197,7 +198,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore,
                 }
             }
             markRevoked(c, serials, reason, at, null);
-            tx.audit(new AuditEvent(at, actor, "device.revoke", "device:" + id, Map.of("reason", reason.configName(),
+            tx.audit(new AuditEvent(at, actor, AuditAction.DEVICE_REVOKE, "device:" + id, Map.of("reason", reason.configName(),
                     "certificates", String.join(",", serials))));
         });
         return List.copyOf(serials);

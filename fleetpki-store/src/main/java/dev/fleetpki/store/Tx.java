@@ -200,8 +200,8 @@ final class Tx {
         String detail = AuditHash.detailJson(e.detail());
         long at = e.at().toEpochMilli();
         String actor = e.actor().toString();
-        String hash = AuditHash.hash(head, seq, at, actor, e.action(), e.target(), detail);
-        audits.add(new AuditRow(seq, at, actor, e.action(), e.target(), detail, head, hash));
+        String hash = AuditHash.hash(head, seq, at, actor, e.action().wireName(), e.target(), detail);
+        audits.add(new AuditRow(seq, at, actor, e.action().wireName(), e.target(), detail, head, hash));
         head = hash;
     }
 

@@ -1,8 +1,7 @@
 package dev.fleetpki.store;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
 import java.nio.file.Path;
@@ -10,6 +9,7 @@ import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * SQLite's background checkpoint syncs the database file itself after copying pages into it, so
@@ -28,7 +28,7 @@ class CheckpointerTest {
             Instant now = Instant.now();
             for (int i = 0; i < 200; i++) {
                 s.addDevice(new Device("d" + i, null, Map.of(), Device.Status.ACTIVE, null, now),
-                        new AuditEvent(now, Actor.operator("test"), "device.add", "device:d" + i, Map.of()));
+                        new AuditEvent(now, Actor.operator("test"), AuditAction.DEVICE_ADD, "device:d" + i, Map.of()));
             }
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (db.checkpointSyncs() == before && System.nanoTime() < deadline) {

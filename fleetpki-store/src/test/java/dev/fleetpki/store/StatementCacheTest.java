@@ -1,8 +1,7 @@
 package dev.fleetpki.store;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.EnrollmentRequest;
@@ -21,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** SQLite reads reuse their prepared statements without ever reading an old snapshot. */
 class StatementCacheTest {
@@ -36,12 +36,12 @@ class StatementCacheTest {
              JdbcStore otherNode = new JdbcStore(Database.open(url, null, null, dir))) {
             Instant now = Instant.now();
             otherNode.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, now),
-                    new AuditEvent(now, OP, "device.add", "device:d1", Map.of()));
+                    new AuditEvent(now, OP, AuditAction.DEVICE_ADD, "device:d1", Map.of()));
             for (int i = 0; i < 12; i++) {
                 // the request written last is the one pending: earlier ones are settled through the store's own path
                 String hash = "%064x".formatted(i);
                 otherNode.addRequest(new EnrollmentRequest("r" + i, "d1", "p" + i, new byte[] {1}, hash, EnrollmentRequest.Status.PENDING,
-                        "secret", OP, "est", now, null, null, null, null), new AuditEvent(now, OP, "request.add", "request:r" + i, Map.of()));
+                        "secret", OP, "est", now, null, null, null, null), new AuditEvent(now, OP, AuditAction.REQUEST_ADD, "request:r" + i, Map.of()));
                 int profile = i;
                 List<Future<Integer>> seen = new ArrayList<>();
                 for (int t = 0; t < 16; t++) { // more readers than pooled connections: every kept statement is used

@@ -1,6 +1,7 @@
 package dev.fleetpki.core.enrollment;
 
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
@@ -254,7 +255,7 @@ public final class Enrollment {
             detail.put("manufacturer", m.ca().name());
         }
         try {
-            requests.addRequest(r, new AuditEvent(now, cred.actor(), "request.pending", "device:" + deviceId, detail));
+            requests.addRequest(r, new AuditEvent(now, cred.actor(), AuditAction.REQUEST_PENDING, "device:" + deviceId, detail));
         } catch (PkiException e) {
             if (e.kind() == ErrorKind.CONFLICT) { // another request became pending meanwhile
                 return new Conflict(requests.pendingRequest(deviceId, profile.name()).map(EnrollmentRequest::id), e.detail());
@@ -288,7 +289,7 @@ public final class Enrollment {
         Instant now = clock.instant();
         if (devices.deviceNow(r.deviceId()).isEmpty()) { // a manufacturer certificate naming a device not registered yet
             devices.addDevice(new Device(r.deviceId(), null, Map.of(), Device.Status.ACTIVE, null, now),
-                    new AuditEvent(now, approver, "device.add", "device:" + r.deviceId(), Map.of("via", "request " + id)));
+                    new AuditEvent(now, approver, AuditAction.DEVICE_ADD, "device:" + r.deviceId(), Map.of("via", "request " + id)));
         }
         UntrustedCsr csr = UntrustedCsr.parse(r.csrDer());
         return pipeline.issue(IssuanceRequest.fromCsr(csr, r.deviceId(), r.profile(), r.protocol()), authorizer.approval(approver, r));
@@ -296,7 +297,7 @@ public final class Enrollment {
 
     /** Rejects a pending request; CONFLICT when it is not pending. */
     public void reject(String id, String reason, Actor by) {
-        requests.rejectRequest(id, reason, new AuditEvent(clock.instant(), by, "request.reject", "request:" + id,
+        requests.rejectRequest(id, reason, new AuditEvent(clock.instant(), by, AuditAction.REQUEST_REJECT, "request:" + id,
                 reason == null ? Map.of() : Map.of("reason", reason)));
     }
 
@@ -318,7 +319,7 @@ public final class Enrollment {
         TokenSecrets.New t = TokenSecrets.create(TokenSecrets.ENROLLMENT);
         Instant expires = now.plus(life);
         credentials.addEnrollmentSecret(new EnrollmentSecret(t.id(), deviceId, t.secretHash(), now, by, expires, null, null),
-                new AuditEvent(now, by, "device.secret", "device:" + deviceId, Map.of("id", t.id(), "expires", expires.toString())));
+                new AuditEvent(now, by, AuditAction.DEVICE_SECRET, "device:" + deviceId, Map.of("id", t.id(), "expires", expires.toString())));
         return new NewSecret(t.text(), expires);
     }
 }

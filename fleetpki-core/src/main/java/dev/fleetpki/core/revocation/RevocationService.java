@@ -1,6 +1,7 @@
 package dev.fleetpki.core.revocation;
 
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.CaRegistry;
@@ -204,7 +205,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             }
         }
         long total = crls.stream().mapToLong(StoredCrl::entries).sum();
-        rs.saveCrls(crls, new AuditEvent(clock.instant(), actor, "crl.generate", "ca:" + caName, Map.of("number", Long.toString(number),
+        rs.saveCrls(crls, new AuditEvent(clock.instant(), actor, AuditAction.CRL_GENERATE, "ca:" + caName, Map.of("number", Long.toString(number),
                 "entries", Long.toString(total), "shards", Integer.toString(n), "nextUpdate", next.toString())));
         crlDue.remove(caName);
         RevocationObserver m = metrics;
@@ -275,7 +276,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "cannot encode the CRL: " + e.getMessage());
         }
         StoredCrl out = new StoredCrl(ca.name(), 0, 1, number, thisUpdate, crl.getNextUpdate().toInstant(), entries, der);
-        rs.saveCrls(List.of(out), new AuditEvent(now, actor, "crl.import", "ca:" + ca.name(), Map.of("number", Long.toString(number),
+        rs.saveCrls(List.of(out), new AuditEvent(now, actor, AuditAction.CRL_IMPORT, "ca:" + ca.name(), Map.of("number", Long.toString(number),
                 "entries", Long.toString(entries), "nextUpdate", out.nextUpdate().toString())));
         RevocationObserver m = metrics;
         if (m != null) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.EnrollmentSecret;
@@ -75,10 +76,10 @@ class EnrollmentTest {
         Pending first = (Pending) enroll(csr);
         assertThat(first.request().status()).isEqualTo(EnrollmentRequest.Status.PENDING);
         assertThat(ca.ledger().request(first.request().id())).isPresent();
-        assertThat(ca.ledger().audited("request.pending")).hasSize(1);
+        assertThat(ca.ledger().audited(AuditAction.REQUEST_PENDING)).hasSize(1);
 
         assertThat(enroll(csr)).isInstanceOfSatisfying(Pending.class, p -> assertThat(p.request().id()).isEqualTo(first.request().id()));
-        assertThat(ca.ledger().audited("request.pending")).as("the same CSR again makes no new request").hasSize(1);
+        assertThat(ca.ledger().audited(AuditAction.REQUEST_PENDING)).as("the same CSR again makes no new request").hasSize(1);
     }
 
     @Test

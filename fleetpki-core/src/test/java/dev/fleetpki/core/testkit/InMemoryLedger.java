@@ -1,6 +1,7 @@
 package dev.fleetpki.core.testkit;
 
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.CaRecord;
@@ -49,14 +50,14 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     }
 
     /** The audit events of this action, in order. */
-    public synchronized List<AuditEvent> audited(String action) {
-        return audit.stream().filter(e -> e.action().equals(action)).toList();
+    public synchronized List<AuditEvent> audited(AuditAction action) {
+        return audit.stream().filter(e -> e.action() == action).toList();
     }
 
     /** Registers an active device of this model (null: none). */
     public Device register(String id, String model) {
         Device d = new Device(id, model, Map.of(), Device.Status.ACTIVE, null, Instant.EPOCH);
-        addDevice(d, new AuditEvent(Instant.EPOCH, Actor.operator("test"), "device.add", "device:" + id, Map.of()));
+        addDevice(d, new AuditEvent(Instant.EPOCH, Actor.operator("test"), AuditAction.DEVICE_ADD, "device:" + id, Map.of()));
         return d;
     }
 
@@ -186,7 +187,7 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
 
     @Override
     public synchronized List<String> revokeDevice(String id, RevocationReason reason, Instant at, Actor actor) {
-        setDeviceStatus(id, Device.Status.DISABLED, new AuditEvent(at, actor, "device.revoke", "device:" + id, Map.of()));
+        setDeviceStatus(id, Device.Status.DISABLED, new AuditEvent(at, actor, AuditAction.DEVICE_REVOKE, "device:" + id, Map.of()));
         Device d = devices.get(id);
         devices.put(id, new Device(d.id(), d.model(), d.tags(), Device.Status.REVOKED, d.keyLocation(), d.createdAt()));
         List<String> out = new ArrayList<>();

@@ -1,0 +1,87 @@
+package dev.fleetpki.core;
+
+/**
+ * What an audit event records, as a closed set: a new kind of event is a new constant here, so a
+ * typo cannot start a new kind and a reader of the log knows every kind there is. The wire name
+ * ({@code certificate.issue}) is what the log stores and hashes; it never changes for a constant.
+ */
+public enum AuditAction {
+    /** The ceremony made a CA. */
+    CA_CREATE("ca.create"),
+    /** A CA certificate imported (an offline root's, a signed issuing CA's). */
+    CA_IMPORT("ca.import"),
+    /** A CA of this store signed a subordinate CA whose key lives elsewhere. */
+    CA_SIGN_SUBORDINATE("ca.sign-subordinate"),
+    /** A subordinate CA (or the OCSP signer) revoked. */
+    CA_REVOKE("ca.revoke"),
+    /** A certificate issued. */
+    CERTIFICATE_ISSUE("certificate.issue"),
+    /** An issuance refused (its kind and reason in the detail). */
+    CERTIFICATE_REFUSE("certificate.refuse"),
+    /** A certificate revoked. */
+    CERTIFICATE_REVOKE("certificate.revoke"),
+    /** A CRL generation run. */
+    CRL_GENERATE("crl.generate"),
+    /** A CRL signed elsewhere (the offline root's) imported. */
+    CRL_IMPORT("crl.import"),
+    /** A device registered. */
+    DEVICE_ADD("device.add"),
+    /** A device disabled. */
+    DEVICE_DISABLE("device.disable"),
+    /** A device enabled again. */
+    DEVICE_ENABLE("device.enable"),
+    /** A device and its certificates revoked. */
+    DEVICE_REVOKE("device.revoke"),
+    /** A one-time enrollment secret made for a device. */
+    DEVICE_SECRET("device.secret"),
+    /** An enrollment request stored. */
+    REQUEST_ADD("request.add"),
+    /** An enrollment request kept for an operator. */
+    REQUEST_PENDING("request.pending"),
+    /** A pending request rejected. */
+    REQUEST_REJECT("request.reject"),
+    /** A factory station registered. */
+    STATION_ADD("station.add"),
+    /** A factory station disabled. */
+    STATION_DISABLE("station.disable"),
+    /** A factory station enabled again. */
+    STATION_ENABLE("station.enable"),
+    /** An API token made. */
+    TOKEN_CREATE("token.create"),
+    /** An API token disabled. */
+    TOKEN_DISABLE("token.disable"),
+    /** An API token enabled again. */
+    TOKEN_ENABLE("token.enable"),
+    /** An API token revoked. */
+    TOKEN_REVOKE("token.revoke"),
+    /** A manufacturer (IDevID) CA trusted. */
+    TRUST_ADD_MANUFACTURER("trust.add-manufacturer"),
+    /** A manufacturer CA no longer trusted. */
+    TRUST_REMOVE("trust.remove");
+
+    private final String wireName;
+
+    AuditAction(String wireName) {
+        this.wireName = wireName;
+    }
+
+    /** The name the audit log stores (and the chain hash covers). */
+    public String wireName() {
+        return wireName;
+    }
+
+    /** The action of a stored wire name. */
+    public static AuditAction parse(String wireName) {
+        for (AuditAction a : values()) {
+            if (a.wireName.equals(wireName)) {
+                return a;
+            }
+        }
+        throw new IllegalArgumentException("'" + wireName + "' is not an audit action");
+    }
+
+    @Override
+    public String toString() {
+        return wireName;
+    }
+}
