@@ -1,6 +1,7 @@
 package dev.fleetpki.core;
 
 import java.time.Instant;
+import java.util.Set;
 
 /**
  * An API token as stored: never its secret, only the secret's SHA-256.
@@ -15,9 +16,9 @@ import java.time.Instant;
  *     (server-tls, code-signing, cloud-verification for an issuer or factory token); empty: none
  */
 public record ApiToken(String id, String name, Role role, String secretHash, Instant createdAt, Actor createdBy, Instant expiresAt,
-                       Instant revokedAt, String certSha256, Instant disabledAt, java.util.Set<String> profiles) {
+                       Instant revokedAt, String certSha256, Instant disabledAt, Set<String> profiles) {
     public ApiToken {
-        profiles = profiles == null ? java.util.Set.of() : java.util.Set.copyOf(profiles);
+        profiles = profiles == null ? Set.of() : Set.copyOf(profiles);
     }
 
     public boolean usableAt(Instant now) {

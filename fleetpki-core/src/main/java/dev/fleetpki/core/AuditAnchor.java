@@ -8,6 +8,8 @@ import dev.fleetpki.kms.Pem;
 import dev.fleetpki.kms.SecretSource;
 import dev.fleetpki.kms.SigningKey;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PublicKey;
+import java.security.Signature;
 import java.security.spec.X509EncodedKeySpec;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -110,8 +113,8 @@ public final class AuditAnchor {
         Path file = home.resolve(CHECKPOINTS_FILE);
         try {
             Files.createDirectories(file.getParent());
-            try (var ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
-                ch.write(java.nio.ByteBuffer.wrap((c.line() + "\n").getBytes(StandardCharsets.US_ASCII)));
+            try (var ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap((c.line() + "\n").getBytes(StandardCharsets.US_ASCII)));
                 ch.force(true);
             }
         } catch (IOException e) {
@@ -201,7 +204,7 @@ public final class AuditAnchor {
 
     static boolean verifies(PublicKey key, Checkpoint c) {
         try {
-            java.security.Signature v = java.security.Signature.getInstance(KeyAlgorithm.EC_P256.signatureAlgorithm());
+            Signature v = Signature.getInstance(KeyAlgorithm.EC_P256.signatureAlgorithm());
             v.initVerify(key);
             v.update(message(c.seq(), c.hash(), c.at()));
             return v.verify(Base64.getDecoder().decode(c.signature()));

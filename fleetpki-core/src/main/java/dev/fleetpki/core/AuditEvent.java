@@ -1,6 +1,8 @@
 package dev.fleetpki.core;
 
 import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -14,7 +16,7 @@ import java.util.TreeMap;
  */
 public record AuditEvent(Instant at, Actor actor, AuditAction action, String target, Map<String, String> detail) {
     public AuditEvent {
-        detail = detail == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(detail));
+        detail = detail == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(detail));
     }
 
     /**
@@ -22,7 +24,7 @@ public record AuditEvent(Instant at, Actor actor, AuditAction action, String tar
      * protocol asked for, and the kind of credential that asked when one is known (else null).
      */
     public static AuditEvent refusal(Instant at, Actor actor, String target, PkiException e, String profile, String protocol, String credential) {
-        Map<String, String> detail = new java.util.LinkedHashMap<>();
+        Map<String, String> detail = new LinkedHashMap<>();
         detail.put("kind", e.kind().name());
         detail.put("reason", e.detail());
         detail.put("profile", String.valueOf(profile));

@@ -1,5 +1,6 @@
 package dev.fleetpki.core;
 
+import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Optional;
 
@@ -17,5 +18,5 @@ public interface CaRegistry {
      * for a sub-CA whose key lives elsewhere (the offline root signing an issuing CA's request): it
      * can then be revoked here ({@code fleetpki revoke SERIAL}) and is listed on this CA's CRL.
      */
-    void recordSubordinate(java.security.cert.X509Certificate cert, String issuerName, AuditEvent event);
+    void recordSubordinate(X509Certificate cert, String issuerName, AuditEvent event);
 }

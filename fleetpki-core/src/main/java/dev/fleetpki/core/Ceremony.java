@@ -4,6 +4,7 @@ import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.CaSpec;
 import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.kms.KeyManager;
+import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.KeyStoreFailure;
 import dev.fleetpki.kms.SigningKey;
 import java.io.IOException;
@@ -14,6 +15,8 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -125,10 +128,10 @@ public final class Ceremony {
             throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + caName + "' ends at " + ca.certificate().getNotAfter().toInstant()
                     + "; too soon to certify an OCSP signer under it");
         }
-        String name = base.name() + "-" + caName + "-" + java.time.format.DateTimeFormatter.ofPattern("yyyyMMddHHmmss")
-                .withZone(java.time.ZoneOffset.UTC).format(now);
-        dev.fleetpki.kms.KeyRef key = base.key().isFile() ? dev.fleetpki.kms.KeyRef.parse("file:keys/" + name + ".p8")
-                : dev.fleetpki.kms.KeyRef.parse(base.key().uri().replaceFirst("object=[^;?]*", "object=" + name));
+        String name = base.name() + "-" + caName + "-" + DateTimeFormatter.ofPattern("yyyyMMddHHmmss")
+                .withZone(ZoneOffset.UTC).format(now);
+        KeyRef key = base.key().isFile() ? KeyRef.parse("file:keys/" + name + ".p8")
+                : KeyRef.parse(base.key().uri().replaceFirst("object=[^;?]*", "object=" + name));
         CaSpec spec = new CaSpec(name, CaRole.OCSP, base.subject(), base.algorithm(), key, base.passphrase(),
                 base.validity().compareTo(left) > 0 ? left : base.validity(), List.of(), List.of(), List.of());
         try {

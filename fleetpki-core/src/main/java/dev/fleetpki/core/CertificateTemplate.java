@@ -1,13 +1,17 @@
 package dev.fleetpki.core;
 
 import dev.fleetpki.core.config.CaSpec;
+import java.io.IOException;
 import java.math.BigInteger;
 import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1Primitive;
 import org.bouncycastle.asn1.DERNull;
 import org.bouncycastle.asn1.DEROctetString;
 import org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers;
@@ -29,6 +33,7 @@ import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.asn1.x509.NameConstraints;
 import org.bouncycastle.asn1.x509.SubjectKeyIdentifier;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.asn1.x509.Time;
 import org.bouncycastle.cert.CertIOException;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.bc.BcX509ExtensionUtils;
@@ -57,7 +62,7 @@ public final class CertificateTemplate {
     }
 
     /** The AKI for each issuer, computed once (issuers are few and long-lived). */
-    private static final java.util.Map<X509Certificate, AuthorityKeyIdentifier> AKI = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<X509Certificate, AuthorityKeyIdentifier> AKI = new ConcurrentHashMap<>();
 
     private CertificateTemplate() {}
 
@@ -70,10 +75,10 @@ public final class CertificateTemplate {
     }
 
     /** The validity time as RFC 5280 writes it, whole seconds ({@link Der#time}). */
-    private static org.bouncycastle.asn1.x509.Time time(Instant t) {
+    private static Time time(Instant t) {
         try {
-            return org.bouncycastle.asn1.x509.Time.getInstance(org.bouncycastle.asn1.ASN1Primitive.fromByteArray(Der.time(t.toEpochMilli())));
-        } catch (java.io.IOException e) {
+            return Time.getInstance(ASN1Primitive.fromByteArray(Der.time(t.toEpochMilli())));
+        } catch (IOException e) {
             throw new IllegalStateException("Der.time wrote a time that does not parse", e);
         }
     }

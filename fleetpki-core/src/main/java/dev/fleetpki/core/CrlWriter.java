@@ -6,6 +6,7 @@ import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.Arrays;
 import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.DERBitString;
 import org.bouncycastle.asn1.x509.DistributionPointName;
 import org.bouncycastle.asn1.x509.GeneralName;
@@ -156,7 +157,7 @@ public final class CrlWriter {
 
 
     private static byte[] extension(String oid, boolean critical, byte[] value) throws IOException {
-        byte[] id = new org.bouncycastle.asn1.ASN1ObjectIdentifier(oid).getEncoded("DER");
+        byte[] id = new ASN1ObjectIdentifier(oid).getEncoded("DER");
         byte[] octets = Der.tlv(0x04, value);
         return critical ? Der.tlv(Der.SEQUENCE, id, new byte[] {0x01, 0x01, (byte) 0xff}, octets) : Der.tlv(Der.SEQUENCE, id, octets);
     }

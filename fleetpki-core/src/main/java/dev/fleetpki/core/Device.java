@@ -2,6 +2,7 @@ package dev.fleetpki.core;
 
 import java.time.Instant;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * A registered device: the id the cloud knows it by, and where its key lives when known
@@ -25,7 +26,7 @@ public record Device(String id, String model, Map<String, String> tags, Status s
      * Device ids: 1-64 characters (the id is the certificate's CN, and RFC 5280's ub-common-name is
      * 64), no control characters or DN/URI metacharacters that would be escaped.
      */
-    private static final java.util.regex.Pattern ID = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@/-]*");
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@/-]*");
 
     public static final int MAX_ID = 64;
 

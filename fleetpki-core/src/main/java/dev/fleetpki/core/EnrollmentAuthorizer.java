@@ -4,6 +4,7 @@ import dev.fleetpki.core.EnrollmentPolicy.Credential;
 import dev.fleetpki.core.EnrollmentPolicy.FleetRule;
 import dev.fleetpki.core.config.FleetConfig;
 import java.time.Clock;
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
@@ -172,7 +173,7 @@ public final class EnrollmentAuthorizer {
         Set<String> named = rule.profiles().get(cred.kind());
         Set<String> scope = named != null ? named : deviceSide;
         if (cred instanceof EnrollmentCredential.ApiCaller api && !api.profiles().isEmpty()) {
-            Set<String> more = new java.util.HashSet<>(scope);
+            Set<String> more = new HashSet<>(scope);
             more.addAll(api.profiles()); // named on the token by an operator (token create --profiles); never a CA or OCSP profile
             return Set.copyOf(more);
         }

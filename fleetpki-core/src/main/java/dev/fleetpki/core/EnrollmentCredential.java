@@ -1,6 +1,7 @@
 package dev.fleetpki.core;
 
 import dev.fleetpki.core.EnrollmentPolicy.Credential;
+import java.util.Set;
 
 /**
  * What a caller authenticated with, once a protocol adapter has checked it (the secret's hash,
@@ -99,12 +100,12 @@ public sealed interface EnrollmentCredential {
      * An API token or operator client certificate with role issuer or factory (a back end or
      * gateway), and the profiles it was bound to beyond what the fleet rules give the token kind.
      */
-    record ApiCaller(Actor actor, Role role, java.util.Set<String> profiles) implements EnrollmentCredential {
+    record ApiCaller(Actor actor, Role role, Set<String> profiles) implements EnrollmentCredential {
         public ApiCaller {
             if (role != Role.ISSUER && role != Role.FACTORY) {
                 throw new IllegalArgumentException("an API caller that enrolls has role issuer or factory, not " + role);
             }
-            profiles = profiles == null ? java.util.Set.of() : java.util.Set.copyOf(profiles);
+            profiles = profiles == null ? Set.of() : Set.copyOf(profiles);
         }
 
         public Credential kind() {

@@ -1,6 +1,7 @@
 package dev.fleetpki.core;
 
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -36,7 +37,7 @@ public record EnrollmentPolicy(Map<String, FleetRule> fleets, int deviceRate, in
         TOKEN;
 
         public String configName() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
 
         public static Credential parse(String s) {

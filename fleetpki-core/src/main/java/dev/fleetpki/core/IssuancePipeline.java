@@ -1,25 +1,47 @@
 package dev.fleetpki.core;
 
 import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.kms.Crypto;
+import java.io.IOException;
 import java.math.BigInteger;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+import javax.security.auth.x500.X500Principal;
+import org.bouncycastle.asn1.ASN1Encoding;
+import org.bouncycastle.asn1.ASN1OctetString;
+import org.bouncycastle.asn1.DERBitString;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
+import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.TBSCertificate;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.ContentVerifier;
+import org.bouncycastle.operator.ContentVerifierProvider;
 import org.bouncycastle.operator.OperatorCreationException;
 
 /**
@@ -45,9 +67,9 @@ public final class IssuancePipeline {
     private final CertificateTemplate.Urls urls;
     private final IssuanceObserver observer;
     /** The hosts of the URLs this CA publishes (CRL, OCSP, CA issuers): names of its own services, never issued to a server. */
-    private final java.util.Set<String> urlHosts;
+    private final Set<String> urlHosts;
     /** Signature verifiers for the CAs' own keys, made once (building one converts the key). */
-    private final Map<String, org.bouncycastle.operator.ContentVerifierProvider> verifiers = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, ContentVerifierProvider> verifiers = new ConcurrentHashMap<>();
 
     public IssuancePipeline(FleetConfig config, CaDirectory cas, IssuanceLedger ledger, Clock clock) {
         this.config = config;
@@ -69,12 +91,12 @@ public final class IssuancePipeline {
         this.observer = observer;
     }
 
-    private static java.util.Set<String> urlHosts(FleetConfig config) {
-        java.util.Set<String> hosts = new java.util.HashSet<>();
-        for (String url : java.util.Arrays.asList(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl())) {
+    private static Set<String> urlHosts(FleetConfig config) {
+        Set<String> hosts = new HashSet<>();
+        for (String url : Arrays.asList(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl())) {
             if (url != null) {
                 try {
-                    String host = java.net.URI.create(url.replace("{ca}", "ca").replace("{shard}", "0")).getHost();
+                    String host = URI.create(url.replace("{ca}", "ca").replace("{shard}", "0")).getHost();
                     if (host != null) {
                         hosts.add(host.toLowerCase(Locale.ROOT));
                     }
@@ -83,7 +105,7 @@ public final class IssuancePipeline {
                 }
             }
         }
-        return java.util.Set.copyOf(hosts);
+        return Set.copyOf(hosts);
     }
 
     /** The same pipeline, telling {@code observer} of every issuance and refusal. */
@@ -110,13 +132,13 @@ public final class IssuancePipeline {
 
     private IssuedCertificate issueChecked(IssuanceRequest req, Authorization auth) {
         Profile profile = config.profile(req.profile()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "no profile named '" + req.profile() + "'; profiles: " + String.join(", ", new java.util.TreeSet<>(config.profiles().keySet()))));
+                "no profile named '" + req.profile() + "'; profiles: " + String.join(", ", new TreeSet<>(config.profiles().keySet()))));
         // the authorizer decided for this device and profile; check the request is that one (Boulder's CA re-checks the RA)
         if (!profile.name().equals(auth.profile())) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, auth.actor() + " is authorized for profile '" + auth.profile() + "', not '"
                     + profile.name() + "'");
         }
-        if (!java.util.Objects.equals(auth.deviceId(), req.deviceId())) {
+        if (!Objects.equals(auth.deviceId(), req.deviceId())) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this authorization is for device '" + auth.deviceId() + "', not '" + req.deviceId() + "'");
         }
         if (!req.proofOfPossession() && !auth.allowsBareKey()) {
@@ -134,7 +156,7 @@ public final class IssuancePipeline {
         if (ca.key().publicKey().equals(req.publicKey()) || Arrays.equals(ca.key().publicKey().getEncoded(), req.publicKey().getEncoded())) {
             throw new PkiException(ErrorKind.KEY_POLICY, "the request carries the CA's own public key; a device must have its own key");
         }
-        Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS); // as the store keeps times
+        Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS); // as the store keeps times
         Instant notBefore = now.minus(profile.backdate());
         Instant caNotBefore = ca.certificate().getNotBefore().toInstant();
         if (notBefore.isBefore(caNotBefore)) {
@@ -165,7 +187,7 @@ public final class IssuancePipeline {
         String serialHex = SerialNumbers.hex(serial);
         // Time in a certificate has whole seconds (X509v3CertificateBuilder drops the fraction), as the store keeps it
         IssuedCertificate issued = new IssuedCertificate(serialHex, ca.name(), req.deviceId(), profile.name(), signed.certificateDer(),
-                notBefore.truncatedTo(java.time.temporal.ChronoUnit.SECONDS), notAfter.truncatedTo(java.time.temporal.ChronoUnit.SECONDS),
+                notBefore.truncatedTo(ChronoUnit.SECONDS), notAfter.truncatedTo(ChronoUnit.SECONDS),
                 rfc2253(names.subject()), req.proofOfPossession(), null, auth.actor(), now, req.protocol());
         Map<String, String> detail = new LinkedHashMap<>();
         detail.put("serial", serialHex);
@@ -320,7 +342,7 @@ public final class IssuancePipeline {
 
     /** An IP address for a server certificate: inside the profile's {@code ipRanges} (only an operator may name one when none are configured). */
     private static GeneralName serverIp(GeneralName g, Profile profile, Authorization auth) {
-        byte[] address = org.bouncycastle.asn1.ASN1OctetString.getInstance(g.getName()).getOctets();
+        byte[] address = ASN1OctetString.getInstance(g.getName()).getOctets();
         if (profile.ipRanges().isEmpty() && !auth.operator()) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' has no ipRanges, so only an operator may "
                     + "obtain IP addresses with it; list the networks its servers use under profiles." + profile.name() + ".ipRanges");
@@ -334,8 +356,8 @@ public final class IssuancePipeline {
 
     private static String ip(byte[] address) {
         try {
-            return java.net.InetAddress.getByAddress(address).getHostAddress();
-        } catch (java.net.UnknownHostException e) {
+            return InetAddress.getByAddress(address).getHostAddress();
+        } catch (UnknownHostException e) {
             return "(" + address.length + " bytes)";
         }
     }
@@ -352,11 +374,11 @@ public final class IssuancePipeline {
         X509CertificateHolder holder;
         try {
             holder = new X509CertificateHolder(current.der());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot read certificate " + current.serialHex() + " being renewed", e);
         }
-        org.bouncycastle.asn1.x509.GeneralNames had = org.bouncycastle.asn1.x509.GeneralNames.fromExtensions(holder.getExtensions(),
-                org.bouncycastle.asn1.x509.Extension.subjectAlternativeName);
+        GeneralNames had = GeneralNames.fromExtensions(holder.getExtensions(),
+                Extension.subjectAlternativeName);
         List<GeneralName> sans = had == null ? List.of() : List.of(had.getNames());
         for (GeneralName g : req.requestedSans()) {
             if (!sans.contains(g)) {
@@ -378,8 +400,8 @@ public final class IssuancePipeline {
         return kind + (g.getTagNo() == GeneralName.iPAddress ? "(address)" : g.getName().toString());
     }
 
-    private static final java.util.regex.Pattern DNS =
-            java.util.regex.Pattern.compile("(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?");
+    private static final Pattern DNS =
+            Pattern.compile("(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?");
 
     private static boolean looksLikeDnsName(String s) {
         // single-label names are refused, except localhost (RFC 6761), for a server used on one machine
@@ -392,8 +414,8 @@ public final class IssuancePipeline {
         return q < 0 ? uri : uri.substring(0, q);
     }
 
-    private static org.bouncycastle.operator.ContentVerifierProvider verifier(CertificateAuthority ca) {
-        return dev.fleetpki.kms.Crypto.verifier(ca.key().publicKey());
+    private static ContentVerifierProvider verifier(CertificateAuthority ca) {
+        return Crypto.verifier(ca.key().publicKey());
     }
 
     static X509Certificate toX509(X509CertificateHolder h) {
@@ -407,44 +429,44 @@ public final class IssuancePipeline {
     private static byte[] encoded(X509CertificateHolder h) {
         try {
             return h.getEncoded();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot encode certificate", e);
         }
     }
 
     /** The TBS bytes that were linted, the CA's signature over them, and the certificate they make. */
-    private record Signed(byte[] tbsDer, org.bouncycastle.asn1.x509.AlgorithmIdentifier algorithm, byte[] signature, byte[] certificateDer) {}
+    private record Signed(byte[] tbsDer, AlgorithmIdentifier algorithm, byte[] signature, byte[] certificateDer) {}
 
     private static Signed signLinted(X509CertificateHolder linted, CertificateAuthority ca) {
-        org.bouncycastle.asn1.x509.TBSCertificate tbs = linted.toASN1Structure().getTBSCertificate();
+        TBSCertificate tbs = linted.toASN1Structure().getTBSCertificate();
         ContentSigner signer = ca.key().contentSigner();
         if (!signer.getAlgorithmIdentifier().equals(tbs.getSignature())) {
             throw new PkiException(ErrorKind.INTERNAL, "the CA signer's algorithm differs from the linted certificate's; nothing was issued");
         }
         try {
-            byte[] tbsDer = tbs.getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER);
+            byte[] tbsDer = tbs.getEncoded(ASN1Encoding.DER);
             try (var out = signer.getOutputStream()) {
                 out.write(tbsDer);
             }
             byte[] signature = signer.getSignature();
             // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, assembled from
             // the very TBS bytes signed rather than re-encoded from the structure
-            byte[] certificate = Der.tlv(Der.SEQUENCE, tbsDer, signer.getAlgorithmIdentifier().getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER),
-                    new org.bouncycastle.asn1.DERBitString(signature).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER));
+            byte[] certificate = Der.tlv(Der.SEQUENCE, tbsDer, signer.getAlgorithmIdentifier().getEncoded(ASN1Encoding.DER),
+                    new DERBitString(signature).getEncoded(ASN1Encoding.DER));
             return new Signed(tbsDer, signer.getAlgorithmIdentifier(), signature, certificate);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot sign the certificate", e);
         }
     }
 
     private boolean verifies(Signed signed, CertificateAuthority ca) {
         try {
-            org.bouncycastle.operator.ContentVerifier v = verifiers.computeIfAbsent(ca.name(), n -> verifier(ca)).get(signed.algorithm());
+            ContentVerifier v = verifiers.computeIfAbsent(ca.name(), n -> verifier(ca)).get(signed.algorithm());
             try (var out = v.getOutputStream()) {
                 out.write(signed.tbsDer());
             }
             return v.verify(signed.signature());
-        } catch (OperatorCreationException | java.io.IOException e) {
+        } catch (OperatorCreationException | IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot verify the new certificate's signature", e);
         }
     }
@@ -452,8 +474,8 @@ public final class IssuancePipeline {
     /** The subject as the JDK renders it (RFC 2253), which is how the store and the CLI show subjects. */
     private static String rfc2253(X500Name name) {
         try {
-            return new javax.security.auth.x500.X500Principal(name.getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER)).getName();
-        } catch (java.io.IOException e) {
+            return new X500Principal(name.getEncoded(ASN1Encoding.DER)).getName();
+        } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot encode the subject", e);
         }
     }

@@ -1,5 +1,6 @@
 package dev.fleetpki.core;
 
+import java.io.IOException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -97,7 +98,7 @@ public final class Lint {
     private static byte[] encoded(X500Name n) {
         try {
             return n.getEncoded();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new IllegalStateException(e);
         }
     }

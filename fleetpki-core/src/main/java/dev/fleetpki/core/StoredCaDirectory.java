@@ -1,12 +1,15 @@
 package dev.fleetpki.core;
 
+import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.CaSpec;
 import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.kms.KeyManager;
+import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.KeyStoreFailure;
 import dev.fleetpki.kms.SigningKey;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -53,7 +56,7 @@ public final class StoredCaDirectory implements CaDirectory {
         } catch (KeyStoreFailure e) {
             throw new PkiException(ErrorKind.CONFIG, "cannot open the key of CA '" + name + "': " + e.getMessage(), e);
         }
-        if (!java.util.Arrays.equals(key.publicKey().getEncoded(), rec.certificate().getPublicKey().getEncoded())) {
+        if (!Arrays.equals(key.publicKey().getEncoded(), rec.certificate().getPublicKey().getEncoded())) {
             throw new PkiException(ErrorKind.CONFIG, "key " + spec.key() + " does not match CA '" + name + "''s certificate; "
                     + "fleetpki.yaml names the wrong key");
         }
@@ -66,11 +69,11 @@ public final class StoredCaDirectory implements CaDirectory {
      */
     private CaSpec delegatedOcspSpec(CaRecord rec) {
         CaSpec base = config.ocsp();
-        if (rec.role() != dev.fleetpki.core.config.CaRole.OCSP || base == null) {
+        if (rec.role() != CaRole.OCSP || base == null) {
             throw new PkiException(ErrorKind.CONFIG, "CA '" + rec.name() + "' is in the store but not in fleetpki.yaml's ceremony section; "
                     + "add it there so its key can be found");
         }
-        return new CaSpec(rec.name(), rec.role(), base.subject(), base.algorithm(), dev.fleetpki.kms.KeyRef.parse(rec.keyRef()),
+        return new CaSpec(rec.name(), rec.role(), base.subject(), base.algorithm(), KeyRef.parse(rec.keyRef()),
                 base.passphrase(), base.validity(), List.of(), List.of(), List.of());
     }
 

@@ -2,13 +2,16 @@ package dev.fleetpki.core.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.fleetpki.core.Dn;
 import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.EnrollmentPolicy.Credential;
 import dev.fleetpki.core.EnrollmentPolicy.FleetRule;
 import dev.fleetpki.core.EnrollmentPolicy.Otherwise;
 import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.IpRange;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
 import dev.fleetpki.core.ProfileKind;
@@ -20,12 +23,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -54,7 +64,7 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new PkiException(ErrorKind.CONFIG, file + " is not valid YAML: " + e.getMessage());
         }
-        return new ConfigLoader(file.toAbsolutePath().getParent()).parse(root == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : root, file);
+        return new ConfigLoader(file.toAbsolutePath().getParent()).parse(root == null ? MissingNode.getInstance() : root, file);
     }
 
     private FleetConfig parse(JsonNode root, Path file) {
@@ -86,7 +96,7 @@ public final class ConfigLoader {
         List<CaSpec> issuing = new ArrayList<>();
         JsonNode iss = ceremony.path("issuing");
         if (iss.isMissingNode() || iss.isNull()) {
-            issuing.add(ca(com.fasterxml.jackson.databind.node.MissingNode.getInstance(), "ceremony.issuing[0]", CaRole.ISSUING,
+            issuing.add(ca(MissingNode.getInstance(), "ceremony.issuing[0]", CaRole.ISSUING,
                     "issuing", passphrase, Duration.ofDays(365 * 10)));
         } else if (!iss.isArray() || iss.isEmpty()) {
             errors.add("ceremony.issuing: must be a list of at least one issuing CA");
@@ -108,8 +118,8 @@ public final class ConfigLoader {
         if (codeCa != null) {
             all.add(codeCa);
         }
-        Set<String> names = new java.util.HashSet<>();
-        Set<String> keys = new java.util.HashSet<>();
+        Set<String> names = new HashSet<>();
+        Set<String> keys = new HashSet<>();
         for (CaSpec c : all) {
             if (c == null) {
                 continue;
@@ -130,8 +140,8 @@ public final class ConfigLoader {
             }
         }
 
-        Map<String, KeyAlgorithm> caAlgorithms = new java.util.HashMap<>();
-        all.stream().filter(java.util.Objects::nonNull).filter(c -> c.algorithm() != null).forEach(c -> caAlgorithms.put(c.name(), c.algorithm()));
+        Map<String, KeyAlgorithm> caAlgorithms = new HashMap<>();
+        all.stream().filter(Objects::nonNull).filter(c -> c.algorithm() != null).forEach(c -> caAlgorithms.put(c.name(), c.algorithm()));
         String defaultIssuer = issuing.isEmpty() || issuing.getFirst() == null ? null : issuing.getFirst().name();
         String codeSigningCa = codeCa == null ? null : codeCa.name();
         Map<String, Profile> profiles = profiles(root.path("profiles"), names, (kind, issuer) -> {
@@ -159,7 +169,7 @@ public final class ConfigLoader {
         }
         String subject = text(n, "subject", path + ".subject", "CN=fleetpki " + (name == null ? defaultName : name) + " CA");
         try {
-            dev.fleetpki.core.Dn.parse(subject);
+            Dn.parse(subject);
         } catch (IllegalArgumentException e) {
             errors.add(path + ".subject: '" + subject + "' is not a distinguished name like CN=Acme Root CA,O=Acme");
         }
@@ -177,11 +187,11 @@ public final class ConfigLoader {
     }
 
     private Map<String, Profile> profiles(JsonNode n, Set<String> caNames,
-                                          java.util.function.BiFunction<ProfileKind, String, KeyAlgorithm> issuerAlgorithm) {
+                                          BiFunction<ProfileKind, String, KeyAlgorithm> issuerAlgorithm) {
         Map<String, Profile> out = new LinkedHashMap<>();
         Map<String, JsonNode> specs = new LinkedHashMap<>();
         for (ProfileKind k : ProfileKind.values()) {
-            specs.put(k.configName(), com.fasterxml.jackson.databind.node.MissingNode.getInstance());
+            specs.put(k.configName(), MissingNode.getInstance());
         }
         if (!n.isMissingNode() && !n.isObject()) {
             errors.add("profiles: must be a map of profile name to settings");
@@ -200,7 +210,7 @@ public final class ConfigLoader {
     }
 
     private Profile profile(String name, JsonNode n, Set<String> caNames,
-                            java.util.function.BiFunction<ProfileKind, String, KeyAlgorithm> issuerAlgorithm) {
+                            BiFunction<ProfileKind, String, KeyAlgorithm> issuerAlgorithm) {
         String path = "profiles." + name;
         if (!n.isMissingNode() && !n.isObject()) {
             errors.add(path + ": must be a map of settings, like {kind: device, validity: 365d}");
@@ -270,10 +280,10 @@ public final class ConfigLoader {
         if (n.has("renewWithSameKey") && !n.path("renewWithSameKey").isBoolean()) {
             errors.add(path + ".renewWithSameKey: must be true or false");
         }
-        List<dev.fleetpki.core.IpRange> ipRanges = new java.util.ArrayList<>();
+        List<IpRange> ipRanges = new ArrayList<>();
         for (String r : list(n, "ipRanges")) {
             try {
-                ipRanges.add(dev.fleetpki.core.IpRange.parse(r));
+                ipRanges.add(IpRange.parse(r));
             } catch (IllegalArgumentException e) {
                 errors.add(path + ".ipRanges: " + e.getMessage());
             }
@@ -295,7 +305,7 @@ public final class ConfigLoader {
             return d;
         }
         unknown(n, Set.of("fleets", "deviceRate", "stationRate", "ratePeriod", "secretValidity"), "enrollment.");
-        Map<String, FleetRule> fleets = new java.util.LinkedHashMap<>();
+        Map<String, FleetRule> fleets = new LinkedHashMap<>();
         JsonNode f = n.path("fleets");
         if (f.isObject()) {
             f.fields().forEachRemaining(e -> fleets.put(e.getKey(), fleetRule(e.getValue(), "enrollment.fleets." + e.getKey(), profiles)));
@@ -396,7 +406,7 @@ public final class ConfigLoader {
      * code-signing, CA, OCSP and cloud-verification certificates need an operator.
      */
     private Map<Credential, Set<String>> profileScopes(JsonNode n, String path, Map<String, Profile> profiles) {
-        Map<Credential, Set<String>> out = new java.util.EnumMap<>(Credential.class);
+        Map<Credential, Set<String>> out = new EnumMap<>(Credential.class);
         if (n.isMissingNode()) {
             return out;
         }
@@ -412,11 +422,11 @@ public final class ConfigLoader {
                 errors.add(path + ": " + ex.getMessage());
                 return;
             }
-            Set<String> names = new java.util.LinkedHashSet<>();
+            Set<String> names = new LinkedHashSet<>();
             for (String name : list(n, e.getKey())) {
                 Profile p = profiles.get(name);
                 if (p == null) {
-                    errors.add(path + "." + e.getKey() + ": no profile named '" + name + "'; profiles: " + new java.util.TreeSet<>(profiles.keySet()));
+                    errors.add(path + "." + e.getKey() + ": no profile named '" + name + "'; profiles: " + new TreeSet<>(profiles.keySet()));
                 } else if (!p.deviceSide()) {
                     errors.add(path + "." + e.getKey() + ": profile '" + name + "' is a " + p.kind().configName() + " profile; a "
                             + e.getKey() + " credential may obtain only device and device-peer profiles (" + p.kind().configName()
@@ -446,7 +456,7 @@ public final class ConfigLoader {
         if (n.isObject()) {
             n.fieldNames().forEachRemaining(f -> {
                 if (!known.contains(f)) {
-                    errors.add(prefix + f + ": unknown setting; known here: " + new java.util.TreeSet<>(known));
+                    errors.add(prefix + f + ": unknown setting; known here: " + new TreeSet<>(known));
                 }
             });
         }

@@ -4,6 +4,7 @@ import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.Profile;
 import dev.fleetpki.kms.SecretSource;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,7 +36,7 @@ public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSo
 
     /** All CA specs of the ceremony, root first. */
     public List<CaSpec> allCas() {
-        var out = new java.util.ArrayList<CaSpec>();
+        var out = new ArrayList<CaSpec>();
         out.add(root);
         out.addAll(issuing);
         if (ocsp != null) {

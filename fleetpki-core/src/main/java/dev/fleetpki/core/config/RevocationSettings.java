@@ -1,5 +1,6 @@
 package dev.fleetpki.core.config;
 
+import java.math.BigInteger;
 import java.time.Duration;
 
 /**
@@ -24,7 +25,7 @@ public record RevocationSettings(Duration crlValidity, Duration crlRefresh, int 
             Duration.ofDays(1), Duration.ofHours(12), 100_000, 100);
 
     /** The shard a serial's revocation is listed on. */
-    public int shardOf(java.math.BigInteger serial) {
-        return crlShards <= 1 ? 0 : serial.mod(java.math.BigInteger.valueOf(crlShards)).intValue();
+    public int shardOf(BigInteger serial) {
+        return crlShards <= 1 ? 0 : serial.mod(BigInteger.valueOf(crlShards)).intValue();
     }
 }

@@ -5,6 +5,7 @@ import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.CaRegistry;
+import dev.fleetpki.core.Ceremony;
 import dev.fleetpki.core.CertificateAuthority;
 import dev.fleetpki.core.CrlWriter;
 import dev.fleetpki.core.ErrorKind;
@@ -13,6 +14,7 @@ import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.OcspSigner;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Profile;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.FleetConfig;
@@ -20,17 +22,27 @@ import dev.fleetpki.core.config.RevocationSettings;
 import dev.fleetpki.core.revocation.RevocationLedger.CertStatus;
 import dev.fleetpki.core.revocation.RevocationLedger.OcspRow;
 import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
+import dev.fleetpki.kms.Crypto;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.math.BigInteger;
+import java.security.GeneralSecurityException;
+import java.security.cert.CRLException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509CRL;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -38,7 +50,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1OctetString;
+import org.bouncycastle.asn1.ASN1Primitive;
 import org.bouncycastle.asn1.ocsp.CertID;
+import org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers;
 import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.cert.ocsp.CertificateID;
 import org.bouncycastle.cert.ocsp.OCSPReq;
@@ -226,11 +242,11 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         if (!writable) {
             throw new PkiException(ErrorKind.CONFIG, "this node serves a read-only store; import CRLs on a node that can write it");
         }
-        java.security.cert.X509CRL crl;
+        X509CRL crl;
         try {
-            crl = (java.security.cert.X509CRL) java.security.cert.CertificateFactory.getInstance("X.509")
-                    .generateCRL(new java.io.ByteArrayInputStream(data));
-        } catch (java.security.cert.CertificateException | java.security.cert.CRLException | RuntimeException e) {
+            crl = (X509CRL) CertificateFactory.getInstance("X.509")
+                    .generateCRL(new ByteArrayInputStream(data));
+        } catch (CertificateException | CRLException | RuntimeException e) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "not a CRL (PEM or DER): " + e.getMessage());
         }
         CaRecord ca = null;
@@ -244,15 +260,15 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "no CA in this store signed this CRL (issuer '" + crl.getIssuerX500Principal().getName()
                     + "'); import CRLs of this hierarchy's CAs only");
         }
-        byte[] numberExt = crl.getExtensionValue(org.bouncycastle.asn1.x509.Extension.cRLNumber.getId());
+        byte[] numberExt = crl.getExtensionValue(Extension.cRLNumber.getId());
         if (numberExt == null) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CRL has no CRL number (RFC 5280 5.2.3); make it with: fleetpki crl generate --ca " + ca.name());
         }
-        if (crl.getExtensionValue(org.bouncycastle.asn1.x509.Extension.issuingDistributionPoint.getId()) != null || shards(ca) != 1) {
+        if (crl.getExtensionValue(Extension.issuingDistributionPoint.getId()) != null || shards(ca) != 1) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "CA '" + ca.name() + "' has partitioned CRLs, which this server generates itself; "
                     + "import is for unpartitioned CRLs such as an offline root's");
         }
-        long number = org.bouncycastle.asn1.ASN1Integer.getInstance(org.bouncycastle.asn1.ASN1OctetString.getInstance(numberExt).getOctets())
+        long number = ASN1Integer.getInstance(ASN1OctetString.getInstance(numberExt).getOctets())
                 .getValue().longValueExact();
         Instant now = clock.instant();
         Instant thisUpdate = crl.getThisUpdate().toInstant();
@@ -272,7 +288,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         byte[] der;
         try {
             der = crl.getEncoded();
-        } catch (java.security.cert.CRLException e) {
+        } catch (CRLException e) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "cannot encode the CRL: " + e.getMessage());
         }
         StoredCrl out = new StoredCrl(ca.name(), 0, 1, number, thisUpdate, crl.getNextUpdate().toInstant(), entries, der);
@@ -285,15 +301,15 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         return out;
     }
 
-    private static boolean signed(java.security.cert.X509CRL crl, CaRecord ca) {
+    private static boolean signed(X509CRL crl, CaRecord ca) {
         try {
             crl.verify(ca.certificate().getPublicKey());
             return true;
-        } catch (java.security.GeneralSecurityException | RuntimeException e) {
+        } catch (GeneralSecurityException | RuntimeException e) {
             try { // algorithms the JDK lacks
-                crl.verify(ca.certificate().getPublicKey(), dev.fleetpki.kms.Crypto.bc());
+                crl.verify(ca.certificate().getPublicKey(), Crypto.bc());
                 return true;
-            } catch (java.security.GeneralSecurityException | RuntimeException e2) {
+            } catch (GeneralSecurityException | RuntimeException e2) {
                 return false;
             }
         }
@@ -374,7 +390,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             }
             issuer = found;
         }
-        Extension nonce = req.getExtension(org.bouncycastle.asn1.ocsp.OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
+        Extension nonce = req.getExtension(OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
         if (nonce != null) {
             int length = nonceLength(nonce);
             if (length < 1) {
@@ -451,10 +467,10 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     static int nonceLength(Extension nonce) {
         byte[] raw = nonce.getExtnValue().getOctets();
         try {
-            if (org.bouncycastle.asn1.ASN1Primitive.fromByteArray(raw) instanceof org.bouncycastle.asn1.ASN1OctetString inner) {
+            if (ASN1Primitive.fromByteArray(raw) instanceof ASN1OctetString inner) {
                 return inner.getOctets().length;
             }
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             // not DER: raw nonce bytes
         }
         return raw.length;
@@ -467,7 +483,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
      * of any profile, since relying parties with slow clocks still accept a certificate that long.
      */
     Instant expiredCutoff(Instant now) {
-        Duration backdate = config.profiles().values().stream().map(dev.fleetpki.core.Profile::backdate).max(Duration::compareTo)
+        Duration backdate = config.profiles().values().stream().map(Profile::backdate).max(Duration::compareTo)
                 .orElse(Duration.ZERO);
         return now.minus(config.revocation().crlRefresh()).minus(backdate);
     }
@@ -543,7 +559,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
                 .filter(c -> c.role() == CaRole.OCSP && caName.equals(c.parent()))
                 .filter(c -> !c.certificate().getNotBefore().toInstant().isAfter(now) && c.certificate().getNotAfter().toInstant().isAfter(now))
                 .filter(c -> rs.caRevokedAt(c.name()).isEmpty())
-                .sorted(java.util.Comparator.comparing((CaRecord c) -> c.certificate().getNotAfter()).reversed())
+                .sorted(Comparator.comparing((CaRecord c) -> c.certificate().getNotAfter()).reversed())
                 .toList();
     }
 
@@ -587,7 +603,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
                     continue;
                 }
                 try {
-                    CaRecord rec = new dev.fleetpki.core.Ceremony(config, cas.keys(), store, clock, Actor.system()).certifyOcspSigner(i.name());
+                    CaRecord rec = new Ceremony(config, cas.keys(), store, clock, Actor.system()).certifyOcspSigner(i.name());
                     made.add(rec);
                     LOG.info("OCSP signer '{}' certified by CA '{}', valid until {}{}", rec.name(), i.name(), rec.certificate().getNotAfter().toInstant(),
                             current.isEmpty() ? "" : " (replaces '" + current.getFirst().name() + "')");
@@ -727,9 +743,9 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
      *
      * @return the CAs whose CRLs now need regenerating
      */
-    public java.util.Set<String> reSign(List<String> serials) {
+    public Set<String> reSign(List<String> serials) {
         List<CertStatus> revoked = new ArrayList<>();
-        java.util.Set<String> cas = new java.util.LinkedHashSet<>();
+        Set<String> cas = new LinkedHashSet<>();
         for (String serial : serials) {
             rs.certStatus(serial).ifPresent(c -> {
                 revoked.add(c);
