@@ -1,8 +1,13 @@
 package dev.fleetpki.kms;
 
 import java.security.Provider;
+import java.security.PublicKey;
 import java.security.Security;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.bouncycastle.operator.ContentVerifierProvider;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,17 +70,17 @@ public final class Crypto {
      * A signature verifier for a public key, from the fastest provider that takes it (JCA order:
      * Corretto, then the JDK), falling back to BouncyCastle for what they lack.
      */
-    public static org.bouncycastle.operator.ContentVerifierProvider verifier(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo key)
-            throws org.bouncycastle.operator.OperatorCreationException {
+    public static ContentVerifierProvider verifier(SubjectPublicKeyInfo key)
+            throws OperatorCreationException {
         try {
-            return new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder().build(key);
-        } catch (org.bouncycastle.operator.OperatorCreationException | RuntimeException e) {
-            return new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder().setProvider(BC).build(key);
+            return new JcaContentVerifierProviderBuilder().build(key);
+        } catch (OperatorCreationException | RuntimeException e) {
+            return new JcaContentVerifierProviderBuilder().setProvider(BC).build(key);
         }
     }
 
     /** As {@link #verifier(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo)}, for a key already decoded. */
-    public static org.bouncycastle.operator.ContentVerifierProvider verifier(java.security.PublicKey key) {
+    public static ContentVerifierProvider verifier(PublicKey key) {
         return new JcaVerifier(key);
     }
 

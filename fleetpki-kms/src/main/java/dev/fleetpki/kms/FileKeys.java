@@ -1,5 +1,6 @@
 package dev.fleetpki.kms;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -23,6 +24,7 @@ import java.security.spec.X509EncodedKeySpec;
 import java.util.Arrays;
 import java.util.Date;
 import java.util.Enumeration;
+import java.util.Locale;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
@@ -109,7 +111,7 @@ final class FileKeys {
     }
 
     private static boolean isPkcs12(Path file) {
-        String n = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        String n = file.getFileName().toString().toLowerCase(Locale.ROOT);
         return n.endsWith(".p12") || n.endsWith(".pfx");
     }
 
@@ -143,7 +145,7 @@ final class FileKeys {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
             ks.setKeyEntry("key", kp.getPrivate(), pass, new Certificate[] {cert});
-            var out = new java.io.ByteArrayOutputStream();
+            var out = new ByteArrayOutputStream();
             ks.store(out, pass);
             return out.toByteArray();
         } catch (GeneralSecurityException | OperatorCreationException | IOException e) {

@@ -2,17 +2,22 @@ package dev.fleetpki.kms;
 
 import java.io.OutputStream;
 import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.Provider;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.SignatureException;
+import java.security.spec.X509EncodedKeySpec;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
+import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.operator.ContentVerifier;
 import org.bouncycastle.operator.ContentVerifierProvider;
 import org.bouncycastle.operator.DefaultAlgorithmNameFinder;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.RuntimeOperatorException;
 import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
-import org.bouncycastle.cert.X509CertificateHolder;
 
 /**
  * Verifies one signature with one {@link Signature} from the fastest provider that takes the
@@ -23,7 +28,7 @@ import org.bouncycastle.cert.X509CertificateHolder;
 final class JcaVerifier implements ContentVerifierProvider {
     private static final DefaultAlgorithmNameFinder NAMES = new DefaultAlgorithmNameFinder();
     /** The provider that took a (signature algorithm, key class) pair the first time, so later ones skip the provider search. */
-    private static final java.util.Map<String, java.security.Provider> PROVIDERS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<String, Provider> PROVIDERS = new ConcurrentHashMap<>();
     private final PublicKey key;
 
     /**
@@ -40,7 +45,7 @@ final class JcaVerifier implements ContentVerifierProvider {
             if (spki == null) {
                 return key;
             }
-            return java.security.KeyFactory.getInstance(key.getAlgorithm()).generatePublic(new java.security.spec.X509EncodedKeySpec(spki));
+            return KeyFactory.getInstance(key.getAlgorithm()).generatePublic(new X509EncodedKeySpec(spki));
         } catch (GeneralSecurityException | RuntimeException e) {
             return key;
         }
@@ -48,7 +53,7 @@ final class JcaVerifier implements ContentVerifierProvider {
 
     private Signature signature(String name) throws GeneralSecurityException {
         String cacheKey = name + "/" + key.getClass().getName();
-        java.security.Provider p = PROVIDERS.get(cacheKey);
+        Provider p = PROVIDERS.get(cacheKey);
         if (p != null) {
             try {
                 Signature sig = Signature.getInstance(name, p);

@@ -2,6 +2,7 @@ package dev.fleetpki.kms;
 
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -82,8 +83,8 @@ public record KeyRef(String uri, String scheme, String path,
     }
 
     /** A file key reference resolved against a base directory (the CA home). */
-    public java.nio.file.Path filePath(java.nio.file.Path base) {
-        java.nio.file.Path p = java.nio.file.Path.of(path);
+    public Path filePath(Path base) {
+        Path p = Path.of(path);
         return p.isAbsolute() ? p : base.resolve(p);
     }
 

@@ -1,6 +1,8 @@
 package dev.fleetpki.kms;
 
+import java.io.IOException;
 import java.math.BigInteger;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
@@ -150,7 +152,7 @@ final class Pkcs11Keys {
             ks.load(null, pin);
             String token = ref.pathAttributes().getOrDefault("token", "slot " + slot);
             return new Session(p, ks, token);
-        } catch (GeneralSecurityException | java.io.IOException | RuntimeException e) {
+        } catch (GeneralSecurityException | IOException | RuntimeException e) {
             throw new KeyStoreFailure("cannot log in to PKCS#11 slot " + slot + " of " + module
                     + ": " + rootMessage(e) + "; check the PIN in " + pinSource.replaceAll("^(env|file):.*", "$1:...") + " and the token", e);
         } finally {
@@ -180,7 +182,7 @@ final class Pkcs11Keys {
         if (label == null) {
             throw new KeyStoreFailure("PKCS#11 key reference names no token; add token=LABEL (RFC 7512)");
         }
-        if (!java.nio.file.Files.isReadable(Path.of(module))) {
+        if (!Files.isReadable(Path.of(module))) {
             throw new KeyStoreFailure("PKCS#11 module " + module + " does not exist or is not readable; install it "
                     + "(SoftHSM2: apt-get install softhsm2) or fix module-path");
         }
@@ -201,7 +203,7 @@ final class Pkcs11Keys {
             }
             throw new KeyStoreFailure("no PKCS#11 token labelled '" + label + "' in " + module + "; tokens present: "
                     + seen + ". Create one, e.g. softhsm2-util --init-token --free --label " + label);
-        } catch (java.io.IOException | PKCS11Exception e) {
+        } catch (IOException | PKCS11Exception e) {
             throw new KeyStoreFailure("cannot list the slots of PKCS#11 module " + module + ": " + e.getMessage(), e);
         }
     }

@@ -1,5 +1,7 @@
 package dev.fleetpki.kms;
 
+import java.security.PrivateKey;
+import java.security.Provider;
 import java.security.PublicKey;
 import org.bouncycastle.operator.ContentSigner;
 
@@ -25,8 +27,8 @@ public interface SigningKey {
      * token object (its bytes cannot be read through it), for a file key the decrypted key in this
      * process. Used by the device SDK's mutual TLS; the CA never needs it.
      */
-    java.security.PrivateKey handle();
+    PrivateKey handle();
 
     /** The JCA provider that can use {@link #handle()} (SunPKCS11 for a token key), or null for any. */
-    java.security.Provider provider();
+    Provider provider();
 }
