@@ -9,6 +9,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -19,6 +20,7 @@ import java.util.Map;
 import java.util.Properties;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
+import org.slf4j.LoggerFactory;
 
 /**
  * The JDBC database: an SQLite file by default, PostgreSQL by URL; migrated by Flyway on open.
@@ -100,7 +102,7 @@ public final class Database implements AutoCloseable {
                     if (stopped) {
                         break; // stop() interrupted a sync, which closes the channel: not a failure
                     }
-                    org.slf4j.LoggerFactory.getLogger(Database.class).warn("background checkpoint failed (the writer checkpoints instead): {}", e.getMessage());
+                    LoggerFactory.getLogger(Database.class).warn("background checkpoint failed (the writer checkpoints instead): {}", e.getMessage());
                     closeQuietly(c);
                     c = null;
                     channel = closeQuietly(channel);
@@ -264,10 +266,10 @@ public final class Database implements AutoCloseable {
      * nothing is changed.
      */
     static void ownerOnly(Path file) {
-        var perms = java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+        var perms = PosixFilePermissions.fromString("rw-------");
         try {
             if (!Files.exists(file)) {
-                Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(perms));
+                Files.createFile(file, PosixFilePermissions.asFileAttribute(perms));
             }
             for (Path p : List.of(file, Path.of(file + "-wal"), Path.of(file + "-shm"))) {
                 if (Files.exists(p) && !Files.getPosixFilePermissions(p).equals(perms)) {

@@ -20,6 +20,7 @@ import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.ManufacturerCa;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.Role;
 import dev.fleetpki.core.Station;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.config.CaRole;
@@ -37,12 +38,16 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * fleetpki's store on JDBC (SQLite or PostgreSQL). Every write is one transaction through the
@@ -441,9 +446,9 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore,
             ps.setString(4, t.secretHash());
             ps.setLong(5, t.createdAt().toEpochMilli());
             ps.setString(6, t.createdBy().toString());
-            ps.setObject(7, t.expiresAt() == null ? null : t.expiresAt().toEpochMilli(), java.sql.Types.BIGINT);
+            ps.setObject(7, t.expiresAt() == null ? null : t.expiresAt().toEpochMilli(), Types.BIGINT);
             ps.setString(8, t.certSha256());
-            ps.setString(9, t.profiles().isEmpty() ? null : String.join(",", new java.util.TreeSet<>(t.profiles())));
+            ps.setString(9, t.profiles().isEmpty() ? null : String.join(",", new TreeSet<>(t.profiles())));
             ps.addBatch();
             tx.audit(event);
         });
@@ -482,7 +487,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore,
     public void setTokenDisabled(String name, Instant at, AuditEvent event) {
         write(null, tx -> {
             try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE api_token SET disabled_at = ? WHERE name = ? AND revoked_at IS NULL")) {
-                ps.setObject(1, at == null ? null : at.toEpochMilli(), java.sql.Types.BIGINT);
+                ps.setObject(1, at == null ? null : at.toEpochMilli(), Types.BIGINT);
                 ps.setString(2, name);
                 if (ps.executeUpdate() != 1) {
                     throw new PkiException(ErrorKind.NOT_FOUND, "no unrevoked token named '" + name + "'; list them with: fleetpki token list");
@@ -497,9 +502,9 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore,
         Instant expires = rs.wasNull() ? null : Instant.ofEpochMilli(exp);
         long rev = rs.getLong(8);
         Instant revoked = rs.wasNull() ? null : Instant.ofEpochMilli(rev);
-        return new ApiToken(rs.getString(1), rs.getString(2), dev.fleetpki.core.Role.valueOf(rs.getString(3)), rs.getString(4),
+        return new ApiToken(rs.getString(1), rs.getString(2), Role.valueOf(rs.getString(3)), rs.getString(4),
                 Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked, rs.getString(9), instant(rs, 10),
-                rs.getString(11) == null ? java.util.Set.of() : java.util.Set.of(rs.getString(11).split(",")));
+                rs.getString(11) == null ? Set.of() : Set.of(rs.getString(11).split(",")));
     }
 
     // ---- CAs ----
@@ -704,7 +709,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore,
                 ps.setLong(1, at.toEpochMilli());
                 ps.setString(2, reason.name());
                 if (invalidSince == null) {
-                    ps.setNull(3, java.sql.Types.BIGINT);
+                    ps.setNull(3, Types.BIGINT);
                 } else {
                     ps.setLong(3, invalidSince.toEpochMilli());
                 }
@@ -775,7 +780,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore,
         } catch (SQLException e) {
             throw storeFailure("verify the audit log", e);
         }
-        return new dev.fleetpki.core.AuditVerification(count, prev, List.copyOf(problems));
+        return new AuditVerification(count, prev, List.copyOf(problems));
     }
 
     // ---- plumbing ----
@@ -887,7 +892,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, DeviceStore,
 
     private static String json(Map<String, String> m) {
         try {
-            return JSON.writeValueAsString(new java.util.TreeMap<>(m));
+            return JSON.writeValueAsString(new TreeMap<>(m));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
