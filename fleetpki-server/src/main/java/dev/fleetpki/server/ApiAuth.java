@@ -2,9 +2,12 @@ package dev.fleetpki.server;
 
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.ApiToken;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.TokenSecrets;
 import io.javalin.http.Context;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
@@ -28,7 +31,7 @@ final class ApiAuth {
 
     Caller require(Context ctx, Role... allowed) {
         String header = ctx.header("Authorization");
-        java.security.cert.X509Certificate[] chain = ClientCertificates.chain(ctx);
+        X509Certificate[] chain = ClientCertificates.chain(ctx);
         if (header == null && chain != null) {
             return operatorCertificate(chain[0], allowed);
         }
@@ -43,7 +46,7 @@ final class ApiAuth {
     }
 
     /** An operator authenticating with a client certificate registered by {@code fleetpki token create --client-cert}. */
-    private Caller operatorCertificate(java.security.cert.X509Certificate cert, Role... allowed) {
+    private Caller operatorCertificate(X509Certificate cert, Role... allowed) {
         ApiToken token = operator(cert).orElseThrow(() -> new HttpProblem(401, "invalid-certificate", "Unknown client certificate",
                 "the client certificate is not an operator's (or its credential is revoked or expired); register it with: "
                         + "fleetpki token create NAME --role issuer --client-cert FILE, or send an API token", CHALLENGE));
@@ -58,12 +61,12 @@ final class ApiAuth {
     }
 
     /** The operator credential registered for this client certificate, if usable and the certificate is within its validity. */
-    Optional<ApiToken> operator(java.security.cert.X509Certificate cert) {
-        java.time.Instant now = s.clock().instant();
+    Optional<ApiToken> operator(X509Certificate cert) {
+        Instant now = s.clock().instant();
         if (now.isAfter(cert.getNotAfter().toInstant()) || now.isBefore(cert.getNotBefore().toInstant())) {
             return Optional.empty();
         }
-        return s.credentials().tokenByCertificate(dev.fleetpki.core.Fingerprints.of(cert)).filter(t -> t.usableAt(now));
+        return s.credentials().tokenByCertificate(Fingerprints.of(cert)).filter(t -> t.usableAt(now));
     }
 
     /** The token's actor and role, if its role is admin or one of {@code allowed}; else 403 naming the roles. */

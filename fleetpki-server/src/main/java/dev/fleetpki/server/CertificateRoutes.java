@@ -19,15 +19,22 @@ import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.kms.Pem;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.io.IOException;
+import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
+import java.security.PublicKey;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 
 /**
  * {@code /api/v1/certificate-requests} (a CSR for a device: issued at once when the fleet's rule
@@ -71,7 +78,7 @@ final class CertificateRoutes {
         String profile = "device";
         String device;
         UntrustedCsr csr = null;
-        java.security.PublicKey bareKey = null;
+        PublicKey bareKey = null;
         try {
             JsonNode body = Requests.jsonBody(ctx);
             String csrPem = body.path("csr").asText("");
@@ -110,15 +117,15 @@ final class CertificateRoutes {
         ctx.status(201).header("Location", href(issued.serialHex())).json(out);
     }
 
-    private static java.security.PublicKey publicKey(String pem) {
-        try (org.bouncycastle.openssl.PEMParser p = new org.bouncycastle.openssl.PEMParser(new java.io.StringReader(pem))) {
+    private static PublicKey publicKey(String pem) {
+        try (PEMParser p = new PEMParser(new StringReader(pem))) {
             Object o = p.readObject();
-            if (o instanceof org.bouncycastle.asn1.x509.SubjectPublicKeyInfo spki) {
-                return new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPublicKey(spki);
+            if (o instanceof SubjectPublicKeyInfo spki) {
+                return new JcaPEMKeyConverter().getPublicKey(spki);
             }
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'publicKey' must be a PEM PUBLIC KEY (SubjectPublicKeyInfo), as "
                     + "openssl pkey -pubout writes it");
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             if (e instanceof PkiException pe) {
                 throw pe;
             }
@@ -266,7 +273,7 @@ final class CertificateRoutes {
         if (body != null && body.hasNonNull("invalidSince")) {
             try {
                 invalidSince = Instant.parse(body.path("invalidSince").asText());
-            } catch (java.time.format.DateTimeParseException e) {
+            } catch (DateTimeParseException e) {
                 throw new HttpProblem(400, "bad-parameter", "Bad parameter", "invalidSince '" + body.path("invalidSince").asText()
                         + "' is not an RFC 3339 UTC time like 2026-11-30T08:00:00Z");
             }

@@ -3,6 +3,7 @@ package dev.fleetpki.server;
 import io.javalin.http.Context;
 import java.security.KeyStore;
 import java.security.cert.CRL;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
 import javax.net.ssl.TrustManager;
@@ -35,8 +36,8 @@ final class ClientCertificates {
         }
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) throws java.security.cert.CertificateException {
-            throw new java.security.cert.CertificateException("this trust manager is for client certificates only");
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("this trust manager is for client certificates only");
         }
 
         @Override

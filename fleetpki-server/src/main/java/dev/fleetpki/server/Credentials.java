@@ -12,8 +12,11 @@ import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.TokenSecrets;
 import io.javalin.http.Context;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.security.cert.CertPathValidator;
+import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.CertificateParsingException;
 import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
@@ -183,7 +186,7 @@ final class Credentials {
         try {
             List<String> eku = c.getExtendedKeyUsage();
             return eku == null || eku.contains("1.3.6.1.5.5.7.3.2") || eku.contains("2.5.29.37.0");
-        } catch (java.security.cert.CertificateParsingException e) {
+        } catch (CertificateParsingException e) {
             return false;
         }
     }
@@ -197,7 +200,7 @@ final class Credentials {
             params.setDate(Date.from(now));
             CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509").generateCertPath(path), params);
             return true;
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             return false;
         }
     }
@@ -215,7 +218,7 @@ final class Credentials {
     private static byte[] der(X509Certificate c) {
         try {
             return c.getEncoded();
-        } catch (java.security.cert.CertificateEncodingException e) {
+        } catch (CertificateEncodingException e) {
             return new byte[0];
         }
     }

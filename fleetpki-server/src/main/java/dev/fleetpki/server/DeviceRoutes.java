@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Role;
@@ -13,11 +14,15 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /** {@code /api/v1/devices}: register, list (keyset paging, filters), show, disable. */
 final class DeviceRoutes {
@@ -57,7 +62,7 @@ final class DeviceRoutes {
                 tags.put(e.getKey(), e.getValue().asText());
             });
         }
-        Instant now = s.clock().instant().truncatedTo(java.time.temporal.ChronoUnit.MILLIS); // as the store keeps it
+        Instant now = s.clock().instant().truncatedTo(ChronoUnit.MILLIS); // as the store keeps it
         Device d = new Device(id, optionalText(body, "model"), tags, Device.Status.ACTIVE, optionalText(body, "keyLocation"), now);
         Map<String, String> detail = new LinkedHashMap<>();
         if (d.model() != null) {
@@ -108,7 +113,7 @@ final class DeviceRoutes {
         Map<String, Object> out = deviceJson(d);
         Instant now = s.clock().instant();
         List<StoredCertificate> certs = s.certificates().certificates(d.id(), now, null, 100);
-        java.util.Set<String> current = new java.util.HashSet<>();
+        Set<String> current = new HashSet<>();
         out.put("certificates", certs.stream().map(c -> {
             Map<String, Object> m = certificateSummary(c, now);
             // versions, newest first: the newest valid certificate of each profile is the current one
@@ -123,11 +128,11 @@ final class DeviceRoutes {
         ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
         String id = ctx.pathParam("id");
         device(id);
-        java.time.Duration life = s.config().enrollment().secretValidity();
+        Duration life = s.config().enrollment().secretValidity();
         String in = ctx.queryParam("expiresIn");
         if (in != null) {
             try {
-                life = dev.fleetpki.core.Durations.parse(in);
+                life = Durations.parse(in);
             } catch (IllegalArgumentException e) {
                 throw new HttpProblem(400, "bad-parameter", "Bad parameter", "expiresIn must be a duration such as 7d or 12h, not '" + in + "'");
             }

@@ -8,11 +8,30 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Profile;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.core.enrollment.Enrollment;
+import dev.fleetpki.kms.KeyAlgorithm;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1EncodableVector;
+import org.bouncycastle.asn1.ASN1Encoding;
+import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.DERSequence;
+import org.bouncycastle.asn1.DERSet;
+import org.bouncycastle.asn1.edec.EdECObjectIdentifiers;
+import org.bouncycastle.asn1.nist.NISTObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
+import org.bouncycastle.asn1.x509.Attribute;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
 
 /**
  * EST (RFC 7030, with RFC 8951): {@code /.well-known/est[/<label>]/cacerts}. A label names a
@@ -54,34 +73,34 @@ final class EstRoutes {
      * size, or the bare algorithm OID; then the signature algorithm to sign the CSR with. The
      * subject rule (CN = the registered device id) is the profile's, stated in docs/est.md.
      */
-    private void csrattrs(Context ctx, String label) throws java.io.IOException {
+    private void csrattrs(Context ctx, String label) throws IOException {
         Profile profile = profile(label);
-        dev.fleetpki.kms.KeyAlgorithm preferred = profile.preferredKeyAlgorithm();
-        org.bouncycastle.asn1.ASN1EncodableVector attrs = new org.bouncycastle.asn1.ASN1EncodableVector();
+        KeyAlgorithm preferred = profile.preferredKeyAlgorithm();
+        ASN1EncodableVector attrs = new ASN1EncodableVector();
         switch (preferred) {
-            case EC_P256 -> attrs.add(attribute(org.bouncycastle.asn1.x9.X9ObjectIdentifiers.id_ecPublicKey,
-                    org.bouncycastle.asn1.sec.SECObjectIdentifiers.secp256r1));
-            case EC_P384 -> attrs.add(attribute(org.bouncycastle.asn1.x9.X9ObjectIdentifiers.id_ecPublicKey,
-                    org.bouncycastle.asn1.sec.SECObjectIdentifiers.secp384r1));
-            case RSA_2048, RSA_3072, RSA_4096 -> attrs.add(attribute(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.rsaEncryption,
-                    new org.bouncycastle.asn1.ASN1Integer(Integer.parseInt(preferred.configName().substring(4)))));
-            case ED25519 -> attrs.add(org.bouncycastle.asn1.edec.EdECObjectIdentifiers.id_Ed25519);
-            case ML_DSA_65 -> attrs.add(org.bouncycastle.asn1.nist.NISTObjectIdentifiers.id_ml_dsa_65);
+            case EC_P256 -> attrs.add(attribute(X9ObjectIdentifiers.id_ecPublicKey,
+                    SECObjectIdentifiers.secp256r1));
+            case EC_P384 -> attrs.add(attribute(X9ObjectIdentifiers.id_ecPublicKey,
+                    SECObjectIdentifiers.secp384r1));
+            case RSA_2048, RSA_3072, RSA_4096 -> attrs.add(attribute(PKCSObjectIdentifiers.rsaEncryption,
+                    new ASN1Integer(Integer.parseInt(preferred.configName().substring(4)))));
+            case ED25519 -> attrs.add(EdECObjectIdentifiers.id_Ed25519);
+            case ML_DSA_65 -> attrs.add(NISTObjectIdentifiers.id_ml_dsa_65);
         }
         switch (preferred) {
-            case EC_P256, RSA_2048, RSA_3072 -> attrs.add(preferred == dev.fleetpki.kms.KeyAlgorithm.EC_P256
-                    ? org.bouncycastle.asn1.x9.X9ObjectIdentifiers.ecdsa_with_SHA256 : org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.sha256WithRSAEncryption);
-            case EC_P384 -> attrs.add(org.bouncycastle.asn1.x9.X9ObjectIdentifiers.ecdsa_with_SHA384);
-            case RSA_4096 -> attrs.add(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.sha384WithRSAEncryption);
+            case EC_P256, RSA_2048, RSA_3072 -> attrs.add(preferred == KeyAlgorithm.EC_P256
+                    ? X9ObjectIdentifiers.ecdsa_with_SHA256 : PKCSObjectIdentifiers.sha256WithRSAEncryption);
+            case EC_P384 -> attrs.add(X9ObjectIdentifiers.ecdsa_with_SHA384);
+            case RSA_4096 -> attrs.add(PKCSObjectIdentifiers.sha384WithRSAEncryption);
             default -> { } // Ed25519 and ML-DSA name their signature with the key
         }
-        byte[] der = new org.bouncycastle.asn1.DERSequence(attrs).getEncoded(org.bouncycastle.asn1.ASN1Encoding.DER);
+        byte[] der = new DERSequence(attrs).getEncoded(ASN1Encoding.DER);
         ctx.header("Content-Transfer-Encoding", "base64").contentType("application/csrattrs")
                 .result(Base64.getMimeEncoder(64, new byte[] {'\r', '\n'}).encodeToString(der) + "\r\n");
     }
 
-    private static org.bouncycastle.asn1.ASN1Encodable attribute(org.bouncycastle.asn1.ASN1ObjectIdentifier type, org.bouncycastle.asn1.ASN1Encodable value) {
-        return new org.bouncycastle.asn1.x509.Attribute(type, new org.bouncycastle.asn1.DERSet(value));
+    private static ASN1Encodable attribute(ASN1ObjectIdentifier type, ASN1Encodable value) {
+        return new Attribute(type, new DERSet(value));
     }
 
     private Profile profile(String label) {
@@ -120,7 +139,7 @@ final class EstRoutes {
             throw new IllegalStateException("server key generation answered neither a key nor a refusal");
         }
         String boundary = "fleetpki-" + Long.toHexString(System.nanoTime());
-        java.util.Base64.Encoder b64 = Base64.getMimeEncoder(64, new byte[] {'\r', '\n'});
+        Base64.Encoder b64 = Base64.getMimeEncoder(64, new byte[] {'\r', '\n'});
         String body = "--" + boundary + "\r\n"
                 + "Content-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
                 + b64.encodeToString(key.getEncoded()) + "\r\n"
@@ -133,7 +152,7 @@ final class EstRoutes {
 
     /** The request body: base64 DER PKCS#10 (RFC 8951: whatever Content-Transfer-Encoding says) of type application/pkcs10. */
     private UntrustedCsr csr(Context ctx, String profile, String protocol) {
-        String type = String.valueOf(ctx.contentType()).toLowerCase(java.util.Locale.ROOT);
+        String type = String.valueOf(ctx.contentType()).toLowerCase(Locale.ROOT);
         EnrollmentAnswers.checkSource(enrollment, ctx.ip(), protocol);
         try {
             if (!type.startsWith("application/pkcs10")) {
@@ -144,7 +163,7 @@ final class EstRoutes {
             byte[] der;
             try {
                 // strict base64 once line breaks and spaces are gone (the MIME decoder would skip stray characters)
-                der = Base64.getDecoder().decode(new String(body, java.nio.charset.StandardCharsets.ISO_8859_1).replaceAll("[\\s]", ""));
+                der = Base64.getDecoder().decode(new String(body, StandardCharsets.ISO_8859_1).replaceAll("[\\s]", ""));
             } catch (IllegalArgumentException e) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not base64 (" + e.getMessage()
                         + "); EST sends the DER CSR base64-encoded: openssl req -outform DER | base64");
@@ -172,8 +191,8 @@ final class EstRoutes {
         String issuer = s.pipeline().issuerFor(profile);
         CaRecord ca = s.caRecords().ca(issuer).orElseThrow(() -> new PkiException(ErrorKind.CONFIG,
                 "profile '" + label + "' is signed by CA '" + issuer + "', which is not in the store; run the ceremony"));
-        List<byte[]> chain = new java.util.ArrayList<>();
-        for (java.security.cert.X509Certificate c : s.cas().chainFrom(ca)) {
+        List<byte[]> chain = new ArrayList<>();
+        for (X509Certificate c : s.cas().chainFrom(ca)) {
             chain.add(c.getEncoded());
         }
         certsOnly(ctx, chain);

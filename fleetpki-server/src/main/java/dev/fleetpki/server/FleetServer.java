@@ -1,22 +1,35 @@
 package dev.fleetpki.server;
 
+import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.kms.Pem;
 import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
 import java.io.InputStream;
 import java.security.cert.CertificateEncodingException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,13 +47,13 @@ public final class FleetServer implements AutoCloseable {
     private final Javalin app;
     private final ServerConnector connector;
     private final SslContextFactory.Server ssl;
-    private volatile java.util.concurrent.ScheduledExecutorService identityWatch;
+    private volatile ScheduledExecutorService identityWatch;
 
-    private final java.util.List<String> routes;
+    private final List<String> routes;
     /** The TLS identity new connections get. */
     private volatile ServerIdentity.Loaded identity;
 
-    private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl, java.util.List<String> routes,
+    private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl, List<String> routes,
                         ServerIdentity.Loaded identity) {
         this.app = app;
         this.connector = connector;
@@ -50,20 +63,20 @@ public final class FleetServer implements AutoCloseable {
     }
 
     /** Every route this server serves, as {@code METHOD /path/{param}}: what the authorization matrix test must cover. */
-    public java.util.List<String> routes() {
+    public List<String> routes() {
         return routes;
     }
 
     /** How often a server that issued its own TLS certificate checks it (revoked, or two thirds of its life gone). */
-    public static final java.time.Duration IDENTITY_CHECK = java.time.Duration.ofMinutes(1);
+    public static final Duration IDENTITY_CHECK = Duration.ofMinutes(1);
 
     /**
      * Keeps the server's own TLS certificate usable while it runs: every {@link #IDENTITY_CHECK},
      * {@link #refreshIdentity} replaces it when it was revoked or two thirds of its life are gone.
      * For servers whose certificate fleetpki issued (not one given with --tls-keystore).
      */
-    public void watchIdentity(Services s, String hostname, dev.fleetpki.core.Actor actor) {
-        var exec = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+    public void watchIdentity(Services s, String hostname, Actor actor) {
+        var exec = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "fleetpki-server-identity");
             t.setDaemon(true);
             return t;
@@ -72,14 +85,14 @@ public final class FleetServer implements AutoCloseable {
             try {
                 refreshIdentity(s, hostname, actor);
             } catch (RuntimeException e) {
-                org.slf4j.LoggerFactory.getLogger(FleetServer.class).warn("cannot check the server's TLS certificate: {}", e.getMessage());
+                LoggerFactory.getLogger(FleetServer.class).warn("cannot check the server's TLS certificate: {}", e.getMessage());
             }
-        }, IDENTITY_CHECK.toMillis(), IDENTITY_CHECK.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }, IDENTITY_CHECK.toMillis(), IDENTITY_CHECK.toMillis(), TimeUnit.MILLISECONDS);
         identityWatch = exec;
     }
 
     /** Checks the server's TLS certificate now; when a new one was issued, new connections get it. Returns whether it changed. */
-    public synchronized boolean refreshIdentity(Services s, String hostname, dev.fleetpki.core.Actor actor) {
+    public synchronized boolean refreshIdentity(Services s, String hostname, Actor actor) {
         if (ServerIdentity.stillGood(s, identity, hostname)) {
             return false;
         }
@@ -96,7 +109,7 @@ public final class FleetServer implements AutoCloseable {
         } catch (Exception e) {
             throw new PkiException(ErrorKind.INTERNAL, "cannot load the server's new TLS certificate: " + e.getMessage(), e);
         }
-        org.slf4j.LoggerFactory.getLogger(FleetServer.class).info("server TLS certificate replaced: serial {}",
+        LoggerFactory.getLogger(FleetServer.class).info("server TLS certificate replaced: serial {}",
                 now.certificate().getSerialNumber().toString(16));
         return true;
     }
@@ -108,8 +121,8 @@ public final class FleetServer implements AutoCloseable {
      * maxConnections} connections are open at once (beyond that Jetty stops accepting until some
      * close). A waiting connection holds a socket and a buffer, never a thread.
      */
-    public record Limits(java.time.Duration idleTimeout, int minBodyBytesPerSecond, int maxConnections) {
-        public static final Limits DEFAULT = new Limits(java.time.Duration.ofSeconds(30), 1024, 10_000);
+    public record Limits(Duration idleTimeout, int minBodyBytesPerSecond, int maxConnections) {
+        public static final Limits DEFAULT = new Limits(Duration.ofSeconds(30), 1024, 10_000);
     }
 
     /** The JDK's setting for how many TLS 1.3 session tickets a server sends after each full handshake. */
@@ -154,14 +167,14 @@ public final class FleetServer implements AutoCloseable {
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"};
 
     /** The cipher suites the server accepts (a copy). */
-    public static java.util.List<String> cipherSuites() {
-        return java.util.List.of(CIPHER_SUITES);
+    public static List<String> cipherSuites() {
+        return List.of(CIPHER_SUITES);
     }
 
     public static FleetServer start(Services s, ServerIdentity.Loaded tls, String bind, int port, Limits limits) {
         ServerConnector[] holder = new ServerConnector[1];
         SslContextFactory.Server[] sslHolder = new SslContextFactory.Server[1];
-        java.util.List<String> routes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        List<String> routes = Collections.synchronizedList(new ArrayList<>());
         Javalin app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.events.handlerAdded(h -> routes.add(h.getHttpMethod().name() + " " + h.getPath()));
@@ -184,7 +197,7 @@ public final class FleetServer implements AutoCloseable {
                 c.setHost(bind);
                 c.setPort(port);
                 c.setIdleTimeout(limits.idleTimeout().toMillis());
-                server.addBean(new org.eclipse.jetty.server.NetworkConnectionLimit(limits.maxConnections(), server));
+                server.addBean(new NetworkConnectionLimit(limits.maxConnections(), server));
                 holder[0] = c;
                 return c;
             });
@@ -196,7 +209,7 @@ public final class FleetServer implements AutoCloseable {
             throw new PkiException(ErrorKind.CONFIG, "cannot listen on " + bind + ":" + port + " (" + rootMessage(e)
                     + "); is another server using the port? choose one with --port", e);
         }
-        return new FleetServer(app, holder[0], sslHolder[0], java.util.List.copyOf(routes), tls);
+        return new FleetServer(app, holder[0], sslHolder[0], List.copyOf(routes), tls);
     }
 
     /**
@@ -206,11 +219,11 @@ public final class FleetServer implements AutoCloseable {
      * cores, which starved the JIT compilers and GC and stretched the latency tail (bench/README.md).
      * {@code -Dfleetpki.platformThreads=true} runs handlers on the platform pool instead.
      */
-    static org.eclipse.jetty.util.thread.QueuedThreadPool threadPool() {
-        var pool = new org.eclipse.jetty.util.thread.QueuedThreadPool(250, 8, 60_000);
+    static QueuedThreadPool threadPool() {
+        var pool = new QueuedThreadPool(250, 8, 60_000);
         pool.setName("fleetpki-http");
         if (!Boolean.getBoolean("fleetpki.platformThreads")) {
-            pool.setVirtualThreadsExecutor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
+            pool.setVirtualThreadsExecutor(Executors.newThreadPerTaskExecutor(
                     Thread.ofVirtual().name("fleetpki-request-", 0).factory()));
         }
         return pool;
@@ -220,7 +233,7 @@ public final class FleetServer implements AutoCloseable {
         return connector.getLocalPort();
     }
 
-    private static void routes(io.javalin.config.RoutesConfig app, Services s) {
+    private static void routes(RoutesConfig app, Services s) {
         app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
         app.get("/readyz", ctx -> {
             try {
@@ -259,14 +272,14 @@ public final class FleetServer implements AutoCloseable {
             e.headers.forEach(ctx::header);
             problem(ctx, e.status, e.type, e.title, e.getMessage());
         });
-        app.exception(io.javalin.http.HttpResponseException.class, (e, ctx) -> {
+        app.exception(HttpResponseException.class, (e, ctx) -> {
             switch (e.getStatus()) {
                 case 404 -> notFound(ctx);
                 case 413 -> problem(ctx, 413, "too-large", "Request too large", "the request body is larger than " + MAX_BODY + " bytes");
                 default -> problem(ctx, e.getStatus(), "http-" + e.getStatus(), "Request refused", e.getMessage());
             }
         });
-        app.exception(org.eclipse.jetty.http.HttpException.RuntimeException.class, (e, ctx) -> { // Jetty refused the request data
+        app.exception(HttpException.RuntimeException.class, (e, ctx) -> { // Jetty refused the request data
             if (e.getCode() == 408) {
                 problem(ctx, 408, "too-slow", "Request too slow", "the request body arrived too slowly (" + e.getReason() + "); send it at once");
             } else {

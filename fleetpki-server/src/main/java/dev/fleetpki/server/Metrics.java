@@ -5,6 +5,7 @@ import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.revocation.RevocationObserver;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -12,7 +13,9 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Prometheus metrics (served at {@code /metrics}): issuances and their latency by profile and
@@ -63,13 +66,13 @@ public final class Metrics implements IssuanceObserver, RevocationObserver {
     }
 
     /** Exposes the number of pending enrollment requests (read from the store at each scrape) as {@code fleetpki_pending_requests}. */
-    void watchPending(java.util.function.Supplier<Number> pending) {
-        io.micrometer.core.instrument.Gauge.builder("fleetpki.pending.requests", pending)
+    void watchPending(Supplier<Number> pending) {
+        Gauge.builder("fleetpki.pending.requests", pending)
                 .description("enrollment requests waiting for an operator").register(registry);
     }
 
     /** An OCSP answer given: its status (good, revoked, unknown, unauthorized) and whether it was pre-signed or signed live. */
-    private final Map<String, Counter> ocspCounters = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Counter> ocspCounters = new ConcurrentHashMap<>();
 
     /** Called for every OCSP answer, so the counter is looked up in a map of its own rather than built each time. */
     @Override
@@ -95,12 +98,12 @@ public final class Metrics implements IssuanceObserver, RevocationObserver {
 
     /** Certificates issued here whose OCSP answers wait to be pre-signed, as {@code fleetpki_ocsp_presign_queue}. */
     @Override
-    public void watchPresignQueue(java.util.function.Supplier<Number> queued) {
-        io.micrometer.core.instrument.Gauge.builder("fleetpki.ocsp.presign.queue", queued)
+    public void watchPresignQueue(Supplier<Number> queued) {
+        Gauge.builder("fleetpki.ocsp.presign.queue", queued)
                 .description("issued certificates whose OCSP answers wait to be pre-signed").register(registry);
     }
 
-    private final Map<String, long[]> crls = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, long[]> crls = new ConcurrentHashMap<>();
 
     /** A CRL published by this process: entries and number as gauges {@code fleetpki_crl_entries} and {@code fleetpki_crl_number}. */
     @Override
@@ -108,9 +111,9 @@ public final class Metrics implements IssuanceObserver, RevocationObserver {
         String key = ca + "/" + shard;
         long[] v = crls.computeIfAbsent(key, k -> {
             long[] cell = new long[2];
-            io.micrometer.core.instrument.Gauge.builder("fleetpki.crl.entries", cell, c -> c[0]).tags("ca", ca, "shard", Integer.toString(shard))
+            Gauge.builder("fleetpki.crl.entries", cell, c -> c[0]).tags("ca", ca, "shard", Integer.toString(shard))
                     .description("entries on the newest CRL this server published").register(registry);
-            io.micrometer.core.instrument.Gauge.builder("fleetpki.crl.number", cell, c -> c[1]).tags("ca", ca, "shard", Integer.toString(shard))
+            Gauge.builder("fleetpki.crl.number", cell, c -> c[1]).tags("ca", ca, "shard", Integer.toString(shard))
                     .description("number of the newest CRL this server published").register(registry);
             return cell;
         });

@@ -1,10 +1,12 @@
 package dev.fleetpki.server;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import io.javalin.http.Context;
+import java.io.IOException;
 
 /** Reading what REST requests send: paging limits and JSON bodies, refused with a problem that says what to send. */
 final class Requests {
@@ -43,9 +45,9 @@ final class Requests {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body must be a JSON object");
             }
             return n;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not valid JSON: " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
         }
     }

@@ -8,13 +8,17 @@ import dev.fleetpki.core.revocation.RevocationLedger;
 import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
 import dev.fleetpki.core.revocation.RevocationService;
 import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -38,7 +42,7 @@ public final class RevocationHttp implements AutoCloseable {
      * GMT. The JDK's RFC_1123_DATE_TIME writes a one-digit day, which strict parsers (Go's
      * http.ParseTime) refuse.
      */
-    static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", java.util.Locale.ENGLISH)
+    static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.ENGLISH)
             .withZone(ZoneOffset.UTC);
 
     private final Javalin app;
@@ -87,7 +91,7 @@ public final class RevocationHttp implements AutoCloseable {
             this.ledger = ledger;
         }
 
-        void register(io.javalin.config.RoutesConfig app) {
+        void register(RoutesConfig app) {
             app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
             app.get("/crl/{file}", ctx -> crl(ctx, stripSuffix(ctx.pathParam("file"), ".crl"), "0"));
             app.get("/crl/{ca}/{file}", ctx -> crl(ctx, ctx.pathParam("ca"), stripSuffix(ctx.pathParam("file"), ".crl")));
@@ -99,7 +103,7 @@ public final class RevocationHttp implements AutoCloseable {
             app.get("/ocsp/<request>", this::ocspGet);
             // HEAD: the GET answer's headers (type, ETag, caching) without its body, as for CRLs
             app.head("/ocsp/<request>", this::ocspGet);
-            app.exception(io.javalin.http.HttpResponseException.class, (e, ctx) -> {
+            app.exception(HttpResponseException.class, (e, ctx) -> {
                 if (e.getStatus() == 413) {
                     text(ctx, 413, "OCSP request larger than " + RevocationService.MAX_OCSP_REQUEST + " bytes; send one request of about 100 bytes");
                 } else {
@@ -173,7 +177,7 @@ public final class RevocationHttp implements AutoCloseable {
 
         private void ocspPost(Context ctx) {
             String type = String.valueOf(ctx.contentType());
-            if (!type.toLowerCase(java.util.Locale.ROOT).startsWith(OCSP_REQUEST)) {
+            if (!type.toLowerCase(Locale.ROOT).startsWith(OCSP_REQUEST)) {
                 text(ctx, 415, "content type '" + ctx.contentType() + "' is not " + OCSP_REQUEST + "; send the DER OCSP request with that type");
                 return;
             }
@@ -185,7 +189,7 @@ public final class RevocationHttp implements AutoCloseable {
             int at = raw.indexOf("/ocsp/");
             byte[] der;
             try {
-                String b64 = java.net.URLDecoder.decode(raw.substring(at + 6).replace("+", "%2B"), StandardCharsets.US_ASCII)
+                String b64 = URLDecoder.decode(raw.substring(at + 6).replace("+", "%2B"), StandardCharsets.US_ASCII)
                         .replace('-', '+').replace('_', '/');
                 der = Base64.getMimeDecoder().decode(b64);
             } catch (IllegalArgumentException e) {

@@ -8,8 +8,11 @@ import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.kms.Crypto;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -23,7 +26,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import org.bouncycastle.asn1.pkcs.Pfx;
 import org.bouncycastle.asn1.x509.GeneralName;
 
 /**
@@ -53,12 +58,12 @@ public final class ServerIdentity {
         }
         char[] password = s.config().issuing().getFirst().passphrase().read();
         Path file = s.config().home().resolve(FILE);
-        dev.fleetpki.kms.Crypto.init(); // the PKCS#12 work factors
+        Crypto.init(); // the PKCS#12 work factors
         if (Files.exists(file)) {
             try (InputStream in = Files.newInputStream(file)) {
                 byte[] bytes = in.readAllBytes();
                 KeyStore ks = KeyStore.getInstance("PKCS12");
-                ks.load(new java.io.ByteArrayInputStream(bytes), password);
+                ks.load(new ByteArrayInputStream(bytes), password);
                 X509Certificate c = (X509Certificate) ks.getCertificate(ALIAS);
                 if (c != null && fresh(c, s.clock().instant()) && namesHost(c, hostname) && !revoked(s, c) && strong(bytes)) {
                     return new Loaded(ks, password, c, false);
@@ -82,20 +87,20 @@ public final class ServerIdentity {
     }
 
     private static boolean revoked(Services s, X509Certificate c) {
-        return s.certificates().certificate(c.getSerialNumber().toString(16)).map(dev.fleetpki.core.StoredCertificate::revoked).orElse(false);
+        return s.certificates().certificate(c.getSerialNumber().toString(16)).map(StoredCertificate::revoked).orElse(false);
     }
 
     /** Whether the PKCS#12 file's MAC uses at least fleetpki's PBKDF2 work factor (files written before used the JDK's 10,000). */
     static boolean strong(byte[] pkcs12) {
-        var mac = org.bouncycastle.asn1.pkcs.Pfx.getInstance(pkcs12).getMacData();
-        return mac != null && mac.getIterationCount().intValue() >= dev.fleetpki.kms.Crypto.PKCS12_ITERATIONS;
+        var mac = Pfx.getInstance(pkcs12).getMacData();
+        return mac != null && mac.getIterationCount().intValue() >= Crypto.PKCS12_ITERATIONS;
     }
 
     /** The certificate's CN is exactly this host name (not merely a name starting with it). */
     static boolean namesHost(X509Certificate c, String hostname) {
         String dn = c.getSubjectX500Principal().getName();
         String cn = "CN=" + hostname;
-        return dn.equalsIgnoreCase(cn) || dn.regionMatches(true, 0, cn + ",", 0, cn.length() + 1) || dn.toLowerCase(java.util.Locale.ROOT).endsWith("," + cn.toLowerCase(java.util.Locale.ROOT));
+        return dn.equalsIgnoreCase(cn) || dn.regionMatches(true, 0, cn + ",", 0, cn.length() + 1) || dn.toLowerCase(Locale.ROOT).endsWith("," + cn.toLowerCase(Locale.ROOT));
     }
 
     private static boolean fresh(X509Certificate c, Instant now) {
