@@ -1,5 +1,6 @@
 package dev.fleetpki.device;
 
+import java.security.GeneralSecurityException;
 import java.security.PublicKey;
 import java.security.cert.CertPath;
 import java.security.cert.CertPathValidator;
@@ -14,6 +15,7 @@ import java.util.Arrays;
 import java.util.Date;
 import java.util.List;
 import java.util.Set;
+import javax.naming.InvalidNameException;
 import javax.naming.ldap.LdapName;
 import javax.naming.ldap.Rdn;
 
@@ -55,7 +57,7 @@ public final class CertificateCheck {
         } catch (CertPathValidatorException e) {
             throw new DeviceException("the server's certificate does not chain to this device's trust anchor ('"
                     + anchor.getSubjectX500Principal().getName() + "'): " + e.getMessage() + "; refused, the current certificate stays", e);
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             throw new DeviceException("cannot check the server's certificate chain: " + e.getMessage(), e);
         }
         return chain;
@@ -86,7 +88,7 @@ public final class CertificateCheck {
                     return rdn.getValue().toString();
                 }
             }
-        } catch (javax.naming.InvalidNameException e) {
+        } catch (InvalidNameException e) {
             throw new DeviceException("cannot read the certificate's subject: " + e.getMessage(), e);
         }
         return "";

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Mutual TLS to an HTTPS API (the fleet's back end: telemetry upload, configuration, firmware
@@ -65,7 +66,7 @@ public final class DeviceHttps {
         try {
             HttpResponse<byte[]> r = client.send(req, HttpResponse.BodyHandlers.ofByteArray());
             return new Response(r.statusCode(), r.headers().firstValue("Content-Type").orElse(""), r.body());
-        } catch (javax.net.ssl.SSLHandshakeException e) {
+        } catch (SSLHandshakeException e) {
             throw new DeviceException("TLS with " + req.uri().getHost() + " failed: " + e.getMessage()
                     + " (is the API's certificate from a trusted CA and for this host name? did it accept this device's certificate?)", e);
         } catch (IOException e) {

@@ -16,14 +16,17 @@ import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
+import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
@@ -128,7 +131,7 @@ public final class DeviceIdentity {
      * open that follows, never cost the device the key its certificate is for.
      */
     private static void settleRekey(Path dir, DefaultKeyManager keys) {
-        java.util.Map<String, String> j = new java.util.HashMap<>();
+        Map<String, String> j = new HashMap<>();
         try {
             for (String line : Files.readAllLines(dir.resolve(REKEY_JOURNAL), StandardCharsets.US_ASCII)) {
                 int eq = line.indexOf('=');
@@ -252,7 +255,7 @@ public final class DeviceIdentity {
                 pem.append(Pem.encode("CERTIFICATE", c.getEncoded()));
             }
             writeAtomically(dir, CHAIN, pem.toString());
-        } catch (IOException | java.security.cert.CertificateEncodingException e) {
+        } catch (IOException | CertificateEncodingException e) {
             throw new DeviceException("cannot store the new chain in " + dir + " (the old one stays): " + e.getMessage(), e);
         }
         return chain;

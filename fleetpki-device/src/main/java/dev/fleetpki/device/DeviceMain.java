@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.SplittableRandom;
@@ -272,7 +273,7 @@ public final class DeviceMain implements Runnable {
                     if (p.waitFor() != 0) {
                         throw new DeviceException("--after-revoke command failed with exit " + p.exitValue());
                     }
-                } catch (java.io.IOException e) {
+                } catch (IOException e) {
                     throw new DeviceException("cannot run --after-revoke: " + e.getMessage(), e);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -331,7 +332,7 @@ public final class DeviceMain implements Runnable {
                 throw new DeviceException("the URL must be https:// (the device's certificate is only presented over TLS): " + url);
             }
             DeviceIdentity d = dir.open();
-            List<X509Certificate> trust = new java.util.ArrayList<>();
+            List<X509Certificate> trust = new ArrayList<>();
             for (Path a : anchors == null ? List.<Path>of() : anchors) {
                 trust.add(DeviceIdentity.certificate(Files.readAllBytes(a)));
             }

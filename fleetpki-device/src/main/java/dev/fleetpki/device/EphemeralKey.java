@@ -3,6 +3,7 @@ package dev.fleetpki.device;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.SigningKey;
+import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
@@ -32,7 +33,7 @@ public final class EphemeralKey implements SigningKey {
             KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
             g.initialize(new ECGenParameterSpec("secp256r1"));
             return new EphemeralKey(label, g.generateKeyPair());
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             throw new DeviceException("cannot make a P-256 key: " + e.getMessage(), e);
         }
     }

@@ -1,5 +1,6 @@
 package dev.fleetpki.device;
 
+import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.SigningKey;
 import java.io.IOException;
 import java.net.Socket;
@@ -8,23 +9,35 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.Principal;
 import java.security.PrivateKey;
+import java.security.Provider;
+import java.security.Security;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Pattern;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1Integer;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1Sequence;
+import org.bouncycastle.asn1.ASN1Set;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cms.CMSException;
 import org.bouncycastle.cms.CMSSignedData;
 
 /**
@@ -88,7 +101,7 @@ public final class EstClient {
      * naming the curve, rsaEncryption with the size, or the bare algorithm OID), so the device
      * makes the right key before it writes its CSR; empty when the server names none this SDK makes.
      */
-    public Optional<dev.fleetpki.kms.KeyAlgorithm> keyAlgorithm() {
+    public Optional<KeyAlgorithm> keyAlgorithm() {
         HttpResponse<byte[]> r = send(client(null), HttpRequest.newBuilder(uri("/csrattrs")).GET());
         if (r.statusCode() == 204 || r.statusCode() == 404) {
             return Optional.empty();
@@ -101,28 +114,28 @@ public final class EstClient {
         }
     }
 
-    static Optional<dev.fleetpki.kms.KeyAlgorithm> keyAlgorithm(ASN1Sequence attrs) {
-        for (org.bouncycastle.asn1.ASN1Encodable e : attrs) {
+    static Optional<KeyAlgorithm> keyAlgorithm(ASN1Sequence attrs) {
+        for (ASN1Encodable e : attrs) {
             if (e instanceof ASN1ObjectIdentifier oid) {
                 switch (oid.getId()) {
-                    case "1.3.101.112" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.ED25519); }
-                    case "2.16.840.1.101.3.4.3.18" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.ML_DSA_65); }
+                    case "1.3.101.112" -> { return Optional.of(KeyAlgorithm.ED25519); }
+                    case "2.16.840.1.101.3.4.3.18" -> { return Optional.of(KeyAlgorithm.ML_DSA_65); }
                     default -> { } // a signature algorithm: goes with the key named elsewhere
                 }
             } else if (e instanceof ASN1Sequence attr && attr.size() == 2 && attr.getObjectAt(0) instanceof ASN1ObjectIdentifier type
-                    && attr.getObjectAt(1) instanceof org.bouncycastle.asn1.ASN1Set values && values.size() > 0) {
+                    && attr.getObjectAt(1) instanceof ASN1Set values && values.size() > 0) {
                 var v = values.getObjectAt(0);
                 if (type.getId().equals("1.2.840.10045.2.1") && v instanceof ASN1ObjectIdentifier curve) {
                     switch (curve.getId()) {
-                        case "1.2.840.10045.3.1.7" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.EC_P256); }
-                        case "1.3.132.0.34" -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.EC_P384); }
+                        case "1.2.840.10045.3.1.7" -> { return Optional.of(KeyAlgorithm.EC_P256); }
+                        case "1.3.132.0.34" -> { return Optional.of(KeyAlgorithm.EC_P384); }
                         default -> { }
                     }
-                } else if (type.getId().equals("1.2.840.113549.1.1.1") && v instanceof org.bouncycastle.asn1.ASN1Integer bits) {
+                } else if (type.getId().equals("1.2.840.113549.1.1.1") && v instanceof ASN1Integer bits) {
                     switch (bits.intValueExact()) {
-                        case 2048 -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.RSA_2048); }
-                        case 3072 -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.RSA_3072); }
-                        case 4096 -> { return Optional.of(dev.fleetpki.kms.KeyAlgorithm.RSA_4096); }
+                        case 2048 -> { return Optional.of(KeyAlgorithm.RSA_2048); }
+                        case 3072 -> { return Optional.of(KeyAlgorithm.RSA_3072); }
+                        case 4096 -> { return Optional.of(KeyAlgorithm.RSA_4096); }
                         default -> { }
                     }
                 }
@@ -131,12 +144,12 @@ public final class EstClient {
         return Optional.empty();
     }
 
-    private static void collect(org.bouncycastle.asn1.ASN1Encodable e, List<String> out) {
+    private static void collect(ASN1Encodable e, List<String> out) {
         if (e instanceof ASN1ObjectIdentifier oid) {
             out.add(oid.getId());
-        } else if (e instanceof org.bouncycastle.asn1.ASN1Sequence seq) {
+        } else if (e instanceof ASN1Sequence seq) {
             seq.forEach(x -> collect(x, out));
-        } else if (e instanceof org.bouncycastle.asn1.ASN1Set set) {
+        } else if (e instanceof ASN1Set set) {
             set.forEach(x -> collect(x, out));
         }
     }
@@ -163,11 +176,11 @@ public final class EstClient {
      * without it the TLS handshake fails with "No supported CertificateVerify signature algorithm".
      */
     static X509ExtendedKeyManager keyManager(SigningKey key, List<X509Certificate> chain) {
-        java.security.Provider p = key.provider();
+        Provider p = key.provider();
         if (p != null) {
             synchronized (EstClient.class) {
-                if (java.security.Security.getProvider(p.getName()) == null) {
-                    java.security.Security.addProvider(p);
+                if (Security.getProvider(p.getName()) == null) {
+                    Security.addProvider(p);
                 }
             }
         }
@@ -215,7 +228,7 @@ public final class EstClient {
     }
 
     /** As above with several anchors (an HTTPS API whose certificate comes from another CA than the fleet's). */
-    static SSLContext tls(java.util.Collection<X509Certificate> anchors, X509ExtendedKeyManager km) {
+    static SSLContext tls(Collection<X509Certificate> anchors, X509ExtendedKeyManager km) {
         if (anchors.isEmpty()) {
             throw new DeviceException("no trust anchor to check the server's certificate against");
         }
@@ -229,9 +242,9 @@ public final class EstClient {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
             tmf.init(trust);
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(km == null ? null : new javax.net.ssl.KeyManager[] {km}, tmf.getTrustManagers(), null);
+            ctx.init(km == null ? null : new KeyManager[] {km}, tmf.getTrustManagers(), null);
             return ctx;
-        } catch (java.security.GeneralSecurityException | IOException e) {
+        } catch (GeneralSecurityException | IOException e) {
             throw new DeviceException("cannot set up TLS with the trust anchor: " + e.getMessage(), e);
         }
     }
@@ -239,7 +252,7 @@ public final class EstClient {
     private HttpResponse<byte[]> send(HttpClient client, HttpRequest.Builder b) {
         try {
             return client.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (javax.net.ssl.SSLHandshakeException e) {
+        } catch (SSLHandshakeException e) {
             throw new DeviceException("TLS with " + base.getHost() + " failed: " + e.getMessage()
                     + " (is the server's certificate from this fleet's CA, for this host name?)", e);
         } catch (IOException e) {
@@ -250,7 +263,7 @@ public final class EstClient {
         }
     }
 
-    private static final java.util.regex.Pattern DETAIL = java.util.regex.Pattern.compile("\"detail\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+    private static final Pattern DETAIL = Pattern.compile("\"detail\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
 
     private static void expectOk(HttpResponse<byte[]> r, String what) {
         if (r.statusCode() != 200) {
@@ -283,7 +296,7 @@ public final class EstClient {
                 out.add(conv.getCertificate(h));
             }
             return out;
-        } catch (org.bouncycastle.cms.CMSException | java.security.cert.CertificateException | RuntimeException e) {
+        } catch (CMSException | CertificateException | RuntimeException e) {
             throw new DeviceException("the server's answer is not a certs-only CMS: " + e.getMessage(), e);
         }
     }

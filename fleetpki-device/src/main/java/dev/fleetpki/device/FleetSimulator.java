@@ -1,5 +1,6 @@
 package dev.fleetpki.device;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -19,6 +20,9 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * N simulated devices on virtual threads, each doing what a real one does: registered by the
@@ -174,10 +178,10 @@ public final class FleetSimulator {
 
     private static byte[] csr(Sim s) {
         try {
-            var subject = new org.bouncycastle.asn1.x500.X500NameBuilder(org.bouncycastle.asn1.x500.style.BCStyle.INSTANCE)
-                    .addRDN(org.bouncycastle.asn1.x500.style.BCStyle.CN, s.id).build();
-            return new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(subject, s.key.publicKey()).build(s.key.contentSigner()).getEncoded();
-        } catch (java.io.IOException e) {
+            var subject = new X500NameBuilder(BCStyle.INSTANCE)
+                    .addRDN(BCStyle.CN, s.id).build();
+            return new JcaPKCS10CertificationRequestBuilder(subject, s.key.publicKey()).build(s.key.contentSigner()).getEncoded();
+        } catch (IOException e) {
             throw new DeviceException("cannot encode the CSR: " + e.getMessage(), e);
         }
     }
@@ -233,7 +237,7 @@ public final class FleetSimulator {
             return http.send(HttpRequest.newBuilder(URI.create(o.server() + path)).header("Authorization", "Bearer " + new String(o.token()))
                     .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).timeout(Duration.ofSeconds(30)).build(),
                     HttpResponse.BodyHandlers.ofString());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new DeviceException("cannot reach " + o.server() + ": " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -1,5 +1,6 @@
 package dev.fleetpki.device;
 
+import dev.fleetpki.kms.SigningKey;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 
@@ -45,7 +47,7 @@ public final class MqttTlsClient implements AutoCloseable {
     }
 
     /** As above for a device held in memory (the fleet simulator's). */
-    public static MqttTlsClient connect(InetSocketAddress address, String brokerName, String clientId, dev.fleetpki.kms.SigningKey key,
+    public static MqttTlsClient connect(InetSocketAddress address, String brokerName, String clientId, SigningKey key,
                                         List<X509Certificate> chain, X509Certificate anchor, Duration timeout) {
         SSLSocket s = null;
         try {
@@ -67,7 +69,7 @@ public final class MqttTlsClient implements AutoCloseable {
             MqttTlsClient c = new MqttTlsClient(s);
             c.connectPacket(clientId);
             return c;
-        } catch (javax.net.ssl.SSLException e) {
+        } catch (SSLException e) {
             close(s);
             throw new DeviceException("TLS with the broker " + brokerName + " failed: " + e.getMessage(), e);
         } catch (IOException e) {

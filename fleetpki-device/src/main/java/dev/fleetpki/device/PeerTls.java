@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.security.cert.CertStore;
 import java.security.cert.CertificateFactory;
 import java.security.cert.CollectionCertStoreParameters;
@@ -17,7 +18,9 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import javax.net.ssl.CertPathTrustManagerParameters;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 
@@ -41,9 +44,9 @@ public final class PeerTls {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
             tmf.init(new CertPathTrustManagerParameters(params));
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(new javax.net.ssl.KeyManager[] {EstClient.keyManager(me.key(), chain)}, tmf.getTrustManagers(), null);
+            ctx.init(new KeyManager[] {EstClient.keyManager(me.key(), chain)}, tmf.getTrustManagers(), null);
             return ctx;
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             throw new DeviceException("cannot set up device-to-device TLS: " + e.getMessage(), e);
         }
     }
@@ -56,7 +59,7 @@ public final class PeerTls {
                 out.add((X509CRL) c);
             }
             return out;
-        } catch (IOException | java.security.GeneralSecurityException e) {
+        } catch (IOException | GeneralSecurityException e) {
             throw new DeviceException("cannot read the CRLs in " + pemBundle + ": " + e.getMessage(), e);
         }
     }
@@ -65,7 +68,7 @@ public final class PeerTls {
     public static String peerId(SSLSocket socket) {
         try {
             return CertificateCheck.commonName((X509Certificate) socket.getSession().getPeerCertificates()[0]);
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        } catch (SSLPeerUnverifiedException e) {
             throw new DeviceException("the peer presented no certificate", e);
         }
     }

@@ -1,11 +1,13 @@
 package dev.fleetpki.device;
 
+import java.math.BigInteger;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 
 /**
@@ -38,7 +40,7 @@ public final class Renewer implements AutoCloseable {
     private final Fallback fallback;
     private final RandomGenerator rnd;
     private int failures;
-    private java.math.BigInteger plannedFor;
+    private BigInteger plannedFor;
     private Instant plannedAt;
     private Instant retryAt = Instant.MIN;
     private volatile Thread thread;
@@ -84,7 +86,7 @@ public final class Renewer implements AutoCloseable {
         return plannedAt;
     }
 
-    private Step attempt(java.util.function.Supplier<DeviceIdentity.Result> call, Outcome success, Instant now) {
+    private Step attempt(Supplier<DeviceIdentity.Result> call, Outcome success, Instant now) {
         try {
             DeviceIdentity.Result r = call.get();
             if (r.pending().isPresent()) {
