@@ -1,11 +1,18 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.AuditAction;
+import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.kms.Pem;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
+import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -109,19 +116,19 @@ final class CaCommand {
 
         @Override
         public Integer call() {
-            var r = dev.fleetpki.core.RevocationReason.parse(reason);
+            var r = RevocationReason.parse(reason);
             try (Fleet f = home.open()) {
-                java.time.Instant now = f.clock().instant();
-                CaRecord ca = f.store().ca(name).orElseThrow(() -> new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.NOT_FOUND,
+                Instant now = f.clock().instant();
+                CaRecord ca = f.store().ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                         "no CA named '" + name + "'; list them with: fleetpki ca list"));
-                f.store().revocation().revokeCa(name, r, now, new dev.fleetpki.core.AuditEvent(now, home.actor(), dev.fleetpki.core.AuditAction.CA_REVOKE, "ca:" + name,
-                        java.util.Map.of("reason", r.configName(), "serial", ca.certificate().getSerialNumber().toString(16))));
+                f.store().revocation().revokeCa(name, r, now, new AuditEvent(now, home.actor(), AuditAction.CA_REVOKE, "ca:" + name,
+                        Map.of("reason", r.configName(), "serial", ca.certificate().getSerialNumber().toString(16))));
                 System.out.println("Revoked CA " + name + " at " + now + " (" + r.configName() + ")");
                 try {
                     var run = f.revocation().generateCrl(ca.parent(), home.actor());
                     System.out.println("Published: CRL of " + run.ca() + " number " + run.number() + " with " + run.entries() + " entries");
-                } catch (dev.fleetpki.core.PkiException e) {
-                    if (e.kind() != dev.fleetpki.core.ErrorKind.CONFIG) {
+                } catch (PkiException e) {
+                    if (e.kind() != ErrorKind.CONFIG) {
                         throw e;
                     }
                     System.out.println("Not published here (" + e.detail() + "); generate the CRL of " + ca.parent() + " where its key is");

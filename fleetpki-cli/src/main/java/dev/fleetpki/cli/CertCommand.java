@@ -4,13 +4,18 @@ import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.kms.KeyAlgorithm;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1OctetString;
+import org.bouncycastle.asn1.x509.AccessDescription;
 import org.bouncycastle.asn1.x509.AuthorityInformationAccess;
 import org.bouncycastle.asn1.x509.AuthorityKeyIdentifier;
 import org.bouncycastle.asn1.x509.CRLDistPoint;
@@ -99,13 +104,13 @@ final class CertCommand {
         line("Issuer", c.getIssuerX500Principal().getName() + " (CA '" + i.caName() + "')");
         line("Not before", c.getNotBefore().toInstant().toString());
         line("Not after", c.getNotAfter().toInstant().toString());
-        line("Public key", dev.fleetpki.kms.KeyAlgorithm.of(c.getPublicKey()).configName());
+        line("Public key", KeyAlgorithm.of(c.getPublicKey()).configName());
         line("Signature", c.getSigAlgName());
         try {
             line("Alt names", c.getSubjectAlternativeNames() == null ? "-" : c.getSubjectAlternativeNames().stream()
                     .map(l -> l.get(1).toString()).toList().toString());
             line("Ext. key usage", c.getExtendedKeyUsage() == null ? "-" : c.getExtendedKeyUsage().stream().map(CertCommand::ekuName).toList().toString());
-        } catch (java.security.cert.CertificateParsingException e) {
+        } catch (CertificateParsingException e) {
             line("Alt names", "(does not parse)");
         }
         line("Key usage", keyUsage(c.getKeyUsage()));
@@ -131,7 +136,7 @@ final class CertCommand {
         byte[] aia = ext(c, Extension.authorityInfoAccess);
         if (aia != null) {
             for (var ad : AuthorityInformationAccess.getInstance(aia).getAccessDescriptions()) {
-                line(ad.getAccessMethod().equals(org.bouncycastle.asn1.x509.AccessDescription.id_ad_ocsp) ? "OCSP" : "CA issuers",
+                line(ad.getAccessMethod().equals(AccessDescription.id_ad_ocsp) ? "OCSP" : "CA issuers",
                         ad.getAccessLocation().getName().toString());
             }
         }
@@ -139,12 +144,12 @@ final class CertCommand {
         line("Issued", i.issuedAt() + " by " + i.issuedBy() + " via " + i.protocol());
         try {
             line("DER size", c.getEncoded().length + " bytes");
-        } catch (java.security.cert.CertificateEncodingException e) {
+        } catch (CertificateEncodingException e) {
             line("DER size", "?");
         }
     }
 
-    private static byte[] ext(X509Certificate c, org.bouncycastle.asn1.ASN1ObjectIdentifier oid) {
+    private static byte[] ext(X509Certificate c, ASN1ObjectIdentifier oid) {
         byte[] v = c.getExtensionValue(oid.getId());
         return v == null ? null : ASN1OctetString.getInstance(v).getOctets();
     }

@@ -6,6 +6,7 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.kms.Pem;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateEncodingException;
@@ -62,7 +63,7 @@ final class Certs {
 
     static void writeCaFiles(Path home, List<CaRecord> cas) {
         for (CaRecord c : cas) {
-            Pem.writePublicFile(home.resolve("ca").resolve(c.name() + ".pem"), pem(c.certificate()).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            Pem.writePublicFile(home.resolve("ca").resolve(c.name() + ".pem"), pem(c.certificate()).getBytes(StandardCharsets.US_ASCII));
         }
     }
 }

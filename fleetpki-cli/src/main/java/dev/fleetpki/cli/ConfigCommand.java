@@ -3,6 +3,7 @@ package dev.fleetpki.cli;
 import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.core.config.FleetConfig;
+import java.util.Comparator;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,7 +24,7 @@ final class ConfigCommand {
             System.out.println("  CAs:     " + c.allCas().stream().map(s -> s.name() + " (" + s.role().configName() + ", "
                     + s.algorithm().configName() + ", " + s.key().uri().replaceAll("[?].*$", "") + ")").toList());
             System.out.println("  profiles:");
-            c.profiles().values().stream().sorted(java.util.Comparator.comparing(p -> p.name())).forEach(p ->
+            c.profiles().values().stream().sorted(Comparator.comparing(p -> p.name())).forEach(p ->
                     System.out.printf("    %-20s %-18s validity %-6s max %d bytes%n", p.name(), p.kind().configName(),
                             Durations.format(p.validity()), p.maxDerSize()));
             return 0;

@@ -1,13 +1,16 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.kms.Pem;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -15,6 +18,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.GeneralSecurityException;
+import java.security.cert.CRLException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509CRL;
 import java.time.Duration;
@@ -23,6 +29,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.bouncycastle.asn1.ASN1Integer;
+import org.bouncycastle.asn1.ASN1OctetString;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -49,7 +57,7 @@ final class CrlCommand {
             if (validity != null && ca == null) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--validity goes with --ca (for example: crl generate --ca root --validity 90d)");
             }
-            java.time.Duration life = validity == null ? null : parseDuration(validity);
+            Duration life = validity == null ? null : parseDuration(validity);
             try (Fleet f = home.open()) {
                 RevocationService r = f.revocation();
                 Map<String, String> skipped = new LinkedHashMap<>();
@@ -66,9 +74,9 @@ final class CrlCommand {
         }
     }
 
-    static java.time.Duration parseDuration(String text) {
+    static Duration parseDuration(String text) {
         try {
-            return dev.fleetpki.core.Durations.parse(text);
+            return Durations.parse(text);
         } catch (RuntimeException e) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + text + "' is not a duration like 90d, 12h or 1y");
         }
@@ -87,7 +95,7 @@ final class CrlCommand {
             byte[] data;
             try {
                 data = Files.readAllBytes(file);
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new PkiException(ErrorKind.NOT_FOUND, "cannot read " + file + ": " + e.getMessage());
             }
             try (Fleet f = home.open()) {
@@ -151,7 +159,7 @@ final class CrlCommand {
             HttpResponse<byte[]> resp;
             try {
                 resp = client.send(HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new PkiException(ErrorKind.NOT_FOUND, "cannot fetch " + url + ": " + e.getMessage() + "; is the server running?");
             }
             if (resp.statusCode() != 200) {
@@ -161,15 +169,15 @@ final class CrlCommand {
             X509CRL crl;
             try {
                 crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(resp.body()));
-            } catch (java.security.cert.CRLException e) {
+            } catch (CRLException e) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, url + " did not return a CRL (" + e.getMessage() + ")");
             }
             System.out.println("CRL from " + url + " (" + resp.body().length + " bytes, " + resp.headers().firstValue("Content-Type").orElse("no type") + ")");
             System.out.println("  issuer:      " + crl.getIssuerX500Principal().getName());
             byte[] num = crl.getExtensionValue("2.5.29.20");
             if (num != null) {
-                System.out.println("  number:      " + org.bouncycastle.asn1.ASN1Integer.getInstance(
-                        org.bouncycastle.asn1.ASN1OctetString.getInstance(num).getOctets()).getValue());
+                System.out.println("  number:      " + ASN1Integer.getInstance(
+                        ASN1OctetString.getInstance(num).getOctets()).getValue());
             }
             System.out.println("  thisUpdate:  " + crl.getThisUpdate().toInstant());
             System.out.println("  nextUpdate:  " + (crl.getNextUpdate() == null ? "-" : crl.getNextUpdate().toInstant()));
@@ -179,13 +187,13 @@ final class CrlCommand {
             if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(Instant.now())) {
                 System.out.println("  WARNING: past its nextUpdate; relying parties refuse a stale CRL");
             }
-            if (Files.isRegularFile(home.home().resolve(dev.fleetpki.core.config.ConfigLoader.FILE_NAME))) {
+            if (Files.isRegularFile(home.home().resolve(ConfigLoader.FILE_NAME))) {
                 try (Fleet f = home.open()) {
                     CaRecord ca = f.store().cas().stream().filter(c -> c.certificate().getSubjectX500Principal().equals(crl.getIssuerX500Principal()))
                             .findFirst().orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "the CRL's issuer is not a CA of this store"));
                     try {
                         crl.verify(ca.certificate().getPublicKey());
-                    } catch (java.security.GeneralSecurityException e) {
+                    } catch (GeneralSecurityException e) {
                         throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CRL's signature does not verify with CA '" + ca.name() + "': " + e.getMessage());
                     }
                     System.out.println("  signature:   verified with CA '" + ca.name() + "'");
@@ -253,14 +261,14 @@ final class CrlCommand {
         }
 
         /** Writes beside the target and renames over it. */
-        private static void replace(Path target, byte[] bytes) throws java.io.IOException {
+        private static void replace(Path target, byte[] bytes) throws IOException {
             Path abs = target.toAbsolutePath();
             Files.createDirectories(abs.getParent());
             Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
             try {
                 Files.write(tmp, bytes);
                 tmp.toFile().setReadable(true, false);
-                Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(tmp);
             }

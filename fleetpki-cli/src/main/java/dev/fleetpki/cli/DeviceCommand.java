@@ -3,12 +3,19 @@ package dev.fleetpki.cli;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.Durations;
+import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.core.enrollment.Enrollment;
+import java.time.Duration;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -37,7 +44,7 @@ final class DeviceCommand {
             Device.checkId(id);
             try (Fleet f = home.open()) {
                 var now = f.clock().instant();
-                java.time.Duration life = secret ? Secret.lifetime(f, secretExpiresIn, "--secret-expires-in") : null; // checked before anything is written
+                Duration life = secret ? Secret.lifetime(f, secretExpiresIn, "--secret-expires-in") : null; // checked before anything is written
                 Device d = new Device(id, model, tags, Device.Status.ACTIVE, keyLocation, now);
                 Map<String, String> detail = new LinkedHashMap<>();
                 if (model != null) {
@@ -72,24 +79,24 @@ final class DeviceCommand {
         }
 
         /** The secret's lifetime from the option (default: enrollment.secretValidity), at most EnrollmentPolicy.MAX_SECRET_VALIDITY. */
-        static java.time.Duration lifetime(Fleet f, String text, String option) {
-            java.time.Duration life;
+        static Duration lifetime(Fleet f, String text, String option) {
+            Duration life;
             try {
-                life = text == null ? f.config().enrollment().secretValidity() : dev.fleetpki.core.Durations.parse(text);
+                life = text == null ? f.config().enrollment().secretValidity() : Durations.parse(text);
             } catch (IllegalArgumentException e) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, option + ": " + e.getMessage());
             }
-            var max = dev.fleetpki.core.EnrollmentPolicy.MAX_SECRET_VALIDITY;
+            var max = EnrollmentPolicy.MAX_SECRET_VALIDITY;
             if (life.isNegative() || life.isZero() || life.compareTo(max) > 0) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, option + ": " + text + " is outside 1s.." + dev.fleetpki.core.Durations.format(max)
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, option + ": " + text + " is outside 1s.." + Durations.format(max)
                         + "; a one-time secret is for the next enrollment, not a standing credential");
             }
             return life;
         }
 
-        static void create(Fleet f, HomeOption home, String id, java.time.Duration life) {
+        static void create(Fleet f, HomeOption home, String id, Duration life) {
             var now = f.clock().instant();
-            var secret = dev.fleetpki.core.enrollment.Enrollment.newSecret(f.store(), f.store(), id, life, home.actor(), now);
+            var secret = Enrollment.newSecret(f.store(), f.store(), id, life, home.actor(), now);
             var expires = secret.expiresAt();
             System.err.println("One-time enrollment secret for " + id + " (expires " + expires + "). It is shown only now:");
             System.out.println(secret.text());
@@ -132,7 +139,7 @@ final class DeviceCommand {
                 System.out.println("Key location: " + (d.keyLocation() == null ? "unknown" : d.keyLocation()));
                 System.out.println("Registered:   " + d.createdAt());
                 List<StoredCertificate> certs = f.store().certificates(id, f.clock().instant(), null, 100);
-                java.util.Set<String> seen = new java.util.HashSet<>();
+                Set<String> seen = new HashSet<>();
                 for (StoredCertificate c : certs) { // newest first: the first valid one per profile is current
                     if ("valid".equals(c.status(f.clock().instant())) && seen.add(c.issued().profile())) {
                         System.out.println("Current:      " + c.issued().serialHex() + " (" + c.issued().profile() + ", until " + c.issued().notAfter() + ")");
@@ -190,7 +197,7 @@ final class DeviceCommand {
 
         @Override
         public Integer call() {
-            var r = dev.fleetpki.core.RevocationReason.parse(reason);
+            var r = RevocationReason.parse(reason);
             try (Fleet f = home.open()) {
                 List<String> serials = f.store().revokeDevice(id, r, f.clock().instant(), home.actor());
                 System.out.println("Revoked device " + id + " and " + serials.size() + " certificate" + (serials.size() == 1 ? "" : "s")

@@ -5,6 +5,7 @@ import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.kms.Pem;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,7 +25,7 @@ final class ExportCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 StringBuilder sb = new StringBuilder();
-                for (CaRecord c : f.store().cas().stream().sorted(java.util.Comparator.comparing(CaRecord::role)).toList()) {
+                for (CaRecord c : f.store().cas().stream().sorted(Comparator.comparing(CaRecord::role)).toList()) {
                     if (c.role() == CaRole.ROOT || (!rootOnly && (c.role() == CaRole.ISSUING || c.role() == CaRole.CODE_SIGNING))) {
                         sb.append("# ").append(c.name()).append(" (").append(c.role().configName()).append("): ")
                                 .append(c.certificate().getSubjectX500Principal().getName()).append('\n');

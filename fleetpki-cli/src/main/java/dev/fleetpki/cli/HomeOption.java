@@ -1,6 +1,8 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.Actor;
 import java.nio.file.Path;
+import java.time.Clock;
 import picocli.CommandLine.Option;
 
 /** Options every command shares: where the CA home is and who the operator is. */
@@ -19,7 +21,7 @@ public final class HomeOption {
         return Path.of(env != null && !env.isBlank() ? env : ".").toAbsolutePath().normalize();
     }
 
-    public dev.fleetpki.core.Actor actor() {
+    public Actor actor() {
         String n = operator;
         if (n == null || n.isBlank()) {
             n = System.getenv("FLEETPKI_OPERATOR");
@@ -27,10 +29,10 @@ public final class HomeOption {
         if (n == null || n.isBlank()) {
             n = System.getProperty("user.name", "local");
         }
-        return dev.fleetpki.core.Actor.operator(n);
+        return Actor.operator(n);
     }
 
     public Fleet open() {
-        return Fleet.open(home(), java.time.Clock.systemUTC());
+        return Fleet.open(home(), Clock.systemUTC());
     }
 }

@@ -9,6 +9,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 import ch.qos.logback.core.spi.ContextAwareBase;
+import org.slf4j.Logger;
 
 /**
  * Logging for the CLI and the server, set up in code (found through ServiceLoader) rather than from
@@ -34,7 +35,7 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
         err.setTarget("System.err");
         err.setEncoder(encoder);
         err.start();
-        ch.qos.logback.classic.Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ch.qos.logback.classic.Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
         root.addAppender(err);
         root.setLevel(Level.toLevel(System.getenv("FLEETPKI_LOG_LEVEL"), Level.WARN));
         context.getLogger("org.flywaydb").setLevel(Level.WARN);

@@ -1,6 +1,7 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.kms.KeyStoreFailure;
 import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,7 +32,7 @@ public final class Main implements Runnable {
                 cmd.getErr().println("fleetpki: " + pe.getMessage());
                 return pe.kind().exitCode();
             }
-            if (ex instanceof dev.fleetpki.kms.KeyStoreFailure kf) {
+            if (ex instanceof KeyStoreFailure kf) {
                 cmd.getErr().println("fleetpki: " + kf.getMessage());
                 return 78;
             }

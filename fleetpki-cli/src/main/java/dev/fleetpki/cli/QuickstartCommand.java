@@ -1,5 +1,7 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.ApiToken;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
@@ -7,16 +9,22 @@ import dev.fleetpki.core.Device;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.Role;
+import dev.fleetpki.core.TokenSecrets;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
+import dev.fleetpki.server.FleetServer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -45,15 +53,15 @@ final class QuickstartCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (serve) {
-            dev.fleetpki.server.FleetServer.sessionTickets(false); // as fleetpki serve: before anything loads the JDK's TLS classes
+            FleetServer.sessionTickets(false); // as fleetpki serve: before anything loads the JDK's TLS classes
         }
         Path home = dir.toAbsolutePath().normalize();
         boolean fresh = !Files.exists(home.resolve(ConfigLoader.FILE_NAME));
         if (fresh) {
             writeConfig(home);
         }
-        var actor = dev.fleetpki.core.Actor.operator(System.getProperty("user.name", "demo"));
-        try (Fleet f = Fleet.open(home, java.time.Clock.systemUTC())) {
+        var actor = Actor.operator(System.getProperty("user.name", "demo"));
+        try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
             if (fresh) {
                 step("Running the CA ceremony (root, issuing CA, OCSP signer, code-signing CA; ECDSA P-256 keys, encrypted)");
                 List<CaRecord> cas = f.ceremony(actor).init(false);
@@ -114,12 +122,12 @@ final class QuickstartCommand implements Callable<Integer> {
     static final String TOKEN_FILE = "secrets/demo-token";
 
     /** An issuer token for trying the API, written to secrets/demo-token (mode 0600), never printed. */
-    private static String demoToken(Fleet f, dev.fleetpki.core.Actor actor, Path home) {
-        java.time.Instant now = f.clock().instant();
-        dev.fleetpki.core.TokenSecrets.New t = dev.fleetpki.core.TokenSecrets.create();
+    private static String demoToken(Fleet f, Actor actor, Path home) {
+        Instant now = f.clock().instant();
+        TokenSecrets.New t = TokenSecrets.create();
         String name = "quickstart-" + now.getEpochSecond();
-        f.store().addToken(new dev.fleetpki.core.ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(java.time.Duration.ofDays(30)), null, null, null, null),
-                new AuditEvent(now, actor, AuditAction.TOKEN_CREATE, "token:" + name, Map.of("role", "issuer", "id", t.id(), "expires", now.plus(java.time.Duration.ofDays(30)).toString())));
+        f.store().addToken(new ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(Duration.ofDays(30)), null, null, null, null),
+                new AuditEvent(now, actor, AuditAction.TOKEN_CREATE, "token:" + name, Map.of("role", "issuer", "id", t.id(), "expires", now.plus(Duration.ofDays(30)).toString())));
         Pem.writePrivateFile(home.resolve(TOKEN_FILE), (t.text() + "\n").getBytes(StandardCharsets.US_ASCII));
         return t.text();
     }
@@ -133,7 +141,7 @@ final class QuickstartCommand implements Callable<Integer> {
         byte[] rnd = new byte[24];
         new SecureRandom().nextBytes(rnd);
         Pem.writePrivateFile(home.resolve("secrets/passphrase"),
-                (java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(rnd) + "\n").getBytes(StandardCharsets.US_ASCII));
+                (Base64.getUrlEncoder().withoutPadding().encodeToString(rnd) + "\n").getBytes(StandardCharsets.US_ASCII));
         String yaml = """
                 # fleetpki demo configuration, written by 'fleetpki quickstart'. See docs/ceremony.md and docs/profiles.md.
                 store:

@@ -4,6 +4,8 @@ import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.kms.KeyAlgorithm;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -65,9 +67,9 @@ final class RequestCommand {
                 if (r.serial() != null) {
                     System.out.println("Certificate:  " + r.serial());
                 }
-                var csr = dev.fleetpki.core.UntrustedCsr.parse(r.csrDer());
+                var csr = UntrustedCsr.parse(r.csrDer());
                 System.out.println("CSR subject:  " + csr.subject());
-                System.out.println("CSR key:      " + dev.fleetpki.kms.KeyAlgorithm.of(csr.publicKey()).configName());
+                System.out.println("CSR key:      " + KeyAlgorithm.of(csr.publicKey()).configName());
             }
             return 0;
         }

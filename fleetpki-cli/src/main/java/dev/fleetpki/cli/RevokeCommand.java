@@ -1,5 +1,6 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ErrorKind;
@@ -7,8 +8,10 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.revocation.RevocationService;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -34,7 +37,7 @@ final class RevokeCommand implements Callable<Integer> {
     public Integer call() {
         RevocationReason r = RevocationReason.parse(reason);
         Instant invalid = parseTime(invalidSince);
-        String s = serial.replace(":", "").toLowerCase(java.util.Locale.ROOT);
+        String s = serial.replace(":", "").toLowerCase(Locale.ROOT);
         try (Fleet f = home.open()) {
             var now = f.clock().instant();
             Map<String, String> detail = new LinkedHashMap<>();
@@ -57,13 +60,13 @@ final class RevokeCommand implements Callable<Integer> {
         }
         try {
             return Instant.parse(text);
-        } catch (java.time.format.DateTimeParseException e) {
+        } catch (DateTimeParseException e) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + text + "' is not an RFC 3339 UTC time like 2026-11-29T18:00:00Z");
         }
     }
 
     /** Re-signs the OCSP answers of revoked certificates and regenerates their CAs' CRLs, saying what it did. */
-    static void publish(Fleet f, List<String> serials, dev.fleetpki.core.Actor actor) {
+    static void publish(Fleet f, List<String> serials, Actor actor) {
         if (serials.isEmpty()) {
             return;
         }

@@ -1,10 +1,24 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAnchor;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.server.FleetServer;
+import dev.fleetpki.server.Metrics;
+import dev.fleetpki.server.RevocationHttp;
 import dev.fleetpki.server.ServerIdentity;
 import dev.fleetpki.server.Services;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -39,26 +53,26 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (readOnly || revocationOnly) {
             if (httpPort < 0) {
-                throw new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.MALFORMED_REQUEST,
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST,
                         "--revocation-only serves over plain HTTP; give it a port with --http-port");
             }
-            try (Fleet f = readOnly ? Fleet.openReadOnly(home.home(), java.time.Clock.systemUTC()) : home.open()) {
+            try (Fleet f = readOnly ? Fleet.openReadOnly(home.home(), Clock.systemUTC()) : home.open()) {
                 serveRevocationUntilStopped(f, bind, httpPort, hostname);
             }
             return 0;
         }
         FleetServer.sessionTickets(sessionTickets); // before anything loads the JDK's TLS classes
         try (Fleet f = home.open()) {
-            serveUntilStopped(f, home.actor(), bind, port, httpPort, hostname, java.util.List.of());
+            serveUntilStopped(f, home.actor(), bind, port, httpPort, hostname, List.of());
         }
         return 0;
     }
 
     private static void serveRevocationUntilStopped(Fleet f, String bind, int httpPort, String hostname) throws InterruptedException {
-        dev.fleetpki.server.Metrics metrics = new dev.fleetpki.server.Metrics(f.config().profiles().keySet());
+        Metrics metrics = new Metrics(f.config().profiles().keySet());
         StopSignal stop = new StopSignal();
-        try (dev.fleetpki.core.revocation.RevocationService revocation = f.revocation();
-             dev.fleetpki.server.RevocationHttp http = dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), f.store().revocation(), metrics, bind, httpPort)) {
+        try (RevocationService revocation = f.revocation();
+             RevocationHttp http = RevocationHttp.start(revocation, f.store(), f.store().revocation(), metrics, bind, httpPort)) {
             revocation.start();
             String base = "http://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + http.port();
             System.out.println("fleetpki serving revocation on " + base + "/  (" + (revocation.writable() ? "writable store: CRLs generated, OCSP pre-signed"
@@ -72,26 +86,26 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /** How often the server signs the audit chain's head when it moved (the events after the newest checkpoint are the ones a rewrite could hide). */
-    static final java.time.Duration AUDIT_CHECKPOINT = java.time.Duration.ofMinutes(1);
+    static final Duration AUDIT_CHECKPOINT = Duration.ofMinutes(1);
 
     /** Signs the audit head at start, every {@link #AUDIT_CHECKPOINT} when it moved, and once more as the server stops (before the store closes). */
     static final class AuditCheckpoints implements AutoCloseable {
         private final Fleet f;
-        private final dev.fleetpki.core.AuditAnchor anchor;
-        private final java.util.concurrent.ScheduledExecutorService exec;
+        private final AuditAnchor anchor;
+        private final ScheduledExecutorService exec;
         /** The sequence number of the newest checkpoint: read from the file once, then what this checkpointer signed. */
         private long lastSigned;
 
         AuditCheckpoints(Fleet f) {
             this.f = f;
             this.anchor = f.auditAnchor();
-            this.lastSigned = anchor.latest().map(dev.fleetpki.core.AuditAnchor.Checkpoint::seq).orElse(-1L);
-            this.exec = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            this.lastSigned = anchor.latest().map(AuditAnchor.Checkpoint::seq).orElse(-1L);
+            this.exec = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "fleetpki-audit-checkpoint");
                 t.setDaemon(true);
                 return t;
             });
-            exec.scheduleWithFixedDelay(this::sign, 0, AUDIT_CHECKPOINT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            exec.scheduleWithFixedDelay(this::sign, 0, AUDIT_CHECKPOINT.toMillis(), TimeUnit.MILLISECONDS);
         }
 
         private synchronized void sign() {
@@ -101,7 +115,7 @@ final class ServeCommand implements Callable<Integer> {
                     lastSigned = anchor.checkpoint(head.getKey(), head.getValue(), f.clock().instant()).seq();
                 }
             } catch (RuntimeException e) {
-                org.slf4j.LoggerFactory.getLogger(ServeCommand.class).warn("cannot write an audit checkpoint: {}", e.getMessage());
+                LoggerFactory.getLogger(ServeCommand.class).warn("cannot write an audit checkpoint: {}", e.getMessage());
             }
         }
 
@@ -109,7 +123,7 @@ final class ServeCommand implements Callable<Integer> {
         public void close() {
             exec.shutdown(); // a checkpoint being written finishes (not interrupted mid-write)
             try {
-                exec.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+                exec.awaitTermination(10, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -130,7 +144,7 @@ final class ServeCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 stopped.countDown();
                 try {
-                    closed.await(15, java.util.concurrent.TimeUnit.SECONDS);
+                    closed.await(15, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -147,15 +161,15 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /** Starts the server on an open fleet, prints where it is (and {@code extraLines}), and blocks until the JVM is asked to stop. */
-    static void serveUntilStopped(Fleet f, dev.fleetpki.core.Actor actor, String bind, int port, int httpPort, String hostname,
-                                  java.util.List<String> extraLines) throws InterruptedException {
+    static void serveUntilStopped(Fleet f, Actor actor, String bind, int port, int httpPort, String hostname,
+                                  List<String> extraLines) throws InterruptedException {
         Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
         ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, actor);
         StopSignal stop = new StopSignal();
         try (FleetServer server = FleetServer.start(s, tls, bind, port);
-             dev.fleetpki.core.revocation.RevocationService revocation = s.revocation();
-             dev.fleetpki.server.RevocationHttp http = httpPort < 0 ? null
-                     : dev.fleetpki.server.RevocationHttp.start(revocation, f.store(), f.store().revocation(), s.metrics(), bind, httpPort);
+             RevocationService revocation = s.revocation();
+             RevocationHttp http = httpPort < 0 ? null
+                     : RevocationHttp.start(revocation, f.store(), f.store().revocation(), s.metrics(), bind, httpPort);
              AuditCheckpoints checkpoints = new AuditCheckpoints(f)) {
             server.watchIdentity(s, hostname, actor);
             revocation.start();

@@ -6,6 +6,8 @@ import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.Pem;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -44,7 +46,7 @@ final class SignCommand implements Callable<Integer> {
         return 0;
     }
 
-    static java.util.List<java.security.cert.X509Certificate> withIssuer(Fleet f, IssuedCertificate issued) {
+    static List<X509Certificate> withIssuer(Fleet f, IssuedCertificate issued) {
         return f.cas().chainFrom(f.store().ca(issued.caName()).orElseThrow());
     }
 }

@@ -2,10 +2,12 @@ package dev.fleetpki.cli;
 
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Device;
 import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Station;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -29,7 +31,7 @@ final class StationCommand {
 
         @Override
         public Integer call() {
-            dev.fleetpki.core.Device.checkId(name);
+            Device.checkId(name);
             String fp = certificate == null ? null : Fingerprints.of(Certs.readCertificate(certificate));
             try (Fleet f = home.open()) {
                 Map<String, String> detail = new LinkedHashMap<>();
@@ -88,7 +90,7 @@ final class StationCommand {
             try (Fleet f = home.open()) {
                 System.out.printf("%-20s %-8s %-16s %s%n", "NAME", "STATUS", "FLEET", "CLIENT CERTIFICATE SHA-256");
                 for (Station st : f.store().stations()) {
-                    System.out.printf("%-20s %-8s %-16s %s%n", st.name(), st.status().toLowerCase(java.util.Locale.ROOT),
+                    System.out.printf("%-20s %-8s %-16s %s%n", st.name(), st.status().toLowerCase(Locale.ROOT),
                             st.fleet() == null ? "none" : st.fleet(), st.certSha256() == null ? "- (CLI only)" : st.certSha256());
                 }
             }

@@ -3,15 +3,22 @@ package dev.fleetpki.cli;
 import dev.fleetpki.core.ApiToken;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Device;
 import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.ProfileKind;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.TokenSecrets;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -32,16 +39,16 @@ final class TokenCommand {
         @Option(names = "--role", required = true, description = "admin, issuer, auditor or factory") String role;
         @Option(names = "--expires-in", paramLabel = "DURATION", description = "e.g. 90d; default: does not expire") String expiresIn;
         @Option(names = "--client-cert", paramLabel = "FILE", description = "an operator's TLS client certificate (PEM or DER) that "
-                + "authenticates instead of a bearer secret; no secret is made or printed") java.nio.file.Path clientCert;
+                + "authenticates instead of a bearer secret; no secret is made or printed") Path clientCert;
         @Option(names = "--profiles", split = ",", paramLabel = "P1,P2", description = "for an issuer or factory token: profiles it may obtain "
                 + "beyond the fleet rules' device profiles, e.g. server-tls for a deployment pipeline (never sub-ca or ocsp-signing, "
-                + "which come from the ceremony); server names still need the profile's dnsSuffixes or ipRanges") java.util.List<String> profiles;
+                + "which come from the ceremony); server names still need the profile's dnsSuffixes or ipRanges") List<String> profiles;
 
         @Override
         public Integer call() {
-            dev.fleetpki.core.Device.checkId(name);
+            Device.checkId(name);
             Role r = parseRole(role);
-            java.util.Set<String> bound = profiles == null ? java.util.Set.of() : new java.util.TreeSet<>(profiles);
+            Set<String> bound = profiles == null ? Set.of() : new TreeSet<>(profiles);
             if (!bound.isEmpty() && r != Role.ISSUER && r != Role.FACTORY) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles is for issuer and factory tokens; an admin token may obtain "
                         + "every profile already, an auditor none");
@@ -49,8 +56,8 @@ final class TokenCommand {
             try (Fleet f = home.open()) {
                 for (String p : bound) {
                     var profile = f.config().profile(p).orElseThrow(() -> new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: no profile named '"
-                            + p + "'; profiles: " + new java.util.TreeSet<>(f.config().profiles().keySet())));
-                    if (profile.kind() == dev.fleetpki.core.ProfileKind.SUB_CA || profile.kind() == dev.fleetpki.core.ProfileKind.OCSP_SIGNING) {
+                            + p + "'; profiles: " + new TreeSet<>(f.config().profiles().keySet())));
+                    if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
                         throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: '" + p + "' makes CA or OCSP certificates, which come from "
                                 + "the ceremony (fleetpki init, fleetpki ca ...), never from a token");
                     }
@@ -63,7 +70,7 @@ final class TokenCommand {
                     throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expires-in: " + e.getMessage());
                 }
                 TokenSecrets.New t = TokenSecrets.create();
-                String cert = clientCert == null ? null : dev.fleetpki.core.Fingerprints.of(Certs.readCertificate(clientCert));
+                String cert = clientCert == null ? null : Fingerprints.of(Certs.readCertificate(clientCert));
                 Map<String, String> detail = new LinkedHashMap<>();
                 detail.put("role", r.name().toLowerCase(Locale.ROOT));
                 detail.put("id", t.id());
@@ -103,7 +110,7 @@ final class TokenCommand {
                     System.out.printf("%-20s %-8s %-18s %-9s %-22s %-16s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT),
                             t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
                             t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy(),
-                            t.profiles().isEmpty() ? "-" : String.join(",", new java.util.TreeSet<>(t.profiles())));
+                            t.profiles().isEmpty() ? "-" : String.join(",", new TreeSet<>(t.profiles())));
                 }
             }
             return 0;

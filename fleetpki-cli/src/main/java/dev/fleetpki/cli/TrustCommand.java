@@ -2,7 +2,9 @@ package dev.fleetpki.cli;
 
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.ManufacturerCa;
 import dev.fleetpki.core.PkiException;
 import java.nio.file.Path;
@@ -46,8 +48,8 @@ final class TrustCommand {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--map: " + e.getMessage());
             }
             String n = name != null ? name : file.getFileName().toString().replaceFirst("\\.[^.]*$", "");
-            dev.fleetpki.core.Device.checkId(n);
-            String fp = dev.fleetpki.core.Fingerprints.of(c);
+            Device.checkId(n);
+            String fp = Fingerprints.of(c);
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
                 f.store().addManufacturer(new ManufacturerCa(n, c, fp, mapBy, now, home.actor(), fleet), new AuditEvent(now, home.actor(),
