@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -63,14 +64,14 @@ final class BenchRows implements AutoCloseable {
         cert.setBytes(4, der);
         cert.setLong(5, now);
         if (reason == null) {
-            cert.setNull(6, java.sql.Types.BIGINT);
-            cert.setNull(7, java.sql.Types.VARCHAR);
+            cert.setNull(6, Types.BIGINT);
+            cert.setNull(7, Types.VARCHAR);
         } else {
             cert.setLong(6, revokedAt);
             cert.setString(7, reason);
         }
         if (reason == null || invalidSince == 0) {
-            cert.setNull(8, java.sql.Types.BIGINT);
+            cert.setNull(8, Types.BIGINT);
         } else {
             cert.setLong(8, invalidSince);
         }

@@ -4,6 +4,8 @@ import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.revocation.RevocationService;
+import dev.fleetpki.kms.Pem;
+import java.io.File;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -17,9 +19,12 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * CRL generation at scale: a store with N revoked certificates (reason codes cycling through the six
@@ -83,7 +88,7 @@ public final class CrlBench {
     }
 
     private static String[] best(List<String[]> runs) {
-        return runs.stream().min(java.util.Comparator.comparingDouble(r -> Double.parseDouble(r[0]))).orElseThrow();
+        return runs.stream().min(Comparator.comparingDouble(r -> Double.parseDouble(r[0]))).orElseThrow();
     }
 
     /** Rows straight into the store (the CRL reads only serial, CA, notAfter and the revocation columns) and the same lines into index.txt. */
@@ -122,7 +127,7 @@ public final class CrlBench {
         Files.writeString(home.resolve("index.txt.attr"), "unique_subject = no\n");
         run(home, "openssl", "pkey", "-in", "keys/issuing.p8", "-passin", "file:secrets/passphrase", "-out", "issuing.key");
         try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
-            Files.writeString(home.resolve("issuing.pem"), dev.fleetpki.kms.Pem.encode("CERTIFICATE",
+            Files.writeString(home.resolve("issuing.pem"), Pem.encode("CERTIFICATE",
                     f.store().ca("issuing").orElseThrow().certificate().getEncoded()));
         }
     }
@@ -148,8 +153,8 @@ public final class CrlBench {
 
     /** This JVM's class path with absolute entries, for a child JVM started in another folder. */
     static String classpath() {
-        return java.util.Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
-                .map(p -> Path.of(p).toAbsolutePath().toString()).collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
+        return Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+                .map(p -> Path.of(p).toAbsolutePath().toString()).collect(Collectors.joining(File.pathSeparator));
     }
 
     /** Runs inside the child JVM. */

@@ -9,6 +9,7 @@ import dev.fleetpki.core.Device;
 import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Station;
 import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.kms.Crypto;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
@@ -16,6 +17,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.math.BigInteger;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -26,6 +28,7 @@ import java.security.KeyPair;
 import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -39,6 +42,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
@@ -54,6 +59,7 @@ import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
  * EST enrollment over real HTTPS: a {@code fleetpki serve} process on the embedded SQLite store,
@@ -412,7 +418,7 @@ public final class EstLoadBench {
     }
 
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
     }
@@ -435,12 +441,12 @@ public final class EstLoadBench {
         private final Process process;
         private final int port;
         private final SSLContext shared;
-        private final java.util.concurrent.atomic.AtomicLong connections = new java.util.concurrent.atomic.AtomicLong();
+        private final AtomicLong connections = new AtomicLong();
         private final SSLContext anonymous;
         private final List<byte[]> bodies;
         private final List<String> secrets;
         private final List<byte[]> secretBodies;
-        private final java.util.concurrent.atomic.AtomicInteger nextSecret = new java.util.concurrent.atomic.AtomicInteger();
+        private final AtomicInteger nextSecret = new AtomicInteger();
         private long served;
 
         private FleetpkiServer(Path home, Process process, int port, KeyManager[] keys, TrustManager[] trust, List<byte[]> bodies,
@@ -536,7 +542,7 @@ public final class EstLoadBench {
                     Instant at = f.clock().instant();
                     f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software", at),
                             new AuditEvent(at, op, AuditAction.DEVICE_ADD, "device:" + id, Map.of()));
-                    texts[k] = dev.fleetpki.core.enrollment.Enrollment.newSecret(f.store(), f.store(), id, java.time.Duration.ofDays(1), op, at).text();
+                    texts[k] = Enrollment.newSecret(f.store(), f.store(), id, Duration.ofDays(1), op, at).text();
                 }));
             }
             for (Thread t : reg) {
@@ -547,7 +553,7 @@ public final class EstLoadBench {
             for (int i = 0; i < n; i++) {
                 String id = "bench-s-" + i;
                 secrets.add("Basic " + Base64.getEncoder().encodeToString((id + ":" + texts[i]).getBytes(StandardCharsets.UTF_8)));
-                bodies.add(Base64.getEncoder().encode(new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + id),
+                bodies.add(Base64.getEncoder().encode(new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + id),
                         kp.getPublic()).build(signer).getEncoded()));
             }
         }

@@ -6,6 +6,7 @@ import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.UntrustedCsr;
@@ -21,10 +22,13 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
@@ -114,8 +118,8 @@ public final class IssuanceBench {
                 }
             }
             var pipeline = store.equals("memory")
-                    ? new dev.fleetpki.core.IssuancePipeline(f.config(), f.cas(), memory, f.clock()) : f.pipeline();
-            java.util.function.LongSupplier committed = store.equals("memory") ? memory.issued::sum : f.store()::certificateCount;
+                    ? new IssuancePipeline(f.config(), f.cas(), memory, f.clock()) : f.pipeline();
+            LongSupplier committed = store.equals("memory") ? memory.issued::sum : f.store()::certificateCount;
             // one operator authorization per device, made before the clock starts (the pipeline re-checks it per issuance)
             var authorizer = f.authorizer();
             Authorization[] auths = new Authorization[DEVICES];
@@ -236,7 +240,7 @@ public final class IssuanceBench {
 
     static void deleteTree(Path p) throws Exception {
         try (var s = Files.walk(p)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
+            s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
         }
     }
 
@@ -245,7 +249,7 @@ public final class IssuanceBench {
     }
 
     static Map<String, String> options(String[] args) {
-        Map<String, String> m = new java.util.HashMap<>();
+        Map<String, String> m = new HashMap<>();
         for (String a : args) {
             if (a.startsWith("--") && a.contains("=")) {
                 m.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));

@@ -1,6 +1,7 @@
 package dev.fleetpki.bench;
 
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.IssuanceLedger;
 import dev.fleetpki.core.IssuedCertificate;
@@ -33,7 +34,7 @@ final class MemoryLedger implements IssuanceLedger {
     }
 
     @Override
-    public void commitIssued(IssuedCertificate certificate, AuditEvent event, dev.fleetpki.core.Authorization.Consumes consumes) {
+    public void commitIssued(IssuedCertificate certificate, AuditEvent event, Authorization.Consumes consumes) {
         issued.increment();
     }
 

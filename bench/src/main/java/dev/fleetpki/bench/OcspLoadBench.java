@@ -5,9 +5,11 @@ import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.OcspSigner;
 import dev.fleetpki.core.revocation.RevocationLedger.OcspRow;
 import dev.fleetpki.core.revocation.RevocationService;
+import dev.fleetpki.kms.Pem;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.math.BigInteger;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -19,9 +21,13 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.bouncycastle.cert.ocsp.BasicOCSPResp;
 import org.bouncycastle.cert.ocsp.OCSPReqBuilder;
 import org.bouncycastle.cert.ocsp.OCSPResp;
@@ -173,13 +179,13 @@ public final class OcspLoadBench {
         }
         try (BufferedWriter w = Files.newBufferedWriter(home.resolve("requests.hex"), StandardCharsets.US_ASCII)) {
             for (Target t : targets) {
-                w.write(java.util.HexFormat.of().formatHex(t.request()));
+                w.write(HexFormat.of().formatHex(t.request()));
                 w.write('\n');
             }
         }
         Files.writeString(home.resolve("ocsp.lua"), LUA);
-        Files.writeString(home.resolve("issuing.pem"), dev.fleetpki.kms.Pem.encode("CERTIFICATE", f.store().ca("issuing").orElseThrow().certificate().getEncoded()));
-        Files.writeString(home.resolve("ocsp.pem"), dev.fleetpki.kms.Pem.encode("CERTIFICATE", f.store().ca("ocsp").orElseThrow().certificate().getEncoded()));
+        Files.writeString(home.resolve("issuing.pem"), Pem.encode("CERTIFICATE", f.store().ca("issuing").orElseThrow().certificate().getEncoded()));
+        Files.writeString(home.resolve("ocsp.pem"), Pem.encode("CERTIFICATE", f.store().ca("ocsp").orElseThrow().certificate().getEncoded()));
         String key;
         try (var keys = Files.list(home.resolve("keys"))) {
             key = keys.filter(k -> k.getFileName().toString().startsWith("ocsp")).map(Path::toString).findFirst().orElseThrow(() -> new IllegalStateException("no OCSP key file in keys/"));
@@ -196,7 +202,7 @@ public final class OcspLoadBench {
         p.descendants().forEach(ProcessHandle::destroy);
         p.destroy();
         try {
-            if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly().waitFor();
             }
@@ -206,7 +212,7 @@ public final class OcspLoadBench {
     }
 
     private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
     }
@@ -289,7 +295,7 @@ public final class OcspLoadBench {
         long count = Long.parseLong(field(out, "(\\d+) requests in"));
         long errors = out.contains("Non-2xx") ? Long.parseLong(field(out, "Non-2xx or 3xx responses: (\\d+)")) : 0;
         if (out.contains("Socket errors")) {
-            var m = java.util.regex.Pattern.compile("connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)").matcher(out);
+            var m = Pattern.compile("connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)").matcher(out);
             if (m.find()) {
                 for (int i = 1; i <= 4; i++) {
                     errors += Long.parseLong(m.group(i));
@@ -307,7 +313,7 @@ public final class OcspLoadBench {
     }
 
     private static String field(String out, String regex) {
-        var m = java.util.regex.Pattern.compile(regex).matcher(out);
+        var m = Pattern.compile(regex).matcher(out);
         if (!m.find()) {
             throw new IllegalStateException("no '" + regex + "' in wrk's output:\n" + out);
         }
@@ -368,7 +374,7 @@ public final class OcspLoadBench {
                     r.errors(), r.cpuCores()));
         }
         Result fleet = results.stream().filter(r -> r.responder().equals("fleetpki")).findFirst().orElse(null);
-        Result other = results.stream().filter(r -> !r.responder().startsWith("fleetpki")).max(java.util.Comparator.comparingDouble(Result::perSecond)).orElse(null);
+        Result other = results.stream().filter(r -> !r.responder().startsWith("fleetpki")).max(Comparator.comparingDouble(Result::perSecond)).orElse(null);
         if (fleet != null && other != null) {
             sb.append(String.format(Locale.ROOT, "| **fleetpki vs the better of the others (%s)** | **%.1fx** | | | | |%n", other.responder(),
                     fleet.perSecond() / other.perSecond()));

@@ -2,10 +2,13 @@ package dev.fleetpki.bench;
 
 import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
+import dev.fleetpki.core.AuditAction;
+import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.OcspSigner;
+import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.server.RevocationHttp;
@@ -18,6 +21,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,6 +30,7 @@ import java.util.Map;
 import org.bouncycastle.cert.ocsp.BasicOCSPResp;
 import org.bouncycastle.cert.ocsp.OCSPReqBuilder;
 import org.bouncycastle.cert.ocsp.OCSPResp;
+import org.bouncycastle.cert.ocsp.RevokedStatus;
 
 /**
  * Latency from {@code fleetpki revoke} to the refreshed OCSP answer: a responder (the plain-HTTP
@@ -86,9 +91,9 @@ public final class RevokeLatencyBench {
                         expect(client, url, req, "good");
                         long t0 = System.nanoTime();
                         Thread.ofVirtual().start(() -> { // what POST /api/v1/certificates/{serial}/revoke does
-                            java.time.Instant now = f.clock().instant();
-                            f.store().revoke(c.serialHex(), dev.fleetpki.core.RevocationReason.KEY_COMPROMISE, now,
-                                    new dev.fleetpki.core.AuditEvent(now, Actor.operator("bench"), dev.fleetpki.core.AuditAction.CERTIFICATE_REVOKE, "serial:" + c.serialHex(), Map.of()));
+                            Instant now = f.clock().instant();
+                            f.store().revoke(c.serialHex(), RevocationReason.KEY_COMPROMISE, now,
+                                    new AuditEvent(now, Actor.operator("bench"), AuditAction.CERTIFICATE_REVOKE, "serial:" + c.serialHex(), Map.of()));
                             s.revocation().revoked(List.of(c.serialHex()));
                         });
                         waitRevoked(client, url, req);
@@ -148,7 +153,7 @@ public final class RevokeLatencyBench {
         HttpResponse<byte[]> r = client.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/ocsp-request")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(req)).build(), HttpResponse.BodyHandlers.ofByteArray());
         var s = ((BasicOCSPResp) new OCSPResp(r.body()).getResponseObject()).getResponses()[0].getCertStatus();
-        return s == null ? "good" : s instanceof org.bouncycastle.cert.ocsp.RevokedStatus ? "revoked" : "unknown";
+        return s == null ? "good" : s instanceof RevokedStatus ? "revoked" : "unknown";
     }
 
 

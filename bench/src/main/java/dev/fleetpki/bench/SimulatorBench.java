@@ -1,15 +1,21 @@
 package dev.fleetpki.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.fleetpki.device.DeviceIdentity;
 import dev.fleetpki.device.FleetSimulator;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -39,7 +45,7 @@ public final class SimulatorBench {
             String token = run(cli, "token", "create", "sim", "--role", "issuer", "--home", home.toString()).trim();
             token = token.lines().reduce((a, b) -> b).orElseThrow();
             int port = freePort();
-            List<String> serve = new java.util.ArrayList<>(cli);
+            List<String> serve = new ArrayList<>(cli);
             serve.addAll(List.of("serve", "--home", home.toString(), "--port", String.valueOf(port), "--http-port", "-1"));
             server = new ProcessBuilder(serve).redirectErrorStream(true).start();
             BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
@@ -54,15 +60,15 @@ public final class SimulatorBench {
             Process srv = server;
             Thread.ofVirtual().start(() -> { // keep draining its output
                 try {
-                    srv.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
-                } catch (java.io.IOException ignored) {
+                    srv.getInputStream().transferTo(OutputStream.nullOutputStream());
+                } catch (IOException ignored) {
                     // it stopped
                 }
             });
             var anchor = DeviceIdentity.certificate(Files.readAllBytes(home.resolve("ca/root.pem")));
             // warm-up: a few devices so the server's JIT and connection pools are not in the timed run
             new FleetSimulator().run(new FleetSimulator.Options(URI.create("https://127.0.0.1:" + port), anchor, token.toCharArray(), 100, "warm-",
-                    concurrency, null, null, 0, renew, Duration.ofSeconds(1), null), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+                    concurrency, null, null, 0, renew, Duration.ofSeconds(1), null), new PrintStream(OutputStream.nullOutputStream()));
             long serverCpu0 = cpuNanos(server);
             long ownCpu0 = ownCpuNanos();
             long t0 = System.nanoTime();
@@ -96,7 +102,7 @@ public final class SimulatorBench {
     }
 
     private static String run(List<String> cli, String... args) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(cli);
+        List<String> cmd = new ArrayList<>(cli);
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -107,7 +113,7 @@ public final class SimulatorBench {
     }
 
     private static int freePort() throws Exception {
-        try (var s = new java.net.ServerSocket(0)) {
+        try (var s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
@@ -120,6 +126,6 @@ public final class SimulatorBench {
     }
 
     private static long ownCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+        return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 }
