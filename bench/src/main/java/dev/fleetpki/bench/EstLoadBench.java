@@ -503,7 +503,7 @@ public final class EstLoadBench {
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             cmd.addAll(Arrays.stream(serverJvm.trim().split("\\s+")).filter(s -> !s.isEmpty()).toList());
-            cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "dev.fleetpki.cli.Main",
+            cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "dev.fleetpki.app.Main",
                     "serve", "--home", home.toString(), "--port", "0"));
             progress("fleetpki: starting " + String.join(" ", cmd.subList(0, cmd.size() - 7)) + " ... serve");
             Process p = new ProcessBuilder(cmd).redirectError(home.resolve("server.log").toFile()).start();

@@ -8,7 +8,6 @@ import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.IssuanceRequest;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.Crypto;
 import dev.fleetpki.kms.KeyAlgorithm;

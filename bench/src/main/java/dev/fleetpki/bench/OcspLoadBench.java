@@ -129,7 +129,7 @@ public final class OcspLoadBench {
                 String config = Files.readString(yaml).replaceAll("(?s)\nrevocation:.*", "");
                 Files.writeString(yaml, responder.equals("fleetpki") ? config : config + "\nrevocation: {ocsp: {cacheEntries: 0}}\n");
                 yield start(home, List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
-                        "-cp", CrlBench.classpath(), "dev.fleetpki.cli.Main", "serve", "--home", home.toString(), "--revocation-only",
+                        "-cp", CrlBench.classpath(), "dev.fleetpki.app.Main", "serve", "--home", home.toString(), "--revocation-only",
                         "--http-port", String.valueOf(port)));
             }
             case "cfssl" -> start(home, List.of("cfssl", "ocspserve", "-port", String.valueOf(port), "-responses", "responses.b64", "-loglevel", "5"));

@@ -4,12 +4,10 @@ import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
-import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.OcspSigner;
 import dev.fleetpki.core.RevocationReason;
-import dev.fleetpki.core.Role;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.server.RevocationHttp;
 import dev.fleetpki.server.Services;
@@ -128,7 +126,7 @@ public final class RevokeLatencyBench {
             return List.of(launcher.toString());
         }
         return List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED", "-cp", CrlBench.classpath(),
-                "dev.fleetpki.cli.Main");
+                "dev.fleetpki.app.Main");
     }
 
     private static void waitRevoked(HttpClient client, String url, byte[] req) throws Exception {

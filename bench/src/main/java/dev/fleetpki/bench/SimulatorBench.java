@@ -38,7 +38,7 @@ public final class SimulatorBench {
         Path out = Path.of(o.getOrDefault("out", "simulator.md"));
         Path home = Files.createTempDirectory("fleetpki-sim-bench").resolve("ca");
         String javaBin = ProcessHandle.current().info().command().orElse("java");
-        List<String> cli = List.of(javaBin, "--enable-native-access=ALL-UNNAMED", "-cp", CrlBench.classpath(), "dev.fleetpki.cli.Main");
+        List<String> cli = List.of(javaBin, "--enable-native-access=ALL-UNNAMED", "-cp", CrlBench.classpath(), "dev.fleetpki.app.Main");
         Process server = null;
         try {
             run(cli, "quickstart", "--dir", home.toString());

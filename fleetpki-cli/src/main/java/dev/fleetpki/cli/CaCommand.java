@@ -21,14 +21,6 @@ import picocli.CommandLine.Option;
 @Command(name = "ca", mixinStandardHelpOptions = true, description = "List CAs; move issuing CAs to and from an offline root; revoke a sub-CA.",
         subcommands = {CaCommand.ListCas.class, CaCommand.Csr.class, CaCommand.Sign.class, CaCommand.Import.class, CaCommand.Revoke.class})
 final class CaCommand {
-    static void printTable(List<CaRecord> cas) {
-        System.out.printf("  %-16s %-13s %-16s %-22s %s%n", "NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
-        for (CaRecord c : cas) {
-            System.out.printf("  %-16s %-13s %-16s %-22s %s%n", c.name(), c.role().configName(), c.parent() == null ? "-" : c.parent(),
-                    c.certificate().getNotAfter().toInstant(), c.certificate().getSubjectX500Principal().getName());
-        }
-    }
-
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List the CAs in the store.")
     static final class ListCas implements Callable<Integer> {
         @Mixin HomeOption home;
@@ -36,7 +28,7 @@ final class CaCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                printTable(f.store().cas());
+                Certs.printCaTable(f.store().cas());
             }
             return 0;
         }
@@ -99,7 +91,7 @@ final class CaCommand {
                 List<CaRecord> added = f.ceremony(home.actor()).importSubCa(name, Certs.readCertificate(cert), Certs.readCertificate(root));
                 Certs.writeCaFiles(f.config().home(), added);
                 System.out.println("Imported:");
-                printTable(added);
+                Certs.printCaTable(added);
             }
             return 0;
         }

@@ -16,7 +16,7 @@ import java.security.cert.X509Certificate;
 import java.util.List;
 
 /** PEM in and out for the CLI. */
-final class Certs {
+public final class Certs {
     private Certs() {}
 
     static String pem(X509Certificate c) {
@@ -27,7 +27,7 @@ final class Certs {
         }
     }
 
-    static String pemChain(X509Certificate leaf, List<X509Certificate> above) {
+    public static String pemChain(X509Certificate leaf, List<X509Certificate> above) {
         StringBuilder sb = new StringBuilder(pem(leaf));
         for (X509Certificate c : above) {
             if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
@@ -61,9 +61,18 @@ final class Certs {
         }
     }
 
-    static void writeCaFiles(Path home, List<CaRecord> cas) {
+    public static void writeCaFiles(Path home, List<CaRecord> cas) {
         for (CaRecord c : cas) {
             Pem.writePublicFile(home.resolve("ca").resolve(c.name() + ".pem"), pem(c.certificate()).getBytes(StandardCharsets.US_ASCII));
+        }
+    }
+
+    /** The CAs as a table: name, role, parent, notAfter, subject. */
+    public static void printCaTable(List<CaRecord> cas) {
+        System.out.printf("  %-16s %-13s %-16s %-22s %s%n", "NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
+        for (CaRecord c : cas) {
+            System.out.printf("  %-16s %-13s %-16s %-22s %s%n", c.name(), c.role().configName(), c.parent() == null ? "-" : c.parent(),
+                    c.certificate().getNotAfter().toInstant(), c.certificate().getSubjectX500Principal().getName());
         }
     }
 }

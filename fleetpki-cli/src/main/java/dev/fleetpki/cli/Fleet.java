@@ -5,6 +5,7 @@ import dev.fleetpki.core.AuditAnchor;
 import dev.fleetpki.core.Ceremony;
 import dev.fleetpki.core.EnrollmentAuthorizer;
 import dev.fleetpki.core.IssuanceObserver;
+import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.ConfigLoader;
@@ -16,7 +17,9 @@ import dev.fleetpki.kms.KeyManager;
 import dev.fleetpki.store.Database;
 import dev.fleetpki.store.JdbcStore;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
+import java.util.List;
 
 /**
  * The one place where fleetpki is wired together: configuration, store, keys, CAs and the
@@ -91,6 +94,11 @@ public final class Fleet implements AutoCloseable {
     /** Signed checkpoints of the audit chain, kept in the CA home with the audit key (never in the database). */
     public AuditAnchor auditAnchor() {
         return new AuditAnchor(config.home(), keys, config.issuing().getFirst().passphrase());
+    }
+
+    /** The CA certificates above an issued certificate: its issuer, then up to the root. */
+    public List<X509Certificate> chainAbove(IssuedCertificate issued) {
+        return cas.chainFrom(store.ca(issued.caName()).orElseThrow());
     }
 
     public Ceremony ceremony(Actor actor) {

@@ -24,7 +24,7 @@ final class InitCommand implements Callable<Integer> {
             List<CaRecord> cas = fleet.ceremony(home.actor()).init(rootOnly);
             Certs.writeCaFiles(fleet.config().home(), cas);
             System.out.println("Ceremony complete in " + fleet.config().home() + ":");
-            CaCommand.printTable(cas);
+            Certs.printCaTable(cas);
             System.out.println("Certificates written to " + fleet.config().home().resolve("ca") + "/");
             if (rootOnly) {
                 System.out.println("Next: on the server, 'fleetpki ca csr --name " + fleet.config().defaultIssuer()

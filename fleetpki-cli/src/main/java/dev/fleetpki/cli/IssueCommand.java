@@ -52,7 +52,7 @@ final class IssueCommand implements Callable<Integer> {
                 case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
             };
             IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromBareKey(key, device, profile, "cli"), auth);
-            String chain = Certs.pemChain(issued.certificate(), SignCommand.withIssuer(f, issued));
+            String chain = Certs.pemChain(issued.certificate(), f.chainAbove(issued));
             if (out != null) {
                 Pem.writePublicFile(out, chain.getBytes(StandardCharsets.US_ASCII));
             }

@@ -6,16 +6,20 @@ import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code fleetpki} command. */
+/**
+ * The {@code fleetpki} command tree of the operator commands. The {@code fleetpki} program
+ * (fleetpki-app) adds {@code quickstart} and {@code serve}, which need the server module; this
+ * module does not depend on it.
+ */
 @Command(name = "fleetpki", mixinStandardHelpOptions = true, version = "fleetpki 0.1.0",
         description = "A private certificate authority for IoT device fleets.%n",
         footer = {"%nThe CA home folder holds fleetpki.yaml, the store and the key files; set it with --home or FLEETPKI_HOME.",
             "Exit codes: 0 ok, 64 usage, 65 refused request, 66 not found, 70 internal, 77 not allowed, 78 configuration."})
 public final class Main implements Runnable {
-    /** The subcommands, in the order --help lists them. */
-    static final List<Class<?>> SUBCOMMANDS = List.of(QuickstartCommand.class, InitCommand.class, ConfigCommand.class, CaCommand.class,
+    /** The operator subcommands, in the order --help lists them. */
+    public static final List<Class<?>> SUBCOMMANDS = List.of(InitCommand.class, ConfigCommand.class, CaCommand.class,
             DeviceCommand.class, StationCommand.class, TrustCommand.class, RequestCommand.class, SignCommand.class, IssueCommand.class,
-            CertCommand.class, RevokeCommand.class, CrlCommand.class, ServeCommand.class, TokenCommand.class, ExportCommand.class,
+            CertCommand.class, RevokeCommand.class, CrlCommand.class, TokenCommand.class, ExportCommand.class,
             AuditCommand.class, CommandLine.HelpCommand.class);
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -25,7 +29,12 @@ public final class Main implements Runnable {
     }
 
     public static int run(String... args) {
-        CommandLine cl = commandLine(args.length > 0 ? args[0] : null);
+        return run(SUBCOMMANDS, args);
+    }
+
+    /** Runs {@code args} against a tree of these subcommands; PkiException and key store failures become their exit codes. */
+    public static int run(List<Class<?>> subcommands, String... args) {
+        CommandLine cl = commandLine(subcommands, args.length > 0 ? args[0] : null);
         cl.setUsageHelpAutoWidth(true);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof PkiException pe) {
@@ -48,14 +57,19 @@ public final class Main implements Runnable {
      * that one is added; anything else (no argument, --help, help, a typo) gets the whole tree.
      */
     static CommandLine commandLine(String first) {
+        return commandLine(SUBCOMMANDS, first);
+    }
+
+    /** As {@link #commandLine(String)}, with these subcommands. */
+    public static CommandLine commandLine(List<Class<?>> subcommands, String first) {
         CommandLine cl = new CommandLine(new Main());
         Class<?> only = null;
-        for (Class<?> c : SUBCOMMANDS) {
+        for (Class<?> c : subcommands) {
             if (c != CommandLine.HelpCommand.class && c.getAnnotation(Command.class).name().equals(first)) {
                 only = c;
             }
         }
-        for (Class<?> c : SUBCOMMANDS) {
+        for (Class<?> c : subcommands) {
             if (only == null || c == only) {
                 cl.addSubcommand(c);
             }

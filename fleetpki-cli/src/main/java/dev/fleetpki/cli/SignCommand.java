@@ -6,8 +6,6 @@ import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.Pem;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,7 +34,7 @@ final class SignCommand implements Callable<Integer> {
             IssuanceRequest req = new IssuanceRequest(base.deviceId(), base.profile(), base.publicKey(), base.requestedCn(),
                     base.requestedSans(), true, "cli", registrationCode, ca);
             IssuedCertificate issued = f.pipeline().issue(req, f.authorizer().operator(home.actor(), device, profile, "cli"));
-            String chain = Certs.pemChain(issued.certificate(), withIssuer(f, issued));
+            String chain = Certs.pemChain(issued.certificate(), f.chainAbove(issued));
             if (out != null) {
                 Pem.writePublicFile(out, chain.getBytes(StandardCharsets.US_ASCII));
                 System.err.println("Issued serial " + issued.serialHex() + " to " + out);
@@ -44,9 +42,5 @@ final class SignCommand implements Callable<Integer> {
             System.out.print(chain);
         }
         return 0;
-    }
-
-    static List<X509Certificate> withIssuer(Fleet f, IssuedCertificate issued) {
-        return f.cas().chainFrom(f.store().ca(issued.caName()).orElseThrow());
     }
 }

@@ -8,16 +8,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Runs the real CLI in-process, capturing what it prints. Tests using it must not run in parallel. */
-final class Cli {
-    record Result(int exit, String out, String err) {
-        String all() {
+public final class Cli {
+    public record Result(int exit, String out, String err) {
+        public String all() {
             return out + err;
         }
     }
 
     private Cli() {}
 
-    static synchronized Result run(Path home, String... args) {
+    public static synchronized Result run(Path home, String... args) {
         List<String> a = new ArrayList<>(List.of(args));
         if (home != null) {
             a.add("--home");
@@ -27,7 +27,7 @@ final class Cli {
     }
 
     /** Runs a command's entry point in-process (fleetpki or fleetpki-device), capturing what it prints. */
-    static synchronized Result capture(java.util.function.IntSupplier command) {
+    public static synchronized Result capture(java.util.function.IntSupplier command) {
         PrintStream oldOut = System.out;
         PrintStream oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream();

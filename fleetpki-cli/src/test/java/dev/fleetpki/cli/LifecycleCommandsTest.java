@@ -259,19 +259,6 @@ class LifecycleCommandsTest {
         assertThat(ok.out()).contains("cloud-verification").contains("device-peer");
     }
 
-    @Test
-    void quickstartPrintsWhatItDidAndOpensslAgrees() throws Exception {
-        Path demo = dir.resolve("demo");
-        Cli.Result r = Cli.run(null, "quickstart", "--dir", demo.toString());
-        assertThat(r.exit()).as(r.all()).isZero();
-        assertThat(r.out()).contains("Registering device demo-sensor-001").contains("openssl verify");
-        Proc.ok(demo, Proc.opensslVerify(demo.resolve("ca/root.pem"), demo.resolve("ca/issuing.pem"),
-                demo.resolve("devices/demo-sensor-001.crt")).toArray(new String[0]));
-        Cli.Result again = Cli.run(null, "quickstart", "--dir", demo.toString());
-        assertThat(again.out()).contains("already set up");
-        assertThat(Cli.run(demo, "cert", "list").out()).contains("2 certificates");
-    }
-
     static String serialOf(String listing) {
         Matcher m = Pattern.compile("\\b([0-9a-f]{30,40})\\b").matcher(listing);
         assertThat(m.find()).as(listing).isTrue();

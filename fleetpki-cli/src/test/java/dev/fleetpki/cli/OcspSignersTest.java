@@ -6,7 +6,6 @@ import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.server.RevocationHttp;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;

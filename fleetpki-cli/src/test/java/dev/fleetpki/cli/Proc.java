@@ -10,8 +10,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Runs an external program (openssl, softhsm2-util, pkcs11-tool) with a time limit. */
-final class Proc {
-    record Result(int exit, String output) {}
+public final class Proc {
+    public record Result(int exit, String output) {}
 
     private Proc() {}
 
@@ -21,7 +21,7 @@ final class Proc {
      * test with what it printed instead of blocking it; on time-out the child and its descendants
      * are killed.
      */
-    static Result run(Path dir, Map<String, String> env, String... cmd) {
+    public static Result run(Path dir, Map<String, String> env, String... cmd) {
         try {
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
             if (dir != null) {
@@ -59,24 +59,24 @@ final class Proc {
     }
 
     /** Kills a process and everything it started. */
-    static void kill(Process p) {
+    public static void kill(Process p) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
     }
 
     /** Runs and asserts success. */
-    static String ok(Path dir, String... cmd) {
+    public static String ok(Path dir, String... cmd) {
         Result r = run(dir, Map.of(), cmd);
         assertThat(r.exit()).as(String.join(" ", cmd) + "\n" + r.output()).isZero();
         return r.output();
     }
 
-    static List<String> opensslVerify(Path root, Path issuing, Path leaf) {
+    public static List<String> opensslVerify(Path root, Path issuing, Path leaf) {
         return List.of("openssl", "verify", "-CAfile", root.toString(), "-untrusted", issuing.toString(), leaf.toString());
     }
 
     /** Waits (up to 10 s) until something listens on 127.0.0.1:port; else fails with what {@code log} holds. */
-    static void awaitListening(int port, Path log) throws Exception {
+    public static void awaitListening(int port, Path log) throws Exception {
         for (int i = 0; i < 100; i++) {
             try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
                 return;
@@ -88,7 +88,7 @@ final class Proc {
     }
 
     /** The command that runs {@code main} in a child JVM like this one (same java, same class path). */
-    static List<String> java(List<String> jvmOptions, Class<?> main, String... args) {
+    public static List<String> java(List<String> jvmOptions, Class<?> main, String... args) {
         List<String> cmd = new java.util.ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
@@ -102,7 +102,7 @@ final class Proc {
      * Reads what a started process prints (stdout and stderr merged) until a line starts with
      * {@code prefix}, for up to 120 s; returns the lines so far, and keeps draining its output.
      */
-    static List<String> awaitLine(Process p, String prefix) throws IOException {
+    public static List<String> awaitLine(Process p, String prefix) throws IOException {
         List<String> lines = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
         java.util.concurrent.CountDownLatch seen = new java.util.concurrent.CountDownLatch(1);
         java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
@@ -131,14 +131,14 @@ final class Proc {
     }
 
     /** A port nothing listens on right now. */
-    static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
 
     /** Ends a server process, forcibly after 10 s. */
-    static void stop(Process p) throws InterruptedException {
+    public static void stop(Process p) throws InterruptedException {
         if (p != null) {
             p.destroy();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {

@@ -7,14 +7,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Writes a CA home with a fleetpki.yaml for tests. */
-final class TestHome {
+public final class TestHome {
     private TestHome() {}
 
-    static Path write(Path home, String algorithm, String extraCeremony, String profiles) throws IOException {
+    public static Path write(Path home, String algorithm, String extraCeremony, String profiles) throws IOException {
         return write(home, algorithm, "jdbc:sqlite:fleetpki.db", extraCeremony, profiles);
     }
 
-    static Path write(Path home, String algorithm, String storeUrl, String extraCeremony, String profiles) throws IOException {
+    public static Path write(Path home, String algorithm, String storeUrl, String extraCeremony, String profiles) throws IOException {
         Files.createDirectories(home.resolve("secrets"));
         Files.writeString(home.resolve("secrets/passphrase"), "test passphrase for fleetpki\n");
         String yaml = """
@@ -47,18 +47,18 @@ final class TestHome {
         return s == null ? "" : s.indent(2);
     }
 
-    static void init(Path home) {
+    public static void init(Path home) {
         Cli.Result r = Cli.run(home, "init");
         assertThat(r.exit()).as(r.all()).isZero();
     }
 
-    static final String SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+    public static final String SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
 
     /**
      * A fresh SoftHSM2 token (user PIN 1234) with its store in {@code dir/tokens}; returns the
      * environment that points SoftHSM at it (it reads SOFTHSM2_CONF, so token work runs in a child process).
      */
-    static java.util.Map<String, String> softHsmToken(Path dir, String label) throws IOException {
+    public static java.util.Map<String, String> softHsmToken(Path dir, String label) throws IOException {
         assertThat(Path.of(SOFTHSM_MODULE)).as("SoftHSM2 (apt-get install softhsm2)").exists();
         Path conf = dir.resolve("softhsm2.conf");
         Files.writeString(conf, "directories.tokendir = " + Files.createDirectories(dir.resolve("tokens")) + "\nobjectstore.backend = file\nlog.level = ERROR\n");
@@ -69,7 +69,7 @@ final class TestHome {
     }
 
     /** Makes a key and CSR with openssl; returns the CSR path. */
-    static Path opensslCsr(Path dir, String name, String newkey, String subject, String... extra) {
+    public static Path opensslCsr(Path dir, String name, String newkey, String subject, String... extra) {
         Path key = dir.resolve(name + ".key");
         Path csr = dir.resolve(name + ".csr");
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("openssl", "req", "-new", "-newkey", newkey, "-nodes",
@@ -84,7 +84,7 @@ final class TestHome {
      * chains) and server.crt/server.key from the server-tls profile for {@code name}, which is also
      * a DNS name in it; {@code sans} adds more (e.g. "IP:127.0.0.1" for clients that reach it by address).
      */
-    static void serverCertificate(Path home, Path work, String name, String... sans) throws IOException {
+    public static void serverCertificate(Path home, Path work, String name, String... sans) throws IOException {
         Files.writeString(work.resolve("ca.pem"), Files.readString(home.resolve("ca/root.pem")) + Files.readString(home.resolve("ca/issuing.pem")));
         assertThat(Cli.run(home, "device", "add", name).exit()).isZero();
         java.util.List<String> extra = new java.util.ArrayList<>(java.util.List.of("-pkeyopt", "ec_paramgen_curve:P-256"));
@@ -98,7 +98,7 @@ final class TestHome {
     }
 
     /** The fleet's CRL bundle (issuing + root), freshly generated, as the servers' refresh loop writes it (docs/revocation.md). */
-    static void exportCrls(Path home, Path bundle) {
+    public static void exportCrls(Path home, Path bundle) {
         Cli.Result r = Cli.run(home, "crl", "export", "--bundle", "--out", bundle.toString(), "--generate");
         assertThat(r.exit()).as(r.all()).isZero();
     }

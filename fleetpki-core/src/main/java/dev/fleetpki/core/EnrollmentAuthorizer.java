@@ -1,6 +1,5 @@
 package dev.fleetpki.core;
 
-import dev.fleetpki.core.EnrollmentPolicy.Credential;
 import dev.fleetpki.core.EnrollmentPolicy.FleetRule;
 import dev.fleetpki.core.config.FleetConfig;
 import java.time.Clock;

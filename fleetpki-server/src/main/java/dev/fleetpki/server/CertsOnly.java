@@ -4,7 +4,6 @@ import static dev.fleetpki.core.Der.SEQUENCE;
 import static dev.fleetpki.core.Der.tlv;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**

@@ -1,7 +1,9 @@
-package dev.fleetpki.cli;
+package dev.fleetpki.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.fleetpki.cli.Cli;
+import dev.fleetpki.cli.Proc;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

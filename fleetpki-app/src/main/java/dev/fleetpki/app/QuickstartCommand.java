@@ -1,5 +1,7 @@
-package dev.fleetpki.cli;
+package dev.fleetpki.app;
 
+import dev.fleetpki.cli.Certs;
+import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.ApiToken;
 import dev.fleetpki.core.AuditAction;
@@ -66,7 +68,7 @@ final class QuickstartCommand implements Callable<Integer> {
                 step("Running the CA ceremony (root, issuing CA, OCSP signer, code-signing CA; ECDSA P-256 keys, encrypted)");
                 List<CaRecord> cas = f.ceremony(actor).init(false);
                 Certs.writeCaFiles(home, cas);
-                CaCommand.printTable(cas);
+                Certs.printCaTable(cas);
                 step("Registering device " + DEVICE);
                 f.store().addDevice(new Device(DEVICE, "demo-board", Map.of("line", "1"), Device.Status.ACTIVE, "software", f.clock().instant()),
                         new AuditEvent(f.clock().instant(), actor, AuditAction.DEVICE_ADD, "device:" + DEVICE, Map.of("model", "demo-board")));
@@ -85,7 +87,7 @@ final class QuickstartCommand implements Callable<Integer> {
             IssuedCertificate issued = f.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csr.getEncoded()), DEVICE, "device", "cli"),
                     f.authorizer().operator(actor, DEVICE, "device", "cli"));
             Path crt = devices.resolve(DEVICE + ".crt");
-            Pem.writePublicFile(crt, Certs.pemChain(issued.certificate(), SignCommand.withIssuer(f, issued)).getBytes(StandardCharsets.US_ASCII));
+            Pem.writePublicFile(crt, Certs.pemChain(issued.certificate(), f.chainAbove(issued)).getBytes(StandardCharsets.US_ASCII));
             System.out.println("  serial " + issued.serialHex() + ", valid until " + issued.notAfter() + ", "
                     + issued.certificate().getEncoded().length + " bytes DER");
 

@@ -1,5 +1,7 @@
-package dev.fleetpki.cli;
+package dev.fleetpki.app;
 
+import dev.fleetpki.cli.Fleet;
+import dev.fleetpki.cli.HomeOption;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditAnchor;
 import dev.fleetpki.core.ErrorKind;

@@ -1,7 +1,10 @@
-package dev.fleetpki.cli;
+package dev.fleetpki.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.fleetpki.cli.Cli;
+import dev.fleetpki.cli.Proc;
+import dev.fleetpki.cli.TestHome;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * resume either way.
  */
 class ServeSessionTicketsTest {
-    static final String HOST = TestServer.HOST;
+    static final String HOST = "pki.fleet.example";
 
     @TempDir
     Path dir;
