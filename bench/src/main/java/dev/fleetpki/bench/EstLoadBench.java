@@ -484,7 +484,7 @@ public final class EstLoadBench {
                     progress(String.format(Locale.ROOT, "fleetpki: %,d more devices, each with a one-time enrollment secret and a CSR", SECRET_DEVICES));
                     secretDevices(f, op, secrets, secretBodies);
                 }
-                f.store().addStation(new Station("bench-station", "ACTIVE", Fingerprints.of(stationCert), "bench"),
+                f.store().credentials().addStation(new Station("bench-station", "ACTIVE", Fingerprints.of(stationCert), "bench"),
                         new AuditEvent(f.clock().instant(), op, AuditAction.STATION_ADD, "station:bench-station", Map.of()));
                 root = f.store().cas().stream().filter(c -> c.role() == CaRole.ROOT).map(CaRecord::certificate).findFirst().orElseThrow();
             }
@@ -540,9 +540,9 @@ public final class EstLoadBench {
                 String id = "bench-s-" + i;
                 reg.add(Thread.ofVirtual().start(() -> {
                     Instant at = f.clock().instant();
-                    f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software", at),
+                    f.store().devices().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software", at),
                             new AuditEvent(at, op, AuditAction.DEVICE_ADD, "device:" + id, Map.of()));
-                    texts[k] = Enrollment.newSecret(f.store(), f.store(), id, Duration.ofDays(1), op, at).text();
+                    texts[k] = Enrollment.newSecret(f.store().devices(), f.store().credentials(), id, Duration.ofDays(1), op, at).text();
                 }));
             }
             for (Thread t : reg) {
@@ -631,14 +631,14 @@ public final class EstLoadBench {
             }
             // every certificate a client received must be in the store, and the audit chain intact
             try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
-                long stored = f.store().certificateCount();
+                long stored = f.store().certificates().certificateCount();
                 // the server pre-signs each new certificate's OCSP answer as it issues it, so the rows include that work
                 progress(String.format(Locale.ROOT, "fleetpki: %,d certificates in the store, %,d returned to clients, %,d OCSP answers pre-signed",
                         stored, served, f.store().revocation().ocspResponseCount()));
                 if (stored < served) {
                     throw new IllegalStateException("clients received " + served + " certificates but the store holds " + stored);
                 }
-                if (!f.store().verifyAudit().intact()) {
+                if (!f.store().auditLog().verifyAudit().intact()) {
                     throw new IllegalStateException("audit chain broken after the run");
                 }
             }

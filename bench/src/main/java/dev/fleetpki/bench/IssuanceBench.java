@@ -118,7 +118,7 @@ public final class IssuanceBench {
             }
             var pipeline = store.equals("memory")
                     ? new IssuancePipeline(f.config(), f.cas(), memory, f.clock()) : f.pipeline();
-            LongSupplier committed = store.equals("memory") ? memory.issued::sum : f.store()::certificateCount;
+            LongSupplier committed = store.equals("memory") ? memory.issued::sum : f.store().certificates()::certificateCount;
             // one operator authorization per device, made before the clock starts (the pipeline re-checks it per issuance)
             var authorizer = f.authorizer();
             Authorization[] auths = new Authorization[DEVICES];
@@ -167,7 +167,7 @@ public final class IssuanceBench {
                 t.join();
             }
             long[] all = sortedLatencies(lat, counts);
-            if (!f.store().verifyAudit().intact()) {
+            if (!f.store().auditLog().verifyAudit().intact()) {
                 throw new IllegalStateException("audit chain broken after the run");
             }
             double perSec = (after - before) / (elapsed / 1e9);
@@ -199,7 +199,7 @@ public final class IssuanceBench {
         List<Thread> reg = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             String id = "bench-" + i;
-            reg.add(Thread.ofVirtual().start(() -> f.store().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software",
+            reg.add(Thread.ofVirtual().start(() -> f.store().devices().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software",
                     f.clock().instant()), new AuditEvent(f.clock().instant(), op, AuditAction.DEVICE_ADD, "device:" + id, Map.of()))));
         }
         for (Thread t : reg) {

@@ -90,7 +90,7 @@ public final class RevokeLatencyBench {
                         long t0 = System.nanoTime();
                         Thread.ofVirtual().start(() -> { // what POST /api/v1/certificates/{serial}/revoke does
                             Instant now = f.clock().instant();
-                            f.store().revoke(c.serialHex(), RevocationReason.KEY_COMPROMISE, now,
+                            f.store().certificates().revoke(c.serialHex(), RevocationReason.KEY_COMPROMISE, now,
                                     new AuditEvent(now, Actor.operator("bench"), AuditAction.CERTIFICATE_REVOKE, "serial:" + c.serialHex(), Map.of()));
                             s.revocation().revoked(List.of(c.serialHex()));
                         });

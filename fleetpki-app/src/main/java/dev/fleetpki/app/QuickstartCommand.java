@@ -70,7 +70,7 @@ final class QuickstartCommand implements Callable<Integer> {
                 Certs.writeCaFiles(home, cas);
                 Certs.printCaTable(cas);
                 step("Registering device " + DEVICE);
-                f.store().addDevice(new Device(DEVICE, "demo-board", Map.of("line", "1"), Device.Status.ACTIVE, "software", f.clock().instant()),
+                f.store().devices().addDevice(new Device(DEVICE, "demo-board", Map.of("line", "1"), Device.Status.ACTIVE, "software", f.clock().instant()),
                         new AuditEvent(f.clock().instant(), actor, AuditAction.DEVICE_ADD, "device:" + DEVICE, Map.of("model", "demo-board")));
             } else {
                 step("Demo already set up in " + home + "; issuing " + DEVICE + " a new certificate");
@@ -128,7 +128,7 @@ final class QuickstartCommand implements Callable<Integer> {
         Instant now = f.clock().instant();
         TokenSecrets.New t = TokenSecrets.create();
         String name = "quickstart-" + now.getEpochSecond();
-        f.store().addToken(new ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(Duration.ofDays(30)), null, null, null, null),
+        f.store().credentials().addToken(new ApiToken(t.id(), name, Role.ISSUER, t.secretHash(), now, actor, now.plus(Duration.ofDays(30)), null, null, null, null),
                 new AuditEvent(now, actor, AuditAction.TOKEN_CREATE, "token:" + name, Map.of("role", "issuer", "id", t.id(), "expires", now.plus(Duration.ofDays(30)).toString())));
         Pem.writePrivateFile(home.resolve(TOKEN_FILE), (t.text() + "\n").getBytes(StandardCharsets.US_ASCII));
         return t.text();

@@ -112,7 +112,7 @@ final class ServeCommand implements Callable<Integer> {
 
         private synchronized void sign() {
             try {
-                var head = f.store().auditHead();
+                var head = f.store().auditLog().auditHead();
                 if (head.getKey() != lastSigned) {
                     lastSigned = anchor.checkpoint(head.getKey(), head.getValue(), f.clock().instant()).seq();
                 }

@@ -34,13 +34,13 @@ final class AuditCommand {
         public Integer call() {
             String[] expected = expectHead == null ? null : readHead(expectHead);
             try (Fleet f = home.open()) {
-                AuditVerification v = f.store().verifyAudit();
+                AuditVerification v = f.store().auditLog().verifyAudit();
                 List<String> problems = new ArrayList<>(v.problems());
-                AuditAnchor.Result anchored = f.auditAnchor().check(f.store()::auditHashAt);
+                AuditAnchor.Result anchored = f.auditAnchor().check(f.store().auditLog()::auditHashAt);
                 problems.addAll(anchored.problems());
                 if (expected != null) {
                     long seq = Long.parseLong(expected[0]);
-                    String now = f.store().auditHashAt(seq).orElse(null);
+                    String now = f.store().auditLog().auditHashAt(seq).orElse(null);
                     if (now == null) {
                         problems.add("event " + seq + " named in " + expectHead + " is no longer in the log (deleted)");
                     } else if (!now.equals(expected[1])) {
@@ -84,7 +84,7 @@ final class AuditCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                Map.Entry<Long, String> head = f.store().auditHead();
+                Map.Entry<Long, String> head = f.store().auditLog().auditHead();
                 AuditAnchor.Checkpoint c = f.auditAnchor().checkpoint(head.getKey(), head.getValue(), f.clock().instant());
                 System.out.println("Checkpoint: event " + c.seq() + ", hash " + c.hash() + ", signed " + c.at() + " (" + AuditAnchor.CHECKPOINTS_FILE + ")");
             }
@@ -100,7 +100,7 @@ final class AuditCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                Map.Entry<Long, String> head = f.store().auditHead();
+                Map.Entry<Long, String> head = f.store().auditLog().auditHead();
                 System.out.println(head.getKey() + " " + head.getValue());
             }
             return 0;
@@ -115,7 +115,7 @@ final class AuditCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                for (var e : f.store().auditTail(last)) {
+                for (var e : f.store().auditLog().auditTail(last)) {
                     System.out.printf("%5d %s %-22s %-20s %-40s %s%n", e.get("seq"), e.get("at"), e.get("actor"), e.get("action"), e.get("target"), e.get("detail"));
                 }
             }

@@ -64,7 +64,7 @@ final class CertCommand {
                         throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expiring-within: " + e.getMessage());
                     }
                 }
-                List<StoredCertificate> certs = f.store().certificates(device, now, before, limit);
+                List<StoredCertificate> certs = f.store().certificates().certificates(device, now, before, limit);
                 printTable(certs, now);
                 System.out.println(certs.size() + " certificate" + (certs.size() == 1 ? "" : "s"));
             }
@@ -81,7 +81,7 @@ final class CertCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                StoredCertificate sc = f.store().certificate(serial.replace(":", "")).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                StoredCertificate sc = f.store().certificates().certificate(serial.replace(":", "")).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                         "no certificate with serial " + serial + "; list them with: fleetpki cert list"));
                 if (pem) {
                     System.out.print(Certs.pem(sc.issued().certificate()));

@@ -51,7 +51,7 @@ final class DeviceCommand {
                     detail.put("model", model);
                 }
                 tags.forEach((k, v) -> detail.put("tag." + k, v));
-                f.store().addDevice(d, new AuditEvent(now, home.actor(), AuditAction.DEVICE_ADD, "device:" + id, detail));
+                f.store().devices().addDevice(d, new AuditEvent(now, home.actor(), AuditAction.DEVICE_ADD, "device:" + id, detail));
                 System.out.println("Registered device " + id);
                 if (secret) {
                     Secret.create(f, home, id, life);
@@ -96,7 +96,7 @@ final class DeviceCommand {
 
         static void create(Fleet f, HomeOption home, String id, Duration life) {
             var now = f.clock().instant();
-            var secret = Enrollment.newSecret(f.store(), f.store(), id, life, home.actor(), now);
+            var secret = Enrollment.newSecret(f.store().devices(), f.store().credentials(), id, life, home.actor(), now);
             var expires = secret.expiresAt();
             System.err.println("One-time enrollment secret for " + id + " (expires " + expires + "). It is shown only now:");
             System.out.println(secret.text());
@@ -111,7 +111,7 @@ final class DeviceCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                List<Device> all = f.store().devices(limit);
+                List<Device> all = f.store().devices().devices(limit);
                 System.out.printf("%-32s %-9s %-16s %s%n", "ID", "STATUS", "MODEL", "TAGS");
                 for (Device d : all) {
                     System.out.printf("%-32s %-9s %-16s %s%n", d.id(), d.status().name().toLowerCase(), d.model() == null ? "-" : d.model(),
@@ -131,14 +131,14 @@ final class DeviceCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                Device d = f.store().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered"));
+                Device d = f.store().devices().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered"));
                 System.out.println("Device:       " + d.id());
                 System.out.println("Status:       " + d.status().name().toLowerCase());
                 System.out.println("Model:        " + (d.model() == null ? "-" : d.model()));
                 System.out.println("Tags:         " + (d.tags().isEmpty() ? "-" : d.tags()));
                 System.out.println("Key location: " + (d.keyLocation() == null ? "unknown" : d.keyLocation()));
                 System.out.println("Registered:   " + d.createdAt());
-                List<StoredCertificate> certs = f.store().certificates(id, f.clock().instant(), null, 100);
+                List<StoredCertificate> certs = f.store().certificates().certificates(id, f.clock().instant(), null, 100);
                 Set<String> seen = new HashSet<>();
                 for (StoredCertificate c : certs) { // newest first: the first valid one per profile is current
                     if ("valid".equals(c.status(f.clock().instant())) && seen.add(c.issued().profile())) {
@@ -180,7 +180,7 @@ final class DeviceCommand {
     private static int setStatus(HomeOption home, String id, Device.Status status) {
         boolean enable = status == Device.Status.ACTIVE;
         try (Fleet f = home.open()) {
-            f.store().setDeviceStatus(id, status, new AuditEvent(f.clock().instant(), home.actor(), enable ? AuditAction.DEVICE_ENABLE : AuditAction.DEVICE_DISABLE,
+            f.store().devices().setDeviceStatus(id, status, new AuditEvent(f.clock().instant(), home.actor(), enable ? AuditAction.DEVICE_ENABLE : AuditAction.DEVICE_DISABLE,
                     "device:" + id, Map.of()));
             System.out.println((enable ? "Enabled" : "Disabled") + " device " + id);
         }
@@ -199,7 +199,7 @@ final class DeviceCommand {
         public Integer call() {
             var r = RevocationReason.parse(reason);
             try (Fleet f = home.open()) {
-                List<String> serials = f.store().revokeDevice(id, r, f.clock().instant(), home.actor());
+                List<String> serials = f.store().devices().revokeDevice(id, r, f.clock().instant(), home.actor());
                 System.out.println("Revoked device " + id + " and " + serials.size() + " certificate" + (serials.size() == 1 ? "" : "s")
                         + (serials.isEmpty() ? "" : ": " + String.join(", ", serials)));
                 RevokeCommand.publish(f, serials, home.actor());

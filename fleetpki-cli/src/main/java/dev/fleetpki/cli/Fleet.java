@@ -88,7 +88,7 @@ public final class Fleet implements AutoCloseable {
     /** Enrollment decisions outside a server (approving and rejecting requests); refusals are audited, not counted. */
     public Enrollment enrollment() {
         IssuancePipeline pipeline = pipeline();
-        return new Enrollment(config, store, store, store, pipeline, authorizer(), clock, IssuanceObserver.NONE);
+        return new Enrollment(config, store.requests(), store.certificates(), store.devices(), pipeline, authorizer(), clock, IssuanceObserver.NONE);
     }
 
     /** Signed checkpoints of the audit chain, kept in the CA home with the audit key (never in the database). */

@@ -39,7 +39,7 @@ final class IssueCommand implements Callable<Integer> {
     public Integer call() {
         PublicKey key = parse(Certs.read(publicKey, "public key"));
         try (Fleet f = home.open()) {
-            Station st = f.store().station(station).orElse(null);
+            Station st = f.store().credentials().station(station).orElse(null);
             if (st == null || !st.active()) {
                 PkiException e = new PkiException(ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; only a "
                         + "factory station may issue from a bare public key (register one with: fleetpki station add NAME --fleet MODEL)");

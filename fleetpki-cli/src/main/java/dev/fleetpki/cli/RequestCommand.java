@@ -33,7 +33,7 @@ final class RequestCommand {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--status must be pending, issued, rejected or all, not '" + status + "'");
             }
             try (Fleet f = home.open()) {
-                List<EnrollmentRequest> rs = f.store().requests(st, limit);
+                List<EnrollmentRequest> rs = f.store().requests().requests(st, limit);
                 System.out.printf("%-16s %-24s %-10s %-9s %-13s %-24s %s%n", "ID", "DEVICE", "PROFILE", "STATUS", "CREDENTIAL", "CREATED", "REQUESTED BY");
                 for (EnrollmentRequest r : rs) {
                     System.out.printf("%-16s %-24s %-10s %-9s %-13s %-24s %s%n", r.id(), r.deviceId(), r.profile(), r.status().configName(),
@@ -53,10 +53,10 @@ final class RequestCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                EnrollmentRequest r = f.store().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                EnrollmentRequest r = f.store().requests().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                         "no request " + id + "; list them with: fleetpki request list --status all"));
                 System.out.println("Request:      " + r.id());
-                System.out.println("Device:       " + r.deviceId() + (f.store().deviceNow(r.deviceId()).isPresent() ? "" : " (not registered; approving registers it)"));
+                System.out.println("Device:       " + r.deviceId() + (f.store().devices().deviceNow(r.deviceId()).isPresent() ? "" : " (not registered; approving registers it)"));
                 System.out.println("Profile:      " + r.profile());
                 System.out.println("Status:       " + r.status().configName());
                 System.out.println("Credential:   " + r.credential() + " (" + r.requestedBy() + " over " + r.protocol() + ")");

@@ -45,7 +45,7 @@ final class RevokeCommand implements Callable<Integer> {
             if (invalid != null) {
                 detail.put("invalidSince", invalid.toString());
             }
-            f.store().revoke(s, r, now, invalid, new AuditEvent(now, home.actor(), AuditAction.CERTIFICATE_REVOKE, "serial:" + s, detail));
+            f.store().certificates().revoke(s, r, now, invalid, new AuditEvent(now, home.actor(), AuditAction.CERTIFICATE_REVOKE, "serial:" + s, detail));
             System.out.println("Revoked " + s + " at " + now + " (" + r.configName() + ")");
             if (!noPublish) {
                 publish(f, List.of(s), home.actor());

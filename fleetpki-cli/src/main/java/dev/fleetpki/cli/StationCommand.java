@@ -39,7 +39,7 @@ final class StationCommand {
                     detail.put("certificateSha256", fp);
                 }
                 detail.put("fleet", fleet);
-                f.store().addStation(new Station(name, "ACTIVE", fp, fleet),
+                f.store().credentials().addStation(new Station(name, "ACTIVE", fp, fleet),
                         new AuditEvent(f.clock().instant(), home.actor(), AuditAction.STATION_ADD, "station:" + name, detail));
                 System.out.println("Registered factory station " + name + " for " + ("*".equals(fleet) ? "every fleet" : "fleet " + fleet)
                         + (fp == null ? "" : " (client certificate SHA-256 " + fp + ")"));
@@ -74,7 +74,7 @@ final class StationCommand {
 
     private static int setStatus(HomeOption home, String name, boolean enable) {
         try (Fleet f = home.open()) {
-            f.store().setStationStatus(name, enable ? "ACTIVE" : "DISABLED", new AuditEvent(f.clock().instant(), home.actor(),
+            f.store().credentials().setStationStatus(name, enable ? "ACTIVE" : "DISABLED", new AuditEvent(f.clock().instant(), home.actor(),
                     enable ? AuditAction.STATION_ENABLE : AuditAction.STATION_DISABLE, "station:" + name, Map.of()));
             System.out.println((enable ? "Enabled" : "Disabled") + " factory station " + name);
         }
@@ -89,7 +89,7 @@ final class StationCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 System.out.printf("%-20s %-8s %-16s %s%n", "NAME", "STATUS", "FLEET", "CLIENT CERTIFICATE SHA-256");
-                for (Station st : f.store().stations()) {
+                for (Station st : f.store().credentials().stations()) {
                     System.out.printf("%-20s %-8s %-16s %s%n", st.name(), st.status().toLowerCase(Locale.ROOT),
                             st.fleet() == null ? "none" : st.fleet(), st.certSha256() == null ? "- (CLI only)" : st.certSha256());
                 }

@@ -81,7 +81,7 @@ final class TokenCommand {
                 if (!bound.isEmpty()) {
                     detail.put("profiles", String.join(",", bound));
                 }
-                f.store().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert, null, bound),
+                f.store().credentials().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert, null, bound),
                         new AuditEvent(now, home.actor(), AuditAction.TOKEN_CREATE, "token:" + name, detail));
                 if (cert != null) {
                     System.out.println("Operator '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ") authenticates with the client "
@@ -105,7 +105,7 @@ final class TokenCommand {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
                 System.out.printf("%-20s %-8s %-18s %-9s %-22s %-16s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "PROFILES");
-                for (ApiToken t : f.store().tokens()) {
+                for (ApiToken t : f.store().credentials().tokens()) {
                     String status = t.status(now);
                     System.out.printf("%-20s %-8s %-18s %-9s %-22s %-16s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT),
                             t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
@@ -144,7 +144,7 @@ final class TokenCommand {
     private static int setDisabled(HomeOption home, String name, boolean disable) {
         try (Fleet f = home.open()) {
             Instant now = f.clock().instant();
-            f.store().setTokenDisabled(name, disable ? now : null, new AuditEvent(now, home.actor(), disable ? AuditAction.TOKEN_DISABLE : AuditAction.TOKEN_ENABLE,
+            f.store().credentials().setTokenDisabled(name, disable ? now : null, new AuditEvent(now, home.actor(), disable ? AuditAction.TOKEN_DISABLE : AuditAction.TOKEN_ENABLE,
                     "token:" + name, Map.of()));
             System.out.println((disable ? "Disabled" : "Enabled") + " token " + name);
         }
@@ -160,7 +160,7 @@ final class TokenCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                f.store().revokeToken(name, now, new AuditEvent(now, home.actor(), AuditAction.TOKEN_REVOKE, "token:" + name, Map.of()));
+                f.store().credentials().revokeToken(name, now, new AuditEvent(now, home.actor(), AuditAction.TOKEN_REVOKE, "token:" + name, Map.of()));
                 System.out.println("Revoked token " + name);
             }
             return 0;

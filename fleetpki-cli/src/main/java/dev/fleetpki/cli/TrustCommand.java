@@ -52,7 +52,7 @@ final class TrustCommand {
             String fp = Fingerprints.of(c);
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                f.store().addManufacturer(new ManufacturerCa(n, c, fp, mapBy, now, home.actor(), fleet), new AuditEvent(now, home.actor(),
+                f.store().credentials().addManufacturer(new ManufacturerCa(n, c, fp, mapBy, now, home.actor(), fleet), new AuditEvent(now, home.actor(),
                         AuditAction.TRUST_ADD_MANUFACTURER, "manufacturer:" + n, Map.of("subject", c.getSubjectX500Principal().getName(),
                         "sha256", fp, "map", mapBy.configName(), "fleet", fleet)));
                 System.out.println("Trusting manufacturer CA " + n + ": " + c.getSubjectX500Principal().getName() + " (SHA-256 " + fp
@@ -71,7 +71,7 @@ final class TrustCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 System.out.printf("%-20s %-14s %-22s %s%n", "NAME", "MAP", "EXPIRES", "SUBJECT");
-                for (ManufacturerCa m : f.store().manufacturers()) {
+                for (ManufacturerCa m : f.store().credentials().manufacturers()) {
                     System.out.printf("%-20s %-14s %-22s %s%n", m.name(), m.mapBy().configName(), m.certificate().getNotAfter().toInstant(),
                             m.certificate().getSubjectX500Principal().getName());
                 }
@@ -89,7 +89,7 @@ final class TrustCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                f.store().removeManufacturer(name, new AuditEvent(now, home.actor(), AuditAction.TRUST_REMOVE, "manufacturer:" + name, Map.of()));
+                f.store().credentials().removeManufacturer(name, new AuditEvent(now, home.actor(), AuditAction.TRUST_REMOVE, "manufacturer:" + name, Map.of()));
                 System.out.println("No longer trusting manufacturer CA " + name);
             }
             return 0;

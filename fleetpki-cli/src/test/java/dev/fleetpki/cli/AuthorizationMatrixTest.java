@@ -171,7 +171,7 @@ class AuthorizationMatrixTest {
     }
 
     private static Enrollment.NewSecret secret(String device) {
-        return Enrollment.newSecret(ts.fleet.store(), ts.fleet.store(), device, Duration.ofHours(1), Actor.operator("matrix"), Instant.now());
+        return Enrollment.newSecret(ts.fleet.store().devices(), ts.fleet.store().credentials(), device, Duration.ofHours(1), Actor.operator("matrix"), Instant.now());
     }
 
     // ---- request bodies ----
@@ -214,7 +214,7 @@ class AuthorizationMatrixTest {
 
     /** The pending request of device mx-p (its fleet accepts nothing at once), made when there is none. */
     static String pendingRequest() {
-        return ts.fleet.store().pendingRequest(PENDING_DEVICE, "device").map(r -> r.id()).orElseGet(() -> {
+        return ts.fleet.store().requests().pendingRequest(PENDING_DEVICE, "device").map(r -> r.id()).orElseGet(() -> {
             Enrollment.NewSecret s = secret(PENDING_DEVICE);
             try {
                 HttpResponse<String> r = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/.well-known/est/simpleenroll"))
@@ -226,13 +226,13 @@ class AuthorizationMatrixTest {
             } catch (Exception e) {
                 throw new AssertionError(e);
             }
-            return ts.fleet.store().pendingRequest(PENDING_DEVICE, "device").orElseThrow().id();
+            return ts.fleet.store().requests().pendingRequest(PENDING_DEVICE, "device").orElseThrow().id();
         });
     }
 
     /** An unrevoked certificate of device mx-r, issued by an operator when there is none. */
     static String revocableSerial() {
-        return ts.fleet.store().certificates("mx-r", Instant.now(), null, 50).stream().filter(c -> !c.revoked()).map(c -> c.issued().serialHex())
+        return ts.fleet.store().certificates().certificates("mx-r", Instant.now(), null, 50).stream().filter(c -> !c.revoked()).map(c -> c.issued().serialHex())
                 .findFirst().orElseGet(() -> ts.services.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csrDer("mx-r", null)), "mx-r",
                         "device", "cli"), ts.services.authorizer().operator(Actor.operator("matrix"), "mx-r", "device", "cli")).serialHex());
     }
@@ -325,8 +325,8 @@ class AuthorizationMatrixTest {
                     case ADMIN, ISSUER, AUDITOR, FACTORY -> "Bearer " + tokens.get(c);
                     default -> null;
                 };
-                long certificates = ts.fleet.store().certificateCount();
-                long pending = ts.fleet.store().pendingCount();
+                long certificates = ts.fleet.store().certificates().certificateCount();
+                long pending = ts.fleet.store().requests().pendingCount();
                 HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(ts.base + req.path()))
                         .method(req.method(), req.body() == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(req.body()));
                 if (req.type() != null) {
@@ -341,11 +341,11 @@ class AuthorizationMatrixTest {
                     wrong.add(row.route() + " with " + c + ": " + r.statusCode() + ", expected " + expected + " (" + abbreviate(r.body()) + ")");
                 }
                 if (r.statusCode() >= 400) {
-                    if (ts.fleet.store().certificateCount() != certificates || ts.fleet.store().pendingCount() != pending) {
+                    if (ts.fleet.store().certificates().certificateCount() != certificates || ts.fleet.store().requests().pendingCount() != pending) {
                         wrong.add(row.route() + " with " + c + ": refused with " + r.statusCode() + " but the store changed");
                     }
                     if (secretId != null) {
-                        EnrollmentSecret s = ts.fleet.store().enrollmentSecret(secretId).orElseThrow();
+                        EnrollmentSecret s = ts.fleet.store().credentials().enrollmentSecret(secretId).orElseThrow();
                         if (!s.usableAt(Instant.now())) {
                             wrong.add(row.route() + " with " + c + ": refused with " + r.statusCode() + " but the secret was used up");
                         }
@@ -386,12 +386,12 @@ class AuthorizationMatrixTest {
         // issue: a factory station certifies a bare key inside its fleet only; a disabled one not at all
         Path pub = dir.resolve("cli.pub");
         Files.writeString(pub, Pem.encode("PUBLIC KEY", KeyAlgorithm.EC_P256.generate().getPublic().getEncoded()));
-        long before = ts.fleet.store().certificateCount();
+        long before = ts.fleet.store().certificates().certificateCount();
         assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", B, "--station", "line-y").exit()).isEqualTo(77);
         assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", B, "--station", "line-off").exit()).isEqualTo(77);
         assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", "mx-w", "--station", "line-x", "--profile", "server-tls")
                 .exit()).isEqualTo(77);
-        assertThat(ts.fleet.store().certificateCount()).isEqualTo(before);
+        assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(before);
         assertThat(Cli.run(ts.home, "issue", "--public-key", pub.toString(), "--device", B, "--station", "line-x").exit()).isZero();
         // sign: an operator, for any profile but the ceremony's
         Path csr = dir.resolve("cli.csr");
@@ -403,7 +403,7 @@ class AuthorizationMatrixTest {
         String id = pendingRequest();
         Cli.Result approved = Cli.run(ts.home, "request", "approve", id);
         assertThat(approved.exit()).as(approved.all()).isZero();
-        assertThat(ts.fleet.store().request(id).orElseThrow().serial()).isNotNull();
+        assertThat(ts.fleet.store().requests().request(id).orElseThrow().serial()).isNotNull();
     }
 
     private static void collect(picocli.CommandLine cl, String prefix, Set<String> out) {

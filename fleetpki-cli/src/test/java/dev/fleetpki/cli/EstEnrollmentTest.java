@@ -76,7 +76,7 @@ class EstEnrollmentTest {
     }
 
     private long certificates() {
-        return ts.fleet.store().certificateCount();
+        return ts.fleet.store().certificates().certificateCount();
     }
 
     private String secret(String device, String model) {
@@ -207,7 +207,7 @@ class EstEnrollmentTest {
         Path csr300 = csr("m300", "m-300");
         Path idev300 = idevid("acme-se", "idev-300", "/O=acme-se/CN=m-300");
         assertThat(post("/simpleenroll", csr300, tls(idev300)).status()).isEqualTo(202);
-        String id300 = ts.fleet.store().requests(dev.fleetpki.core.EnrollmentRequest.Status.PENDING, 10).getFirst().id();
+        String id300 = ts.fleet.store().requests().requests(dev.fleetpki.core.EnrollmentRequest.Status.PENDING, 10).getFirst().id();
         assertThat(Cli.run(ts.home, "request", "reject", id300, "--reason", "not our hardware").exit()).isZero();
         EstCurl.Http rejected = post("/simpleenroll", csr300, tls(idev300));
         assertThat(rejected.status()).isEqualTo(403);

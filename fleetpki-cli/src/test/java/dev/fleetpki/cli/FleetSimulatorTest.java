@@ -43,7 +43,7 @@ class FleetSimulatorTest {
             assertThat(s.render()).contains("enrolled         200").contains("p99");
             assertThat(progress.toString(StandardCharsets.UTF_8)).contains("200/200 devices, 0 failed").contains("revoked 10 devices");
             // the server saw them: 200 devices, each with its enrollment and its renewal (and the broker's certificate)
-            assertThat(ts.fleet.store().certificateCount()).isGreaterThanOrEqualTo(401);
+            assertThat(ts.fleet.store().certificates().certificateCount()).isGreaterThanOrEqualTo(401);
         }
     }
 }

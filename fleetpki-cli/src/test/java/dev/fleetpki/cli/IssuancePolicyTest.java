@@ -109,7 +109,7 @@ class IssuancePolicyTest {
     void aCertificateMayNotOutliveItsIssuer() {
         PublicKey k = KeyAlgorithm.EC_P256.generate().getPublic();
         assertThatThrownBy(() -> bare(k, "device-long")).hasMessageContaining("after its issuer 'issuing' ends");
-        assertThat(fleet.store().certificateCount()).isZero();
+        assertThat(fleet.store().certificates().certificateCount()).isZero();
         assertThat(fleet.store().reservationCount()).as("no serial was taken, so none was reserved").isZero();
     }
 
@@ -117,7 +117,7 @@ class IssuancePolicyTest {
     void derSizeBudgetIsLintedBeforeTheCaSigns() {
         PublicKey k = KeyAlgorithm.EC_P256.generate().getPublic();
         assertThatThrownBy(() -> bare(k, "device-tiny")).hasMessageContaining("over profile 'device-tiny' budget of 300");
-        assertThat(fleet.store().certificateCount()).isZero();
+        assertThat(fleet.store().certificates().certificateCount()).isZero();
     }
 
     @Test
@@ -149,7 +149,7 @@ class IssuancePolicyTest {
                 .hasMessageContaining("for device 'dev-1', not 'dev-2'");
         assertThatThrownBy(() -> fleet.pipeline().issue(IssuanceRequest.fromBareKey(k, "dev-1", "device-uri", "test"), forDev1))
                 .hasMessageContaining("authorized for profile 'device', not 'device-uri'");
-        assertThat(fleet.store().certificateCount()).isZero();
+        assertThat(fleet.store().certificates().certificateCount()).isZero();
     }
 
     @Test

@@ -39,7 +39,7 @@ class IssuedRecordTest {
         TestHome.init(home);
         try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
             Actor op = Actor.operator("test");
-            f.store().addDevice(new Device("sensor-1", "m", Map.of(), Device.Status.ACTIVE, "software", f.clock().instant()),
+            f.store().devices().addDevice(new Device("sensor-1", "m", Map.of(), Device.Status.ACTIVE, "software", f.clock().instant()),
                     new AuditEvent(f.clock().instant(), op, AuditAction.DEVICE_ADD, "device:sensor-1", Map.of()));
             KeyPair kp = KeyAlgorithm.EC_P256.generate();
             byte[] csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=sensor-1,O=Acme"), kp.getPublic())
@@ -56,12 +56,12 @@ class IssuedRecordTest {
             assertThat(decoded.getSerialNumber().toString(16)).isEqualTo(issued.serialHex().replaceFirst("^0+(?=.)", ""));
             decoded.verify(f.cas().get("issuing").certificate().getPublicKey());
 
-            StoredCertificate stored = f.store().certificate(issued.serialHex()).orElseThrow();
+            StoredCertificate stored = f.store().certificates().certificate(issued.serialHex()).orElseThrow();
             assertThat(stored.issued().der()).isEqualTo(issued.der());
             // the not_after column is what "cert list --expiring-within" filters on
-            assertThat(f.store().certificates(null, f.clock().instant(), issued.notAfter().plus(Duration.ofSeconds(1)), 10))
+            assertThat(f.store().certificates().certificates(null, f.clock().instant(), issued.notAfter().plus(Duration.ofSeconds(1)), 10))
                     .extracting(s -> s.issued().serialHex()).containsExactly(issued.serialHex());
-            assertThat(f.store().certificates(null, f.clock().instant(), issued.notAfter(), 10)).isEmpty();
+            assertThat(f.store().certificates().certificates(null, f.clock().instant(), issued.notAfter(), 10)).isEmpty();
         }
     }
 }

@@ -55,7 +55,7 @@ class OcspAbuseTest {
     void noncesAreEchoedUpToThirtyTwoOctetsAndAnEmptyOneIsMalformed() throws Exception {
         try (TestServer t = TestServer.start(dir, null)) {
             X509Certificate issuing = t.fleet.store().ca("issuing").orElseThrow().certificate();
-            BigInteger serial = t.fleet.store().certificates(null, java.time.Instant.now(), null, 10).getFirst().issued().certificate().getSerialNumber();
+            BigInteger serial = t.fleet.store().certificates().certificates(null, java.time.Instant.now(), null, 10).getFirst().issued().certificate().getSerialNumber();
             RevocationService r = t.services.revocation();
             byte[] n16 = new byte[16];
             new SecureRandom().nextBytes(n16);
@@ -112,7 +112,7 @@ class OcspAbuseTest {
             assertThat(signed).as("signed in %.2f s", seconds).isLessThanOrEqualTo(5 + (int) Math.ceil(seconds * 5) + 1);
             assertThat(later).isGreaterThan(0);
             // the server's own certificate is issued: its answer is still signed
-            BigInteger known = t.fleet.store().certificates(null, java.time.Instant.now(), null, 10).getFirst().issued().certificate().getSerialNumber();
+            BigInteger known = t.fleet.store().certificates().certificates(null, java.time.Instant.now(), null, 10).getFirst().issued().certificate().getSerialNumber();
             OCSPResp good = new OCSPResp(r.answer(request(issuing, known, null)).der());
             assertThat(good.getStatus()).isZero();
             assertThat(((BasicOCSPResp) good.getResponseObject()).getResponses()[0].getCertStatus()).isNull();

@@ -67,7 +67,7 @@ class RestCertificatesTest {
     @Test
     void aCsrBecomesACertificateOpensslVerifiesAndEveryRefusalStoresNothing() throws Exception {
         Path csr = TestHome.opensslCsr(dir, "sensor-1", "ec", "/CN=sensor-1", "-pkeyopt", "ec_paramgen_curve:P-256");
-        long before = fleet.store().certificateCount();
+        long before = fleet.store().certificates().certificateCount();
         assertProblem(call("POST", "/api/v1/certificate-requests", auditor, requestJson(csr, "sensor-1")), 403, "has role auditor");
         Path wrongCn = TestHome.opensslCsr(dir, "other", "ec", "/CN=other", "-pkeyopt", "ec_paramgen_curve:P-256");
         assertProblem(call("POST", "/api/v1/certificate-requests", issuer, requestJson(wrongCn, "sensor-1")), 400, "is not the device id");
@@ -75,7 +75,7 @@ class RestCertificatesTest {
         assertProblem(call("POST", "/api/v1/certificate-requests", issuer, "{\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\nAAAA\\n-----END CERTIFICATE REQUEST-----\",\"device\":\"sensor-1\"}"),
                 400, "");
         assertProblem(call("POST", "/api/v1/certificate-requests", issuer, "{\"device\":\"sensor-1\"}"), 400, "send exactly one of 'csr'");
-        assertThat(fleet.store().certificateCount()).isEqualTo(before);
+        assertThat(fleet.store().certificates().certificateCount()).isEqualTo(before);
 
         HttpResponse<String> created = call("POST", "/api/v1/certificate-requests", issuer, requestJson(csr, "sensor-1"));
         assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
@@ -103,7 +103,7 @@ class RestCertificatesTest {
         assertThat(call("GET", "/api/v1/certificates/" + serial + "/chain", auditor, null).body()).isEqualTo(cert.path("chainPem").asText());
         HttpResponse<byte[]> der = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/certificates/" + serial + "/der"))
                 .header("Authorization", "Bearer " + auditor).build(), HttpResponse.BodyHandlers.ofByteArray());
-        assertThat(der.body()).isEqualTo(fleet.store().certificate(serial).orElseThrow().issued().der());
+        assertThat(der.body()).isEqualTo(fleet.store().certificates().certificate(serial).orElseThrow().issued().der());
         assertProblem(call("GET", "/api/v1/certificates/00ff", auditor, null), 404, "no certificate with serial 00ff");
 
         // revocation

@@ -94,10 +94,10 @@ class RestDevicesTest {
 
         assertThat(send("GET", "/api/v1/devices", auditor, null, null).statusCode()).isEqualTo(200);
         assertProblem(send("POST", "/api/v1/devices", auditor, "application/json", "{\"id\":\"x-1\"}"), 403, "token 'audit' has role auditor");
-        assertThat(fleet.store().deviceNow("x-1")).isEmpty();
+        assertThat(fleet.store().devices().deviceNow("x-1")).isEmpty();
 
         // tokens are stored hashed: the token text is nowhere in the database
-        assertThat(fleet.store().tokens()).extracting(t -> t.secretHash()).noneMatch(h -> issuer.contains(h));
+        assertThat(fleet.store().credentials().tokens()).extracting(t -> t.secretHash()).noneMatch(h -> issuer.contains(h));
         assertThat(Cli.run(home, "token", "list").out()).contains("ci", "issuer", "active").contains("old").contains("revoked")
                 .doesNotContain(issuer.substring(21));
     }
@@ -122,8 +122,8 @@ class RestDevicesTest {
         assertProblem(send("POST", "/api/v1/devices", issuer, "text/plain", "{\"id\":\"d-z\"}"), 415, "Content-Type: application/json");
         assertProblem(send("POST", "/api/v1/devices", issuer, "application/json", "{\"id\":\"d-y\",\"model\":\"" + "x".repeat(70_000) + "\"}"),
                 413, "larger than");
-        assertThat(fleet.store().deviceNow("d-z")).isEmpty();
-        assertThat(fleet.store().deviceNow("d-y")).isEmpty();
+        assertThat(fleet.store().devices().deviceNow("d-z")).isEmpty();
+        assertThat(fleet.store().devices().deviceNow("d-y")).isEmpty();
 
         // keyset paging with a filter
         List<String> seen = new ArrayList<>();
@@ -180,7 +180,7 @@ class RestDevicesTest {
             assertThat(json(secret).path("device").asText()).isEqualTo(id);
             HttpResponse<String> disabled = send("POST", location + "/disable", issuer, null, null);
             assertThat(disabled.statusCode()).as(id + ": " + disabled.body()).isEqualTo(200);
-            assertThat(fleet.store().deviceNow(id).orElseThrow().status().name()).isEqualTo("DISABLED");
+            assertThat(fleet.store().devices().deviceNow(id).orElseThrow().status().name()).isEqualTo("DISABLED");
         }
         assertProblem(send("GET", "/api/v1/devices/acme%2Fline-3%2F0099", issuer, null, null), 404, "device 'acme/line-3/0099' is not registered");
     }

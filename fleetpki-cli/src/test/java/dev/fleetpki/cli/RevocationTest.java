@@ -194,7 +194,7 @@ class RevocationTest {
             Issued last = issue(t, "sensor-last"); // by the CLI, so nothing pre-signs it but the next pass
             assertThat(rs.ocspResponse(last.serial())).isEmpty();
             // the server is told of it as of one it issued, and stops within microseconds, before its 200 ms drain
-            revocation.issued(t.fleet.store().certificate(last.serial()).orElseThrow().issued(), "est", 0);
+            revocation.issued(t.fleet.store().certificates().certificate(last.serial()).orElseThrow().issued(), "est", 0);
             revocation.close();
             assertThat(rs.ocspResponse(last.serial())).as("answer of the last certificate issued before the stop")
                     .hasValueSatisfying(row -> assertThat(row.status()).isEqualTo("good"));

@@ -62,7 +62,7 @@ class ServerHardeningTest {
         assertThat(ts.server.refreshIdentity(ts.services, TestServer.HOST, Actor.operator("test"))).isTrue();
         BigInteger now = servedSerial(root);
         assertThat(now).isNotEqualTo(served);
-        assertThat(ts.fleet.store().certificate(now.toString(16)).orElseThrow().revoked()).isFalse();
+        assertThat(ts.fleet.store().certificates().certificate(now.toString(16)).orElseThrow().revoked()).isFalse();
         assertThat(ts.server.refreshIdentity(ts.services, TestServer.HOST, Actor.operator("test"))).as("nothing to replace").isFalse();
         String info = Proc.run(dir, Map.of(), "openssl", "pkcs12", "-info", "-noout", "-in", ts.home.resolve(ServerIdentity.FILE).toString(),
                 "-passin", "file:" + ts.home.resolve("secrets/passphrase")).output();

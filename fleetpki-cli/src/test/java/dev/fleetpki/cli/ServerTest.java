@@ -44,8 +44,8 @@ class ServerTest {
             ServerIdentity.Loaded tls = ServerIdentity.ensure(s, HOST, dev.fleetpki.core.Actor.operator("test"));
             assertThat(tls.issued()).isTrue();
             // the server's certificate is an ordinary issued certificate of a registered server
-            assertThat(f.store().deviceNow(HOST)).hasValueSatisfying(d -> assertThat(d.model()).isEqualTo("fleetpki-server"));
-            assertThat(f.store().certificates(HOST, f.clock().instant(), null, 10)).extracting(c -> c.issued().profile()).containsExactly("server-tls");
+            assertThat(f.store().devices().deviceNow(HOST)).hasValueSatisfying(d -> assertThat(d.model()).isEqualTo("fleetpki-server"));
+            assertThat(f.store().certificates().certificates(HOST, f.clock().instant(), null, 10)).extracting(c -> c.issued().profile()).containsExactly("server-tls");
 
             try (FleetServer server = FleetServer.start(s, tls, "127.0.0.1", 0)) {
                 String base = "https://127.0.0.1:" + server.port();

@@ -41,10 +41,10 @@ class SlowClientsTest {
     void idleSlowAndTricklingClientsAreCutOffWhileOthersAreServed() throws Exception {
         try (TestServer ts = TestServer.start(dir, null, null, new FleetServer.Limits(IDLE, 1024, 10_000))) {
             Actor op = Actor.operator("test");
-            ts.fleet.store().addDevice(new Device("slow-1", "m", Map.of(), Device.Status.ACTIVE, "software", ts.fleet.clock().instant()),
+            ts.fleet.store().devices().addDevice(new Device("slow-1", "m", Map.of(), Device.Status.ACTIVE, "software", ts.fleet.clock().instant()),
                     new AuditEvent(ts.fleet.clock().instant(), op, AuditAction.DEVICE_ADD, "device:slow-1", Map.of()));
-            String secret = Enrollment.newSecret(ts.fleet.store(), ts.fleet.store(), "slow-1", Duration.ofHours(1), op, ts.fleet.clock().instant()).text();
-            long certificatesBefore = ts.fleet.store().certificateCount();
+            String secret = Enrollment.newSecret(ts.fleet.store().devices(), ts.fleet.store().credentials(), "slow-1", Duration.ofHours(1), op, ts.fleet.clock().instant()).text();
+            long certificatesBefore = ts.fleet.store().certificates().certificateCount();
 
             // 100 TCP connections that never start their TLS handshake
             List<Socket> idle = new ArrayList<>();
@@ -116,7 +116,7 @@ class SlowClientsTest {
             trickle.close();
 
             // nothing was issued, and the secret is still unused: the device enrolls with it normally afterwards
-            assertThat(ts.fleet.store().certificateCount()).isEqualTo(certificatesBefore);
+            assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(certificatesBefore);
             java.security.KeyPair kp = dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate();
             byte[] csr = new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(new org.bouncycastle.asn1.x500.X500Name("CN=slow-1"),
                     kp.getPublic()).build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate()))
@@ -125,7 +125,7 @@ class SlowClientsTest {
                     .header("Content-Type", "application/pkcs10").header("Authorization", "Basic " + basic)
                     .POST(HttpRequest.BodyPublishers.ofString(Base64.getEncoder().encodeToString(csr))).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(200);
-            assertThat(ts.fleet.store().certificateCount()).isEqualTo(certificatesBefore + 1);
+            assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(certificatesBefore + 1);
         }
     }
 

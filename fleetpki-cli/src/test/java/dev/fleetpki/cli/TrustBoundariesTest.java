@@ -44,7 +44,7 @@ class TrustBoundariesTest {
     }
 
     private long certificates() {
-        return ts.fleet.store().certificateCount();
+        return ts.fleet.store().certificates().certificateCount();
     }
 
     private String secret(String device, String model) {
@@ -190,7 +190,7 @@ class TrustBoundariesTest {
         String s = secret("q-1", "sensor");
         EstCurl.Http pending = curl.est("/simpleenroll", curl.csr("q1", "q-1"), "-u q-1:" + s);
         assertThat(pending.status()).as(pending.body()).isEqualTo(202);
-        String id = ts.fleet.store().pendingRequest("q-1", "device").orElseThrow().id();
+        String id = ts.fleet.store().requests().pendingRequest("q-1", "device").orElseThrow().id();
         String path = "/api/v1/certificate-requests/" + id;
         String factory = token("line-token", "factory");
         String issuer = token("ops", "issuer");

@@ -28,12 +28,13 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
     /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
-        metrics.watchPending(store::pendingCount);
+        metrics.watchPending(store.requests()::pendingCount);
         RevocationService revocation = new RevocationService(config, store, store.revocation(), cas, clock, true);
         revocation.observe(metrics);
         IssuancePipeline observed = pipeline.observedBy(IssuanceObserver.all(metrics, revocation));
         EnrollmentAuthorizer authorizer = new EnrollmentAuthorizer(config, store, clock);
-        return new Services(config, store, store, store, store, store, cas, observed, clock, metrics, revocation, authorizer,
-                new Enrollment(config, store, store, store, observed, authorizer, clock, metrics));
+        return new Services(config, store.devices(), store.credentials(), store.requests(), store.certificates(), store, cas, observed, clock,
+                metrics, revocation, authorizer, new Enrollment(config, store.requests(), store.certificates(), store.devices(), observed, authorizer,
+                clock, metrics));
     }
 }

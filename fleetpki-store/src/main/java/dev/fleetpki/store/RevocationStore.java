@@ -19,12 +19,12 @@ import java.util.Optional;
  * store (a replica), so CRL and OCSP serving can run on nodes that cannot issue.
  */
 public final class RevocationStore implements RevocationLedger {
-    private final JdbcStore store;
+    private final Jdbc store;
     private final Database db;
 
-    RevocationStore(JdbcStore store, Database db) {
+    RevocationStore(Jdbc store) {
         this.store = store;
-        this.db = db;
+        this.db = store.db();
     }
 
     /**
@@ -55,7 +55,7 @@ public final class RevocationStore implements RevocationLedger {
                 ps.setString(1, ca);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        var cert = JdbcStore.cert(rs.getBytes(1));
+                        var cert = Jdbc.cert(rs.getBytes(1));
                         if (cert.getNotAfter().getTime() >= notAfterFrom) {
                             sink.accept(cert.getSerialNumber().toString(16), rs.getLong(2), RevocationReason.valueOf(rs.getString(3)), 0);
                             n++;

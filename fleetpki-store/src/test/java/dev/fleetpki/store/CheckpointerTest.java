@@ -27,7 +27,7 @@ class CheckpointerTest {
             long before = db.checkpointSyncs();
             Instant now = Instant.now();
             for (int i = 0; i < 200; i++) {
-                s.addDevice(new Device("d" + i, null, Map.of(), Device.Status.ACTIVE, null, now),
+                s.devices().addDevice(new Device("d" + i, null, Map.of(), Device.Status.ACTIVE, null, now),
                         new AuditEvent(now, Actor.operator("test"), AuditAction.DEVICE_ADD, "device:d" + i, Map.of()));
             }
             long deadline = System.nanoTime() + 10_000_000_000L;
@@ -37,8 +37,8 @@ class CheckpointerTest {
             assertThat(db.checkpointSyncs()).as("syncs of the database file after the checkpoint copied the commits").isGreaterThan(before);
         }
         try (JdbcStore again = new JdbcStore(Database.open(url, null, null, dir))) {
-            assertThat(again.devices(500)).hasSize(200);
-            assertThat(again.verifyAudit().intact()).isTrue();
+            assertThat(again.devices().devices(500)).hasSize(200);
+            assertThat(again.auditLog().verifyAudit().intact()).isTrue();
         }
     }
 }

@@ -35,22 +35,22 @@ class StatementCacheTest {
         try (JdbcStore here = new JdbcStore(Database.open(url, null, null, dir));
              JdbcStore otherNode = new JdbcStore(Database.open(url, null, null, dir))) {
             Instant now = Instant.now();
-            otherNode.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, now),
+            otherNode.devices().addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, now),
                     new AuditEvent(now, OP, AuditAction.DEVICE_ADD, "device:d1", Map.of()));
             for (int i = 0; i < 12; i++) {
                 // the request written last is the one pending: earlier ones are settled through the store's own path
                 String hash = "%064x".formatted(i);
-                otherNode.addRequest(new EnrollmentRequest("r" + i, "d1", "p" + i, new byte[] {1}, hash, EnrollmentRequest.Status.PENDING,
+                otherNode.requests().addRequest(new EnrollmentRequest("r" + i, "d1", "p" + i, new byte[] {1}, hash, EnrollmentRequest.Status.PENDING,
                         "secret", OP, "est", now, null, null, null, null), new AuditEvent(now, OP, AuditAction.REQUEST_ADD, "request:r" + i, Map.of()));
                 int profile = i;
                 List<Future<Integer>> seen = new ArrayList<>();
                 for (int t = 0; t < 16; t++) { // more readers than pooled connections: every kept statement is used
-                    seen.add(readers.submit(() -> here.requestsFor("d1", "p" + profile, hash).size()));
+                    seen.add(readers.submit(() -> here.requests().requestsFor("d1", "p" + profile, hash).size()));
                 }
                 for (Future<Integer> f : seen) {
                     assertThat(f.get()).as("a read after commit %d sees it", i).isEqualTo(1);
                 }
-                assertThat(here.pendingCount()).isEqualTo(i + 1);
+                assertThat(here.requests().pendingCount()).isEqualTo(i + 1);
                 assertThat(wholeLogCheckpoints(url)).as("no reader holds an old snapshot, so the whole log can be checkpointed").isTrue();
             }
         } finally {

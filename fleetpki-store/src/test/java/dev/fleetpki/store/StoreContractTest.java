@@ -78,13 +78,13 @@ class StoreContractTest {
     @ValueSource(strings = {"sqlite", "postgresql"})
     void devicesAreUniqueAndAFailedWriteLeavesNothing(String kind) throws Exception {
         JdbcStore s = open(kind);
-        s.addDevice(new Device("d1", "m", Map.of("site", "berlin"), Device.Status.ACTIVE, "software", Instant.now()), event("device.add", "device:d1"));
-        assertThatThrownBy(() -> s.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1")))
+        s.devices().addDevice(new Device("d1", "m", Map.of("site", "berlin"), Device.Status.ACTIVE, "software", Instant.now()), event("device.add", "device:d1"));
+        assertThatThrownBy(() -> s.devices().addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1")))
                 .isInstanceOf(PkiException.class).hasMessageContaining("already registered")
                 .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);
-        assertThat(s.devices(10)).hasSize(1);
+        assertThat(s.devices().devices(10)).hasSize(1);
         assertThat(s.device("d1").orElseThrow().tags()).containsEntry("site", "berlin");
-        var v = s.verifyAudit();
+        var v = s.auditLog().verifyAudit();
         assertThat(v.events()).as("the failed add wrote no audit row either").isEqualTo(1);
         assertThat(v.intact()).isTrue();
     }
@@ -93,21 +93,21 @@ class StoreContractTest {
     @ValueSource(strings = {"sqlite", "postgresql"})
     void serialsAreReservedOnceAndIssuedWithTheirAuditEvent(String kind) throws Exception {
         JdbcStore s = open(kind);
-        s.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
+        s.devices().addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
         String serial = s.reserveSerial();
         assertThat(s.reserveSerial()).isNotEqualTo(serial);
         assertThatThrownBy(() -> s.reserveSerials(List.of(SerialNumbers.hex(SerialNumbers.next()), serial)))
                 .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);
         assertThat(new BigInteger(serial, 16).bitLength()).as("127 random bits, top bit fixed").isEqualTo(127);
         s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1"));
-        assertThat(s.certificate(serial).orElseThrow().issued().deviceId()).isEqualTo("d1");
+        assertThat(s.certificates().certificate(serial).orElseThrow().issued().deviceId()).isEqualTo("d1");
         assertThatThrownBy(() -> s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1")))
                 .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);
-        s.revoke(serial, RevocationReason.KEY_COMPROMISE, Instant.now(), event("certificate.revoke", "serial:" + serial));
-        assertThat(s.certificate(serial).orElseThrow().reason()).isEqualTo(RevocationReason.KEY_COMPROMISE);
-        assertThatThrownBy(() -> s.revoke(serial, RevocationReason.UNSPECIFIED, Instant.now(), event("certificate.revoke", "y")))
+        s.certificates().revoke(serial, RevocationReason.KEY_COMPROMISE, Instant.now(), event("certificate.revoke", "serial:" + serial));
+        assertThat(s.certificates().certificate(serial).orElseThrow().reason()).isEqualTo(RevocationReason.KEY_COMPROMISE);
+        assertThatThrownBy(() -> s.certificates().revoke(serial, RevocationReason.UNSPECIFIED, Instant.now(), event("certificate.revoke", "y")))
                 .hasMessageContaining("already revoked");
-        var v = s.verifyAudit();
+        var v = s.auditLog().verifyAudit();
         assertThat(v.intact()).as(v.problems().toString()).isTrue();
         assertThat(v.events()).isEqualTo(3);
     }
@@ -120,7 +120,7 @@ class StoreContractTest {
         int threads = 32;
         int each = 20;
         for (int t = 0; t < threads; t++) {
-            s.addDevice(new Device("d" + t, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d" + t));
+            s.devices().addDevice(new Device("d" + t, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d" + t));
         }
         AtomicInteger conflicts = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -147,9 +147,9 @@ class StoreContractTest {
         }
         pool.shutdown();
         assertThat(conflicts.get()).isEqualTo(threads);
-        assertThat(s.certificateCount()).isEqualTo(threads * each);
+        assertThat(s.certificates().certificateCount()).isEqualTo(threads * each);
         assertThat(s.reservationCount()).isGreaterThanOrEqualTo(threads * each + 1);
-        var v = s.verifyAudit();
+        var v = s.auditLog().verifyAudit();
         assertThat(v.intact()).as(v.problems().toString()).isTrue();
         assertThat(v.events()).isEqualTo(threads * each + threads);
     }
@@ -167,10 +167,10 @@ class StoreContractTest {
         int threads = 32;
         int each = 10;
         for (int t = 0; t < threads; t++) {
-            s.addDevice(new Device("d" + t, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d" + t));
+            s.devices().addDevice(new Device("d" + t, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d" + t));
         }
         try (JdbcStore otherNode = new JdbcStore(Database.open(url, null, null, dir))) {
-            otherNode.revokeDevice("d5", RevocationReason.KEY_COMPROMISE, Instant.now(), OP);
+            otherNode.devices().revokeDevice("d5", RevocationReason.KEY_COMPROMISE, Instant.now(), OP);
         }
         AtomicInteger refused = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -195,9 +195,9 @@ class StoreContractTest {
         }
         pool.shutdown();
         assertThat(refused.get()).as("every write for the revoked device, and only those").isEqualTo(each);
-        assertThat(s.certificates("d5", Instant.now(), null, 100)).isEmpty();
-        assertThat(s.certificateCount()).isEqualTo((threads - 1) * each);
-        var v = s.verifyAudit();
+        assertThat(s.certificates().certificates("d5", Instant.now(), null, 100)).isEmpty();
+        assertThat(s.certificates().certificateCount()).isEqualTo((threads - 1) * each);
+        var v = s.auditLog().verifyAudit();
         assertThat(v.intact()).as(v.problems().toString()).isTrue();
         assertThat(v.events()).as("device adds, the revocation, the issues").isEqualTo(threads + 1 + (threads - 1) * each);
     }
@@ -215,9 +215,9 @@ class StoreContractTest {
         int devices = 32;
         Instant now = Instant.now();
         for (int t = 0; t < devices; t++) {
-            s.addDevice(new Device("d" + t, null, Map.of(), Device.Status.ACTIVE, null, now), event("device.add", "device:d" + t));
+            s.devices().addDevice(new Device("d" + t, null, Map.of(), Device.Status.ACTIVE, null, now), event("device.add", "device:d" + t));
             Instant expires = t == 3 ? now.minusSeconds(1) : now.plusSeconds(3600);
-            s.addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret("s" + t, "d" + t, "hash", now.minusSeconds(60), OP, expires, null, null),
+            s.credentials().addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret("s" + t, "d" + t, "hash", now.minusSeconds(60), OP, expires, null, null),
                     event("device.secret", "device:d" + t));
         }
         record Use(String device, String secret) {}
@@ -251,10 +251,10 @@ class StoreContractTest {
         }
         pool.shutdown();
         assertThat(refused.get()).as("the second use of each secret, both uses of the expired one, the other device's").isEqualTo((devices - 1) + 2 + 1);
-        assertThat(s.certificateCount()).isEqualTo(devices - 1);
+        assertThat(s.certificates().certificateCount()).isEqualTo(devices - 1);
         for (int t = 0; t < devices; t++) {
-            var secret = s.enrollmentSecret("s" + t).orElseThrow();
-            var issued = s.certificates("d" + t, Instant.now(), null, 10);
+            var secret = s.credentials().enrollmentSecret("s" + t).orElseThrow();
+            var issued = s.certificates().certificates("d" + t, Instant.now(), null, 10);
             if (t == 3) {
                 assertThat(secret.usedAt()).isNull();
                 assertThat(issued).isEmpty();
@@ -263,7 +263,7 @@ class StoreContractTest {
                 assertThat(secret.usedSerial()).as("secret s" + t).isEqualTo(issued.getFirst().issued().serialHex());
             }
         }
-        var v = s.verifyAudit();
+        var v = s.auditLog().verifyAudit();
         assertThat(v.intact()).as(v.problems().toString()).isTrue();
         assertThat(v.events()).as("device adds, secrets, the issues").isEqualTo(2 * devices + devices - 1);
     }
@@ -282,11 +282,11 @@ class StoreContractTest {
             // strictly interleaved: every write of each store finds its cached head stale
             for (int i = 0; i < 10; i++) {
                 JdbcStore s = i % 2 == 0 ? a : b;
-                s.addDevice(new Device("i" + i, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:i" + i));
+                s.devices().addDevice(new Device("i" + i, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:i" + i));
             }
             // and concurrently, issuance on both at once
             for (int t = 0; t < 8; t++) {
-                a.addDevice(new Device("c" + t, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:c" + t));
+                a.devices().addDevice(new Device("c" + t, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:c" + t));
             }
             ExecutorService pool = Executors.newFixedThreadPool(8);
             List<Future<?>> fs = new ArrayList<>();
@@ -304,8 +304,8 @@ class StoreContractTest {
                 f.get(120, TimeUnit.SECONDS);
             }
             pool.shutdown();
-            assertThat(a.certificateCount()).isEqualTo(200);
-            var v = b.verifyAudit();
+            assertThat(a.certificates().certificateCount()).isEqualTo(200);
+            var v = b.auditLog().verifyAudit();
             assertThat(v.intact()).as(v.problems().toString()).isTrue();
             assertThat(v.events()).isEqualTo(10 + 8 + 200);
         }
@@ -316,48 +316,48 @@ class StoreContractTest {
     void auditVerifyFindsEditsDeletionsAndATruncatedTail(String kind) throws Exception {
         JdbcStore s = open(kind);
         for (int i = 1; i <= 5; i++) {
-            s.addDevice(new Device("d" + i, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d" + i));
+            s.devices().addDevice(new Device("d" + i, null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d" + i));
         }
-        assertThat(s.verifyAudit().intact()).isTrue();
+        assertThat(s.auditLog().verifyAudit().intact()).isTrue();
         exec(s, "UPDATE audit_event SET actor = 'operator:mallory' WHERE seq = 2");
-        assertThat(s.verifyAudit().problems()).containsExactly("event 2 was edited: its contents no longer match its hash");
+        assertThat(s.auditLog().verifyAudit().problems()).containsExactly("event 2 was edited: its contents no longer match its hash");
         exec(s, "UPDATE audit_event SET actor = 'operator:test' WHERE seq = 2");
         exec(s, "DELETE FROM audit_event WHERE seq = 3");
-        assertThat(s.verifyAudit().problems()).contains("events 3 are missing (deleted)", "event 4 does not link to the event before it");
+        assertThat(s.auditLog().verifyAudit().problems()).contains("events 3 are missing (deleted)", "event 4 does not link to the event before it");
         exec(s, "DELETE FROM audit_event WHERE seq >= 4");
-        assertThat(s.verifyAudit().problems()).anyMatch(p -> p.startsWith("the newest events are missing"));
+        assertThat(s.auditLog().verifyAudit().problems()).anyMatch(p -> p.startsWith("the newest events are missing"));
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"sqlite", "postgresql"})
     void revokingADeviceRevokesItsCertificatesInOneTransaction(String kind) throws Exception {
         JdbcStore s = open(kind);
-        s.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
+        s.devices().addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
         for (int i = 0; i < 3; i++) {
             String serial = s.reserveSerial();
             s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1"));
         }
-        assertThat(s.revokeDevice("d1", RevocationReason.CESSATION_OF_OPERATION, Instant.now(), OP)).hasSize(3);
+        assertThat(s.devices().revokeDevice("d1", RevocationReason.CESSATION_OF_OPERATION, Instant.now(), OP)).hasSize(3);
         assertThat(s.device("d1").orElseThrow().status()).isEqualTo(Device.Status.REVOKED);
-        assertThat(s.certificates("d1", Instant.now(), null, 10)).allMatch(c -> c.revoked());
-        assertThatThrownBy(() -> s.revokeDevice("nope", RevocationReason.UNSPECIFIED, Instant.now(), OP)).hasMessageContaining("not registered");
+        assertThat(s.certificates().certificates("d1", Instant.now(), null, 10)).allMatch(c -> c.revoked());
+        assertThatThrownBy(() -> s.devices().revokeDevice("nope", RevocationReason.UNSPECIFIED, Instant.now(), OP)).hasMessageContaining("not registered");
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"sqlite", "postgresql"})
     void aDeviceRevokedElsewhereGetsNothingEvenIfCachedHereAsActive(String kind) throws Exception {
         JdbcStore s = open(kind);
-        s.addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
+        s.devices().addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
         assertThat(s.device("d1").orElseThrow().status()).isEqualTo(Device.Status.ACTIVE); // now cached
         try (JdbcStore otherNode = new JdbcStore(Database.open(url, null, null, dir))) {
-            otherNode.revokeDevice("d1", RevocationReason.KEY_COMPROMISE, Instant.now(), OP);
+            otherNode.devices().revokeDevice("d1", RevocationReason.KEY_COMPROMISE, Instant.now(), OP);
         }
         assertThat(s.device("d1").orElseThrow().status()).as("the early check may still see the cached row").isEqualTo(Device.Status.ACTIVE);
         String serial = s.reserveSerial();
         assertThatThrownBy(() -> s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1")))
                 .isInstanceOf(PkiException.class).hasMessageContaining("device 'd1' was disabled, revoked or removed");
-        assertThat(s.certificateCount()).isZero();
-        assertThat(s.verifyAudit().events()).as("no issue event either").isEqualTo(2);
+        assertThat(s.certificates().certificateCount()).isZero();
+        assertThat(s.auditLog().verifyAudit().events()).as("no issue event either").isEqualTo(2);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -366,21 +366,21 @@ class StoreContractTest {
         JdbcStore s = open(kind);
         Instant created = Instant.ofEpochMilli(System.currentTimeMillis());
         Device d1 = new Device("d1", "sensor-v2", Map.of("site", "berlin"), Device.Status.ACTIVE, "pkcs11", created);
-        s.addDevice(d1, event("device.add", "device:d1"));
-        s.addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret("s1", "d1", "hash", created, OP, created.plusSeconds(3600), null, null),
+        s.devices().addDevice(d1, event("device.add", "device:d1"));
+        s.credentials().addEnrollmentSecret(new dev.fleetpki.core.EnrollmentSecret("s1", "d1", "hash", created, OP, created.plusSeconds(3600), null, null),
                 event("device.secret", "device:d1"));
-        var secret = s.enrollmentSecret("s1").orElseThrow();
+        var secret = s.credentials().enrollmentSecret("s1").orElseThrow();
         assertThat(secret.deviceId()).isEqualTo("d1");
         assertThat(secret.secretHash()).isEqualTo("hash");
         assertThat(secret.expiresAt()).isEqualTo(created.plusSeconds(3600));
         assertThat(secret.usedAt()).isNull();
         // the device came with the secret: another node's change is not read again within the cache's life
         try (JdbcStore otherNode = new JdbcStore(Database.open(url, null, null, dir))) {
-            otherNode.revokeDevice("d1", RevocationReason.KEY_COMPROMISE, Instant.now(), OP);
+            otherNode.devices().revokeDevice("d1", RevocationReason.KEY_COMPROMISE, Instant.now(), OP);
         }
         assertThat(s.device("d1")).as("every column of the device as read with the secret").contains(d1);
-        assertThat(s.deviceNow("d1").orElseThrow().status()).isEqualTo(Device.Status.REVOKED);
-        assertThat(s.enrollmentSecret("nope")).isEmpty();
+        assertThat(s.devices().deviceNow("d1").orElseThrow().status()).isEqualTo(Device.Status.REVOKED);
+        assertThat(s.credentials().enrollmentSecret("nope")).isEmpty();
     }
 
     private static void exec(JdbcStore s, String sql) throws Exception {
