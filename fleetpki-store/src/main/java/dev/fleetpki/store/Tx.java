@@ -3,7 +3,6 @@ package dev.fleetpki.store;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
-import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -21,12 +20,16 @@ import java.util.Set;
  * One write transaction of the group committer. Writes may be batched ({@link #batch}) across
  * the operations of a group; {@link #connection()} first writes what is pending so reads see it.
  * Audit events are chained here, in sequence order; issued certificates and audit events are
- * kept as rows until {@link #finish}, which on PostgreSQL writes a whole group in one round trip.
+ * kept as rows until {@link #finish}. What both databases share is here: the chaining, the rows,
+ * the secrets used up, the generic batches. Where they differ is {@link #finish}: on SQLite the
+ * head update, the device check and the rows as kept statements, one after the other (a local
+ * file: round trips cost nothing); on PostgreSQL all of it in one round trip
+ * ({@link PostgresGroupWrite}).
  */
 final class Tx {
-    private static final String INSERT_CERTIFICATE = "INSERT INTO certificate (serial, ca, device_id, profile, subject, not_before, not_after, der, "
+    static final String INSERT_CERTIFICATE = "INSERT INTO certificate (serial, ca, device_id, profile, subject, not_before, not_after, der, "
             + "proof_of_possession, issued_by, issued_at, protocol)";
-    private static final String INSERT_AUDIT = "INSERT INTO audit_event (seq, at, actor, action, target, detail, prev_hash, hash)";
+    static final String INSERT_AUDIT = "INSERT INTO audit_event (seq, at, actor, action, target, detail, prev_hash, hash)";
 
     private final Connection c;
     private final Database.Dialect dialect;
@@ -81,7 +84,7 @@ final class Tx {
     private static final String USE_SECRET = "UPDATE enrollment_secret SET used_at = ?, used_serial = ? "
             + "WHERE id = ? AND device_id = ? AND used_at IS NULL AND expires_at > ?";
 
-    private record AuditRow(long seq, long at, String actor, String action, String target, String detail, String prevHash, String hash) {}
+    record AuditRow(long seq, long at, String actor, String action, String target, String detail, String prevHash, String hash) {}
 
     /**
      * The audit chain head as the writer last committed it, so a group need not read it back. A
@@ -263,7 +266,14 @@ final class Tx {
             for (PreparedStatement ps : batches.values()) {
                 ps.executeBatch();
             }
-            finishInOneRoundTrip(); // the head's row lock first, as every writer takes it
+            // the head's row lock first, as every writer takes it
+            Set<String> active = PostgresGroupWrite.write(c, headMoves() ? new PostgresGroupWrite.HeadMove(seq, head, baseSeq, baseHash) : null,
+                    activeDevices, certs, audits);
+            if (!activeDevices.isEmpty()) {
+                requireAllActive(active);
+            }
+            certs.clear();
+            audits.clear();
             writeSecretUses();
             return;
         }
@@ -276,20 +286,11 @@ final class Tx {
         return baseSeq >= 0 && seq > baseSeq;
     }
 
-    private String headUpdateSql() {
-        return "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?";
-    }
-
-    private int bindHeadUpdate(PreparedStatement ps, int i) throws SQLException {
-        ps.setLong(i++, seq);
-        ps.setString(i++, head);
-        ps.setLong(i++, baseSeq);
-        ps.setString(i++, baseHash);
-        return i;
-    }
+    /** Moves the head to (seq, hash) only if it still holds (baseSeq, baseHash). */
+    static final String HEAD_UPDATE = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?";
 
     /** No row updated: another writer moved the head since it was read (or the row is gone, which the retry's read reports). */
-    private void headUpdated(int rows) {
+    static void headUpdated(int rows) {
         if (rows != 1) {
             throw new StaleAuditChain();
         }
@@ -299,9 +300,12 @@ final class Tx {
         if (!headMoves()) {
             return;
         }
-        try (Use u = use(headUpdateSql())) {
+        try (Use u = use(HEAD_UPDATE)) {
             PreparedStatement ps = u.ps();
-            bindHeadUpdate(ps, 1);
+            ps.setLong(1, seq);
+            ps.setString(2, head);
+            ps.setLong(3, baseSeq);
+            ps.setString(4, baseHash);
             headUpdated(ps.executeUpdate());
         }
     }
@@ -340,146 +344,6 @@ final class Tx {
                         "device '" + id + "' was disabled, revoked or removed while its certificate was being issued; nothing was issued");
             }
         }
-    }
-
-    /**
-     * PostgreSQL: the head update, the device check (rows locked FOR SHARE until commit), and the
-     * certificate and audit rows (as arrays, unnested), sent as one multi-statement request, so a
-     * group costs two round trips with its commit however many certificates it holds. The head
-     * update comes first: its row lock is the first thing any writer takes, so writers in several
-     * processes queue on it and never deadlock.
-     */
-    private void finishInOneRoundTrip() throws SQLException {
-        boolean moves = headMoves();
-        StringBuilder sql = new StringBuilder();
-        if (moves) {
-            sql.append(headUpdateSql()).append(";\n");
-        }
-        if (!activeDevices.isEmpty()) {
-            sql.append("SELECT id FROM device WHERE status = 'ACTIVE' AND id = ANY (?) FOR SHARE;\n");
-        }
-        if (!certs.isEmpty()) {
-            sql.append(INSERT_CERTIFICATE).append(" SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ")
-                    .append("?::bigint[], ?::bytea[], ?::boolean[], ?::text[], ?::bigint[], ?::text[]);\n");
-        }
-        if (!audits.isEmpty()) {
-            sql.append(INSERT_AUDIT).append(" SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]);\n");
-        }
-        if (sql.isEmpty()) {
-            return;
-        }
-        List<Array> arrays = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
-            int i = 1;
-            if (moves) {
-                i = bindHeadUpdate(ps, i);
-            }
-            if (!activeDevices.isEmpty()) {
-                ps.setArray(i++, array(arrays, "text", activeDevices.toArray(String[]::new)));
-            }
-            if (!certs.isEmpty()) {
-                int n = certs.size();
-                String[] serial = new String[n], ca = new String[n], device = new String[n], profile = new String[n], subject = new String[n];
-                String[] issuedBy = new String[n], protocol = new String[n];
-                Long[] notBefore = new Long[n], notAfter = new Long[n], issuedAt = new Long[n];
-                byte[][] der = new byte[n][];
-                Boolean[] pop = new Boolean[n];
-                for (int k = 0; k < n; k++) {
-                    CertRow r = certs.get(k);
-                    serial[k] = r.serial();
-                    ca[k] = r.ca();
-                    device[k] = r.deviceId();
-                    profile[k] = r.profile();
-                    subject[k] = r.subject();
-                    notBefore[k] = r.notBefore();
-                    notAfter[k] = r.notAfter();
-                    der[k] = r.der();
-                    pop[k] = r.proofOfPossession();
-                    issuedBy[k] = r.issuedBy();
-                    issuedAt[k] = r.issuedAt();
-                    protocol[k] = r.protocol();
-                }
-                ps.setArray(i++, array(arrays, "text", serial));
-                ps.setArray(i++, array(arrays, "text", ca));
-                ps.setArray(i++, array(arrays, "text", device));
-                ps.setArray(i++, array(arrays, "text", profile));
-                ps.setArray(i++, array(arrays, "text", subject));
-                ps.setArray(i++, array(arrays, "int8", notBefore));
-                ps.setArray(i++, array(arrays, "int8", notAfter));
-                ps.setArray(i++, array(arrays, "bytea", der));
-                ps.setArray(i++, array(arrays, "bool", pop));
-                ps.setArray(i++, array(arrays, "text", issuedBy));
-                ps.setArray(i++, array(arrays, "int8", issuedAt));
-                ps.setArray(i++, array(arrays, "text", protocol));
-            }
-            if (!audits.isEmpty()) {
-                int n = audits.size();
-                Long[] s = new Long[n], at = new Long[n];
-                String[] actor = new String[n], action = new String[n], target = new String[n], detail = new String[n], prev = new String[n], hash = new String[n];
-                for (int k = 0; k < n; k++) {
-                    AuditRow r = audits.get(k);
-                    s[k] = r.seq();
-                    at[k] = r.at();
-                    actor[k] = r.actor();
-                    action[k] = r.action();
-                    target[k] = r.target();
-                    detail[k] = r.detail();
-                    prev[k] = r.prevHash();
-                    hash[k] = r.hash();
-                }
-                ps.setArray(i++, array(arrays, "int8", s));
-                ps.setArray(i++, array(arrays, "int8", at));
-                ps.setArray(i++, array(arrays, "text", actor));
-                ps.setArray(i++, array(arrays, "text", action));
-                ps.setArray(i++, array(arrays, "text", target));
-                ps.setArray(i++, array(arrays, "text", detail));
-                ps.setArray(i++, array(arrays, "text", prev));
-                ps.setArray(i++, array(arrays, "text", hash));
-            }
-            boolean isResultSet = ps.execute();
-            // results arrive in statement order: head update count, device rows, certificate and audit insert counts
-            if (moves) {
-                headUpdated(ps.getUpdateCount());
-                isResultSet = ps.getMoreResults();
-            }
-            if (!activeDevices.isEmpty()) {
-                if (!isResultSet) {
-                    throw new SQLException("expected the active devices as a result set");
-                }
-                Set<String> active = new HashSet<>();
-                try (ResultSet rs = ps.getResultSet()) {
-                    while (rs.next()) {
-                        active.add(rs.getString(1));
-                    }
-                }
-                requireAllActive(active);
-                ps.getMoreResults();
-            }
-            if (!certs.isEmpty()) {
-                if (ps.getUpdateCount() != certs.size()) {
-                    throw new SQLException("stored " + ps.getUpdateCount() + " of " + certs.size() + " certificates");
-                }
-                ps.getMoreResults();
-            }
-            if (!audits.isEmpty()) {
-                if (ps.getUpdateCount() != audits.size()) {
-                    throw new SQLException("stored " + ps.getUpdateCount() + " of " + audits.size() + " audit events");
-                }
-                ps.getMoreResults();
-            }
-            certs.clear();
-            audits.clear();
-        } finally {
-            for (Array a : arrays) {
-                a.free();
-            }
-        }
-    }
-
-    private Array array(List<Array> arrays, String type, Object[] values) throws SQLException {
-        Array a = c.createArrayOf(type, values);
-        arrays.add(a);
-        return a;
     }
 
     void close() {
