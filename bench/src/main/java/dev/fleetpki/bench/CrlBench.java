@@ -159,7 +159,8 @@ public final class CrlBench {
 
     /** Runs inside the child JVM. */
     private static void generate(Path home) throws Exception {
-        try (Fleet f = Fleet.open(home, Clock.systemUTC()); RevocationService rev = f.revocation()) {
+        try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+            RevocationService rev = f.revocation();
             f.cas().get("issuing"); // open the key first: the passphrase KDF is not CRL work
             System.gc();
             for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {

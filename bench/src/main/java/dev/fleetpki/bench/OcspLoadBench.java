@@ -78,7 +78,8 @@ public final class OcspLoadBench {
             }
             IssuanceBench.progress("writing " + n + " certificates (1 in 20 revoked) into the store and into openssl's index.txt");
             List<Target> targets = fill(home, n);
-            try (Fleet f = Fleet.open(home, Clock.systemUTC()); RevocationService rev = f.revocation()) {
+            try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+                RevocationService rev = f.revocation();
                 long t0 = System.nanoTime();
                 long signed = rev.presign();
                 IssuanceBench.progress(String.format(Locale.ROOT, "pre-signed %d OCSP responses in %.1f s", signed, (System.nanoTime() - t0) / 1e9));

@@ -10,6 +10,7 @@ import dev.fleetpki.core.OcspSigner;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.server.RevocationHttp;
+import dev.fleetpki.server.RevocationScheduler;
 import dev.fleetpki.server.Services;
 import java.math.BigInteger;
 import java.net.URI;
@@ -60,8 +61,9 @@ public final class RevokeLatencyBench {
                     certs.add(s.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csrs.get(i)), "bench-" + i, "device", "bench"),
                             s.authorizer().operator(Actor.operator("bench"), "bench-" + i, "device", "bench")));
                 }
-                try (var rev = s.revocation(); RevocationHttp http = RevocationHttp.start(rev, f.store(), f.store().revocation(), s.metrics(), "127.0.0.1", 0)) {
-                    rev.start();
+                var rev = s.revocation();
+                try (RevocationHttp http = RevocationHttp.start(rev, f.store(), f.store().revocation(), s.metrics(), "127.0.0.1", 0);
+                     RevocationScheduler scheduler = RevocationScheduler.start(rev)) {
                     IssuanceBench.progress("pre-signed " + rev.presign() + " OCSP answers");
                     OcspSigner.Issuer issuer = OcspSigner.Issuer.of("issuing", f.store().ca("issuing").orElseThrow().certificate());
                     String url = "http://127.0.0.1:" + http.port() + "/ocsp";

@@ -10,6 +10,7 @@ import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.server.FleetServer;
 import dev.fleetpki.server.Metrics;
 import dev.fleetpki.server.RevocationHttp;
+import dev.fleetpki.server.RevocationScheduler;
 import dev.fleetpki.server.ServerIdentity;
 import dev.fleetpki.server.Services;
 import java.time.Clock;
@@ -73,9 +74,9 @@ final class ServeCommand implements Callable<Integer> {
     private static void serveRevocationUntilStopped(Fleet f, String bind, int httpPort, String hostname) throws InterruptedException {
         Metrics metrics = new Metrics(f.config().profiles().keySet());
         StopSignal stop = new StopSignal();
-        try (RevocationService revocation = f.revocation();
+        RevocationService revocation = f.revocation();
+        try (RevocationScheduler scheduler = RevocationScheduler.start(revocation);
              RevocationHttp http = RevocationHttp.start(revocation, f.store(), f.store().revocation(), metrics, bind, httpPort)) {
-            revocation.start();
             String base = "http://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + http.port();
             System.out.println("fleetpki serving revocation on " + base + "/  (" + (revocation.writable() ? "writable store: CRLs generated, OCSP pre-signed"
                     : "read-only store: serving what the writer published; OCSP misses signed live") + "; Ctrl-C stops it)");
@@ -168,13 +169,13 @@ final class ServeCommand implements Callable<Integer> {
         Services s = Services.of(f.config(), f.store(), f.cas(), f.pipeline(), f.clock());
         ServerIdentity.Loaded tls = ServerIdentity.ensure(s, hostname, actor);
         StopSignal stop = new StopSignal();
+        RevocationService revocation = s.revocation();
         try (FleetServer server = FleetServer.start(s, tls, bind, port);
-             RevocationService revocation = s.revocation();
+             RevocationScheduler scheduler = RevocationScheduler.start(revocation);
              RevocationHttp http = httpPort < 0 ? null
                      : RevocationHttp.start(revocation, f.store(), f.store().revocation(), s.metrics(), bind, httpPort);
              AuditCheckpoints checkpoints = new AuditCheckpoints(f)) {
             server.watchIdentity(s, hostname, actor);
-            revocation.start();
             String home = f.config().home().toString();
             System.out.println("fleetpki serving https://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + server.port() + "/  (Ctrl-C stops it)");
             System.out.println("  TLS certificate: CN=" + hostname + ", serial " + tls.certificate().getSerialNumber().toString(16)

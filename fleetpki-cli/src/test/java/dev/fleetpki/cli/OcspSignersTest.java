@@ -42,7 +42,8 @@ class OcspSignersTest {
         assertThat(signed.exit()).as(signed.all()).isZero();
 
         // the ceremony certified one signer, for the first issuing CA; the server's check certifies the others
-        try (Fleet f = Fleet.open(home, Clock.systemUTC()); RevocationService rev = f.revocation()) {
+        try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+            RevocationService rev = f.revocation();
             List<CaRecord> made = rev.maintainOcspSigners();
             assertThat(made).extracting(CaRecord::parent).containsExactlyInAnyOrder("factory-b", "code-signing");
             assertThat(made).allSatisfy(r -> {
@@ -66,7 +67,8 @@ class OcspSignersTest {
 
         // 25 days on, the 30-day signers are within a third of their end: new ones replace them, and answers use the new ones
         Clock later = Clock.offset(Clock.systemUTC(), Duration.ofDays(25));
-        try (Fleet f = Fleet.open(home, later); RevocationService rev = f.revocation()) {
+        try (Fleet f = Fleet.open(home, later)) {
+            RevocationService rev = f.revocation();
             List<CaRecord> renewed = rev.maintainOcspSigners();
             assertThat(renewed).extracting(CaRecord::parent).containsExactlyInAnyOrder("issuing", "factory-b", "code-signing");
             CaRecord newIssuingSigner = renewed.stream().filter(r -> r.parent().equals("issuing")).findFirst().orElseThrow();
@@ -84,7 +86,8 @@ class OcspSignersTest {
     void withoutCeremonyOcspTheCaKeysSignAndNothingIsCertified() throws Exception {
         Path home = TestHome.write(dir, "ecdsa-p256", null, null);
         TestHome.init(home);
-        try (Fleet f = Fleet.open(home, Clock.systemUTC()); RevocationService rev = f.revocation()) {
+        try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+            RevocationService rev = f.revocation();
             assertThat(rev.maintainOcspSigners()).isEmpty();
             assertThat(f.store().cas()).noneMatch(c -> c.role() == CaRole.OCSP);
         }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.server.RevocationHttp;
+import dev.fleetpki.server.RevocationScheduler;
 import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
 import java.net.URI;
@@ -146,8 +147,8 @@ class RevocationTest {
     @Test
     void certificatesTheServerIssuesArePreSignedWithinASecond() throws Exception {
         try (TestServer t = TestServer.start(dir, null);
-             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.fleet.store().revocation(), t.services.metrics(), "127.0.0.1", 0)) {
-            t.services.revocation().start(); // its first periodic pass runs now, on an empty store; the next is minutes away
+             RevocationHttp http = RevocationHttp.start(t.services.revocation(), t.fleet.store(), t.fleet.store().revocation(), t.services.metrics(), "127.0.0.1", 0);
+             RevocationScheduler scheduler = RevocationScheduler.start(t.services.revocation())) { // its first pass runs now, on an empty store; the next is minutes away
             var rs = t.fleet.store().revocation();
             for (int i = 0; i < 50 && rs.ocspResponseCount() < 1; i++) { // the server's own TLS certificate, from the first pass
                 Thread.sleep(100);
@@ -186,7 +187,7 @@ class RevocationTest {
     void answersStillQueuedWhenTheServiceStopsAreSignedAsItStops() throws Exception {
         try (TestServer t = TestServer.start(dir, null)) {
             RevocationService revocation = t.services.revocation();
-            revocation.start();
+            RevocationScheduler scheduler = RevocationScheduler.start(revocation);
             var rs = t.fleet.store().revocation();
             for (int i = 0; i < 50 && rs.ocspResponseCount() < 1; i++) { // the first periodic pass is done
                 Thread.sleep(100);
@@ -195,7 +196,7 @@ class RevocationTest {
             assertThat(rs.ocspResponse(last.serial())).isEmpty();
             // the server is told of it as of one it issued, and stops within microseconds, before its 200 ms drain
             revocation.issued(t.fleet.store().certificates().certificate(last.serial()).orElseThrow().issued(), "est", 0);
-            revocation.close();
+            scheduler.close();
             assertThat(rs.ocspResponse(last.serial())).as("answer of the last certificate issued before the stop")
                     .hasValueSatisfying(row -> assertThat(row.status()).isEqualTo("good"));
         }
@@ -301,21 +302,22 @@ class RevocationTest {
             assertThat(t.services.revocation().presign()).isEqualTo(3); // two devices and the server's own TLS certificate
             assertThat(Cli.run(t.home, "revoke", lost.serial(), "--no-publish").exit()).isZero(); // the replica must still not say "good"
         }
-        try (Fleet replica = Fleet.openReadOnly(home, Clock.systemUTC());
-             RevocationService rev = replica.revocation();
-             RevocationHttp http = RevocationHttp.start(rev, replica.store(), replica.store().revocation(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
-            assertThat(rev.writable()).isFalse();
-            String base = "http://127.0.0.1:" + http.port();
-            List<String> ocspCmd = List.of("openssl", "ocsp", "-issuer", home.resolve("ca/issuing.pem").toString(), "-url", base + "/ocsp",
-                    "-CAfile", home.resolve("ca/root.pem").toString(), "-no_nonce", "-cert");
-            assertThat(Proc.run(home, Map.of(), concat(ocspCmd, good.pem().toString())).output()).contains(good.pem() + ": good");
-            assertThat(Proc.run(home, Map.of(), concat(ocspCmd, lost.pem().toString())).output()).contains(lost.pem() + ": revoked");
-            assertThat(fetchCrl(base + "/crl/issuing.crl").getIssuerX500Principal().getName()).contains("Test Issuing CA");
-            assertThat(fetchCrl(base + "/crl/root.crl").getIssuerX500Principal().getName()).contains("Test Root CA");
-            var e = org.junit.jupiter.api.Assertions.assertThrows(dev.fleetpki.core.PkiException.class,
-                    () -> rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test")));
-            assertThat(e.getMessage()).contains("read-only");
-            assertThat(replica.store().revocation().ocspResponseCount()).isEqualTo(2); // the revoked one's "good" was dropped, nothing written
+        try (Fleet replica = Fleet.openReadOnly(home, Clock.systemUTC())) {
+            RevocationService rev = replica.revocation();
+            try (RevocationHttp http = RevocationHttp.start(rev, replica.store(), replica.store().revocation(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
+                assertThat(rev.writable()).isFalse();
+                String base = "http://127.0.0.1:" + http.port();
+                List<String> ocspCmd = List.of("openssl", "ocsp", "-issuer", home.resolve("ca/issuing.pem").toString(), "-url", base + "/ocsp",
+                        "-CAfile", home.resolve("ca/root.pem").toString(), "-no_nonce", "-cert");
+                assertThat(Proc.run(home, Map.of(), concat(ocspCmd, good.pem().toString())).output()).contains(good.pem() + ": good");
+                assertThat(Proc.run(home, Map.of(), concat(ocspCmd, lost.pem().toString())).output()).contains(lost.pem() + ": revoked");
+                assertThat(fetchCrl(base + "/crl/issuing.crl").getIssuerX500Principal().getName()).contains("Test Issuing CA");
+                assertThat(fetchCrl(base + "/crl/root.crl").getIssuerX500Principal().getName()).contains("Test Root CA");
+                var e = org.junit.jupiter.api.Assertions.assertThrows(dev.fleetpki.core.PkiException.class,
+                        () -> rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test")));
+                assertThat(e.getMessage()).contains("read-only");
+                assertThat(replica.store().revocation().ocspResponseCount()).isEqualTo(2); // the revoked one's "good" was dropped, nothing written
+            }
         }
     }
 
@@ -329,24 +331,26 @@ class RevocationTest {
                     "-no_nonce", "-reqout", req.toString());
             byte[] question = Files.readAllBytes(req);
             // a second node on the same store (read-only, as a replica would be) with answers kept in memory
-            try (Fleet replica = Fleet.openReadOnly(t.home, Clock.systemUTC());
-                 RevocationService rev = replica.revocation();
-                 RevocationHttp http = RevocationHttp.start(rev, replica.store(), replica.store().revocation(), new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0)) {
-                rev.start();
-                HttpClient c = HttpClient.newHttpClient();
-                String base = "http://127.0.0.1:" + http.port();
-                assertThat(status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body())).isEqualTo("good");
-                assertThat(rev.keptAnswers()).as("the answer is now kept").isEqualTo(1);
-                assertThat(status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body())).isEqualTo("good");
+            try (Fleet replica = Fleet.openReadOnly(t.home, Clock.systemUTC())) {
+                RevocationService rev = replica.revocation();
+                try (RevocationHttp http = RevocationHttp.start(rev, replica.store(), replica.store().revocation(),
+                        new dev.fleetpki.server.Metrics(java.util.Set.of()), "127.0.0.1", 0);
+                     RevocationScheduler scheduler = RevocationScheduler.start(rev)) {
+                    HttpClient c = HttpClient.newHttpClient();
+                    String base = "http://127.0.0.1:" + http.port();
+                    assertThat(status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body())).isEqualTo("good");
+                    assertThat(rev.keptAnswers()).as("the answer is now kept").isEqualTo(1);
+                    assertThat(status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body())).isEqualTo("good");
 
-                // revoked by another process without re-signing (--no-publish): only the store's revocation epoch tells the replica
-                assertThat(Cli.run(t.home, "revoke", device.serial(), "--no-publish").exit()).isZero();
-                String now = "good";
-                for (int i = 0; i < 100 && now.equals("good"); i++) { // the kept answer is good for hours; the epoch poll runs every 100 ms
-                    Thread.sleep(50);
-                    now = status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body());
+                    // revoked by another process without re-signing (--no-publish): only the store's revocation epoch tells the replica
+                    assertThat(Cli.run(t.home, "revoke", device.serial(), "--no-publish").exit()).isZero();
+                    String now = "good";
+                    for (int i = 0; i < 100 && now.equals("good"); i++) { // the kept answer is good for hours; the epoch poll runs every 100 ms
+                        Thread.sleep(50);
+                        now = status(c.send(post(base, "application/ocsp-request", question), HttpResponse.BodyHandlers.ofByteArray()).body());
+                    }
+                    assertThat(now).as("answer after the revocation committed elsewhere").isEqualTo("revoked");
                 }
-                assertThat(now).as("answer after the revocation committed elsewhere").isEqualTo("revoked");
             }
         }
     }
@@ -410,26 +414,30 @@ class RevocationTest {
         assertThat(Cli.run(home, "revoke", cert.getSerialNumber().toString(16), "--no-publish").exit()).isZero();
         // two days after the certificate ended (the CAs live on)
         Clock later = Clock.fixed(cert.getNotAfter().toInstant().plus(java.time.Duration.ofDays(2)), java.time.ZoneOffset.UTC);
-        try (Fleet f = Fleet.open(home, Clock.systemUTC()); RevocationService rev = f.revocation()) {
+        try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+            RevocationService rev = f.revocation();
             assertThat(rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test")).entries()).as("listed while it lives").isEqualTo(1);
         }
         // RFC 5280 3.3: still listed by the CRLs of the refresh period (1d) and backdate (5m) after it ended, so that one
         // regularly scheduled CRL issued after its notAfter lists it
         for (java.time.Duration after : List.of(java.time.Duration.ofMinutes(1), java.time.Duration.ofHours(23), java.time.Duration.ofHours(24))) {
             Clock justAfter = Clock.fixed(cert.getNotAfter().toInstant().plus(after), java.time.ZoneOffset.UTC);
-            try (Fleet f = Fleet.open(home, justAfter); RevocationService rev = f.revocation()) {
+            try (Fleet f = Fleet.open(home, justAfter)) {
+                RevocationService rev = f.revocation();
                 assertThat(rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test")).entries()).as("listed %s after its notAfter", after)
                         .isEqualTo(1);
             }
         }
-        try (Fleet f = Fleet.open(home, later); RevocationService rev = f.revocation()) {
+        try (Fleet f = Fleet.open(home, later)) {
+            RevocationService rev = f.revocation();
             var run = rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test"));
             assertThat(run.entries()).as("dropped a refresh period and a backdate after its notAfter (default)").isZero();
             X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(run.crls().getFirst().der()));
             assertThat(crl.getExtensionValue("2.5.29.60")).as("no ExpiredCertsOnCRL by default").isNull();
         }
         Files.writeString(home.resolve("fleetpki.yaml"), "revocation:\n  crl:\n    keepExpired: true\n", java.nio.file.StandardOpenOption.APPEND);
-        try (Fleet f = Fleet.open(home, later); RevocationService rev = f.revocation()) {
+        try (Fleet f = Fleet.open(home, later)) {
+            RevocationService rev = f.revocation();
             var run = rev.generateCrl("issuing", dev.fleetpki.core.Actor.operator("test"));
             assertThat(run.entries()).as("kept with keepExpired: true").isEqualTo(1);
             X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(run.crls().getFirst().der()));

@@ -46,7 +46,6 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -73,7 +72,7 @@ import org.slf4j.LoggerFactory;
  * <p>A read-only service (a replica of the store) only serves: it never writes, and signs OCSP
  * answers live where no fresh pre-signed one is stored.
  */
-public final class RevocationService implements IssuanceObserver, AutoCloseable {
+public final class RevocationService implements IssuanceObserver {
     private static final Logger LOG = LoggerFactory.getLogger(RevocationService.class);
     /** OCSP requests larger than this are refused; a normal one is about 100 bytes. */
     public static final int MAX_OCSP_REQUEST = 8 * 1024;
@@ -104,8 +103,8 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     private final OcspCache cache;
     /** Live signatures of answers for never-issued serials, per second (revocation.ocsp.unknownPerSecond). */
     private final RateBudget unknownBudget;
-    private volatile ScheduledExecutorService scheduler;
-    private ScheduledExecutorService poller;
+    /** The revocation thread of the scheduler running this service's periodic work (fleetpki-server), or null when none runs it. */
+    private volatile ScheduledExecutorService worker;
     private long epochSeen;
     private boolean epochFailing;
     private volatile RevocationObserver metrics;
@@ -666,7 +665,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
      */
     @Override
     public void issued(IssuedCertificate c, String protocol, long nanos) {
-        if (writable && scheduler != null) {
+        if (writable && worker != null) {
             issued.offer(new CertStatus(c.serialHex(), c.caName(), c.notAfter().toEpochMilli(), 0, null)); // full: left to the periodic pass
         }
     }
@@ -705,7 +704,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         return rows.size();
     }
 
-    private void presignIssuedQuietly() {
+    public void presignIssuedQuietly() {
         try {
             presignIssued();
         } catch (RuntimeException e) {
@@ -722,10 +721,10 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
             return;
         }
         reSign(serials).forEach(ca -> crlDue.put(ca, Boolean.TRUE));
-        ScheduledExecutorService sch = scheduler;
-        if (sch != null) {
-            sch.schedule(this::generateDue, 200, TimeUnit.MILLISECONDS);
-        } else { // not started (a caller that only answers and revokes): debounce on a thread of its own
+        ScheduledExecutorService w = worker;
+        if (w != null) { // on the revocation thread, after any CRL run already there: one CA's CRLs are never generated twice at once
+            w.schedule(this::generateDue, 200, TimeUnit.MILLISECONDS);
+        } else { // not run by a scheduler (a caller that only answers and revokes): debounce on a thread of its own
             Thread.ofVirtual().name("fleetpki-crl-after-revocation").start(() -> {
                 try {
                     Thread.sleep(200);
@@ -772,45 +771,37 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
     public static final Duration EPOCH_POLL = Duration.ofMillis(100);
 
     /**
-     * Starts the background work. Every node: answers kept in memory, the store's revocation epoch
-     * polled every {@link #EPOCH_POLL} (a thread of its own, so a long CRL run never delays it). A
-     * writable node also: delegated OCSP signers certified and replaced before they end
-     * ({@link #maintainOcspSigners}, now and hourly; a read-only node looks its signers up again
-     * hourly); CRLs generated now where missing or older than {@code revocation.crl.refresh} and
-     * then on that schedule; OCSP pre-signing now and every {@link #presignInterval()}, and for
-     * the certificates this process issues within {@link #ISSUED_PRESIGN_DELAY}; misses signed live
-     * saved in batches.
+     * The scheduler that runs this service's periodic work (fleetpki-server's RevocationScheduler)
+     * hands it its revocation thread: from now on the CRLs due after a revocation are generated
+     * there, after any run already queued, and the certificates this process issues are queued for
+     * pre-signing (see {@link #issued}). Null: neither.
      */
-    public synchronized void start() {
-        if (poller != null) {
-            return;
-        }
-        poller = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-ocsp-poller").daemon(true).factory());
-        if (config.revocation().ocspCacheEntries() > 0) {
-            epochSeen = Long.MIN_VALUE;
-            pollEpoch();
-            poller.scheduleWithFixedDelay(this::pollEpoch, EPOCH_POLL.toMillis(), EPOCH_POLL.toMillis(), TimeUnit.MILLISECONDS);
-        }
-        if (!writable) { // a read-only node looks for the writer's newer OCSP signers hourly
-            poller.scheduleWithFixedDelay(signers::clear, 1, 1, TimeUnit.HOURS);
-            return;
-        }
-        scheduler = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("fleetpki-revocation").daemon(true).factory());
-        scheduler.execute(this::maintainSignersQuietly);
-        scheduler.scheduleWithFixedDelay(this::maintainSignersQuietly, 1, 1, TimeUnit.HOURS);
-        scheduler.execute(this::refreshCrlsIfDue);
-        scheduler.scheduleWithFixedDelay(this::refreshCrlsIfDue, 60, 60, TimeUnit.SECONDS);
-        long presignMillis = presignInterval().toMillis();
-        scheduler.scheduleWithFixedDelay(this::presignQuietly, 0, presignMillis, TimeUnit.MILLISECONDS);
-        scheduler.scheduleWithFixedDelay(this::saveQueued, 200, 200, TimeUnit.MILLISECONDS);
-        scheduler.scheduleWithFixedDelay(this::presignIssuedQuietly, ISSUED_PRESIGN_DELAY.toMillis(), ISSUED_PRESIGN_DELAY.toMillis(), TimeUnit.MILLISECONDS);
+    public void attach(ScheduledExecutorService revocationThread) {
+        this.worker = revocationThread;
+    }
+
+    /** Forgets the OCSP signers looked up so far (a read-only node does so hourly, to find the writer's newer ones). */
+    public void forgetSigners() {
+        signers.clear();
+    }
+
+    /** The first read of the revocation epoch: whatever it is, the kept answers go and may be served from now on. */
+    public void beginEpochPolling() {
+        epochSeen = Long.MIN_VALUE;
+        pollEpoch();
+    }
+
+    /** Writes what waits in memory: OCSP answers signed on demand, and the answers of certificates issued in the last moments. */
+    public void flush() {
+        saveQueued();
+        presignIssuedQuietly(); // what the last 200 ms issued (the periodic pass would sign it after a restart)
     }
 
     /**
      * Reads the revocation epoch: changed, the kept answers go; read, they may be served for two
      * more poll intervals; unreadable, they are not served until a read succeeds again.
      */
-    private void pollEpoch() {
+    public void pollEpoch() {
         long before = clock.millis();
         long epoch;
         try {
@@ -844,7 +835,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         return q.compareTo(Duration.ofMinutes(5)) > 0 ? Duration.ofMinutes(5) : q.isZero() ? Duration.ofSeconds(1) : q;
     }
 
-    private void refreshCrlsIfDue() {
+    public void refreshCrlsIfDue() {
         Instant now = clock.instant();
         List<StoredCrl> stored = rs.crls();
         for (CaRecord ca : crlIssuers()) {
@@ -889,7 +880,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
                 + "sign a new one where the key is (fleetpki crl generate --ca {}) and import it here (fleetpki crl import FILE)", ca, ca);
     }
 
-    private void maintainSignersQuietly() {
+    public void maintainSignersQuietly() {
         try {
             maintainOcspSigners();
         } catch (RuntimeException e) {
@@ -897,7 +888,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         }
     }
 
-    private void presignQuietly() {
+    public void presignQuietly() {
         try {
             long n = presign();
             if (n > 0) {
@@ -908,7 +899,7 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         }
     }
 
-    private void saveQueued() {
+    public void saveQueued() {
         Map<String, OcspRow> batch = new LinkedHashMap<>();
         for (OcspRow r; batch.size() < PRESIGN_PAGE && (r = toSave.poll()) != null; ) {
             batch.put(r.serialHex(), r);
@@ -927,24 +918,6 @@ public final class RevocationService implements IssuanceObserver, AutoCloseable 
         RevocationObserver m = metrics;
         if (m != null) {
             m.ocspAnswered(status, presigned);
-        }
-    }
-
-    @Override
-    public void close() {
-        if (poller != null) {
-            poller.shutdownNow();
-        }
-        ScheduledExecutorService sch = scheduler;
-        if (sch != null) {
-            sch.shutdownNow();
-            try {
-                sch.awaitTermination(5, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            saveQueued();
-            presignIssuedQuietly(); // what the last 200 ms issued (the periodic pass would sign it after a restart)
         }
     }
 }
