@@ -3,6 +3,7 @@ package dev.fleetpki.bench;
 import dev.fleetpki.cli.Fleet;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.revocation.CrlPublisher;
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.kms.Pem;
 import java.io.File;
@@ -167,7 +168,7 @@ public final class CrlBench {
                 p.resetPeakUsage();
             }
             long t0 = System.nanoTime();
-            RevocationService.CrlRun run = rev.generateCrl("issuing", Actor.operator("bench"));
+            CrlPublisher.CrlRun run = rev.generateCrl("issuing", Actor.operator("bench"));
             double secs = (System.nanoTime() - t0) / 1e9;
             long peak = 0;
             for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {

@@ -5,6 +5,7 @@ import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.config.ConfigLoader;
+import dev.fleetpki.core.revocation.CrlPublisher;
 import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.kms.Pem;
@@ -61,10 +62,10 @@ final class CrlCommand {
             try (Fleet f = home.open()) {
                 RevocationService r = f.revocation();
                 Map<String, String> skipped = new LinkedHashMap<>();
-                List<RevocationService.CrlRun> runs = ca != null
+                List<CrlPublisher.CrlRun> runs = ca != null
                         ? List.of(life == null ? r.generateCrl(ca, home.actor()) : r.generateCrl(ca, home.actor(), life))
                         : r.generateAll(home.actor(), skipped);
-                for (RevocationService.CrlRun run : runs) {
+                for (CrlPublisher.CrlRun run : runs) {
                     System.out.printf("CRL of %s: number %d, %d entr%s in %d shard%s, %d ms%n", run.ca(), run.number(), run.entries(),
                             run.entries() == 1 ? "y" : "ies", run.crls().size(), run.crls().size() == 1 ? "" : "s", run.took().toMillis());
                 }

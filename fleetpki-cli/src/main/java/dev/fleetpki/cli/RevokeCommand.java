@@ -6,6 +6,7 @@ import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
+import dev.fleetpki.core.revocation.CrlPublisher;
 import dev.fleetpki.core.revocation.RevocationService;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -73,7 +74,7 @@ final class RevokeCommand implements Callable<Integer> {
         RevocationService rev = f.revocation();
         for (String ca : rev.reSign(serials)) { // then the CRLs here, before exiting (no debounced run in a CLI)
             try {
-                RevocationService.CrlRun run = rev.generateCrl(ca, actor);
+                CrlPublisher.CrlRun run = rev.generateCrl(ca, actor);
                 System.out.println("Published: OCSP answer re-signed; CRL of " + ca + " number " + run.number() + " with " + run.entries()
                         + " entr" + (run.entries() == 1 ? "y" : "ies") + " (" + run.took().toMillis() + " ms)");
             } catch (PkiException e) {

@@ -4,6 +4,7 @@ import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.CaRegistry;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.revocation.OcspResponder;
 import dev.fleetpki.core.revocation.RevocationLedger;
 import dev.fleetpki.core.revocation.RevocationLedger.StoredCrl;
 import dev.fleetpki.core.revocation.RevocationService;
@@ -202,7 +203,7 @@ public final class RevocationHttp implements AutoCloseable {
         }
 
         /** RFC 5019 6.2 caching headers for pre-signed answers to GET; signed-live answers are not cached. */
-        private void respond(Context ctx, RevocationService.OcspAnswer a, boolean get) {
+        private void respond(Context ctx, OcspResponder.OcspAnswer a, boolean get) {
             if (get && a.presigned() && a.nextUpdate() != null) {
                 Instant now = service.clock().instant();
                 long maxAge = Math.max(0, Duration.between(now, a.nextUpdate()).toSeconds());

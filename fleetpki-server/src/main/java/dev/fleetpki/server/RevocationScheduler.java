@@ -38,23 +38,23 @@ public final class RevocationScheduler implements AutoCloseable {
 
     private void schedule() {
         if (service.settings().ocspCacheEntries() > 0) {
-            service.beginEpochPolling();
+            service.ocsp().beginEpochPolling();
             long poll = RevocationService.EPOCH_POLL.toMillis();
-            poller.scheduleWithFixedDelay(service::pollEpoch, poll, poll, TimeUnit.MILLISECONDS);
+            poller.scheduleWithFixedDelay(service.ocsp()::pollEpoch, poll, poll, TimeUnit.MILLISECONDS);
         }
         if (worker == null) { // a read-only node looks for the writer's newer OCSP signers hourly
-            poller.scheduleWithFixedDelay(service::forgetSigners, 1, 1, TimeUnit.HOURS);
+            poller.scheduleWithFixedDelay(service.ocsp()::forgetSigners, 1, 1, TimeUnit.HOURS);
             return;
         }
         service.attach(worker);
-        worker.execute(service::maintainSignersQuietly);
-        worker.scheduleWithFixedDelay(service::maintainSignersQuietly, 1, 1, TimeUnit.HOURS);
-        worker.execute(service::refreshCrlsIfDue);
-        worker.scheduleWithFixedDelay(service::refreshCrlsIfDue, 60, 60, TimeUnit.SECONDS);
-        worker.scheduleWithFixedDelay(service::presignQuietly, 0, service.presignInterval().toMillis(), TimeUnit.MILLISECONDS);
-        worker.scheduleWithFixedDelay(service::saveQueued, 200, 200, TimeUnit.MILLISECONDS);
+        worker.execute(service.ocsp()::maintainSignersQuietly);
+        worker.scheduleWithFixedDelay(service.ocsp()::maintainSignersQuietly, 1, 1, TimeUnit.HOURS);
+        worker.execute(service.crls()::refreshCrlsIfDue);
+        worker.scheduleWithFixedDelay(service.crls()::refreshCrlsIfDue, 60, 60, TimeUnit.SECONDS);
+        worker.scheduleWithFixedDelay(service.ocsp()::presignQuietly, 0, service.presignInterval().toMillis(), TimeUnit.MILLISECONDS);
+        worker.scheduleWithFixedDelay(service.ocsp()::saveQueued, 200, 200, TimeUnit.MILLISECONDS);
         long issued = RevocationService.ISSUED_PRESIGN_DELAY.toMillis();
-        worker.scheduleWithFixedDelay(service::presignIssuedQuietly, issued, issued, TimeUnit.MILLISECONDS);
+        worker.scheduleWithFixedDelay(service.ocsp()::presignIssuedQuietly, issued, issued, TimeUnit.MILLISECONDS);
     }
 
     @Override

@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * before a revocation committed is never kept after it.
  */
 final class OcspCache {
-    record Entry(RevocationService.OcspAnswer answer, String status, long useUntil) {}
+    record Entry(OcspResponder.OcspAnswer answer, String status, long useUntil) {}
 
     private record Key(byte[] bytes, int hash) {
         static Key of(byte[] b) {

@@ -10,7 +10,7 @@ class OcspCacheTest {
     private static final long NOW = 1_800_000_000_000L;
 
     private static OcspCache.Entry entry(String status, long useUntil) {
-        return new OcspCache.Entry(new RevocationService.OcspAnswer(status.getBytes(), true, Instant.ofEpochMilli(NOW), Instant.ofEpochMilli(useUntil)),
+        return new OcspCache.Entry(new OcspResponder.OcspAnswer(status.getBytes(), true, Instant.ofEpochMilli(NOW), Instant.ofEpochMilli(useUntil)),
                 status, useUntil);
     }
 
