@@ -27,6 +27,7 @@ final class ConfigCommand {
             c.profiles().values().stream().sorted(Comparator.comparing(p -> p.name())).forEach(p ->
                     System.out.printf("    %-20s %-18s validity %-6s max %d bytes%n", p.name(), p.kind().configName(),
                             Durations.format(p.validity()), p.maxDerSize()));
+            c.warnings().forEach(w -> System.out.println("  warning: " + w));
             return 0;
         }
     }

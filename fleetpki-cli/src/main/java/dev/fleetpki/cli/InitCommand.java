@@ -21,6 +21,7 @@ final class InitCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (Fleet fleet = home.open()) {
+            fleet.config().warnings().forEach(w -> System.err.println("fleetpki: warning: " + w));
             List<CaRecord> cas = fleet.ceremony(home.actor()).init(rootOnly);
             Certs.writeCaFiles(fleet.config().home(), cas);
             System.out.println("Ceremony complete in " + fleet.config().home() + ":");

@@ -61,4 +61,54 @@ class MbedtlsDeviceTest {
             assertThat(otherKey.output()).contains("certifies another key");
         }
     }
+
+    /**
+     * Mbed TLS implements no name constraints: a chain through an issuing CA that carries them does
+     * not even parse (-0x2562), although openssl verifies it; init and config check warn of this.
+     */
+    @Test
+    void mbedtlsCannotReadAChainUnderANameConstrainedCaAndInitWarns() throws Exception {
+        Path example = Path.of("").toAbsolutePath().getParent().resolve("examples/mbedtls-device");
+        Path bin = dir.resolve("mbedtls-device");
+        Proc.Result build = Proc.run(example, Map.of(), "make", "-s", "OUT=" + bin);
+        assertThat(build.exit()).as(build.output()).isZero();
+        Path home = dir.resolve("nc");
+        Files.createDirectories(home.resolve("secrets"));
+        Files.writeString(home.resolve("secrets/passphrase"), "a long enough passphrase\n");
+        Files.writeString(home.resolve("fleetpki.yaml"), """
+                passphrase: file:secrets/passphrase
+                ceremony:
+                  root: {subject: "CN=NC Root"}
+                  issuing:
+                    - name: issuing
+                      subject: "CN=NC Issuing CA"
+                      nameConstraints: {permittedDns: [fleet.example]}
+                """);
+        Cli.Result check = Cli.run(home, "config", "check");
+        assertThat(check.out()).contains("warning: issuing CA 'issuing' has name constraints and signs device profiles [device");
+        Cli.Result init = Cli.run(home, "init");
+        assertThat(init.exit()).as(init.all()).isZero();
+        assertThat(init.err()).contains("warning: issuing CA 'issuing' has name constraints", "Mbed TLS", "-0x2562");
+
+        String id = "mbed-1.fleet.example"; // inside the constraints, so the CA signs it
+        assertThat(Cli.run(home, "device", "add", id).exit()).isZero();
+        Proc.ok(dir, bin.toString(), "keygen", "nc-key.pem");
+        Proc.ok(dir, bin.toString(), "csr", "nc-key.pem", id, "nc-csr.der");
+        Proc.ok(dir, "openssl", "req", "-inform", "DER", "-in", "nc-csr.der", "-out", "nc-csr.pem");
+        Cli.Result signed = Cli.run(home, "sign", "--csr", dir.resolve("nc-csr.pem").toString(), "--device", id);
+        assertThat(signed.exit()).as(signed.all()).isZero();
+        Files.writeString(dir.resolve("nc-chain.pem"), signed.out());
+        Path root = home.resolve("ca/root.pem");
+        assertThat(Proc.run(dir, Map.of(), "openssl", "verify", "-CAfile", root.toString(), "-untrusted", home.resolve("ca/issuing.pem").toString(),
+                dir.resolve("nc-chain.pem").toString()).output()).contains(": OK");
+
+        Proc.Result mbed = Proc.run(dir, Map.of(), bin.toString(), "verify", "nc-chain.pem", root.toString(), id, "nc-key.pem");
+        assertThat(mbed.exit()).isNotZero();
+        assertThat(mbed.output()).contains("reading the chain (leaf first) failed"); // one of its two certificates did not parse
+        // which one, and why: the issuing CA's certificate alone
+        Proc.Result ca = Proc.run(dir, Map.of(), bin.toString(), "verify", home.resolve("ca/issuing.pem").toString(), root.toString(), id,
+                "nc-key.pem");
+        assertThat(ca.exit()).isNotZero();
+        assertThat(ca.output()).contains("reading the chain").contains("-0x2562");
+    }
 }

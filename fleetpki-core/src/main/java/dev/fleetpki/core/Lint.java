@@ -90,6 +90,11 @@ public final class Lint {
         if (ext.getExtension(Extension.subjectKeyIdentifier) == null || ext.getExtension(Extension.authorityKeyIdentifier) == null) {
             findings.add("missing subject or authority key identifier");
         }
+        List<String> outside = NameConstraintsLint.findings(c, profile, issuer);
+        if (!outside.isEmpty()) {
+            findings.add(String.join("; ", outside) + "; every verifier would reject it: use names inside the constraints, or a profile "
+                    + "whose issuer has none (RFC 5280 4.2.1.10)");
+        }
         if (!findings.isEmpty()) {
             throw new PkiException(ErrorKind.POLICY_VIOLATION, "pre-issuance lint refused the certificate: " + String.join("; ", findings));
         }

@@ -2,6 +2,7 @@ package dev.fleetpki.core.config;
 
 import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.Profile;
+import dev.fleetpki.core.ProfileKind;
 import dev.fleetpki.kms.SecretSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -59,5 +60,41 @@ public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSo
 
     public String defaultIssuer() {
         return issuing.getFirst().name();
+    }
+
+    /** The CA that signs for this profile unless a request names one: the profile's issuer, the code-signing CA for code signing, else the default issuing CA. */
+    public String issuerOf(Profile profile) {
+        if (profile.issuer() != null) {
+            return profile.issuer();
+        }
+        if (profile.kind() == ProfileKind.CODE_SIGNING && codeSigning != null) {
+            return codeSigning.name();
+        }
+        return defaultIssuer();
+    }
+
+    /**
+     * What is allowed but likely a mistake, one sentence each (shown by {@code init} and
+     * {@code config check}): an issuing CA with name constraints that signs device certificates,
+     * which Mbed TLS cannot verify: it does not implement name constraints (2.28 and 3.x), and a
+     * certificate with the critical extension fails to parse with -0x2562 (invalid extensions,
+     * unexpected tag).
+     */
+    public List<String> warnings() {
+        List<String> out = new ArrayList<>();
+        for (CaSpec ca : issuing) {
+            if (ca.permittedDns().isEmpty() && ca.excludedDns().isEmpty() && ca.permittedUris().isEmpty()) {
+                continue;
+            }
+            List<String> device = profiles.values().stream().filter(Profile::deviceSide).filter(p -> issuerOf(p).equals(ca.name()))
+                    .map(Profile::name).sorted().toList();
+            if (!device.isEmpty()) {
+                out.add("issuing CA '" + ca.name() + "' has name constraints and signs device profiles " + device + ": devices on Mbed TLS "
+                        + "(2.28 and 3.x) cannot parse its certificate (-0x2562: a critical extension it does not implement), and device "
+                        + "ids must be host names inside the constraints; keep name constraints on a CA that signs only server-tls "
+                        + "certificates, and devices on another issuing CA (docs/ceremony.md)");
+            }
+        }
+        return out;
     }
 }
