@@ -399,6 +399,26 @@ class RevocationTest {
                         t.home.resolve("ca/root.pem").toString(), "-untrusted", t.home.resolve("ca/issuing.pem").toString(), c.pem().toString());
                 assertThat(v.output()).contains("certificate revoked");
             }
+            // a certificate for no device (cloud verification) names its shard too: a relying party checking every CRL finds
+            // one whose scope covers it (without a distribution point, openssl says error 44, "Different CRL scope")
+            Path cvCsr = TestHome.opensslCsr(t.home, "cv", "ec", "/CN=ABCDEF0123456789", "-pkeyopt", "ec_paramgen_curve:P-256");
+            Path cv = t.home.resolve("cv.pem");
+            Cli.Result signed = Cli.run(t.home, "sign", "--csr", cvCsr.toString(), "--profile", "cloud-verification", "--registration-code",
+                    "ABCDEF0123456789", "--out", cv.toString());
+            assertThat(signed.exit()).as(signed.all()).isZero();
+            assertThat(Proc.ok(t.home, "openssl", "x509", "-in", cv.toString(), "-noout", "-ext", "crlDistributionPoints"))
+                    .contains("http://pki.test/crl/issuing/" + first(cv).getSerialNumber().mod(BigInteger.valueOf(4)) + ".crl");
+            assertThat(Cli.run(t.home, "crl", "generate").exit()).isZero();
+            StringBuilder all = new StringBuilder();
+            all.append(dev.fleetpki.kms.Pem.encode("X509 CRL", t.fleet.store().revocation().crl("root", 0).orElseThrow().der()));
+            for (int shard = 0; shard < 4; shard++) {
+                all.append(dev.fleetpki.kms.Pem.encode("X509 CRL", t.fleet.store().revocation().crl("issuing", shard).orElseThrow().der()));
+            }
+            Path crls = t.home.resolve("all-crls.pem");
+            Files.writeString(crls, all.toString());
+            Proc.Result checked = Proc.run(t.home, Map.of(), "openssl", "verify", "-crl_check_all", "-CRLfile", crls.toString(), "-CAfile",
+                    t.home.resolve("ca/root.pem").toString(), "-untrusted", t.home.resolve("ca/issuing.pem").toString(), cv.toString());
+            assertThat(checked.output()).as("every CRL checked").contains(cv + ": OK");
         }
     }
 

@@ -123,14 +123,19 @@ public final class CertificateTemplate {
                 b.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0,
                         new GeneralNames(sans.toArray(new GeneralName[0])));
             }
+            if (issuer != null && urls.crl() != null) {
+                // every certificate a CA signs names the CRL (shard) that would list it, OCSP signers and cloud-verification
+                // certificates too: a partitioned CRL covers only the certificates naming its distribution point, and a relying
+                // party checking every CRL (openssl verify -crl_check_all) finds none for a certificate without one (error 44)
+                var dp = new DistributionPoint(new DistributionPointName(new GeneralNames(
+                        new GeneralName(GeneralName.uniformResourceIdentifier, urls.crlFor(issuerName, serial)))), null, null);
+                b.addExtension(Extension.cRLDistributionPoints, false, new CRLDistPoint(new DistributionPoint[] {dp}));
+            }
             if (issuer != null && kind != ProfileKind.OCSP_SIGNING && kind != ProfileKind.CLOUD_VERIFICATION) {
-                if (urls.crl() != null) {
-                    var dp = new DistributionPoint(new DistributionPointName(new GeneralNames(
-                            new GeneralName(GeneralName.uniformResourceIdentifier, urls.crlFor(issuerName, serial)))), null, null);
-                    b.addExtension(Extension.cRLDistributionPoints, false, new CRLDistPoint(new DistributionPoint[] {dp}));
-                }
                 List<AccessDescription> aia = new ArrayList<>();
-                if (urls.ocsp() != null) {
+                // CA certificates carry no OCSP URL: the root signs them and may be offline, so their revocation is published on
+                // the root's CRL only, and a responder asked about them could only answer unauthorized (RFC 6960 2.3)
+                if (urls.ocsp() != null && kind != ProfileKind.SUB_CA) {
                     aia.add(new AccessDescription(AccessDescription.id_ad_ocsp,
                             new GeneralName(GeneralName.uniformResourceIdentifier, urls.ocsp().replace("{ca}", issuerName))));
                 }
