@@ -117,6 +117,38 @@ class EstEnrollmentTest {
         return EstCurl.tls(cert);
     }
 
+    /**
+     * RFC 7030 3.5: on EST a challengePassword carries the tls-unique channel binding, which this
+     * server cannot check (TLS 1.3 has none); such a CSR is refused with the reason, and the secret
+     * stays usable for a CSR without it.
+     */
+    @Test
+    void aCsrWithAChallengePasswordIsRefusedOnEst() throws Exception {
+        start(null);
+        String a = secret("sensor-cp", "sensor");
+        Path conf = dir.resolve("cp.cnf");
+        Files.writeString(conf, """
+                [req]
+                distinguished_name = dn
+                attributes = attrs
+                prompt = no
+                [dn]
+                CN = sensor-cp
+                [attrs]
+                challengePassword = channel-binding-we-cannot-check
+                """);
+        Path b64 = dir.resolve("cp.b64");
+        Proc.ok(dir, "sh", "-c", "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cp.key -config " + conf
+                + " -outform DER | openssl base64 > " + b64);
+        long before = certificates();
+        EstCurl.Http refused = post("/simpleenroll", b64, "-u sensor-cp:" + a);
+        assertThat(refused.status()).as(refused.body()).isEqualTo(400);
+        assertThat(refused.body()).contains("challengePassword").contains("tls-unique").contains("without it");
+        assertThat(certificates()).isEqualTo(before);
+        EstCurl.Http ok = post("/simpleenroll", csr("cp2", "sensor-cp"), "-u sensor-cp:" + a);
+        assertThat(ok.status()).as(ok.body()).isEqualTo(200);
+    }
+
     @Test
     void oneTimeSecretEnrollsItsDeviceOnceAndNoOther() throws Exception {
         start(null);

@@ -85,6 +85,14 @@ class OpensslVerifiesIssuanceTest {
         }
         String text = Proc.ok(home, "openssl", "x509", "-in", home.resolve("server-tls.crt").toString(), "-noout", "-ext", "subjectAltName");
         assertThat(text).contains("DNS:gw.fleet.example").contains("DNS:mqtt.fleet.example").contains("IP Address:10.0.0.7");
+        // a peer verifies a device-peer certificate as a TLS server: by a DNS name, which Go and browsers require (RFC 9525 6.3)
+        String peer = Proc.ok(home, "openssl", "x509", "-in", home.resolve("device-peer.crt").toString(), "-noout", "-ext", "subjectAltName");
+        assertThat(peer).contains("DNS:sensor-2");
+        if (opensslKnows) {
+            List<String> cmd = new java.util.ArrayList<>(Proc.opensslVerify(root, issuing, home.resolve("device-peer.crt")));
+            cmd.addAll(2, List.of("-purpose", "sslserver", "-verify_hostname", "sensor-2"));
+            assertThat(Proc.ok(home, cmd.toArray(new String[0]))).contains(": OK");
+        }
     }
 
     static List<X509Certificate> parse(byte[] pem) throws Exception {

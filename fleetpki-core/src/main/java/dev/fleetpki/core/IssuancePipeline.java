@@ -217,13 +217,7 @@ public final class IssuancePipeline {
 
     /** The CA that signs for this profile unless a request names one (the profile's issuer, else the default issuing CA). */
     public String issuerFor(Profile profile) {
-        if (profile.issuer() != null) {
-            return profile.issuer();
-        }
-        if (profile.kind() == ProfileKind.CODE_SIGNING && config.codeSigning() != null) {
-            return config.codeSigning().name();
-        }
-        return config.defaultIssuer();
+        return config.issuerOf(profile);
     }
 
     private record Names(X500Name subject, List<GeneralName> sans) {}
@@ -304,9 +298,23 @@ public final class IssuancePipeline {
                 throw new PkiException(ErrorKind.NAME_MISMATCH, "a server-TLS certificate needs a DNS or IP subjectAltName; "
                         + "add -addext \"subjectAltName=DNS:host.example\" to the CSR");
             }
-        } else if (!req.requestedSans().isEmpty()) {
-            throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR asks for subjectAltName " + describe(req.requestedSans().getFirst())
-                    + "; profile '" + profile.name() + "' names the device by its CN only");
+        } else {
+            if (profile.kind() == ProfileKind.DEVICE_PEER) {
+                // a peer verifies this device as a TLS server, by a DNS subjectAltName: Go, browsers and OkHttp ignore the CN
+                // (RFC 9525 6.3), so the device id is the certificate's DNS name too
+                if (!HOST_NAME.matcher(id).matches()) {
+                    throw new PkiException(ErrorKind.NAME_MISMATCH, "a device-peer certificate names its device as a DNS name, for peers "
+                            + "that verify it as a TLS server; device id '" + id + "' is not one (letters, digits and hyphens, labels "
+                            + "separated by dots); use a uri-san profile for such ids");
+                }
+                sans.add(new GeneralName(GeneralName.dNSName, id.toLowerCase(Locale.ROOT)));
+            }
+            for (GeneralName g : req.requestedSans()) {
+                if (!sans.contains(g)) {
+                    throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR asks for subjectAltName " + describe(g) + "; profile '"
+                            + profile.name() + (sans.isEmpty() ? "' names the device by its CN only" : "' names the device by its id only (" + describe(sans.getFirst()) + ")"));
+                }
+            }
         }
         return new Names(subject.build(), sans);
     }
@@ -402,6 +410,10 @@ public final class IssuancePipeline {
 
     private static final Pattern DNS =
             Pattern.compile("(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?");
+
+    /** A host name of one or more labels (RFC 1123 2.1): what a device-peer certificate's DNS name may be. */
+    private static final Pattern HOST_NAME =
+            Pattern.compile("(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
 
     private static boolean looksLikeDnsName(String s) {
         // single-label names are refused, except localhost (RFC 6761), for a server used on one machine

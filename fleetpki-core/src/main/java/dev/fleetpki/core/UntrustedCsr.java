@@ -192,6 +192,14 @@ public final class UntrustedCsr {
         return out;
     }
 
+    /**
+     * Whether the request carries a challengePassword attribute (PKCS #9): a SCEP enrollment
+     * password, or on EST the TLS channel binding of RFC 7030 3.5 (tls-unique).
+     */
+    public boolean hasChallengePassword() {
+        return csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_challengePassword).length > 0;
+    }
+
     public byte[] encoded() {
         try {
             return csr.getEncoded();

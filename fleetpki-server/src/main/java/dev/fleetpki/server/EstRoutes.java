@@ -171,7 +171,15 @@ final class EstRoutes {
             if (der.length == 0) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is empty; send the base64 DER PKCS#10 request");
             }
-            return UntrustedCsr.parse(der);
+            UntrustedCsr csr = UntrustedCsr.parse(der);
+            if (csr.hasChallengePassword()) {
+                // RFC 7030 3.5: on EST a challengePassword carries tls-unique; this server cannot check it (TLS 1.3 has no
+                // tls-unique, and Jetty does not expose the TLS 1.2 Finished message), so it does not pretend to
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR carries a challengePassword (on EST: the tls-unique channel "
+                        + "binding of RFC 7030 3.5), which this server cannot check; make the CSR without it (the client is "
+                        + "authenticated by its credential on this TLS connection)");
+            }
+            return csr;
         } catch (PkiException e) {
             s.metrics().refused(e.kind(), profile, protocol);
             enrollment.malformed(ctx.ip());
