@@ -1,9 +1,11 @@
-// x509verify checks fleetpki's certificates and CRLs with Go's crypto/x509, a verifier written
-// independently of fleetpki's (and of OpenSSL's). Used by ConformanceTest; no dependencies outside
-// the standard library (Debian golang-go).
+// x509verify checks fleetpki's certificates, CRLs and OCSP answers with Go's crypto/x509 and
+// golang.org/x/crypto/ocsp, verifiers written independently of fleetpki's (and of OpenSSL's). Used
+// by ConformanceTest; built in GOPATH mode against Debian's golang-go and
+// golang-golang-x-crypto-dev (GOPATH=/usr/share/gocode), nothing downloaded.
 //
 //	x509verify chain -root ROOT.pem -chain CHAIN.pem [-dns NAME] [-eku server|client|code|any]
 //	x509verify crl -issuer CA.pem -crl CRL.pem
+//	x509verify ocsp -issuer CA.pem -resp RESP.der
 //
 // Prints "OK ..." and exits 0, or "FAIL: reason" and exits 1.
 package main
@@ -15,6 +17,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 )
 
 func certs(path string) []*x509.Certificate {
@@ -60,6 +64,7 @@ func main() {
 	eku := fs.String("eku", "any", "server, client, code or any")
 	issuer := fs.String("issuer", "", "CRL issuer certificate (PEM)")
 	crlPath := fs.String("crl", "", "CRL (PEM or DER)")
+	respPath := fs.String("resp", "", "OCSP response (DER)")
 	fs.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "chain":
@@ -100,6 +105,21 @@ func main() {
 			fail("CRL signature: " + err.Error())
 		}
 		fmt.Printf("OK CRL number %v, %d entries, next update %s\n", crl.Number, len(crl.RevokedCertificates), crl.NextUpdate.UTC().Format(time.RFC3339))
+	case "ocsp":
+		data, err := os.ReadFile(*respPath)
+		if err != nil {
+			fail(err.Error())
+		}
+		// checks the responder certificate (issued by the CA, OCSP signing EKU) and the response signature
+		r, err := ocsp.ParseResponse(data, certs(*issuer)[0])
+		if err != nil {
+			fail("OCSP response: " + err.Error())
+		}
+		status := map[int]string{ocsp.Good: "good", ocsp.Revoked: "revoked", ocsp.Unknown: "unknown"}[r.Status]
+		if r.NextUpdate.IsZero() {
+			fail("OCSP response without nextUpdate")
+		}
+		fmt.Printf("OK %s, serial %x, next update %s\n", status, r.SerialNumber, r.NextUpdate.UTC().Format(time.RFC3339))
 	default:
 		fail("unknown command " + os.Args[1])
 	}

@@ -54,9 +54,10 @@ class ConformanceTest {
         Path repo = Path.of("").toAbsolutePath().getParent();
         pyca = repo.resolve("conformance/pyca_check.py");
         goVerify = dir.resolve("x509verify");
-        Proc.Result go = Proc.run(repo, Map.of("GOCACHE", dir.resolve("gocache").toString(), "GOPATH", dir.resolve("gopath").toString(),
+        // GOPATH mode against Debian's x/crypto (golang-golang-x-crypto-dev): nothing is downloaded
+        Proc.Result go = Proc.run(repo, Map.of("GOCACHE", dir.resolve("gocache").toString(), "GOPATH", dir.resolve("gopath") + ":/usr/share/gocode",
                 "GO111MODULE", "off"), "go", "build", "-o", goVerify.toString(), "conformance/x509verify.go");
-        assertThat(go.exit()).as("Go (apt-get install golang-go):\n" + go.output()).isZero();
+        assertThat(go.exit()).as("Go (apt-get install golang-go golang-golang-x-crypto-dev):\n" + go.output()).isZero();
         mbedtls = dir.resolve("mbedtls-device");
         Proc.Result make = Proc.run(repo.resolve("examples/mbedtls-device"), Map.of(), "make", "-s", "OUT=" + mbedtls);
         assertThat(make.exit()).as("gcc + libmbedtls-dev:\n" + make.output()).isZero();
@@ -106,6 +107,10 @@ class ConformanceTest {
         leaves.add(new Leaf("server-tls", issue(home, "server-tls", "gw.fleet.example", "/CN=gw.fleet.example", newkey,
                 "-addext", "subjectAltName=DNS:gw.fleet.example,DNS:mqtt.fleet.example"), "server", "mqtt.fleet.example", "client", "gw.other.example"));
         leaves.add(new Leaf("code-signing", issue(home, "code-signing", "signer-1", "/CN=signer-1", newkey), "code", "", "server", null));
+        leaves.add(new Leaf("cloud-verification", issueForCode(home, "ABCDEF0123456789", newkey), "client", "", "server", null));
+        // a device under the constrained CA: its id a host name inside the constraints (docs/ceremony.md)
+        leaves.add(new Leaf("device under constraints", issue(home, "device", "sensor-2.fleet.example", "/CN=sensor-2.fleet.example", newkey,
+                "servers"), "client", "", "server", null));
 
         for (Leaf l : leaves) {
             String what = algorithm + " " + l.profile();
@@ -124,7 +129,7 @@ class ConformanceTest {
         // the device's own view: Mbed TLS (2.28 knows no Ed25519 certificates) verifies the chain, the device's name and its key
         if (!algorithm.equals("ed25519")) {
             Proc.Result mbed = run(home, mbedtls.toString(), "verify", leaves.getFirst().chain().toString(), root.toString(), "sensor-1",
-                    home.resolve("device.key").toString());
+                    home.resolve("sensor-1.key").toString());
             assertThat(mbed.exit()).as(algorithm + " device: Mbed TLS\n" + mbed.output()).isZero();
         }
 
@@ -160,6 +165,12 @@ class ConformanceTest {
         }
         assertThat(run(home, "/usr/bin/python3", pyca.toString(), "ocsp", home.resolve("ca/issuing.pem").toString(), resp.toString()).output())
                 .as("OCSP: pyca").isEqualTo("OK GOOD\n");
+        String goOcsp = run(home, goVerify.toString(), "ocsp", "-issuer", home.resolve("ca/issuing.pem").toString(), "-resp", resp.toString()).output();
+        if (algorithm.equals("ed25519")) { // x/crypto/ocsp 0.4 (Debian 12) implements no Ed25519 signatures: its limit, said in docs
+            assertThat(goOcsp).as("OCSP: Go").contains("algorithm unimplemented");
+        } else {
+            assertThat(goOcsp).as("OCSP: Go").startsWith("OK good");
+        }
         assertThat(run(home, "openssl", "ocsp", "-respin", resp.toString(), "-issuer", home.resolve("ca/issuing.pem").toString(), "-CAfile",
                 root.toString(), "-cert", device.toString()).output()).as("OCSP: openssl").contains("Response verify OK").contains(": good");
 
@@ -191,15 +202,35 @@ class ConformanceTest {
         return g.generateKeyPair();
     }
 
-    /** Issues with the CLI; returns the chain file (leaf, then its CA). */
+    /**
+     * Issues with the CLI; returns the chain file (leaf, then its CA).
+     *
+     * @param extra more openssl req arguments; a last one {@code servers} signs with that CA instead
+     */
     private static Path issue(Path home, String profile, String device, String subject, String newkey, String... extra) {
         assertThat(Cli.run(home, "device", "add", device).exit()).isZero();
+        boolean servers = extra.length > 0 && extra[extra.length - 1].equals("servers");
         List<String> csrArgs = new ArrayList<>(List.of(newkey.split(" ")).subList(1, newkey.split(" ").length));
-        csrArgs.addAll(List.of(extra));
-        Path csr = TestHome.opensslCsr(home, profile, newkey.split(" ")[0], subject, csrArgs.toArray(new String[0]));
-        Path chain = home.resolve(profile + ".pem");
-        Cli.Result r = Cli.run(home, "sign", "--csr", csr.toString(), "--device", device, "--profile", profile, "--out", chain.toString());
+        csrArgs.addAll(List.of(extra).subList(0, servers ? extra.length - 1 : extra.length));
+        Path csr = TestHome.opensslCsr(home, device, newkey.split(" ")[0], subject, csrArgs.toArray(new String[0]));
+        Path chain = home.resolve(device + ".pem");
+        List<String> args = new ArrayList<>(List.of("sign", "--csr", csr.toString(), "--device", device, "--profile", profile, "--out", chain.toString()));
+        if (servers) {
+            args.addAll(List.of("--ca", "servers"));
+        }
+        Cli.Result r = Cli.run(home, args.toArray(new String[0]));
         assertThat(r.exit()).as(profile + ": " + r.all()).isZero();
+        return chain;
+    }
+
+    /** A cloud-verification certificate: CN = the registration code, no device. */
+    private static Path issueForCode(Path home, String code, String newkey) {
+        List<String> csrArgs = new ArrayList<>(List.of(newkey.split(" ")).subList(1, newkey.split(" ").length));
+        Path csr = TestHome.opensslCsr(home, "cv", newkey.split(" ")[0], "/CN=" + code, csrArgs.toArray(new String[0]));
+        Path chain = home.resolve("cv.pem");
+        Cli.Result r = Cli.run(home, "sign", "--csr", csr.toString(), "--profile", "cloud-verification", "--registration-code", code, "--out",
+                chain.toString());
+        assertThat(r.exit()).as("cloud-verification: " + r.all()).isZero();
         return chain;
     }
 

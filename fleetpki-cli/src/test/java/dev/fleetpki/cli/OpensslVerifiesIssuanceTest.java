@@ -81,6 +81,8 @@ class OpensslVerifiesIssuanceTest {
                 assertThat(Proc.ok(home, cmd.toArray(new String[0]))).contains(": OK");
             } else {
                 pkixValidate(parse(Files.readAllBytes(root)).getFirst(), chain);
+                // and by a verifier that is not BouncyCastle: the JDK's own X.509 path validation and ML-DSA (JEP 497)
+                pkixValidateJdk(parse(Files.readAllBytes(root)).getFirst(), chain);
             }
         }
         String text = Proc.ok(home, "openssl", "x509", "-in", home.resolve("server-tls.crt").toString(), "-noout", "-ext", "subjectAltName");
@@ -98,6 +100,20 @@ class OpensslVerifiesIssuanceTest {
     static List<X509Certificate> parse(byte[] pem) throws Exception {
         return CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem)).stream()
                 .map(c -> (X509Certificate) c).toList();
+    }
+
+    /** PKIX validation by the JDK's SUN provider alone: its certificate parser, path validator and signature (ML-DSA since JDK 24). */
+    static void pkixValidateJdk(X509Certificate root, List<X509Certificate> chain) throws Exception {
+        CertificateFactory cf = CertificateFactory.getInstance("X.509", "SUN");
+        List<java.security.cert.Certificate> reparsed = new java.util.ArrayList<>();
+        for (X509Certificate c : chain) {
+            reparsed.add(cf.generateCertificate(new ByteArrayInputStream(c.getEncoded())));
+        }
+        X509Certificate anchor = (X509Certificate) cf.generateCertificate(new ByteArrayInputStream(root.getEncoded()));
+        PKIXParameters params = new PKIXParameters(Set.of(new TrustAnchor(anchor, null)));
+        params.setRevocationEnabled(false);
+        params.setSigProvider("SUN");
+        CertPathValidator.getInstance("PKIX", "SUN").validate(cf.generateCertPath(reparsed), params);
     }
 
     static void pkixValidate(X509Certificate root, List<X509Certificate> chain) throws Exception {
