@@ -24,7 +24,7 @@ final class TtlCache<V> {
     }
 
     Optional<V> get(String key, Function<String, Optional<V>> load) {
-        long now = System.currentTimeMillis();
+        long now = now();
         Entry<V> e = entries.get(key);
         if (e != null && now - e.loadedAt() < ttlMillis) {
             return Optional.of(e.value());
@@ -40,7 +40,7 @@ final class TtlCache<V> {
 
     /** Keeps a row read along with another (a device with its enrollment secret). */
     void put(String key, V value) {
-        put(key, value, System.currentTimeMillis());
+        put(key, value, now());
     }
 
     private void put(String key, V value, long loadedAt) {
@@ -48,6 +48,11 @@ final class TtlCache<V> {
             entries.clear();
         }
         entries.put(key, new Entry<>(value, loadedAt));
+    }
+
+    /** Milliseconds on the monotonic clock: a wall-clock step (NTP, an operator) neither keeps an entry alive nor drops it early. */
+    private static long now() {
+        return System.nanoTime() / 1_000_000;
     }
 
     void invalidate(String key) {
