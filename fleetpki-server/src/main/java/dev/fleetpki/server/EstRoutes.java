@@ -114,12 +114,13 @@ final class EstRoutes {
         EnrollmentCredential cred = credentials.enrollment(ctx);
         String protocol = renewal ? "est-reenroll" : "est";
         UntrustedCsr csr = csr(ctx, profile.name(), protocol);
-        switch (EnrollmentAnswers.orRefuse(enrollment.enroll(cred, csr, profile.name(), null, protocol, renewal))) {
+        Enrollment.Outcome outcome = EnrollmentAnswers.orRefuse(enrollment.enroll(cred, csr, profile.name(), null, protocol, renewal));
+        switch (outcome) {
             case Enrollment.Issued i -> certsOnly(ctx, List.of(i.certificate().der()));
             case Enrollment.Pending p -> EnrollmentAnswers.pending(ctx, p.request()).contentType("text/plain; charset=utf-8")
                     .result("request " + p.request().id() + " for device '" + p.request().deviceId() + "' waits for an operator; "
                             + "send the same CSR again after " + EnrollmentAnswers.RETRY_AFTER_SECONDS + " s\n");
-            default -> throw new IllegalStateException("an enrollment with a CSR answered " + enrollment);
+            default -> throw new IllegalStateException("an enrollment with a CSR answered " + outcome);
         }
     }
 
