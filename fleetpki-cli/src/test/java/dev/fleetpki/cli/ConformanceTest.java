@@ -102,11 +102,11 @@ class ConformanceTest {
             default -> "ec -pkeyopt ec_paramgen_curve:P-256";
         };
         List<Leaf> leaves = new ArrayList<>();
-        leaves.add(new Leaf("device", issue(home, "device", "sensor-1", "/CN=sensor-1", newkey), "client", "", "server", null));
-        leaves.add(new Leaf("device-peer", issue(home, "device-peer", "peer-1", "/CN=peer-1", newkey), "server", "peer-1", "code", "peer-2"));
-        leaves.add(new Leaf("server-tls", issue(home, "server-tls", "gw.fleet.example", "/CN=gw.fleet.example", newkey,
+        leaves.add(new Leaf("device", issue(home, "device", "sensor-1", "/CN=sensor-1", newkey, null), "client", "", "server", null));
+        leaves.add(new Leaf("device-peer", issue(home, "device-peer", "peer-1", "/CN=peer-1", newkey, null), "server", "peer-1", "code", "peer-2"));
+        leaves.add(new Leaf("server-tls", issue(home, "server-tls", "gw.fleet.example", "/CN=gw.fleet.example", newkey, null,
                 "-addext", "subjectAltName=DNS:gw.fleet.example,DNS:mqtt.fleet.example"), "server", "mqtt.fleet.example", "client", "gw.other.example"));
-        leaves.add(new Leaf("code-signing", issue(home, "code-signing", "signer-1", "/CN=signer-1", newkey), "code", "", "server", null));
+        leaves.add(new Leaf("code-signing", issue(home, "code-signing", "signer-1", "/CN=signer-1", newkey, null), "code", "", "server", null));
         leaves.add(new Leaf("cloud-verification", issueForCode(home, "ABCDEF0123456789", newkey), "client", "", "server", null));
         // a device under the constrained CA: its id a host name inside the constraints (docs/ceremony.md)
         leaves.add(new Leaf("device under constraints", issue(home, "device", "sensor-2.fleet.example", "/CN=sensor-2.fleet.example", newkey,
@@ -205,18 +205,18 @@ class ConformanceTest {
     /**
      * Issues with the CLI; returns the chain file (leaf, then its CA).
      *
-     * @param extra more openssl req arguments; a last one {@code servers} signs with that CA instead
+     * @param ca the CA to sign with instead of the profile's, or null
+     * @param extra more openssl req arguments
      */
-    private static Path issue(Path home, String profile, String device, String subject, String newkey, String... extra) {
+    private static Path issue(Path home, String profile, String device, String subject, String newkey, String ca, String... extra) {
         assertThat(Cli.run(home, "device", "add", device).exit()).isZero();
-        boolean servers = extra.length > 0 && extra[extra.length - 1].equals("servers");
         List<String> csrArgs = new ArrayList<>(List.of(newkey.split(" ")).subList(1, newkey.split(" ").length));
-        csrArgs.addAll(List.of(extra).subList(0, servers ? extra.length - 1 : extra.length));
+        csrArgs.addAll(List.of(extra));
         Path csr = TestHome.opensslCsr(home, device, newkey.split(" ")[0], subject, csrArgs.toArray(new String[0]));
         Path chain = home.resolve(device + ".pem");
         List<String> args = new ArrayList<>(List.of("sign", "--csr", csr.toString(), "--device", device, "--profile", profile, "--out", chain.toString()));
-        if (servers) {
-            args.addAll(List.of("--ca", "servers"));
+        if (ca != null) {
+            args.addAll(List.of("--ca", ca));
         }
         Cli.Result r = Cli.run(home, args.toArray(new String[0]));
         assertThat(r.exit()).as(profile + ": " + r.all()).isZero();

@@ -50,7 +50,7 @@ public final class Ceremony {
         this.registry = registry;
         this.clock = clock;
         this.actor = actor;
-        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl(), 1);
+        this.urls = CertificateTemplate.Urls.of(config);
     }
 
     /** Creates the hierarchy (or only the root) and returns the CA records stored. */
@@ -289,12 +289,8 @@ public final class Ceremony {
                 notBefore = issuer.getNotBefore().toInstant();
             }
         }
-        // what the root signs is listed on the root's CRL, never partitioned; what an issuing CA signs (its OCSP signers) on the
-        // shard of its partitioned CRL that the serial falls in, as for every certificate it issues
-        CertificateTemplate.Urls u = issuerName == null || issuerName.equals(config.root().name()) ? urls
-                : new CertificateTemplate.Urls(urls.crl(), urls.ocsp(), urls.caIssuers(), config.revocation().crlShards());
         X509v3CertificateBuilder b = CertificateTemplate.build(kind, 0, issuer, issuerName, Dn.parse(spec.subject()), List.of(),
-                subjectKey, SerialNumbers.next(), notBefore, notAfter, u, spec.role() == CaRole.ISSUING ? spec : null);
+                subjectKey, SerialNumbers.next(), notBefore, notAfter, urls, spec.role() == CaRole.ISSUING ? spec : null);
         X509CertificateHolder h = b.build(issuerKey.contentSigner());
         X509Certificate c = IssuancePipeline.toX509(h);
         Profile profile = config.profile(kind.configName()).orElseThrow();

@@ -1,6 +1,7 @@
 package dev.fleetpki.core;
 
 import dev.fleetpki.core.config.CaSpec;
+import dev.fleetpki.core.config.FleetConfig;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.security.PublicKey;
@@ -46,17 +47,23 @@ import org.bouncycastle.cert.bc.BcX509ExtensionUtils;
 public final class CertificateTemplate {
     private static final BcX509ExtensionUtils EXT = new BcX509ExtensionUtils();
 
-    /** Where issued certificates point relying parties (RFC 5280 4.2.1.13, 4.2.2.1). */
     /**
+     * Where issued certificates point relying parties (RFC 5280 4.2.1.13, 4.2.2.1).
+     *
      * @param crl CRL URL template: {@code {ca}} is the issuer's name, {@code {shard}} the CRL shard the serial is listed on
-     * @param crlShards how many shards the issuer's CRL has (1: not partitioned)
+     * @param crlShards how many shards an issuing or code-signing CA's CRL has (1: not partitioned)
+     * @param rootName the root, whose CRL is never partitioned
      */
-    public record Urls(String crl, String ocsp, String caIssuers, int crlShards) {
-        public static final Urls NONE = new Urls(null, null, null, 1);
+    public record Urls(String crl, String ocsp, String caIssuers, int crlShards, String rootName) {
+        /** The URLs of this configuration. */
+        public static Urls of(FleetConfig config) {
+            return new Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl(), config.revocation().crlShards(), config.root().name());
+        }
 
         /** The CRL distribution point of a certificate with this serial from this issuer. */
         public String crlFor(String issuerName, BigInteger serial) {
-            int shard = crlShards <= 1 ? 0 : serial.mod(BigInteger.valueOf(crlShards)).intValue();
+            int shards = issuerName.equals(rootName) ? 1 : crlShards;
+            int shard = shards <= 1 ? 0 : serial.mod(BigInteger.valueOf(shards)).intValue();
             return crl.replace("{ca}", issuerName).replace("{shard}", Integer.toString(shard));
         }
     }

@@ -76,7 +76,7 @@ public final class IssuancePipeline {
         this.cas = cas;
         this.ledger = ledger;
         this.clock = clock;
-        this.urls = new CertificateTemplate.Urls(config.crlUrl(), config.ocspUrl(), config.caIssuersUrl(), config.revocation().crlShards());
+        this.urls = CertificateTemplate.Urls.of(config);
         this.urlHosts = urlHosts(config);
         this.observer = IssuanceObserver.NONE;
     }

@@ -7,6 +7,9 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.ASN1Primitive;
@@ -37,11 +40,17 @@ import org.bouncycastle.cert.X509CertificateHolder;
  * The subtree matching is BouncyCastle's {@link PKIXNameConstraintValidator}.
  */
 final class NameConstraintsLint {
+    /** Each issuer's constraints, parsed once (issuers are few and long-lived; empty: none). */
+    private static final Map<X509Certificate, Optional<NameConstraints>> CONSTRAINTS = new ConcurrentHashMap<>();
+
     private NameConstraintsLint() {}
 
     /** What of {@code c} the issuer's name constraints refuse (empty: nothing, or the issuer has none). */
     static List<String> findings(X509CertificateHolder c, Profile profile, X509Certificate issuer) {
-        NameConstraints nc = constraints(issuer);
+        if (issuer == null) {
+            return List.of();
+        }
+        NameConstraints nc = CONSTRAINTS.computeIfAbsent(issuer, NameConstraintsLint::constraints).orElse(null);
         if (nc == null) {
             return List.of();
         }
@@ -141,16 +150,13 @@ final class NameConstraintsLint {
         }
     }
 
-    private static NameConstraints constraints(X509Certificate issuer) {
-        if (issuer == null) {
-            return null;
-        }
+    private static Optional<NameConstraints> constraints(X509Certificate issuer) {
         byte[] ext = issuer.getExtensionValue(Extension.nameConstraints.getId());
         if (ext == null) {
-            return null;
+            return Optional.empty();
         }
         try {
-            return NameConstraints.getInstance(ASN1Primitive.fromByteArray(ASN1OctetString.getInstance(ext).getOctets()));
+            return Optional.of(NameConstraints.getInstance(ASN1Primitive.fromByteArray(ASN1OctetString.getInstance(ext).getOctets())));
         } catch (IOException e) {
             throw new PkiException(ErrorKind.INTERNAL, "the issuer's name constraints do not decode: " + e.getMessage(), e);
         }
