@@ -46,7 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
  * against the server's own route list: a route added without a row fails this test, so a new
  * endpoint cannot arrive unreviewed. docs/security.md shows the same table.
  */
-class AuthorizationMatrixTest {
+public class AuthorizationMatrixTest {
     /** The columns: one credential each, presented as a real client would. */
     enum Cred {
         NONE, SECRET_A, SECRET_B, USED_SECRET, IDEVID_A, STATION_X, STATION_Y, STATION_OFF, RENEW_CURRENT, RENEW_REVOKED, RENEW_EXPIRED,
@@ -359,9 +359,10 @@ class AuthorizationMatrixTest {
     /**
      * Every CLI command by its full name, and whether it issues or signs certificates (then it has rows below). The two
      * commands fleetpki-app adds, quickstart and serve, issue as an operator (the demo device, the server's own TLS
-     * certificate) through the same authorizer; QuickstartTest checks the program is this tree plus those two.
+     * certificate) through the same authorizer; fleetpki-app's CommandClassificationTest holds the program's whole tree
+     * against this map plus those two, so a command added there is classified too.
      */
-    static final Map<String, Boolean> CLI_COMMANDS = new java.util.TreeMap<>(Map.ofEntries(
+    public static final Map<String, Boolean> CLI_COMMANDS = new java.util.TreeMap<>(Map.ofEntries(
             Map.entry("sign", true), Map.entry("issue", true), Map.entry("request approve", true),
             Map.entry("init", true), Map.entry("ca csr", true), Map.entry("ca sign", true), Map.entry("ca import", true), // the ceremony (CA certificates)
             Map.entry("ca list", false), Map.entry("ca revoke", false), Map.entry("config check", false),
@@ -406,7 +407,8 @@ class AuthorizationMatrixTest {
         assertThat(ts.fleet.store().requests().request(id).orElseThrow().serial()).isNotNull();
     }
 
-    private static void collect(picocli.CommandLine cl, String prefix, Set<String> out) {
+    /** Every leaf command of this tree by its full name ("device add"). */
+    public static void collect(picocli.CommandLine cl, String prefix, Set<String> out) {
         for (var e : cl.getSubcommands().entrySet()) {
             String name = (prefix + " " + e.getKey()).trim();
             if (e.getValue().getSubcommands().isEmpty()) {
