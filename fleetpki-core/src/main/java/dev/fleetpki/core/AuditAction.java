@@ -40,6 +40,12 @@ public enum AuditAction {
     REQUEST_PENDING("request.pending"),
     /** A pending request rejected. */
     REQUEST_REJECT("request.reject"),
+    /** A firmware image signed (signer, model, image digest in the detail). */
+    FIRMWARE_SIGN("firmware.sign"),
+    /** A firmware signature refused (its kind and reason in the detail). */
+    FIRMWARE_REFUSE("firmware.refuse"),
+    /** A firmware signer revoked, with every certificate it held. */
+    SIGNER_REVOKE("signer.revoke"),
     /** A factory station registered. */
     STATION_ADD("station.add"),
     /** A factory station disabled. */

@@ -44,7 +44,7 @@ public final class Authorization {
         return role;
     }
 
-    /** The one device the certificate may be for (null only for a cloud-verification certificate, which names a code). */
+    /** The one device the certificate may be for (null for a cloud-verification certificate, which names a code, and a signer's). */
     public String deviceId() {
         return deviceId;
     }
@@ -84,6 +84,11 @@ public final class Authorization {
         return consumes;
     }
 
+    /** The firmware signer this authorization certifies, or null: it is for a device or a registration code. */
+    public String signer() {
+        return consumes instanceof SignerEnrollment s ? s.signer() : null;
+    }
+
     /**
      * Something an issuance uses up atomically with storing the certificate: if it is already
      * used up, the certificate is not stored (and never returned).
@@ -95,6 +100,17 @@ public final class Authorization {
 
     /** A pending request an operator approved, by id: it becomes issued with the certificate's serial. */
     public record RequestApproval(String requestId, Actor approver) implements Consumes {}
+
+    /**
+     * A firmware signer's code-signing certificate: a new signer is stored with it ({@code rotate}
+     * false; refused if the name is taken), or an active signer's current certificate and key
+     * become this one ({@code rotate} true; its older certificates stay valid for what they signed).
+     */
+    public record SignerEnrollment(String signer, java.util.Set<String> models, String keyRef, boolean rotate) implements Consumes {
+        public SignerEnrollment {
+            models = java.util.Set.copyOf(models);
+        }
+    }
 
     @Override
     public String toString() {

@@ -3,8 +3,11 @@ package dev.fleetpki.core;
 import dev.fleetpki.core.EnrollmentPolicy.FleetRule;
 import dev.fleetpki.core.config.FleetConfig;
 import java.time.Clock;
+import dev.fleetpki.core.firmware.Signer;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -18,7 +21,8 @@ import java.util.stream.Collectors;
  *
  * <p>The checks, in order; the first that fails refuses (NOT_AUTHORIZED, audited):
  * <ol>
- * <li>the profile exists and is not a CA or OCSP profile (those come from the ceremony);</li>
+ * <li>the profile exists and is not a CA or OCSP profile (those come from the ceremony), nor a
+ *     code-signing profile (those go to named firmware signers, {@link #signer});</li>
  * <li>operators (CLI, admin token, approvals) are allowed from here on; the pipeline still checks names and keys;</li>
  * <li>a device-held credential (secret, manufacturer certificate, current certificate) names only its own device;</li>
  * <li>the CA's own server identities (model {@link Device#SERVER_MODEL}) are an operator's alone;</li>
@@ -29,6 +33,8 @@ import java.util.stream.Collectors;
  * <li>a bare public key only from a factory station, server key generation only where the fleet rule allows;</li>
  * <li>the fleet rule: a kind it accepts is allowed; otherwise pending (CSR enrollments only) or refused.</li>
  * </ol>
+ * Firmware signers' certificates ({@link #signer}) and firmware signatures ({@link #firmware})
+ * are decided here too, so that every path that makes something a device trusts passes this class.
  */
 public final class EnrollmentAuthorizer {
     /** What the caller asks for. */
@@ -91,12 +97,86 @@ public final class EnrollmentAuthorizer {
                 new Authorization.RequestApproval(request.id(), approver));
     }
 
-    private Decision decideChecked(EnrollmentCredential cred, String deviceId, String profileName, Purpose purpose) {
-        Profile profile = config.profile(profileName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+    /**
+     * An operator's request for a firmware signer's code-signing certificate: a new signer
+     * ({@code rotate} false) or a new certificate and key for an active one. Only operators
+     * (the CLI, an admin token) make signers.
+     */
+    public Authorization signer(Actor operator, Role role, String signer, Set<String> models, String keyRef, String profileName, boolean rotate,
+                                String protocol) {
+        try {
+            if (role != Role.ADMIN) {
+                throw refused("only an operator (the CLI, an admin API token) makes firmware signers; " + operator + " has role "
+                        + role.name().toLowerCase(Locale.ROOT));
+            }
+            Profile profile = profile(profileName);
+            if (profile.kind() != ProfileKind.CODE_SIGNING) {
+                throw refused("a firmware signer's certificate has a profile of kind code-signing; '" + profile.name() + "' is "
+                        + profile.kind().configName());
+            }
+            return new Authorization(operator, role, null, profile.name(), null, true, false, null,
+                    new Authorization.SignerEnrollment(signer, models, keyRef, rotate));
+        } catch (PkiException e) {
+            ledger.audit(AuditEvent.refusal(clock.instant(), operator, "signer:" + signer, e, profileName, protocol, "operator"));
+            throw e;
+        }
+    }
+
+    /**
+     * May {@code caller} sign an image for devices of {@code model} with {@code signer}? Operators
+     * may, with any active signer bound to the model; an API token only with role firmware-signer,
+     * and only with a signer and a model it is bound to (closed: a token bound to none signs
+     * nothing). Refusals are audited.
+     */
+    public FirmwareAuthorization firmware(FirmwareAuthorization.Caller caller, Signer signer, String model, String protocol) {
+        try {
+            if (caller.role() != Role.ADMIN && caller.role() != Role.FIRMWARE_SIGNER) {
+                throw refused("signing firmware needs an operator or an API token with role firmware-signer; " + caller.actor() + " has role "
+                        + caller.role().name().toLowerCase(Locale.ROOT));
+            }
+            if (caller.role() == Role.FIRMWARE_SIGNER) {
+                if (!caller.signers().contains(signer.name())) {
+                    throw refused(caller.actor() + " may sign with " + (caller.signers().isEmpty() ? "no signer"
+                            : "signers " + String.join(", ", new TreeSet<>(caller.signers()))) + ", not '" + signer.name()
+                            + "' (fleetpki token create NAME --role firmware-signer --signers S --models M)");
+                }
+                if (!caller.models().contains("*") && !caller.models().contains(model)) {
+                    throw refused(caller.actor() + " may sign firmware for " + (caller.models().isEmpty() ? "no model"
+                            : "models " + String.join(", ", new TreeSet<>(caller.models()))) + ", not '" + model + "'");
+                }
+            }
+            if (!signer.active()) {
+                throw refused("signer '" + signer.name() + "' was revoked at " + signer.revokedAt() + "; it signs nothing any more");
+            }
+            if (!signer.covers(model)) {
+                throw refused("signer '" + signer.name() + "' signs firmware for " + signer.modelList() + ", not for model '" + model + "'");
+            }
+            return new FirmwareAuthorization(caller.actor(), caller.role(), signer, model);
+        } catch (PkiException e) {
+            Map<String, String> detail = new LinkedHashMap<>();
+            detail.put("kind", e.kind().name());
+            detail.put("reason", e.detail());
+            detail.put("model", String.valueOf(model));
+            detail.put("protocol", protocol);
+            ledger.audit(new AuditEvent(clock.instant(), caller.actor(), AuditAction.FIRMWARE_REFUSE, "signer:" + signer.name(), detail));
+            throw e;
+        }
+    }
+
+    private Profile profile(String profileName) {
+        return config.profile(profileName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                 "no profile named '" + profileName + "'; profiles: " + String.join(", ", new TreeSet<>(config.profiles().keySet()))));
+    }
+
+    private Decision decideChecked(EnrollmentCredential cred, String deviceId, String profileName, Purpose purpose) {
+        Profile profile = profile(profileName);
         if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
             throw refused("profile '" + profile.name() + "' makes CA or OCSP certificates; those come from the ceremony "
                     + "('fleetpki init', 'fleetpki ca ...'), not from a request");
+        }
+        if (profile.kind() == ProfileKind.CODE_SIGNING) {
+            throw refused("profile '" + profile.name() + "' makes code-signing certificates; those go to named firmware signers, "
+                    + "not devices: fleetpki signer add NAME --key KEY --models MODEL (docs/firmware.md)");
         }
         if (cred instanceof EnrollmentCredential.Operator op) {
             if (purpose == Purpose.BARE_KEY) {

@@ -127,7 +127,7 @@ public final class IssuancePipeline {
     }
 
     private static String target(IssuanceRequest r) {
-        return r.deviceId() != null ? "device:" + r.deviceId() : "code:" + r.registrationCode();
+        return r.deviceId() != null ? "device:" + r.deviceId() : r.signer() != null ? "signer:" + r.signer() : "code:" + r.registrationCode();
     }
 
     private IssuedCertificate issueChecked(IssuanceRequest req, Authorization auth) {
@@ -140,6 +140,9 @@ public final class IssuancePipeline {
         }
         if (!Objects.equals(auth.deviceId(), req.deviceId())) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this authorization is for device '" + auth.deviceId() + "', not '" + req.deviceId() + "'");
+        }
+        if (!Objects.equals(auth.signer(), req.signer())) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "this authorization is for signer '" + auth.signer() + "', not '" + req.signer() + "'");
         }
         if (!req.proofOfPossession() && !auth.allowsBareKey()) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "issuing from a bare public key (no proof of possession) is allowed "
@@ -198,9 +201,13 @@ public final class IssuancePipeline {
         detail.put("notAfter", notAfter.toString());
         detail.put("proofOfPossession", String.valueOf(req.proofOfPossession()));
         detail.put("signingKey", withoutQuery(ca.key().ref().uri()));
+        if (req.signer() != null) {
+            detail.put("signer", req.signer());
+        }
         try {
             ledger.commitIssued(issued, new AuditEvent(now, auth.actor(), AuditAction.CERTIFICATE_ISSUE,
-                    req.deviceId() != null ? "device:" + req.deviceId() : "serial:" + serialHex, detail), auth.consumes());
+                    req.deviceId() != null ? "device:" + req.deviceId() : req.signer() != null ? "signer:" + req.signer() : "serial:" + serialHex,
+                    detail), auth.consumes());
         } catch (PkiException e) {
             throw new PkiException(e.kind(), e.detail() + " (serial " + serialHex + " was signed but not stored, and never returned)", e);
         }
@@ -233,6 +240,9 @@ public final class IssuancePipeline {
                 throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR's CN '" + req.requestedCn() + "' is not the registration code '" + code + "'");
             }
             return new Names(new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, code).build(), List.of());
+        }
+        if (profile.kind() == ProfileKind.CODE_SIGNING || req.signer() != null) {
+            return signerNames(req, profile);
         }
         String id = req.deviceId();
         if (id == null) {
@@ -317,6 +327,28 @@ public final class IssuancePipeline {
             }
         }
         return new Names(subject.build(), sans);
+    }
+
+    /**
+     * A code-signing certificate names a firmware signer (CN = its name), never a device: a device
+     * holding one could sign firmware outside the signer's model binding and its audit trail.
+     */
+    private static Names signerNames(IssuanceRequest req, Profile profile) {
+        if (profile.kind() != ProfileKind.CODE_SIGNING) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "a firmware signer's certificate has a code-signing profile, not '" + profile.name() + "'");
+        }
+        if (req.signer() == null || req.deviceId() != null) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "code-signing certificates are issued to named firmware signers, not to devices; "
+                    + "create one with: fleetpki signer add NAME --key file:signers/NAME.p8 --create --models MODEL (docs/firmware.md)");
+        }
+        if (!req.requestedSans().isEmpty()) {
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "a signer's certificate names the signer by its CN only");
+        }
+        X500NameBuilder subject = new X500NameBuilder(BCStyle.INSTANCE);
+        if (profile.organization() != null) {
+            subject.addRDN(BCStyle.O, profile.organization());
+        }
+        return new Names(subject.addRDN(BCStyle.CN, req.signer()).build(), List.of());
     }
 
     /**

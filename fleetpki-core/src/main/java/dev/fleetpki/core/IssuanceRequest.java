@@ -14,12 +14,27 @@ import org.bouncycastle.asn1.x509.GeneralName;
  * @param protocol the adapter, for audit and metrics: cli, rest, est, scep, cmp, batch
  * @param registrationCode for cloud-verification: the code the cloud asked for
  * @param caName for cloud-verification: which CA proves possession of its key
+ * @param signer for code-signing: the firmware signer the certificate is for (its CN)
  */
 public record IssuanceRequest(String deviceId, String profile, PublicKey publicKey, String requestedCn,
                               List<GeneralName> requestedSans, boolean proofOfPossession, String protocol,
-                              String registrationCode, String caName) {
+                              String registrationCode, String caName, String signer) {
     public IssuanceRequest {
         requestedSans = requestedSans == null ? List.of() : List.copyOf(requestedSans);
+    }
+
+    /** A request for a device or a registration code (no signer). */
+    public IssuanceRequest(String deviceId, String profile, PublicKey publicKey, String requestedCn, List<GeneralName> requestedSans,
+                           boolean proofOfPossession, String protocol, String registrationCode, String caName) {
+        this(deviceId, profile, publicKey, requestedCn, requestedSans, proofOfPossession, protocol, registrationCode, caName, null);
+    }
+
+    /**
+     * A firmware signer's certificate for its key, which the CA opened itself (the key never leaves
+     * its file or token, so its possession is shown by opening it, not by a CSR).
+     */
+    public static IssuanceRequest forSigner(String signer, PublicKey key, String profile, String protocol) {
+        return new IssuanceRequest(null, profile, key, signer, List.of(), true, protocol, null, null, signer);
     }
 
     public static IssuanceRequest fromCsr(UntrustedCsr csr, String deviceId, String profile, String protocol) {

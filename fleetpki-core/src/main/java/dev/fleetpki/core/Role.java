@@ -11,5 +11,7 @@ public enum Role {
     /** A factory station: enroll devices of its fleet in bulk, and alone issue from a bare public key. */
     FACTORY,
     /** A device acting for itself (renewal). */
-    DEVICE
+    DEVICE,
+    /** Signs firmware with the signers, and for the device models, its token is bound to (nothing else). */
+    FIRMWARE_SIGNER
 }

@@ -19,6 +19,15 @@ public interface SigningKey {
     /** A fresh single-use signer producing {@link KeyAlgorithm#signatureAlgorithm()} signatures. */
     ContentSigner contentSigner();
 
+    /**
+     * An ECDSA signature (DER, as {@code SHA256withECDSA} makes) of a digest computed elsewhere, so
+     * that a large message is hashed once, in this process, and never streamed through a token:
+     * what signing a 64 MB firmware image needs. ECDSA keys only.
+     */
+    default byte[] signDigest(byte[] digest) {
+        throw new KeyStoreFailure("key " + ref() + " (" + algorithm().configName() + ") cannot sign a digest; only ECDSA keys can");
+    }
+
     /** Where the key lives, for people: "encrypted PKCS#8 file ...", "PKCS#11 token 'fleet' ...". */
     String location();
 

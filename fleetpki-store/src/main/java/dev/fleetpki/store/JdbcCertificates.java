@@ -28,7 +28,7 @@ final class JdbcCertificates implements CertificateStore {
     }
 
 
-    private static final String CERT_COLUMNS = "serial, ca, device_id, profile, der, proof_of_possession, issued_by, issued_at, protocol, "
+    static final String CERT_COLUMNS = "serial, ca, device_id, profile, der, proof_of_possession, issued_by, issued_at, protocol, "
             + "revoked_at, revocation_reason";
 
     @Override
@@ -122,7 +122,7 @@ final class JdbcCertificates implements CertificateStore {
         RevocationStore.bumpEpoch(c);
     }
 
-    private static StoredCertificate toCert(ResultSet rs) throws SQLException {
+    static StoredCertificate toCert(ResultSet rs) throws SQLException {
         IssuedCertificate ic = new IssuedCertificate(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), Jdbc.cert(rs.getBytes(5)),
                 rs.getBoolean(6), null, Actor.parse(rs.getString(7)), Instant.ofEpochMilli(rs.getLong(8)),
                 rs.getString(9));

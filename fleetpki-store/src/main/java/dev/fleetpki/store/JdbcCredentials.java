@@ -179,7 +179,7 @@ final class JdbcCredentials implements CredentialStore {
     public void addToken(ApiToken t, AuditEvent event) {
         jdbc.write("a token named '" + t.name() + "' already exists; pick another name or revoke it first: fleetpki token revoke " + t.name(), tx -> {
             PreparedStatement ps = tx.batch("INSERT INTO api_token (id, name, role, secret_hash, created_at, created_by, expires_at, cert_sha256, "
-                    + "profiles) VALUES (?,?,?,?,?,?,?,?,?)");
+                    + "profiles, signers, models) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
             ps.setString(1, t.id());
             ps.setString(2, t.name());
             ps.setString(3, t.role().name());
@@ -188,13 +188,25 @@ final class JdbcCredentials implements CredentialStore {
             ps.setString(6, t.createdBy().toString());
             ps.setObject(7, t.expiresAt() == null ? null : t.expiresAt().toEpochMilli(), Types.BIGINT);
             ps.setString(8, t.certSha256());
-            ps.setString(9, t.profiles().isEmpty() ? null : String.join(",", new TreeSet<>(t.profiles())));
+            ps.setString(9, list(t.profiles()));
+            ps.setString(10, list(t.signers()));
+            ps.setString(11, list(t.models()));
             ps.addBatch();
             tx.audit(event);
         });
     }
 
-    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at, cert_sha256, disabled_at, profiles";
+    private static final String TOKEN_COLUMNS = "id, name, role, secret_hash, created_at, created_by, expires_at, revoked_at, cert_sha256, disabled_at, profiles, "
+            + "signers, models";
+
+    /** A set as stored: sorted, comma-separated; empty: NULL. */
+    private static String list(Set<String> values) {
+        return values.isEmpty() ? null : String.join(",", new TreeSet<>(values));
+    }
+
+    private static Set<String> set(String stored) {
+        return stored == null ? Set.of() : Set.of(stored.split(","));
+    }
 
     @Override
     public Optional<ApiToken> token(String id) {
@@ -249,7 +261,7 @@ final class JdbcCredentials implements CredentialStore {
         Instant revoked = rs.wasNull() ? null : Instant.ofEpochMilli(rev);
         return new ApiToken(rs.getString(1), rs.getString(2), Role.valueOf(rs.getString(3)), rs.getString(4),
                 Instant.ofEpochMilli(rs.getLong(5)), Actor.parse(rs.getString(6)), expires, revoked, rs.getString(9), Jdbc.instant(rs, 10),
-                rs.getString(11) == null ? Set.of() : Set.of(rs.getString(11).split(",")));
+                set(rs.getString(11)), set(rs.getString(12)), set(rs.getString(13)));
     }
 
 }

@@ -15,6 +15,7 @@ import dev.fleetpki.core.store.CertificateStore;
 import dev.fleetpki.core.store.CredentialStore;
 import dev.fleetpki.core.store.DeviceStore;
 import dev.fleetpki.core.store.RequestStore;
+import dev.fleetpki.core.store.SignerStore;
 import java.security.cert.X509Certificate;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -28,7 +29,7 @@ import java.util.Optional;
  * {@link GroupCommitter}, with its audit event in the same transaction. It is the issuance ledger
  * and the CA registry itself, and hands out one object per aggregate, each implementing the
  * narrow interface of core its consumers use: {@link #devices()}, {@link #credentials()},
- * {@link #requests()}, {@link #certificates()}, {@link #auditLog()}, {@link #revocation()}.
+ * {@link #requests()}, {@link #certificates()}, {@link #signers()}, {@link #auditLog()}, {@link #revocation()}.
  */
 public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseable {
     private final Jdbc jdbc;
@@ -39,6 +40,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     private final JdbcRequests requests;
     private final JdbcCertificates certificates;
     private final JdbcAuditLog auditLog;
+    private final JdbcSigners signers;
 
     public JdbcStore(Database db) {
         this.jdbc = new Jdbc(db);
@@ -49,6 +51,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
         this.requests = new JdbcRequests(jdbc);
         this.certificates = new JdbcCertificates(jdbc);
         this.auditLog = new JdbcAuditLog(jdbc);
+        this.signers = new JdbcSigners(jdbc);
     }
 
     public Database database() {
@@ -78,6 +81,11 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     /** Issued certificates and their revocation. */
     public CertificateStore certificates() {
         return certificates;
+    }
+
+    /** Firmware signers. */
+    public SignerStore signers() {
+        return signers;
     }
 
     /** The audit log: reading and verifying it. */
@@ -184,10 +192,13 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
                 c.notAfter().toEpochMilli(), c.der(), c.proofOfPossession(), c.issuedBy().toString(), c.issuedAt().toEpochMilli(),
                 c.protocol());
         jdbc.write("serial " + c.serialHex() + " was already issued", tx -> {
-            if (consumes != null) {
+            if (consumes != null && !(consumes instanceof Authorization.SignerEnrollment)) {
                 consume(tx, consumes, c);
             }
             tx.insertCertificate(row);
+            if (consumes instanceof Authorization.SignerEnrollment e) { // after the certificate row it refers to
+                JdbcSigners.enroll(tx, e, c);
+            }
             if (c.deviceId() != null) {
                 tx.requireActiveDevice(c.deviceId());
             }
@@ -197,6 +208,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
 
     private static void consume(Tx tx, Authorization.Consumes consumes, IssuedCertificate c) throws SQLException {
         switch (consumes) {
+            case Authorization.SignerEnrollment e -> JdbcSigners.enroll(tx, e, c);
             case Authorization.SecretUse u -> tx.useSecret(u.secretId(), c.deviceId(), c.serialHex(), c.issuedAt().toEpochMilli());
             case Authorization.RequestApproval a -> {
                 try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE enrollment_request SET status = 'ISSUED', decided_at = ?, "

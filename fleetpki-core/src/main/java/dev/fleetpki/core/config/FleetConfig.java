@@ -58,6 +58,14 @@ public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSo
         return crlUrl == null ? null : crlUrl.replace("{ca}", ca).replace("{shard}", Integer.toString(shard));
     }
 
+    /**
+     * What protects firmware signers' file keys: the code-signing CA's passphrase (the fleet
+     * passphrase unless the ceremony gives it its own), else the first issuing CA's.
+     */
+    public SecretSource signerPassphrase() {
+        return codeSigning != null ? codeSigning.passphrase() : issuing.getFirst().passphrase();
+    }
+
     public String defaultIssuer() {
         return issuing.getFirst().name();
     }

@@ -4,8 +4,10 @@ import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.SigningKey;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -29,8 +31,8 @@ import org.bouncycastle.operator.ContentSigner;
  * when one is given. The TLV area (magic 0x6907, its total size) holds the SHA-256 of everything
  * before it (TLV 0x10), the SHA-256 of the signer's public key as DER SubjectPublicKeyInfo (TLV
  * 0x01) and the signature of that digest (ECDSA P-256, DER, TLV 0x22; Ed25519 over the 32-byte
- * digest, TLV 0x24). An ECDSA signature of the bytes with SHA-256 is the signature of their digest
- * that MCUboot checks.
+ * digest, TLV 0x24). The image is streamed and hashed once; the ECDSA key signs the digest
+ * ({@link SigningKey#signDigest}), which is the signature of the bytes with SHA-256 that MCUboot checks.
  */
 public final class McubootImage {
     public static final int IMAGE_MAGIC = 0x96f3b83d;
@@ -85,11 +87,33 @@ public final class McubootImage {
      * @param securityCounter the protected security counter (anti-rollback in hardware), or null for none
      */
     public static byte[] sign(byte[] image, Version version, int headerSize, Long securityCounter, SigningKey key) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(headerSize + image.length + 256);
+        try {
+            sign(new ByteArrayInputStream(image), image.length, version, headerSize, securityCounter, key, out);
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // in memory
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * Streams {@code size} bytes of an unsigned image from {@code image} into a signed MCUboot image
+     * on {@code out}: the header (which needs only the size), the image as it is read (hashed on
+     * the way, never held whole), then the TLVs. The digest is signed once at the end, so a token
+     * key signs 32 bytes, not the image. Returns the image hash (TLV 0x10).
+     *
+     * @throws PkiException MALFORMED_REQUEST when the stream ends before {@code size} bytes or has more
+     */
+    public static byte[] sign(InputStream image, long size, Version version, int headerSize, Long securityCounter, SigningKey key,
+                              OutputStream out) throws IOException {
         if (headerSize < HEADER_SIZE || headerSize > 0xFFFF) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the header size is " + headerSize + "; it must be 32 to 65535 bytes (0x200 for Zephyr)");
         }
-        if (image.length == 0) {
+        if (size <= 0) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the image is empty");
+        }
+        if (size > 0xFFFFFFFFL) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the image is " + size + " bytes; an MCUboot image size is a 32-bit number");
         }
         if (securityCounter != null && (securityCounter < 0 || securityCounter > 0xFFFFFFFFL)) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the security counter is a 32-bit unsigned number; got " + securityCounter);
@@ -100,45 +124,39 @@ public final class McubootImage {
         }
         byte[] prot = securityCounter == null ? new byte[0] : protectedArea(securityCounter);
         ByteBuffer h = ByteBuffer.allocate(headerSize).order(ByteOrder.LITTLE_ENDIAN);
-        h.putInt(IMAGE_MAGIC).putInt(0).putShort((short) headerSize).putShort((short) prot.length).putInt(image.length).putInt(0)
+        h.putInt(IMAGE_MAGIC).putInt(0).putShort((short) headerSize).putShort((short) prot.length).putInt((int) size).putInt(0)
                 .put((byte) version.major()).put((byte) version.minor()).putShort((short) version.revision()).putInt((int) version.build())
                 .putInt(0);
         byte[] header = h.array();
 
         MessageDigest sha256 = sha256();
         sha256.update(header);
-        sha256.update(image);
+        out.write(header);
+        Streams.copy(image, size, sha256, out);
         sha256.update(prot);
+        out.write(prot);
         byte[] digest = sha256.digest();
+
         byte[] signature;
-        ContentSigner signer = key.contentSigner();
-        try (OutputStream out = signer.getOutputStream()) {
-            if (key.algorithm() == KeyAlgorithm.EC_P256) { // SHA256withECDSA over the bytes: the ECDSA signature of their digest
-                out.write(header);
-                out.write(image);
-                out.write(prot);
-            } else { // MCUboot's Ed25519 signs the 32-byte digest as its message
-                out.write(digest);
+        if (key.algorithm() == KeyAlgorithm.EC_P256) { // the ECDSA signature of the digest, as SHA256withECDSA over the bytes would make
+            signature = key.signDigest(digest);
+        } else { // MCUboot's Ed25519 signs the 32-byte digest as its message
+            ContentSigner signer = key.contentSigner();
+            try (OutputStream s = signer.getOutputStream()) {
+                s.write(digest);
             }
-        } catch (IOException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "signing with " + key.ref() + " failed: " + e.getMessage(), e);
+            signature = signer.getSignature();
         }
-        signature = signer.getSignature();
 
         ByteArrayOutputStream tlvs = new ByteArrayOutputStream();
         tlv(tlvs, TLV_SHA256, digest);
         tlv(tlvs, TLV_KEYHASH, sha256().digest(key.publicKey().getEncoded()));
         tlv(tlvs, key.algorithm() == KeyAlgorithm.EC_P256 ? TLV_ECDSA_SIG : TLV_ED25519, signature);
         byte[] body = tlvs.toByteArray();
-
-        ByteArrayOutputStream out = new ByteArrayOutputStream(header.length + image.length + prot.length + 4 + body.length);
-        out.writeBytes(header);
-        out.writeBytes(image);
-        out.writeBytes(prot);
-        out.writeBytes(le16(TLV_INFO_MAGIC));
-        out.writeBytes(le16(4 + body.length));
-        out.writeBytes(body);
-        return out.toByteArray();
+        out.write(le16(TLV_INFO_MAGIC));
+        out.write(le16(4 + body.length));
+        out.write(body);
+        return digest;
     }
 
     private static byte[] protectedArea(long securityCounter) {

@@ -4,10 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.fleetpki.core.Actor;
-import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
-import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.core.Role;
 import dev.fleetpki.core.testkit.TestCa;
 import dev.fleetpki.kms.DefaultKeyManager;
 import dev.fleetpki.kms.KeyAlgorithm;
@@ -21,9 +20,8 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,11 +42,11 @@ class CmsFirmwareSignatureTest {
         ca = TestCa.builder().profiles("code-signing:\n  validity: 30d\n").build(dir.resolve("ca"));
         Path pass = dir.resolve("pass");
         Files.writeString(pass, "signer passphrase\n");
-        key = new DefaultKeyManager(dir).create(KeyRef.parse("file:keys/signer-1.p8"), KeyAlgorithm.EC_P256, new SecretSource.File(pass));
-        byte[] csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=signer-1"), key.publicKey()).build(key.contentSigner()).getEncoded();
-        ca.ledger().register("signer-1", null);
-        signer = ca.pipeline().issue(IssuanceRequest.fromCsr(UntrustedCsr.parse(csr), "signer-1", "code-signing", "test"),
-                ca.authorizer().operator(Actor.operator("alice"), "signer-1", "code-signing", "test"));
+        SignerRegistry.Enrolled e = new SignerRegistry(ca.ledger(), ca.authorizer(), ca.pipeline(), new DefaultKeyManager(dir), new SecretSource.File(pass),
+                ca.clock()).add(Actor.operator("alice"), Role.ADMIN, "signer-1", Set.of("sensor-v2"), KeyRef.parse("file:keys/signer-1.p8"),
+                KeyAlgorithm.EC_P256, "code-signing", "test");
+        key = e.key();
+        signer = e.certificate();
         Files.writeString(dir.resolve("root.pem"), Pem.encode("CERTIFICATE", ca.ledger().ca("root").orElseThrow().certificate().getEncoded()));
     }
 

@@ -18,6 +18,8 @@ import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.store.CertificateStore;
 import dev.fleetpki.core.store.DeviceStore;
 import dev.fleetpki.core.store.RequestStore;
+import dev.fleetpki.core.store.SignerStore;
+import dev.fleetpki.core.firmware.Signer;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -35,7 +37,7 @@ import java.util.Set;
  * a request no longer pending buys nothing; one pending request per device and profile). Not
  * thread-safe beyond one lock; not durable.
  */
-public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceStore, RequestStore, CertificateStore {
+public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceStore, RequestStore, CertificateStore, SignerStore {
     private final Map<String, Device> devices = new LinkedHashMap<>();
     private final Map<String, StoredCertificate> certificates = new LinkedHashMap<>();
     private final Map<String, EnrollmentRequest> requests = new LinkedHashMap<>();
@@ -43,6 +45,8 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     private final Set<String> serials = new HashSet<>();
     private final Set<String> usedSecrets = new HashSet<>();
     private final List<AuditEvent> audit = new ArrayList<>();
+    private final Map<String, Signer> signers = new LinkedHashMap<>();
+    private final Map<String, List<String>> signerCertificates = new LinkedHashMap<>();
 
     /** The audit events in order. */
     public synchronized List<AuditEvent> auditLog() {
@@ -97,6 +101,16 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
                     throw new PkiException(ErrorKind.NOT_AUTHORIZED, "secret " + u.secretId() + " is used up");
                 }
             }
+            case Authorization.SignerEnrollment e -> {
+                Signer had = signers.get(e.signer());
+                if (e.rotate() ? had == null || !had.active() : had != null) {
+                    throw new PkiException(ErrorKind.CONFLICT, e.rotate() ? "signer '" + e.signer() + "' is not active" : "signer '" + e.signer() + "' exists");
+                }
+                signers.put(e.signer(), e.rotate()
+                        ? new Signer(had.name(), had.models(), e.keyRef(), certificate.serialHex(), had.status(), had.createdAt(), had.createdBy(), null)
+                        : new Signer(e.signer(), e.models(), e.keyRef(), certificate.serialHex(), Signer.Status.ACTIVE, event.at(), event.actor(), null));
+                signerCertificates.computeIfAbsent(e.signer(), k -> new ArrayList<>()).addFirst(certificate.serialHex());
+            }
             case Authorization.RequestApproval a -> {
                 EnrollmentRequest r = requests.get(a.requestId());
                 if (r == null || r.status() != EnrollmentRequest.Status.PENDING) {
@@ -113,6 +127,42 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     @Override
     public synchronized void audit(AuditEvent event) {
         audit.add(event);
+    }
+
+    // ---- SignerStore ----
+
+    @Override
+    public synchronized Optional<Signer> signer(String name) {
+        return Optional.ofNullable(signers.get(name));
+    }
+
+    @Override
+    public synchronized List<Signer> signers() {
+        return signers.values().stream().sorted(Comparator.comparing(Signer::name)).toList();
+    }
+
+    @Override
+    public synchronized List<StoredCertificate> signerCertificates(String signer) {
+        return signerCertificates.getOrDefault(signer, List.of()).stream().map(certificates::get).toList();
+    }
+
+    @Override
+    public synchronized List<String> revokeSigner(String name, RevocationReason reason, Instant at, Instant invalidSince, AuditEvent event) {
+        Signer s = signers.get(name);
+        if (s == null || !s.active()) {
+            throw new PkiException(s == null ? ErrorKind.NOT_FOUND : ErrorKind.CONFLICT, "signer '" + name + "' is not active");
+        }
+        signers.put(name, new Signer(s.name(), s.models(), s.keyRef(), s.serial(), Signer.Status.REVOKED, s.createdAt(), s.createdBy(), at));
+        List<String> revoked = new ArrayList<>();
+        for (String serial : signerCertificates.getOrDefault(name, List.of())) {
+            StoredCertificate c = certificates.get(serial);
+            if (!c.revoked()) {
+                certificates.put(serial, new StoredCertificate(c.issued(), at, reason));
+                revoked.add(serial);
+            }
+        }
+        audit.add(event);
+        return revoked;
     }
 
     // ---- CaRegistry ----
