@@ -11,6 +11,8 @@ import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.ConfigLoader;
 import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.core.enrollment.Enrollment;
+import dev.fleetpki.core.firmware.FirmwareSigning;
+import dev.fleetpki.core.firmware.SignerRegistry;
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.kms.DefaultKeyManager;
 import dev.fleetpki.kms.KeyManager;
@@ -99,6 +101,16 @@ public final class Fleet implements AutoCloseable {
     /** The CA certificates above an issued certificate: its issuer, then up to the root. */
     public List<X509Certificate> chainAbove(IssuedCertificate issued) {
         return cas.chainFrom(store.ca(issued.caName()).orElseThrow());
+    }
+
+    /** Making, rotating and revoking firmware signers. */
+    public SignerRegistry signers() {
+        return new SignerRegistry(store.signers(), authorizer(), pipeline(), keys, config.signerPassphrase(), clock);
+    }
+
+    /** Signing firmware with a signer's key. */
+    public FirmwareSigning firmware() {
+        return new FirmwareSigning(store.signers(), store.certificates(), store, keys, config.signerPassphrase(), store, clock);
     }
 
     public Ceremony ceremony(Actor actor) {

@@ -1,6 +1,7 @@
 package dev.fleetpki.cli;
 
 import dev.fleetpki.core.ApiToken;
+import dev.fleetpki.core.firmware.Signer;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
@@ -32,17 +33,23 @@ import picocli.CommandLine.Parameters;
 final class TokenCommand {
     @Command(name = "create", mixinStandardHelpOptions = true,
             description = {"Create a token and print it once (keep it in a secret store; it cannot be shown again).",
-                "Roles: admin (everything), issuer (devices, requests, certificates, revocation), auditor (read only), factory (enroll devices)."})
+                "Roles: admin (everything), issuer (devices, requests, certificates, revocation), auditor (read only), factory (enroll devices), "
+                    + "firmware-signer (sign firmware with the --signers it is bound to, for the --models it is bound to; nothing else)."})
     static final class Create implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "NAME", description = "a name for the token, as the audit log shows it (token:NAME)") String name;
-        @Option(names = "--role", required = true, description = "admin, issuer, auditor or factory") String role;
+        @Option(names = "--role", required = true, description = "admin, issuer, auditor, factory or firmware-signer") String role;
         @Option(names = "--expires-in", paramLabel = "DURATION", description = "e.g. 90d; default: does not expire") String expiresIn;
         @Option(names = "--client-cert", paramLabel = "FILE", description = "an operator's TLS client certificate (PEM or DER) that "
                 + "authenticates instead of a bearer secret; no secret is made or printed") Path clientCert;
         @Option(names = "--profiles", split = ",", paramLabel = "P1,P2", description = "for an issuer or factory token: profiles it may obtain "
                 + "beyond the fleet rules' device profiles, e.g. server-tls for a deployment pipeline (never sub-ca or ocsp-signing, "
-                + "which come from the ceremony); server names still need the profile's dnsSuffixes or ipRanges") List<String> profiles;
+                + "which come from the ceremony, nor code-signing, which goes to firmware signers); server names still need the profile's "
+                + "dnsSuffixes or ipRanges") List<String> profiles;
+        @Option(names = "--signers", split = ",", paramLabel = "S1,S2", description = "for a firmware-signer token: the signers it may sign with "
+                + "(required: a token bound to none signs nothing)") List<String> signers;
+        @Option(names = "--models", split = ",", paramLabel = "M1,M2", description = "for a firmware-signer token: the device models it may "
+                + "sign for, or '*' for every model its signers cover (required)") List<String> models;
 
         @Override
         public Integer call() {
@@ -53,13 +60,35 @@ final class TokenCommand {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles is for issuer and factory tokens; an admin token may obtain "
                         + "every profile already, an auditor none");
             }
+            Set<String> boundSigners = signers == null ? Set.of() : new TreeSet<>(signers);
+            Set<String> boundModels = models == null ? Set.of() : new TreeSet<>(models);
+            if (r == Role.FIRMWARE_SIGNER) {
+                if (boundSigners.isEmpty() || boundModels.isEmpty()) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "a firmware-signer token signs with named signers for named models "
+                            + "only; give both: --signers release --models sensor-v2 (or --models '*')");
+                }
+                Signer.checkModels(boundModels);
+            } else if (!boundSigners.isEmpty() || !boundModels.isEmpty()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--signers and --models are for firmware-signer tokens; an admin token "
+                        + "signs with every signer already, other roles sign nothing");
+            }
             try (Fleet f = home.open()) {
+                for (String sn : boundSigners) {
+                    if (f.store().signers().signer(sn).isEmpty()) {
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--signers: no signer named '" + sn + "'; list them with: fleetpki signer list");
+                    }
+                }
                 for (String p : bound) {
                     var profile = f.config().profile(p).orElseThrow(() -> new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: no profile named '"
                             + p + "'; profiles: " + new TreeSet<>(f.config().profiles().keySet())));
                     if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
                         throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: '" + p + "' makes CA or OCSP certificates, which come from "
                                 + "the ceremony (fleetpki init, fleetpki ca ...), never from a token");
+                    }
+                    if (profile.kind() == ProfileKind.CODE_SIGNING) {
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: '" + p + "' makes code-signing certificates, which go "
+                                + "to firmware signers (fleetpki signer add), never to a token's devices; a pipeline that signs firmware gets "
+                                + "--role firmware-signer --signers S --models M");
                     }
                 }
                 Instant now = f.clock().instant();
@@ -72,7 +101,7 @@ final class TokenCommand {
                 TokenSecrets.New t = TokenSecrets.create();
                 String cert = clientCert == null ? null : Fingerprints.of(Certs.readCertificate(clientCert));
                 Map<String, String> detail = new LinkedHashMap<>();
-                detail.put("role", r.name().toLowerCase(Locale.ROOT));
+                detail.put("role", roleName(r));
                 detail.put("id", t.id());
                 detail.put("expires", expires == null ? "never" : expires.toString());
                 if (cert != null) {
@@ -81,14 +110,19 @@ final class TokenCommand {
                 if (!bound.isEmpty()) {
                     detail.put("profiles", String.join(",", bound));
                 }
-                f.store().credentials().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert, null, bound),
+                if (!boundSigners.isEmpty()) {
+                    detail.put("signers", String.join(",", boundSigners));
+                    detail.put("models", String.join(",", boundModels));
+                }
+                f.store().credentials().addToken(new ApiToken(t.id(), name, r, cert == null ? t.secretHash() : "", now, home.actor(), expires, null, cert,
+                        null, bound, boundSigners, boundModels),
                         new AuditEvent(now, home.actor(), AuditAction.TOKEN_CREATE, "token:" + name, detail));
                 if (cert != null) {
-                    System.out.println("Operator '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ") authenticates with the client "
+                    System.out.println("Operator '" + name + "' (role " + roleName(r) + ") authenticates with the client "
                             + "certificate SHA-256 " + cert);
                     return 0;
                 }
-                System.err.println("Token '" + name + "' (role " + r.name().toLowerCase(Locale.ROOT) + ", "
+                System.err.println("Token '" + name + "' (role " + roleName(r) + ", "
                         + (expires == null ? "does not expire" : "expires " + expires) + "). It is shown only now:");
                 System.out.println(t.text());
             }
@@ -104,13 +138,13 @@ final class TokenCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                System.out.printf("%-20s %-8s %-18s %-9s %-22s %-16s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "PROFILES");
+                System.out.printf("%-20s %-15s %-18s %-9s %-22s %-16s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "BOUND TO");
                 for (ApiToken t : f.store().credentials().tokens()) {
                     String status = t.status(now);
-                    System.out.printf("%-20s %-8s %-18s %-9s %-22s %-16s %s%n", t.name(), t.role().name().toLowerCase(Locale.ROOT),
+                    System.out.printf("%-20s %-15s %-18s %-9s %-22s %-16s %s%n", t.name(), roleName(t.role()),
                             t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
                             t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy(),
-                            t.profiles().isEmpty() ? "-" : String.join(",", new TreeSet<>(t.profiles())));
+                            bindings(t));
                 }
             }
             return 0;
@@ -167,15 +201,27 @@ final class TokenCommand {
         }
     }
 
+    /** What a token is bound to beyond its role: profiles, or signers and models. */
+    private static String bindings(ApiToken t) {
+        if (!t.signers().isEmpty() || !t.models().isEmpty()) {
+            return "signers " + String.join(",", new TreeSet<>(t.signers())) + "; models " + String.join(",", new TreeSet<>(t.models()));
+        }
+        return t.profiles().isEmpty() ? "-" : String.join(",", new TreeSet<>(t.profiles()));
+    }
+
+    static String roleName(Role r) {
+        return r.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
     static Role parseRole(String role) {
         try {
-            Role r = Role.valueOf(role.toUpperCase(Locale.ROOT));
+            Role r = Role.valueOf(role.toUpperCase(Locale.ROOT).replace('-', '_'));
             if (r == Role.DEVICE) {
                 throw new IllegalArgumentException();
             }
             return r;
         } catch (IllegalArgumentException e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "role '" + role + "' is not one of admin, issuer, auditor, factory");
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "role '" + role + "' is not one of admin, issuer, auditor, factory, firmware-signer");
         }
     }
 }

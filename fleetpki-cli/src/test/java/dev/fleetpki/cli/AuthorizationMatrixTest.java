@@ -50,7 +50,7 @@ public class AuthorizationMatrixTest {
     /** The columns: one credential each, presented as a real client would. */
     enum Cred {
         NONE, SECRET_A, SECRET_B, USED_SECRET, IDEVID_A, STATION_X, STATION_Y, STATION_OFF, RENEW_CURRENT, RENEW_REVOKED, RENEW_EXPIRED,
-        FOREIGN_CERT, ADMIN, ISSUER, AUDITOR, FACTORY, OPERATOR_CERT
+        FOREIGN_CERT, ADMIN, ISSUER, AUDITOR, FACTORY, OPERATOR_CERT, FIRMWARE_SIGNER
     }
 
     static final String A = "mx-a";
@@ -65,8 +65,18 @@ public class AuthorizationMatrixTest {
     static String currentSerial;
     static int counter;
 
-    /** One route's request (made fresh for each attempt) and the status each credential must get. */
-    record Row(String route, Supplier<Req> request, int... expected) {}
+    /**
+     * One route's request (made fresh for each attempt) and the status each credential must get. A row written before
+     * the firmware-signer column existed gets 403 there: that token may sign firmware and nothing else.
+     */
+    record Row(String route, Supplier<Req> request, int... expected) {
+        Row {
+            if (expected.length == Cred.values().length - 1) {
+                expected = Arrays.copyOf(expected, expected.length + 1);
+                expected[expected.length - 1] = 403;
+            }
+        }
+    }
 
     /** A concrete request: path, body (null: none) and its type; {@code est}: secrets go as HTTP basic, else as a bearer token. */
     record Req(String method, String path, byte[] body, String type, boolean est) {}
@@ -145,6 +155,12 @@ public class AuthorizationMatrixTest {
             assertThat(t.exit()).isZero();
             tokens.put(Cred.valueOf(role.toUpperCase(java.util.Locale.ROOT)), t.out().trim());
         }
+        // a firmware signer for the sensor fleet, and a token bound to it and that model
+        Cli.Result signer = Cli.run(ts.home, "signer", "add", "mx-release", "--key", "file:signers/mx-release.p8", "--create", "--models", "sensor");
+        assertThat(signer.exit()).as(signer.all()).isZero();
+        Cli.Result fw = Cli.run(ts.home, "token", "create", "mx-firmware", "--role", "firmware-signer", "--signers", "mx-release", "--models", "sensor");
+        assertThat(fw.exit()).as(fw.all()).isZero();
+        tokens.put(Cred.FIRMWARE_SIGNER, fw.out().trim());
         Path op = curl.selfSigned("op", "/CN=alice");
         assertThat(Cli.run(ts.home, "token", "create", "alice", "--role", "issuer", "--client-cert", op.toString()).exit()).isZero();
 
@@ -278,13 +294,24 @@ public class AuthorizationMatrixTest {
         rows.add(new Row("POST /.well-known/est/{label}/serverkeygen", () -> est("/device/serverkeygen", A, null), keygen));
         rows.add(new Row("POST /api/v1/certificate-requests", () -> json("POST", "/api/v1/certificate-requests", restCsr(A)),
                 401, 201, 400, 401, 201, 201, 403, 401, 201, 401, 401, 401, 201, 201, 403, 201, 201));
+        // firmware: an operator or a firmware-signer token bound to the signer and model; secrets and certificates are no API tokens
+        rows.add(new Row("POST /api/v1/firmware/signatures", () -> firmware("sensor"),
+                401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 201, 403, 403, 403, 403, 201));
         return rows;
     }
 
     /** More requests on routes already in the table: shapes of the same route with other authorization rules. */
     static List<Row> moreShapes() {
         return List.of(new Row("POST /api/v1/certificate-requests (bare key)", () -> json("POST", "/api/v1/certificate-requests", bareKey(A)),
-                401, 403, 403, 401, 403, 201, 403, 401, 403, 401, 401, 401, 403, 403, 403, 201, 403));
+                401, 403, 403, 401, 403, 201, 403, 401, 403, 401, 401, 401, 403, 403, 403, 201, 403),
+                new Row("POST /api/v1/firmware/signatures (a model the token is not bound to)", () -> firmware("camera"),
+                        401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403, 403, 403, 403, 403, 403));
+    }
+
+    /** A digest-only firmware signature by signer mx-release (bound to model sensor) for this model. */
+    static Req firmware(String model) {
+        return new Req("POST", "/api/v1/firmware/signatures?signer=mx-release&model=" + model + "&version=1.0.0&format=cms&sha256="
+                + "00".repeat(32) + "&size=1000", null, null, false);
     }
 
     private static String template(String path) {
@@ -322,7 +349,7 @@ public class AuthorizationMatrixTest {
                         yield req.est() ? basic(device, s.text()) : "Bearer " + s.text();
                     }
                     case USED_SECRET -> req.est() ? basic(A, usedSecret) : "Bearer " + usedSecret;
-                    case ADMIN, ISSUER, AUDITOR, FACTORY -> "Bearer " + tokens.get(c);
+                    case ADMIN, ISSUER, AUDITOR, FACTORY, FIRMWARE_SIGNER -> "Bearer " + tokens.get(c);
                     default -> null;
                 };
                 long certificates = ts.fleet.store().certificates().certificateCount();
@@ -375,6 +402,9 @@ public class AuthorizationMatrixTest {
             Map.entry("crl generate", false), Map.entry("crl show", false), Map.entry("crl fetch", false), Map.entry("crl export", false),
             Map.entry("crl import", false), Map.entry("token create", false), Map.entry("token list", false), Map.entry("token disable", false),
             Map.entry("token enable", false), Map.entry("token revoke", false), Map.entry("export trust-bundle", false),
+            Map.entry("signer add", true), Map.entry("signer rotate", true), // code-signing certificates, through the authorizer's signer step
+            Map.entry("firmware sign", true), // a firmware signature, through the authorizer's firmware step
+            Map.entry("signer list", false), Map.entry("signer revoke", false),
             Map.entry("audit verify", false), Map.entry("audit checkpoint", false), Map.entry("audit head", false), Map.entry("audit list", false),
             Map.entry("help", false)));
 
@@ -405,6 +435,22 @@ public class AuthorizationMatrixTest {
         Cli.Result approved = Cli.run(ts.home, "request", "approve", id);
         assertThat(approved.exit()).as(approved.all()).isZero();
         assertThat(ts.fleet.store().requests().request(id).orElseThrow().serial()).isNotNull();
+        // firmware sign: an operator, with a signer, for a model that signer covers; signer add and rotate: code-signing profiles only
+        Path image = dir.resolve("cli-image.bin");
+        Files.write(image, new byte[] {1, 2, 3, 4});
+        Cli.Result other = Cli.run(ts.home, "firmware", "sign", "--signer", "mx-release", "--image", image.toString(), "--version", "1.0.0",
+                "--model", "camera", "--format", "cms");
+        assertThat(other.exit()).as(other.all()).isEqualTo(77);
+        assertThat(dir.resolve("cli-image.manifest.json")).doesNotExist();
+        assertThat(Cli.run(ts.home, "firmware", "sign", "--signer", "mx-release", "--image", image.toString(), "--version", "1.0.0",
+                "--model", "sensor", "--format", "cms").exit()).isZero();
+        assertThat(dir.resolve("cli-image.manifest.json")).exists();
+        long certs = ts.fleet.store().certificates().certificateCount();
+        assertThat(Cli.run(ts.home, "signer", "rotate", "mx-release", "--profile", "device").exit()).isEqualTo(77);
+        assertThat(Cli.run(ts.home, "signer", "add", "mx-other", "--key", "file:signers/mx-other.p8", "--create", "--models", "sensor",
+                "--profile", "server-tls").exit()).isEqualTo(77);
+        assertThat(ts.home.resolve("signers/mx-other.p8")).doesNotExist();
+        assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(certs);
     }
 
     /** Every leaf command of this tree by its full name ("device add"). */

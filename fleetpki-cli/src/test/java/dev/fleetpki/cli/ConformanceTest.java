@@ -106,7 +106,7 @@ class ConformanceTest {
         leaves.add(new Leaf("device-peer", issue(home, "device-peer", "peer-1", "/CN=peer-1", newkey, null), "server", "peer-1", "code", "peer-2"));
         leaves.add(new Leaf("server-tls", issue(home, "server-tls", "gw.fleet.example", "/CN=gw.fleet.example", newkey, null,
                 "-addext", "subjectAltName=DNS:gw.fleet.example,DNS:mqtt.fleet.example"), "server", "mqtt.fleet.example", "client", "gw.other.example"));
-        leaves.add(new Leaf("code-signing", issue(home, "code-signing", "signer-1", "/CN=signer-1", newkey, null), "code", "", "server", null));
+        leaves.add(new Leaf("code-signing", signer(home, "signer-1", algorithm), "code", "", "server", null));
         leaves.add(new Leaf("cloud-verification", issueForCode(home, "ABCDEF0123456789", newkey), "client", "", "server", null));
         // a device under the constrained CA: its id a host name inside the constraints (docs/ceremony.md)
         leaves.add(new Leaf("device under constraints", issue(home, "device", "sensor-2.fleet.example", "/CN=sensor-2.fleet.example", newkey,
@@ -220,6 +220,15 @@ class ConformanceTest {
         }
         Cli.Result r = Cli.run(home, args.toArray(new String[0]));
         assertThat(r.exit()).as(profile + ": " + r.all()).isZero();
+        return chain;
+    }
+
+    /** A firmware signer's code-signing certificate, its key made by fleetpki in a file (signers are not devices; no CSR). */
+    private static Path signer(Path home, String name, String algorithm) {
+        Path chain = home.resolve(name + ".pem");
+        Cli.Result r = Cli.run(home, "signer", "add", name, "--key", "file:signers/" + name + ".p8", "--create", "--algorithm", algorithm,
+                "--models", "*", "--out", chain.toString());
+        assertThat(r.exit()).as("signer: " + r.all()).isZero();
         return chain;
     }
 

@@ -55,7 +55,7 @@ class OpensslVerifiesIssuanceTest {
                 new Case("code-signing", "signer-1", "/CN=signer-1", new String[0], home.resolve("ca/code-signing.pem"), null),
                 new Case("cloud-verification", null, "/CN=0A1B2C3D4E5F", new String[0], issuing, null));
         for (Case c : cases) {
-            if (c.device() != null) {
+            if (c.device() != null && !c.profile().equals("code-signing")) {
                 assertThat(Cli.run(home, "device", "add", c.device()).exit()).isZero();
             }
             String[] csrExtra = new String[c.extra().length + 2];
@@ -64,12 +64,15 @@ class OpensslVerifiesIssuanceTest {
             System.arraycopy(c.extra(), 0, csrExtra, 2, c.extra().length);
             Path csr = TestHome.opensslCsr(home, c.profile(), "ec", c.subject(), csrExtra);
             Path leaf = home.resolve(c.profile() + ".crt");
-            Cli.Result r = c.device() != null
+            Cli.Result r = c.profile().equals("code-signing") // a firmware signer, not a device: fleetpki holds its key, no CSR
+                    ? Cli.run(home, "signer", "add", c.device(), "--key", "file:signers/" + c.device() + ".p8", "--create", "--models", "*",
+                            "--out", leaf.toString())
+                    : c.device() != null
                     ? Cli.run(home, "sign", "--csr", csr.toString(), "--device", c.device(), "--profile", c.profile(), "--out", leaf.toString())
                     : Cli.run(home, "sign", "--csr", csr.toString(), "--profile", c.profile(), "--registration-code", "0A1B2C3D4E5F",
                             "--out", leaf.toString());
             assertThat(r.exit()).as(c.profile() + ": " + r.all()).isZero();
-            assertThat(r.out()).startsWith("-----BEGIN CERTIFICATE-----");
+            assertThat(r.out()).startsWith(c.profile().equals("code-signing") ? "Created signer" : "-----BEGIN CERTIFICATE-----");
             List<X509Certificate> chain = parse(Files.readAllBytes(leaf));
             assertThat(chain).as("leaf then its CA, without the root").hasSize(2);
             assertThat(chain.get(1).getSubjectX500Principal()).isEqualTo(parse(Files.readAllBytes(c.caCert())).getFirst().getSubjectX500Principal());

@@ -259,18 +259,43 @@ class TrustBoundariesTest {
     @Test
     void onlyACertificateForClientAuthenticationRenews() throws Exception {
         start(null);
-        assertThat(Cli.run(ts.home, "device", "add", "signer-1", "--model", "sensor").exit()).isZero();
-        Path csr = curl.csrPem("cs", "signer-1");
-        Cli.Result signed = Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", "signer-1", "--profile", "code-signing",
+        String id = "srv-1.fleet.example"; // a server certificate: serverAuth only
+        assertThat(Cli.run(ts.home, "device", "add", id, "--model", "sensor").exit()).isZero();
+        Path csr = curl.csrPem("cs", id);
+        Cli.Result signed = Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", id, "--profile", "server-tls",
                 "--out", dir.resolve("cs.pem").toString());
         assertThat(signed.exit()).as(signed.all()).isZero();
         long before = certificates();
-        EstCurl.Http renew = curl.est("/code-signing/simplereenroll", curl.csr("cs2", "signer-1"), EstCurl.tls(dir.resolve("cs.pem")));
+        EstCurl.Http renew = curl.est("/server-tls/simplereenroll", curl.csr("cs2", id), EstCurl.tls(dir.resolve("cs.pem")));
         assertThat(renew.status()).as(renew.body()).isEqualTo(401);
         assertThat(renew.body()).contains("does not allow client authentication");
-        EstCurl.Http asDevice = curl.est("/simpleenroll", curl.csr("cs3", "signer-1"), EstCurl.tls(dir.resolve("cs.pem")));
+        EstCurl.Http asDevice = curl.est("/simpleenroll", curl.csr("cs3", id), EstCurl.tls(dir.resolve("cs.pem")));
         assertThat(asDevice.status()).as(asDevice.body()).isEqualTo(401);
         assertThat(certificates()).isEqualTo(before);
+    }
+
+    @Test
+    void codeSigningCertificatesGoToFirmwareSignersNeverToADevice() throws Exception {
+        // seen on an earlier main: an operator (and a token bound to code-signing) could give a device a code-signing
+        // certificate, which signs firmware outside any signer's model binding and audit trail
+        start(null);
+        assertThat(Cli.run(ts.home, "device", "add", "signer-1", "--model", "sensor").exit()).isZero();
+        long before = certificates();
+        Cli.Result signed = Cli.run(ts.home, "sign", "--csr", curl.csrPem("cs", "signer-1").toString(), "--device", "signer-1", "--profile", "code-signing");
+        assertThat(signed.exit()).as(signed.all()).isEqualTo(77);
+        assertThat(signed.err()).contains("code-signing certificates; those go to named firmware signers, not devices")
+                .contains("fleetpki signer add");
+        Cli.Result token = Cli.run(ts.home, "token", "create", "cs-pipeline", "--role", "issuer", "--profiles", "code-signing");
+        assertThat(token.exit()).as(token.all()).isEqualTo(65);
+        assertThat(token.err()).contains("go to firmware signers");
+        assertThat(certificates()).isEqualTo(before);
+        // positive control: a signer gets one, with the codeSigning EKU and its name as CN
+        Cli.Result signer = Cli.run(ts.home, "signer", "add", "release", "--key", "file:signers/release.p8", "--create", "--models", "sensor",
+                "--out", dir.resolve("release.pem").toString());
+        assertThat(signer.exit()).as(signer.all()).isZero();
+        assertThat(Proc.ok(dir, "openssl", "x509", "-in", dir.resolve("release.pem").toString(), "-noout", "-text"))
+                .contains("Subject: CN = release").contains("Code Signing");
+        assertThat(certificates()).isEqualTo(before + 1);
     }
 
     @Test

@@ -72,11 +72,15 @@ final class ApiAuth {
     /** The token's actor and role, if its role is admin or one of {@code allowed}; else 403 naming the roles. */
     static Caller authorize(ApiToken t, Role... allowed) {
         if (t.role() != Role.ADMIN && Arrays.stream(allowed).noneMatch(r -> r == t.role())) {
-            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().name().toLowerCase(Locale.ROOT)
-                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(r -> r.name().toLowerCase(Locale.ROOT)).toList())
+            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + roleName(t.role())
+                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(ApiAuth::roleName).toList())
                     + " (or admin)");
         }
-        return new Caller(actor(t), t.role());
+        return new Caller(actor(t), t.role(), t);
+    }
+
+    static String roleName(Role r) {
+        return r.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** How the audit log names a token's holder. */
@@ -84,6 +88,6 @@ final class ApiAuth {
         return new Actor("token", t.name());
     }
 
-    /** An authenticated API caller: who, and with which role. */
-    record Caller(Actor actor, Role role) {}
+    /** An authenticated API caller: who, with which role, and the token (or operator certificate's credential) it presented. */
+    record Caller(Actor actor, Role role, ApiToken token) {}
 }

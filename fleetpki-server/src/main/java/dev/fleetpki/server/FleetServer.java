@@ -267,6 +267,7 @@ public final class FleetServer implements AutoCloseable {
         Credentials credentials = new Credentials(s, auth);
         new CertificateRoutes(s, auth, credentials, s.enrollment()).register(app);
         new EstRoutes(s, credentials, s.enrollment()).register(app);
+        new FirmwareRoutes(s, auth).register(app);
 
         app.exception(HttpProblem.class, (e, ctx) -> {
             e.headers.forEach(ctx::header);
