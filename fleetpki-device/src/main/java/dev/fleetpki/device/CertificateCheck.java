@@ -64,7 +64,7 @@ public final class CertificateCheck {
     }
 
     /** Leaf, then each issuer found among the certificates, stopping at the anchor (which is not repeated). */
-    private static List<X509Certificate> order(X509Certificate leaf, List<X509Certificate> certs, X509Certificate anchor) {
+    static List<X509Certificate> order(X509Certificate leaf, List<X509Certificate> certs, X509Certificate anchor) {
         List<X509Certificate> chain = new ArrayList<>();
         chain.add(leaf);
         X509Certificate at = leaf;

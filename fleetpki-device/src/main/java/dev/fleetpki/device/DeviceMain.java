@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
 @Command(name = "fleetpki-device", mixinStandardHelpOptions = true, version = "fleetpki-device 0.1.0",
         description = "The device side of fleetpki: make a key that never leaves the device, enroll over EST, renew, use the certificate.%n",
         subcommands = {DeviceMain.Init.class, DeviceMain.Enroll.class, DeviceMain.Renew.class, DeviceMain.Show.class, DeviceMain.Publish.class, DeviceMain.Call.class,
-            DeviceMain.Simulate.class, CommandLine.HelpCommand.class},
+            DeviceMain.Simulate.class, FirmwareCommand.class, CommandLine.HelpCommand.class},
         footer = {"%nExit codes: 0 ok, 64 usage, 65 refused (by the server, the broker or API, or by the device's checks), "
             + "75 pending approval (retry later)."})
 public final class DeviceMain implements Runnable {

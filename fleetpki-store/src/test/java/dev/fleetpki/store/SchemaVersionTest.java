@@ -42,14 +42,15 @@ class SchemaVersionTest {
         url = TestDatabases.create(kind, dir);
         Database.open(url, null, null, dir).close();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            // as a store left by the previous version looks: no V6 column, history ending at 5
-            s.execute("ALTER TABLE manufacturer_ca DROP COLUMN fleet");
-            s.execute("ALTER TABLE api_token DROP COLUMN disabled_at");
-            s.execute("ALTER TABLE api_token DROP COLUMN profiles");
+            // as a store left by the previous version looks: no V7 tables or columns, history ending at 6
+            s.execute("DROP TABLE signer_certificate");
+            s.execute("DROP TABLE signer");
+            s.execute("ALTER TABLE api_token DROP COLUMN signers");
+            s.execute("ALTER TABLE api_token DROP COLUMN models");
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();
-        assertThat(fleetColumn(url)).as("re-migrated").isTrue();
+        assertThat(signerTable(url)).as("re-migrated").isTrue();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // Flyway would refuse this store (validateOnMigrate: checksum mismatch), so opening it proves Flyway was not run
             s.execute("UPDATE flyway_schema_history SET checksum = 1 WHERE version = '1'");
@@ -57,9 +58,10 @@ class SchemaVersionTest {
         Database.open(url, null, null, dir).close();
     }
 
-    private static boolean fleetColumn(String url) throws Exception {
+    private static boolean signerTable(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.executeQuery("SELECT fleet FROM manufacturer_ca").close();
+            s.executeQuery("SELECT name, models FROM signer").close();
+            s.executeQuery("SELECT signers, models FROM api_token").close();
             return true;
         } catch (java.sql.SQLException e) {
             return false;

@@ -1,14 +1,19 @@
 package dev.fleetpki.store;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.SerialNumbers;
+import dev.fleetpki.core.firmware.Signer;
 import dev.fleetpki.kms.KeyAlgorithm;
 import java.math.BigInteger;
 import java.nio.file.Path;
@@ -21,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -34,8 +40,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The same contract on SQLite and PostgreSQL. */
 class StoreContractTest {
@@ -381,6 +385,45 @@ class StoreContractTest {
         assertThat(s.device("d1")).as("every column of the device as read with the secret").contains(d1);
         assertThat(s.devices().deviceNow("d1").orElseThrow().status()).isEqualTo(Device.Status.REVOKED);
         assertThat(s.credentials().enrollmentSecret("nope")).isEmpty();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aSignerIsStoredWithItsCertificateOrNotAtAllAndRevokedWithAllItHeld(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        String first = s.reserveSerial();
+        s.commitIssued(cert(first, null), event("certificate.issue", "signer:release"),
+                new Authorization.SignerEnrollment("release", Set.of("sensor-v2", "gw"), "file:signers/release.p8", false));
+        Signer signer = s.signers().signer("release").orElseThrow();
+        assertThat(signer.models()).containsExactlyInAnyOrder("sensor-v2", "gw");
+        assertThat(signer.serial()).isEqualTo(first);
+        assertThat(signer.active()).isTrue();
+        // the same name again: refused, and its certificate is not stored either
+        String dup = s.reserveSerial();
+        assertThatThrownBy(() -> s.commitIssued(cert(dup, null), event("certificate.issue", "signer:release"),
+                new Authorization.SignerEnrollment("release", Set.of("x"), "file:other.p8", false))).isInstanceOf(PkiException.class)
+                .hasMessageContaining("already exists");
+        assertThat(s.certificates().certificate(dup)).isEmpty();
+        String second = s.reserveSerial();
+        s.commitIssued(cert(second, null), event("certificate.issue", "signer:release"),
+                new Authorization.SignerEnrollment("release", Set.of("sensor-v2", "gw"), "file:signers/release-2.p8", true));
+        assertThat(s.signers().signer("release").orElseThrow().keyRef()).isEqualTo("file:signers/release-2.p8");
+        assertThat(s.signers().signerCertificates("release")).extracting(c -> c.issued().serialHex()).containsExactlyInAnyOrder(first, second);
+        long events = s.auditLog().verifyAudit().events();
+        assertThat(s.signers().revokeSigner("release", RevocationReason.KEY_COMPROMISE, Instant.now(), null, event("signer.revoke", "signer:release")))
+                .containsExactlyInAnyOrder(first, second);
+        assertThat(s.signers().signer("release").orElseThrow().active()).isFalse();
+        assertThat(s.certificates().certificate(first).orElseThrow().revoked()).isTrue();
+        assertThat(s.auditLog().verifyAudit().events()).isEqualTo(events + 1);
+        assertThatThrownBy(() -> s.signers().revokeSigner("release", RevocationReason.KEY_COMPROMISE, Instant.now(), null,
+                event("signer.revoke", "signer:release"))).hasMessageContaining("already revoked");
+        assertThatThrownBy(() -> s.signers().revokeSigner("nobody", RevocationReason.KEY_COMPROMISE, Instant.now(), null,
+                event("signer.revoke", "signer:nobody"))).hasMessageContaining("no signer named 'nobody'");
+        // a revoked signer is not rotated
+        String third = s.reserveSerial();
+        assertThatThrownBy(() -> s.commitIssued(cert(third, null), event("certificate.issue", "signer:release"),
+                new Authorization.SignerEnrollment("release", Set.of("gw"), "file:x.p8", true))).hasMessageContaining("is not active");
+        assertThat(s.certificates().certificate(third)).isEmpty();
     }
 
     private static void exec(JdbcStore s, String sql) throws Exception {
