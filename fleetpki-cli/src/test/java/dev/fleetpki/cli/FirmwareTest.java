@@ -21,6 +21,7 @@ import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -278,6 +279,46 @@ class FirmwareTest {
         assertThat(bad.exit()).isEqualTo(65);
         assertThat(bad.err()).contains("Intel HEX line").contains("is not valid");
         assertThat(hexDir.resolve("bad.signed.bin")).doesNotExist();
+    }
+
+    @Test
+    void theMbedtlsExampleVerifiesARawSignatureAndRefusesATamperedImageAForeignSignerAndADowngrade() throws Exception {
+        Path example = Path.of("").toAbsolutePath().getParent().resolve("examples/mbedtls-device");
+        Path bin = dir.resolve("mbedtls-firmware");
+        Proc.Result build = Proc.run(example, Map.of(), "make", "-s", "FIRMWARE_OUT=" + bin, bin.toString());
+        assertThat(build.exit()).as("gcc + libmbedtls-dev (apt-get install gcc make libmbedtls-dev):\n" + build.output()).isZero();
+        String app = dir.resolve("app.bin").toString();
+        String sig = dir.resolve("app.fwsig").toString();
+        Proc.Result ok = Proc.run(dir, Map.of(), bin.toString(), "verify", app, sig, root.toString(), "sensor-v2", "1.3.0", "2");
+        assertThat(ok.exit()).as(ok.output()).isZero();
+        assertThat(ok.output()).contains("verified: version 1.4.2 for sensor-v2, signed by CN=release");
+        byte[] tampered = IMAGE.clone();
+        tampered[12345] ^= 0x40;
+        Path foreign = dir.resolve("c-foreign");
+        Files.createDirectories(foreign);
+        Path otherHome = TestHome.write(foreign.resolve("ca"), "ecdsa-p256", null, null);
+        TestHome.init(otherHome);
+        assertThat(Cli.run(otherHome, "signer", "add", "rogue", "--key", "file:signers/rogue.p8", "--create", "--models", "*").exit()).isZero();
+        Files.write(foreign.resolve("app.bin"), IMAGE);
+        assertThat(Cli.run(otherHome, "firmware", "sign", "--signer", "rogue", "--image", foreign.resolve("app.bin").toString(), "--version", "9.0.0",
+                "--model", "sensor-v2", "--format", "raw").exit()).isZero();
+        record Case(String what, List<String> args, String says) {}
+        for (Case c : List.of(
+                new Case("tampered image", List.of(write("c-tampered.bin", tampered).toString(), sig, root.toString(), "sensor-v2", "1.3.0"),
+                        "the image's SHA-256 is not the manifest's"),
+                new Case("foreign signer", List.of(app, foreign.resolve("app.fwsig").toString(), root.toString(), "sensor-v2", "1.3.0"),
+                        "the signer does not chain to the pinned root"),
+                new Case("downgrade", List.of(app, sig, root.toString(), "sensor-v2", "1.5.0"), "the image is not newer than the installed version"),
+                new Case("rollback", List.of(app, sig, root.toString(), "sensor-v2", "1.3.0", "4"), "the image's security counter is below"),
+                new Case("model", List.of(app, sig, root.toString(), "camera", "1.3.0"), "the image is for another model"),
+                new Case("truncated signature", List.of(app, write("c-cut.fwsig", java.util.Arrays.copyOf(Files.readAllBytes(Path.of(sig)), 100)).toString(),
+                        root.toString(), "sensor-v2", "1.3.0"), "the signature file is truncated or a length field was changed"))) {
+            List<String> cmd = new ArrayList<>(List.of(bin.toString(), "verify"));
+            cmd.addAll(c.args());
+            Proc.Result r = Proc.run(dir, Map.of(), cmd.toArray(new String[0]));
+            assertThat(r.exit()).as(c.what() + ": " + r.output()).isEqualTo(2);
+            assertThat(r.output()).as(c.what()).contains("refused: " + c.says());
+        }
     }
 
     static byte[] manifest(Instant signedAt) throws Exception {
