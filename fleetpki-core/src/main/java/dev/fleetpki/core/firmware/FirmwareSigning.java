@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The one firmware signing use case every path calls (CLI, REST): given a
@@ -116,6 +117,13 @@ public final class FirmwareSigning {
     private final SecretSource passphrase;
     private final IssuanceLedger ledger;
     private final Clock clock;
+    /**
+     * Signer keys opened once and kept (a handle; the key stays in its file or token), by reference:
+     * opening an encrypted file key costs its key derivation (about half a second), a token key a
+     * login. A rotated signer has a new reference, so its new key is opened; a key replaced outside
+     * fleetpki under the same reference keeps the old handle, whose key the certificate still names.
+     */
+    private final Map<String, SigningKey> opened = new ConcurrentHashMap<>();
 
     /** @param passphrase opens signers' file keys (the fleet passphrase, as for CA key files) */
     public FirmwareSigning(SignerStore signers, CertificateStore certificates, CaRegistry cas, KeyManager keys, SecretSource passphrase,
@@ -262,17 +270,20 @@ public final class FirmwareSigning {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "signer '" + signer.name() + "''s certificate " + cert.issued().serialHex()
                     + " is valid " + cert.issued().notBefore() + " to " + cert.issued().notAfter() + ", not now; give the signer a new certificate: fleetpki signer rotate " + signer.name());
         }
-        SigningKey key;
-        try {
-            key = keys.open(KeyRef.parse(signer.keyRef()), passphrase);
-        } catch (KeyStoreFailure | IllegalArgumentException e) {
-            throw new PkiException(ErrorKind.CONFIG, "cannot open the key of signer '" + signer.name() + "': " + e.getMessage(), e);
+        SigningKey key = opened.get(signer.keyRef());
+        if (key == null) {
+            try {
+                key = keys.open(KeyRef.parse(signer.keyRef()), passphrase);
+            } catch (KeyStoreFailure | IllegalArgumentException e) {
+                throw new PkiException(ErrorKind.CONFIG, "cannot open the key of signer '" + signer.name() + "': " + e.getMessage(), e);
+            }
         }
         X509Certificate x = cert.issued().certificate();
         if (!Arrays.equals(key.publicKey().getEncoded(), x.getPublicKey().getEncoded())) {
             throw new PkiException(ErrorKind.CONFIG, "key " + signer.keyRef() + " is not the key signer '" + signer.name() + "''s certificate "
                     + cert.issued().serialHex() + " certifies; the key was replaced outside fleetpki; rotate the signer");
         }
+        opened.putIfAbsent(signer.keyRef(), key);
         return new Ready(signer, cert, chainAbove(cert.issued().caName()), key, now);
     }
 
