@@ -112,6 +112,29 @@ class McubootImageTest {
     }
 
     @Test
+    void aTamperedHeaderABadTlvLengthAndATruncatedImageAreEachRefusedWithTheirReason() throws Exception {
+        Path pub = dir.resolve("p256-bad.pub.pem");
+        Files.writeString(pub, Pem.encode("PUBLIC KEY", p256.publicKey().getEncoded()));
+        byte[] good = McubootImage.sign(app, McubootImage.Version.parse("2.0.1"), 0x200, 4L, p256);
+        int tlvInfo = 0x200 + app.length + 12; // after the protected area (4 + a 4-byte counter TLV + its 4-byte header)
+        record Case(String what, byte[] image, String says) {}
+        byte[] header = good.clone();
+        header[20] = 9; // the version's major: a downgrade made to look like an upgrade
+        byte[] tlvLength = good.clone();
+        tlvLength[tlvInfo + 2] += 16; // the TLV area claims 16 more bytes than there are
+        byte[] truncated = java.util.Arrays.copyOf(good, good.length - 10);
+        for (Case c : java.util.List.of(new Case("tampered header", header, "FAIL: the SHA-256 TLV does not match"),
+                new Case("TLV area length", tlvLength, "FAIL: TLV area of"),
+                new Case("truncated", truncated, "FAIL: TLV area of"))) {
+            Path f = dir.resolve("bad.signed.bin");
+            Files.write(f, c.image());
+            assertThat(verify(f, pub)).as(c.what()).startsWith(c.says());
+        }
+        Files.write(dir.resolve("good.signed.bin"), good);
+        assertThat(verify(dir.resolve("good.signed.bin"), pub)).isEqualTo("OK version 2.0.1+0, image 10000 bytes, security counter 4");
+    }
+
+    @Test
     void badParametersAreRefusedWithTheReason() {
         assertThatThrownBy(() -> McubootImage.Version.parse("1.256.0")).isInstanceOf(PkiException.class).hasMessageContaining("0-255");
         assertThatThrownBy(() -> McubootImage.Version.parse("v1")).isInstanceOf(PkiException.class).hasMessageContaining("1.4.2+7");
