@@ -6,7 +6,8 @@
  *   mbedtls-firmware verify IMAGE SIGNATURE.fwsig ROOT.pem MODEL INSTALLED_VERSION [INSTALLED_COUNTER]
  *
  * The signature file: "FPKIFW1\0", then big-endian 32-bit length + bytes for the JSON manifest, the
- * ECDSA P-256 signature (DER) over SHA-256 of the manifest, and the signer's certificate followed by
+ * ECDSA signature (DER) over SHA-256 of the manifest (SHA-384 for a P-384 signer, whose manifest then
+ * names the image by SHA-384 too), and the signer's certificate followed by
  * the CAs above it (not the root, which the device pins). Checked, in order: the signer's chain to the
  * pinned root (Mbed TLS path validation at the device's current time), the codeSigning extended key
  * usage, the signature over the manifest, the image's SHA-256 and size, the model, a version newer
@@ -124,19 +125,23 @@ static int verify(const char *image_path, const char *sig_path, const char *root
     if (mbedtls_x509_crt_check_extended_key_usage(&chain, MBEDTLS_OID_CODE_SIGNING, MBEDTLS_OID_SIZE(MBEDTLS_OID_CODE_SIGNING)) != 0)
         return refuse("the signer's certificate is not for code signing");
 
-    unsigned char hash[32];
-    const mbedtls_md_info_t *sha256 = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    if (mbedtls_md(sha256, manifest, manifest_len, hash) != 0) return refuse("cannot hash the manifest");
-    if (mbedtls_pk_verify(&chain.pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sig_len) != 0)
+    /* a P-384 signer signs with SHA-384 and names the image by SHA-384; a P-256 one uses SHA-256 */
+    int p384 = mbedtls_pk_get_bitlen(&chain.pk) > 256;
+    mbedtls_md_type_t md_type = p384 ? MBEDTLS_MD_SHA384 : MBEDTLS_MD_SHA256;
+    const mbedtls_md_info_t *md_info = mbedtls_md_info_from_type(md_type);
+    size_t hash_len = mbedtls_md_get_size(md_info);
+    unsigned char hash[48];
+    if (mbedtls_md(md_info, manifest, manifest_len, hash) != 0) return refuse("cannot hash the manifest");
+    if (mbedtls_pk_verify(&chain.pk, md_type, hash, hash_len, sig, sig_len) != 0)
         return refuse("the signature over the manifest does not verify (manifest or signature changed)");
 
     char json[4096];
     if (manifest_len >= sizeof json) return refuse("the manifest is too long");
     memcpy(json, manifest, manifest_len);
     json[manifest_len] = '\0';
-    char want_sha[65], got_model[65], got_version[32];
+    char want_sha[97], got_model[65], got_version[32];
     unsigned long long size, counter;
-    if (!json_string(json, "sha256", want_sha, sizeof want_sha) || !json_number(json, "size", &size) || !json_string(json, "model", got_model, sizeof got_model)
+    if (!json_string(json, p384 ? "sha384" : "sha256", want_sha, sizeof want_sha) || !json_number(json, "size", &size) || !json_string(json, "model", got_model, sizeof got_model)
         || !json_string(json, "version", got_version, sizeof got_version) || !json_number(json, "securityCounter", &counter))
         return refuse("the manifest lacks a field");
 
@@ -144,7 +149,7 @@ static int verify(const char *image_path, const char *sig_path, const char *root
     if (img == NULL) return refuse("cannot read the image");
     mbedtls_md_context_t md;
     mbedtls_md_init(&md);
-    mbedtls_md_setup(&md, sha256, 0);
+    mbedtls_md_setup(&md, md_info, 0);
     mbedtls_md_starts(&md);
     static unsigned char buf[64 * 1024];
     unsigned long long total = 0;
@@ -156,10 +161,10 @@ static int verify(const char *image_path, const char *sig_path, const char *root
     fclose(img);
     mbedtls_md_finish(&md, hash);
     mbedtls_md_free(&md);
-    char got_sha[65];
-    for (int i = 0; i < 32; i++) snprintf(got_sha + 2 * i, 3, "%02x", hash[i]);
+    char got_sha[97];
+    for (size_t i = 0; i < hash_len; i++) snprintf(got_sha + 2 * i, 3, "%02x", hash[i]);
     if (total != size) return refuse("the image's size is not the manifest's (truncated or another image)");
-    if (strcmp(got_sha, want_sha) != 0) return refuse("the image's SHA-256 is not the manifest's (the image was changed or swapped)");
+    if (strcmp(got_sha, want_sha) != 0) return refuse("the image's digest is not the manifest's (the image was changed or swapped)");
     if (strcmp(got_model, model) != 0) return refuse("the image is for another model");
     unsigned long v_new[4], v_old[4];
     if (!version(got_version, v_new) || !version(installed, v_old)) return refuse("a version is not major.minor.revision");

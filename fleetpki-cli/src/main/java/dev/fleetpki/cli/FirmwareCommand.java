@@ -89,7 +89,8 @@ final class FirmwareCommand {
                     }
                     System.out.println("Signed " + image.getFileName() + " (" + s.size() + " bytes) for " + model + " version " + version + " with signer "
                             + signer + " (certificate " + s.certificateSerial() + ")");
-                    System.out.println("  " + (f == Format.MCUBOOT ? "image hash (TLV 0x10)" : "image SHA-256") + ": " + s.sha256Hex());
+                    System.out.println("  " + (f == Format.MCUBOOT ? "image hash (TLV 0x10)" : "image " + s.digestAlgorithm().toUpperCase(Locale.ROOT)
+                            .replace("SHA", "SHA-")) + ": " + s.digestHex());
                     System.out.println("  wrote " + target + (f == Format.CMS ? " and " + target + ".p7s" : ""));
                 } finally {
                     Files.deleteIfExists(tmp);

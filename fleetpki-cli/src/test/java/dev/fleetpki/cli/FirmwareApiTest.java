@@ -90,7 +90,7 @@ class FirmwareApiTest {
         Signature e = lastSignature();
         assertThat(e.actor()).isEqualTo("token:ci");
         assertThat(e.detail()).containsEntry("format", "mcuboot").containsEntry("protocol", "rest").containsEntry("digestOnly", "false")
-                .containsEntry("sha256", r.headers().firstValue("X-Fleetpki-Sha256").orElseThrow());
+                .containsEntry("sha256", r.headers().firstValue("X-Fleetpki-Digest").orElseThrow().substring("sha256=".length()));
     }
 
     @Test

@@ -292,6 +292,19 @@ class FirmwareTest {
         Proc.Result ok = Proc.run(dir, Map.of(), bin.toString(), "verify", app, sig, root.toString(), "sensor-v2", "1.3.0", "2");
         assertThat(ok.exit()).as(ok.output()).isZero();
         assertThat(ok.output()).contains("verified: version 1.4.2 for sensor-v2, signed by CN=release");
+        // a P-384 signer: the manifest names the image by SHA-384, signed with SHA-384; both verifiers follow
+        ok("signer", "add", "p384", "--key", "file:signers/p384.p8", "--create", "--algorithm", "ecdsa-p384", "--models", "sensor-v2");
+        Path p384Dir = Files.createDirectories(dir.resolve("p384"));
+        Files.write(p384Dir.resolve("app.bin"), IMAGE);
+        ok("firmware", "sign", "--signer", "p384", "--image", p384Dir.resolve("app.bin").toString(), "--version", "1.4.2", "--model", "sensor-v2",
+                "--format", "raw");
+        assertThat(Files.readString(p384Dir.resolve("app.fwsig"), StandardCharsets.ISO_8859_1)).contains("\"sha384\":\"");
+        Proc.Result p384 = Proc.run(dir, Map.of(), bin.toString(), "verify", p384Dir.resolve("app.bin").toString(), p384Dir.resolve("app.fwsig").toString(),
+                root.toString(), "sensor-v2", "1.3.0");
+        assertThat(p384.exit()).as(p384.output()).isZero();
+        Cli.Result javaP384 = verify(p384Dir.resolve("app.bin"), p384Dir.resolve("app.fwsig"), null, "1.3.0", 0, exportCrl(), null);
+        assertThat(javaP384.exit()).as(javaP384.all()).isZero();
+        assertThat(javaP384.out()).contains("sha384:");
         byte[] tampered = IMAGE.clone();
         tampered[12345] ^= 0x40;
         Path foreign = dir.resolve("c-foreign");
@@ -305,7 +318,7 @@ class FirmwareTest {
         record Case(String what, List<String> args, String says) {}
         for (Case c : List.of(
                 new Case("tampered image", List.of(write("c-tampered.bin", tampered).toString(), sig, root.toString(), "sensor-v2", "1.3.0"),
-                        "the image's SHA-256 is not the manifest's"),
+                        "the image's digest is not the manifest's"),
                 new Case("foreign signer", List.of(app, foreign.resolve("app.fwsig").toString(), root.toString(), "sensor-v2", "1.3.0"),
                         "the signer does not chain to the pinned root"),
                 new Case("downgrade", List.of(app, sig, root.toString(), "sensor-v2", "1.5.0"), "the image is not newer than the installed version"),

@@ -63,7 +63,7 @@ final class FirmwareCommand {
             System.out.println("Verified " + image.getFileName() + ": version " + ok.version() + " for " + ok.model() + ", security counter "
                     + ok.securityCounter() + ", signed by " + ok.signer() + " (certificate " + ok.signerCertificate().getSerialNumber().toString(16)
                     + ") at " + ok.signedAt());
-            System.out.println("  SHA-256 " + ok.sha256() + ", " + ok.size() + " bytes; revocation " + (ok.revocationChecked() ? "checked" : "NOT checked"));
+            System.out.println("  " + ok.digest() + ", " + ok.size() + " bytes; revocation " + (ok.revocationChecked() ? "checked" : "NOT checked"));
             if (installTo != null) {
                 Path tmp = Files.createTempFile(installTo.toAbsolutePath().getParent(), ".fleetpki-", ".tmp");
                 try {

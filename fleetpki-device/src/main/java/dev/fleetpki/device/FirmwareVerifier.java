@@ -88,7 +88,8 @@ public final class FirmwareVerifier {
     public record Installed(String model, String version, long securityCounter) {}
 
     /** A verified manifest: what the image is and who signed it when. */
-    public record Verified(String sha256, long size, String version, String model, long securityCounter, String minimumPreviousVersion,
+    /** @param digest the image's digest as the manifest names it: {@code sha256:<hex>} or {@code sha384:<hex>} */
+    public record Verified(String digest, long size, String version, String model, long securityCounter, String minimumPreviousVersion,
                            String signer, X509Certificate signerCertificate, Instant signedAt, boolean revocationChecked) {}
 
     /** Verifies a detached CMS signature over a manifest, and the image against it. */
@@ -199,10 +200,11 @@ public final class FirmwareVerifier {
             throw new DeviceException("the image replaces version " + minimum + " or later; this device runs " + installed.version()
                     + ": install an intermediate version first; refused");
         }
-        String sha256 = text(m, "sha256");
+        String algorithm = m.containsKey("sha384") ? "sha384" : "sha256";
+        String expected = text(m, algorithm);
         long size = number(m, "size");
-        digest(image, sha256, size);
-        return new Verified(sha256, size, version, model, counter, minimum, text(m, "signer"), signer, signedAt, checked);
+        digest(image, algorithm, expected, size);
+        return new Verified(algorithm + ":" + expected, size, version, model, counter, minimum, text(m, "signer"), signer, signedAt, checked);
     }
 
     /** The signer's path to the pinned root, valid at the signing time, with the codeSigning extended key usage. */
@@ -283,10 +285,10 @@ public final class FirmwareVerifier {
         }
     }
 
-    private static void digest(InputStream image, String sha256, long size) throws IOException {
+    private static void digest(InputStream image, String algorithm, String expected, long size) throws IOException {
         MessageDigest md;
         try {
-            md = MessageDigest.getInstance("SHA-256");
+            md = MessageDigest.getInstance(algorithm.equals("sha384") ? "SHA-384" : "SHA-256");
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
@@ -300,8 +302,9 @@ public final class FirmwareVerifier {
         if (total != size) {
             throw new DeviceException("the image is " + total + " bytes; the manifest says " + size + " (truncated, padded or another image); refused");
         }
-        if (!HexFormat.of().formatHex(md.digest()).equals(sha256)) {
-            throw new DeviceException("the image's SHA-256 is not the one the manifest names (the image was changed or swapped); refused");
+        if (!HexFormat.of().formatHex(md.digest()).equals(expected)) {
+            throw new DeviceException("the image's " + (algorithm.equals("sha384") ? "SHA-384" : "SHA-256")
+                    + " is not the one the manifest names (the image was changed or swapped); refused");
         }
     }
 

@@ -22,7 +22,8 @@ import java.util.Map;
  * {@code POST /api/v1/firmware/signatures}: sign a firmware image with a signer's key, for an
  * operator (admin) or a firmware-signer token bound to the signer and the model. The parameters
  * are query parameters; the body is the image itself ({@code application/octet-stream}, read as
- * it arrives, never held whole), or empty when {@code sha256} and {@code size} name an image the
+ * it arrives, never held whole), or empty when {@code sha256} (or {@code sha384} for a P-384
+ * signer) and {@code size} name an image the
  * client hashed (cms and raw only). MCUboot answers the signed image; cms and raw answer JSON
  * with the manifest and the signature, base64.
  */
@@ -46,7 +47,7 @@ final class FirmwareRoutes {
 
     private void sign(Context ctx) throws IOException {
         ApiAuth.Caller caller = auth.require(ctx, Role.FIRMWARE_SIGNER);
-        String digest = ctx.queryParam("sha256");
+        String digest = ctx.queryParam("sha256") != null ? ctx.queryParam("sha256") : ctx.queryParam("sha384");
         Format format = Format.parse(required(ctx, "format"));
         FirmwareSigning.Request req = new FirmwareSigning.Request(required(ctx, "signer"), required(ctx, "model"), required(ctx, "version"), format,
                 number(ctx, "securityCounter"), ctx.queryParam("minimumPreviousVersion"), headerSize(ctx), "true".equals(ctx.queryParam("padHeader")),
@@ -57,19 +58,19 @@ final class FirmwareRoutes {
         long length = ctx.req().getContentLengthLong();
         if (digest != null) {
             if (length > 0) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "with sha256 the image stays with the client: send no body");
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "with a digest the image stays with the client: send no body");
             }
             Long size = number(ctx, "size");
             if (size == null) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "with sha256, name the image's size in bytes: size=N");
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "with a digest, name the image's size in bytes: size=N");
             }
-            byte[] sha256;
+            byte[] bytes;
             try {
-                sha256 = HexFormat.of().parseHex(digest);
+                bytes = HexFormat.of().parseHex(digest);
             } catch (IllegalArgumentException e) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "sha256 is 64 hex digits");
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the digest is hex: 64 digits for sha256, 96 for sha384");
             }
-            answer(ctx, signing.signDigest(a, req, sha256, size), null);
+            answer(ctx, signing.signDigest(a, req, bytes, size), null);
             return;
         }
         if (length < 0) {
@@ -100,7 +101,7 @@ final class FirmwareRoutes {
     /** MCUboot: the signed image (spooled to a file, so nothing is sent before the signature is made and audited); else JSON. */
     private static void answer(Context ctx, FirmwareSigning.Signed signed, Path image) throws IOException {
         ctx.status(201);
-        ctx.header("X-Fleetpki-Sha256", signed.sha256Hex());
+        ctx.header("X-Fleetpki-Digest", signed.digestAlgorithm() + "=" + signed.digestHex());
         ctx.header("X-Fleetpki-Signer-Certificate", signed.certificateSerial());
         if (image != null) {
             ctx.contentType("application/octet-stream");
@@ -114,7 +115,7 @@ final class FirmwareRoutes {
         m.put("format", signed.format().configName());
         m.put("signer", signed.signer());
         m.put("certificate", signed.certificateSerial());
-        m.put("sha256", signed.sha256Hex());
+        m.put(signed.digestAlgorithm(), signed.digestHex());
         m.put("size", signed.size());
         m.put("signedAt", signed.signedAt().toString());
         m.put("digestOnly", signed.digestOnly());

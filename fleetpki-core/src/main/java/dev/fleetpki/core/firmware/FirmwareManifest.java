@@ -18,16 +18,17 @@ import java.util.Map;
  * its own clock). The bytes are written once, keys in a fixed order, and signed as they are: a
  * verifier checks the signature over exactly those bytes, then reads them.
  *
- * @param sha256 the image's SHA-256 (32 bytes)
+ * @param digest the image's SHA-256 (32 bytes) or SHA-384 (48 bytes, for a P-384 signer); the JSON
+ *     names it {@code sha256} or {@code sha384}
  * @param minimumPreviousVersion the lowest installed version this image may replace, or null for any
  */
-public record FirmwareManifest(byte[] sha256, long size, String version, String model, long securityCounter, String minimumPreviousVersion,
+public record FirmwareManifest(byte[] digest, long size, String version, String model, long securityCounter, String minimumPreviousVersion,
                                String signer, Instant signedAt) {
     private static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
 
     public FirmwareManifest {
-        if (sha256 == null || sha256.length != 32) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "a manifest names the image by its 32-byte SHA-256");
+        if (digest == null || digest.length != 32 && digest.length != 48) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "a manifest names the image by its SHA-256 (32 bytes) or SHA-384 (48 bytes)");
         }
         if (size <= 0) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the image is empty");
@@ -38,19 +39,24 @@ public record FirmwareManifest(byte[] sha256, long size, String version, String 
         if (securityCounter < 0) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the security counter is not negative");
         }
-        sha256 = sha256.clone();
+        digest = digest.clone();
     }
 
     @Override
-    public byte[] sha256() {
-        return sha256.clone();
+    public byte[] digest() {
+        return digest.clone();
+    }
+
+    /** {@code sha256} or {@code sha384}: the manifest's key for a digest of this length. */
+    static String digestName(byte[] digest) {
+        return digest.length == 48 ? "sha384" : "sha256";
     }
 
     /** The manifest as signed: compact UTF-8 JSON, keys in this order. */
     public byte[] json() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("format", "fleetpki-firmware-manifest/1");
-        m.put("sha256", HexFormat.of().formatHex(sha256));
+        m.put(digestName(digest), HexFormat.of().formatHex(digest));
         m.put("size", size);
         m.put("version", version);
         m.put("model", model);

@@ -12,6 +12,7 @@ import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.store.CertificateStore;
 import dev.fleetpki.core.store.SignerStore;
+import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.KeyManager;
 import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.KeyStoreFailure;
@@ -98,15 +99,20 @@ public final class FirmwareSigning {
     /**
      * What was signed.
      *
-     * @param sha256 the digest the audit record names: of the image (cms, raw), of header, image and
-     *     protected TLVs as MCUboot checks it (mcuboot)
+     * @param digest the digest the audit record names: of the image (cms, raw; SHA-384 for a P-384
+     *     signer, else SHA-256), of header, image and protected TLVs as MCUboot checks it (mcuboot, SHA-256)
      * @param manifest the signed JSON manifest (cms, raw), or null (mcuboot: the image itself is written)
      * @param signature the detached CMS signature (cms) or the raw signature file (raw), or null
      */
-    public record Signed(Format format, byte[] sha256, long size, byte[] manifest, byte[] signature, String signer, String certificateSerial,
+    public record Signed(Format format, byte[] digest, long size, byte[] manifest, byte[] signature, String signer, String certificateSerial,
                          Instant signedAt, boolean digestOnly) {
-        public String sha256Hex() {
-            return HexFormat.of().formatHex(sha256);
+        public String digestHex() {
+            return HexFormat.of().formatHex(digest);
+        }
+
+        /** {@code sha256} or {@code sha384}, as the manifest and the audit record name it. */
+        public String digestAlgorithm() {
+            return FirmwareManifest.digestName(digest);
         }
     }
 
@@ -163,9 +169,9 @@ public final class FirmwareSigning {
                             r.key(), signedImage);
                     return new Signed(Format.MCUBOOT, digest, size, null, null, r.signer().name(), r.certificate().issued().serialHex(), r.now(), false);
                 }
-                MessageDigest sha256 = sha256();
-                Streams.copy(image, size, sha256, null);
-                return manifestSignature(r, req, sha256.digest(), size, false);
+                MessageDigest md = digestFor(r.key());
+                Streams.copy(image, size, md, null);
+                return manifestSignature(r, req, md.digest(), size, false);
             } catch (IOException e) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "reading the image failed: " + e.getMessage(), e);
             }
@@ -176,20 +182,32 @@ public final class FirmwareSigning {
      * Signs a manifest for an image the caller hashed (cms and raw only): the image itself never
      * reaches the CA, and the audit record says so ({@code digestOnly}).
      */
-    public Signed signDigest(FirmwareAuthorization auth, Request req, byte[] sha256, long size) {
+    public Signed signDigest(FirmwareAuthorization auth, Request req, byte[] digest, long size) {
         return audited(auth, req, () -> {
             if (req.format() == Format.MCUBOOT) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "an MCUboot image carries its header and signature around the image, "
                         + "so the CA needs the image itself; send it, or use --format cms or raw for a digest");
             }
-            if (sha256 == null || sha256.length != 32) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the image digest is a SHA-256: 64 hex digits");
-            }
             if (size <= 0) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the image size is a positive number of bytes");
             }
-            return manifestSignature(ready(auth, req), req, sha256, size, true);
+            Ready r = ready(auth, req);
+            int want = digestFor(r.key()).getDigestLength();
+            if (digest == null || digest.length != want) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "signer '" + r.signer().name() + "' names images by their "
+                        + (want == 48 ? "SHA-384 (its key is P-384): 96 hex digits, sha384=" : "SHA-256: 64 hex digits, sha256="));
+            }
+            return manifestSignature(r, req, digest, size, true);
         });
+    }
+
+    /** The image digest a manifest signed by this key carries: SHA-384 for a P-384 key (as its signature uses), else SHA-256. */
+    public static MessageDigest digestFor(SigningKey key) {
+        try {
+            return MessageDigest.getInstance(key.algorithm() == KeyAlgorithm.EC_P384 ? "SHA-384" : "SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Reads the header space a build reserved at the image's start, which must be zeros (imgtool refuses anything else too). */
@@ -228,7 +246,7 @@ public final class FirmwareSigning {
             detail.put("model", req.model());
             detail.put("version", req.version());
             detail.put("format", s.format().configName());
-            detail.put("sha256", s.sha256Hex());
+            detail.put(s.digestAlgorithm(), s.digestHex());
             detail.put("size", Long.toString(s.size()));
             detail.put("digestOnly", Boolean.toString(s.digestOnly()));
             detail.put("protocol", req.protocol());
@@ -298,22 +316,14 @@ public final class FirmwareSigning {
         return chain;
     }
 
-    private Signed manifestSignature(Ready r, Request req, byte[] sha256, long size, boolean digestOnly) {
-        FirmwareManifest m = new FirmwareManifest(sha256, size, req.version(), req.model(), req.securityCounter() == null ? 0 : req.securityCounter(),
+    private Signed manifestSignature(Ready r, Request req, byte[] digest, long size, boolean digestOnly) {
+        FirmwareManifest m = new FirmwareManifest(digest, size, req.version(), req.model(), req.securityCounter() == null ? 0 : req.securityCounter(),
                 req.minimumPreviousVersion(), r.signer().name(), r.now());
         byte[] json = m.json();
         X509Certificate cert = r.certificate().issued().certificate();
         byte[] signature = req.format() == Format.CMS
                 ? CmsFirmwareSignature.sign(json, r.key(), cert, r.chain(), r.now())
                 : RawFirmwareSignature.sign(json, r.key(), cert, r.chain());
-        return new Signed(req.format(), sha256, size, json, signature, r.signer().name(), r.certificate().issued().serialHex(), r.now(), digestOnly);
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return new Signed(req.format(), digest, size, json, signature, r.signer().name(), r.certificate().issued().serialHex(), r.now(), digestOnly);
     }
 }

@@ -83,7 +83,7 @@ class CmsFirmwareSignatureTest {
         assertThatThrownBy(() -> CmsFirmwareSignature.sign(m.json(), other, signer.certificate(), List.of(), m.signedAt()))
                 .isInstanceOf(PkiException.class).hasMessageContaining("is not the key of the signer certificate");
         assertThatThrownBy(() -> new FirmwareManifest(new byte[31], 1, "1", "m", 0, null, "s", Instant.now())).isInstanceOf(PkiException.class)
-                .hasMessageContaining("32-byte SHA-256");
+                .hasMessageContaining("SHA-256 (32 bytes) or SHA-384 (48 bytes)");
     }
 
     private static String openssl(String... args) throws Exception {

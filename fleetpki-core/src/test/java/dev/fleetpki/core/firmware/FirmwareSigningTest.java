@@ -80,7 +80,8 @@ class FirmwareSigningTest {
     void anOperatorSignsAndTheSignatureIsAuditedWithSignerModelAndDigest() throws Exception {
         FirmwareSigning.Signed s = sign(FirmwareAuthorization.Caller.operator(Actor.operator("alice")), "release", "sensor-v2", Format.CMS);
         byte[] sha = MessageDigest.getInstance("SHA-256").digest(IMAGE);
-        assertThat(s.sha256()).isEqualTo(sha);
+        assertThat(s.digest()).isEqualTo(sha);
+        assertThat(s.digestAlgorithm()).isEqualTo("sha256");
         assertThat(new String(s.manifest(), StandardCharsets.UTF_8)).contains("\"sha256\":\"" + HexFormat.of().formatHex(sha) + "\"",
                 "\"size\":" + IMAGE.length, "\"model\":\"sensor-v2\"", "\"securityCounter\":7", "\"minimumPreviousVersion\":\"1.0.0\"",
                 "\"signer\":\"release\"", "\"signedAt\":\"2026-12-06T10:00:00Z\"");
@@ -162,7 +163,7 @@ class FirmwareSigningTest {
         assertThatThrownBy(() -> signing.signDigest(a, req("release", "sensor-v2", Format.MCUBOOT), sha, 1000))
                 .hasMessageContaining("needs the image itself");
         assertThatThrownBy(() -> signing.signDigest(a, req("release", "sensor-v2", Format.RAW), new byte[20], 1000))
-                .hasMessageContaining("64 hex digits");
+                .hasMessageContaining("SHA-256: 64 hex digits");
     }
 
     @Test
@@ -188,14 +189,22 @@ class FirmwareSigningTest {
     }
 
     @Test
-    void theRawFormatNeedsAnEcdsaSignerAndMcubootAnEcdsaP256OrEd25519One() {
+    void theRawFormatNeedsAnEcdsaSignerAndMcubootAnEcdsaP256OrEd25519One() throws Exception {
         registry.add(Actor.operator("alice"), Role.ADMIN, "ed", Set.of("*"), KeyRef.parse("file:signers/ed.p8"), KeyAlgorithm.ED25519, "code-signing", "test");
         registry.add(Actor.operator("alice"), Role.ADMIN, "p384", Set.of("*"), KeyRef.parse("file:signers/p384.p8"), KeyAlgorithm.EC_P384, "code-signing", "test");
         var op = FirmwareAuthorization.Caller.operator(Actor.operator("alice"));
         assertThatThrownBy(() -> sign(op, "ed", "sensor-v2", Format.RAW)).hasMessageContaining("the raw format carries an ECDSA signature");
         assertThatThrownBy(() -> sign(op, "p384", "sensor-v2", Format.MCUBOOT)).hasMessageContaining("ECDSA P-256 or Ed25519");
         assertThat(sign(op, "ed", "sensor-v2", Format.MCUBOOT).format()).isEqualTo(Format.MCUBOOT);
-        assertThat(sign(op, "p384", "sensor-v2", Format.RAW).format()).isEqualTo(Format.RAW);
+        FirmwareSigning.Signed p384 = sign(op, "p384", "sensor-v2", Format.RAW);
+        assertThat(p384.digest()).hasSize(48).isEqualTo(MessageDigest.getInstance("SHA-384").digest(IMAGE)); // a P-384 signer names images by SHA-384
+        assertThat(new String(p384.manifest(), StandardCharsets.UTF_8)).contains("\"sha384\":\"" + HexFormat.of().formatHex(p384.digest()) + "\"")
+                .doesNotContain("sha256");
+        assertThat(ca.ledger().audited(AuditAction.FIRMWARE_SIGN).getLast().detail()).containsKey("sha384");
+        FirmwareAuthorization a = ca.authorizer().firmware(op, signing.signer("p384"), "sensor-v2", "test");
+        assertThatThrownBy(() -> signing.signDigest(a, req("p384", "sensor-v2", Format.CMS), new byte[32], 10))
+                .hasMessageContaining("SHA-384 (its key is P-384): 96 hex digits");
+        assertThat(signing.signDigest(a, req("p384", "sensor-v2", Format.CMS), new byte[48], 10).digestAlgorithm()).isEqualTo("sha384");
         assertThat(sign(op, "ed", "sensor-v2", Format.CMS).format()).isEqualTo(Format.CMS);
     }
 
