@@ -59,6 +59,10 @@ final class FirmwareCommand {
             FirmwareSigning.Request req = new FirmwareSigning.Request(signer, model, version, f, securityCounter, minimumPreviousVersion,
                     parseSize(headerSize), padHeader, "cli");
             Path target = out != null ? out : defaultOut(image, f);
+            if (!Files.isDirectory(target.toAbsolutePath().getParent())) {
+                throw new PkiException(ErrorKind.NOT_FOUND, "folder " + target.toAbsolutePath().getParent() + " does not exist; make it first or "
+                        + "choose another --out");
+            }
             try (Fleet fleet = home.open(); Input in = Input.open(image)) {
                 FirmwareSigning signing = fleet.firmware();
                 FirmwareAuthorization auth = fleet.authorizer().firmware(FirmwareAuthorization.Caller.operator(home.actor()), signing.signer(signer), model, "cli");

@@ -1,5 +1,7 @@
 package dev.fleetpki.core;
 
+import java.util.Set;
+
 /**
  * What one decision of the {@link EnrollmentAuthorizer} allows: this actor may obtain a
  * certificate of this one profile for this one device, and nothing else. Only the authorizer
@@ -106,9 +108,9 @@ public final class Authorization {
      * false; refused if the name is taken), or an active signer's current certificate and key
      * become this one ({@code rotate} true; its older certificates stay valid for what they signed).
      */
-    public record SignerEnrollment(String signer, java.util.Set<String> models, String keyRef, boolean rotate) implements Consumes {
+    public record SignerEnrollment(String signer, Set<String> models, String keyRef, boolean rotate) implements Consumes {
         public SignerEnrollment {
-            models = java.util.Set.copyOf(models);
+            models = Set.copyOf(models);
         }
     }
 
