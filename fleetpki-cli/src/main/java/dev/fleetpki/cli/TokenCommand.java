@@ -81,8 +81,8 @@ final class TokenCommand {
                 for (String p : bound) {
                     var profile = f.config().profile(p).orElseThrow(() -> new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: no profile named '"
                             + p + "'; profiles: " + new TreeSet<>(f.config().profiles().keySet())));
-                    if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
-                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: '" + p + "' makes CA or OCSP certificates, which come from "
+                    if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING || profile.kind() == ProfileKind.SCEP_RA) {
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--profiles: '" + p + "' makes CA, OCSP or SCEP RA certificates, which come from "
                                 + "the ceremony (fleetpki init, fleetpki ca ...), never from a token");
                     }
                     if (profile.kind() == ProfileKind.CODE_SIGNING) {

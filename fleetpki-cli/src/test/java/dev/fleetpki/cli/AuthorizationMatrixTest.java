@@ -260,6 +260,15 @@ public class AuthorizationMatrixTest {
                 "/.well-known/est/device/csrattrs")) {
             rows.add(new Row("GET " + template(path), () -> get(path), PUBLIC));
         }
+        // SCEP: GetCACaps is public; a PKIOperation carries its credential inside the message (its challengePassword, tested in
+        // ScepTest), so HTTP credentials change nothing: a message that is not one is 400 for everybody
+        for (String path : List.of("/scep?operation=GetCACaps", "/scep/device?operation=GetCACaps")) {
+            rows.add(new Row("GET " + template(path.substring(0, path.indexOf('?'))), () -> get(path), PUBLIC));
+        }
+        for (String path : List.of("/scep", "/scep/device")) {
+            rows.add(new Row("POST " + template(path), () -> new Req("POST", path + "?operation=PKIOperation", "not a pkiMessage".getBytes(StandardCharsets.UTF_8),
+                    "application/x-pki-message", false), fill(400)));
+        }
         rows.add(new Row("GET /api/v1/devices", () -> get("/api/v1/devices"), OPERATOR_READ));
         rows.add(new Row("GET /api/v1/devices/{id}", () -> get("/api/v1/devices/" + A), OPERATOR_READ));
         rows.add(new Row("GET /api/v1/certificates", () -> get("/api/v1/certificates"), OPERATOR_READ));
@@ -315,7 +324,7 @@ public class AuthorizationMatrixTest {
     }
 
     private static String template(String path) {
-        return path.replace("/cas/issuing", "/cas/{name}").replace("/est/device/", "/est/{label}/");
+        return path.replace("/cas/issuing", "/cas/{name}").replace("/est/device/", "/est/{label}/").replace("/scep/device", "/scep/{label}");
     }
 
     @Test

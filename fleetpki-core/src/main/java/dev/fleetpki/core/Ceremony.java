@@ -3,6 +3,7 @@ package dev.fleetpki.core;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.CaSpec;
 import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.KeyManager;
 import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.KeyStoreFailure;
@@ -145,6 +146,50 @@ public final class Ceremony {
         } catch (KeyStoreFailure e) {
             removeCreatedFiles();
             throw new PkiException(ErrorKind.CONFIG, "cannot certify an OCSP signer for CA '" + caName + "': " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            removeCreatedFiles();
+            throw e;
+        }
+    }
+
+    /**
+     * Certifies a new SCEP registration authority for an issuing CA: an RSA-2048 key named
+     * {@code scep-ra-<ca>-<yyyyMMddHHmmss>} (a file in {@code keys/}, encrypted with the CA's
+     * passphrase; or, when the CA's key is on a PKCS#11 token, on that token), certified by the CA
+     * with profile kind scep-ra for a year (never past the CA's own end). SCEP clients encrypt to an
+     * RSA key, and a CA key only signs; so the RA holds the decryption key, and the CA key stays a
+     * signing key (docs/scep.md). The record and its audit event are stored in one transaction; the
+     * key is removed again if that fails.
+     */
+    public CaRecord certifyScepRa(String caName) {
+        CaSpec caSpec = subCaSpec(caName);
+        if (caSpec.role() != CaRole.ISSUING) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + caName + "' is not an issuing CA; SCEP issues device certificates from an issuing CA");
+        }
+        CaRecord ca = registry.ca(caName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + caName + "' in the store"));
+        Instant now = clock.instant();
+        Duration left = Duration.between(now, ca.certificate().getNotAfter().toInstant()).minusMinutes(1);
+        if (left.compareTo(Duration.ofHours(1)) < 0) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + caName + "' ends at " + ca.certificate().getNotAfter().toInstant()
+                    + "; too soon to certify a SCEP RA under it");
+        }
+        String name = "scep-ra-" + caName + "-" + DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(ZoneOffset.UTC).format(now);
+        KeyRef key = caSpec.key().isFile() ? KeyRef.parse("file:keys/" + name + ".p8")
+                : KeyRef.parse(caSpec.key().uri().replaceFirst("object=[^;?]*", "object=" + name));
+        Duration validity = ProfileKind.SCEP_RA.defaultValidity().compareTo(left) > 0 ? left : ProfileKind.SCEP_RA.defaultValidity();
+        CaSpec spec = new CaSpec(name, CaRole.SCEP_RA, "CN=fleetpki SCEP RA (" + caName + ")", KeyAlgorithm.RSA_2048, key,
+                caSpec.passphrase(), validity, List.of(), List.of(), List.of());
+        try {
+            SigningKey caKey = keys.open(caSpec.key(), caSpec.passphrase());
+            SigningKey k = create(spec);
+            X509Certificate c = sign(ProfileKind.SCEP_RA, ca.certificate(), caName, caKey, spec, k.publicKey(), now);
+            CaRecord rec = record(spec, c, caName, now);
+            registry.saveCas(List.of(rec), List.of(event(spec, c, caKey, now)));
+            createdFiles.clear();
+            return rec;
+        } catch (KeyStoreFailure e) {
+            removeCreatedFiles();
+            throw new PkiException(ErrorKind.CONFIG, "cannot certify a SCEP RA for CA '" + caName + "': " + e.getMessage(), e);
         } catch (RuntimeException e) {
             removeCreatedFiles();
             throw e;

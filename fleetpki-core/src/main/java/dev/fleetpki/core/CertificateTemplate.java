@@ -111,12 +111,15 @@ public final class CertificateTemplate {
             } else {
                 int ku = KeyUsage.digitalSignature;
                 boolean rsa = "RSA".equals(subjectKey.getAlgorithm());
-                if (rsa && (kind == ProfileKind.SERVER_TLS || kind == ProfileKind.DEVICE || kind == ProfileKind.DEVICE_PEER)) {
-                    ku |= KeyUsage.keyEncipherment; // RSA key transport in TLS 1.2
+                if (rsa && (kind == ProfileKind.SERVER_TLS || kind == ProfileKind.DEVICE || kind == ProfileKind.DEVICE_PEER
+                        || kind == ProfileKind.SCEP_RA)) {
+                    ku |= KeyUsage.keyEncipherment; // RSA key transport in TLS 1.2; SCEP requests are encrypted to the RA's key
                 }
                 b.addExtension(Extension.keyUsage, true, new KeyUsage(ku));
-                b.addExtension(Extension.extendedKeyUsage, false,
-                        new ExtendedKeyUsage(kind.extendedKeyUsages().toArray(new KeyPurposeId[0])));
+                if (!kind.extendedKeyUsages().isEmpty()) {
+                    b.addExtension(Extension.extendedKeyUsage, false,
+                            new ExtendedKeyUsage(kind.extendedKeyUsages().toArray(new KeyPurposeId[0])));
+                }
             }
             SubjectKeyIdentifier ski = EXT.createSubjectKeyIdentifier(spki);
             b.addExtension(Extension.subjectKeyIdentifier, false, ski);

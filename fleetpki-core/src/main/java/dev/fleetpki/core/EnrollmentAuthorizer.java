@@ -170,8 +170,8 @@ public final class EnrollmentAuthorizer {
 
     private Decision decideChecked(EnrollmentCredential cred, String deviceId, String profileName, Purpose purpose) {
         Profile profile = profile(profileName);
-        if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
-            throw refused("profile '" + profile.name() + "' makes CA or OCSP certificates; those come from the ceremony "
+        if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING || profile.kind() == ProfileKind.SCEP_RA) {
+            throw refused("profile '" + profile.name() + "' makes CA, OCSP or SCEP RA certificates; those come from the ceremony "
                     + "('fleetpki init', 'fleetpki ca ...'), not from a request");
         }
         if (profile.kind() == ProfileKind.CODE_SIGNING) {

@@ -148,8 +148,8 @@ public final class IssuancePipeline {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "issuing from a bare public key (no proof of possession) is allowed "
                     + "only to a factory station; " + auth.actor() + " has role " + auth.role().name().toLowerCase(Locale.ROOT));
         }
-        if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING) {
-            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' makes CA or OCSP certificates; "
+        if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING || profile.kind() == ProfileKind.SCEP_RA) {
+            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' makes CA, OCSP or SCEP RA certificates; "
                     + "those come from the ceremony ('fleetpki init', 'fleetpki ca ...'), not from a device request");
         }
         Names names = names(req, profile, auth);

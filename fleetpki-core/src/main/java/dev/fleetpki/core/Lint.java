@@ -80,7 +80,7 @@ public final class Lint {
         if (!ca) {
             ExtendedKeyUsage eku = ExtendedKeyUsage.fromExtensions(ext);
             List<KeyPurposeId> want = profile.kind().extendedKeyUsages();
-            if (eku == null || eku.getUsages().length != want.size() || !want.stream().allMatch(eku::hasKeyPurposeId)) {
+            if (want.isEmpty() ? eku != null : eku == null || eku.getUsages().length != want.size() || !want.stream().allMatch(eku::hasKeyPurposeId)) {
                 findings.add("extended key usage differs from the profile kind's " + want.stream().map(KeyPurposeId::getId).toList());
             }
         }

@@ -22,6 +22,13 @@ public enum ProfileKind {
     CODE_SIGNING("code-signing", List.of(KeyPurposeId.id_kp_codeSigning), Duration.ofDays(365), Duration.ofDays(365 * 3), true),
     /** A delegated OCSP responder (RFC 6960 4.2.2.2), with id-pkix-ocsp-nocheck. */
     OCSP_SIGNING("ocsp-signing", List.of(KeyPurposeId.id_kp_OCSPSigning), Duration.ofDays(30), Duration.ofDays(90), false),
+    /**
+     * The SCEP registration authority's certificate (RFC 8894 2.2): an RSA key that SCEP clients
+     * encrypt their requests to (keyEncipherment) and that signs the answers (digitalSignature); no
+     * extended key usage, since clients check none and some check that a present one allows signing.
+     * Made by the server for its issuing CA, never requested.
+     */
+    SCEP_RA("scep-ra", List.of(), Duration.ofDays(365), Duration.ofDays(365 * 2), false),
     /** A subordinate CA (basicConstraints critical, CA true). */
     SUB_CA("sub-ca", List.of(), Duration.ofDays(365 * 5), Duration.ofDays(365 * 20), false),
     /**
@@ -77,6 +84,6 @@ public enum ProfileKind {
             }
         }
         throw new IllegalArgumentException("unknown profile kind '" + s + "'; use one of device, device-peer, "
-                + "server-tls, code-signing, ocsp-signing, sub-ca, cloud-verification");
+                + "server-tls, code-signing, ocsp-signing, scep-ra, sub-ca, cloud-verification");
     }
 }

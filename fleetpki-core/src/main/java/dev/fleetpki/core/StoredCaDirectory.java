@@ -3,6 +3,7 @@ package dev.fleetpki.core;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.CaSpec;
 import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.KeyManager;
 import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.KeyStoreFailure;
@@ -68,6 +69,12 @@ public final class StoredCaDirectory implements CaDirectory {
      * fleetpki.yaml: its key is where its record says, opened with ceremony.ocsp's passphrase.
      */
     private CaSpec delegatedOcspSpec(CaRecord rec) {
+        if (rec.role() == CaRole.SCEP_RA) { // Ceremony.certifyScepRa: the key where its record says, with its CA's passphrase
+            CaSpec parent = config.ca(rec.parent()).orElseThrow(() -> new PkiException(ErrorKind.CONFIG, "SCEP RA '" + rec.name()
+                    + "' belongs to CA '" + rec.parent() + "', which fleetpki.yaml no longer names"));
+            return new CaSpec(rec.name(), rec.role(), rec.certificate().getSubjectX500Principal().getName(), KeyAlgorithm.RSA_2048,
+                    KeyRef.parse(rec.keyRef()), parent.passphrase(), ProfileKind.SCEP_RA.defaultValidity(), List.of(), List.of(), List.of());
+        }
         CaSpec base = config.ocsp();
         if (rec.role() != CaRole.OCSP || base == null) {
             throw new PkiException(ErrorKind.CONFIG, "CA '" + rec.name() + "' is in the store but not in fleetpki.yaml's ceremony section; "

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1String;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -198,6 +199,16 @@ public final class UntrustedCsr {
      */
     public boolean hasChallengePassword() {
         return csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_challengePassword).length > 0;
+    }
+
+    /** The challengePassword attribute's text (SCEP's credential), or null when there is none or it is not a string. */
+    public String challengePassword() {
+        var attrs = csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_challengePassword);
+        if (attrs.length != 1 || attrs[0].getAttrValues().size() != 1
+                || !(attrs[0].getAttrValues().getObjectAt(0) instanceof ASN1String text)) {
+            return null;
+        }
+        return text.getString();
     }
 
     public byte[] encoded() {

@@ -92,6 +92,14 @@ final class Credentials {
         throw unauthenticated("the Authorization header must be Basic (device id and enrollment secret) or Bearer (a secret or API token)");
     }
 
+    /** A one-time enrollment secret presented inside a request (SCEP's challengePassword) for this device; 401 problem otherwise. */
+    EnrollmentCredential enrollmentSecret(String deviceId, String text) {
+        if (deviceId == null || text == null) {
+            throw invalid();
+        }
+        return secret(deviceId, text, s.clock().instant());
+    }
+
     private EnrollmentCredential secret(String user, String text, Instant now) {
         TokenSecrets.Presented p = TokenSecrets.parse(TokenSecrets.ENROLLMENT, text);
         Optional<EnrollmentSecret> stored = p == null ? Optional.empty() : s.credentials().enrollmentSecret(p.id());

@@ -268,6 +268,7 @@ public final class FleetServer implements AutoCloseable {
         new CertificateRoutes(s, auth, credentials, s.enrollment()).register(app);
         new EstRoutes(s, credentials, s.enrollment()).register(app);
         new FirmwareRoutes(s, auth).register(app);
+        new ScepRoutes(s, credentials, s.enrollment(), s.scepRa()).register(app);
 
         app.exception(HttpProblem.class, (e, ctx) -> {
             e.headers.forEach(ctx::header);

@@ -8,6 +8,7 @@ import dev.fleetpki.core.StoredCaDirectory;
 import dev.fleetpki.core.config.FleetConfig;
 import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.core.firmware.FirmwareSigning;
+import dev.fleetpki.server.scep.ScepRa;
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.core.store.CertificateStore;
 import dev.fleetpki.core.store.CredentialStore;
@@ -25,7 +26,8 @@ import java.time.Clock;
  */
 public record Services(FleetConfig config, DeviceStore devices, CredentialStore credentials, RequestStore requests, CertificateStore certificates,
                        CaRegistry caRecords, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
-                       RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment, FirmwareSigning firmware) {
+                       RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment, FirmwareSigning firmware,
+                       ScepRa scepRa) {
     /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
@@ -36,6 +38,7 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
         EnrollmentAuthorizer authorizer = new EnrollmentAuthorizer(config, store, clock);
         return new Services(config, store.devices(), store.credentials(), store.requests(), store.certificates(), store, cas, observed, clock,
                 metrics, revocation, authorizer, new Enrollment(config, store.requests(), store.certificates(), store.devices(), observed, authorizer,
-                clock, metrics), new FirmwareSigning(store.signers(), store.certificates(), store, cas.keys(), config.signerPassphrase(), store, clock));
+                clock, metrics), new FirmwareSigning(store.signers(), store.certificates(), store, cas.keys(), config.signerPassphrase(), store, clock),
+                new ScepRa(config, store, store.revocation(), cas, clock));
     }
 }

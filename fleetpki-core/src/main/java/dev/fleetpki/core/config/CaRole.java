@@ -4,7 +4,9 @@ import java.util.Locale;
 
 /** The part a CA key plays in the hierarchy. */
 public enum CaRole {
-    ROOT, ISSUING, OCSP, CODE_SIGNING;
+    ROOT, ISSUING, OCSP, CODE_SIGNING,
+    /** The SCEP registration authority of an issuing CA: it opens SCEP requests and signs the answers, and issues nothing. */
+    SCEP_RA;
 
     public String configName() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');

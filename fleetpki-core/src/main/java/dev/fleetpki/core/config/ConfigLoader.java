@@ -226,7 +226,7 @@ public final class ConfigLoader {
         }
         if (defaultKind == null && !n.has("kind")) {
             errors.add(path + ".kind: missing; say what the profile is for (device, device-peer, server-tls, code-signing, "
-                    + "ocsp-signing, sub-ca, cloud-verification)");
+                    + "ocsp-signing, scep-ra, sub-ca, cloud-verification)");
             return null;
         }
         ProfileKind kind = parse(n, "kind", path + ".kind", defaultKind, ProfileKind::parse);

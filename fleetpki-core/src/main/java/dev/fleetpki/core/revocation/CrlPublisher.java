@@ -111,8 +111,9 @@ public final class CrlPublisher {
         }
         long t0 = System.nanoTime();
         CaRecord rec = store.ca(caName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + caName + "'; list them with: fleetpki ca list"));
-        if (rec.role() == CaRole.OCSP) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + caName + "' is the OCSP signer, which issues nothing and has no CRL");
+        if (rec.role() == CaRole.OCSP || rec.role() == CaRole.SCEP_RA) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + caName + "' is " + (rec.role() == CaRole.OCSP ? "the OCSP signer" : "a SCEP RA")
+                    + ", which issues nothing and has no CRL");
         }
         CertificateAuthority ca = cas.get(caName);
         RevocationSettings s = config.revocation();
@@ -172,7 +173,7 @@ public final class CrlPublisher {
         }
         CaRecord ca = null;
         for (CaRecord c : store.cas()) {
-            if (c.role() != CaRole.OCSP && c.certificate().getSubjectX500Principal().equals(crl.getIssuerX500Principal()) && signed(crl, c)) {
+            if (c.role() != CaRole.OCSP && c.role() != CaRole.SCEP_RA && c.certificate().getSubjectX500Principal().equals(crl.getIssuerX500Principal()) && signed(crl, c)) {
                 ca = c;
                 break;
             }

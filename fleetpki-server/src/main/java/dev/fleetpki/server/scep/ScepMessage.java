@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Set;
 import org.bouncycastle.asn1.ASN1Encodable;
 import org.bouncycastle.asn1.ASN1EncodableVector;
+import org.bouncycastle.asn1.ASN1Encoding;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.ASN1String;
@@ -21,8 +22,8 @@ import org.bouncycastle.asn1.DERPrintableString;
 import org.bouncycastle.asn1.DERSet;
 import org.bouncycastle.asn1.cms.Attribute;
 import org.bouncycastle.asn1.cms.AttributeTable;
-import org.bouncycastle.asn1.cms.CMSObjectIdentifiers;
 import org.bouncycastle.asn1.nist.NISTObjectIdentifiers;
+import org.bouncycastle.asn1.oiw.OIWObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaCertStore;
@@ -65,9 +66,13 @@ public final class ScepMessage {
     public static final ASN1ObjectIdentifier RECIPIENT_NONCE = new ASN1ObjectIdentifier(PKI + "6");
     public static final ASN1ObjectIdentifier TRANSACTION_ID = new ASN1ObjectIdentifier(PKI + "7");
 
-    /** Content encryption a request may use: AES (what is advertised) and triple DES (older clients); never single DES. */
+    /**
+     * Content encryption a request may use: AES (what GetCACaps advertises), triple DES, and single
+     * DES, which micromdm's scepclient 2.1 sends whatever the server advertises (docs/scep.md says
+     * what that exposes). Answers are always AES.
+     */
     static final Set<ASN1ObjectIdentifier> CONTENT_ENCRYPTION = Set.of(NISTObjectIdentifiers.id_aes128_CBC, NISTObjectIdentifiers.id_aes192_CBC,
-            NISTObjectIdentifiers.id_aes256_CBC, PKCSObjectIdentifiers.des_EDE3_CBC);
+            NISTObjectIdentifiers.id_aes256_CBC, PKCSObjectIdentifiers.des_EDE3_CBC, OIWObjectIdentifiers.desCBC);
 
     private ScepMessage() {}
 
@@ -199,7 +204,7 @@ public final class ScepMessage {
             ASN1ObjectIdentifier alg = env.getContentEncryptionAlgorithm().getAlgorithm();
             if (!CONTENT_ENCRYPTION.contains(alg)) {
                 throw new Failure(FailInfo.BAD_ALG, partial, "the envelope is encrypted with " + alg + "; fleetpki accepts AES-CBC (as GetCACaps "
-                        + "says) and triple DES, never single DES");
+                        + "says), triple DES and DES-CBC");
             }
             RecipientInformation ri = env.getRecipientInfos().get(new KeyTransRecipientId(new X509CertificateHolder(recipient.getEncoded()).getIssuer(),
                     recipient.getSerialNumber()));
@@ -226,9 +231,9 @@ public final class ScepMessage {
             CMSSignedData certsOnly = chain.generate(new CMSProcessableByteArray(new byte[0]), false);
             CMSEnvelopedDataGenerator env = new CMSEnvelopedDataGenerator();
             env.addRecipientInfoGenerator(new JceKeyTransRecipientInfoGenerator(req.signer()));
-            CMSEnvelopedData enveloped = env.generate(new CMSProcessableByteArray(certsOnly.getEncoded()),
+            CMSEnvelopedData enveloped = env.generate(new CMSProcessableByteArray(certsOnly.getEncoded(ASN1Encoding.DER)),
                     new JceCMSContentEncryptorBuilder(CMSAlgorithm.AES128_CBC).build());
-            return certRep(req, Status.SUCCESS, null, enveloped.getEncoded(), ra, raKey);
+            return certRep(req, Status.SUCCESS, null, enveloped.toASN1Structure().getEncoded(ASN1Encoding.DER), ra, raKey);
         } catch (CMSException | IOException | CertificateEncodingException | IllegalArgumentException e) {
             throw new IllegalStateException("cannot build the SCEP answer: " + e.getMessage(), e);
         }
@@ -262,9 +267,9 @@ public final class ScepMessage {
                     .setSignedAttributeGenerator(new DefaultSignedAttributeTableGenerator(new AttributeTable(v)))
                     .build(raKey.contentSigner(), ra));
             gen.addCertificates(new JcaCertStore(List.of(ra)));
-            CMSTypedData content = envelope == null ? new CMSProcessableByteArray(new byte[0])
-                    : new CMSProcessableByteArray(CMSObjectIdentifiers.envelopedData, envelope);
-            return gen.generate(content, envelope != null).getEncoded();
+            // RFC 8894 3.2: the signed content is of type data, its octets the DER pkcsPKIEnvelope
+            CMSTypedData content = new CMSProcessableByteArray(envelope == null ? new byte[0] : envelope);
+            return gen.generate(content, envelope != null).getEncoded(ASN1Encoding.DER);
         } catch (CMSException | IOException | CertificateEncodingException | OperatorCreationException e) {
             throw new IllegalStateException("cannot sign the SCEP answer: " + e.getMessage(), e);
         }

@@ -163,7 +163,7 @@ class ScepMessageTest {
                         ScepMessage.FailInfo.BAD_MESSAGE_CHECK, true),
                 new Case("encrypted to another RA", request("19", csr, otherRa, CMSAlgorithm.AES128_CBC, client.getPrivate(), clientCert, NONCE),
                         ScepMessage.FailInfo.BAD_MESSAGE_CHECK, true),
-                new Case("single DES", request("19", csr, ra, new ASN1ObjectIdentifier("1.3.14.3.2.7"), client.getPrivate(), clientCert, NONCE),
+                new Case("RC2, which nobody should use", request("19", csr, ra, PKCSObjectIdentifiers.RC2_CBC, client.getPrivate(), clientCert, NONCE),
                         ScepMessage.FailInfo.BAD_ALG, true),
                 new Case("an unknown message type", request("42", csr, ra, CMSAlgorithm.AES128_CBC, client.getPrivate(), clientCert, NONCE),
                         ScepMessage.FailInfo.BAD_REQUEST, true))) {
@@ -173,8 +173,10 @@ class ScepMessageTest {
                         assertThat(e.request() != null).as(c.what() + ": answerable with a signed FAILURE").isEqualTo(c.answerable());
                     });
         }
-        // triple DES, which older clients use, is read
-        assertThat(ScepMessage.read(request("19", csr, ra, CMSAlgorithm.DES_EDE3_CBC, client.getPrivate(), clientCert, NONCE), ra, raKey.handle(),
-                raKey.provider()).content()).isEqualTo(csr);
+        // triple DES and single DES, which older clients send (micromdm's scepclient 2.1: nothing else), are read
+        for (ASN1ObjectIdentifier des : List.of(CMSAlgorithm.DES_EDE3_CBC, new ASN1ObjectIdentifier("1.3.14.3.2.7"))) {
+            assertThat(ScepMessage.read(request("19", csr, ra, des, client.getPrivate(), clientCert, NONCE), ra, raKey.handle(), raKey.provider())
+                    .content()).isEqualTo(csr);
+        }
     }
 }

@@ -1,0 +1,135 @@
+package dev.fleetpki.server;
+
+import dev.fleetpki.core.CertificateAuthority;
+import dev.fleetpki.core.EnrollmentCredential;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Profile;
+import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.core.enrollment.Enrollment;
+import dev.fleetpki.server.scep.ScepMessage;
+import dev.fleetpki.server.scep.ScepRa;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * SCEP (RFC 8894) at {@code /scep[/<label>]?operation=...}: GetCACaps, GetCACert (the RA and CA
+ * certificates) and PKIOperation (GET with {@code message=}, or POST). A PKCSReq's credential is
+ * its challengePassword: the device's one-time enrollment secret, for the device its CSR names;
+ * the fleet rule, the profile scope and the pipeline decide as for EST ({@link Enrollment}). The
+ * answer to a readable request is always a signed CertRep (SUCCESS, PENDING or FAILURE with its
+ * failInfo); only a message too broken to answer gets HTTP 400.
+ */
+final class ScepRoutes {
+    private static final Logger LOG = LoggerFactory.getLogger(ScepRoutes.class);
+    /** What this server does (RFC 8894 3.5.2); Renewal and GetNextCACert come later. */
+    static final String CAPS = "AES\nPOSTPKIOperation\nSHA-256\nSHA-512\nSCEPStandard\n";
+
+    private final Services s;
+    private final Credentials credentials;
+    private final Enrollment enrollment;
+    private final ScepRa ra;
+
+    ScepRoutes(Services s, Credentials credentials, Enrollment enrollment, ScepRa ra) {
+        this.s = s;
+        this.credentials = credentials;
+        this.enrollment = enrollment;
+        this.ra = ra;
+    }
+
+    void register(RoutesConfig app) {
+        app.get("/scep", ctx -> handle(ctx, EstRoutes.DEFAULT_LABEL, false));
+        app.get("/scep/{label}", ctx -> handle(ctx, ctx.pathParam("label"), false));
+        app.post("/scep", ctx -> handle(ctx, EstRoutes.DEFAULT_LABEL, true));
+        app.post("/scep/{label}", ctx -> handle(ctx, ctx.pathParam("label"), true));
+    }
+
+    private void handle(Context ctx, String label, boolean post) throws Exception {
+        Profile profile = s.config().profile(label).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "no SCEP label '" + label + "'; a label is a certificate profile name: " + String.join(", ", s.config().profiles().keySet())));
+        String operation = String.valueOf(ctx.queryParam("operation"));
+        switch (operation) {
+            case "GetCACaps" -> ctx.contentType("text/plain; charset=us-ascii").result(CAPS);
+            case "GetCACert" -> {
+                CertificateAuthority ra = this.ra.forCa(s.pipeline().issuerFor(profile));
+                // the RA certificate, and of the CA chain only RSA certificates: clients (micromdm's scepclient 2.1) encrypt their
+                // request to every certificate GetCACert returns, and an ECDSA CA key cannot be encrypted to
+                List<byte[]> certs = new ArrayList<>();
+                certs.add(ra.certificate().getEncoded());
+                for (X509Certificate c : ra.chain()) {
+                    if ("RSA".equals(c.getPublicKey().getAlgorithm())) {
+                        certs.add(c.getEncoded());
+                    }
+                }
+                ctx.contentType("application/x-x509-ca-ra-cert").result(CertsOnly.der(certs));
+            }
+            case "PKIOperation" -> {
+                byte[] message = post ? ctx.bodyAsBytes() : mime(ctx.queryParam("message"));
+                ctx.contentType("application/x-pki-message").result(pkiOperation(message, profile));
+            }
+            default -> throw new HttpProblem(400, "bad-operation", "Unknown SCEP operation", "operation must be GetCACaps, GetCACert or "
+                    + "PKIOperation (RFC 8894 4), not '" + operation + "'");
+        }
+    }
+
+    private static byte[] mime(String base64) {
+        if (base64 == null) {
+            throw new HttpProblem(400, "bad-message", "No message", "a GET PKIOperation carries the pkiMessage as message=BASE64");
+        }
+        try {
+            return Base64.getMimeDecoder().decode(base64.replace(' ', '+'));
+        } catch (IllegalArgumentException e) {
+            throw new HttpProblem(400, "bad-message", "Bad message", "message= is not base64");
+        }
+    }
+
+    private byte[] pkiOperation(byte[] message, Profile profile) throws CertificateEncodingException {
+        String ca = s.pipeline().issuerFor(profile);
+        CertificateAuthority ra = this.ra.forCa(ca);
+        ScepMessage.Request req;
+        try {
+            req = ScepMessage.read(message, ra.certificate(), ra.key().handle(), ra.key().provider());
+        } catch (ScepMessage.Failure f) {
+            if (f.request() == null) {
+                throw new HttpProblem(400, "bad-message", "Not a SCEP message", f.getMessage());
+            }
+            LOG.info("SCEP request {} refused: {}", f.request().transactionId(), f.getMessage());
+            return ScepMessage.failure(f.request(), f.info(), ra.certificate(), ra.key());
+        }
+        if (req.type() != ScepMessage.Type.PKCS_REQ) {
+            LOG.info("SCEP request {}: message type {} is not served yet", req.transactionId(), req.type());
+            return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
+        }
+        try {
+            UntrustedCsr csr = UntrustedCsr.parse(req.content());
+            String challenge = csr.challengePassword();
+            if (challenge == null) {
+                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "a SCEP request authenticates with its challengePassword: the device's "
+                        + "one-time enrollment secret (fleetpki device secret ID)");
+            }
+            EnrollmentCredential cred = credentials.enrollmentSecret(csr.commonName(), challenge);
+            Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, "scep", false);
+            return switch (outcome) {
+                // the issued certificate alone: a certs-only SignedData keeps its certificates in a SET, which DER sorts, and
+                // clients (micromdm's scepclient) take the first one; the CA certificates come from GetCACert and EST cacerts
+                case Enrollment.Issued i -> ScepMessage.success(req, List.of(i.certificate().certificate()), ra.certificate(), ra.key());
+                case Enrollment.Pending p -> ScepMessage.pending(req, ra.certificate(), ra.key());
+                case Enrollment.Conflict c -> ScepMessage.pending(req, ra.certificate(), ra.key());
+                default -> {
+                    LOG.info("SCEP request {}: {}", req.transactionId(), outcome.getClass().getSimpleName());
+                    yield ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
+                }
+            };
+        } catch (PkiException | HttpProblem e) {
+            LOG.info("SCEP request {} refused: {}", req.transactionId(), e.getMessage());
+            return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
+        }
+    }
+}
