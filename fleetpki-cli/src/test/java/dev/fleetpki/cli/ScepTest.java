@@ -2,9 +2,51 @@ package dev.fleetpki.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.fleetpki.kms.KeyAlgorithm;
+import java.io.ByteArrayInputStream;
+import java.math.BigInteger;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.Date;
+import java.util.List;
 import java.util.Map;
+import org.bouncycastle.asn1.ASN1EncodableVector;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.DEROctetString;
+import org.bouncycastle.asn1.DERPrintableString;
+import org.bouncycastle.asn1.DERSet;
+import org.bouncycastle.asn1.cms.Attribute;
+import org.bouncycastle.asn1.cms.AttributeTable;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaCertStore;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.cms.CMSAlgorithm;
+import org.bouncycastle.cms.CMSEnvelopedData;
+import org.bouncycastle.cms.CMSEnvelopedDataGenerator;
+import org.bouncycastle.cms.CMSProcessableByteArray;
+import org.bouncycastle.cms.CMSSignedData;
+import org.bouncycastle.cms.CMSSignedDataGenerator;
+import org.bouncycastle.cms.DefaultSignedAttributeTableGenerator;
+import org.bouncycastle.cms.jcajce.JcaSignerInfoGeneratorBuilder;
+import org.bouncycastle.cms.jcajce.JceCMSContentEncryptorBuilder;
+import org.bouncycastle.cms.jcajce.JceKeyTransEnvelopedRecipient;
+import org.bouncycastle.cms.jcajce.JceKeyTransRecipientInfoGenerator;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -13,7 +55,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * SCEP against a running fleetpki with a stock client: micromdm's scepclient (Debian package scep)
  * enrolls with the device's one-time enrollment secret as its challenge password, and is refused
- * with another device's secret and with a secret already used.
+ * with another device's secret and with a secret already used; then a RenewalReq (built as a
+ * client builds it, signed by the current certificate) renews, and one signed by a self-signed
+ * certificate is refused.
  */
 class ScepTest {
     @TempDir static Path dir;
@@ -66,5 +110,93 @@ class ScepTest {
         assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(before);
         // the refusals used nothing up: router-8's secret still enrolls router-8
         assertThat(scepclient(dir.resolve("r8"), "router-8", s8).exit()).isZero();
+
+        // RenewalReq, signed by router-7's current certificate and key: a certificate for a new key, the same name
+        PrivateKey currentKey = (PrivateKey) new JcaPEMKeyConverter().getKeyPair((PEMKeyPair) new PEMParser(
+                Files.newBufferedReader(dir.resolve("r7/key.pem"))).readObject()).getPrivate();
+        X509Certificate current = parse(Files.readAllBytes(cert));
+        KeyPair next = KeyAlgorithm.RSA_2048.generate();
+        byte[] csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=router-7"), next.getPublic())
+                .build(new JcaContentSignerBuilder("SHA256withRSA").build(next.getPrivate())).getEncoded();
+        CMSSignedData answer = post(pkiMessage("17", csr, current, currentKey));
+        assertThat(status(answer)).isEqualTo("0");
+        byte[] opened = new CMSEnvelopedData((byte[]) answer.getSignedContent().getContent()).getRecipientInfos().getRecipients().iterator().next()
+                .getContent(new JceKeyTransEnvelopedRecipient(currentKey));
+        X509CertificateHolder renewed = (X509CertificateHolder) new CMSSignedData(opened).getCertificates().getMatches(null).iterator().next();
+        assertThat(renewed.getSubject().toString()).isEqualTo("CN=router-7");
+        assertThat(renewed.getSubjectPublicKeyInfo().getEncoded()).isEqualTo(next.getPublic().getEncoded());
+        // a RenewalReq signed by a self-signed certificate is no renewal: FAILURE badRequest, nothing issued
+        long count = ts.fleet.store().certificates().certificateCount();
+        KeyPair stranger = KeyAlgorithm.RSA_2048.generate();
+        X500Name n = new X500Name("CN=router-7");
+        X509Certificate selfSigned = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(n, BigInteger.ONE,
+                new Date(System.currentTimeMillis() - 60_000), new Date(System.currentTimeMillis() + 3_600_000), n, stranger.getPublic())
+                .build(new JcaContentSignerBuilder("SHA256withRSA").build(stranger.getPrivate())));
+        CMSSignedData refused = post(pkiMessage("17", csr, selfSigned, stranger.getPrivate()));
+        assertThat(status(refused)).isEqualTo("2");
+        assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(count);
+    }
+
+    @Test
+    void aFactoryStationSignsPkcsReqsForDevicesOfItsFleetWithoutAChallenge() throws Exception {
+        Path st = dir.resolve("station");
+        Files.createDirectories(st);
+        Proc.ok(st, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-keyout", "st.key", "-out", "st.pem",
+                "-subj", "/CN=line-4");
+        assertThat(Cli.run(ts.home, "station", "add", "line-4", "--certificate", st.resolve("st.pem").toString(), "--fleet", "router").exit()).isZero();
+        assertThat(Cli.run(ts.home, "device", "add", "router-40", "--model", "router").exit()).isZero();
+        assertThat(Cli.run(ts.home, "device", "add", "camera-41", "--model", "camera").exit()).isZero();
+        X509Certificate station = parse(Files.readAllBytes(st.resolve("st.pem")));
+        PrivateKey stationKey = new JcaPEMKeyConverter().getPrivateKey((PrivateKeyInfo) new PEMParser(
+                Files.newBufferedReader(st.resolve("st.key"))).readObject());
+        KeyPair device = KeyAlgorithm.RSA_2048.generate();
+        for (String[] c : new String[][] {{"router-40", "0"}, {"camera-41", "2"}}) { // inside its fleet: issued; outside: FAILURE
+            byte[] csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + c[0]), device.getPublic())
+                    .build(new JcaContentSignerBuilder("SHA256withRSA").build(device.getPrivate())).getEncoded();
+            assertThat(status(post(pkiMessage("19", csr, station, stationKey)))).as(c[0]).isEqualTo(c[1]);
+        }
+    }
+
+    static X509Certificate parse(byte[] pem) throws Exception {
+        return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(new ByteArrayInputStream(pem));
+    }
+
+    /** The RA certificate from GetCACert (the first of its certs-only answer). */
+    static X509Certificate ra() throws Exception {
+        HttpResponse<byte[]> r = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/scep?operation=GetCACert")).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        X509CertificateHolder h = (X509CertificateHolder) new CMSSignedData(r.body()).getCertificates().getMatches(null).iterator().next();
+        return new JcaX509CertificateConverter().getCertificate(h);
+    }
+
+    /** A pkiMessage as a SCEP client builds it: the CSR enveloped (AES) to the RA, signed with this certificate and key. */
+    static byte[] pkiMessage(String type, byte[] csr, X509Certificate signer, PrivateKey key) throws Exception {
+        CMSEnvelopedDataGenerator env = new CMSEnvelopedDataGenerator();
+        env.addRecipientInfoGenerator(new JceKeyTransRecipientInfoGenerator(ra()));
+        byte[] enveloped = env.generate(new CMSProcessableByteArray(csr), new JceCMSContentEncryptorBuilder(CMSAlgorithm.AES128_CBC).build()).getEncoded();
+        ASN1EncodableVector v = new ASN1EncodableVector();
+        v.add(new Attribute(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.2"), new DERSet(new DERPrintableString(type))));
+        v.add(new Attribute(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.7"), new DERSet(new DERPrintableString("renew-" + System.nanoTime()))));
+        v.add(new Attribute(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.5"), new DERSet(new DEROctetString(new byte[16]))));
+        CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
+        gen.addSignerInfoGenerator(new JcaSignerInfoGeneratorBuilder(new JcaDigestCalculatorProviderBuilder().build())
+                .setSignedAttributeGenerator(new DefaultSignedAttributeTableGenerator(new AttributeTable(v)))
+                .build(new JcaContentSignerBuilder("SHA256withRSA").build(key), signer));
+        gen.addCertificates(new JcaCertStore(List.of(signer)));
+        return gen.generate(new CMSProcessableByteArray(enveloped), true).getEncoded();
+    }
+
+    static CMSSignedData post(byte[] message) throws Exception {
+        HttpResponse<byte[]> r = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/scep?operation=PKIOperation"))
+                .header("Content-Type", "application/x-pki-message").POST(HttpRequest.BodyPublishers.ofByteArray(message)).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return new CMSSignedData(r.body());
+    }
+
+    /** The CertRep's pkiStatus: 0 SUCCESS, 2 FAILURE, 3 PENDING. */
+    static String status(CMSSignedData rep) {
+        return rep.getSignerInfos().getSigners().iterator().next().getSignedAttributes().get(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.3"))
+                .getAttrValues().getObjectAt(0).toString();
     }
 }

@@ -122,6 +122,15 @@ final class Credentials {
         return t.role() == Role.ADMIN ? new EnrollmentCredential.Operator(actor) : new EnrollmentCredential.ApiCaller(actor, t.role(), t.profiles());
     }
 
+    /**
+     * The credential a certificate that signed a request stands for (SCEP's signer certificate,
+     * whose key the message's signature proves): a factory station's, an operator's, the device's
+     * current certificate, or a manufacturer IDevID; 401 problem otherwise.
+     */
+    EnrollmentCredential signerCertificate(X509Certificate certificate) {
+        return fromCertificate(new X509Certificate[] {certificate});
+    }
+
     private EnrollmentCredential fromCertificate(X509Certificate[] chain) {
         X509Certificate leaf = chain[0];
         Instant now = s.clock().instant();

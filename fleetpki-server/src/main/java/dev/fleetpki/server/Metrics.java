@@ -27,7 +27,7 @@ import java.util.function.Supplier;
  */
 public final class Metrics implements IssuanceObserver, RevocationObserver {
     /** The protocols that issue or refuse; a request names one of these or is counted as other. */
-    static final Set<String> PROTOCOLS = Set.of("cli", "rest", "est", "est-reenroll", "est-serverkeygen", "serve", "scep", "cmp", "batch");
+    static final Set<String> PROTOCOLS = Set.of("cli", "rest", "est", "est-reenroll", "est-serverkeygen", "serve", "scep", "scep-renewal", "cmp", "batch");
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Set<String> profiles;

@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  */
 final class ScepRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(ScepRoutes.class);
-    /** What this server does (RFC 8894 3.5.2); Renewal and GetNextCACert come later. */
-    static final String CAPS = "AES\nPOSTPKIOperation\nSHA-256\nSHA-512\nSCEPStandard\n";
+    /** What this server does (RFC 8894 3.5.2); GetNextCACert comes later. */
+    static final String CAPS = "AES\nPOSTPKIOperation\nRenewal\nSHA-256\nSHA-512\nSCEPStandard\n";
 
     private final Services s;
     private final Credentials credentials;
@@ -79,6 +79,28 @@ final class ScepRoutes {
         }
     }
 
+    /**
+     * Who asks: a RenewalReq is signed by the device's current certificate (the signature proves its
+     * key); a PKCSReq carries the device's one-time secret as its challengePassword, or is signed by
+     * a factory station's certificate (or a manufacturer IDevID) instead of a self-signed one.
+     */
+    private EnrollmentCredential credential(ScepMessage.Request req, UntrustedCsr csr, boolean renewal) {
+        if (renewal) {
+            EnrollmentCredential cred = credentials.signerCertificate(req.signer());
+            if (!(cred instanceof EnrollmentCredential.Renewal)) {
+                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "a RenewalReq is signed by the device's current certificate from this CA");
+            }
+            return cred;
+        }
+        String challenge = csr.challengePassword();
+        if (challenge != null) {
+            return credentials.enrollmentSecret(csr.commonName(), challenge);
+        }
+        // no challenge: the signer certificate must be a credential itself (a registered station's, by its fingerprint; an
+        // IDevID); a client's throwaway self-signed certificate is none, and is refused
+        return credentials.signerCertificate(req.signer());
+    }
+
     private static byte[] mime(String base64) {
         if (base64 == null) {
             throw new HttpProblem(400, "bad-message", "No message", "a GET PKIOperation carries the pkiMessage as message=BASE64");
@@ -103,19 +125,15 @@ final class ScepRoutes {
             LOG.info("SCEP request {} refused: {}", f.request().transactionId(), f.getMessage());
             return ScepMessage.failure(f.request(), f.info(), ra.certificate(), ra.key());
         }
-        if (req.type() != ScepMessage.Type.PKCS_REQ) {
+        if (req.type() != ScepMessage.Type.PKCS_REQ && req.type() != ScepMessage.Type.RENEWAL_REQ) {
             LOG.info("SCEP request {}: message type {} is not served yet", req.transactionId(), req.type());
             return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
         }
         try {
             UntrustedCsr csr = UntrustedCsr.parse(req.content());
-            String challenge = csr.challengePassword();
-            if (challenge == null) {
-                throw new PkiException(ErrorKind.NOT_AUTHORIZED, "a SCEP request authenticates with its challengePassword: the device's "
-                        + "one-time enrollment secret (fleetpki device secret ID)");
-            }
-            EnrollmentCredential cred = credentials.enrollmentSecret(csr.commonName(), challenge);
-            Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, "scep", false);
+            boolean renewal = req.type() == ScepMessage.Type.RENEWAL_REQ;
+            EnrollmentCredential cred = credential(req, csr, renewal);
+            Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, renewal ? "scep-renewal" : "scep", renewal);
             return switch (outcome) {
                 // the issued certificate alone: a certs-only SignedData keeps its certificates in a SET, which DER sorts, and
                 // clients (micromdm's scepclient) take the first one; the CA certificates come from GetCACert and EST cacerts

@@ -195,6 +195,10 @@ public final class ScepMessage {
         } catch (CMSException | OperatorCreationException | RuntimeException e) {
             throw new Failure(FailInfo.BAD_MESSAGE_CHECK, partial, "the pkiMessage's signature does not verify: " + e.getMessage());
         }
+        if (!"RSA".equals(signer.getPublicKey().getAlgorithm())) {
+            throw new Failure(FailInfo.BAD_ALG, partial, "the signer certificate's key is " + signer.getPublicKey().getAlgorithm() + "; SCEP answers "
+                    + "are encrypted to the requester's RSA key (key transport), so a SCEP requester signs with an RSA key");
+        }
         if (signed.getSignedContent() == null || !(signed.getSignedContent().getContent() instanceof byte[] envelope)) {
             throw new Failure(FailInfo.BAD_REQUEST, partial, "the pkiMessage carries no envelope");
         }

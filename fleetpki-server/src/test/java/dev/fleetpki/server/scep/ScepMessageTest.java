@@ -111,6 +111,26 @@ class ScepMessageTest {
         return gen.generate(new CMSProcessableByteArray(enveloped), true).getEncoded();
     }
 
+    static byte[] ecSigned(byte[] csr) throws Exception {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        g.initialize(256);
+        KeyPair ec = g.generateKeyPair();
+        X509Certificate cert = selfSigned("CN=router-ec", ec.getPublic(), new JcaContentSignerBuilder("SHA256withECDSA").build(ec.getPrivate()));
+        CMSEnvelopedDataGenerator env = new CMSEnvelopedDataGenerator();
+        env.addRecipientInfoGenerator(new JceKeyTransRecipientInfoGenerator(ra));
+        byte[] enveloped = env.generate(new CMSProcessableByteArray(csr), new JceCMSContentEncryptorBuilder(CMSAlgorithm.AES128_CBC).build()).getEncoded();
+        ASN1EncodableVector v = new ASN1EncodableVector();
+        v.add(attr(ScepMessage.MESSAGE_TYPE, new DERPrintableString("19")));
+        v.add(attr(ScepMessage.TRANSACTION_ID, new DERPrintableString("tx-ec")));
+        v.add(attr(ScepMessage.SENDER_NONCE, new DEROctetString(NONCE)));
+        CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
+        gen.addSignerInfoGenerator(new JcaSignerInfoGeneratorBuilder(new JcaDigestCalculatorProviderBuilder().build())
+                .setSignedAttributeGenerator(new DefaultSignedAttributeTableGenerator(new AttributeTable(v)))
+                .build(new JcaContentSignerBuilder("SHA256withECDSA").build(ec.getPrivate()), cert));
+        gen.addCertificates(new JcaCertStore(List.of(cert)));
+        return gen.generate(new CMSProcessableByteArray(enveloped), true).getEncoded();
+    }
+
     static Attribute attr(ASN1ObjectIdentifier type, ASN1Encodable value) {
         return new Attribute(type, new DERSet(value));
     }
@@ -165,6 +185,7 @@ class ScepMessageTest {
                         ScepMessage.FailInfo.BAD_MESSAGE_CHECK, true),
                 new Case("RC2, which nobody should use", request("19", csr, ra, PKCSObjectIdentifiers.RC2_CBC, client.getPrivate(), clientCert, NONCE),
                         ScepMessage.FailInfo.BAD_ALG, true),
+                new Case("signed with an EC key, which no answer can be encrypted to", ecSigned(csr), ScepMessage.FailInfo.BAD_ALG, true),
                 new Case("an unknown message type", request("42", csr, ra, CMSAlgorithm.AES128_CBC, client.getPrivate(), clientCert, NONCE),
                         ScepMessage.FailInfo.BAD_REQUEST, true))) {
             assertThatThrownBy(() -> ScepMessage.read(c.message(), ra, raKey.handle(), raKey.provider())).as(c.what())
