@@ -17,13 +17,16 @@ import java.security.cert.X509Certificate;
 import java.util.Date;
 import java.util.List;
 import java.util.Map;
+import org.bouncycastle.asn1.ASN1Encodable;
 import org.bouncycastle.asn1.ASN1EncodableVector;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.DEROctetString;
 import org.bouncycastle.asn1.DERPrintableString;
+import org.bouncycastle.asn1.DERSequence;
 import org.bouncycastle.asn1.DERSet;
 import org.bouncycastle.asn1.cms.Attribute;
 import org.bouncycastle.asn1.cms.AttributeTable;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.X509CertificateHolder;
@@ -65,7 +68,13 @@ class ScepTest {
 
     @BeforeAll
     static void start() throws Exception {
-        ts = TestServer.start(dir, null);
+        ts = TestServer.start(dir, null, """
+                enrollment:
+                  fleets:
+                    pend:
+                      accept: []
+                      otherwise: pending
+                """);
     }
 
     @AfterAll
@@ -155,6 +164,41 @@ class ScepTest {
                     .build(new JcaContentSignerBuilder("SHA256withRSA").build(device.getPrivate())).getEncoded();
             assertThat(status(post(pkiMessage("19", csr, station, stationKey)))).as(c[0]).isEqualTo(c[1]);
         }
+    }
+
+    @Test
+    void aPendingRequestIsPolledUntilAnOperatorApprovesIt() throws Exception {
+        Cli.Result added = Cli.run(ts.home, "device", "add", "pend-1", "--model", "pend", "--enrollment-secret");
+        assertThat(added.exit()).as(added.all()).isZero();
+        String[] lines = added.out().trim().split("\n");
+        KeyPair k = KeyAlgorithm.RSA_2048.generate();
+        X509Certificate self = selfSigned("CN=pend-1", k);
+        byte[] csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=pend-1"), k.getPublic())
+                .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_challengePassword, new DERPrintableString(lines[lines.length - 1]))
+                .build(new JcaContentSignerBuilder("SHA256withRSA").build(k.getPrivate())).getEncoded();
+        assertThat(status(post(pkiMessage("19", csr, self, k.getPrivate())))).isEqualTo("3");
+        X500Name issuer = new X500Name(ts.fleet.store().ca("issuing").orElseThrow().certificate().getSubjectX500Principal().getName());
+        byte[] poll = new DERSequence(new ASN1Encodable[] {issuer, new X500Name("CN=pend-1")}).getEncoded();
+        assertThat(status(post(pkiMessage("20", poll, self, k.getPrivate())))).as("still pending").isEqualTo("3");
+
+        String id = ts.fleet.store().requests().pendingRequest("pend-1", "device").orElseThrow().id();
+        assertThat(Cli.run(ts.home, "request", "approve", id).exit()).isZero();
+        CMSSignedData issued = post(pkiMessage("20", poll, self, k.getPrivate()));
+        assertThat(status(issued)).isEqualTo("0");
+        byte[] opened = new CMSEnvelopedData((byte[]) issued.getSignedContent().getContent()).getRecipientInfos().getRecipients().iterator().next()
+                .getContent(new JceKeyTransEnvelopedRecipient(k.getPrivate()));
+        X509CertificateHolder cert = (X509CertificateHolder) new CMSSignedData(opened).getCertificates().getMatches(null).iterator().next();
+        assertThat(cert.getSubject().toString()).isEqualTo("CN=pend-1");
+        // polled with another key: not this requester's certificate
+        KeyPair other = KeyAlgorithm.RSA_2048.generate();
+        assertThat(status(post(pkiMessage("20", poll, selfSigned("CN=pend-1", other), other.getPrivate())))).isEqualTo("2");
+    }
+
+    static X509Certificate selfSigned(String dn, KeyPair k) throws Exception {
+        X500Name n = new X500Name(dn);
+        return new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(n, BigInteger.valueOf(System.nanoTime()),
+                new Date(System.currentTimeMillis() - 60_000), new Date(System.currentTimeMillis() + 3_600_000), n, k.getPublic())
+                .build(new JcaContentSignerBuilder("SHA256withRSA").build(k.getPrivate())));
     }
 
     static X509Certificate parse(byte[] pem) throws Exception {

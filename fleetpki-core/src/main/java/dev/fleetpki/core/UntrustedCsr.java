@@ -167,13 +167,18 @@ public final class UntrustedCsr {
 
     /** The subject's common name, or null when it has none. Several CNs are refused. */
     public String commonName() {
-        RDN[] cns = csr.getSubject().getRDNs(BCStyle.CN);
+        return commonName(csr.getSubject());
+    }
+
+    /** A name's common name, or null when it has none. Several CNs are refused. */
+    public static String commonName(X500Name name) {
+        RDN[] cns = name.getRDNs(BCStyle.CN);
         if (cns.length == 0) {
             return null;
         }
         if (cns.length > 1) {
-            throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR's subject has " + cns.length
-                    + " common names; a device CSR carries exactly one, its device id");
+            throw new PkiException(ErrorKind.NAME_MISMATCH, "the subject has " + cns.length
+                    + " common names; a device's carries exactly one, its device id");
         }
         return IETFUtils.valueToString(cns[0].getFirst().getValue());
     }

@@ -14,8 +14,11 @@ import io.javalin.http.Context;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1Sequence;
+import org.bouncycastle.asn1.x500.X500Name;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +83,38 @@ final class ScepRoutes {
     }
 
     /**
+     * CertPoll (RFC 8894 3.3.3) for a request kept for an operator: the poll names the device in
+     * its IssuerAndSubject and is signed with the key of the request it polls for (the key the
+     * CSR certifies, as a client signs both with its one key). Still pending: PENDING; approved:
+     * SUCCESS with the certificate issued for that key; anything else: FAILURE badCertId. The
+     * certificate goes to whoever holds the key it certifies, so nothing is revealed to others.
+     */
+    private byte[] certPoll(ScepMessage.Request req, Profile profile, CertificateAuthority ra) {
+        String device;
+        try {
+            ASN1Sequence ias = ASN1Sequence.getInstance(req.content());
+            device = UntrustedCsr.commonName(X500Name.getInstance(ias.getObjectAt(1)));
+        } catch (RuntimeException e) {
+            return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
+        }
+        if (device == null) {
+            return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_CERT_ID, ra.certificate(), ra.key());
+        }
+        byte[] key = req.signer().getPublicKey().getEncoded();
+        boolean pending = s.requests().pendingRequest(device, profile.name())
+                .filter(r -> Arrays.equals(UntrustedCsr.parse(r.csrDer()).publicKey().getEncoded(), key)).isPresent();
+        if (pending) {
+            return ScepMessage.pending(req, ra.certificate(), ra.key());
+        }
+        return s.certificates().certificates(device, s.clock().instant(), null, 20).stream()
+                .filter(c -> !c.revoked() && c.issued().profile().equals(profile.name()))
+                .filter(c -> Arrays.equals(c.issued().certificate().getPublicKey().getEncoded(), key))
+                .findFirst()
+                .map(c -> ScepMessage.success(req, List.of(c.issued().certificate()), ra.certificate(), ra.key()))
+                .orElseGet(() -> ScepMessage.failure(req, ScepMessage.FailInfo.BAD_CERT_ID, ra.certificate(), ra.key()));
+    }
+
+    /**
      * Who asks: a RenewalReq is signed by the device's current certificate (the signature proves its
      * key); a PKCSReq carries the device's one-time secret as its challengePassword, or is signed by
      * a factory station's certificate (or a manufacturer IDevID) instead of a self-signed one.
@@ -124,6 +159,9 @@ final class ScepRoutes {
             }
             LOG.info("SCEP request {} refused: {}", f.request().transactionId(), f.getMessage());
             return ScepMessage.failure(f.request(), f.info(), ra.certificate(), ra.key());
+        }
+        if (req.type() == ScepMessage.Type.CERT_POLL) {
+            return certPoll(req, profile, ra);
         }
         if (req.type() != ScepMessage.Type.PKCS_REQ && req.type() != ScepMessage.Type.RENEWAL_REQ) {
             LOG.info("SCEP request {}: message type {} is not served yet", req.transactionId(), req.type());
