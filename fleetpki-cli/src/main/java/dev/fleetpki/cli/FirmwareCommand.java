@@ -6,6 +6,7 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.firmware.FirmwareSigning;
 import dev.fleetpki.core.firmware.FirmwareSigning.Format;
 import dev.fleetpki.core.firmware.IntelHex;
+import dev.fleetpki.core.firmware.McubootImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -57,7 +58,7 @@ final class FirmwareCommand {
         public Integer call() throws IOException {
             Format f = Format.parse(format);
             FirmwareSigning.Request req = new FirmwareSigning.Request(signer, model, version, f, securityCounter, minimumPreviousVersion,
-                    parseSize(headerSize), padHeader, "cli");
+                    McubootImage.parseHeaderSize(headerSize, "--header-size"), padHeader, "cli");
             Path target = out != null ? out : defaultOut(image, f);
             if (!Files.isDirectory(target.toAbsolutePath().getParent())) {
                 throw new PkiException(ErrorKind.NOT_FOUND, "folder " + target.toAbsolutePath().getParent() + " does not exist; make it first or "
@@ -116,14 +117,6 @@ final class FirmwareCommand {
 
         private static void move(Path from, Path to) throws IOException {
             Files.move(from, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        }
-
-        static int parseSize(String text) {
-            try {
-                return text.startsWith("0x") || text.startsWith("0X") ? Integer.parseInt(text.substring(2), 16) : Integer.parseInt(text);
-            } catch (NumberFormatException e) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--header-size '" + text + "' is not a number like 0x200 or 512");
-            }
         }
 
         static Path defaultOut(Path image, Format f) {

@@ -101,7 +101,7 @@ final class TokenCommand {
                 TokenSecrets.New t = TokenSecrets.create();
                 String cert = clientCert == null ? null : Fingerprints.of(Certs.readCertificate(clientCert));
                 Map<String, String> detail = new LinkedHashMap<>();
-                detail.put("role", roleName(r));
+                detail.put("role", r.configName());
                 detail.put("id", t.id());
                 detail.put("expires", expires == null ? "never" : expires.toString());
                 if (cert != null) {
@@ -118,11 +118,11 @@ final class TokenCommand {
                         null, bound, boundSigners, boundModels),
                         new AuditEvent(now, home.actor(), AuditAction.TOKEN_CREATE, "token:" + name, detail));
                 if (cert != null) {
-                    System.out.println("Operator '" + name + "' (role " + roleName(r) + ") authenticates with the client "
+                    System.out.println("Operator '" + name + "' (role " + r.configName() + ") authenticates with the client "
                             + "certificate SHA-256 " + cert);
                     return 0;
                 }
-                System.err.println("Token '" + name + "' (role " + roleName(r) + ", "
+                System.err.println("Token '" + name + "' (role " + r.configName() + ", "
                         + (expires == null ? "does not expire" : "expires " + expires) + "). It is shown only now:");
                 System.out.println(t.text());
             }
@@ -141,7 +141,7 @@ final class TokenCommand {
                 System.out.printf("%-20s %-15s %-18s %-9s %-22s %-16s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "BOUND TO");
                 for (ApiToken t : f.store().credentials().tokens()) {
                     String status = t.status(now);
-                    System.out.printf("%-20s %-15s %-18s %-9s %-22s %-16s %s%n", t.name(), roleName(t.role()),
+                    System.out.printf("%-20s %-15s %-18s %-9s %-22s %-16s %s%n", t.name(), t.role().configName(),
                             t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
                             t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy(),
                             bindings(t));
@@ -207,10 +207,6 @@ final class TokenCommand {
             return "signers " + String.join(",", new TreeSet<>(t.signers())) + "; models " + String.join(",", new TreeSet<>(t.models()));
         }
         return t.profiles().isEmpty() ? "-" : String.join(",", new TreeSet<>(t.profiles()));
-    }
-
-    static String roleName(Role r) {
-        return r.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     static Role parseRole(String role) {

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -55,10 +54,6 @@ class FirmwarePkcs11Test {
     }
 
     private String cli(Map<String, String> env, String... args) {
-        List<String> cmd = Proc.java(List.of("--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED"), Main.class, args);
-        cmd.addAll(List.of("--home", home.toString()));
-        Proc.Result r = Proc.run(home, env, cmd.toArray(new String[0]));
-        assertThat(r.exit()).as(String.join(" ", args) + "\n" + r.output()).isZero();
-        return r.output();
+        return Cli.inChildJvm(home, env, args);
     }
 }

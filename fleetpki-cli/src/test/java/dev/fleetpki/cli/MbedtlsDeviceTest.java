@@ -23,7 +23,7 @@ class MbedtlsDeviceTest {
         Path example = Path.of("").toAbsolutePath().getParent().resolve("examples/mbedtls-device");
         assertThat(example.resolve("device.c")).exists();
         Path bin = dir.resolve("mbedtls-device");
-        Proc.Result build = Proc.run(example, Map.of(), "make", "-s", "OUT=" + bin, "FIRMWARE_OUT=" + dir.resolve("mbedtls-firmware"));
+        Proc.Result build = Proc.run(example, Map.of(), "make", "-s", "OUT=" + bin, bin.toString());
         assertThat(build.exit()).as("gcc + libmbedtls-dev (apt-get install gcc make libmbedtls-dev):\n" + build.output()).isZero();
 
         try (TestServer ts = TestServer.start(dir.resolve("server"), null)) {
@@ -70,7 +70,7 @@ class MbedtlsDeviceTest {
     void mbedtlsCannotReadAChainUnderANameConstrainedCaAndInitWarns() throws Exception {
         Path example = Path.of("").toAbsolutePath().getParent().resolve("examples/mbedtls-device");
         Path bin = dir.resolve("mbedtls-device");
-        Proc.Result build = Proc.run(example, Map.of(), "make", "-s", "OUT=" + bin, "FIRMWARE_OUT=" + dir.resolve("mbedtls-firmware"));
+        Proc.Result build = Proc.run(example, Map.of(), "make", "-s", "OUT=" + bin, bin.toString());
         assertThat(build.exit()).as(build.output()).isZero();
         Path home = dir.resolve("nc");
         Files.createDirectories(home.resolve("secrets"));

@@ -34,4 +34,14 @@ public record AuditEvent(Instant at, Actor actor, AuditAction action, String tar
         }
         return new AuditEvent(at, actor, AuditAction.CERTIFICATE_REFUSE, target, detail);
     }
+
+    /** A refused firmware signature, as both the authorizer and the signing use case record it: kind, reason, model, protocol. */
+    public static AuditEvent firmwareRefusal(Instant at, Actor actor, String signer, PkiException e, String model, String protocol) {
+        Map<String, String> detail = new LinkedHashMap<>();
+        detail.put("kind", e.kind().name());
+        detail.put("reason", e.detail());
+        detail.put("model", String.valueOf(model));
+        detail.put("protocol", protocol);
+        return new AuditEvent(at, actor, AuditAction.FIRMWARE_REFUSE, "signer:" + signer, detail);
+    }
 }

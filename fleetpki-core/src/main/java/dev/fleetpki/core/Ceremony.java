@@ -7,6 +7,7 @@ import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.KeyManager;
 import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.KeyStoreFailure;
+import dev.fleetpki.kms.SecretSource;
 import dev.fleetpki.kms.SigningKey;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -112,8 +113,7 @@ public final class Ceremony {
      * {@code ceremony.ocsp} describes it (algorithm, subject, validity, passphrase): a fresh key
      * named {@code <ocsp>-<ca>-<yyyyMMddHHmmss>}, in {@code keys/} for a file key or on the same
      * PKCS#11 token under that label, certified by the CA (never past the CA's own end). Used for
-     * CAs the ceremony gave no signer and to replace a signer before it expires; the record and its
-     * audit event are stored in one transaction, and the key file is removed again if that fails.
+     * CAs the ceremony gave no signer and to replace a signer before it expires.
      */
     public CaRecord certifyOcspSigner(String caName) {
         CaSpec base = config.ocsp();
@@ -121,35 +121,8 @@ public final class Ceremony {
             throw new PkiException(ErrorKind.CONFIG, "fleetpki.yaml has no ceremony.ocsp section, so OCSP answers are signed by the CA keys; "
                     + "add one to have delegated OCSP signers");
         }
-        CaSpec caSpec = subCaSpec(caName);
-        CaRecord ca = registry.ca(caName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + caName + "' in the store"));
-        Instant now = clock.instant();
-        Duration left = Duration.between(now, ca.certificate().getNotAfter().toInstant()).minusMinutes(1);
-        if (left.compareTo(Duration.ofHours(1)) < 0) {
-            throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + caName + "' ends at " + ca.certificate().getNotAfter().toInstant()
-                    + "; too soon to certify an OCSP signer under it");
-        }
-        String name = base.name() + "-" + caName + "-" + DateTimeFormatter.ofPattern("yyyyMMddHHmmss")
-                .withZone(ZoneOffset.UTC).format(now);
-        KeyRef key = base.key().isFile() ? KeyRef.parse("file:keys/" + name + ".p8")
-                : KeyRef.parse(base.key().uri().replaceFirst("object=[^;?]*", "object=" + name));
-        CaSpec spec = new CaSpec(name, CaRole.OCSP, base.subject(), base.algorithm(), key, base.passphrase(),
-                base.validity().compareTo(left) > 0 ? left : base.validity(), List.of(), List.of(), List.of());
-        try {
-            SigningKey caKey = keys.open(caSpec.key(), caSpec.passphrase());
-            SigningKey k = create(spec);
-            X509Certificate c = sign(ProfileKind.OCSP_SIGNING, ca.certificate(), caName, caKey, spec, k.publicKey(), now);
-            CaRecord rec = record(spec, c, caName, now);
-            registry.saveCas(List.of(rec), List.of(event(spec, c, caKey, now)));
-            createdFiles.clear();
-            return rec;
-        } catch (KeyStoreFailure e) {
-            removeCreatedFiles();
-            throw new PkiException(ErrorKind.CONFIG, "cannot certify an OCSP signer for CA '" + caName + "': " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            removeCreatedFiles();
-            throw e;
-        }
+        return certifyDelegate(caName, subCaSpec(caName), "an OCSP signer", CaRole.OCSP, ProfileKind.OCSP_SIGNING, base.name(), base.subject(),
+                base.algorithm(), base.key(), base.passphrase(), base.validity());
     }
 
     /**
@@ -158,38 +131,49 @@ public final class Ceremony {
      * passphrase; or, when the CA's key is on a PKCS#11 token, on that token), certified by the CA
      * with profile kind scep-ra for a year (never past the CA's own end). SCEP clients encrypt to an
      * RSA key, and a CA key only signs; so the RA holds the decryption key, and the CA key stays a
-     * signing key (docs/scep.md). The record and its audit event are stored in one transaction; the
-     * key is removed again if that fails.
+     * signing key (docs/scep.md).
      */
     public CaRecord certifyScepRa(String caName) {
         CaSpec caSpec = subCaSpec(caName);
         if (caSpec.role() != CaRole.ISSUING) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + caName + "' is not an issuing CA; SCEP issues device certificates from an issuing CA");
         }
+        return certifyDelegate(caName, caSpec, "a SCEP RA", CaRole.SCEP_RA, ProfileKind.SCEP_RA, "scep-ra", "CN=fleetpki SCEP RA (" + caName + ")",
+                KeyAlgorithm.RSA_2048, caSpec.key(), caSpec.passphrase(), ProfileKind.SCEP_RA.defaultValidity());
+    }
+
+    /**
+     * Certifies a CA-side delegate of {@code caName} (an OCSP signer, a SCEP RA): a fresh key named
+     * {@code <prefix>-<ca>-<yyyyMMddHHmmss>}, in {@code keys/} when {@code keyBase} is a file key, else
+     * on {@code keyBase}'s token under that label; certified by the CA for {@code validity}, never past
+     * the CA's own end. The record and its audit event are stored in one transaction, and the key file
+     * is removed again if that fails.
+     */
+    private CaRecord certifyDelegate(String caName, CaSpec caSpec, String what, CaRole role, ProfileKind kind, String prefix, String subject,
+                                     KeyAlgorithm algorithm, KeyRef keyBase, SecretSource passphrase, Duration validity) {
         CaRecord ca = registry.ca(caName).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + caName + "' in the store"));
         Instant now = clock.instant();
         Duration left = Duration.between(now, ca.certificate().getNotAfter().toInstant()).minusMinutes(1);
         if (left.compareTo(Duration.ofHours(1)) < 0) {
             throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + caName + "' ends at " + ca.certificate().getNotAfter().toInstant()
-                    + "; too soon to certify a SCEP RA under it");
+                    + "; too soon to certify " + what + " under it");
         }
-        String name = "scep-ra-" + caName + "-" + DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(ZoneOffset.UTC).format(now);
-        KeyRef key = caSpec.key().isFile() ? KeyRef.parse("file:keys/" + name + ".p8")
-                : KeyRef.parse(caSpec.key().uri().replaceFirst("object=[^;?]*", "object=" + name));
-        Duration validity = ProfileKind.SCEP_RA.defaultValidity().compareTo(left) > 0 ? left : ProfileKind.SCEP_RA.defaultValidity();
-        CaSpec spec = new CaSpec(name, CaRole.SCEP_RA, "CN=fleetpki SCEP RA (" + caName + ")", KeyAlgorithm.RSA_2048, key,
-                caSpec.passphrase(), validity, List.of(), List.of(), List.of());
+        String name = prefix + "-" + caName + "-" + DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(ZoneOffset.UTC).format(now);
+        KeyRef key = keyBase.isFile() ? KeyRef.parse("file:keys/" + name + ".p8")
+                : KeyRef.parse(keyBase.uri().replaceFirst("object=[^;?]*", "object=" + name));
+        CaSpec spec = new CaSpec(name, role, subject, algorithm, key, passphrase, validity.compareTo(left) > 0 ? left : validity,
+                List.of(), List.of(), List.of());
         try {
             SigningKey caKey = keys.open(caSpec.key(), caSpec.passphrase());
             SigningKey k = create(spec);
-            X509Certificate c = sign(ProfileKind.SCEP_RA, ca.certificate(), caName, caKey, spec, k.publicKey(), now);
+            X509Certificate c = sign(kind, ca.certificate(), caName, caKey, spec, k.publicKey(), now);
             CaRecord rec = record(spec, c, caName, now);
             registry.saveCas(List.of(rec), List.of(event(spec, c, caKey, now)));
             createdFiles.clear();
             return rec;
         } catch (KeyStoreFailure e) {
             removeCreatedFiles();
-            throw new PkiException(ErrorKind.CONFIG, "cannot certify a SCEP RA for CA '" + caName + "': " + e.getMessage(), e);
+            throw new PkiException(ErrorKind.CONFIG, "cannot certify " + what + " for CA '" + caName + "': " + e.getMessage(), e);
         } catch (RuntimeException e) {
             removeCreatedFiles();
             throw e;

@@ -5,9 +5,6 @@ import dev.fleetpki.core.config.FleetConfig;
 import java.time.Clock;
 import dev.fleetpki.core.firmware.Signer;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -107,7 +104,7 @@ public final class EnrollmentAuthorizer {
         try {
             if (role != Role.ADMIN) {
                 throw refused("only an operator (the CLI, an admin API token) makes firmware signers; " + operator + " has role "
-                        + role.name().toLowerCase(Locale.ROOT));
+                        + role.configName());
             }
             Profile profile = profile(profileName);
             if (profile.kind() != ProfileKind.CODE_SIGNING) {
@@ -132,7 +129,7 @@ public final class EnrollmentAuthorizer {
         try {
             if (caller.role() != Role.ADMIN && caller.role() != Role.FIRMWARE_SIGNER) {
                 throw refused("signing firmware needs an operator or an API token with role firmware-signer; " + caller.actor() + " has role "
-                        + caller.role().name().toLowerCase(Locale.ROOT));
+                        + caller.role().configName());
             }
             if (caller.role() == Role.FIRMWARE_SIGNER) {
                 if (!caller.signers().contains(signer.name())) {
@@ -153,12 +150,7 @@ public final class EnrollmentAuthorizer {
             }
             return new FirmwareAuthorization(caller.actor(), caller.role(), signer, model);
         } catch (PkiException e) {
-            Map<String, String> detail = new LinkedHashMap<>();
-            detail.put("kind", e.kind().name());
-            detail.put("reason", e.detail());
-            detail.put("model", String.valueOf(model));
-            detail.put("protocol", protocol);
-            ledger.audit(new AuditEvent(clock.instant(), caller.actor(), AuditAction.FIRMWARE_REFUSE, "signer:" + signer.name(), detail));
+            ledger.audit(AuditEvent.firmwareRefusal(clock.instant(), caller.actor(), signer.name(), e, model, protocol));
             throw e;
         }
     }
@@ -224,7 +216,7 @@ public final class EnrollmentAuthorizer {
         }
         if (purpose == Purpose.BARE_KEY && cred.role() != Role.FACTORY) {
             throw refused("issuing from a bare public key (no proof of possession) is allowed only to a factory station; "
-                    + cred.actor() + " has role " + cred.role().name().toLowerCase(Locale.ROOT));
+                    + cred.actor() + " has role " + cred.role().configName());
         }
         if (purpose == Purpose.SERVER_KEYGEN && !rule.serverKeygen().contains(cred.kind())) {
             throw refused(kind + " credentials may not ask the server to generate a key for fleet '" + (model == null ? "*" : model)

@@ -146,7 +146,7 @@ public final class IssuancePipeline {
         }
         if (!req.proofOfPossession() && !auth.allowsBareKey()) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "issuing from a bare public key (no proof of possession) is allowed "
-                    + "only to a factory station; " + auth.actor() + " has role " + auth.role().name().toLowerCase(Locale.ROOT));
+                    + "only to a factory station; " + auth.actor() + " has role " + auth.role().configName());
         }
         if (profile.kind() == ProfileKind.SUB_CA || profile.kind() == ProfileKind.OCSP_SIGNING || profile.kind() == ProfileKind.SCEP_RA) {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' makes CA, OCSP or SCEP RA certificates; "

@@ -1,5 +1,7 @@
 package dev.fleetpki.core;
 
+import java.util.Locale;
+
 /** What an authenticated caller may do. */
 public enum Role {
     /** Everything, including the CA ceremony. */
@@ -13,5 +15,10 @@ public enum Role {
     /** A device acting for itself (renewal). */
     DEVICE,
     /** Signs firmware with the signers, and for the device models, its token is bound to (nothing else). */
-    FIRMWARE_SIGNER
+    FIRMWARE_SIGNER;
+
+    /** The name people write and read: {@code issuer}, {@code firmware-signer}. */
+    public String configName() {
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
 }

@@ -131,7 +131,7 @@ public final class FirmwareVerifier {
         for (X509CertificateHolder h : cms.getCertificates().getMatches(null)) {
             others.add(x509(h));
         }
-        return check(manifest, signer, others, signedAt, image, installed);
+        return check(manifest(manifest), signer, others, signedAt, image, installed);
     }
 
     /** Verifies a raw-format signature file (manifest, ECDSA signature, signer chain), and the image against it. */
@@ -165,13 +165,17 @@ public final class FirmwareVerifier {
         } catch (GeneralSecurityException e) {
             throw new DeviceException("the signature over the manifest does not verify (" + e.getMessage() + "); refused");
         }
-        Map<String, Object> m = FirmwareManifestJson.parse(new String(manifest, StandardCharsets.UTF_8));
-        return check(manifest, signer, certs, Instant.parse(text(m, "signedAt")), image, installed);
+        Map<String, Object> m = manifest(manifest);
+        return check(m, signer, certs, Instant.parse(text(m, "signedAt")), image, installed);
     }
 
-    private Verified check(byte[] manifestBytes, X509Certificate signer, List<X509Certificate> carried, Instant signedAt, InputStream image,
+    private static Map<String, Object> manifest(byte[] bytes) {
+        return FirmwareManifestJson.parse(new String(bytes, StandardCharsets.UTF_8));
+    }
+
+    /** The checks after the signature: {@code m} is the manifest the signature covers, read once. */
+    private Verified check(Map<String, Object> m, X509Certificate signer, List<X509Certificate> carried, Instant signedAt, InputStream image,
                            Installed installed) throws IOException {
-        Map<String, Object> m = FirmwareManifestJson.parse(new String(manifestBytes, StandardCharsets.UTF_8));
         if (!"fleetpki-firmware-manifest/1".equals(m.get("format"))) {
             throw new DeviceException("the manifest's format is " + m.get("format") + ", not fleetpki-firmware-manifest/1; refused");
         }

@@ -9,7 +9,6 @@ import io.javalin.http.Context;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -72,15 +71,11 @@ final class ApiAuth {
     /** The token's actor and role, if its role is admin or one of {@code allowed}; else 403 naming the roles. */
     static Caller authorize(ApiToken t, Role... allowed) {
         if (t.role() != Role.ADMIN && Arrays.stream(allowed).noneMatch(r -> r == t.role())) {
-            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + roleName(t.role())
-                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(ApiAuth::roleName).toList())
+            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().configName()
+                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(Role::configName).toList())
                     + " (or admin)");
         }
         return new Caller(actor(t), t.role(), t);
-    }
-
-    static String roleName(Role r) {
-        return r.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** How the audit log names a token's holder. */

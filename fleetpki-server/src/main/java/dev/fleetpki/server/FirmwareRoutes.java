@@ -6,6 +6,7 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.firmware.FirmwareSigning;
 import dev.fleetpki.core.firmware.FirmwareSigning.Format;
+import dev.fleetpki.core.firmware.McubootImage;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
@@ -17,6 +18,7 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * {@code POST /api/v1/firmware/signatures}: sign a firmware image with a signer's key, for an
@@ -50,7 +52,9 @@ final class FirmwareRoutes {
         String digest = ctx.queryParam("sha256") != null ? ctx.queryParam("sha256") : ctx.queryParam("sha384");
         Format format = Format.parse(required(ctx, "format"));
         FirmwareSigning.Request req = new FirmwareSigning.Request(required(ctx, "signer"), required(ctx, "model"), required(ctx, "version"), format,
-                number(ctx, "securityCounter"), ctx.queryParam("minimumPreviousVersion"), headerSize(ctx), "true".equals(ctx.queryParam("padHeader")),
+                number(ctx, "securityCounter"), ctx.queryParam("minimumPreviousVersion"),
+                McubootImage.parseHeaderSize(Objects.requireNonNullElse(ctx.queryParam("headerSize"), "0x200"), "headerSize"),
+                "true".equals(ctx.queryParam("padHeader")),
                 "rest");
         FirmwareAuthorization.Caller who = caller.token() == null ? FirmwareAuthorization.Caller.operator(caller.actor())
                 : FirmwareAuthorization.Caller.of(caller.token());
@@ -139,18 +143,6 @@ final class FirmwareRoutes {
             return v == null ? null : Long.parseLong(v);
         } catch (NumberFormatException e) {
             throw new HttpProblem(400, "bad-parameter", "Bad parameter", name + " must be a number, not '" + v + "'");
-        }
-    }
-
-    private static int headerSize(Context ctx) {
-        String v = ctx.queryParam("headerSize");
-        if (v == null) {
-            return 0x200;
-        }
-        try {
-            return v.startsWith("0x") ? Integer.parseInt(v.substring(2), 16) : Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new HttpProblem(400, "bad-parameter", "Bad parameter", "headerSize must be a number like 0x200 or 512, not '" + v + "'");
         }
     }
 }

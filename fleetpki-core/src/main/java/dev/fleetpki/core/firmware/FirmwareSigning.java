@@ -256,12 +256,7 @@ public final class FirmwareSigning {
             ledger.audit(new AuditEvent(s.signedAt(), auth.actor(), AuditAction.FIRMWARE_SIGN, "signer:" + s.signer(), detail));
             return s;
         } catch (PkiException e) {
-            Map<String, String> detail = new LinkedHashMap<>();
-            detail.put("kind", e.kind().name());
-            detail.put("reason", e.detail());
-            detail.put("model", req.model());
-            detail.put("protocol", req.protocol());
-            ledger.audit(new AuditEvent(clock.instant(), auth.actor(), AuditAction.FIRMWARE_REFUSE, "signer:" + req.signer(), detail));
+            ledger.audit(AuditEvent.firmwareRefusal(clock.instant(), auth.actor(), req.signer(), e, req.model(), req.protocol()));
             throw e;
         }
     }

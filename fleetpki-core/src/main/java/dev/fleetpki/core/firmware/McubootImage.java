@@ -81,6 +81,19 @@ public final class McubootImage {
     }
 
     /**
+     * A header size as people write it, {@code 0x200} or {@code 512}.
+     *
+     * @param option how the caller names the value, for the message ({@code --header-size}, {@code headerSize})
+     */
+    public static int parseHeaderSize(String text, String option) {
+        try {
+            return text.startsWith("0x") || text.startsWith("0X") ? Integer.parseInt(text.substring(2), 16) : Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, option + " '" + text + "' is not a number like 0x200 or 512");
+        }
+    }
+
+    /**
      * Signs {@code image} (the unsigned binary, without an MCUboot header) into an MCUboot image.
      *
      * @param headerSize where the image starts (at least 32; the build's CONFIG_ROM_START_OFFSET, 0x200 for Zephyr)

@@ -11,7 +11,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -31,9 +30,6 @@ public final class RawFirmwareSignature {
     public static final byte[] MAGIC = "FPKIFW1\0".getBytes(StandardCharsets.US_ASCII);
 
     private RawFirmwareSignature() {}
-
-    /** What a raw signature file holds. */
-    public record Parsed(byte[] manifest, byte[] signature, List<byte[]> certificates) {}
 
     public static byte[] sign(byte[] manifest, SigningKey key, X509Certificate signerCertificate, List<X509Certificate> chain) {
         if (key.algorithm() != KeyAlgorithm.EC_P256 && key.algorithm() != KeyAlgorithm.EC_P384) {
@@ -58,38 +54,6 @@ public final class RawFirmwareSignature {
             throw new PkiException(ErrorKind.INTERNAL, "cannot encode the signer's chain", e);
         }
         return out.toByteArray();
-    }
-
-    /** Splits a raw signature file into its parts (nothing is verified here). */
-    public static Parsed parse(byte[] file) {
-        if (file.length < MAGIC.length || !Arrays.equals(Arrays.copyOf(file, MAGIC.length), MAGIC)) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "this is not a fleetpki raw firmware signature (it does not start with FPKIFW1)");
-        }
-        ByteBuffer b = ByteBuffer.wrap(file, MAGIC.length, file.length - MAGIC.length);
-        byte[] manifest = next(b, "manifest");
-        byte[] signature = next(b, "signature");
-        List<byte[]> certs = new ArrayList<>();
-        while (b.hasRemaining()) {
-            certs.add(next(b, "certificate"));
-        }
-        if (certs.isEmpty()) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the raw firmware signature carries no signer certificate");
-        }
-        return new Parsed(manifest, signature, certs);
-    }
-
-    private static byte[] next(ByteBuffer b, String what) {
-        if (b.remaining() < 4) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the raw firmware signature ends before its " + what);
-        }
-        long n = Integer.toUnsignedLong(b.getInt());
-        if (n > b.remaining()) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the raw firmware signature's " + what + " claims " + n + " bytes; only "
-                    + b.remaining() + " follow (truncated or tampered)");
-        }
-        byte[] v = new byte[(int) n];
-        b.get(v);
-        return v;
     }
 
     private static void field(ByteArrayOutputStream out, byte[] value) {
