@@ -542,7 +542,7 @@ public final class EstLoadBench {
                     Instant at = f.clock().instant();
                     f.store().devices().addDevice(new Device(id, "bench", Map.of(), Device.Status.ACTIVE, "software", at),
                             new AuditEvent(at, op, AuditAction.DEVICE_ADD, "device:" + id, Map.of()));
-                    texts[k] = Enrollment.newSecret(f.store().devices(), f.store().credentials(), id, Duration.ofDays(1), op, at).text();
+                    texts[k] = Enrollment.newSecret(f.store().devices(), f.store().credentials(), f.enrollmentSecrets(), id, Duration.ofDays(1), op, at).text();
                 }));
             }
             for (Thread t : reg) {

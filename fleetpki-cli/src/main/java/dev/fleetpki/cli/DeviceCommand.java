@@ -96,7 +96,7 @@ final class DeviceCommand {
 
         static void create(Fleet f, HomeOption home, String id, Duration life) {
             var now = f.clock().instant();
-            var secret = Enrollment.newSecret(f.store().devices(), f.store().credentials(), id, life, home.actor(), now);
+            var secret = Enrollment.newSecret(f.store().devices(), f.store().credentials(), f.enrollmentSecrets(), id, life, home.actor(), now);
             var expires = secret.expiresAt();
             System.err.println("One-time enrollment secret for " + id + " (expires " + expires + "). It is shown only now:");
             System.out.println(secret.text());

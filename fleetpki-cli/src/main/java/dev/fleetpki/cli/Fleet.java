@@ -4,6 +4,7 @@ import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditAnchor;
 import dev.fleetpki.core.Ceremony;
 import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentSecrets;
 import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.IssuancePipeline;
@@ -33,6 +34,7 @@ public final class Fleet implements AutoCloseable {
     private final KeyManager keys;
     private final StoredCaDirectory cas;
     private final Clock clock;
+    private EnrollmentSecrets secrets;
 
     private Fleet(FleetConfig config, JdbcStore store, KeyManager keys, Clock clock) {
         this.config = config;
@@ -101,6 +103,14 @@ public final class Fleet implements AutoCloseable {
     /** The CA certificates above an issued certificate: its issuer, then up to the root. */
     public List<X509Certificate> chainAbove(IssuedCertificate issued) {
         return cas.chainFrom(store.ca(issued.caName()).orElseThrow());
+    }
+
+    /** Making one-time enrollment secrets (the key that derives them is opened once per fleet). */
+    public synchronized EnrollmentSecrets enrollmentSecrets() {
+        if (secrets == null) {
+            secrets = EnrollmentSecrets.of(config, keys);
+        }
+        return secrets;
     }
 
     /** Making, rotating and revoking firmware signers. */

@@ -187,7 +187,7 @@ public class AuthorizationMatrixTest {
     }
 
     private static Enrollment.NewSecret secret(String device) {
-        return Enrollment.newSecret(ts.fleet.store().devices(), ts.fleet.store().credentials(), device, Duration.ofHours(1), Actor.operator("matrix"), Instant.now());
+        return Enrollment.newSecret(ts.fleet.store().devices(), ts.fleet.store().credentials(), ts.fleet.enrollmentSecrets(), device, Duration.ofHours(1), Actor.operator("matrix"), Instant.now());
     }
 
     // ---- request bodies ----

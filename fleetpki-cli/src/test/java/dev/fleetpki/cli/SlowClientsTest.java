@@ -43,7 +43,7 @@ class SlowClientsTest {
             Actor op = Actor.operator("test");
             ts.fleet.store().devices().addDevice(new Device("slow-1", "m", Map.of(), Device.Status.ACTIVE, "software", ts.fleet.clock().instant()),
                     new AuditEvent(ts.fleet.clock().instant(), op, AuditAction.DEVICE_ADD, "device:slow-1", Map.of()));
-            String secret = Enrollment.newSecret(ts.fleet.store().devices(), ts.fleet.store().credentials(), "slow-1", Duration.ofHours(1), op, ts.fleet.clock().instant()).text();
+            String secret = Enrollment.newSecret(ts.fleet.store().devices(), ts.fleet.store().credentials(), ts.fleet.enrollmentSecrets(), "slow-1", Duration.ofHours(1), op, ts.fleet.clock().instant()).text();
             long certificatesBefore = ts.fleet.store().certificates().certificateCount();
 
             // 100 TCP connections that never start their TLS handshake

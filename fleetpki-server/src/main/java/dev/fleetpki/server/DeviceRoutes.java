@@ -137,7 +137,7 @@ final class DeviceRoutes {
                 throw new HttpProblem(400, "bad-parameter", "Bad parameter", "expiresIn must be a duration such as 7d or 12h, not '" + in + "'");
             }
         }
-        Enrollment.NewSecret secret = Enrollment.newSecret(s.devices(), s.credentials(), id, life, a.actor(), s.clock().instant());
+        Enrollment.NewSecret secret = Enrollment.newSecret(s.devices(), s.credentials(), s.secrets(), id, life, a.actor(), s.clock().instant());
         ctx.status(201).header("Cache-Control", "no-store").json(Map.of("device", id, "secret", secret.text(), "expiresAt", secret.expiresAt().toString()));
     }
 

@@ -2,6 +2,7 @@ package dev.fleetpki.server;
 
 import dev.fleetpki.core.CaRegistry;
 import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentSecrets;
 import dev.fleetpki.core.IssuanceObserver;
 import dev.fleetpki.core.IssuancePipeline;
 import dev.fleetpki.core.StoredCaDirectory;
@@ -27,7 +28,7 @@ import java.time.Clock;
 public record Services(FleetConfig config, DeviceStore devices, CredentialStore credentials, RequestStore requests, CertificateStore certificates,
                        CaRegistry caRecords, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
                        RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment, FirmwareSigning firmware,
-                       ScepRa scepRa) {
+                       ScepRa scepRa, EnrollmentSecrets secrets) {
     /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
@@ -39,6 +40,6 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
         return new Services(config, store.devices(), store.credentials(), store.requests(), store.certificates(), store, cas, observed, clock,
                 metrics, revocation, authorizer, new Enrollment(config, store.requests(), store.certificates(), store.devices(), observed, authorizer,
                 clock, metrics), new FirmwareSigning(store.signers(), store.certificates(), store, cas.keys(), config.signerPassphrase(), store, clock),
-                new ScepRa(config, store, store.revocation(), cas, clock));
+                new ScepRa(config, store, store.revocation(), cas, clock), EnrollmentSecrets.of(config, cas.keys()));
     }
 }

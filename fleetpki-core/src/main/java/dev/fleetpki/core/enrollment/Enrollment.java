@@ -12,6 +12,7 @@ import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.EnrollmentSecret;
+import dev.fleetpki.core.EnrollmentSecrets;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.IssuanceObserver;
@@ -304,8 +305,12 @@ public final class Enrollment {
     /** A new one-time enrollment secret: its text (shown once) and when it expires. */
     public record NewSecret(String text, Instant expiresAt) {}
 
-    /** Makes a device's one-time enrollment secret (replacing its unused one); only its hash is stored. */
-    public static NewSecret newSecret(DeviceStore devices, CredentialStore credentials, String deviceId, Duration life, Actor by, Instant now) {
+    /**
+     * Makes a device's one-time enrollment secret (replacing its unused one); only its hash is
+     * stored, and {@code secrets} can recompute it for CMP's MAC protection.
+     */
+    public static NewSecret newSecret(DeviceStore devices, CredentialStore credentials, EnrollmentSecrets secrets, String deviceId, Duration life,
+                                      Actor by, Instant now) {
         if (life.isNegative() || life.isZero() || life.compareTo(EnrollmentPolicy.MAX_SECRET_VALIDITY) > 0) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "an enrollment secret lives from 1 s to " + Durations.format(EnrollmentPolicy.MAX_SECRET_VALIDITY)
                     + ", not " + Durations.format(life) + ": a one-time secret is for the next enrollment, not a standing credential");
@@ -316,7 +321,7 @@ public final class Enrollment {
             throw new PkiException(ErrorKind.DEVICE_NOT_ACTIVE, "device '" + deviceId + "' is " + d.status().name().toLowerCase(Locale.ROOT)
                     + "; a secret for it could buy nothing" + (d.status() == Device.Status.DISABLED ? " (fleetpki device enable " + deviceId + ")" : ""));
         }
-        TokenSecrets.New t = TokenSecrets.create(TokenSecrets.ENROLLMENT);
+        TokenSecrets.New t = secrets.create(deviceId);
         Instant expires = now.plus(life);
         credentials.addEnrollmentSecret(new EnrollmentSecret(t.id(), deviceId, t.secretHash(), now, by, expires, null, null),
                 new AuditEvent(now, by, AuditAction.DEVICE_SECRET, "device:" + deviceId, Map.of("id", t.id(), "expires", expires.toString())));
