@@ -67,7 +67,7 @@ final class RequestCommand {
                 if (r.serial() != null) {
                     System.out.println("Certificate:  " + r.serial());
                 }
-                var csr = UntrustedCsr.parse(r.csrDer());
+                var csr = UntrustedCsr.stored(r.csrDer());
                 System.out.println("CSR subject:  " + csr.subject());
                 System.out.println("CSR key:      " + KeyAlgorithm.of(csr.publicKey()).configName());
             }

@@ -8,6 +8,11 @@ import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.List;
 import org.bouncycastle.asn1.ASN1String;
+import org.bouncycastle.asn1.crmf.CertReqMsg;
+import org.bouncycastle.asn1.crmf.CertTemplate;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.cert.crmf.CRMFException;
+import org.bouncycastle.cert.crmf.CertificateRequestMessage;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -18,12 +23,13 @@ import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.pkcs.PKCS10CertificationRequest;
 import org.bouncycastle.pkcs.PKCSException;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
 
 /**
- * A PKCS#10 request (RFC 2986) as received: parsed and its signature checked, but its contents
+ * A PKCS#10 request (RFC 2986), or a CRMF one (RFC 4211, from CMP), as received: parsed and its signature checked, but its contents
  * not yet authorized. Only its public key and its (checked) names ever reach a certificate;
  * requested extensions other than subjectAltName are ignored, never copied.
  */
@@ -31,12 +37,35 @@ public final class UntrustedCsr {
     /** Requests larger than this are refused before parsing (a CSR is a few hundred bytes). */
     public static final int MAX_BYTES = 64 * 1024;
 
-    private final PKCS10CertificationRequest csr;
+    private final byte[] der;
+    private final X500Name subject;
     private final PublicKey publicKey;
+    /** The extensions asked for (PKCS#10 extensionRequest, CRMF template), or null. */
+    private final List<Extensions> requestedExtensions;
+    /** PKCS#9 challengePassword attribute values (PKCS#10 only). */
+    private final org.bouncycastle.asn1.pkcs.Attribute[] challenge;
 
-    private UntrustedCsr(PKCS10CertificationRequest csr, PublicKey publicKey) {
-        this.csr = csr;
+    private UntrustedCsr(byte[] der, X500Name subject, PublicKey publicKey, List<Extensions> requestedExtensions,
+                         org.bouncycastle.asn1.pkcs.Attribute[] challenge) {
+        this.der = der;
+        this.subject = subject;
         this.publicKey = publicKey;
+        this.requestedExtensions = requestedExtensions;
+        this.challenge = challenge;
+    }
+
+    private static UntrustedCsr of(PKCS10CertificationRequest req, PublicKey key) {
+        List<Extensions> exts = new ArrayList<>();
+        for (var attr : req.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest)) {
+            for (var v : attr.getAttrValues()) {
+                exts.add(Extensions.getInstance(v));
+            }
+        }
+        try {
+            return new UntrustedCsr(req.getEncoded(), req.getSubject(), key, exts, req.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_challengePassword));
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode the CSR", e);
+        }
     }
 
     /** What is wrong with DER that did not parse as a CertificationRequest, in words (RFC 2986 4.2; X.690 8.1). */
@@ -113,7 +142,82 @@ public final class UntrustedCsr {
             throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CSR's signature does not verify with its own public key: "
                     + "no proof of possession. The request was altered or signed with another key; make a new CSR on the device");
         }
-        return new UntrustedCsr(req, key);
+        return of(req, key);
+    }
+
+    /**
+     * A CRMF certificate request (RFC 4211 CertReqMsg, as CMP's ir, cr and kur carry) with its
+     * proof of possession checked: a signature by the key in the template (POPOSigningKey, 4.1),
+     * the only kind accepted (a key that cannot sign cannot be certified here anyway).
+     *
+     * @throws PkiException MALFORMED_REQUEST or BAD_SIGNATURE, with what was wrong
+     */
+    public static UntrustedCsr parseCertReqMsg(byte[] der) {
+        if (der == null || der.length == 0 || der.length > MAX_BYTES) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the certificate request is empty or larger than " + MAX_BYTES + " bytes");
+        }
+        Crypto.init();
+        CertificateRequestMessage m;
+        SubjectPublicKeyInfo spki;
+        try {
+            m = new CertificateRequestMessage(CertReqMsg.getInstance(der));
+            spki = m.getCertTemplate().getPublicKey();
+        } catch (RuntimeException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the certificate request is not a CRMF CertReqMsg (RFC 4211 3): " + e.getMessage());
+        }
+        if (spki == null) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the certificate template has no publicKey; a device sends the public key of "
+                    + "the key pair it made (central key generation is not offered)");
+        }
+        PublicKey key;
+        try {
+            key = publicKey(spki);
+        } catch (Exception e) {
+            throw new PkiException(ErrorKind.KEY_POLICY, "the template's public key cannot be decoded: " + e.getMessage());
+        }
+        if (!m.hasProofOfPossession() || m.getProofOfPossessionType() != CertificateRequestMessage.popSigningKey) {
+            throw new PkiException(ErrorKind.BAD_SIGNATURE, "the certificate request has no signature proof of possession (RFC 4211 4.1); "
+                    + "sign the request with the key to be certified");
+        }
+        boolean ok;
+        try {
+            ok = m.isValidSigningKeyPOP(Crypto.verifier(key));
+        } catch (CRMFException | IllegalStateException | IllegalArgumentException e) {
+            throw new PkiException(ErrorKind.BAD_SIGNATURE, "the proof of possession cannot be checked (" + e.getMessage()
+                    + "); it must be a signature over the CertRequest by the key in the template");
+        }
+        if (!ok) {
+            throw new PkiException(ErrorKind.BAD_SIGNATURE, "the proof of possession does not verify with the template's public key: "
+                    + "the request was altered or signed with another key");
+        }
+        CertTemplate t = m.getCertTemplate();
+        X500Name subject = t.getSubject() == null ? new X500Name(new RDN[0]) : t.getSubject();
+        List<Extensions> exts = t.getExtensions() == null ? List.of() : List.of(t.getExtensions());
+        try {
+            return new UntrustedCsr(m.getEncoded(), subject, key, exts, new org.bouncycastle.asn1.pkcs.Attribute[0]);
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot encode the certificate request", e);
+        }
+    }
+
+    /** A request kept in the store (a pending one): PKCS#10 or CRMF, as it was received. */
+    public static UntrustedCsr stored(byte[] der) {
+        try {
+            return parse(der);
+        } catch (PkiException e) {
+            if (e.kind() != ErrorKind.MALFORMED_REQUEST) {
+                throw e;
+            }
+            return parseCertReqMsg(der);
+        }
+    }
+
+    private static PublicKey publicKey(SubjectPublicKeyInfo spki) throws Exception {
+        try {
+            return new JcaPEMKeyConverter().getPublicKey(spki);
+        } catch (Exception e) {
+            return new JcaPEMKeyConverter().setProvider(Crypto.bc()).getPublicKey(spki);
+        }
     }
 
     private static PublicKey publicKey(PKCS10CertificationRequest req) throws Exception {
@@ -152,22 +256,18 @@ public final class UntrustedCsr {
         return publicKey;
     }
 
-    /** The request's DER (as received, once verified). */
+    /** The request's DER (as received, once verified): a PKCS#10 CertificationRequest, or a CRMF CertReqMsg. */
     public byte[] der() {
-        try {
-            return csr.getEncoded();
-        } catch (IOException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "cannot encode the CSR", e);
-        }
+        return der.clone();
     }
 
     public X500Name subject() {
-        return csr.getSubject();
+        return subject;
     }
 
     /** The subject's common name, or null when it has none. Several CNs are refused. */
     public String commonName() {
-        return commonName(csr.getSubject());
+        return commonName(subject);
     }
 
     /** A name's common name, or null when it has none. Several CNs are refused. */
@@ -186,13 +286,10 @@ public final class UntrustedCsr {
     /** Subject alternative names the request asks for (checked by the pipeline, never copied blindly). */
     public List<GeneralName> requestedSubjectAltNames() {
         List<GeneralName> out = new ArrayList<>();
-        for (var attr : csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest)) {
-            for (var v : attr.getAttrValues()) {
-                Extensions exts = Extensions.getInstance(v);
-                GeneralNames names = GeneralNames.fromExtensions(exts, Extension.subjectAlternativeName);
-                if (names != null) {
-                    out.addAll(List.of(names.getNames()));
-                }
+        for (Extensions exts : requestedExtensions) {
+            GeneralNames names = GeneralNames.fromExtensions(exts, Extension.subjectAlternativeName);
+            if (names != null) {
+                out.addAll(List.of(names.getNames()));
             }
         }
         return out;
@@ -203,24 +300,16 @@ public final class UntrustedCsr {
      * password, or on EST the TLS channel binding of RFC 7030 3.5 (tls-unique).
      */
     public boolean hasChallengePassword() {
-        return csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_challengePassword).length > 0;
+        return challenge.length > 0;
     }
 
     /** The challengePassword attribute's text (SCEP's credential), or null when there is none or it is not a string. */
     public String challengePassword() {
-        var attrs = csr.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_challengePassword);
+        var attrs = challenge;
         if (attrs.length != 1 || attrs[0].getAttrValues().size() != 1
                 || !(attrs[0].getAttrValues().getObjectAt(0) instanceof ASN1String text)) {
             return null;
         }
         return text.getString();
-    }
-
-    public byte[] encoded() {
-        try {
-            return csr.getEncoded();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

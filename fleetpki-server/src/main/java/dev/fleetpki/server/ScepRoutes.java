@@ -102,7 +102,7 @@ final class ScepRoutes {
         }
         byte[] key = req.signer().getPublicKey().getEncoded();
         boolean pending = s.requests().pendingRequest(device, profile.name())
-                .filter(r -> Arrays.equals(UntrustedCsr.parse(r.csrDer()).publicKey().getEncoded(), key)).isPresent();
+                .filter(r -> Arrays.equals(UntrustedCsr.stored(r.csrDer()).publicKey().getEncoded(), key)).isPresent();
         if (pending) {
             return ScepMessage.pending(req, ra.certificate(), ra.key());
         }

@@ -292,7 +292,7 @@ public final class Enrollment {
             devices.addDevice(new Device(r.deviceId(), null, Map.of(), Device.Status.ACTIVE, null, now),
                     new AuditEvent(now, approver, AuditAction.DEVICE_ADD, "device:" + r.deviceId(), Map.of("via", "request " + id)));
         }
-        UntrustedCsr csr = UntrustedCsr.parse(r.csrDer());
+        UntrustedCsr csr = UntrustedCsr.stored(r.csrDer());
         return pipeline.issue(IssuanceRequest.fromCsr(csr, r.deviceId(), r.profile(), r.protocol()), authorizer.approval(approver, r));
     }
 
