@@ -15,6 +15,7 @@ import dev.fleetpki.core.store.CertificateStore;
 import dev.fleetpki.core.store.CredentialStore;
 import dev.fleetpki.core.store.DeviceStore;
 import dev.fleetpki.core.store.RequestStore;
+import dev.fleetpki.core.store.CmpTransactionStore;
 import dev.fleetpki.core.store.SignerStore;
 import java.security.cert.X509Certificate;
 import java.sql.PreparedStatement;
@@ -41,6 +42,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     private final JdbcCertificates certificates;
     private final JdbcAuditLog auditLog;
     private final JdbcSigners signers;
+    private final JdbcCmpTransactions cmp;
 
     public JdbcStore(Database db) {
         this.jdbc = new Jdbc(db);
@@ -52,6 +54,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
         this.certificates = new JdbcCertificates(jdbc);
         this.auditLog = new JdbcAuditLog(jdbc);
         this.signers = new JdbcSigners(jdbc);
+        this.cmp = new JdbcCmpTransactions(jdbc);
     }
 
     public Database database() {
@@ -86,6 +89,11 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     /** Firmware signers. */
     public SignerStore signers() {
         return signers;
+    }
+
+    /** CMP transactions between their messages. */
+    public CmpTransactionStore cmp() {
+        return cmp;
     }
 
     /** The audit log: reading and verifying it. */

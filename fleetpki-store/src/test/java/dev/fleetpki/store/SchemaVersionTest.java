@@ -42,15 +42,12 @@ class SchemaVersionTest {
         url = TestDatabases.create(kind, dir);
         Database.open(url, null, null, dir).close();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            // as a store left by the previous version looks: no V7 tables or columns, history ending at 6
-            s.execute("DROP TABLE signer_certificate");
-            s.execute("DROP TABLE signer");
-            s.execute("ALTER TABLE api_token DROP COLUMN signers");
-            s.execute("ALTER TABLE api_token DROP COLUMN models");
+            // as a store left by the previous version looks: no V8 table, history ending at 7
+            s.execute("DROP TABLE cmp_transaction");
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();
-        assertThat(signerTable(url)).as("re-migrated").isTrue();
+        assertThat(cmpTable(url)).as("re-migrated").isTrue();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // Flyway would refuse this store (validateOnMigrate: checksum mismatch), so opening it proves Flyway was not run
             s.execute("UPDATE flyway_schema_history SET checksum = 1 WHERE version = '1'");
@@ -58,10 +55,9 @@ class SchemaVersionTest {
         Database.open(url, null, null, dir).close();
     }
 
-    private static boolean signerTable(String url) throws Exception {
+    private static boolean cmpTable(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.executeQuery("SELECT name, models FROM signer").close();
-            s.executeQuery("SELECT signers, models FROM api_token").close();
+            s.executeQuery("SELECT id, credential, server_nonce, confirm_by FROM cmp_transaction").close();
             return true;
         } catch (java.sql.SQLException e) {
             return false;

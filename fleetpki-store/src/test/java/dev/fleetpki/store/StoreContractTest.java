@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
+import dev.fleetpki.core.CmpTransaction;
 import dev.fleetpki.core.Authorization;
 import dev.fleetpki.core.Device;
 import dev.fleetpki.core.ErrorKind;
@@ -424,6 +425,26 @@ class StoreContractTest {
         assertThatThrownBy(() -> s.commitIssued(cert(third, null), event("certificate.issue", "signer:release"),
                 new Authorization.SignerEnrollment("release", Set.of("gw"), "file:x.p8", true))).hasMessageContaining("is not active");
         assertThat(s.certificates().certificate(third)).isEmpty();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void cmpTransactionsAreNeverReusedAndMoveOnOnlyFromTheStateTheyWereReadIn(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        Instant t0 = Instant.parse("2026-12-06T10:00:00Z");
+        CmpTransaction open = new CmpTransaction("0a0b", "d1", "secret:abc", CmpTransaction.State.OPEN, "n1", null, null, t0, null);
+        s.cmp().beginCmpTransaction(open);
+        assertThatThrownBy(() -> s.cmp().beginCmpTransaction(open)).isInstanceOf(PkiException.class).hasMessageContaining("was seen before")
+                .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);
+        CmpTransaction issued = open.with(CmpTransaction.State.ISSUED, "n2", null, "01ab", t0.plusSeconds(300));
+        assertThat(s.cmp().updateCmpTransaction(open, issued)).isTrue();
+        assertThat(s.cmp().updateCmpTransaction(open, issued)).as("a second move from OPEN finds it ISSUED").isFalse();
+        assertThat(s.cmp().cmpTransaction("0a0b")).contains(issued);
+        assertThat(s.cmp().unconfirmedCmpTransactions(t0.plusSeconds(299), 10)).isEmpty();
+        assertThat(s.cmp().unconfirmedCmpTransactions(t0.plusSeconds(301), 10)).containsExactly(issued);
+        assertThat(s.cmp().updateCmpTransaction(issued, issued.with(CmpTransaction.State.CONFIRMED, "n3", null, "01ab", null))).isTrue();
+        assertThat(s.cmp().unconfirmedCmpTransactions(t0.plusSeconds(301), 10)).isEmpty();
+        assertThat(s.cmp().cmpTransaction("ffff")).isEmpty();
     }
 
     private static void exec(JdbcStore s, String sql) throws Exception {
