@@ -5,6 +5,7 @@ CREATE TABLE cmp_transaction (
     id           TEXT PRIMARY KEY,
     device_id    TEXT,
     credential   TEXT NOT NULL,
+    answer_type  INTEGER NOT NULL,
     state        TEXT NOT NULL,
     server_nonce TEXT,
     request_id   TEXT,

@@ -269,6 +269,12 @@ public class AuthorizationMatrixTest {
             rows.add(new Row("POST " + template(path), () -> new Req("POST", path + "?operation=PKIOperation", "not a pkiMessage".getBytes(StandardCharsets.UTF_8),
                     "application/x-pki-message", false), fill(400)));
         }
+        // CMP: the credential is the message's protection (a MAC with the device's secret or a signature by a credential
+        // certificate, tested in CmpTest), so HTTP credentials change nothing: a body that is not a PKIMessage is 400 for everybody
+        for (String path : List.of("/.well-known/cmp", "/.well-known/cmp/p/device")) {
+            rows.add(new Row("POST " + template(path), () -> new Req("POST", path, "not a PKIMessage".getBytes(StandardCharsets.UTF_8),
+                    "application/pkixcmp", false), fill(400)));
+        }
         rows.add(new Row("GET /api/v1/devices", () -> get("/api/v1/devices"), OPERATOR_READ));
         rows.add(new Row("GET /api/v1/devices/{id}", () -> get("/api/v1/devices/" + A), OPERATOR_READ));
         rows.add(new Row("GET /api/v1/certificates", () -> get("/api/v1/certificates"), OPERATOR_READ));
@@ -324,7 +330,8 @@ public class AuthorizationMatrixTest {
     }
 
     private static String template(String path) {
-        return path.replace("/cas/issuing", "/cas/{name}").replace("/est/device/", "/est/{label}/").replace("/scep/device", "/scep/{label}");
+        return path.replace("/cas/issuing", "/cas/{name}").replace("/est/device/", "/est/{label}/").replace("/scep/device", "/scep/{label}")
+                .replace("/cmp/p/device", "/cmp/p/{label}");
     }
 
     @Test

@@ -11,13 +11,14 @@ import java.util.Locale;
  *
  * @param credential what protected the request: {@code secret:<id>} (a one-time secret's MAC) or
  *                   {@code certificate:<sha256>} (a signature by that certificate)
+ * @param answerType the PKIBody type that carries the certificate (ip, cp or kup; rp, genp: none)
  * @param serverNonce the senderNonce of the server's last answer, hex: the client's next message
  *                    carries it as recipNonce (RFC 9810 5.1.1)
  * @param requestId the enrollment request kept for an operator, when pending
  * @param serial the certificate issued in this transaction
  * @param confirmBy when an issued certificate not confirmed by certConf is revoked (RFC 9810 5.3.18)
  */
-public record CmpTransaction(String id, String deviceId, String credential, State state, String serverNonce, String requestId, String serial,
+public record CmpTransaction(String id, String deviceId, String credential, int answerType, State state, String serverNonce, String requestId, String serial,
                              Instant createdAt, Instant confirmBy) {
     public enum State {
         /** Received; nothing decided yet (or the decision failed). */
@@ -39,6 +40,6 @@ public record CmpTransaction(String id, String deviceId, String credential, Stat
     }
 
     public CmpTransaction with(State newState, String newNonce, String newRequest, String newSerial, Instant newConfirmBy) {
-        return new CmpTransaction(id, deviceId, credential, newState, newNonce, newRequest, newSerial, createdAt, newConfirmBy);
+        return new CmpTransaction(id, deviceId, credential, answerType, newState, newNonce, newRequest, newSerial, createdAt, newConfirmBy);
     }
 }

@@ -20,8 +20,11 @@ import java.util.Set;
  * @param stationRate the same for a factory station or an API token; 0 means no limit
  * @param ratePeriod the window the rates count in
  * @param secretValidity how long a new enrollment secret lives by default
+ * @param cmpImplicitConfirm whether a CMP client that asks for implicitConfirm gets it (default
+ *     false: every certificate is confirmed by certConf, or revoked when it is not)
  */
-public record EnrollmentPolicy(Map<String, FleetRule> fleets, int deviceRate, int stationRate, Duration ratePeriod, Duration secretValidity) {
+public record EnrollmentPolicy(Map<String, FleetRule> fleets, int deviceRate, int stationRate, Duration ratePeriod, Duration secretValidity,
+                               boolean cmpImplicitConfirm) {
 
     /** A kind of credential a request can arrive with. */
     public enum Credential {
@@ -76,7 +79,7 @@ public record EnrollmentPolicy(Map<String, FleetRule> fleets, int deviceRate, in
     /** The longest a one-time enrollment secret may live: it is for the next enrollment, not a standing credential. */
     public static final Duration MAX_SECRET_VALIDITY = Duration.ofDays(90);
 
-    public static final EnrollmentPolicy DEFAULT = new EnrollmentPolicy(Map.of("*", DEFAULT_RULE), 10, 0, Duration.ofMinutes(1), Duration.ofDays(7));
+    public static final EnrollmentPolicy DEFAULT = new EnrollmentPolicy(Map.of("*", DEFAULT_RULE), 10, 0, Duration.ofMinutes(1), Duration.ofDays(7), false);
 
     public EnrollmentPolicy {
         fleets = Map.copyOf(fleets);

@@ -125,10 +125,11 @@ final class Credentials {
     /**
      * The credential a certificate that signed a request stands for (SCEP's signer certificate,
      * whose key the message's signature proves): a factory station's, an operator's, the device's
-     * current certificate, or a manufacturer IDevID; 401 problem otherwise.
+     * current certificate, or a manufacturer IDevID; 401 problem otherwise. The chain is the
+     * signer certificate first, then any intermediates the message carried (CMP's extraCerts).
      */
-    EnrollmentCredential signerCertificate(X509Certificate certificate) {
-        return fromCertificate(new X509Certificate[] {certificate});
+    EnrollmentCredential signerCertificate(X509Certificate... chain) {
+        return fromCertificate(chain);
     }
 
     private EnrollmentCredential fromCertificate(X509Certificate[] chain) {

@@ -12,6 +12,7 @@ import io.javalin.http.HttpResponseException;
 import java.io.InputStream;
 import java.security.cert.CertificateEncodingException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -175,6 +176,7 @@ public final class FleetServer implements AutoCloseable {
         ServerConnector[] holder = new ServerConnector[1];
         SslContextFactory.Server[] sslHolder = new SslContextFactory.Server[1];
         List<String> routes = Collections.synchronizedList(new ArrayList<>());
+        CmpRoutes[] cmp = new CmpRoutes[1];
         Javalin app = Javalin.create(cfg -> {
             cfg.startup.showJavalinBanner = false;
             cfg.events.handlerAdded(h -> routes.add(h.getHttpMethod().name() + " " + h.getPath()));
@@ -201,7 +203,7 @@ public final class FleetServer implements AutoCloseable {
                 holder[0] = c;
                 return c;
             });
-            routes(cfg.routes, s);
+            cmp[0] = routes(cfg.routes, s);
         });
         try {
             app.start();
@@ -209,7 +211,35 @@ public final class FleetServer implements AutoCloseable {
             throw new PkiException(ErrorKind.CONFIG, "cannot listen on " + bind + ":" + port + " (" + rootMessage(e)
                     + "); is another server using the port? choose one with --port", e);
         }
-        return new FleetServer(app, holder[0], sslHolder[0], List.copyOf(routes), tls);
+        FleetServer server = new FleetServer(app, holder[0], sslHolder[0], List.copyOf(routes), tls);
+        server.cmp = cmp[0];
+        var sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "fleetpki-cmp-confirmations");
+            t.setDaemon(true);
+            return t;
+        });
+        sweeper.scheduleWithFixedDelay(() -> {
+            try {
+                server.revokeUnconfirmedCmp(s.clock().instant());
+            } catch (RuntimeException e) {
+                LOG.warn("cannot revoke unconfirmed CMP certificates: {}", e.getMessage());
+            }
+        }, CMP_SWEEP.toMillis(), CMP_SWEEP.toMillis(), TimeUnit.MILLISECONDS);
+        server.cmpSweeper = sweeper;
+        return server;
+    }
+
+    /** How often certificates issued over CMP and not confirmed in time are looked for. */
+    static final Duration CMP_SWEEP = Duration.ofSeconds(30);
+    private CmpRoutes cmp;
+    private ScheduledExecutorService cmpSweeper;
+
+    /**
+     * Revokes the certificates issued over CMP whose certConf is overdue at {@code asOf} (RFC
+     * 9810 5.3.18); the server does it every {@link #CMP_SWEEP} for the present. Returns how many.
+     */
+    public int revokeUnconfirmedCmp(Instant asOf) {
+        return cmp.revokeUnconfirmed(asOf);
     }
 
     /**
@@ -233,7 +263,7 @@ public final class FleetServer implements AutoCloseable {
         return connector.getLocalPort();
     }
 
-    private static void routes(RoutesConfig app, Services s) {
+    private static CmpRoutes routes(RoutesConfig app, Services s) {
         app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
         app.get("/readyz", ctx -> {
             try {
@@ -269,6 +299,8 @@ public final class FleetServer implements AutoCloseable {
         new EstRoutes(s, credentials, s.enrollment()).register(app);
         new FirmwareRoutes(s, auth).register(app);
         new ScepRoutes(s, credentials, s.enrollment(), s.scepRa()).register(app);
+        CmpRoutes cmp = new CmpRoutes(s, credentials, auth, s.enrollment(), s.scepRa());
+        cmp.register(app);
 
         app.exception(HttpProblem.class, (e, ctx) -> {
             e.headers.forEach(ctx::header);
@@ -307,6 +339,7 @@ public final class FleetServer implements AutoCloseable {
                 notFound(ctx);
             }
         });
+        return cmp;
     }
 
     private static void notFound(Context ctx) {
@@ -381,6 +414,9 @@ public final class FleetServer implements AutoCloseable {
     public void close() {
         if (identityWatch != null) {
             identityWatch.shutdownNow();
+        }
+        if (cmpSweeper != null) {
+            cmpSweeper.shutdownNow();
         }
         app.stop();
     }

@@ -14,7 +14,7 @@ import java.util.Optional;
 
 /** CMP transactions on JDBC. */
 final class JdbcCmpTransactions implements CmpTransactionStore {
-    private static final String COLUMNS = "id, device_id, credential, state, server_nonce, request_id, serial, created_at, confirm_by";
+    private static final String COLUMNS = "id, device_id, credential, answer_type, state, server_nonce, request_id, serial, created_at, confirm_by";
     private final Jdbc jdbc;
 
     JdbcCmpTransactions(Jdbc jdbc) {
@@ -24,16 +24,17 @@ final class JdbcCmpTransactions implements CmpTransactionStore {
     @Override
     public void beginCmpTransaction(CmpTransaction t) {
         jdbc.write("CMP transaction " + t.id() + " was seen before; every request starts a transaction with a new random transactionID", tx -> {
-            try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO cmp_transaction (" + COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?)")) {
+            try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO cmp_transaction (" + COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?,?)")) {
                 ps.setString(1, t.id());
                 ps.setString(2, t.deviceId());
                 ps.setString(3, t.credential());
-                ps.setString(4, t.state().name());
-                ps.setString(5, t.serverNonce());
-                ps.setString(6, t.requestId());
-                ps.setString(7, t.serial());
-                ps.setLong(8, t.createdAt().toEpochMilli());
-                setInstant(ps, 9, t.confirmBy());
+                ps.setInt(4, t.answerType());
+                ps.setString(5, t.state().name());
+                ps.setString(6, t.serverNonce());
+                ps.setString(7, t.requestId());
+                ps.setString(8, t.serial());
+                ps.setLong(9, t.createdAt().toEpochMilli());
+                setInstant(ps, 10, t.confirmBy());
                 ps.executeUpdate();
             }
         });
@@ -82,7 +83,7 @@ final class JdbcCmpTransactions implements CmpTransactionStore {
     }
 
     private static CmpTransaction row(ResultSet rs) throws SQLException {
-        return new CmpTransaction(rs.getString(1), rs.getString(2), rs.getString(3), CmpTransaction.State.valueOf(rs.getString(4)), rs.getString(5),
-                rs.getString(6), rs.getString(7), Instant.ofEpochMilli(rs.getLong(8)), Jdbc.instant(rs, 9));
+        return new CmpTransaction(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), CmpTransaction.State.valueOf(rs.getString(5)),
+                rs.getString(6), rs.getString(7), rs.getString(8), Instant.ofEpochMilli(rs.getLong(9)), Jdbc.instant(rs, 10));
     }
 }

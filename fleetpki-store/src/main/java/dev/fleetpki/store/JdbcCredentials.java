@@ -136,6 +136,11 @@ final class JdbcCredentials implements CredentialStore {
                 }, id);
     }
 
+    @Override
+    public Optional<EnrollmentSecret> newestEnrollmentSecret(String deviceId) {
+        return jdbc.queryOne("SELECT id FROM enrollment_secret WHERE device_id = ? ORDER BY created_at DESC, used_at IS NULL DESC LIMIT 1",
+                rs -> rs.getString(1), deviceId).flatMap(this::enrollmentSecret);
+    }
 
     @Override
     public void addManufacturer(ManufacturerCa m, AuditEvent event) {

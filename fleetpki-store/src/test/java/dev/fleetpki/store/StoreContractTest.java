@@ -432,7 +432,7 @@ class StoreContractTest {
     void cmpTransactionsAreNeverReusedAndMoveOnOnlyFromTheStateTheyWereReadIn(String kind) throws Exception {
         JdbcStore s = open(kind);
         Instant t0 = Instant.parse("2026-12-06T10:00:00Z");
-        CmpTransaction open = new CmpTransaction("0a0b", "d1", "secret:abc", CmpTransaction.State.OPEN, "n1", null, null, t0, null);
+        CmpTransaction open = new CmpTransaction("0a0b", "d1", "secret:abc", 1, CmpTransaction.State.OPEN, "n1", null, null, t0, null);
         s.cmp().beginCmpTransaction(open);
         assertThatThrownBy(() -> s.cmp().beginCmpTransaction(open)).isInstanceOf(PkiException.class).hasMessageContaining("was seen before")
                 .extracting(e -> ((PkiException) e).kind()).isEqualTo(ErrorKind.CONFLICT);

@@ -304,7 +304,7 @@ public final class ConfigLoader {
             errors.add("enrollment: must be a map of settings, like {fleets: {'*': {accept: [secret, renewal]}}}");
             return d;
         }
-        unknown(n, Set.of("fleets", "deviceRate", "stationRate", "ratePeriod", "secretValidity"), "enrollment.");
+        unknown(n, Set.of("fleets", "deviceRate", "stationRate", "ratePeriod", "secretValidity", "cmpImplicitConfirm"), "enrollment.");
         Map<String, FleetRule> fleets = new LinkedHashMap<>();
         JsonNode f = n.path("fleets");
         if (f.isObject()) {
@@ -324,7 +324,11 @@ public final class ConfigLoader {
             errors.add("enrollment.secretValidity: " + Durations.format(secretValidity) + " is outside 1m.."
                     + Durations.format(EnrollmentPolicy.MAX_SECRET_VALIDITY) + "; a one-time secret is for the next enrollment, not a standing credential");
         }
-        return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity);
+        JsonNode implicit = n.path("cmpImplicitConfirm");
+        if (!implicit.isMissingNode() && !implicit.isBoolean()) {
+            errors.add("enrollment.cmpImplicitConfirm: must be true or false");
+        }
+        return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity, implicit.asBoolean(false));
     }
 
     private RevocationSettings revocation(JsonNode n) {

@@ -28,6 +28,9 @@ public interface CredentialStore {
 
     Optional<EnrollmentSecret> enrollmentSecret(String id);
 
+    /** The device's newest one-time secret, used or not (CMP finds the secret its MAC is keyed with by the device id). */
+    Optional<EnrollmentSecret> newestEnrollmentSecret(String deviceId);
+
     void addManufacturer(ManufacturerCa m, AuditEvent event);
 
     List<ManufacturerCa> manufacturers();
