@@ -345,7 +345,7 @@ class CmpTest {
         PKIMessage answer = post(ir("cmp-b1", secret, true, 10_000, random(16), new Date()));
         assertThat(type(answer)).isEqualTo(String.valueOf(PKIBody.TYPE_INIT_REP));
         ProtectedPKIMessage p = new ProtectedPKIMessage(new GeneralPKIMessage(answer));
-        assertThat(p.getProtectionAlg().getAlgorithm()).isEqualTo(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_PBMAC1);
+        assertThat(p.getProtectionAlgorithm().getAlgorithm()).isEqualTo(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_PBMAC1);
         assertThat(p.verify(new JcePBMac1CalculatorProviderBuilder().setProvider(new BouncyCastleProvider()).build(), secret.toCharArray()))
                 .as("the answer's MAC is keyed with the device's secret").isTrue();
         assertThat(p.verify(new JcePBMac1CalculatorProviderBuilder().setProvider(new BouncyCastleProvider()).build(), "another".toCharArray())).isFalse();
