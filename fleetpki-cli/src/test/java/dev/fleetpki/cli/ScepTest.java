@@ -85,6 +85,11 @@ class ScepTest {
     }
 
     static String secret(String device) {
+        return secretOn(ts, device);
+    }
+
+    /** Registers a device on this server's fleet and returns its one-time secret. */
+    static String secretOn(TestServer ts, String device) {
         Cli.Result r = Cli.run(ts.home, "device", "add", device, "--enrollment-secret");
         assertThat(r.exit()).as(r.all()).isZero();
         String[] lines = r.out().trim().split("\n");

@@ -116,8 +116,9 @@ final class ScepRoutes {
 
     /**
      * Who asks: a RenewalReq is signed by the device's current certificate (the signature proves its
-     * key); a PKCSReq carries the device's one-time secret as its challengePassword, or is signed by
-     * a factory station's certificate (or a manufacturer IDevID) instead of a self-signed one.
+     * key); a PKCSReq signed by that certificate renews too; any other PKCSReq carries the device's
+     * one-time secret as its challengePassword, or is signed by a factory station's certificate (or
+     * a manufacturer IDevID) instead of a self-signed one.
      */
     private EnrollmentCredential credential(ScepMessage.Request req, UntrustedCsr csr, boolean renewal) {
         if (renewal) {
@@ -126,6 +127,18 @@ final class ScepRoutes {
                 throw new PkiException(ErrorKind.NOT_AUTHORIZED, "a RenewalReq is signed by the device's current certificate from this CA");
             }
             return cred;
+        }
+        // a PKCSReq signed by the device's current certificate from this CA is a renewal (certmonger's rekey sends one, with
+        // the old challengePassword still in the CSR; RFC 8894 3.3.1.2 lets a client renew so)
+        if (req.signer() != null && s.certificates().certificate(req.signer().getSerialNumber().toString(16)).isPresent()) {
+            try {
+                EnrollmentCredential cred = credentials.signerCertificate(req.signer());
+                if (cred instanceof EnrollmentCredential.Renewal) {
+                    return cred;
+                }
+            } catch (HttpProblem e) {
+                // not a usable current certificate: the challenge decides, as for any PKCSReq
+            }
         }
         String challenge = csr.challengePassword();
         if (challenge != null) {
@@ -169,8 +182,8 @@ final class ScepRoutes {
         }
         try {
             UntrustedCsr csr = UntrustedCsr.parse(req.content());
-            boolean renewal = req.type() == ScepMessage.Type.RENEWAL_REQ;
-            EnrollmentCredential cred = credential(req, csr, renewal);
+            EnrollmentCredential cred = credential(req, csr, req.type() == ScepMessage.Type.RENEWAL_REQ);
+            boolean renewal = cred instanceof EnrollmentCredential.Renewal;
             Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, renewal ? "scep-renewal" : "scep", renewal);
             return switch (outcome) {
                 // the issued certificate alone: a certs-only SignedData keeps its certificates in a SET, which DER sorts, and

@@ -271,9 +271,11 @@ public final class ScepMessage {
                     .setSignedAttributeGenerator(new DefaultSignedAttributeTableGenerator(new AttributeTable(v)))
                     .build(raKey.contentSigner(), ra));
             gen.addCertificates(new JcaCertStore(List.of(ra)));
-            // RFC 8894 3.2: the signed content is of type data, its octets the DER pkcsPKIEnvelope
+            // RFC 8894 3.2: the signed content is of type data, its octets the DER pkcsPKIEnvelope; a PENDING or FAILURE
+            // CertRep has no envelope, and carries empty content rather than none: certmonger (OpenSSL's PKCS7_verify)
+            // refuses a SignedData without content as "no content"
             CMSTypedData content = new CMSProcessableByteArray(envelope == null ? new byte[0] : envelope);
-            return gen.generate(content, envelope != null).getEncoded(ASN1Encoding.DER);
+            return gen.generate(content, true).getEncoded(ASN1Encoding.DER);
         } catch (CMSException | IOException | CertificateEncodingException | OperatorCreationException e) {
             throw new IllegalStateException("cannot sign the SCEP answer: " + e.getMessage(), e);
         }
