@@ -91,7 +91,13 @@ public final class EstLoadBench {
     static int SECRET_DEVICES = 200_000;
 
     enum Shape {
-        KEPT_ALIVE("kept-alive"), NEW_CONNECTION("new per enrollment"), NEW_SECRET("new per enrollment, one-time secret");
+        KEPT_ALIVE("kept-alive"), NEW_CONNECTION("new per enrollment"), NEW_SECRET("new per enrollment, one-time secret"),
+        SCEP_SECRET("SCEP PKCSReq, new per enrollment, one-time secret"), CMP_SECRET("CMP ir (PBM), new per enrollment, one-time secret");
+
+        /** Shapes whose credential is a device's one-time secret: no client certificate, each secret used once. */
+        boolean secret() {
+            return this == NEW_SECRET || this == SCEP_SECRET || this == CMP_SECRET;
+        }
 
         final String label;
 
@@ -112,6 +118,11 @@ public final class EstLoadBench {
         MiniHttp.Response enroll(MiniHttp http, int i, Shape shape) throws IOException;
 
         boolean ok(MiniHttp.Response r);
+
+        /** Whether the answer is a success in the shape's protocol (an EST 200 with a certificate, a SCEP SUCCESS, a CMP ip granted). */
+        default boolean ok(MiniHttp.Response r, Shape shape) {
+            return ok(r);
+        }
 
         @Override
         void close() throws Exception;
@@ -140,8 +151,14 @@ public final class EstLoadBench {
         int[] clients = Arrays.stream(opt.getOrDefault("clients", "1,8,64").split(",")).mapToInt(Integer::parseInt).toArray();
         List<String> servers = List.of(opt.getOrDefault("servers", "cfssl,fleetpki").split(","));
         List<Shape> shapes = Arrays.stream(opt.getOrDefault("shapes", "kept-alive,new,new-secret").split(","))
-                .map(s -> s.equals("new-secret") ? Shape.NEW_SECRET : s.startsWith("new") ? Shape.NEW_CONNECTION : Shape.KEPT_ALIVE).toList();
-        SECRET_DEVICES = shapes.contains(Shape.NEW_SECRET) ? Integer.parseInt(opt.getOrDefault("secret-devices", "200000")) : 0;
+                .map(s -> switch (s) {
+                    case "new-secret" -> Shape.NEW_SECRET;
+                    case "scep" -> Shape.SCEP_SECRET;
+                    case "cmp" -> Shape.CMP_SECRET;
+                    default -> s.startsWith("new") ? Shape.NEW_CONNECTION : Shape.KEPT_ALIVE;
+                }).toList();
+        SECRET_DEVICES = shapes.stream().anyMatch(Shape::secret) ? Integer.parseInt(opt.getOrDefault("secret-devices", "200000")) : 0;
+        int protocolMessages = Integer.parseInt(opt.getOrDefault("protocol-messages", "30000"));
         String serverJvm = opt.getOrDefault("server-jvm", "-Xmx1g");
         NAMED_GROUPS = opt.getOrDefault("groups", String.join(",", NAMED_GROUPS)).split(",");
         SIGNATURE_SCHEMES = opt.getOrDefault("signature-schemes", String.join(",", SIGNATURE_SCHEMES)).split(",");
@@ -155,8 +172,11 @@ public final class EstLoadBench {
             try (Target t = server.equals("cfssl") ? Cfssl.start(csrs) : FleetpkiServer.start(csrs, serverJvm)) {
                 Set<Shape> warmed = EnumSet.noneOf(Shape.class);
                 for (Shape shape : shapes) {
-                    if (shape == Shape.NEW_SECRET && !(t instanceof FleetpkiServer)) {
+                    if (shape.secret() && !(t instanceof FleetpkiServer)) {
                         continue; // cfssl authenticates nothing: its new-connection rows are the reference for both
+                    }
+                    if (shape == Shape.SCEP_SECRET || shape == Shape.CMP_SECRET) {
+                        ((FleetpkiServer) t).prepare(shape, protocolMessages); // built before the clock starts, as a client has its request ready
                     }
                     if (firstWarmup > 0 && warmed.add(shape)) {
                         run(t, shape, 8, 0, 1, firstWarmup, t instanceof FleetpkiServer ? maxWarmup : 0);
@@ -193,12 +213,16 @@ public final class EstLoadBench {
     static String table(List<Row> rows) {
         StringBuilder md = new StringBuilder();
         md.append("| server | connection | clients | enrollments/s | p50 ms | p99 ms | server CPU (cores) | load generator CPU (cores) "
-                + "| server RSS MiB | errors | fleetpki / cfssl | machine speed after the row (openssl signs/s) |\n"
+                + "| server RSS MiB | errors | fleetpki / cfssl (SCEP, CMP: / EST with a secret) | machine speed after the row (openssl signs/s) |\n"
                 + "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
             String ratio = "";
             if (r.server.equals("fleetpki") && r.paced == 0) {
-                Shape ref = r.shape == Shape.NEW_SECRET ? Shape.NEW_CONNECTION : r.shape;
+                if (r.shape == Shape.SCEP_SECRET || r.shape == Shape.CMP_SECRET) {
+                    ratio = rows.stream().filter(o -> o.server.equals("fleetpki") && o.shape == Shape.NEW_SECRET && o.clients == r.clients && o.paced == 0)
+                            .findFirst().map(o -> String.format(Locale.ROOT, "%.2f of EST's", r.perSecond / o.perSecond)).orElse("");
+                }
+                Shape ref = r.shape.secret() ? Shape.NEW_CONNECTION : r.shape;
                 ratio = rows.stream().filter(o -> o.server.equals("cfssl") && o.shape == ref && o.clients == r.clients).findFirst()
                         .map(o -> String.format(Locale.ROOT, "%.2f", r.perSecond / o.perSecond)).orElse("");
             }
@@ -262,7 +286,7 @@ public final class EstLoadBench {
                             http.close();
                             http = null;
                         }
-                        if (!t.ok(r)) {
+                        if (!t.ok(r, shape)) {
                             errors[cc]++;
                             firstError.compareAndSet(null, "HTTP " + r.status() + ": " + abbreviate(new String(r.body(), StandardCharsets.UTF_8)));
                         } else if (counted && measuring.get() && counts[cc] < lat[cc].length) {
@@ -446,11 +470,15 @@ public final class EstLoadBench {
         private final List<byte[]> bodies;
         private final List<String> secrets;
         private final List<byte[]> secretBodies;
+        /** The secrets' texts and devices, for the SCEP and CMP shapes, which carry them inside their messages. */
+        private final List<String[]> secretTexts;
+        private final List<byte[]> protocolBodies = new ArrayList<>();
+        private final AtomicInteger nextProtocolBody = new AtomicInteger();
         private final AtomicInteger nextSecret = new AtomicInteger();
         private long served;
 
         private FleetpkiServer(Path home, Process process, int port, KeyManager[] keys, TrustManager[] trust, List<byte[]> bodies,
-                               List<String> secrets, List<byte[]> secretBodies) throws Exception {
+                               List<String> secrets, List<byte[]> secretBodies, List<String[]> secretTexts) throws Exception {
             this.home = home;
             this.process = process;
             this.port = port;
@@ -461,6 +489,7 @@ public final class EstLoadBench {
             this.bodies = bodies;
             this.secrets = secrets;
             this.secretBodies = secretBodies;
+            this.secretTexts = secretTexts;
         }
 
         static FleetpkiServer start(List<byte[]> csrs, String serverJvm) throws Exception {
@@ -475,6 +504,9 @@ public final class EstLoadBench {
             X509Certificate root;
             List<String> secrets = new ArrayList<>();
             List<byte[]> secretBodies = new ArrayList<>();
+            List<String[]> secretTexts = new ArrayList<>();
+            // CMP answers with implicit confirmation, so that a row counts ir round trips (certConf would add one per enrollment)
+            Files.writeString(home.resolve("fleetpki.yaml"), "enrollment: {cmpImplicitConfirm: true}\n", java.nio.file.StandardOpenOption.APPEND);
             progress("fleetpki: ceremony, " + DEVICES + " devices of model 'bench', factory station 'bench-station' for that fleet");
             try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
                 Actor op = Actor.operator("bench");
@@ -482,7 +514,7 @@ public final class EstLoadBench {
                 IssuanceBench.registerDevices(f, DEVICES);
                 if (SECRET_DEVICES > 0) {
                     progress(String.format(Locale.ROOT, "fleetpki: %,d more devices, each with a one-time enrollment secret and a CSR", SECRET_DEVICES));
-                    secretDevices(f, op, secrets, secretBodies);
+                    secretDevices(f, op, secrets, secretBodies, secretTexts);
                 }
                 f.store().credentials().addStation(new Station("bench-station", "ACTIVE", Fingerprints.of(stationCert), "bench"),
                         new AuditEvent(f.clock().instant(), op, AuditAction.STATION_ADD, "station:bench-station", Map.of()));
@@ -523,7 +555,7 @@ public final class EstLoadBench {
             }
             Thread.ofPlatform().daemon().start(() -> r.lines().forEach(l -> { }));
             List<byte[]> bodies = csrs.stream().map(c -> Base64.getEncoder().encode(c)).toList();
-            return new FleetpkiServer(home, p, port, kmf.getKeyManagers(), tmf.getTrustManagers(), bodies, secrets, secretBodies);
+            return new FleetpkiServer(home, p, port, kmf.getKeyManagers(), tmf.getTrustManagers(), bodies, secrets, secretBodies, secretTexts);
         }
 
         /**
@@ -531,7 +563,7 @@ public final class EstLoadBench {
          * way {@code fleetpki device add --enrollment-secret} does) and a CSR with the device's id.
          * One key pair signs all their CSRs: the server's work per enrollment is the same.
          */
-        static void secretDevices(Fleet f, Actor op, List<String> secrets, List<byte[]> bodies) throws Exception {
+        static void secretDevices(Fleet f, Actor op, List<String> secrets, List<byte[]> bodies, List<String[]> texts2) throws Exception {
             int n = SECRET_DEVICES;
             String[] texts = new String[n];
             List<Thread> reg = new ArrayList<>(n);
@@ -553,6 +585,7 @@ public final class EstLoadBench {
             for (int i = 0; i < n; i++) {
                 String id = "bench-s-" + i;
                 secrets.add("Basic " + Base64.getEncoder().encodeToString((id + ":" + texts[i]).getBytes(StandardCharsets.UTF_8)));
+                texts2.add(new String[] {id, texts[i]});
                 bodies.add(Base64.getEncoder().encode(new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + id),
                         kp.getPublic()).build(signer).getEncoded()));
             }
@@ -579,7 +612,7 @@ public final class EstLoadBench {
         public MiniHttp connect(Shape shape) throws IOException {
             boolean fresh = shape != Shape.KEPT_ALIVE;
             String host = fresh ? "device-" + connections.incrementAndGet() + ".bench.invalid" : "localhost";
-            SSLContext ctx = shape == Shape.NEW_SECRET ? anonymous : shared;
+            SSLContext ctx = shape.secret() ? anonymous : shared;
             SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(tcp(port), host, port, true);
             SSLParameters params = s.getSSLParameters();
             if (!fresh) {
@@ -596,7 +629,17 @@ public final class EstLoadBench {
         @Override
         public MiniHttp.Response enroll(MiniHttp http, int i, Shape shape) throws IOException {
             MiniHttp.Response r;
-            if (shape == Shape.NEW_SECRET) {
+            if (shape == Shape.SCEP_SECRET || shape == Shape.CMP_SECRET) {
+                int k = nextProtocolBody.getAndIncrement();
+                if (k >= protocolBodies.size()) {
+                    throw new IllegalStateException("all " + protocolBodies.size() + " prepared messages sent; run with a larger --protocol-messages");
+                }
+                r = shape == Shape.SCEP_SECRET ? http.post("/scep?operation=PKIOperation", "application/x-pki-message", protocolBodies.get(k), true)
+                        : http.post("/.well-known/cmp", "application/pkixcmp", protocolBodies.get(k), true);
+                if (!ok(r, shape)) {
+                    return r;
+                }
+            } else if (shape == Shape.NEW_SECRET) {
                 int k = nextSecret.getAndIncrement();
                 if (k >= secrets.size()) {
                     throw new IllegalStateException("all " + secrets.size() + " enrollment secrets used; run with a larger --secret-devices");
@@ -616,6 +659,70 @@ public final class EstLoadBench {
         @Override
         public boolean ok(MiniHttp.Response r) {
             return r.status() == 200 && r.body().length > 300;
+        }
+
+        @Override
+        public boolean ok(MiniHttp.Response r, Shape shape) {
+            return switch (shape) {
+                case SCEP_SECRET -> r.status() == 200 && ProtocolMessages.scepSuccess(r.body());
+                case CMP_SECRET -> r.status() == 200 && ProtocolMessages.cmpSuccess(r.body());
+                default -> ok(r);
+            };
+        }
+
+        /**
+         * Builds {@code n} requests of this protocol, each with the next unused device's one-time
+         * secret (the same pool the EST secret shape draws from), two threads at a time: SCEP
+         * PKCSReqs enveloped to the server's RA (from GetCACert) and signed by a throwaway RSA
+         * certificate, or CMP irs with a PBM MAC. One P-256 key is certified for all, as in the EST rows.
+         */
+        void prepare(Shape shape, int n) throws Exception {
+            int first = nextSecret.getAndAdd(n);
+            if (first + n > secretTexts.size()) {
+                throw new IllegalStateException("not enough secret devices for " + n + " " + shape.label + " messages; run with a larger --secret-devices");
+            }
+            progress(String.format(Locale.ROOT, "fleetpki: preparing %,d %s messages", n, shape.label));
+            KeyPair certified = KeyAlgorithm.EC_P256.generate();
+            X509Certificate ra = shape == Shape.SCEP_SECRET ? scepRa() : null;
+            KeyPair rsa = KeyAlgorithm.RSA_2048.generate();
+            Instant now = Instant.now();
+            X509Certificate self = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(new X500Name("CN=bench requester"),
+                    BigInteger.ONE, Date.from(now.minus(1, ChronoUnit.HOURS)), Date.from(now.plus(1, ChronoUnit.DAYS)), new X500Name("CN=bench requester"),
+                    rsa.getPublic()).build(new JcaContentSignerBuilder("SHA256withRSA").build(rsa.getPrivate())));
+            byte[][] built = new byte[n][];
+            List<Thread> workers = new ArrayList<>();
+            for (int w = 0; w < 2; w++) {
+                int ww = w;
+                workers.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        var signer = new JcaContentSignerBuilder("SHA256withECDSA").build(certified.getPrivate());
+                        for (int i = ww; i < n; i += 2) {
+                            String[] dev = secretTexts.get(first + i);
+                            built[i] = shape == Shape.SCEP_SECRET ? ProtocolMessages.scepPkcsReq(dev[0], dev[1], certified, signer, ra, self, rsa)
+                                    : ProtocolMessages.cmpIr(dev[0], dev[1], certified, signer);
+                        }
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }));
+            }
+            for (Thread t : workers) {
+                t.join();
+            }
+            protocolBodies.clear();
+            protocolBodies.addAll(Arrays.asList(built));
+            nextProtocolBody.set(0);
+        }
+
+        /** The RA certificate GetCACert returns (the server certifies it on the first SCEP request). */
+        private X509Certificate scepRa() throws Exception {
+            try (MiniHttp http = connect(Shape.NEW_SECRET)) {
+                MiniHttp.Response r = http.post("/scep?operation=GetCACert", "application/octet-stream", new byte[0], true); // the route answers POST too
+                var holder = (org.bouncycastle.cert.X509CertificateHolder) new org.bouncycastle.cms.CMSSignedData(r.body()).getCertificates()
+                        .getMatches(null).stream().filter(c -> ((org.bouncycastle.cert.X509CertificateHolder) c).getSubject().toString().contains("SCEP RA"))
+                        .findFirst().orElseThrow(() -> new IllegalStateException("GetCACert returned no RA certificate"));
+                return new JcaX509CertificateConverter().getCertificate(holder);
+            }
         }
 
         /** Certificates returned to clients so far (each one stored). */
