@@ -14,3 +14,13 @@ CREATE TABLE cmp_transaction (
     confirm_by   BIGINT
 );
 CREATE INDEX cmp_transaction_unconfirmed ON cmp_transaction (state, confirm_by);
+
+-- Nonces a protocol has seen (SCEP's senderNonce): a message sent again is a replay and is refused.
+-- Kept for 30 days (docs/scep.md), then forgotten by the server.
+CREATE TABLE seen_nonce (
+    scope   TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (scope, value)
+);
+CREATE INDEX seen_nonce_at ON seen_nonce (seen_at);

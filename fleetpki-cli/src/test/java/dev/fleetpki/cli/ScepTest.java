@@ -169,6 +169,16 @@ class ScepTest {
                     .build(new JcaContentSignerBuilder("SHA256withRSA").build(device.getPrivate())).getEncoded();
             assertThat(status(post(pkiMessage("19", csr, station, stationKey)))).as(c[0]).isEqualTo(c[1]);
         }
+        // a captured message sent again (the same senderNonce) is a replay: FAILURE badMessageCheck, nothing issued
+        assertThat(Cli.run(ts.home, "device", "add", "router-42", "--model", "router").exit()).isZero();
+        byte[] message = pkiMessage("19", new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=router-42"), device.getPublic())
+                .build(new JcaContentSignerBuilder("SHA256withRSA").build(device.getPrivate())).getEncoded(), station, stationKey);
+        assertThat(status(post(message))).isEqualTo("0");
+        long count = ts.fleet.store().certificates().certificateCount();
+        CMSSignedData replayed = post(message);
+        assertThat(status(replayed)).isEqualTo("2");
+        assertThat(failInfo(replayed)).isEqualTo("1");
+        assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(count);
     }
 
     @Test
@@ -226,7 +236,7 @@ class ScepTest {
         ASN1EncodableVector v = new ASN1EncodableVector();
         v.add(new Attribute(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.2"), new DERSet(new DERPrintableString(type))));
         v.add(new Attribute(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.7"), new DERSet(new DERPrintableString("renew-" + System.nanoTime()))));
-        v.add(new Attribute(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.5"), new DERSet(new DEROctetString(new byte[16]))));
+        v.add(new Attribute(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.5"), new DERSet(new DEROctetString(nonce()))));
         CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
         gen.addSignerInfoGenerator(new JcaSignerInfoGeneratorBuilder(new JcaDigestCalculatorProviderBuilder().build())
                 .setSignedAttributeGenerator(new DefaultSignedAttributeTableGenerator(new AttributeTable(v)))
@@ -247,5 +257,18 @@ class ScepTest {
     static String status(CMSSignedData rep) {
         return rep.getSignerInfos().getSigners().iterator().next().getSignedAttributes().get(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.3"))
                 .getAttrValues().getObjectAt(0).toString();
+    }
+
+    /** The CertRep's failInfo: 0 badAlg, 1 badMessageCheck, 2 badRequest, 3 badTime, 4 badCertId. */
+    static String failInfo(CMSSignedData rep) {
+        return rep.getSignerInfos().getSigners().iterator().next().getSignedAttributes().get(new ASN1ObjectIdentifier("2.16.840.1.113733.1.9.4"))
+                .getAttrValues().getObjectAt(0).toString();
+    }
+
+    /** A new random senderNonce, as every client message carries (the server refuses one it has seen). */
+    static byte[] nonce() {
+        byte[] n = new byte[16];
+        new java.security.SecureRandom().nextBytes(n);
+        return n;
     }
 }

@@ -221,6 +221,7 @@ public final class FleetServer implements AutoCloseable {
         sweeper.scheduleWithFixedDelay(() -> {
             try {
                 server.revokeUnconfirmedCmp(s.clock().instant());
+                s.nonces().forgetNonces(s.clock().instant().minus(NONCE_MEMORY));
             } catch (RuntimeException e) {
                 LOG.warn("cannot revoke unconfirmed CMP certificates: {}", e.getMessage());
             }
@@ -229,7 +230,9 @@ public final class FleetServer implements AutoCloseable {
         return server;
     }
 
-    /** How often certificates issued over CMP and not confirmed in time are looked for. */
+    /** How long a SCEP senderNonce is remembered against replay. */
+    static final Duration NONCE_MEMORY = Duration.ofDays(30);
+    /** How often certificates issued over CMP and not confirmed in time are looked for (and old nonces forgotten). */
     static final Duration CMP_SWEEP = Duration.ofSeconds(30);
     private CmpRoutes cmp;
     private ScheduledExecutorService cmpSweeper;

@@ -16,6 +16,7 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.HexFormat;
 import java.util.List;
 import org.bouncycastle.asn1.ASN1Sequence;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -172,6 +173,11 @@ final class ScepRoutes {
             }
             LOG.info("SCEP request {} refused: {}", f.request().transactionId(), f.getMessage());
             return ScepMessage.failure(f.request(), f.info(), ra.certificate(), ra.key());
+        }
+        // every message carries a new random senderNonce (RFC 8894 3.2.1.5): one seen before is a captured message sent again
+        if (!s.nonces().firstSeen("scep", HexFormat.of().formatHex(req.senderNonce()), s.clock().instant())) {
+            LOG.info("SCEP request {} refused: its senderNonce was seen before (a replay)", req.transactionId());
+            return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_MESSAGE_CHECK, ra.certificate(), ra.key());
         }
         if (req.type() == ScepMessage.Type.CERT_POLL) {
             return certPoll(req, profile, ra);

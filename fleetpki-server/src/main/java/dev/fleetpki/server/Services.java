@@ -13,6 +13,7 @@ import dev.fleetpki.server.scep.ScepRa;
 import dev.fleetpki.core.revocation.RevocationService;
 import dev.fleetpki.core.store.CertificateStore;
 import dev.fleetpki.core.store.CmpTransactionStore;
+import dev.fleetpki.core.store.NonceStore;
 import dev.fleetpki.core.store.CredentialStore;
 import dev.fleetpki.core.store.DeviceStore;
 import dev.fleetpki.core.store.RequestStore;
@@ -29,7 +30,8 @@ import java.time.Clock;
 public record Services(FleetConfig config, DeviceStore devices, CredentialStore credentials, RequestStore requests, CertificateStore certificates,
                        CaRegistry caRecords, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
                        RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment, FirmwareSigning firmware,
-                       ScepRa scepRa, EnrollmentSecrets secrets, CmpTransactionStore cmp) {
+                       ScepRa scepRa, EnrollmentSecrets secrets, CmpTransactionStore cmp,
+                       NonceStore nonces) {
     /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
@@ -41,6 +43,6 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
         return new Services(config, store.devices(), store.credentials(), store.requests(), store.certificates(), store, cas, observed, clock,
                 metrics, revocation, authorizer, new Enrollment(config, store.requests(), store.certificates(), store.devices(), observed, authorizer,
                 clock, metrics), new FirmwareSigning(store.signers(), store.certificates(), store, cas.keys(), config.signerPassphrase(), store, clock),
-                new ScepRa(config, store, store.revocation(), cas, clock), EnrollmentSecrets.of(config, cas.keys()), store.cmp());
+                new ScepRa(config, store, store.revocation(), cas, clock), EnrollmentSecrets.of(config, cas.keys()), store.cmp(), store.nonces());
     }
 }

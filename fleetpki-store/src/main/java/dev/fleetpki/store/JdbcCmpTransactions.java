@@ -4,6 +4,7 @@ import dev.fleetpki.core.CmpTransaction;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.store.CmpTransactionStore;
+import dev.fleetpki.core.store.NonceStore;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -12,8 +13,8 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
-/** CMP transactions on JDBC. */
-final class JdbcCmpTransactions implements CmpTransactionStore {
+/** CMP transactions and seen nonces on JDBC. */
+final class JdbcCmpTransactions implements CmpTransactionStore, NonceStore {
     private static final String COLUMNS = "id, device_id, credential, answer_type, state, server_nonce, request_id, serial, created_at, confirm_by";
     private final Jdbc jdbc;
 
@@ -72,6 +73,38 @@ final class JdbcCmpTransactions implements CmpTransactionStore {
     public List<CmpTransaction> unconfirmedCmpTransactions(Instant now, int limit) {
         return jdbc.query("SELECT " + COLUMNS + " FROM cmp_transaction WHERE state = 'ISSUED' AND confirm_by < ? ORDER BY confirm_by LIMIT ?",
                 JdbcCmpTransactions::row, now.toEpochMilli(), limit);
+    }
+
+    @Override
+    public boolean firstSeen(String scope, String value, Instant at) {
+        try {
+            jdbc.write("seen", tx -> {
+                try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO seen_nonce (scope, value, seen_at) VALUES (?,?,?)")) {
+                    ps.setString(1, scope);
+                    ps.setString(2, value);
+                    ps.setLong(3, at.toEpochMilli());
+                    ps.executeUpdate();
+                }
+            });
+            return true;
+        } catch (PkiException e) {
+            if (e.kind() == ErrorKind.CONFLICT) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public int forgetNonces(Instant before) {
+        int[] n = new int[1];
+        jdbc.write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM seen_nonce WHERE seen_at < ?")) {
+                ps.setLong(1, before.toEpochMilli());
+                n[0] = ps.executeUpdate();
+            }
+        });
+        return n[0];
     }
 
     private static void setInstant(PreparedStatement ps, int i, Instant at) throws SQLException {

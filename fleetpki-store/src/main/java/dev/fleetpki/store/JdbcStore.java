@@ -16,6 +16,7 @@ import dev.fleetpki.core.store.CredentialStore;
 import dev.fleetpki.core.store.DeviceStore;
 import dev.fleetpki.core.store.RequestStore;
 import dev.fleetpki.core.store.CmpTransactionStore;
+import dev.fleetpki.core.store.NonceStore;
 import dev.fleetpki.core.store.SignerStore;
 import java.security.cert.X509Certificate;
 import java.sql.PreparedStatement;
@@ -93,6 +94,11 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
 
     /** CMP transactions between their messages. */
     public CmpTransactionStore cmp() {
+        return cmp;
+    }
+
+    /** Nonces protocols have seen. */
+    public NonceStore nonces() {
         return cmp;
     }
 

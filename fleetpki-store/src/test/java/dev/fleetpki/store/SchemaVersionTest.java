@@ -44,6 +44,7 @@ class SchemaVersionTest {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // as a store left by the previous version looks: no V8 table, history ending at 7
             s.execute("DROP TABLE cmp_transaction");
+            s.execute("DROP TABLE seen_nonce");
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();

@@ -445,6 +445,13 @@ class StoreContractTest {
         assertThat(s.cmp().updateCmpTransaction(issued, issued.with(CmpTransaction.State.CONFIRMED, "n3", null, "01ab", null))).isTrue();
         assertThat(s.cmp().unconfirmedCmpTransactions(t0.plusSeconds(301), 10)).isEmpty();
         assertThat(s.cmp().cmpTransaction("ffff")).isEmpty();
+
+        // nonces: seen once per scope, forgotten after a while
+        assertThat(s.nonces().firstSeen("scep", "aa", t0)).isTrue();
+        assertThat(s.nonces().firstSeen("scep", "aa", t0.plusSeconds(1))).as("a replay").isFalse();
+        assertThat(s.nonces().firstSeen("other", "aa", t0)).as("another scope").isTrue();
+        assertThat(s.nonces().forgetNonces(t0.plusSeconds(1))).isEqualTo(2);
+        assertThat(s.nonces().firstSeen("scep", "aa", t0.plusSeconds(2))).as("forgotten").isTrue();
     }
 
     private static void exec(JdbcStore s, String sql) throws Exception {
