@@ -217,7 +217,7 @@ final class CmpRoutes {
      * the device its senderKID names; a signature must verify with the first extraCert, which must
      * be a credential (the rest of extraCerts are its chain).
      */
-    private Authenticated authenticate(Exchange ex, boolean consumeSecret) throws Failure {
+    private Authenticated authenticate(Exchange ex) throws Failure {
         Request r = ex.request;
         if (r.protection() != CmpMessage.Protection.SIGNATURE) {
             if (r.senderKid() == null || r.senderKid().isBlank()) {
@@ -231,13 +231,12 @@ final class CmpRoutes {
                         + "'; ask the operator for a new one (fleetpki device secret " + r.senderKid() + ")", r);
             }
             ex.reply = new Protector.Mac(text); // from here on, answers carry a MAC with the same secret
-            EnrollmentCredential cred;
-            try {
-                cred = consumeSecret ? credentials.enrollmentSecret(r.senderKid(), new String(text)) : new EnrollmentCredential.Secret(secret);
-            } catch (HttpProblem e) {
-                throw new Failure(PKIFailureInfo.notAuthorized, e.getMessage(), r);
+            // the MAC proved the secret, of this device; it must still be unused and unexpired (a genm does not use it up)
+            if (!secret.usableAt(s.clock().instant())) {
+                throw new Failure(PKIFailureInfo.notAuthorized, "this enrollment secret was already used or has expired; ask the operator for a new "
+                        + "one (fleetpki device secret " + secret.deviceId() + ")", r);
             }
-            return new Authenticated(cred, "secret:" + secret.id(), secret.deviceId());
+            return new Authenticated(new EnrollmentCredential.Secret(secret), "secret:" + secret.id(), secret.deviceId());
         }
         X509Certificate[] chain = chain(r);
         if (!CmpMessage.signatureValid(r, chain[0])) {
@@ -331,7 +330,7 @@ final class CmpRoutes {
         Request r = ex.request;
         int type = r.bodyType();
         boolean renewal = type == PKIBody.TYPE_KEY_UPDATE_REQ;
-        Authenticated who = authenticate(ex, true);
+        Authenticated who = authenticate(ex);
         if (renewal && !(who.credential() instanceof EnrollmentCredential.Renewal)) {
             throw new Failure(PKIFailureInfo.notAuthorized, "a kur is signed with the device's current certificate from this CA (openssl cmp -cert "
                     + "CURRENT.pem -key CURRENT.key)", r);
@@ -569,11 +568,12 @@ final class CmpRoutes {
 
     /**
      * genm (RFC 9483 4.3): CA certificates, the root CA update, the current CRLs. The caller must
-     * be authenticated (any credential; the secret is not used up), as the answers are public.
+     * be authenticated (any credential; an unused secret stays unused, a used one is refused),
+     * though the answers are public.
      */
     private byte[] general(Exchange ex, Profile profile) throws Failure {
         Request r = ex.request;
-        authenticate(ex, false);
+        authenticate(ex);
         InfoTypeAndValue[] asked;
         try {
             asked = GenMsgContent.getInstance(r.message().getBody().getContent()).toInfoTypeAndValueArray();

@@ -218,7 +218,11 @@ public final class ScepMessage {
             }
             JceKeyTransEnvelopedRecipient r = new JceKeyTransEnvelopedRecipient(key);
             if (provider != null) {
+                // a token key (SunPKCS11) recovers the content-encryption key by RSA decryption in the token; the content is
+                // then decrypted in software, which needs that key's bytes, not a token object the software provider cannot use
                 r.setProvider(provider);
+                r.setMustProduceEncodableUnwrappedKey(true);
+                r.setContentProvider(dev.fleetpki.kms.Crypto.bc());
             }
             content = ri.getContent(r);
         } catch (CMSException | IOException | CertificateEncodingException | RuntimeException e) {

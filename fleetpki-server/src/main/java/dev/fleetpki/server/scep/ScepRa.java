@@ -13,7 +13,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The SCEP registration authority of the issuing CA that signs a SCEP label's profile: its newest
@@ -37,8 +39,28 @@ public final class ScepRa {
         this.clock = clock;
     }
 
-    /** The RA (certificate, key, and the chain above it) for requests to {@code caName}'s certificates. */
-    public synchronized CertificateAuthority forCa(String caName) {
+    /** How long a chosen RA is used before the CA records are read again (a revoked RA is replaced within this). */
+    static final Duration RECHECK = Duration.ofSeconds(60);
+
+    private record Chosen(CertificateAuthority ra, Instant checkedAt) {}
+
+    private final Map<String, Chosen> chosen = new ConcurrentHashMap<>();
+
+    /**
+     * The RA (certificate, key, and the chain above it) for requests to {@code caName}'s
+     * certificates. The choice is kept for {@link #RECHECK}: every SCEP and CMP request needs the
+     * RA, and reading the CA records and their revocation for each one serialized them all.
+     */
+    public CertificateAuthority forCa(String caName) {
+        Instant now = clock.instant();
+        Chosen c = chosen.get(caName);
+        if (c != null && now.isBefore(c.checkedAt().plus(RECHECK)) && now.isBefore(c.ra().certificate().getNotAfter().toInstant().minus(RENEW_BEFORE))) {
+            return c.ra();
+        }
+        return choose(caName);
+    }
+
+    private synchronized CertificateAuthority choose(String caName) {
         Instant now = clock.instant();
         Optional<CaRecord> current = registry.cas().stream()
                 .filter(c -> c.role() == CaRole.SCEP_RA && caName.equals(c.parent()))
@@ -46,6 +68,8 @@ public final class ScepRa {
                 .filter(c -> revocations.caRevokedAt(c.name()).isEmpty())
                 .max(Comparator.comparing(c -> c.certificate().getNotBefore()));
         CaRecord rec = current.orElseGet(() -> new Ceremony(config, cas.keys(), registry, clock, Actor.system()).certifyScepRa(caName));
-        return cas.get(rec.name());
+        CertificateAuthority ra = cas.get(rec.name());
+        chosen.put(caName, new Chosen(ra, now));
+        return ra;
     }
 }
