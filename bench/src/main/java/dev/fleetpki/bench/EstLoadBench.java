@@ -224,12 +224,11 @@ public final class EstLoadBench {
         for (Row r : rows) {
             String ratio = "";
             if (r.server.equals("fleetpki") && r.paced == 0) {
-                if (r.shape == Shape.SCEP_SECRET || r.shape == Shape.CMP_SECRET) {
-                    ratio = rows.stream().filter(o -> o.server.equals("fleetpki") && o.shape == Shape.NEW_SECRET && o.clients == r.clients && o.paced == 0)
-                            .findFirst().map(o -> String.format(Locale.ROOT, "%.2f of EST's", r.perSecond / o.perSecond)).orElse("");
-                }
                 Shape ref = r.shape.secret() ? Shape.NEW_CONNECTION : r.shape;
-                ratio = rows.stream().filter(o -> o.server.equals("cfssl") && o.shape == ref && o.clients == r.clients).findFirst()
+                ratio = r.shape == Shape.SCEP_SECRET || r.shape == Shape.CMP_SECRET
+                        ? rows.stream().filter(o -> o.server.equals("fleetpki") && o.shape == Shape.NEW_SECRET && o.clients == r.clients && o.paced == 0)
+                                .findFirst().map(o -> String.format(Locale.ROOT, "%.2f of EST's", r.perSecond / o.perSecond)).orElse("")
+                        : rows.stream().filter(o -> o.server.equals("cfssl") && o.shape == ref && o.clients == r.clients).findFirst()
                         .map(o -> String.format(Locale.ROOT, "%.2f", r.perSecond / o.perSecond)).orElse("");
             }
             md.append(String.format(Locale.ROOT, "| %s | %s | %d%s | %,.0f | %.2f | %.2f | %.2f | %.2f | %d | %d%s | %s | %s |%n", r.server, r.shape.label,

@@ -370,4 +370,36 @@ class CmpTest {
                 .isEqualTo(PKIFailureInfo.transactionIdInUse);
         assertThat(ts.fleet.store().cmp().cmpTransaction(HexFormat.of().formatHex(tid)).orElseThrow().deviceId()).isEqualTo("cmp-b2");
     }
+
+    /** A certConf in transaction {@code tid} confirming a certificate by this hash, MAC'd with the secret. */
+    static byte[] certConf(String device, String secret, byte[] tid, byte[] recipNonce, byte[] hash) throws Exception {
+        var status = new org.bouncycastle.asn1.cmp.CertStatus(hash, BigInteger.ZERO);
+        return new ProtectedPKIMessageBuilder(PKIHeader.CMP_2000, new GeneralName(new X500Name("CN=" + device)), new GeneralName(new X500Name("CN=fleetpki")))
+                .setTransactionID(tid)
+                .setSenderNonce(random(16))
+                .setRecipNonce(recipNonce)
+                .setSenderKID(device.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                .setBody(new PKIBody(PKIBody.TYPE_CERT_CONFIRM, org.bouncycastle.asn1.cmp.CertConfirmContent.getInstance(
+                        new org.bouncycastle.asn1.DERSequence(status))))
+                .build(new PKMACBuilder(new JcePKMACValuesCalculator().setProvider(new BouncyCastleProvider())).setIterationCount(500)
+                        .build(secret.toCharArray()))
+                .toASN1Structure().getEncoded();
+    }
+
+    @Test
+    void aCertConfForAnotherCertificateOrWithAStaleNonceLeavesTheCertificateWaitingToBeRevoked() throws Exception {
+        String secret = secret("cmp-b3");
+        byte[] tid = random(16);
+        PKIMessage ip = post(ir("cmp-b3", secret, false, 500, tid, new Date()));
+        assertThat(type(ip)).isEqualTo(String.valueOf(PKIBody.TYPE_INIT_REP));
+        byte[] serverNonce = ip.getHeader().getSenderNonce().getOctets();
+        assertThat(failInfo(post(certConf("cmp-b3", secret, tid, random(16), new byte[32])))).as("a recipNonce that is not the server's")
+                .isEqualTo(PKIFailureInfo.badRecipientNonce);
+        assertThat(failInfo(post(certConf("cmp-b3", secret, tid, serverNonce, new byte[32])))).as("another certificate's hash")
+                .isEqualTo(PKIFailureInfo.badCertId);
+        CmpTransaction t = ts.fleet.store().cmp().cmpTransaction(HexFormat.of().formatHex(tid)).orElseThrow();
+        assertThat(t.state()).as("still waiting for a valid certConf").isEqualTo(CmpTransaction.State.ISSUED);
+        ts.server.revokeUnconfirmedCmp(Instant.now().plus(Duration.ofMinutes(6)));
+        assertThat(ts.fleet.store().certificates().certificate(t.serial()).orElseThrow().revoked()).isTrue();
+    }
 }

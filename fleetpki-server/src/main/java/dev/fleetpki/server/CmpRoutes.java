@@ -180,8 +180,10 @@ final class CmpRoutes {
             };
         } catch (Failure f) {
             LOG.info("CMP request {} refused: {}", r.transactionHex(), f.getMessage());
-            if (ex.transaction != null) {
-                moveOn(ex.transaction, ex.transaction.with(CmpTransaction.State.FAILED, null, ex.transaction.requestId(), ex.transaction.serial(), null));
+            // a refused request ends its transaction; a refused certConf or pollReq leaves it as it was: an issued certificate
+            // still waits for a valid certConf (and is revoked without one), a pending request can still be polled
+            if (ex.transaction != null && ex.transaction.state() == CmpTransaction.State.OPEN) {
+                moveOn(ex.transaction, ex.transaction.with(CmpTransaction.State.FAILED, null, null, null, null));
             }
             return answer(ex, CmpMessage.error(f.failInfo(), f.getMessage()), List.of(), false);
         }

@@ -77,11 +77,7 @@ public final class FleetServer implements AutoCloseable {
      * For servers whose certificate fleetpki issued (not one given with --tls-keystore).
      */
     public void watchIdentity(Services s, String hostname, Actor actor) {
-        var exec = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "fleetpki-server-identity");
-            t.setDaemon(true);
-            return t;
-        });
+        var exec = daemonScheduler("fleetpki-server-identity");
         exec.scheduleWithFixedDelay(() -> {
             try {
                 refreshIdentity(s, hostname, actor);
@@ -213,11 +209,7 @@ public final class FleetServer implements AutoCloseable {
         }
         FleetServer server = new FleetServer(app, holder[0], sslHolder[0], List.copyOf(routes), tls);
         server.cmp = cmp[0];
-        var sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "fleetpki-cmp-confirmations");
-            t.setDaemon(true);
-            return t;
-        });
+        var sweeper = daemonScheduler("fleetpki-cmp-confirmations");
         sweeper.scheduleWithFixedDelay(() -> {
             try {
                 server.revokeUnconfirmedCmp(s.clock().instant());
@@ -228,6 +220,15 @@ public final class FleetServer implements AutoCloseable {
         }, CMP_SWEEP.toMillis(), CMP_SWEEP.toMillis(), TimeUnit.MILLISECONDS);
         server.cmpSweeper = sweeper;
         return server;
+    }
+
+    /** A scheduler on one daemon thread of this name (it never keeps the JVM alive). */
+    private static ScheduledExecutorService daemonScheduler(String name) {
+        return Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** How long a SCEP senderNonce is remembered against replay. */
