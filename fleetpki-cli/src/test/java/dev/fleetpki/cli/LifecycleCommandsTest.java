@@ -234,6 +234,7 @@ class LifecycleCommandsTest {
                   deviceRate: -1
                   ratePeriod: soon
                   wildcard: true
+                  cmpImplicitConfirm: sometimes
                 """);
         Cli.Result r = Cli.run(home, "config", "check");
         assertThat(r.exit()).isEqualTo(78);
@@ -249,6 +250,7 @@ class LifecycleCommandsTest {
                 .contains("profiles.mystery.kind: missing").contains("profiles.colour: must be a map")
                 .contains("profiles.sensor.renewWithSameKey: must be true or false")
                 .contains("enrollment.fleets.sensor-v2.accept: 'password' is not a credential kind")
+                .contains("enrollment.cmpImplicitConfirm: must be true or false")
                 .contains("enrollment.fleets.sensor-v2.otherwise: 'ignore' must be pending")
                 .contains("enrollment.deviceRate: must be a whole number >= 0").contains("enrollment.ratePeriod: ")
                 .contains("enrollment.wildcard: unknown setting")

@@ -182,6 +182,17 @@ class ScepTest {
     }
 
     @Test
+    void getNextCaCertSaysThereIsNoRolloverAndGetCaCapsDoesNotOfferIt() throws Exception {
+        HttpResponse<String> next = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/scep?operation=GetNextCACert")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(next.statusCode()).isEqualTo(404);
+        assertThat(next.body()).contains("no CA rollover is under way");
+        HttpResponse<String> caps = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/scep?operation=GetCACaps")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(caps.body()).contains("Renewal").doesNotContain("GetNextCACert");
+    }
+
+    @Test
     void aPendingRequestIsPolledUntilAnOperatorApprovesIt() throws Exception {
         Cli.Result added = Cli.run(ts.home, "device", "add", "pend-1", "--model", "pend", "--enrollment-secret");
         assertThat(added.exit()).as(added.all()).isZero();

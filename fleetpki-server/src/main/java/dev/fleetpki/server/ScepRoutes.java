@@ -78,6 +78,9 @@ final class ScepRoutes {
                 byte[] message = post ? ctx.bodyAsBytes() : mime(ctx.queryParam("message"));
                 ctx.contentType("application/x-pki-message").result(pkiOperation(message, profile));
             }
+            // RFC 8894 4.7: the next CA's certificate during a CA rollover; there is none (GetCACaps does not offer it)
+            case "GetNextCACert" -> throw new HttpProblem(404, "no-next-ca", "No CA rollover", "no CA rollover is under way, so there is no "
+                    + "next CA certificate; GetCACaps does not list GetNextCACert");
             default -> throw new HttpProblem(400, "bad-operation", "Unknown SCEP operation", "operation must be GetCACaps, GetCACert or "
                     + "PKIOperation (RFC 8894 4), not '" + operation + "'");
         }

@@ -317,16 +317,16 @@ public final class ConfigLoader {
         int stationRate = rate(n, "stationRate", d.stationRate());
         Duration period = parse(n, "ratePeriod", "enrollment.ratePeriod", "1m", Durations::parse);
         Duration secretValidity = parse(n, "secretValidity", "enrollment.secretValidity", "7d", Durations::parse);
+        JsonNode implicit = n.path("cmpImplicitConfirm");
+        if (!implicit.isMissingNode() && !implicit.isBoolean()) {
+            errors.add("enrollment.cmpImplicitConfirm: must be true or false");
+        }
         if (period == null || secretValidity == null) {
             return d;
         }
         if (secretValidity.compareTo(EnrollmentPolicy.MAX_SECRET_VALIDITY) > 0 || secretValidity.compareTo(Duration.ofMinutes(1)) < 0) {
             errors.add("enrollment.secretValidity: " + Durations.format(secretValidity) + " is outside 1m.."
                     + Durations.format(EnrollmentPolicy.MAX_SECRET_VALIDITY) + "; a one-time secret is for the next enrollment, not a standing credential");
-        }
-        JsonNode implicit = n.path("cmpImplicitConfirm");
-        if (!implicit.isMissingNode() && !implicit.isBoolean()) {
-            errors.add("enrollment.cmpImplicitConfirm: must be true or false");
         }
         return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity, implicit.asBoolean(false));
     }
