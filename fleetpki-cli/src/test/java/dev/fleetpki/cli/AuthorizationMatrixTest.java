@@ -420,6 +420,7 @@ public class AuthorizationMatrixTest {
             Map.entry("token enable", false), Map.entry("token revoke", false), Map.entry("export trust-bundle", false),
             Map.entry("signer add", true), Map.entry("signer rotate", true), // code-signing certificates, through the authorizer's signer step
             Map.entry("firmware sign", true), // a firmware signature, through the authorizer's firmware step
+            Map.entry("cloud verification-cert", true), // a cloud-verification certificate, through the authorizer's operator step
             Map.entry("signer list", false), Map.entry("signer revoke", false),
             Map.entry("audit verify", false), Map.entry("audit checkpoint", false), Map.entry("audit head", false), Map.entry("audit list", false),
             Map.entry("help", false)));
@@ -446,6 +447,12 @@ public class AuthorizationMatrixTest {
         assertThat(Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", B, "--profile", "sub-ca").exit()).isEqualTo(77);
         assertThat(Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", B, "--profile", "ocsp-signing").exit()).isEqualTo(77);
         assertThat(Cli.run(ts.home, "sign", "--csr", csr.toString(), "--device", B).exit()).isZero();
+        // cloud verification-cert: an operator, for a cloud-verification profile only
+        long issuedBefore = ts.fleet.store().certificates().certificateCount();
+        assertThat(Cli.run(ts.home, "cloud", "verification-cert", "--code", "ABC123", "--profile", "device").exit()).isNotZero();
+        assertThat(Cli.run(ts.home, "cloud", "verification-cert", "--code", "ABC123", "--profile", "sub-ca").exit()).isEqualTo(77);
+        assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(issuedBefore);
+        assertThat(Cli.run(ts.home, "cloud", "verification-cert", "--code", "ABC123").exit()).isZero();
         // request approve: an operator's approval issues the pending request's own device and profile
         String id = pendingRequest();
         Cli.Result approved = Cli.run(ts.home, "request", "approve", id);
