@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fleetpki.cli.Cli;
 import dev.fleetpki.cli.Proc;
 import dev.fleetpki.cli.TestHome;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -29,11 +28,7 @@ class ScepCmpPkcs11Test {
 
     @Test
     void theRaKeyIsMadeInTheTokenAndOpensAndSignsThere() throws Exception {
-        Map<String, String> env = TestHome.softHsmToken(home, "fleet");
-        Files.writeString(home.resolve("pin.txt"), "1234\n");
-        TestHome.write(home, "ecdsa-p256", null, null);
-        Files.writeString(home.resolve("fleetpki.yaml"), Files.readString(home.resolve("fleetpki.yaml")).replace("      algorithm: ecdsa-p256\n",
-                "      algorithm: ecdsa-p256\n      key: \"pkcs11:token=fleet;object=issuing-2026?module-path=" + MODULE + "&pin-source=file:pin.txt\"\n"));
+        Map<String, String> env = TestHome.withIssuingKeyOnToken(home);
         Cli.inChildJvm(home, env, "init");
         String[] added = Cli.inChildJvm(home, env, "device", "add", "p11-router", "--enrollment-secret").trim().split("\n");
         String secret = added[added.length - 1];

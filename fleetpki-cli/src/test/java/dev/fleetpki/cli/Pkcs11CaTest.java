@@ -22,13 +22,7 @@ class Pkcs11CaTest {
 
     @Test
     void issuingCaKeyLivesInTheTokenAndSigns() throws Exception {
-        Map<String, String> env = TestHome.softHsmToken(home, "fleet");
-        Files.writeString(home.resolve("pin.txt"), "1234\n");
-        TestHome.write(home, "ecdsa-p256", null, null);
-        String yaml = Files.readString(home.resolve("fleetpki.yaml")).replace(
-                "      algorithm: ecdsa-p256\n",
-                "      algorithm: ecdsa-p256\n      key: \"pkcs11:token=fleet;object=issuing-2026?module-path=" + MODULE + "&pin-source=file:pin.txt\"\n");
-        Files.writeString(home.resolve("fleetpki.yaml"), yaml);
+        Map<String, String> env = TestHome.withIssuingKeyOnToken(home);
 
         assertThat(cli(env, "init")).contains("issuing");
         assertThat(home.resolve("keys/issuing.p8")).doesNotExist();

@@ -58,6 +58,20 @@ public final class TestHome {
      * A fresh SoftHSM2 token (user PIN 1234) with its store in {@code dir/tokens}; returns the
      * environment that points SoftHSM at it (it reads SOFTHSM2_CONF, so token work runs in a child process).
      */
+    /**
+     * A test home whose issuing CA key is made in the SoftHSM2 token labelled {@code fleet} (object
+     * issuing-2026, PIN 1234 in pin.txt); returns the environment that finds the token.
+     */
+    public static java.util.Map<String, String> withIssuingKeyOnToken(Path home) throws IOException {
+        java.util.Map<String, String> env = softHsmToken(home, "fleet");
+        Files.writeString(home.resolve("pin.txt"), "1234\n");
+        write(home, "ecdsa-p256", null, null);
+        Files.writeString(home.resolve("fleetpki.yaml"), Files.readString(home.resolve("fleetpki.yaml")).replace("      algorithm: ecdsa-p256\n",
+                "      algorithm: ecdsa-p256\n      key: \"pkcs11:token=fleet;object=issuing-2026?module-path=" + SOFTHSM_MODULE
+                        + "&pin-source=file:pin.txt\"\n"));
+        return env;
+    }
+
     public static java.util.Map<String, String> softHsmToken(Path dir, String label) throws IOException {
         assertThat(Path.of(SOFTHSM_MODULE)).as("SoftHSM2 (apt-get install softhsm2)").exists();
         Path conf = dir.resolve("softhsm2.conf");
