@@ -229,6 +229,30 @@ class CmpTest {
     }
 
     @Test
+    void irSignedByAFactoryStationForDevicesOfItsFleetOnly() throws Exception {
+        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-keyout",
+                "line-c.key", "-out", "line-c.pem", "-subj", "/CN=line-c");
+        assertThat(Cli.run(ts.home, "station", "add", "line-c", "--certificate", dir.resolve("line-c.pem").toString(), "--fleet", "gateway").exit())
+                .isZero();
+        assertThat(Cli.run(ts.home, "device", "add", "cmp-g1", "--model", "gateway").exit()).isZero();
+        assertThat(Cli.run(ts.home, "device", "add", "cmp-c1", "--model", "camera").exit()).isZero();
+        Path k = key("cmp-g1");
+        Path c = dir.resolve("cmp-g1.pem");
+        // openssl cmp leaves a self-signed protection certificate out of extraCerts (it adds its certificate with
+        // X509_ADD_FLAG_NO_SS), and the server knows a station by its certificate's fingerprint only: -extracerts sends it
+        Proc.Result ok = cmp("-cmd", "ir", "-cert", "line-c.pem", "-key", "line-c.key", "-extracerts", "line-c.pem", "-newkey", k.toString(),
+                "-subject", "/CN=cmp-g1", "-certout", c.toString());
+        assertThat(ok.exit()).as(ok.output()).isZero();
+        assertThat(subject(c)).isEqualTo("subject=CN = cmp-g1");
+        // a device of another fleet: refused, nothing issued
+        Proc.Result outside = cmp("-cmd", "ir", "-cert", "line-c.pem", "-key", "line-c.key", "-extracerts", "line-c.pem", "-newkey", k.toString(),
+                "-subject", "/CN=cmp-c1", "-certout", dir.resolve("cmp-c1.pem").toString());
+        assertThat(outside.exit()).isNotZero();
+        assertThat(outside.output()).contains("notAuthorized");
+        assertThat(dir.resolve("cmp-c1.pem")).doesNotExist();
+    }
+
+    @Test
     void aPendingRequestIsPolledUntilAnOperatorApprovesIt() throws Exception {
         String secret = secret("cmp-p1", "--model", "pend");
         Path k = key("cmp-p1");
