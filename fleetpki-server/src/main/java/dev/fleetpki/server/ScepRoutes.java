@@ -177,11 +177,6 @@ final class ScepRoutes {
             LOG.info("SCEP request {} refused: {}", f.request().transactionId(), f.getMessage());
             return ScepMessage.failure(f.request(), f.info(), ra.certificate(), ra.key());
         }
-        // every message carries a new random senderNonce (RFC 8894 3.2.1.5): one seen before is a captured message sent again
-        if (!s.nonces().firstSeen("scep", HexFormat.of().formatHex(req.senderNonce()), s.clock().instant())) {
-            LOG.info("SCEP request {} refused: its senderNonce was seen before (a replay)", req.transactionId());
-            return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_MESSAGE_CHECK, ra.certificate(), ra.key());
-        }
         if (req.type() == ScepMessage.Type.CERT_POLL) {
             return certPoll(req, profile, ra);
         }
@@ -192,6 +187,12 @@ final class ScepRoutes {
         try {
             UntrustedCsr csr = UntrustedCsr.parse(req.content());
             EnrollmentCredential cred = credential(req, csr, req.type() == ScepMessage.Type.RENEWAL_REQ);
+            // every message carries a new random senderNonce (RFC 8894 3.2.1.5): one seen before is a captured message sent
+            // again. Remembered once the credential is accepted, so that only authenticated requests add to the table
+            if (!s.nonces().firstSeen("scep", HexFormat.of().formatHex(req.senderNonce()), s.clock().instant())) {
+                LOG.info("SCEP request {} refused: its senderNonce was seen before (a replay)", req.transactionId());
+                return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_MESSAGE_CHECK, ra.certificate(), ra.key());
+            }
             boolean renewal = cred instanceof EnrollmentCredential.Renewal;
             Enrollment.Outcome outcome = enrollment.enroll(cred, csr, profile.name(), null, renewal ? "scep-renewal" : "scep", renewal);
             return switch (outcome) {
