@@ -144,13 +144,11 @@ final class CmpRoutes {
     /** One exchange: the request, and how its answer is protected (signed by the RA until the request proves a secret). */
     private static final class Exchange {
         final Request request;
-        final CertificateAuthority ra;
         Protector reply;
         CmpTransaction transaction;
 
         Exchange(Request request, CertificateAuthority ra) {
             this.request = request;
-            this.ra = ra;
             this.reply = new Protector.Signature(ra.certificate(), ra.key());
         }
     }
@@ -190,17 +188,16 @@ final class CmpRoutes {
     }
 
     private byte[] answer(Exchange ex, PKIBody body, List<X509Certificate> extraCerts, boolean implicitConfirm) {
-        return CmpMessage.answer(ex.request, body, ex.reply, extraCerts, implicitConfirm, s.clock().instant(), null);
+        return CmpMessage.answer(ex.request, body, ex.reply, extraCerts, implicitConfirm, s.clock().instant()).der();
     }
 
     /** An answer whose senderNonce the transaction remembers (the client's next message echoes it). */
     private byte[] answer(Exchange ex, PKIBody body, List<X509Certificate> extraCerts, boolean implicitConfirm, CmpTransaction next) {
-        byte[][] nonce = new byte[1][];
-        byte[] out = CmpMessage.answer(ex.request, body, ex.reply, extraCerts, implicitConfirm, s.clock().instant(), nonce);
-        CmpTransaction withNonce = next.with(next.state(), HexFormat.of().formatHex(nonce[0]), next.requestId(), next.serial(), next.confirmBy());
+        CmpMessage.Answer out = CmpMessage.answer(ex.request, body, ex.reply, extraCerts, implicitConfirm, s.clock().instant());
+        CmpTransaction withNonce = next.with(next.state(), HexFormat.of().formatHex(out.senderNonce()), next.requestId(), next.serial(), next.confirmBy());
         moveOn(ex.transaction, withNonce);
         ex.transaction = withNonce;
-        return out;
+        return out.der();
     }
 
     private void moveOn(CmpTransaction read, CmpTransaction next) {
@@ -227,8 +224,8 @@ final class CmpRoutes {
             }
             EnrollmentSecret secret = s.credentials().newestEnrollmentSecret(r.senderKid()).orElseThrow(() -> new Failure(
                     PKIFailureInfo.notAuthorized, "the MAC does not verify with a one-time secret of device '" + r.senderKid() + "'", r));
-            char[] text = s.secrets().text(secret).toCharArray();
-            if (!CmpMessage.macValid(r, text)) {
+            char[] text = macSecret(r, secret);
+            if (text == null) {
                 throw new Failure(PKIFailureInfo.notAuthorized, "the MAC does not verify with a one-time secret of device '" + r.senderKid()
                         + "'; ask the operator for a new one (fleetpki device secret " + r.senderKid() + ")", r);
             }
@@ -240,11 +237,7 @@ final class CmpRoutes {
             }
             return new Authenticated(new EnrollmentCredential.Secret(secret), "secret:" + secret.id(), secret.deviceId());
         }
-        X509Certificate[] chain = chain(r);
-        if (!CmpMessage.signatureValid(r, chain[0])) {
-            throw new Failure(PKIFailureInfo.badMessageCheck, "the protection signature does not verify with the first certificate in extraCerts "
-                    + "(RFC 9483 3.2: the protection certificate comes first)", r);
-        }
+        X509Certificate[] chain = signedBy(r);
         try {
             return new Authenticated(credentials.signerCertificate(chain), "certificate:" + Fingerprints.of(chain[0]), null);
         } catch (HttpProblem e) {
@@ -252,23 +245,23 @@ final class CmpRoutes {
         }
     }
 
-    private static X509Certificate[] chain(Request r) throws Failure {
-        X509Certificate first = r.protectionCertificate();
-        if (first == null) {
+    /** The secret's text when the request's MAC verifies with it, else null. */
+    private char[] macSecret(Request r, EnrollmentSecret secret) {
+        char[] text = s.secrets().text(secret).toCharArray();
+        return r.protection() != CmpMessage.Protection.SIGNATURE && CmpMessage.macValid(r, text) ? text : null;
+    }
+
+    /** The protection certificate and the rest of extraCerts, once the request's signature verifies with the first. */
+    private static X509Certificate[] signedBy(Request r) throws Failure {
+        List<X509Certificate> chain = r.extraCertificates();
+        if (chain.isEmpty()) {
             throw new Failure(PKIFailureInfo.badMessageCheck, "a signature-protected request carries its protection certificate first in extraCerts", r);
         }
-        List<X509Certificate> all = new ArrayList<>();
-        all.add(first);
-        CMPCertificate[] extra = r.message().getExtraCerts();
-        for (int i = 1; i < extra.length && i < 8; i++) {
-            try {
-                all.add(new org.bouncycastle.cert.jcajce.JcaX509CertificateConverter().getCertificate(
-                        new org.bouncycastle.cert.X509CertificateHolder(extra[i].getX509v3PKCert())));
-            } catch (Exception e) {
-                // not an X.509 certificate: not part of the chain
-            }
+        if (!CmpMessage.signatureValid(r, chain.getFirst())) {
+            throw new Failure(PKIFailureInfo.badMessageCheck, "the protection signature does not verify with the first certificate in extraCerts "
+                    + "(RFC 9483 3.2: the protection certificate comes first)", r);
         }
-        return all.toArray(X509Certificate[]::new);
+        return chain.toArray(X509Certificate[]::new);
     }
 
     /** A later message of a transaction must be protected by what protected its first. */
@@ -277,19 +270,18 @@ final class CmpRoutes {
         if (t.credential().startsWith("secret:")) {
             EnrollmentSecret secret = s.credentials().enrollmentSecret(t.credential().substring("secret:".length())).orElseThrow(() -> new Failure(
                     PKIFailureInfo.badMessageCheck, "the transaction's secret is gone", r));
-            char[] text = s.secrets().text(secret).toCharArray();
-            if (r.protection() == CmpMessage.Protection.SIGNATURE || !CmpMessage.macValid(r, text)) {
+            char[] text = macSecret(r, secret);
+            if (text == null) {
                 throw new Failure(PKIFailureInfo.badMessageCheck, "this message is not protected by the MAC that protected the transaction's request", r);
             }
             ex.reply = new Protector.Mac(text);
             return;
         }
-        X509Certificate[] chain = chain(r);
-        String fp = Fingerprints.of(chain[0]);
+        String fp = Fingerprints.of(signedBy(r)[0]);
         boolean same = t.credential().equals("certificate:" + fp);
         boolean issued = t.serial() != null && s.certificates().certificate(t.serial()).map(c -> Fingerprints.of(c.issued().certificate()).equals(fp))
                 .orElse(false);
-        if (!(same || issued) || !CmpMessage.signatureValid(r, chain[0])) {
+        if (!(same || issued)) {
             throw new Failure(PKIFailureInfo.badMessageCheck, "this message is not signed by the certificate that signed the transaction's request "
                     + "(or the one it issued)", r);
         }
@@ -362,11 +354,7 @@ final class CmpRoutes {
             throw new Failure(PKIFailureInfo.badDataFormat, "the certificate request does not parse", r);
         }
         String device = who.deviceId() != null ? who.deviceId() : deviceOf(who.credential(), csr);
-        begin(ex, who, answerType, device);
-        if (who.deviceId() != null && csr.commonName() != null && !who.deviceId().equals(csr.commonName())) {
-            throw new Failure(PKIFailureInfo.badCertTemplate, "the request's subject CN '" + csr.commonName() + "' is not the device the secret is for ('"
-                    + who.deviceId() + "')", r);
-        }
+        begin(ex, who, answerType, device); // a CN that is not the device is refused (and audited) by the pipeline: badCertTemplate
         Enrollment.Outcome outcome;
         try {
             outcome = enrollment.enroll(who.credential(), csr, profile.name(), null, renewal ? "cmp-renewal" : "cmp", renewal);
@@ -402,7 +390,7 @@ final class CmpRoutes {
     private byte[] issued(Exchange ex, int answerType, BigInteger certReqId, IssuedCertificate c) {
         boolean implicit = ex.request.implicitConfirm() && implicitConfirmAllowed;
         Instant now = s.clock().instant();
-        List<X509Certificate> chain = s.cas().chainFrom(s.caRecords().ca(c.caName()).orElseThrow());
+        List<X509Certificate> chain = caChain(c.caName());
         CMPCertificate[] caPubs = null;
         if (ex.reply instanceof Protector.Mac && !chain.isEmpty()) { // the device has no trust anchor yet: the root comes in caPubs (RFC 9483 4.1.5)
             caPubs = new CMPCertificate[] {new CMPCertificate(Certificate.getInstance(der(chain.getLast())))};
@@ -480,10 +468,7 @@ final class CmpRoutes {
         if (r.protection() != CmpMessage.Protection.SIGNATURE) {
             throw new Failure(PKIFailureInfo.notAuthorized, "a revocation request is signed by the certificate to revoke, or by an operator's", r);
         }
-        X509Certificate[] chain = chain(r);
-        if (!CmpMessage.signatureValid(r, chain[0])) {
-            throw new Failure(PKIFailureInfo.badMessageCheck, "the protection signature does not verify with the first certificate in extraCerts", r);
-        }
+        X509Certificate[] chain = signedBy(r);
         RevDetails[] details;
         try {
             details = RevReqContent.getInstance(r.message().getBody().getContent()).toRevDetailsArray();
@@ -583,7 +568,7 @@ final class CmpRoutes {
             throw new Failure(PKIFailureInfo.badDataFormat, "the genm content does not parse", r);
         }
         String caName = s.pipeline().issuerFor(profile);
-        List<X509Certificate> chain = s.cas().chainFrom(s.caRecords().ca(caName).orElseThrow());
+        List<X509Certificate> chain = caChain(caName);
         List<InfoTypeAndValue> out = new ArrayList<>();
         ASN1EncodableVector unsupported = new ASN1EncodableVector();
         for (InfoTypeAndValue itv : asked.length == 0 ? new InfoTypeAndValue[] {new InfoTypeAndValue(IT_CA_CERTS)} : asked) {
@@ -607,6 +592,15 @@ final class CmpRoutes {
             out.add(new InfoTypeAndValue(IT_UNSUPPORTED, new DERSequence(unsupported)));
         }
         return answer(ex, new PKIBody(PKIBody.TYPE_GEN_REP, new GenRepContent(out.toArray(InfoTypeAndValue[]::new))), List.of(), false);
+    }
+
+    /** A CA's certificate and those above it, from the CA directory (kept in memory, not read from the store per request). */
+    private List<X509Certificate> caChain(String caName) {
+        CertificateAuthority ca = s.cas().get(caName);
+        List<X509Certificate> chain = new ArrayList<>();
+        chain.add(ca.certificate());
+        chain.addAll(ca.chain());
+        return chain;
     }
 
     private static ASN1Encodable certs(List<X509Certificate> chain) {

@@ -55,12 +55,22 @@ public final class FleetServer implements AutoCloseable {
     private volatile ServerIdentity.Loaded identity;
 
     private FleetServer(Javalin app, ServerConnector connector, SslContextFactory.Server ssl, List<String> routes,
-                        ServerIdentity.Loaded identity) {
+                        ServerIdentity.Loaded identity, CmpRoutes cmp, Services s) {
         this.app = app;
         this.connector = connector;
         this.ssl = ssl;
         this.routes = routes;
         this.identity = identity;
+        this.cmp = cmp;
+        this.cmpSweeper = daemonScheduler("fleetpki-cmp-confirmations");
+        cmpSweeper.scheduleWithFixedDelay(() -> {
+            try {
+                revokeUnconfirmedCmp(s.clock().instant());
+                s.nonces().forgetNonces(s.clock().instant().minus(NONCE_MEMORY));
+            } catch (RuntimeException e) {
+                LOG.warn("cannot revoke unconfirmed CMP certificates or forget old SCEP nonces: {}", e.getMessage());
+            }
+        }, CMP_SWEEP.toMillis(), CMP_SWEEP.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Every route this server serves, as {@code METHOD /path/{param}}: what the authorization matrix test must cover. */
@@ -207,19 +217,7 @@ public final class FleetServer implements AutoCloseable {
             throw new PkiException(ErrorKind.CONFIG, "cannot listen on " + bind + ":" + port + " (" + rootMessage(e)
                     + "); is another server using the port? choose one with --port", e);
         }
-        FleetServer server = new FleetServer(app, holder[0], sslHolder[0], List.copyOf(routes), tls);
-        server.cmp = cmp[0];
-        var sweeper = daemonScheduler("fleetpki-cmp-confirmations");
-        sweeper.scheduleWithFixedDelay(() -> {
-            try {
-                server.revokeUnconfirmedCmp(s.clock().instant());
-                s.nonces().forgetNonces(s.clock().instant().minus(NONCE_MEMORY));
-            } catch (RuntimeException e) {
-                LOG.warn("cannot revoke unconfirmed CMP certificates: {}", e.getMessage());
-            }
-        }, CMP_SWEEP.toMillis(), CMP_SWEEP.toMillis(), TimeUnit.MILLISECONDS);
-        server.cmpSweeper = sweeper;
-        return server;
+        return new FleetServer(app, holder[0], sslHolder[0], List.copyOf(routes), tls, cmp[0], s);
     }
 
     /** A scheduler on one daemon thread of this name (it never keeps the JVM alive). */
@@ -235,8 +233,8 @@ public final class FleetServer implements AutoCloseable {
     static final Duration NONCE_MEMORY = Duration.ofDays(30);
     /** How often certificates issued over CMP and not confirmed in time are looked for (and old nonces forgotten). */
     static final Duration CMP_SWEEP = Duration.ofSeconds(30);
-    private CmpRoutes cmp;
-    private ScheduledExecutorService cmpSweeper;
+    private final CmpRoutes cmp;
+    private final ScheduledExecutorService cmpSweeper;
 
     /**
      * Revokes the certificates issued over CMP whose certConf is overdue at {@code asOf} (RFC
@@ -419,9 +417,7 @@ public final class FleetServer implements AutoCloseable {
         if (identityWatch != null) {
             identityWatch.shutdownNow();
         }
-        if (cmpSweeper != null) {
-            cmpSweeper.shutdownNow();
-        }
+        cmpSweeper.shutdownNow();
         app.stop();
     }
 }

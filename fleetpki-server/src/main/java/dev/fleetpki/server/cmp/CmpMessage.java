@@ -11,6 +11,7 @@ import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Date;
 import java.util.List;
@@ -66,6 +67,8 @@ public final class CmpMessage {
     public static final int MAX_ITERATIONS = 100_000;
     /** How far a request's messageTime may be from the server's clock (badTime outside). */
     public static final Duration MAX_CLOCK_SKEW = Duration.ofMinutes(10);
+    /** How many extraCerts are read as the protection certificate's chain. */
+    static final int MAX_CHAIN = 8;
     /** transactionID and senderNonce lengths RFC 9483 3.1 asks for (128 bits). */
     static final int MIN_NONCE_BYTES = 16;
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -104,17 +107,24 @@ public final class CmpMessage {
             return java.util.HexFormat.of().formatHex(transactionId);
         }
 
-        /** The first extraCert (RFC 9483 3.3: the protection certificate), or null. */
-        public X509Certificate protectionCertificate() {
+        /**
+         * The protection certificate (RFC 9483 3.3: the first extraCert), then the others that are
+         * X.509 certificates, at most {@value #MAX_CHAIN}; empty when the first is none.
+         */
+        public List<X509Certificate> extraCertificates() {
             CMPCertificate[] extra = message.getExtraCerts();
-            if (extra == null || extra.length == 0 || !extra[0].isX509v3PKCert()) {
-                return null;
+            List<X509Certificate> out = new ArrayList<>();
+            for (int i = 0; extra != null && i < extra.length && out.size() < MAX_CHAIN; i++) {
+                try {
+                    out.add(new JcaX509CertificateConverter().getCertificate(new X509CertificateHolder(extra[i].getX509v3PKCert())));
+                } catch (CertificateException | RuntimeException e) {
+                    if (i == 0) {
+                        return List.of(); // no protection certificate
+                    }
+                    // not an X.509 certificate: not part of the chain
+                }
             }
-            try {
-                return new JcaX509CertificateConverter().getCertificate(new X509CertificateHolder(extra[0].getX509v3PKCert()));
-            } catch (CertificateException e) {
-                return null;
-            }
+            return out;
         }
     }
 
@@ -261,18 +271,17 @@ public final class CmpMessage {
         record Signature(X509Certificate certificate, SigningKey key) implements Protector {}
     }
 
+    /** An answer's DER and the senderNonce it carries (the client's next message in the transaction echoes it). */
+    public record Answer(byte[] der, byte[] senderNonce) {}
+
     /**
      * An answer to a request: the same transactionID, the request's senderNonce as recipNonce, a
-     * new senderNonce (returned through {@code nonceOut} when given), the protection, the
-     * certificates in extraCerts (the RA's first when signed), and implicitConfirm when granted.
+     * new senderNonce, the protection, the certificates in extraCerts (the RA's first when
+     * signed), and implicitConfirm when granted.
      */
-    public static byte[] answer(Request r, PKIBody body, Protector p, List<X509Certificate> extraCerts, boolean implicitConfirm, Instant now,
-                                byte[][] nonceOut) {
+    public static Answer answer(Request r, PKIBody body, Protector p, List<X509Certificate> extraCerts, boolean implicitConfirm, Instant now) {
         byte[] nonce = new byte[MIN_NONCE_BYTES];
         RANDOM.nextBytes(nonce);
-        if (nonceOut != null) {
-            nonceOut[0] = nonce;
-        }
         try {
             GeneralName sender = p instanceof Protector.Signature s
                     ? new GeneralName(X500Name.getInstance(s.certificate().getSubjectX500Principal().getEncoded()))
@@ -301,7 +310,7 @@ public final class CmpMessage {
                 case Protector.Mac mac -> b.build(macLike(r, mac.secret()));
                 case Protector.Signature s -> b.build(s.key().contentSigner());
             };
-            return out.toASN1Structure().getEncoded("DER");
+            return new Answer(out.toASN1Structure().getEncoded("DER"), nonce);
         } catch (IOException | CMPException | CertificateEncodingException | OperatorCreationException e) {
             throw new IllegalStateException("cannot build the CMP answer: " + e.getMessage(), e);
         }

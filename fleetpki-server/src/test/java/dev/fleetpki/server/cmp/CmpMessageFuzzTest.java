@@ -19,9 +19,9 @@ class CmpMessageFuzzTest {
         try {
             CmpMessage.Request r = CmpMessage.read(data, Instant.now());
             if (r.protection() == CmpMessage.Protection.SIGNATURE) {
-                var cert = r.protectionCertificate();
-                if (cert != null) {
-                    CmpMessage.signatureValid(r, cert);
+                var chain = r.extraCertificates();
+                if (!chain.isEmpty()) {
+                    CmpMessage.signatureValid(r, chain.getFirst());
                 }
             } else {
                 CmpMessage.macValid(r, SECRET);

@@ -63,12 +63,12 @@ class CmpMessageTest {
             assertEquals("dev-1", r.senderKid());
             assertTrue(CmpMessage.macValid(r, SECRET), r.protection().name());
             assertFalse(CmpMessage.macValid(r, "another".toCharArray()), r.protection().name());
-            byte[][] answerNonce = new byte[1][];
-            PKIMessage answer = PKIMessage.getInstance(CmpMessage.answer(r, new PKIBody(PKIBody.TYPE_CONFIRM, DERNull.INSTANCE),
-                    new CmpMessage.Protector.Mac(SECRET), List.of(), false, Instant.now(), answerNonce));
+            CmpMessage.Answer a = CmpMessage.answer(r, new PKIBody(PKIBody.TYPE_CONFIRM, DERNull.INSTANCE), new CmpMessage.Protector.Mac(SECRET),
+                    List.of(), false, Instant.now());
+            PKIMessage answer = PKIMessage.getInstance(a.der());
             assertEquals(new org.bouncycastle.asn1.DEROctetString(tid), answer.getHeader().getTransactionID());
             assertEquals(new org.bouncycastle.asn1.DEROctetString(nonce), answer.getHeader().getRecipNonce());
-            assertEquals(new org.bouncycastle.asn1.DEROctetString(answerNonce[0]), answer.getHeader().getSenderNonce());
+            assertEquals(new org.bouncycastle.asn1.DEROctetString(a.senderNonce()), answer.getHeader().getSenderNonce());
             ProtectedPKIMessage p = new ProtectedPKIMessage(new GeneralPKIMessage(answer));
             boolean ok = r.protection() == CmpMessage.Protection.PBM ? p.verify(new PKMACBuilder(new JcePKMACValuesCalculator().setProvider(BC)), SECRET)
                     : p.verify(new JcePBMac1CalculatorProviderBuilder().setProvider(BC).build(), SECRET);
