@@ -233,6 +233,7 @@ class LifecycleCommandsTest {
                     sensor-v2: {accept: [manufacturer, password], otherwise: ignore}
                   deviceRate: -1
                   ratePeriod: soon
+                  secretValidity: 200d
                   wildcard: true
                   cmpImplicitConfirm: sometimes
                 """);
@@ -251,6 +252,7 @@ class LifecycleCommandsTest {
                 .contains("profiles.sensor.renewWithSameKey: must be true or false")
                 .contains("enrollment.fleets.sensor-v2.accept: 'password' is not a credential kind")
                 .contains("enrollment.cmpImplicitConfirm: must be true or false")
+                .contains("enrollment.secretValidity: 200d is outside 1m..90d")
                 .contains("enrollment.fleets.sensor-v2.otherwise: 'ignore' must be pending")
                 .contains("enrollment.deviceRate: must be a whole number >= 0").contains("enrollment.ratePeriod: ")
                 .contains("enrollment.wildcard: unknown setting")

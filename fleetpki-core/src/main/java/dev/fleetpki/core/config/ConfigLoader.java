@@ -321,12 +321,14 @@ public final class ConfigLoader {
         if (!implicit.isMissingNode() && !implicit.isBoolean()) {
             errors.add("enrollment.cmpImplicitConfirm: must be true or false");
         }
-        if (period == null || secretValidity == null) {
-            return d;
-        }
-        if (secretValidity.compareTo(EnrollmentPolicy.MAX_SECRET_VALIDITY) > 0 || secretValidity.compareTo(Duration.ofMinutes(1)) < 0) {
+        // every setting is checked before any is given up on, so that config check reports all errors at once
+        if (secretValidity != null && (secretValidity.compareTo(EnrollmentPolicy.MAX_SECRET_VALIDITY) > 0
+                || secretValidity.compareTo(Duration.ofMinutes(1)) < 0)) {
             errors.add("enrollment.secretValidity: " + Durations.format(secretValidity) + " is outside 1m.."
                     + Durations.format(EnrollmentPolicy.MAX_SECRET_VALIDITY) + "; a one-time secret is for the next enrollment, not a standing credential");
+        }
+        if (period == null || secretValidity == null) {
+            return d;
         }
         return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity, implicit.asBoolean(false));
     }
