@@ -18,8 +18,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "ca", mixinStandardHelpOptions = true, description = "List CAs; move issuing CAs to and from an offline root; revoke a sub-CA.",
-        subcommands = {CaCommand.ListCas.class, CaCommand.Csr.class, CaCommand.Sign.class, CaCommand.Import.class, CaCommand.Revoke.class})
+@Command(name = "ca", mixinStandardHelpOptions = true,
+        description = "List CAs; move issuing CAs to and from an offline root; roll a CA over to a new key; revoke a sub-CA.",
+        subcommands = {CaCommand.ListCas.class, CaCommand.Csr.class, CaCommand.Sign.class, CaCommand.Import.class, CaCommand.Rollover.class,
+            CaCommand.Revoke.class})
 final class CaCommand {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List the CAs in the store.")
     static final class ListCas implements Callable<Integer> {
@@ -95,6 +97,82 @@ final class CaCommand {
             }
             return 0;
         }
+    }
+
+    @Command(name = "rollover", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Replace a root, issuing or code-signing CA with a successor that has a new key, before the old one expires, "
+                    + "in recorded steps: key, certified (a new root is cross-signed both ways), published, switched, retired.",
+                "Each run performs the steps not done yet, up to --to; a run cut short is run again and continues. "
+                    + "Publish first and switch later, once devices have fetched the new anchors (docs/rollover.md)."})
+    static final class Rollover implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--name", required = true, description = "the CA to replace (fleetpki ca list)") String name;
+        @Option(names = "--to", defaultValue = "published", paramLabel = "STEP",
+                description = "the last step to perform: key, certified, published, switched, retired (default: ${DEFAULT-VALUE})") String to;
+        @Option(names = "--dry-run", description = "show the plan and where the rollover stands; change nothing") boolean dryRun;
+        @Option(names = "--new-name", description = "the successor's name (default: NAME-2, or the next number)") String newName;
+        @Option(names = "--subject", description = "the successor's subject (default: the old one with G2, G3... after its CN)") String subject;
+        @Option(names = "--algorithm", description = "the successor's key algorithm (default: the old CA's): ecdsa-p256, ecdsa-p384, ed25519, "
+                + "rsa-2048, rsa-3072, rsa-4096, ml-dsa-65") String algorithm;
+
+        @Override
+        public Integer call() {
+            var until = dev.fleetpki.core.Rollover.Step.parse(to);
+            try (Fleet f = home.open()) {
+                var rollover = new dev.fleetpki.core.CaRollover(f.config(), f.cas(), f.store(), f.store().certificates(), f.clock(), home.actor());
+                var options = new dev.fleetpki.core.CaRollover.Options(newName, subject,
+                        algorithm == null ? null : dev.fleetpki.kms.KeyAlgorithm.parse(algorithm));
+                var plan = rollover.plan(name, options);
+                System.out.println("Rollover of " + plan.role().configName() + " CA '" + name + "' to '" + plan.newName() + "' (" + plan.newSubject() + "):");
+                for (var st : plan.steps()) {
+                    String mark = st.done() ? "done" : st.step().compareTo(until) <= 0 ? (dryRun ? "would" : "to do") : "later";
+                    System.out.printf("  %-6s %-9s %s%n", mark, st.step().wireName(), st.what());
+                }
+                if (dryRun) {
+                    System.out.println("Dry run: nothing changed.");
+                    return 0;
+                }
+                if (plan.steps().stream().allMatch(st -> st.done() || st.step().compareTo(until) > 0)) {
+                    System.out.println("Nothing to do up to step " + until.wireName() + ".");
+                    return 0;
+                }
+                System.out.println("Performing:");
+                var done = rollover.perform(name, options, until, line -> System.out.println("  " + line));
+                System.out.println("The rollover of '" + name + "' is at step " + done.step().wireName() + ".");
+                if (done.atLeast(dev.fleetpki.core.Rollover.Step.CERTIFIED)) {
+                    writeCertificates(f, done);
+                }
+                switch (done.step()) {
+                    case KEY, CERTIFIED -> System.out.println("Next: fleetpki ca rollover --name " + name + " --to published");
+                    case PUBLISHED -> System.out.println("Next, once devices have fetched the new CA certificates (EST cacerts; "
+                            + "restart 'fleetpki serve' to load the new CA): fleetpki ca rollover --name " + name + " --to switched");
+                    case SWITCHED -> System.out.println(done.role() == dev.fleetpki.core.config.CaRole.ROOT
+                            ? "Next: roll over each issuing CA under the new root (fleetpki ca rollover --name ISSUING --to switched); "
+                                    + "retire '" + name + "' after its last certificate has expired (--to retired)"
+                            : "Running servers switch within seconds. Retire '" + name + "' after its last certificate has expired (--to retired).");
+                    case RETIRED -> { }
+                }
+            }
+            return 0;
+        }
+    }
+
+    /** The successor's certificate, and a root's cross certificates, beside the ceremony's in ca/ (public files, rewritten as they are). */
+    static void writeCertificates(Fleet f, dev.fleetpki.core.Rollover r) {
+        Path dir = f.config().home().resolve("ca");
+        List<String> wrote = new java.util.ArrayList<>();
+        java.util.Map<String, X509Certificate> files = new java.util.LinkedHashMap<>();
+        files.put(r.newName() + ".pem", f.store().ca(r.newName()).orElseThrow().certificate());
+        if (r.newWithOld() != null) {
+            files.put(r.newName() + "-by-" + r.oldName() + ".pem", r.newWithOld());
+            files.put(r.oldName() + "-by-" + r.newName() + ".pem", r.oldWithNew());
+        }
+        for (var e : files.entrySet()) {
+            Pem.writePublicFile(dir.resolve(e.getKey()), Certs.pem(e.getValue()).getBytes(StandardCharsets.US_ASCII));
+            wrote.add(e.getKey());
+        }
+        System.out.println("Certificates in " + dir + ": " + String.join(", ", wrote)
+                + (r.newWithOld() != null ? " (NEW-by-OLD: the new root certified by the old one; OLD-by-NEW: the other way)" : ""));
     }
 
     @Command(name = "revoke", mixinStandardHelpOptions = true,

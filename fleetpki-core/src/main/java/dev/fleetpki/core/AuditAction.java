@@ -10,6 +10,8 @@ public enum AuditAction {
     CA_CREATE("ca.create"),
     /** A CA certificate imported (an offline root's, a signed issuing CA's). */
     CA_IMPORT("ca.import"),
+    /** A step of a CA rollover (fleetpki ca rollover): the step, the old and the new CA in the detail. */
+    CA_ROLLOVER("ca.rollover"),
     /** A CA of this store signed a subordinate CA whose key lives elsewhere. */
     CA_SIGN_SUBORDINATE("ca.sign-subordinate"),
     /** A subordinate CA (or the OCSP signer) revoked. */

@@ -19,4 +19,15 @@ public interface CaRegistry {
      * can then be revoked here ({@code fleetpki revoke SERIAL}) and is listed on this CA's CRL.
      */
     void recordSubordinate(X509Certificate cert, String issuerName, AuditEvent event);
+
+    /** Every CA rollover begun in this store, oldest first. */
+    List<Rollover> rollovers();
+
+    /**
+     * Records that a rollover reached {@code next.step()}, with what that step made (the successor's
+     * CA record, cross certificates recorded as certificates of their issuers) and its audit event, in
+     * one transaction. CONFLICT unless the stored step is still {@code expected} (null: no rollover of
+     * {@code next.oldName()} yet), so two operators cannot perform the same step twice.
+     */
+    void saveRollover(Rollover next, Rollover.Step expected, List<CaRecord> newCas, List<Rollover.Signed> signed, AuditEvent event);
 }

@@ -121,7 +121,7 @@ public final class Ceremony {
             throw new PkiException(ErrorKind.CONFIG, "fleetpki.yaml has no ceremony.ocsp section, so OCSP answers are signed by the CA keys; "
                     + "add one to have delegated OCSP signers");
         }
-        return certifyDelegate(caName, subCaSpec(caName), "an OCSP signer", CaRole.OCSP, ProfileKind.OCSP_SIGNING, base.name(), base.subject(),
+        return certifyDelegate(caName, storedSubCaSpec(caName), "an OCSP signer", CaRole.OCSP, ProfileKind.OCSP_SIGNING, base.name(), base.subject(),
                 base.algorithm(), base.key(), base.passphrase(), base.validity());
     }
 
@@ -134,7 +134,7 @@ public final class Ceremony {
      * signing key (docs/scep.md).
      */
     public CaRecord certifyScepRa(String caName) {
-        CaSpec caSpec = subCaSpec(caName);
+        CaSpec caSpec = storedSubCaSpec(caName);
         if (caSpec.role() != CaRole.ISSUING) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + caName + "' is not an issuing CA; SCEP issues device certificates from an issuing CA");
         }
@@ -272,6 +272,19 @@ public final class Ceremony {
         return records;
     }
 
+    /** A sub-CA of the store, from fleetpki.yaml or (a rollover successor) from its record. */
+    private CaSpec storedSubCaSpec(String name) {
+        if (config.ca(name).isPresent()) {
+            return subCaSpec(name);
+        }
+        CaRecord rec = registry.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name + "' in the store"));
+        if (rec.role() != CaRole.ISSUING && rec.role() != CaRole.CODE_SIGNING) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "CA '" + name + "' is " + rec.role().configName()
+                    + "; only issuing and code-signing CAs certify OCSP signers and SCEP RAs");
+        }
+        return CaSpecs.of(config, registry, rec);
+    }
+
     private CaSpec subCaSpec(String name) {
         CaSpec spec = config.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name
                 + "' in fleetpki.yaml's ceremony section"));
@@ -282,7 +295,7 @@ public final class Ceremony {
         return spec;
     }
 
-    private SigningKey create(CaSpec spec) {
+    SigningKey create(CaSpec spec) {
         try {
             SigningKey k = keys.create(spec.key(), spec.algorithm(), spec.passphrase());
             if (spec.key().isFile()) {
@@ -294,7 +307,12 @@ public final class Ceremony {
         }
     }
 
-    private void removeCreatedFiles() {
+    /** Forgets the key files created so far: they certify something now and must stay. */
+    void keepCreatedFiles() {
+        createdFiles.clear();
+    }
+
+    void removeCreatedFiles() {
         for (Path p : createdFiles) {
             try {
                 Files.deleteIfExists(p);
@@ -305,8 +323,18 @@ public final class Ceremony {
         createdFiles.clear();
     }
 
-    private X509Certificate sign(ProfileKind kind, X509Certificate issuer, String issuerName, SigningKey issuerKey, CaSpec spec,
-                                 PublicKey subjectKey, Instant now) {
+    X509Certificate sign(ProfileKind kind, X509Certificate issuer, String issuerName, SigningKey issuerKey, CaSpec spec,
+                         PublicKey subjectKey, Instant now) {
+        return sign(kind, 0, issuer, issuerName, issuerKey, spec, subjectKey, now);
+    }
+
+    /**
+     * Signs a CA-side certificate for {@code spec} and lints it; {@code issuer} null makes it
+     * self-signed. {@code pathLength} -1 leaves a CA certificate without a path length limit (a
+     * root-to-root cross certificate, which has a whole hierarchy below it).
+     */
+    X509Certificate sign(ProfileKind kind, int pathLength, X509Certificate issuer, String issuerName, SigningKey issuerKey, CaSpec spec,
+                         PublicKey subjectKey, Instant now) {
         Instant notBefore = now.minusSeconds(300);
         Instant notAfter = now.plus(spec.validity());
         if (issuer != null) {
@@ -318,7 +346,7 @@ public final class Ceremony {
                 notBefore = issuer.getNotBefore().toInstant();
             }
         }
-        X509v3CertificateBuilder b = CertificateTemplate.build(kind, 0, issuer, issuerName, Dn.parse(spec.subject()), List.of(),
+        X509v3CertificateBuilder b = CertificateTemplate.build(kind, pathLength, issuer, issuerName, Dn.parse(spec.subject()), List.of(),
                 subjectKey, SerialNumbers.next(), notBefore, notAfter, urls, spec.role() == CaRole.ISSUING ? spec : null);
         X509CertificateHolder h = b.build(issuerKey.contentSigner());
         X509Certificate c = IssuancePipeline.toX509(h);

@@ -106,7 +106,7 @@ public final class CertificateTemplate {
             if (ca) {
                 // RFC 5280 4.2.1.9: critical in CA certificates.
                 b.addExtension(Extension.basicConstraints, true,
-                        issuer == null ? new BasicConstraints(true) : new BasicConstraints(pathLength));
+                        issuer == null || pathLength < 0 ? new BasicConstraints(true) : new BasicConstraints(pathLength));
                 b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature));
             } else {
                 int ku = KeyUsage.digitalSignature;

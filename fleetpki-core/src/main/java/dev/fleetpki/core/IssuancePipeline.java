@@ -217,14 +217,17 @@ public final class IssuancePipeline {
 
     private String issuerName(IssuanceRequest req, Profile profile) {
         if (req.caName() != null) {
-            return req.caName();
+            return cas.current(req.caName());
         }
         return issuerFor(profile);
     }
 
-    /** The CA that signs for this profile unless a request names one (the profile's issuer, else the default issuing CA). */
+    /**
+     * The CA that signs for this profile unless a request names one (the profile's issuer, else the
+     * default issuing CA), or its successor once a CA rollover switched issuance to it.
+     */
     public String issuerFor(Profile profile) {
-        return config.issuerOf(profile);
+        return cas.current(config.issuerOf(profile));
     }
 
     private record Names(X500Name subject, List<GeneralName> sans) {}

@@ -1,11 +1,8 @@
 package dev.fleetpki.core;
 
-import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.config.CaSpec;
 import dev.fleetpki.core.config.FleetConfig;
-import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.KeyManager;
-import dev.fleetpki.kms.KeyRef;
 import dev.fleetpki.kms.KeyStoreFailure;
 import dev.fleetpki.kms.SigningKey;
 import java.security.cert.X509Certificate;
@@ -36,6 +33,44 @@ public final class StoredCaDirectory implements CaDirectory {
         return keys;
     }
 
+    /** How long the rollover records read for {@link #current} are used before they are read again. */
+    static final java.time.Duration ROLLOVER_RECHECK = java.time.Duration.ofSeconds(5);
+
+    private record Switched(Map<String, String> successor, long readAtNanos) {}
+
+    private volatile Switched switched;
+
+    /**
+     * The CA that signs new certificates in {@code name}'s place: {@code name} itself, or the successor
+     * a rollover switched issuance to (and its successor, and so on). A running server sees a switch
+     * made by {@code fleetpki ca rollover} within {@link #ROLLOVER_RECHECK}.
+     */
+    @Override
+    public String current(String name) {
+        Switched sw = switched;
+        long now = System.nanoTime();
+        if (sw == null || now - sw.readAtNanos() > ROLLOVER_RECHECK.toNanos()) {
+            Map<String, String> m = new java.util.HashMap<>();
+            for (Rollover r : registry.rollovers()) {
+                if (r.atLeast(Rollover.Step.SWITCHED)) {
+                    m.put(r.oldName(), r.newName());
+                }
+            }
+            sw = new Switched(Map.copyOf(m), now);
+            switched = sw;
+        }
+        String at = name;
+        for (int guard = 0; guard < 64 && sw.successor().containsKey(at); guard++) {
+            at = sw.successor().get(at);
+        }
+        return at;
+    }
+
+    /** Forgets the rollover records read, so the next {@link #current} reads them (after a rollover step in this process). */
+    public void rolloversChanged() {
+        switched = null;
+    }
+
     @Override
     public CertificateAuthority get(String name) {
         CertificateAuthority ca = open.get(name);
@@ -50,7 +85,7 @@ public final class StoredCaDirectory implements CaDirectory {
     private CertificateAuthority load(String name) {
         CaRecord rec = registry.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name
                 + "' in the store; run the ceremony (fleetpki init) or import it (fleetpki ca import)"));
-        CaSpec spec = config.ca(name).orElseGet(() -> delegatedOcspSpec(rec));
+        CaSpec spec = CaSpecs.of(config, registry, rec);
         SigningKey key;
         try {
             key = keys.open(spec.key(), spec.passphrase());
@@ -62,26 +97,6 @@ public final class StoredCaDirectory implements CaDirectory {
                     + "fleetpki.yaml names the wrong key");
         }
         return new CertificateAuthority(name, rec.role(), rec.certificate(), chain(rec), key);
-    }
-
-    /**
-     * An OCSP signer certified after the ceremony (Ceremony.certifyOcspSigner) is not in
-     * fleetpki.yaml: its key is where its record says, opened with ceremony.ocsp's passphrase.
-     */
-    private CaSpec delegatedOcspSpec(CaRecord rec) {
-        if (rec.role() == CaRole.SCEP_RA) { // Ceremony.certifyScepRa: the key where its record says, with its CA's passphrase
-            CaSpec parent = config.ca(rec.parent()).orElseThrow(() -> new PkiException(ErrorKind.CONFIG, "SCEP RA '" + rec.name()
-                    + "' belongs to CA '" + rec.parent() + "', which fleetpki.yaml no longer names"));
-            return new CaSpec(rec.name(), rec.role(), rec.certificate().getSubjectX500Principal().getName(), KeyAlgorithm.RSA_2048,
-                    KeyRef.parse(rec.keyRef()), parent.passphrase(), ProfileKind.SCEP_RA.defaultValidity(), List.of(), List.of(), List.of());
-        }
-        CaSpec base = config.ocsp();
-        if (rec.role() != CaRole.OCSP || base == null) {
-            throw new PkiException(ErrorKind.CONFIG, "CA '" + rec.name() + "' is in the store but not in fleetpki.yaml's ceremony section; "
-                    + "add it there so its key can be found");
-        }
-        return new CaSpec(rec.name(), rec.role(), base.subject(), base.algorithm(), KeyRef.parse(rec.keyRef()),
-                base.passphrase(), base.validity(), List.of(), List.of(), List.of());
     }
 
     /** A CA's certificate, then the certificates above it up to the root: what a relying party needs for its certificates. */

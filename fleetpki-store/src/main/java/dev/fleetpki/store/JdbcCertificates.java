@@ -64,6 +64,13 @@ final class JdbcCertificates implements CertificateStore {
         return jdbc.queryOne("SELECT COUNT(*) FROM certificate", rs -> rs.getLong(1)).orElse(0L);
     }
 
+    @Override
+    public Optional<Instant> lastExpiry(String caName) {
+        List<Optional<Instant>> l = jdbc.query("SELECT MAX(not_after) FROM certificate WHERE ca = ?",
+                rs -> Optional.ofNullable(Jdbc.instant(rs, 1)), caName);
+        return l.isEmpty() ? Optional.empty() : l.getFirst();
+    }
+
 
     /** Records a revocation (time and reason) with its audit event. */
     @Override

@@ -9,6 +9,7 @@ import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuanceLedger;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Rollover;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.store.AuditLog;
 import dev.fleetpki.core.store.CertificateStore;
@@ -19,6 +20,7 @@ import dev.fleetpki.core.store.CmpTransactionStore;
 import dev.fleetpki.core.store.NonceStore;
 import dev.fleetpki.core.store.SignerStore;
 import java.security.cert.X509Certificate;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -173,6 +175,78 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     @Override
     public Optional<CaRecord> ca(String name) {
         return jdbc.queryOne("SELECT name, role, cert_der, key_ref, parent, created_at FROM ca WHERE name = ?", JdbcStore::toCa, name);
+    }
+
+    @Override
+    public List<Rollover> rollovers() {
+        return jdbc.query("SELECT old_name, new_name, role, key_ref, subject, step, new_with_old, old_with_new, started_at, updated_at "
+                + "FROM ca_rollover ORDER BY started_at, old_name", rs -> new Rollover(rs.getString(1), rs.getString(2),
+                CaRole.valueOf(rs.getString(3)), rs.getString(4), rs.getString(5), Rollover.Step.valueOf(rs.getString(6)),
+                rs.getBytes(7) == null ? null : Jdbc.cert(rs.getBytes(7)), rs.getBytes(8) == null ? null : Jdbc.cert(rs.getBytes(8)),
+                Instant.ofEpochMilli(rs.getLong(9)), Instant.ofEpochMilli(rs.getLong(10))));
+    }
+
+    @Override
+    public void saveRollover(Rollover next, Rollover.Step expected, List<CaRecord> newCas, List<Rollover.Signed> signed, AuditEvent event) {
+        jdbc.write("the rollover of CA '" + next.oldName() + "' was changed by someone else meanwhile; run the command again", tx -> {
+            Connection c = tx.connection();
+            if (expected == null) {
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO ca_rollover (old_name, new_name, role, key_ref, subject, step, "
+                        + "new_with_old, old_with_new, started_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")) {
+                    ps.setString(1, next.oldName());
+                    ps.setString(2, next.newName());
+                    ps.setString(3, next.role().name());
+                    ps.setString(4, next.newKeyRef());
+                    ps.setString(5, next.newSubject());
+                    ps.setString(6, next.step().name());
+                    ps.setBytes(7, next.newWithOld() == null ? null : Jdbc.der(next.newWithOld()));
+                    ps.setBytes(8, next.oldWithNew() == null ? null : Jdbc.der(next.oldWithNew()));
+                    ps.setLong(9, next.startedAt().toEpochMilli());
+                    ps.setLong(10, next.updatedAt().toEpochMilli());
+                    ps.executeUpdate();
+                }
+            } else {
+                try (PreparedStatement ps = c.prepareStatement("UPDATE ca_rollover SET step = ?, new_with_old = ?, old_with_new = ?, updated_at = ? "
+                        + "WHERE old_name = ? AND step = ?")) {
+                    ps.setString(1, next.step().name());
+                    ps.setBytes(2, next.newWithOld() == null ? null : Jdbc.der(next.newWithOld()));
+                    ps.setBytes(3, next.oldWithNew() == null ? null : Jdbc.der(next.oldWithNew()));
+                    ps.setLong(4, next.updatedAt().toEpochMilli());
+                    ps.setString(5, next.oldName());
+                    ps.setString(6, expected.name());
+                    if (ps.executeUpdate() != 1) {
+                        throw new PkiException(ErrorKind.CONFLICT, "the rollover of CA '" + next.oldName() + "' is no longer at step "
+                                + expected.wireName() + "; run the command again to see where it is");
+                    }
+                }
+            }
+            if (!newCas.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO ca (name, role, cert_der, key_ref, parent, created_at) VALUES (?,?,?,?,?,?)")) {
+                    for (CaRecord r : newCas) {
+                        ps.setString(1, r.name());
+                        ps.setString(2, r.role().name());
+                        ps.setBytes(3, Jdbc.der(r.certificate()));
+                        ps.setString(4, r.keyRef());
+                        ps.setString(5, r.parent());
+                        ps.setLong(6, r.createdAt().toEpochMilli());
+                        ps.executeUpdate();
+                    }
+                }
+            }
+            for (Rollover.Signed sc : signed) {
+                X509Certificate cert = sc.certificate();
+                String serial = cert.getSerialNumber().toString(16);
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)")) {
+                    ps.setString(1, serial);
+                    ps.setLong(2, event.at().toEpochMilli());
+                    ps.executeUpdate();
+                }
+                tx.insertCertificate(new Tx.CertRow(serial, sc.issuerName(), null, "sub-ca", cert.getSubjectX500Principal().getName(),
+                        cert.getNotBefore().getTime(), cert.getNotAfter().getTime(), Jdbc.der(cert), true, event.actor().toString(),
+                        event.at().toEpochMilli(), "ca-rollover"));
+            }
+            tx.audit(event);
+        });
     }
 
     // ---- issuance ----

@@ -42,13 +42,12 @@ class SchemaVersionTest {
         url = TestDatabases.create(kind, dir);
         Database.open(url, null, null, dir).close();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            // as a store left by the previous version looks: no V8 table, history ending at 7
-            s.execute("DROP TABLE cmp_transaction");
-            s.execute("DROP TABLE seen_nonce");
+            // as a store left by the previous version looks: no V9 table, history ending at 8
+            s.execute("DROP TABLE ca_rollover");
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();
-        assertThat(cmpTable(url)).as("re-migrated").isTrue();
+        assertThat(rolloverTable(url)).as("re-migrated").isTrue();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // Flyway would refuse this store (validateOnMigrate: checksum mismatch), so opening it proves Flyway was not run
             s.execute("UPDATE flyway_schema_history SET checksum = 1 WHERE version = '1'");
@@ -56,9 +55,9 @@ class SchemaVersionTest {
         Database.open(url, null, null, dir).close();
     }
 
-    private static boolean cmpTable(String url) throws Exception {
+    private static boolean rolloverTable(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.executeQuery("SELECT id, credential, server_nonce, confirm_by FROM cmp_transaction").close();
+            s.executeQuery("SELECT old_name, new_name, key_ref, step, new_with_old FROM ca_rollover").close();
             return true;
         } catch (java.sql.SQLException e) {
             return false;

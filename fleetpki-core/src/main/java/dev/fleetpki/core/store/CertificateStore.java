@@ -21,6 +21,9 @@ public interface CertificateStore {
 
     long certificateCount();
 
+    /** When the last certificate {@code caName} signed ends (revoked ones too), if it signed any. */
+    Optional<Instant> lastExpiry(String caName);
+
     /** Records a revocation (time and reason) with its audit event. */
     void revoke(String serialHex, RevocationReason reason, Instant at, AuditEvent event);
 

@@ -193,6 +193,17 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
         throw new UnsupportedOperationException("not kept in memory");
     }
 
+    @Override
+    public List<dev.fleetpki.core.Rollover> rollovers() {
+        return List.of();
+    }
+
+    @Override
+    public void saveRollover(dev.fleetpki.core.Rollover next, dev.fleetpki.core.Rollover.Step expected, List<CaRecord> newCas,
+                             List<dev.fleetpki.core.Rollover.Signed> signed, AuditEvent event) {
+        throw new UnsupportedOperationException("not kept in memory");
+    }
+
     // ---- DeviceStore ----
 
     @Override
@@ -317,6 +328,12 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     @Override
     public synchronized long certificateCount() {
         return certificates.size();
+    }
+
+    @Override
+    public synchronized Optional<Instant> lastExpiry(String caName) {
+        return certificates.values().stream().map(StoredCertificate::issued).filter(c -> c.caName().equals(caName)).map(IssuedCertificate::notAfter)
+                .max(Instant::compareTo);
     }
 
     @Override

@@ -1,0 +1,170 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.Pem;
+import java.io.ByteArrayInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code fleetpki ca rollover}: an issuing CA and a root replaced by successors with new keys, step
+ * by step, checked with openssl: issuance moves to the successor only at the switch, a device that
+ * trusts only the old root verifies the new hierarchy through the new-with-old cross certificate,
+ * and the old certificates verify under the new root through old-with-new. A dry run changes
+ * nothing, a run cut short after the key was made continues with that key, and a CA is not retired
+ * while a certificate it signed is valid.
+ */
+class CaRolloverTest {
+    @TempDir Path home;
+
+    @Test
+    void anIssuingCaIsPublishedBeforeIssuanceSwitchesToIt() throws Exception {
+        TestHome.write(home, "ecdsa-p256", null, null);
+        TestHome.init(home);
+        Path before = sign("dev-1");
+        assertThat(issuer(before)).contains("CN=Test Issuing CA,");
+
+        Cli.Result dry = Cli.run(home, "ca", "rollover", "--name", "issuing", "--dry-run");
+        assertThat(dry.exit()).as(dry.all()).isZero();
+        assertThat(dry.out()).contains("Rollover of issuing CA 'issuing' to 'issuing-2' (CN=Test Issuing CA G2,O=fleetpki test)")
+                .contains("would  key").contains("would  certified 'root' certifies 'issuing-2'").contains("later  switched")
+                .contains("Dry run: nothing changed.");
+        assertThat(home.resolve("keys/issuing-2.p8")).doesNotExist();
+        assertThat(Cli.run(home, "ca", "list").out()).doesNotContain("issuing-2");
+
+        Cli.Result published = Cli.run(home, "ca", "rollover", "--name", "issuing");
+        assertThat(published.exit()).as(published.all()).isZero();
+        assertThat(published.out()).contains("The rollover of 'issuing' is at step published.").contains("issuing-2.pem");
+        assertThat(home.resolve("keys/issuing-2.p8")).exists();
+        assertThat(Cli.run(home, "export", "trust-bundle").out()).contains("# issuing-2 (issuing): CN=Test Issuing CA G2");
+        assertThat(issuer(sign("dev-2"))).as("published, not switched: the old CA still issues").contains("CN=Test Issuing CA,");
+
+        Cli.Result switched = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switch");
+        assertThat(switched.exit()).as(switched.all()).isZero();
+        assertThat(switched.out()).contains("done   published").contains("switched  new certificates come from 'issuing-2'");
+        Path after = sign("dev-3");
+        assertThat(issuer(after)).contains("CN=Test Issuing CA G2");
+        assertThat(Proc.ok(home, Proc.opensslVerify(home.resolve("ca/root.pem"), home.resolve("ca/issuing-2.pem"), after).toArray(String[]::new)))
+                .contains(": OK");
+        assertThat(Proc.ok(home, Proc.opensslVerify(home.resolve("ca/root.pem"), home.resolve("ca/issuing.pem"), before).toArray(String[]::new)))
+                .as("the old CA's certificates stay valid").contains(": OK");
+        // naming the old CA explicitly still gets the successor: the old key signs no new certificates
+        Path explicit = sign("dev-4", "--ca", "issuing");
+        assertThat(issuer(explicit)).contains("CN=Test Issuing CA G2");
+
+        assertThat(Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched").out()).contains("Nothing to do up to step switched.");
+        Cli.Result retire = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "retired");
+        assertThat(retire.exit()).isEqualTo(65);
+        assertThat(retire.err()).contains("'issuing' cannot be retired yet: a certificate it signed is valid until");
+        assertThat(Cli.run(home, "export", "trust-bundle").out()).as("not retired: still trusted").contains("# issuing (issuing)");
+        assertThat(Cli.run(home, "audit", "list").out()).contains("ca.rollover");
+        assertThat(Cli.run(home, "audit", "verify").exit()).isZero();
+    }
+
+    @Test
+    void aNewRootIsCrossSignedBothWaysAndTheOldTrustReachesTheNewHierarchy() throws Exception {
+        TestHome.write(home, "ecdsa-p256", null, null);
+        TestHome.init(home);
+        Path old = sign("dev-1");
+        Cli.Result root = Cli.run(home, "ca", "rollover", "--name", "root", "--to", "switched");
+        assertThat(root.exit()).as(root.all()).isZero();
+        assertThat(root.out()).contains("root-2-by-root.pem").contains("root-by-root-2.pem");
+        assertThat(Proc.ok(home, "openssl", "x509", "-in", "ca/root-2.pem", "-noout", "-subject", "-issuer"))
+                .contains("subject=O = fleetpki test, CN = Test Root CA G2").contains("issuer=O = fleetpki test, CN = Test Root CA G2");
+        assertThat(Proc.ok(home, "openssl", "x509", "-in", "ca/root-2-by-root.pem", "-noout", "-ext", "basicConstraints"))
+                .as("a cross certificate has a hierarchy below it: no path length limit").contains("CA:TRUE").doesNotContain("pathlen");
+
+        Cli.Result issuing = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched");
+        assertThat(issuing.exit()).as(issuing.all()).isZero();
+        assertThat(issuing.out()).contains("'root-2' certifies 'issuing-2' (CN=Test Issuing CA G2,O=fleetpki test), in place of 'root'");
+        Path fresh = sign("dev-2");
+        // a device that trusts only the old root: the new chain plus new-with-old
+        Files.writeString(home.resolve("untrusted-new.pem"), Files.readString(home.resolve("ca/issuing-2.pem"))
+                + Files.readString(home.resolve("ca/root-2-by-root.pem")));
+        assertThat(Proc.ok(home, "openssl", "verify", "-CAfile", "ca/root.pem", "-untrusted", "untrusted-new.pem", fresh.toString()))
+                .contains(": OK");
+        assertThat(Proc.run(home, java.util.Map.of(), "openssl", "verify", "-CAfile", "ca/root.pem", "-untrusted", "ca/issuing-2.pem",
+                fresh.toString()).exit()).as("without the cross certificate the old root does not reach it").isNotZero();
+        // a relying party that trusts only the new root: the old chain plus old-with-new
+        Files.writeString(home.resolve("untrusted-old.pem"), Files.readString(home.resolve("ca/issuing.pem"))
+                + Files.readString(home.resolve("ca/root-by-root-2.pem")));
+        assertThat(Proc.ok(home, "openssl", "verify", "-CAfile", "ca/root-2.pem", "-untrusted", "untrusted-old.pem", old.toString()))
+                .contains(": OK");
+        assertThat(Proc.ok(home, "openssl", "verify", "-CAfile", "ca/root-2.pem", "-untrusted", "ca/issuing-2.pem", fresh.toString()))
+                .contains(": OK");
+        String bundle = Cli.run(home, "export", "trust-bundle", "--root-only").out();
+        assertThat(bundle).contains("# root (root)").contains("# root-2 (root)");
+    }
+
+    @Test
+    void aRunCutShortAfterTheKeyWasMadeContinuesWithThatKey() throws Exception {
+        TestHome.write(home, "ecdsa-p256", null, null);
+        TestHome.init(home);
+        List<String> cmd = Proc.java(List.of("-Dfleetpki.failpoint=rollover.key-created"), Main.class,
+                "ca", "rollover", "--name", "issuing", "--home", home.toString());
+        Proc.Result cut = Proc.run(home, java.util.Map.of(), cmd.toArray(String[]::new));
+        assertThat(cut.exit()).as(cut.output()).isEqualTo(137);
+        assertThat(home.resolve("keys/issuing-2.p8")).as("made, not recorded").exists();
+        assertThat(Cli.run(home, "ca", "list").out()).doesNotContain("issuing-2");
+        byte[] keyFile = Files.readAllBytes(home.resolve("keys/issuing-2.p8"));
+
+        Cli.Result again = Cli.run(home, "ca", "rollover", "--name", "issuing");
+        assertThat(again.exit()).as(again.all()).isZero();
+        assertThat(Files.readAllBytes(home.resolve("keys/issuing-2.p8"))).as("the key made before, not a second one").isEqualTo(keyFile);
+        assertThat(Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched").exit()).isZero();
+        Path leaf = sign("dev-1");
+        assertThat(Proc.ok(home, Proc.opensslVerify(home.resolve("ca/root.pem"), home.resolve("ca/issuing-2.pem"), leaf).toArray(String[]::new)))
+                .contains(": OK");
+    }
+
+    @Test
+    void badRequestsAreRefusedAndChangeNothing() throws Exception {
+        TestHome.write(home, "ecdsa-p256", null, null);
+        TestHome.init(home);
+        Cli.Result nothing = Cli.run(home, "ca", "rollover", "--name", "nope");
+        assertThat(nothing.exit()).isEqualTo(66);
+        assertThat(nothing.err()).contains("no CA named 'nope'");
+        Cli.Result taken = Cli.run(home, "ca", "rollover", "--name", "issuing", "--new-name", "root");
+        assertThat(taken.exit()).isEqualTo(65);
+        assertThat(taken.err()).contains("a CA named 'root' exists already");
+        Cli.Result step = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "sideways");
+        assertThat(step.err()).contains("no rollover step 'sideways'");
+        assertThat(step.exit()).isNotZero();
+        assertThat(Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "certified", "--new-name", "issuing-b").exit()).isZero();
+        Cli.Result early = Cli.run(home, "ca", "rollover", "--name", "issuing-b");
+        assertThat(early.exit()).isEqualTo(65);
+        assertThat(early.err()).contains("'issuing-b' is the successor of 'issuing', whose rollover is at step certified");
+        assertThat(Cli.run(home, "export", "trust-bundle").out()).as("certified, not published").doesNotContain("issuing-b");
+        assertThat(home.resolve("keys/issuing-2.p8")).doesNotExist();
+    }
+
+    private Path sign(String device, String... extra) throws Exception {
+        Cli.Result added = Cli.run(home, "device", "add", device, "--model", "sensor");
+        assertThat(added.exit()).as(added.all()).isZero();
+        Path csr = home.resolve(device + ".csr");
+        var kp = KeyAlgorithm.EC_P256.generate();
+        var req = new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(
+                new org.bouncycastle.asn1.x500.X500Name("CN=" + device), kp.getPublic())
+                .build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate()));
+        Files.writeString(csr, Pem.encode("CERTIFICATE REQUEST", req.getEncoded()));
+        Path out = home.resolve(device + ".pem");
+        List<String> args = new java.util.ArrayList<>(List.of("sign", "--csr", csr.toString(), "--device", device, "--out", out.toString()));
+        args.addAll(List.of(extra));
+        Cli.Result r = Cli.run(home, args.toArray(String[]::new));
+        assertThat(r.exit()).as(r.all()).isZero();
+        return out;
+    }
+
+    private static String issuer(Path pem) throws Exception {
+        X509Certificate c = (X509Certificate) CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(pem)));
+        return c.getIssuerX500Principal().getName() + ",";
+    }
+}

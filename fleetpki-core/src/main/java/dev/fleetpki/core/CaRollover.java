@@ -1,0 +1,420 @@
+package dev.fleetpki.core;
+
+import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.core.config.CaSpec;
+import dev.fleetpki.core.config.FleetConfig;
+import dev.fleetpki.core.store.CertificateStore;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.KeyRef;
+import dev.fleetpki.kms.KeyStoreFailure;
+import dev.fleetpki.kms.SigningKey;
+import java.nio.file.Files;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Replaces a root, issuing or code-signing CA with a successor that has a new key, before the old
+ * one expires, in recorded steps ({@link Rollover.Step}): make the key; certify the successor (by
+ * the current parent; a new root by itself, plus the two root-to-root cross certificates); publish
+ * it (EST cacerts, the trust bundle, SCEP GetNextCACert, CMP root CA key update); switch issuance
+ * to it; retire the old CA once its last certificate has expired. Each step is stored in the
+ * transaction that stores what it made, so a command cut short at any point is run again and
+ * continues; a key made but not yet recorded is found at its place and used, never made twice.
+ */
+public final class CaRollover {
+    /** What the operator may choose; null fields take the defaults {@link #plan} shows. */
+    public record Options(String newName, String subject, KeyAlgorithm algorithm) {
+        public static Options defaults() {
+            return new Options(null, null, null);
+        }
+    }
+
+    /** One step of a plan: whether it is done already, and what it does (or did). */
+    public record PlannedStep(Rollover.Step step, boolean done, String what) {}
+
+    /** What {@link #perform} would do, from where the rollover stands. */
+    public record Plan(String oldName, String newName, CaRole role, String newSubject, String keyRef, KeyAlgorithm algorithm,
+                       Optional<Rollover> current, List<PlannedStep> steps) {}
+
+    private static final Pattern GENERATION = Pattern.compile("^(.*?)-(\\d+)$");
+    private static final Pattern CN_GENERATION = Pattern.compile("^(.*?)(?: G(\\d+))?$");
+
+    private final FleetConfig config;
+    private final StoredCaDirectory cas;
+    private final CaRegistry registry;
+    private final CertificateStore certificates;
+    private final Clock clock;
+    private final Actor actor;
+
+    public CaRollover(FleetConfig config, StoredCaDirectory cas, CaRegistry registry, CertificateStore certificates, Clock clock, Actor actor) {
+        this.config = config;
+        this.cas = cas;
+        this.registry = registry;
+        this.certificates = certificates;
+        this.clock = clock;
+        this.actor = actor;
+    }
+
+    /** The plan for rolling {@code name} over, changing nothing (what {@code --dry-run} shows). */
+    public Plan plan(String name, Options o) {
+        CaRecord old = rollable(name);
+        Optional<Rollover> cur = rolloverOf(name);
+        String newName = cur.map(Rollover::newName).orElseGet(() -> o.newName() != null ? o.newName() : nextName(name));
+        if (cur.isEmpty()) {
+            checkNewName(newName);
+        }
+        String subject = cur.map(Rollover::newSubject).orElseGet(() -> o.subject() != null ? subject(o.subject())
+                : nextSubject(old.certificate().getSubjectX500Principal().getName()));
+        CaSpec oldSpec = CaSpecs.of(config, registry, old);
+        KeyAlgorithm alg = o.algorithm() != null ? o.algorithm() : oldSpec.algorithm();
+        String keyRef = cur.map(Rollover::newKeyRef).orElseGet(() -> keyRefFor(oldSpec.key(), newName).uri());
+        if (cur.isPresent() && cur.get().atLeast(Rollover.Step.CERTIFIED)) {
+            alg = KeyAlgorithm.of(registry.ca(newName).orElseThrow().certificate().getPublicKey());
+        }
+        Rollover.Step at = cur.map(Rollover::step).orElse(null);
+        boolean root = old.role() == CaRole.ROOT;
+        String parent = root ? null : cas.current(old.parent());
+        Map<Rollover.Step, String> what = new LinkedHashMap<>();
+        what.put(Rollover.Step.KEY, "create the key of '" + newName + "' (" + alg.configName() + ") at " + withoutQuery(keyRef));
+        what.put(Rollover.Step.CERTIFIED, root
+                ? "self-sign the new root '" + newName + "' (" + subject + "); cross-sign both ways: '" + name + "' certifies the new key "
+                        + "(new-with-old, so devices that trust only '" + name + "' reach and learn the new root) and '" + newName
+                        + "' certifies the old key (old-with-new)"
+                : "'" + parent + "' certifies '" + newName + "' (" + subject + ")" + (parent.equals(old.parent()) ? "" : ", in place of '"
+                        + old.parent() + "'"));
+        what.put(Rollover.Step.PUBLISHED, root
+                ? "offer the new root and both cross certificates in EST cacerts, CMP root CA key updates and the trust bundle"
+                : "offer '" + newName + "' in the trust bundle and as SCEP GetNextCACert");
+        what.put(Rollover.Step.SWITCHED, root
+                ? "new CAs are certified by '" + newName + "' (then roll over each issuing CA under it)"
+                : "new certificates come from '" + newName + "'; '" + name + "' signs only CRLs and OCSP answers for its own");
+        what.put(Rollover.Step.RETIRED, "once the last certificate '" + name + "' signed has expired (" + lastUse(old).map(Instant::toString)
+                .orElse("it signed none") + "), stop publishing and using it");
+        List<PlannedStep> steps = new ArrayList<>();
+        for (var e : what.entrySet()) {
+            steps.add(new PlannedStep(e.getKey(), at != null && at.compareTo(e.getKey()) >= 0, e.getValue()));
+        }
+        return new Plan(name, newName, old.role(), subject, keyRef, alg, cur, steps);
+    }
+
+    /**
+     * Performs the steps not yet done, up to and including {@code until}, telling {@code progress}
+     * each one as it is done. Running it again after a failure or a crash continues where it stopped.
+     */
+    public Rollover perform(String name, Options o, Rollover.Step until, Consumer<String> progress) {
+        Plan plan = plan(name, o);
+        CaRecord old = registry.ca(name).orElseThrow();
+        Rollover r = plan.current().orElse(null);
+        if (r == null) {
+            r = makeKey(plan, old);
+            progress.accept("key       " + plan.newName() + " key at " + withoutQuery(plan.keyRef()));
+        }
+        while (r.step().compareTo(until) < 0) {
+            Rollover.Step next = Rollover.Step.values()[r.step().ordinal() + 1];
+            r = switch (next) {
+                case CERTIFIED -> certify(r, old);
+                case PUBLISHED, SWITCHED -> advance(r, next, Map.of());
+                case RETIRED -> retire(r, old);
+                case KEY -> throw new IllegalStateException();
+            };
+            progress.accept(String.format("%-9s %s", next.wireName(), describe(r, next)));
+        }
+        cas.rolloversChanged();
+        return r;
+    }
+
+    private String describe(Rollover r, Rollover.Step step) {
+        return switch (step) {
+            case CERTIFIED -> "'" + r.newName() + "' certified until " + registry.ca(r.newName()).orElseThrow().certificate().getNotAfter().toInstant()
+                    + (r.newWithOld() != null ? "; cross certificates serial " + r.newWithOld().getSerialNumber().toString(16) + " (new-with-old) and "
+                    + r.oldWithNew().getSerialNumber().toString(16) + " (old-with-new)" : "");
+            case PUBLISHED -> "'" + r.newName() + "' is offered beside '" + r.oldName() + "'";
+            case SWITCHED -> r.role() == CaRole.ROOT ? "new CAs are certified by '" + r.newName() + "'"
+                    : "new certificates come from '" + r.newName() + "'";
+            case RETIRED -> "'" + r.oldName() + "' is retired";
+            case KEY -> "";
+        };
+    }
+
+    private Rollover makeKey(Plan plan, CaRecord old) {
+        CaSpec spec = successorSpec(plan, old);
+        Ceremony ceremony = new Ceremony(config, cas.keys(), registry, clock, actor);
+        try {
+            SigningKey k = openOrCreate(spec, ceremony);
+            Failpoints.hit("rollover.key-created");
+            Instant now = clock.instant();
+            Rollover r = new Rollover(plan.oldName(), plan.newName(), old.role(), spec.key().uri(), plan.newSubject(), Rollover.Step.KEY,
+                    null, null, now, now);
+            registry.saveRollover(r, null, List.of(), List.of(), event(r, Map.of("key", withoutQuery(spec.key().uri()),
+                    "algorithm", KeyAlgorithm.of(k.publicKey()).configName())));
+            ceremony.keepCreatedFiles();
+            return r;
+        } catch (RuntimeException e) {
+            ceremony.removeCreatedFiles();
+            throw e;
+        }
+    }
+
+    /**
+     * The successor's key: made at its place, or, when a run was cut short between making it and
+     * recording the step, found there and used (only rollover makes keys at that place).
+     */
+    private SigningKey openOrCreate(CaSpec spec, Ceremony ceremony) {
+        boolean there = spec.key().isFile() ? Files.exists(spec.key().filePath(config.home())) : opens(spec);
+        if (there) {
+            try {
+                return cas.keys().open(spec.key(), spec.passphrase());
+            } catch (KeyStoreFailure e) {
+                throw new PkiException(ErrorKind.CONFIG, "a key is already at " + withoutQuery(spec.key().uri()) + " and cannot be opened with CA '"
+                        + spec.name() + "''s passphrase (" + e.getMessage() + "); move it away or choose another --new-name", e);
+            }
+        }
+        return ceremony.create(spec);
+    }
+
+    private boolean opens(CaSpec spec) {
+        try {
+            cas.keys().open(spec.key(), spec.passphrase());
+            return true;
+        } catch (KeyStoreFailure | PkiException e) {
+            return false;
+        }
+    }
+
+    private Rollover certify(Rollover r, CaRecord old) {
+        CaSpec oldSpec = CaSpecs.of(config, registry, old);
+        CaSpec spec = CaSpecs.successor(oldSpec, r.newName(), r.newSubject(), oldSpec.algorithm(), KeyRef.parse(r.newKeyRef()));
+        SigningKey key;
+        try {
+            key = cas.keys().open(spec.key(), spec.passphrase());
+        } catch (KeyStoreFailure e) {
+            throw new PkiException(ErrorKind.CONFIG, "cannot open the key of '" + r.newName() + "' made at step key: " + e.getMessage(), e);
+        }
+        Ceremony ceremony = new Ceremony(config, cas.keys(), registry, clock, actor);
+        Instant now = clock.instant();
+        if (r.role() == CaRole.ROOT) {
+            CertificateAuthority oldRoot = openHere(old.name(), "cross-sign the new root");
+            X509Certificate newRoot = ceremony.sign(ProfileKind.SUB_CA, null, null, key, spec, key.publicKey(), now);
+            // both cross certificates end with the old root: after that nothing needs the bridge
+            Duration bridge = Duration.between(now, old.certificate().getNotAfter().toInstant()).minusMinutes(1);
+            if (bridge.isNegative() || bridge.isZero()) {
+                throw new PkiException(ErrorKind.POLICY_VIOLATION, "root '" + old.name() + "' has ended; devices that trust it can no longer "
+                        + "be moved to a new root through it. Give them the new root out of band");
+            }
+            CaSpec newWithOldSpec = new CaSpec(r.newName(), CaRole.ROOT, r.newSubject(), spec.algorithm(), spec.key(), spec.passphrase(), bridge,
+                    List.of(), List.of(), List.of());
+            CaSpec oldWithNewSpec = new CaSpec(old.name(), CaRole.ROOT, old.certificate().getSubjectX500Principal().getName(), oldSpec.algorithm(),
+                    oldSpec.key(), oldSpec.passphrase(), bridge, List.of(), List.of(), List.of());
+            X509Certificate newWithOld = ceremony.sign(ProfileKind.SUB_CA, -1, old.certificate(), old.name(), oldRoot.key(), newWithOldSpec,
+                    key.publicKey(), now);
+            X509Certificate oldWithNew = ceremony.sign(ProfileKind.SUB_CA, -1, newRoot, r.newName(), key, oldWithNewSpec,
+                    old.certificate().getPublicKey(), now);
+            Rollover next = r.at(Rollover.Step.CERTIFIED, now).withCrossCertificates(newWithOld, oldWithNew);
+            registry.saveRollover(next, r.step(), List.of(new CaRecord(r.newName(), CaRole.ROOT, newRoot, r.newKeyRef(), null, now)),
+                    List.of(new Rollover.Signed(newWithOld, old.name()), new Rollover.Signed(oldWithNew, r.newName())),
+                    event(next, Map.of("serial", newRoot.getSerialNumber().toString(16), "notAfter", newRoot.getNotAfter().toInstant().toString(),
+                            "newWithOld", newWithOld.getSerialNumber().toString(16), "oldWithNew", oldWithNew.getSerialNumber().toString(16))));
+            return next;
+        }
+        String parentName = cas.current(old.parent());
+        CertificateAuthority parent = openHere(parentName, "certify '" + r.newName() + "'");
+        Duration left = Duration.between(now, parent.certificate().getNotAfter().toInstant()).minusMinutes(1);
+        if (left.compareTo(Duration.ofDays(1)) < 0) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "'" + parentName + "' ends " + parent.certificate().getNotAfter().toInstant()
+                    + ", too soon to certify a successor under it; roll over the root first (fleetpki ca rollover --name " + parentName + ")");
+        }
+        CaSpec capped = spec.validity().compareTo(left) > 0 ? new CaSpec(spec.name(), spec.role(), spec.subject(), spec.algorithm(), spec.key(),
+                spec.passphrase(), left, spec.permittedDns(), spec.excludedDns(), spec.permittedUris()) : spec;
+        X509Certificate cert = ceremony.sign(ProfileKind.SUB_CA, parent.certificate(), parentName, parent.key(), capped, key.publicKey(), now);
+        Rollover next = r.at(Rollover.Step.CERTIFIED, now);
+        registry.saveRollover(next, r.step(), List.of(new CaRecord(r.newName(), r.role(), cert, r.newKeyRef(), parentName, now)), List.of(),
+                event(next, Map.of("serial", cert.getSerialNumber().toString(16), "parent", parentName,
+                        "notAfter", cert.getNotAfter().toInstant().toString())));
+        return next;
+    }
+
+    private Rollover advance(Rollover r, Rollover.Step next, Map<String, String> detail) {
+        Rollover n = r.at(next, clock.instant());
+        registry.saveRollover(n, r.step(), List.of(), List.of(), event(n, detail));
+        return n;
+    }
+
+    private Rollover retire(Rollover r, CaRecord old) {
+        Instant now = clock.instant();
+        Optional<Instant> last = lastUse(old);
+        if (last.isPresent() && last.get().isAfter(now)) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "'" + old.name() + "' cannot be retired yet: a certificate it signed is valid until "
+                    + last.get() + ", and relying parties need '" + old.name() + "' to verify it until then. Run this again after that "
+                    + "(or revoke those certificates and wait for them to expire)");
+        }
+        return advance(r, Rollover.Step.RETIRED, Map.of());
+    }
+
+    /** When the last certificate the CA signed ends: end-entity and cross certificates, and CAs it certified (not its own OCSP signers and RAs). */
+    private Optional<Instant> lastUse(CaRecord old) {
+        Optional<Instant> last = certificates.lastExpiry(old.name());
+        for (CaRecord c : registry.cas()) {
+            if (old.name().equals(c.parent()) && c.role() != CaRole.OCSP && c.role() != CaRole.SCEP_RA) {
+                Instant end = c.certificate().getNotAfter().toInstant();
+                if (last.isEmpty() || end.isAfter(last.get())) {
+                    last = Optional.of(end);
+                }
+            }
+        }
+        return last;
+    }
+
+    private CertificateAuthority openHere(String caName, String forWhat) {
+        CaRecord rec = registry.ca(caName).orElseThrow();
+        if (rec.keyRef() == null) {
+            throw new PkiException(ErrorKind.CONFIG, "the key of '" + caName + "' is not on this machine (an offline root); it is needed to "
+                    + forWhat + ". Run the rollover on the machine that holds it");
+        }
+        return cas.get(caName);
+    }
+
+    private CaRecord rollable(String name) {
+        CaRecord rec = registry.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no CA named '" + name
+                + "' in the store; 'fleetpki ca list' shows them"));
+        if (rec.role() != CaRole.ROOT && rec.role() != CaRole.ISSUING && rec.role() != CaRole.CODE_SIGNING) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + name + "' is " + rec.role().configName() + "; only root, issuing and "
+                    + "code-signing CAs are rolled over (OCSP signers and SCEP RAs are replaced automatically before they end)");
+        }
+        for (Rollover r : registry.rollovers()) {
+            if (r.newName().equals(name) && !r.atLeast(Rollover.Step.SWITCHED)) {
+                throw new PkiException(ErrorKind.CONFLICT, "'" + name + "' is the successor of '" + r.oldName() + "', whose rollover is at step "
+                        + r.step().wireName() + "; finish it (fleetpki ca rollover --name " + r.oldName() + " --to switched) before rolling '"
+                        + name + "' over");
+            }
+        }
+        return rec;
+    }
+
+    private Optional<Rollover> rolloverOf(String name) {
+        return registry.rollovers().stream().filter(r -> r.oldName().equals(name)).findFirst();
+    }
+
+    private void checkNewName(String newName) {
+        if (!newName.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'" + newName + "' is not a usable CA name: letters, digits, '.', '_' and '-', "
+                    + "at most 63, starting with a letter or digit");
+        }
+        if (registry.ca(newName).isPresent() || config.ca(newName).isPresent()) {
+            throw new PkiException(ErrorKind.CONFLICT, "a CA named '" + newName + "' exists already; choose another with --new-name");
+        }
+    }
+
+    /** {@code factory} becomes {@code factory-2}; a successor {@code factory-2} becomes {@code factory-3}. */
+    private String nextName(String name) {
+        boolean successor = registry.rollovers().stream().anyMatch(r -> r.newName().equals(name));
+        Matcher m = GENERATION.matcher(name);
+        if (successor && m.matches()) {
+            return m.group(1) + "-" + (Integer.parseInt(m.group(2)) + 1);
+        }
+        return name + "-2";
+    }
+
+    /** The old subject with its CN marked as the next generation: {@code CN=Acme Root} becomes {@code CN=Acme Root G2}, then G3. */
+    static String nextSubject(String rfc2253) {
+        try {
+            javax.naming.ldap.LdapName dn = new javax.naming.ldap.LdapName(rfc2253);
+            for (int i = dn.size() - 1; i >= 0; i--) { // most specific first
+                javax.naming.ldap.Rdn rdn = dn.getRdns().get(i);
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    Matcher m = CN_GENERATION.matcher(rdn.getValue().toString());
+                    m.matches();
+                    int gen = m.group(2) == null ? 2 : Integer.parseInt(m.group(2)) + 1;
+                    dn.remove(i);
+                    dn.add(i, new javax.naming.ldap.Rdn("CN", m.group(1) + " G" + gen));
+                    return dn.toString();
+                }
+            }
+        } catch (javax.naming.InvalidNameException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CA's subject '" + rfc2253 + "' is not a distinguished name: " + e.getMessage(), e);
+        }
+        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CA's subject '" + rfc2253 + "' has no CN to mark the new generation in; "
+                + "give the successor's subject with --subject");
+    }
+
+    private static String subject(String text) {
+        try {
+            Dn.parse(text);
+            return new javax.security.auth.x500.X500Principal(text).getName();
+        } catch (IllegalArgumentException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, e.getMessage(), e);
+        }
+    }
+
+    private KeyRef keyRefFor(KeyRef old, String newName) {
+        return old.isFile() ? KeyRef.parse("file:keys/" + newName + ".p8")
+                : KeyRef.parse(old.uri().replaceFirst("object=[^;?]*", "object=" + newName));
+    }
+
+    private CaSpec successorSpec(Plan plan, CaRecord old) {
+        return CaSpecs.successor(CaSpecs.of(config, registry, old), plan.newName(), plan.newSubject(), plan.algorithm(), KeyRef.parse(plan.keyRef()));
+    }
+
+    private AuditEvent event(Rollover r, Map<String, String> more) {
+        Map<String, String> d = new LinkedHashMap<>();
+        d.put("step", r.step().wireName());
+        d.put("successor", r.newName());
+        d.putAll(more);
+        return new AuditEvent(r.updatedAt(), actor, AuditAction.CA_ROLLOVER, "ca:" + r.oldName(), d);
+    }
+
+    private static String withoutQuery(String uri) {
+        return uri.replaceAll("[?].*$", "");
+    }
+
+    // ---- what relying parties are offered ----
+
+    /**
+     * The root CA key update certificates to offer beside a CA chain (RFC 7030 4.1.3 asks EST cacerts
+     * for OldWithOld, OldWithNew and NewWithOld; the new root itself is NewWithNew): for every root
+     * rollover that is published and not retired, the new root, the old root and both cross certificates.
+     */
+    public static List<X509Certificate> rootKeyUpdates(CaRegistry registry) {
+        Set<X509Certificate> out = new LinkedHashSet<>();
+        for (Rollover r : registry.rollovers()) {
+            if (r.role() == CaRole.ROOT && r.atLeast(Rollover.Step.PUBLISHED) && !r.atLeast(Rollover.Step.RETIRED)) {
+                registry.ca(r.newName()).ifPresent(c -> out.add(c.certificate()));
+                out.add(r.newWithOld());
+                out.add(r.oldWithNew());
+                registry.ca(r.oldName()).ifPresent(c -> out.add(c.certificate()));
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** Whether relying parties are offered this CA: not a successor before it is published, not a retired CA. */
+    public static boolean published(CaRegistry registry, String caName) {
+        for (Rollover r : registry.rollovers()) {
+            if (r.newName().equals(caName) && !r.atLeast(Rollover.Step.PUBLISHED)) {
+                return false;
+            }
+            if (r.oldName().equals(caName) && r.atLeast(Rollover.Step.RETIRED)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The published successor of {@code caName} that issuance has not switched to yet (SCEP GetNextCACert), if any. */
+    public static Optional<CaRecord> nextCa(CaRegistry registry, String caName) {
+        return registry.rollovers().stream()
+                .filter(r -> r.oldName().equals(caName) && r.atLeast(Rollover.Step.PUBLISHED) && !r.atLeast(Rollover.Step.SWITCHED))
+                .findFirst().flatMap(r -> registry.ca(r.newName()));
+    }
+}
