@@ -11,6 +11,7 @@ import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Arrays;
 import java.util.Date;
 import java.util.List;
@@ -34,6 +35,12 @@ public final class CertificateCheck {
      * @throws DeviceException saying which check failed
      */
     public static List<X509Certificate> verify(List<X509Certificate> certs, PublicKey ownKey, String deviceId, X509Certificate anchor, Instant now) {
+        return verify(certs, ownKey, deviceId, List.of(anchor), now);
+    }
+
+    /** As above, chaining to any of the device's anchors (the one it was given and those it learned through it, docs/rollover.md). */
+    public static List<X509Certificate> verify(List<X509Certificate> certs, PublicKey ownKey, String deviceId, Collection<X509Certificate> anchors,
+                                               Instant now) {
         if (certs.isEmpty()) {
             throw new DeviceException("the server sent no certificate");
         }
@@ -47,31 +54,38 @@ public final class CertificateCheck {
         if (!deviceId.equals(cn)) {
             throw new DeviceException("the server's certificate names '" + cn + "', not this device ('" + deviceId + "'); refused, the current certificate stays");
         }
-        List<X509Certificate> chain = order(leaf, certs, anchor);
+        List<X509Certificate> chain = order(leaf, certs, anchors);
         try {
             CertPath path = CertificateFactory.getInstance("X.509").generateCertPath(chain);
-            PKIXParameters params = new PKIXParameters(Set.of(new TrustAnchor(anchor, null)));
+            Set<TrustAnchor> trusted = new java.util.HashSet<>();
+            anchors.forEach(a -> trusted.add(new TrustAnchor(a, null)));
+            PKIXParameters params = new PKIXParameters(trusted);
             params.setRevocationEnabled(false); // revocation is the relying parties' check; the device has just been issued this
             params.setDate(Date.from(now));
             CertPathValidator.getInstance("PKIX").validate(path, params);
         } catch (CertPathValidatorException e) {
-            throw new DeviceException("the server's certificate does not chain to this device's trust anchor ('"
-                    + anchor.getSubjectX500Principal().getName() + "'): " + e.getMessage() + "; refused, the current certificate stays", e);
+            throw new DeviceException("the server's certificate does not chain to this device's trust anchor ("
+                    + anchors.stream().map(a -> "'" + a.getSubjectX500Principal().getName() + "'").collect(java.util.stream.Collectors.joining(", ")) + "): " + e.getMessage() + "; refused, the current certificate stays", e);
         } catch (GeneralSecurityException e) {
             throw new DeviceException("cannot check the server's certificate chain: " + e.getMessage(), e);
         }
         return chain;
     }
 
-    /** Leaf, then each issuer found among the certificates, stopping at the anchor (which is not repeated). */
-    static List<X509Certificate> order(X509Certificate leaf, List<X509Certificate> certs, X509Certificate anchor) {
+    /**
+     * Leaf, then each issuer found among the certificates, stopping at an anchor (which is not
+     * repeated). A self-signed certificate is never taken as an intermediate: during a root rollover
+     * the server sends the new root beside the cross certificate with the same subject, and only
+     * the cross certificate leads to an anchor the device has.
+     */
+    static List<X509Certificate> order(X509Certificate leaf, List<X509Certificate> certs, Collection<X509Certificate> anchors) {
         List<X509Certificate> chain = new ArrayList<>();
         chain.add(leaf);
         X509Certificate at = leaf;
-        for (int guard = 0; guard < 8 && !at.getIssuerX500Principal().equals(anchor.getSubjectX500Principal()); guard++) {
+        for (int guard = 0; guard < 8 && !issuedByAnchor(at, anchors); guard++) {
             X509Certificate cur = at;
             X509Certificate issuer = certs.stream().filter(c -> c != cur && c.getSubjectX500Principal().equals(cur.getIssuerX500Principal())
-                    && !c.equals(anchor)).findFirst().orElse(null);
+                    && !anchors.contains(c) && !c.getSubjectX500Principal().equals(c.getIssuerX500Principal())).findFirst().orElse(null);
             if (issuer == null) {
                 break; // path validation says what is missing
             }
@@ -79,6 +93,10 @@ public final class CertificateCheck {
             at = issuer;
         }
         return chain;
+    }
+
+    private static boolean issuedByAnchor(X509Certificate c, Collection<X509Certificate> anchors) {
+        return anchors.stream().anyMatch(a -> a.getSubjectX500Principal().equals(c.getIssuerX500Principal()));
     }
 
     static String commonName(X509Certificate c) {

@@ -34,7 +34,7 @@ public final class DeviceHttps {
 
     /** For an API whose server certificate chains to the device's fleet anchor. */
     public static DeviceHttps of(DeviceIdentity device, Duration timeout) {
-        return of(device, List.of(device.anchor()), timeout);
+        return of(device, device.anchors(), timeout);
     }
 
     /** For an API whose server certificate chains to one of {@code serverAnchors} (e.g. the CA the back end buys its certificates from). */

@@ -52,6 +52,8 @@ public final class DeviceIdentity {
      * abandoned. Opening a device with a journal finishes what a crash interrupted (see {@link #open}).
      */
     static final String REKEY_JOURNAL = "rekey.pending";
+    /** Roots learned during a root rollover through a cross certificate from an anchor the device trusts ({@link AnchorUpdate}). */
+    static final String LEARNED_ANCHORS = "learned-anchors.pem";
 
     /** What an enrollment or renewal ended with. */
     public record Result(List<X509Certificate> chain, Optional<EstClient.Pending> pending) {
@@ -67,6 +69,8 @@ public final class DeviceIdentity {
     private final SecretSource passphrase;
     private SigningKey key;
 
+    private volatile List<X509Certificate> learned;
+
     private DeviceIdentity(Path dir, String deviceId, SigningKey key, X509Certificate anchor, DefaultKeyManager keys, SecretSource passphrase) {
         this.dir = dir;
         this.deviceId = deviceId;
@@ -74,6 +78,7 @@ public final class DeviceIdentity {
         this.anchor = anchor;
         this.keys = keys;
         this.passphrase = passphrase;
+        this.learned = readCertificates(dir.resolve(LEARNED_ANCHORS));
     }
 
     /**
@@ -203,9 +208,52 @@ public final class DeviceIdentity {
         return key;
     }
 
-    /** The trust anchor this device was given: what servers, brokers and peers must chain to. */
+    /** The trust anchor this device was given out of band. */
     public X509Certificate anchor() {
         return anchor;
+    }
+
+    /**
+     * What servers, brokers and peers must chain to: the anchor this device was given, then the
+     * roots it learned through it during root rollovers ({@link #learnAnchors}).
+     */
+    public List<X509Certificate> anchors() {
+        List<X509Certificate> all = new ArrayList<>();
+        all.add(anchor);
+        all.addAll(learned);
+        return List.copyOf(all);
+    }
+
+    /**
+     * Learns the roots among {@code offered} that a cross certificate offered beside them links to
+     * an anchor this device trusts ({@link AnchorUpdate}); they are kept in {@code learned-anchors.pem}
+     * (written beside, then renamed over) and trusted from then on. Anything not so linked is ignored.
+     *
+     * @return the roots learned now (empty when there was nothing new)
+     */
+    public synchronized List<X509Certificate> learnAnchors(java.util.Collection<X509Certificate> offered, Instant now) {
+        List<X509Certificate> fresh = AnchorUpdate.learn(anchors(), offered, now);
+        if (fresh.isEmpty()) {
+            return fresh;
+        }
+        List<X509Certificate> all = new ArrayList<>(learned);
+        all.addAll(fresh);
+        StringBuilder pem = new StringBuilder();
+        try {
+            for (X509Certificate c : all) {
+                pem.append(Pem.encode("CERTIFICATE", c.getEncoded()));
+            }
+            writeAtomically(dir, LEARNED_ANCHORS, pem.toString());
+        } catch (IOException | CertificateEncodingException e) {
+            throw new DeviceException("cannot store the learned anchors in " + dir + ": " + e.getMessage(), e);
+        }
+        learned = List.copyOf(all);
+        return fresh;
+    }
+
+    /** Fetches the CA certificates ({@code cacerts}) and learns any new root they vouch for ({@link #learnAnchors}). */
+    public List<X509Certificate> refreshAnchors(EstClient est, Clock clock) {
+        return learnAnchors(est.cacerts(), clock.instant());
     }
 
     /** A PKCS#10 request for this device's key with CN = its id, signed by the key itself (proof of possession). */
@@ -225,15 +273,25 @@ public final class DeviceIdentity {
     /** The installed chain (leaf first), if the device has enrolled. */
     public Optional<List<X509Certificate>> chain() {
         Path p = dir.resolve(CHAIN);
+        return Files.exists(p) ? Optional.of(readCertificates(p)) : Optional.empty();
+    }
+
+    /** The roots a device in {@code dir} learned (see {@link #learnAnchors}), without opening its key. */
+    public static List<X509Certificate> learnedAnchors(Path dir) {
+        return readCertificates(dir.resolve(LEARNED_ANCHORS));
+    }
+
+    /** The certificates of a PEM file, in order; none when it is not there. */
+    private static List<X509Certificate> readCertificates(Path p) {
         if (!Files.exists(p)) {
-            return Optional.empty();
+            return List.of();
         }
         try (var in = Files.newInputStream(p)) {
             List<X509Certificate> out = new ArrayList<>();
             for (var c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
                 out.add((X509Certificate) c);
             }
-            return Optional.of(out);
+            return out;
         } catch (IOException | CertificateException e) {
             throw new DeviceException("cannot read " + p + ": " + e.getMessage(), e);
         }
@@ -248,7 +306,7 @@ public final class DeviceIdentity {
     }
 
     private List<X509Certificate> install(List<X509Certificate> sent, SigningKey forKey, Instant now) {
-        List<X509Certificate> chain = CertificateCheck.verify(sent, forKey.publicKey(), deviceId, anchor, now);
+        List<X509Certificate> chain = CertificateCheck.verify(sent, forKey.publicKey(), deviceId, anchors(), now);
         StringBuilder pem = new StringBuilder();
         try {
             for (X509Certificate c : chain) {
@@ -363,8 +421,11 @@ public final class DeviceIdentity {
         }
         List<X509Certificate> sent = new ArrayList<>(a.certificates());
         boolean issuerSent = sent.stream().anyMatch(c -> c.getBasicConstraints() >= 0);
-        if (!issuerSent && sent.stream().anyMatch(c -> !c.getIssuerX500Principal().equals(anchor.getSubjectX500Principal()))) {
-            sent.addAll(est.cacerts());
+        List<X509Certificate> trusted = anchors();
+        if (!issuerSent && sent.stream().anyMatch(c -> trusted.stream().noneMatch(t -> t.getSubjectX500Principal().equals(c.getIssuerX500Principal())))) {
+            List<X509Certificate> cacerts = est.cacerts();
+            learnAnchors(cacerts, clock.instant()); // a certificate from a new root's hierarchy comes with the cross certificate to it
+            sent.addAll(cacerts);
         }
         return new Result(install(sent, forKey, clock.instant()), Optional.empty());
     }

@@ -91,7 +91,9 @@ public final class DeviceMain implements Runnable {
         }
 
         EstClient est() {
-            return new EstClient(URI.create(config().getProperty("server")), anchor(), Duration.ofSeconds(30));
+            List<X509Certificate> anchors = new java.util.ArrayList<>(List.of(anchor()));
+            anchors.addAll(DeviceIdentity.learnedAnchors(dir)); // roots learned in a root rollover
+            return new EstClient(URI.create(config().getProperty("server")), anchors, Duration.ofSeconds(30));
         }
     }
 

@@ -56,7 +56,7 @@ public final class EstClient {
     public record Answer(List<X509Certificate> certificates, Optional<Pending> pending) {}
 
     private final URI base;
-    private final X509Certificate anchor;
+    private final List<X509Certificate> anchors;
     private final Duration timeout;
 
     /**
@@ -64,9 +64,14 @@ public final class EstClient {
      *             label: {@code .../est/device-peer})
      */
     public EstClient(URI base, X509Certificate anchor, Duration timeout) {
+        this(base, List.of(anchor), timeout);
+    }
+
+    /** As above, trusting servers that chain to any of {@code anchors} (a device's, with the roots it learned: {@link DeviceIdentity#anchors()}). */
+    public EstClient(URI base, Collection<X509Certificate> anchors, Duration timeout) {
         String s = base.toString();
         this.base = URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s);
-        this.anchor = anchor;
+        this.anchors = List.copyOf(anchors);
         this.timeout = timeout;
     }
 
@@ -214,7 +219,7 @@ public final class EstClient {
     }
 
     private HttpClient client(X509ExtendedKeyManager km) {
-        return httpClient(anchor, km, timeout);
+        return HttpClient.newBuilder().sslContext(tls(anchors, km)).connectTimeout(timeout).build();
     }
 
     /** An HTTP client that trusts only servers chaining to {@code anchor}, presenting {@code km}'s key when asked (null: none). */

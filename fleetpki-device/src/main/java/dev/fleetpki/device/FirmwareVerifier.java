@@ -222,7 +222,7 @@ public final class FirmwareVerifier {
         } catch (CertificateException e) {
             throw new DeviceException("the signer's certificate has an unreadable extended key usage; refused");
         }
-        List<X509Certificate> path = CertificateCheck.order(signer, carried, root);
+        List<X509Certificate> path = CertificateCheck.order(signer, carried, List.of(root));
         try {
             PKIXParameters params = new PKIXParameters(Set.of(new TrustAnchor(root, null)));
             params.setRevocationEnabled(false); // checked below against the signing time, which PKIX does not know

@@ -43,15 +43,21 @@ public final class MqttTlsClient implements AutoCloseable {
      */
     public static MqttTlsClient connect(InetSocketAddress address, String brokerName, DeviceIdentity device, Duration timeout) {
         List<X509Certificate> chain = device.chain().orElseThrow(() -> new DeviceException("this device has no certificate yet; enroll first"));
-        return connect(address, brokerName, device.deviceId(), device.key(), chain, device.anchor(), timeout);
+        return connect(address, brokerName, device.deviceId(), device.key(), chain, device.anchors(), timeout);
     }
 
     /** As above for a device held in memory (the fleet simulator's). */
     public static MqttTlsClient connect(InetSocketAddress address, String brokerName, String clientId, SigningKey key,
                                         List<X509Certificate> chain, X509Certificate anchor, Duration timeout) {
+        return connect(address, brokerName, clientId, key, chain, List.of(anchor), timeout);
+    }
+
+    /** As above, trusting a broker that chains to any of {@code anchors}. */
+    public static MqttTlsClient connect(InetSocketAddress address, String brokerName, String clientId, SigningKey key,
+                                        List<X509Certificate> chain, java.util.Collection<X509Certificate> anchors, Duration timeout) {
         SSLSocket s = null;
         try {
-            SSLContext ctx = EstClient.tls(anchor, EstClient.keyManager(key, chain));
+            SSLContext ctx = EstClient.tls(anchors, EstClient.keyManager(key, chain));
             Socket plain = new Socket();
             try {
                 plain.connect(address, (int) timeout.toMillis());

@@ -38,7 +38,9 @@ public final class PeerTls {
     public static SSLContext context(DeviceIdentity me, Collection<X509CRL> crls) {
         List<X509Certificate> chain = me.chain().orElseThrow(() -> new DeviceException("this device has no certificate yet; enroll first"));
         try {
-            PKIXBuilderParameters params = new PKIXBuilderParameters(Set.of(new TrustAnchor(me.anchor(), null)), new X509CertSelector());
+            Set<TrustAnchor> trusted = new java.util.HashSet<>();
+            me.anchors().forEach(a -> trusted.add(new TrustAnchor(a, null)));
+            PKIXBuilderParameters params = new PKIXBuilderParameters(trusted, new X509CertSelector());
             params.setRevocationEnabled(true); // every certificate on the peer's path is looked up in the CRLs
             params.addCertStore(CertStore.getInstance("Collection", new CollectionCertStoreParameters(List.copyOf(crls))));
             TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");

@@ -1,6 +1,7 @@
 package dev.fleetpki.server;
 
 import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.CaRollover;
 import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuedCertificate;
@@ -200,8 +201,12 @@ final class EstRoutes {
         String issuer = s.pipeline().issuerFor(profile);
         CaRecord ca = s.caRecords().ca(issuer).orElseThrow(() -> new PkiException(ErrorKind.CONFIG,
                 "profile '" + label + "' is signed by CA '" + issuer + "', which is not in the store; run the ceremony"));
+        // during a root rollover, RFC 7030 4.1.3's root CA key update certificates too: devices that trust the old
+        // root learn the new one through new-with-old (docs/rollover.md)
+        java.util.Set<X509Certificate> certs = new java.util.LinkedHashSet<>(s.cas().chainFrom(ca));
+        certs.addAll(CaRollover.rootKeyUpdates(s.caRecords()));
         List<byte[]> chain = new ArrayList<>();
-        for (X509Certificate c : s.cas().chainFrom(ca)) {
+        for (X509Certificate c : certs) {
             chain.add(c.getEncoded());
         }
         certsOnly(ctx, chain);

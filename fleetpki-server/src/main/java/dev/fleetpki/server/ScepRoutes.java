@@ -1,5 +1,7 @@
 package dev.fleetpki.server;
 
+import dev.fleetpki.core.CaRecord;
+import dev.fleetpki.core.CaRollover;
 import dev.fleetpki.core.CertificateAuthority;
 import dev.fleetpki.core.EnrollmentCredential;
 import dev.fleetpki.core.ErrorKind;
@@ -33,7 +35,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ScepRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(ScepRoutes.class);
-    /** What this server does (RFC 8894 3.5.2); GetNextCACert comes later. */
+    /** What this server does (RFC 8894 3.5.2); GetNextCACert too while a successor of the label's CA is published (docs/rollover.md). */
     static final String CAPS = "AES\nPOSTPKIOperation\nRenewal\nSHA-256\nSHA-512\nSCEPStandard\n";
 
     private final Services s;
@@ -60,7 +62,8 @@ final class ScepRoutes {
                 "no SCEP label '" + label + "'; a label is a certificate profile name: " + String.join(", ", s.config().profiles().keySet())));
         String operation = String.valueOf(ctx.queryParam("operation"));
         switch (operation) {
-            case "GetCACaps" -> ctx.contentType("text/plain; charset=us-ascii").result(CAPS);
+            case "GetCACaps" -> ctx.contentType("text/plain; charset=us-ascii").result(CaRollover.nextCa(s.caRecords(),
+                    s.pipeline().issuerFor(profile)).isPresent() ? "GetNextCACert\n" + CAPS : CAPS);
             case "GetCACert" -> {
                 CertificateAuthority ra = this.ra.forCa(s.pipeline().issuerFor(profile));
                 // the RA certificate, and of the CA chain only RSA certificates: clients (micromdm's scepclient 2.1) encrypt their
@@ -78,9 +81,15 @@ final class ScepRoutes {
                 byte[] message = post ? ctx.bodyAsBytes() : mime(ctx.queryParam("message"));
                 ctx.contentType("application/x-pki-message").result(pkiOperation(message, profile));
             }
-            // RFC 8894 4.7: the next CA's certificate during a CA rollover; there is none (GetCACaps does not offer it)
-            case "GetNextCACert" -> throw new HttpProblem(404, "no-next-ca", "No CA rollover", "no CA rollover is under way, so there is no "
-                    + "next CA certificate; GetCACaps does not list GetNextCACert");
+            // RFC 8894 4.7: the next CA's certificate while a rollover has published it and not yet switched to it
+            case "GetNextCACert" -> {
+                String current = s.pipeline().issuerFor(profile);
+                CaRecord next = CaRollover.nextCa(s.caRecords(), current).orElseThrow(() -> new HttpProblem(404, "no-next-ca", "No CA rollover",
+                        "no rollover of CA '" + current + "' is published, so there is no next CA certificate; GetCACaps lists "
+                                + "GetNextCACert only while there is one"));
+                CertificateAuthority ra = this.ra.forCa(current);
+                ctx.contentType("application/x-x509-next-ca-cert").result(ScepMessage.nextCaCert(s.cas().chainFrom(next), ra.certificate(), ra.key()));
+            }
             default -> throw new HttpProblem(400, "bad-operation", "Unknown SCEP operation", "operation must be GetCACaps, GetCACert or "
                     + "PKIOperation (RFC 8894 4), not '" + operation + "'");
         }

@@ -247,6 +247,26 @@ public final class ScepMessage {
         }
     }
 
+    /**
+     * The answer to GetNextCACert (RFC 8894 4.7.1): a certs-only SignedData with the next CA's
+     * certificates, as the content of a SignedData signed by the current RA, so a client accepts
+     * the next CA only on the word of the one it already trusts.
+     */
+    public static byte[] nextCaCert(List<X509Certificate> next, X509Certificate ra, SigningKey raKey) {
+        try {
+            CMSSignedDataGenerator certs = new CMSSignedDataGenerator();
+            certs.addCertificates(new JcaCertStore(next));
+            byte[] degenerate = certs.generate(new CMSProcessableByteArray(new byte[0]), false).getEncoded(ASN1Encoding.DER);
+            CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
+            gen.addSignerInfoGenerator(new JcaSignerInfoGeneratorBuilder(new JcaDigestCalculatorProviderBuilder().build())
+                    .build(raKey.contentSigner(), ra));
+            gen.addCertificates(new JcaCertStore(List.of(ra)));
+            return gen.generate(new CMSProcessableByteArray(degenerate), true).getEncoded(ASN1Encoding.DER);
+        } catch (CMSException | IOException | CertificateEncodingException | OperatorCreationException e) {
+            throw new IllegalStateException("cannot sign the next CA certificates: " + e.getMessage(), e);
+        }
+    }
+
     /** A CertRep with PENDING: an operator decides; the client polls with CertPoll. */
     public static byte[] pending(Request req, X509Certificate ra, SigningKey raKey) {
         return certRep(req, Status.PENDING, null, null, ra, raKey);
