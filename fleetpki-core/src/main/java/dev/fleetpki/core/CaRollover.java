@@ -398,6 +398,28 @@ public final class CaRollover {
         return List.copyOf(out);
     }
 
+    /**
+     * A chain to present (a server's TLS chain) with a self-signed new root at its end replaced by
+     * new-with-old while its rollover is published and not retired: clients that trust the new root
+     * stop at the issuing CA below it, and clients that still trust only the old root reach it
+     * through the cross certificate.
+     */
+    public static List<X509Certificate> bridged(CaRegistry registry, List<X509Certificate> chain) {
+        if (chain.isEmpty()) {
+            return chain;
+        }
+        X509Certificate top = chain.getLast();
+        for (Rollover r : registry.rollovers()) {
+            if (r.role() == CaRole.ROOT && r.atLeast(Rollover.Step.PUBLISHED) && !r.atLeast(Rollover.Step.RETIRED)
+                    && registry.ca(r.newName()).map(c -> c.certificate().equals(top)).orElse(false)) {
+                List<X509Certificate> out = new ArrayList<>(chain.subList(0, chain.size() - 1));
+                out.add(r.newWithOld());
+                return out;
+            }
+        }
+        return chain;
+    }
+
     /** Whether relying parties are offered this CA: not a successor before it is published, not a retired CA. */
     public static boolean published(CaRegistry registry, String caName) {
         for (Rollover r : registry.rollovers()) {

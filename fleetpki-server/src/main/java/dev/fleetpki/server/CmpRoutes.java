@@ -57,6 +57,9 @@ import org.bouncycastle.asn1.cmp.CertifiedKeyPair;
 import org.bouncycastle.asn1.cmp.GenMsgContent;
 import org.bouncycastle.asn1.cmp.GenRepContent;
 import org.bouncycastle.asn1.cmp.InfoTypeAndValue;
+import dev.fleetpki.core.config.CaRole;
+import dev.fleetpki.core.Rollover;
+import org.bouncycastle.asn1.cmp.RootCaKeyUpdateContent;
 import org.bouncycastle.asn1.cmp.PKIBody;
 import org.bouncycastle.asn1.cmp.PKIFailureInfo;
 import org.bouncycastle.asn1.cmp.PKIStatus;
@@ -576,7 +579,7 @@ final class CmpRoutes {
             if (type.equals(IT_CA_CERTS)) {
                 out.add(new InfoTypeAndValue(IT_CA_CERTS, certs(chain)));
             } else if (type.equals(IT_ROOT_CA_CERT)) {
-                out.add(new InfoTypeAndValue(IT_ROOT_CA_KEY_UPDATE)); // no root rollover is under way: the value is absent (RFC 9483 4.3.2)
+                out.add(rootCaKeyUpdate(itv, r));
             } else if (type.equals(IT_CRL_STATUS_LIST) || type.equals(IT_CURRENT_CRL)) {
                 Optional<CertificateList> crl = s.revocation().crl(caName, 0).map(c -> CertificateList.getInstance(c.der()));
                 if (type.equals(IT_CURRENT_CRL)) {
@@ -592,6 +595,44 @@ final class CmpRoutes {
             out.add(new InfoTypeAndValue(IT_UNSUPPORTED, new DERSequence(unsupported)));
         }
         return answer(ex, new PKIBody(PKIBody.TYPE_GEN_REP, new GenRepContent(out.toArray(InfoTypeAndValue[]::new))), List.of(), false);
+    }
+
+    /**
+     * RFC 9483 4.3.2: the root CA key update for the root the client names (its rootCaCert value; a
+     * client that names none means any root being rolled over): newWithNew, newWithOld and
+     * oldWithNew of a published, not retired root rollover. Without one the value is absent.
+     */
+    private InfoTypeAndValue rootCaKeyUpdate(InfoTypeAndValue asked, Request r) throws Failure {
+        X509Certificate named = null;
+        if (asked.getInfoValue() != null) {
+            try {
+                named = (X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(
+                        new java.io.ByteArrayInputStream(CMPCertificate.getInstance(asked.getInfoValue()).getX509v3PKCert().getEncoded()));
+            } catch (RuntimeException | java.io.IOException | java.security.cert.CertificateException e) {
+                throw new Failure(PKIFailureInfo.badDataFormat, "the rootCaCert value is not a certificate", r);
+            }
+        }
+        for (Rollover ro : s.caRecords().rollovers()) {
+            if (ro.role() != CaRole.ROOT || !ro.atLeast(Rollover.Step.PUBLISHED) || ro.atLeast(Rollover.Step.RETIRED)) {
+                continue;
+            }
+            X509Certificate oldRoot = s.caRecords().ca(ro.oldName()).orElseThrow().certificate();
+            if (named != null && !named.equals(oldRoot)) {
+                continue;
+            }
+            X509Certificate newRoot = s.caRecords().ca(ro.newName()).orElseThrow().certificate();
+            return new InfoTypeAndValue(IT_ROOT_CA_KEY_UPDATE, new RootCaKeyUpdateContent(cmpCert(newRoot), cmpCert(ro.newWithOld()),
+                    cmpCert(ro.oldWithNew())));
+        }
+        return new InfoTypeAndValue(IT_ROOT_CA_KEY_UPDATE); // no update for that root: the value is absent (RFC 9483 4.3.2)
+    }
+
+    private static CMPCertificate cmpCert(X509Certificate c) {
+        try {
+            return new CMPCertificate(org.bouncycastle.asn1.x509.Certificate.getInstance(c.getEncoded()));
+        } catch (java.security.cert.CertificateEncodingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** A CA's certificate and those above it, from the CA directory (kept in memory, not read from the store per request). */

@@ -128,7 +128,8 @@ public final class ServerIdentity {
                 "serve", null, null), s.authorizer().operator(actor, hostname, "server-tls", "serve"));
         List<Certificate> chain = new ArrayList<>();
         chain.add(issued.certificate());
-        chain.addAll(s.cas().chainFrom(s.caRecords().ca(issued.caName()).orElseThrow()));
+        // during a root rollover, the new root's cross certificate in its place: devices that trust only the old root still connect
+        chain.addAll(dev.fleetpki.core.CaRollover.bridged(s.caRecords(), s.cas().chainFrom(s.caRecords().ca(issued.caName()).orElseThrow())));
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
