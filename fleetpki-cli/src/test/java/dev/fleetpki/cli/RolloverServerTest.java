@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.device.DeviceIdentity;
 import dev.fleetpki.device.EstClient;
+import dev.fleetpki.kms.Pem;
 import dev.fleetpki.server.FleetServer;
+import dev.fleetpki.server.RevocationHttp;
 import dev.fleetpki.server.ServerIdentity;
 import java.io.ByteArrayInputStream;
 import java.net.URI;
@@ -102,6 +104,15 @@ class RolloverServerTest {
             X509Certificate leaf = renewed.chain().getFirst();
             assertThat(leaf.getIssuerX500Principal().getName()).contains("CN=Test Issuing CA G2");
             assertThat(renewed.chain().getLast().getIssuerX500Principal()).isEqualTo(root2.getSubjectX500Principal());
+
+            // OCSP answers for the successor's certificates without a restart (the responder finds the new CA)
+            java.nio.file.Files.writeString(dir.resolve("leaf.pem"), Pem.encode("CERTIFICATE", leaf.getEncoded()));
+            try (var http = RevocationHttp.start(ts.services.revocation(), ts.fleet.store(), ts.fleet.store().revocation(),
+                    ts.services.metrics(), "127.0.0.1", 0)) {
+                String ocsp = Proc.run(ts.home, java.util.Map.of(), "openssl", "ocsp", "-issuer", "ca/issuing-2.pem", "-cert",
+                        dir.resolve("leaf.pem").toString(), "-url", "http://127.0.0.1:" + http.port() + "/ocsp", "-CAfile", "ca/root-2.pem").output();
+                assertThat(ocsp).contains("Response verify OK").contains("leaf.pem: good");
+            }
 
             // a server whose certificate comes from the new hierarchy
             ServerIdentity.Loaded id2 = ServerIdentity.ensure(ts.services, "pki2.fleet.example", Actor.operator("test"));

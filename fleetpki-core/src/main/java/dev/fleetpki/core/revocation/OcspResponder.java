@@ -61,7 +61,10 @@ public final class OcspResponder {
     private final Clock clock;
     private final boolean writable;
     private final Map<String, OcspSigner> signers = new ConcurrentHashMap<>();
-    private final List<OcspSigner.Issuer> issuers = new ArrayList<>();
+    /** The CAs answered for; read again (at most every ISSUERS_RECHECK) when a request or a signer names one not in it. */
+    private volatile List<OcspSigner.Issuer> issuers;
+    private volatile long issuersReadAt;
+    private static final long ISSUERS_RECHECK_NANOS = java.time.Duration.ofSeconds(5).toNanos();
     private final ConcurrentLinkedQueue<OcspRow> toSave = new ConcurrentLinkedQueue<>();
     private final ArrayBlockingQueue<CertStatus> issued = new ArrayBlockingQueue<>(ISSUED_QUEUE);
     private final AtomicBoolean presignRunning = new AtomicBoolean();
@@ -81,11 +84,35 @@ public final class OcspResponder {
         this.writable = writable;
         this.cache = new OcspCache(config.revocation().ocspCacheEntries());
         this.unknownBudget = new RateBudget(config.revocation().ocspUnknownPerSecond());
+        this.issuers = readIssuers();
+        this.issuersReadAt = System.nanoTime();
+    }
+
+    private List<OcspSigner.Issuer> readIssuers() {
+        List<OcspSigner.Issuer> out = new ArrayList<>();
         for (CaRecord ca : store.cas()) {
             if (ca.role() == CaRole.ISSUING || ca.role() == CaRole.CODE_SIGNING) {
-                issuers.add(OcspSigner.Issuer.of(ca.name(), ca.certificate()));
+                out.add(OcspSigner.Issuer.of(ca.name(), ca.certificate()));
             }
         }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Reads the CAs again unless that was done within the last few seconds: a CA certified while the
+     * server runs (a rollover's successor, made by {@code fleetpki ca rollover}) is answered for
+     * without a restart, and requests naming unknown issuers cost at most one read per interval.
+     *
+     * @return whether they were read
+     */
+    private boolean rereadIssuers() {
+        long now = System.nanoTime();
+        if (now - issuersReadAt < ISSUERS_RECHECK_NANOS) {
+            return false;
+        }
+        issuersReadAt = now;
+        issuers = readIssuers();
+        return true;
     }
 
     void observe(RevocationObserver m) {
@@ -255,9 +282,14 @@ public final class OcspResponder {
     }
 
     private OcspSigner.Issuer issuerOf(CertID id) {
-        for (OcspSigner.Issuer i : issuers) {
-            if (i.matches(id)) {
-                return i;
+        for (int pass = 0; pass < 2; pass++) {
+            for (OcspSigner.Issuer i : issuers) {
+                if (i.matches(id)) {
+                    return i;
+                }
+            }
+            if (pass == 0 && !rereadIssuers()) {
+                break;
             }
         }
         return null;
@@ -284,6 +316,9 @@ public final class OcspResponder {
             return s;
         }
         OcspSigner.Issuer issuer = issuers.stream().filter(i -> i.name().equals(caName)).findFirst().orElse(null);
+        if (issuer == null && rereadIssuers()) {
+            issuer = issuers.stream().filter(i -> i.name().equals(caName)).findFirst().orElse(null);
+        }
         if (issuer == null) {
             return null;
         }
