@@ -31,6 +31,13 @@ final class CaCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 Certs.printCaTable(f.store().cas());
+                var rollovers = f.store().rollovers();
+                if (!rollovers.isEmpty()) {
+                    System.out.println("Rollovers:");
+                    for (var r : rollovers) {
+                        System.out.printf("  %-16s -> %-16s %-10s since %s%n", r.oldName(), r.newName(), r.step().wireName(), r.updatedAt());
+                    }
+                }
             }
             return 0;
         }

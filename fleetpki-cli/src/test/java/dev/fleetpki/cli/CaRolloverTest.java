@@ -60,6 +60,7 @@ class CaRolloverTest {
         assertThat(issuer(explicit)).contains("CN=Test Issuing CA G2");
 
         assertThat(Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched").out()).contains("Nothing to do up to step switched.");
+        assertThat(Cli.run(home, "ca", "list").out()).containsPattern("issuing +-> issuing-2 +switched");
         Cli.Result retire = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "retired");
         assertThat(retire.exit()).isEqualTo(65);
         assertThat(retire.err()).contains("'issuing' cannot be retired yet: a certificate it signed is valid until");

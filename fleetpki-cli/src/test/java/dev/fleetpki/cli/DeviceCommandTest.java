@@ -59,6 +59,17 @@ class DeviceCommandTest {
             assertThat(device("show", "--dir", d).out()).doesNotContain(show.out().lines().filter(l -> l.startsWith("certificate:")).findFirst().orElseThrow());
 
             assertThat(device("show", "--dir", dir.resolve("nothing").toString()).err()).contains("no device in");
+
+            // a root rollover: the device learns the new root from cacerts, through the cross certificate from its anchor
+            Cli.Result nothing = device("anchors", "--dir", d);
+            assertThat(nothing.out()).contains("Nothing new to learn.").contains("anchor:  CN=Test Root CA,O=fleetpki test");
+            assertThat(Cli.run(ts.home, "ca", "rollover", "--name", "root").exit()).isZero();
+            Cli.Result learned = device("anchors", "--dir", d);
+            assertThat(learned.exit()).as(learned.err()).isZero();
+            assertThat(learned.out()).contains("Learned through a cross certificate from a trusted anchor: [CN=Test Root CA G2,O=fleetpki test]")
+                    .contains("learned: CN=Test Root CA G2,O=fleetpki test");
+            assertThat(device("show", "--dir", d).out()).contains("learned:     CN=Test Root CA G2,O=fleetpki test (root rollover)");
+            assertThat(device("anchors", "--dir", d).out()).contains("Nothing new to learn.");
         }
     }
 }

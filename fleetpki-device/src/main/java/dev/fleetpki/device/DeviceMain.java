@@ -31,7 +31,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "fleetpki-device", mixinStandardHelpOptions = true, version = "fleetpki-device 0.1.0",
         description = "The device side of fleetpki: make a key that never leaves the device, enroll over EST, renew, use the certificate.%n",
-        subcommands = {DeviceMain.Init.class, DeviceMain.Enroll.class, DeviceMain.Renew.class, DeviceMain.Show.class, DeviceMain.Publish.class, DeviceMain.Call.class,
+        subcommands = {DeviceMain.Init.class, DeviceMain.Enroll.class, DeviceMain.Renew.class, DeviceMain.Anchors.class, DeviceMain.Show.class,
+            DeviceMain.Publish.class, DeviceMain.Call.class,
             DeviceMain.Simulate.class, FirmwareCommand.class, CommandLine.HelpCommand.class},
         footer = {"%nExit codes: 0 ok, 64 usage, 65 refused (by the server, the broker or API, or by the device's checks), "
             + "75 pending approval (retry later)."})
@@ -200,6 +201,29 @@ public final class DeviceMain implements Runnable {
         }
     }
 
+    @Command(name = "anchors", mixinStandardHelpOptions = true,
+            description = {"Fetch the CA certificates (EST cacerts) and learn a new root that a cross certificate from a trusted anchor vouches "
+                    + "for (a root rollover); then list the anchors.", "A root offered without such a cross certificate is ignored."})
+    static final class Anchors implements Callable<Integer> {
+        @CommandLine.Mixin Dir dir;
+        @Option(names = "--offline", description = "only list the anchors; fetch nothing") boolean offline;
+
+        @Override
+        public Integer call() {
+            DeviceIdentity d = dir.open();
+            if (!offline) {
+                List<X509Certificate> learned = d.refreshAnchors(dir.est(), Clock.systemUTC());
+                System.out.println(learned.isEmpty() ? "Nothing new to learn." : "Learned through a cross certificate from a trusted anchor: "
+                        + learned.stream().map(c -> c.getSubjectX500Principal().getName()).toList());
+            }
+            for (X509Certificate a : d.anchors()) {
+                System.out.println((a.equals(d.anchor()) ? "anchor:  " : "learned: ") + a.getSubjectX500Principal().getName()
+                        + ", valid until " + a.getNotAfter().toInstant());
+            }
+            return 0;
+        }
+    }
+
     static int report(DeviceIdentity.Result r, String verb) {
         if (r.pending().isPresent()) {
             System.out.println("Pending: " + r.pending().get().message().strip() + " (retry after " + r.pending().get().retryAfterSeconds() + " s)");
@@ -222,6 +246,9 @@ public final class DeviceMain implements Runnable {
             System.out.println("key:         " + d.key().algorithm().configName() + ", " + d.key().location());
             System.out.println("server:      " + dir.config().getProperty("server"));
             System.out.println("anchor:      " + d.anchor().getSubjectX500Principal().getName());
+            for (X509Certificate learned : DeviceIdentity.learnedAnchors(dir.dir)) {
+                System.out.println("learned:     " + learned.getSubjectX500Principal().getName() + " (root rollover)");
+            }
             var chain = d.chain();
             if (chain.isEmpty()) {
                 System.out.println("certificate: none yet (fleetpki-device enroll)");
