@@ -151,8 +151,8 @@ final class CaCommand {
                 }
                 switch (done.step()) {
                     case KEY, CERTIFIED -> System.out.println("Next: fleetpki ca rollover --name " + name + " --to published");
-                    case PUBLISHED -> System.out.println("Next, once devices have fetched the new CA certificates (EST cacerts; "
-                            + "restart 'fleetpki serve' to load the new CA): fleetpki ca rollover --name " + name + " --to switched");
+                    case PUBLISHED -> System.out.println("Next, once devices have fetched the new CA certificates (EST cacerts, "
+                            + "fleetpki-device anchors): fleetpki ca rollover --name " + name + " --to switched");
                     case SWITCHED -> System.out.println(done.role() == dev.fleetpki.core.config.CaRole.ROOT
                             ? "Next: roll over each issuing CA under the new root (fleetpki ca rollover --name ISSUING --to switched); "
                                     + "retire '" + name + "' after its last certificate has expired (--to retired)"

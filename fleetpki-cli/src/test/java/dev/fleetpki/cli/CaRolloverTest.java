@@ -100,6 +100,12 @@ class CaRolloverTest {
                 .contains(": OK");
         assertThat(Proc.ok(home, "openssl", "verify", "-CAfile", "ca/root-2.pem", "-untrusted", "ca/issuing-2.pem", fresh.toString()))
                 .contains(": OK");
+        // the old root is needed until the last CA it certified ends (the cross certificate to its successor does not count)
+        Cli.Result retire = Cli.run(home, "ca", "rollover", "--name", "root", "--to", "retired");
+        assertThat(retire.exit()).isEqualTo(65);
+        X509Certificate issuingCa = (X509Certificate) CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(home.resolve("ca/issuing.pem"))));
+        assertThat(retire.err()).contains("valid until " + issuingCa.getNotAfter().toInstant());
         String bundle = Cli.run(home, "export", "trust-bundle", "--root-only").out();
         assertThat(bundle).contains("# root (root)").contains("# root-2 (root)");
     }

@@ -182,11 +182,11 @@ class ScepTest {
     }
 
     @Test
-    void getNextCaCertSaysThereIsNoRolloverAndGetCaCapsDoesNotOfferIt() throws Exception {
+    void getNextCaCertSaysThereIsNoPublishedSuccessorAndGetCaCapsDoesNotOfferIt() throws Exception {
         HttpResponse<String> next = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/scep?operation=GetNextCACert")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(next.statusCode()).isEqualTo(404);
-        assertThat(next.body()).contains("no CA rollover is under way");
+        assertThat(next.body()).contains("no rollover of CA 'issuing' is published");
         HttpResponse<String> caps = ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/scep?operation=GetCACaps")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(caps.body()).contains("Renewal").doesNotContain("GetNextCACert");

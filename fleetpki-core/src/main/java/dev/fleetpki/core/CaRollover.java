@@ -262,9 +262,14 @@ public final class CaRollover {
         return advance(r, Rollover.Step.RETIRED, Map.of());
     }
 
-    /** When the last certificate the CA signed ends: end-entity and cross certificates, and CAs it certified (not its own OCSP signers and RAs). */
+    /**
+     * When the last certificate the CA signed ends: end-entity certificates, CAs it certified (not
+     * its own OCSP signers and RAs), but not the cross certificate to its own successor, which
+     * bridges to the new root until the old one ends and is no reason to keep publishing the old root.
+     */
     private Optional<Instant> lastUse(CaRecord old) {
-        Optional<Instant> last = certificates.lastExpiry(old.name());
+        String bridge = rolloverOf(old.name()).map(Rollover::newWithOld).map(c -> SerialNumbers.hex(c.getSerialNumber())).orElse(null);
+        Optional<Instant> last = certificates.lastExpiry(old.name(), bridge);
         for (CaRecord c : registry.cas()) {
             if (old.name().equals(c.parent()) && c.role() != CaRole.OCSP && c.role() != CaRole.SCEP_RA) {
                 Instant end = c.certificate().getNotAfter().toInstant();

@@ -65,9 +65,9 @@ final class JdbcCertificates implements CertificateStore {
     }
 
     @Override
-    public Optional<Instant> lastExpiry(String caName) {
-        List<Optional<Instant>> l = jdbc.query("SELECT MAX(not_after) FROM certificate WHERE ca = ?",
-                rs -> Optional.ofNullable(Jdbc.instant(rs, 1)), caName);
+    public Optional<Instant> lastExpiry(String caName, String exceptSerialHex) {
+        List<Optional<Instant>> l = jdbc.query("SELECT MAX(not_after) FROM certificate WHERE ca = ? AND serial <> ?",
+                rs -> Optional.ofNullable(Jdbc.instant(rs, 1)), caName, exceptSerialHex == null ? "" : exceptSerialHex);
         return l.isEmpty() ? Optional.empty() : l.getFirst();
     }
 

@@ -21,8 +21,8 @@ public interface CertificateStore {
 
     long certificateCount();
 
-    /** When the last certificate {@code caName} signed ends (revoked ones too), if it signed any. */
-    Optional<Instant> lastExpiry(String caName);
+    /** When the last certificate {@code caName} signed ends (revoked ones too), leaving out {@code exceptSerialHex} (null: none), if it signed any. */
+    Optional<Instant> lastExpiry(String caName, String exceptSerialHex);
 
     /** Records a revocation (time and reason) with its audit event. */
     void revoke(String serialHex, RevocationReason reason, Instant at, AuditEvent event);

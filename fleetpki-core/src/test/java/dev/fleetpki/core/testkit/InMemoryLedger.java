@@ -331,8 +331,9 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     }
 
     @Override
-    public synchronized Optional<Instant> lastExpiry(String caName) {
-        return certificates.values().stream().map(StoredCertificate::issued).filter(c -> c.caName().equals(caName)).map(IssuedCertificate::notAfter)
+    public synchronized Optional<Instant> lastExpiry(String caName, String exceptSerialHex) {
+        return certificates.values().stream().map(StoredCertificate::issued).filter(c -> c.caName().equals(caName))
+                .filter(c -> !c.serialHex().equals(exceptSerialHex)).map(IssuedCertificate::notAfter)
                 .max(Instant::compareTo);
     }
 
