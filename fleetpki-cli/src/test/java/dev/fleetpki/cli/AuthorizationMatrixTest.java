@@ -107,6 +107,11 @@ public class AuthorizationMatrixTest {
                     pend:
                       accept: []
                       otherwise: pending
+                notifications:
+                  webhooks:
+                    - name: mx-hook
+                      url: http://127.0.0.1:9/events
+                      attempts: 1
                 """, dev.fleetpki.server.FleetServer.Limits.DEFAULT, yaml -> yaml, Duration.ofHours(2));
         for (String[] d : new String[][] {{A, "sensor"}, {B, "sensor"}, {PENDING_DEVICE, "pend"}, {"mx-r", "sensor"}, {"mx-w", "sensor"},
             {"mx-s", "sensor"}}) {
@@ -282,6 +287,9 @@ public class AuthorizationMatrixTest {
             rows.add(new Row("GET /api/v1/certificates/{serial}" + tail, () -> get("/api/v1/certificates/" + currentSerial + tail), OPERATOR_READ));
         }
         rows.add(new Row("GET /api/v1/certificate-requests", () -> get("/api/v1/certificate-requests"), OPERATOR_READ));
+        rows.add(new Row("GET /api/v1/webhooks", () -> get("/api/v1/webhooks"), OPERATOR_READ));
+        rows.add(new Row("GET /api/v1/webhooks/{name}/failures", () -> get("/api/v1/webhooks/mx-hook/failures"), OPERATOR_READ));
+        rows.add(new Row("POST /api/v1/webhooks/{name}/retry", () -> json("POST", "/api/v1/webhooks/mx-hook/retry", null), operatorWrite(200)));
         rows.add(new Row("GET /api/v1/certificate-requests/{id}", () -> get("/api/v1/certificate-requests/" + pendingRequest()),
                 401, 403, 403, 401, 403, 403, 403, 401, 403, 401, 401, 401, 200, 200, 200, 403, 200));
         rows.add(new Row("POST /api/v1/devices", () -> json("POST", "/api/v1/devices", "{\"id\": \"mx-new-" + (++counter) + "\", \"model\": \"sensor\"}"),

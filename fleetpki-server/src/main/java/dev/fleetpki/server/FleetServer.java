@@ -62,6 +62,8 @@ public final class FleetServer implements AutoCloseable {
         this.routes = routes;
         this.identity = identity;
         this.cmp = cmp;
+        this.webhooks = s.config().webhooks().isEmpty() ? null
+                : new WebhookDispatcher(s.config().webhooks(), s.webhooks(), s.certificates(), s.clock()).start();
         this.cmpSweeper = daemonScheduler("fleetpki-cmp-confirmations");
         cmpSweeper.scheduleWithFixedDelay(() -> {
             try {
@@ -235,6 +237,8 @@ public final class FleetServer implements AutoCloseable {
     static final Duration CMP_SWEEP = Duration.ofSeconds(30);
     private final CmpRoutes cmp;
     private final ScheduledExecutorService cmpSweeper;
+    /** Registry notifications (null: none configured). */
+    private final WebhookDispatcher webhooks;
 
     /**
      * Revokes the certificates issued over CMP whose certConf is overdue at {@code asOf} (RFC
@@ -296,6 +300,7 @@ public final class FleetServer implements AutoCloseable {
 
         ApiAuth auth = new ApiAuth(s);
         new DeviceRoutes(s, auth).register(app);
+        new WebhookRoutes(s, auth).register(app);
         Credentials credentials = new Credentials(s, auth);
         new CertificateRoutes(s, auth, credentials, s.enrollment()).register(app);
         new EstRoutes(s, credentials, s.enrollment()).register(app);
@@ -418,6 +423,9 @@ public final class FleetServer implements AutoCloseable {
             identityWatch.shutdownNow();
         }
         cmpSweeper.shutdownNow();
+        if (webhooks != null) {
+            webhooks.close();
+        }
         app.stop();
     }
 }

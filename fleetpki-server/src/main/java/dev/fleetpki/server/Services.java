@@ -31,7 +31,7 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
                        CaRegistry caRecords, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
                        RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment, FirmwareSigning firmware,
                        ScepRa scepRa, EnrollmentSecrets secrets, CmpTransactionStore cmp,
-                       NonceStore nonces) {
+                       NonceStore nonces, dev.fleetpki.core.store.WebhookStore webhooks) {
     /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
@@ -43,6 +43,7 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
         return new Services(config, store.devices(), store.credentials(), store.requests(), store.certificates(), store, cas, observed, clock,
                 metrics, revocation, authorizer, new Enrollment(config, store.requests(), store.certificates(), store.devices(), observed, authorizer,
                 clock, metrics), new FirmwareSigning(store.signers(), store.certificates(), store, cas.keys(), config.signerPassphrase(), store, clock),
-                new ScepRa(config, store, store.revocation(), cas, clock), EnrollmentSecrets.of(config, cas.keys()), store.cmp(), store.nonces());
+                new ScepRa(config, store, store.revocation(), cas, clock), EnrollmentSecrets.of(config, cas.keys()), store.cmp(), store.nonces(),
+                store.webhooks());
     }
 }

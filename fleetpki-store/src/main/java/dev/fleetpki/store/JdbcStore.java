@@ -46,6 +46,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     private final JdbcAuditLog auditLog;
     private final JdbcSigners signers;
     private final JdbcCmpTransactions cmp;
+    private final JdbcWebhooks webhooks;
 
     public JdbcStore(Database db) {
         this.jdbc = new Jdbc(db);
@@ -58,6 +59,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
         this.auditLog = new JdbcAuditLog(jdbc);
         this.signers = new JdbcSigners(jdbc);
         this.cmp = new JdbcCmpTransactions(jdbc);
+        this.webhooks = new JdbcWebhooks(jdbc);
     }
 
     public Database database() {
@@ -92,6 +94,11 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     /** Firmware signers. */
     public SignerStore signers() {
         return signers;
+    }
+
+    /** Registry notification delivery state. */
+    public dev.fleetpki.core.store.WebhookStore webhooks() {
+        return webhooks;
     }
 
     /** CMP transactions between their messages. */

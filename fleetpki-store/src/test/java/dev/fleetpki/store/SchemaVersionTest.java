@@ -42,12 +42,13 @@ class SchemaVersionTest {
         url = TestDatabases.create(kind, dir);
         Database.open(url, null, null, dir).close();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            // as a store left by the previous version looks: no V9 table, history ending at 8
-            s.execute("DROP TABLE ca_rollover");
+            // as a store left by the previous version looks: no V10 tables, history ending at 9
+            s.execute("DROP TABLE webhook_endpoint");
+            s.execute("DROP TABLE webhook_failure");
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();
-        assertThat(rolloverTable(url)).as("re-migrated").isTrue();
+        assertThat(webhookTable(url)).as("re-migrated").isTrue();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // Flyway would refuse this store (validateOnMigrate: checksum mismatch), so opening it proves Flyway was not run
             s.execute("UPDATE flyway_schema_history SET checksum = 1 WHERE version = '1'");
@@ -55,9 +56,9 @@ class SchemaVersionTest {
         Database.open(url, null, null, dir).close();
     }
 
-    private static boolean rolloverTable(String url) throws Exception {
+    private static boolean webhookTable(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.executeQuery("SELECT old_name, new_name, key_ref, step, new_with_old FROM ca_rollover").close();
+            s.executeQuery("SELECT name, cursor_seq, lease_owner FROM webhook_endpoint").close();
             return true;
         } catch (java.sql.SQLException e) {
             return false;

@@ -44,7 +44,8 @@ import java.util.function.Function;
  */
 public final class ConfigLoader {
     public static final String FILE_NAME = "fleetpki.yaml";
-    private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles", "enrollment", "revocation");
+    private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles", "enrollment", "revocation",
+            "notifications");
 
     private final List<String> errors = new ArrayList<>();
     private final Path home;
@@ -150,6 +151,7 @@ public final class ConfigLoader {
         });
         EnrollmentPolicy enrollment = enrollment(root.path("enrollment"), profiles);
         RevocationSettings revocation = revocation(root.path("revocation"));
+        List<Webhook> webhooks = webhooks(root.path("notifications"));
         if (revocation != null && revocation.crlShards() > 1 && (crl == null || !crl.contains("{shard}"))) {
             errors.add("revocation.crl.shards: " + revocation.crlShards() + " shards need a {shard} in urls.crl (for example "
                     + "http://pki.example.com/crl/{ca}/{shard}.crl), so each certificate names the CRL it is listed on");
@@ -158,7 +160,7 @@ public final class ConfigLoader {
             throw new PkiException(ErrorKind.CONFIG, file + " has " + errors.size() + " error" + (errors.size() > 1 ? "s" : "")
                     + ":\n  - " + String.join("\n  - ", errors));
         }
-        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles, enrollment, revocation);
+        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles, enrollment, revocation, webhooks);
     }
 
     private CaSpec ca(JsonNode n, String path, CaRole role, String defaultName, SecretSource passphrase, Duration defaultValidity) {
@@ -331,6 +333,85 @@ public final class ConfigLoader {
             return d;
         }
         return new EnrollmentPolicy(fleets, deviceRate, stationRate, period, secretValidity, implicit.asBoolean(false));
+    }
+
+    /** {@code notifications.webhooks}: registry notification endpoints (docs/cloud.md). */
+    private List<Webhook> webhooks(JsonNode n) {
+        unknown(n, Set.of("webhooks"), "notifications.");
+        List<Webhook> out = new ArrayList<>();
+        JsonNode list = n.path("webhooks");
+        if (list.isMissingNode() || list.isNull()) {
+            return out;
+        }
+        if (!list.isArray()) {
+            errors.add("notifications.webhooks: must be a list of endpoints (- name: hub, url: https://...)");
+            return out;
+        }
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode w = list.get(i);
+            String path = "notifications.webhooks[" + i + "]";
+            unknown(w, Set.of("name", "url", "events", "secret", "perMinute", "timeout", "attempts", "backoff", "trust"), path + ".");
+            String name = text(w, "name", path + ".name", null);
+            if (name == null || !name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+                errors.add(path + ".name: '" + name + "' must be given, with only letters, digits, '.', '_' and '-'");
+            } else if (!names.add(name)) {
+                errors.add(path + ".name: '" + name + "' is used twice; each endpoint needs its own name (it keys its delivery state)");
+            }
+            String url = text(w, "url", path + ".url", null);
+            java.net.URI uri = null;
+            try {
+                uri = url == null ? null : new java.net.URI(url);
+                if (uri == null || uri.getHost() == null || !("https".equals(uri.getScheme()) || "http".equals(uri.getScheme()))) {
+                    errors.add(path + ".url: '" + url + "' must be an https:// URL");
+                    uri = null;
+                } else if ("http".equals(uri.getScheme()) && !loopback(uri.getHost())) {
+                    errors.add(path + ".url: '" + url + "' is plain http to another machine; events carry device ids and certificates "
+                            + "and say which devices to trust: use https (http only to a receiver on this machine: localhost, 127.0.0.1, ::1)");
+                    uri = null;
+                }
+            } catch (java.net.URISyntaxException e) {
+                errors.add(path + ".url: '" + url + "' is not a URL: " + e.getMessage());
+            }
+            List<String> events = list(w, "events");
+            if (events.isEmpty()) {
+                events = Webhook.EVENTS;
+            }
+            for (String e : events) {
+                if (!Webhook.EVENTS.contains(e)) {
+                    errors.add(path + ".events: '" + e + "' is not an event; the events are " + Webhook.EVENTS);
+                }
+            }
+            SecretSource secret = secret(w, "secret", path + ".secret", null);
+            int perMinute = w.path("perMinute").asInt(Webhook.DEFAULT_PER_MINUTE);
+            if (w.has("perMinute") && (!w.path("perMinute").canConvertToInt() || perMinute < 1 || perMinute > 100_000)) {
+                errors.add(path + ".perMinute: '" + w.path("perMinute").asText() + "' must be a whole number from 1 to 100000");
+            }
+            int attempts = w.path("attempts").asInt(Webhook.DEFAULT_ATTEMPTS);
+            if (w.has("attempts") && (!w.path("attempts").canConvertToInt() || attempts < 1 || attempts > 100)) {
+                errors.add(path + ".attempts: '" + w.path("attempts").asText() + "' must be a whole number from 1 to 100");
+            }
+            Duration timeout = parse(w, "timeout", path + ".timeout", Durations.format(Webhook.DEFAULT_TIMEOUT), Durations::parse);
+            if (timeout != null && (timeout.isZero() || timeout.compareTo(Duration.ofMinutes(5)) > 0)) {
+                errors.add(path + ".timeout: must be more than 0 and at most 5m");
+            }
+            Duration backoff = parse(w, "backoff", path + ".backoff", Durations.format(Webhook.DEFAULT_BACKOFF), Durations::parse);
+            if (backoff != null && (backoff.isNegative() || backoff.isZero() || backoff.compareTo(Webhook.MAX_BACKOFF) > 0)) {
+                errors.add(path + ".backoff: must be more than 0 and at most 5m");
+            }
+            String trust = text(w, "trust", path + ".trust", null);
+            java.nio.file.Path trustFile = trust == null ? null : home.resolve(trust);
+            if (trustFile != null && !Files.isRegularFile(trustFile)) {
+                errors.add(path + ".trust: no file at " + trustFile + " (a PEM file of the CA certificates the endpoint's certificate chains to)");
+            }
+            out.add(new Webhook(name, uri, new java.util.LinkedHashSet<>(events), secret, perMinute, timeout, attempts, backoff, trustFile));
+        }
+        return out;
+    }
+
+    private static boolean loopback(String host) {
+        String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        return h.equals("localhost") || h.equals("::1") || h.startsWith("127.");
     }
 
     private RevocationSettings revocation(JsonNode n) {

@@ -24,12 +24,16 @@ import java.util.Optional;
  * @param caIssuersUrl CA certificate URL template for AIA, or null
  * @param enrollment which enrollment credentials each fleet accepts, and the rate limits
  * @param revocation how CRLs and OCSP responses are published
+ * @param webhooks registry notification endpoints (none by default)
  */
 public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSource storePassword,
                           String crlUrl, String ocspUrl, String caIssuersUrl,
                           CaSpec root, List<CaSpec> issuing, CaSpec ocsp, CaSpec codeSigning,
                           Map<String, Profile> profiles, EnrollmentPolicy enrollment,
-                          RevocationSettings revocation) {
+                          RevocationSettings revocation, List<Webhook> webhooks) {
+    public FleetConfig {
+        webhooks = webhooks == null ? List.of() : List.copyOf(webhooks);
+    }
 
     public Optional<Profile> profile(String name) {
         return Optional.ofNullable(profiles.get(name));

@@ -1,0 +1,114 @@
+package dev.fleetpki.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Role;
+import dev.fleetpki.core.config.Webhook;
+import dev.fleetpki.core.store.WebhookStore;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code /api/v1/webhooks}: registry notification endpoints, where each stands (cursor, backlog,
+ * delivered, last error), the events set aside as failed, and retrying them (docs/cloud.md).
+ */
+final class WebhookRoutes {
+    private final Services s;
+    private final ApiAuth auth;
+
+    WebhookRoutes(Services s, ApiAuth auth) {
+        this.s = s;
+        this.auth = auth;
+    }
+
+    void register(RoutesConfig app) {
+        app.get("/api/v1/webhooks", this::list);
+        app.get("/api/v1/webhooks/{name}/failures", this::failures);
+        app.post("/api/v1/webhooks/{name}/retry", this::retry);
+    }
+
+    private void list(Context ctx) {
+        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Webhook h : s.config().webhooks()) {
+            out.add(status(s.webhooks(), h));
+        }
+        ctx.json(Map.of("items", out));
+    }
+
+    /** One endpoint's configuration and delivery state (no secret: only whether it signs). */
+    static Map<String, Object> status(WebhookStore store, Webhook h) {
+        WebhookStore.Endpoint e = store.webhookEndpoint(h.name());
+        List<String> actions = WebhookDispatcher.EVENT_OF.entrySet().stream().filter(x -> h.events().contains(x.getValue()))
+                .map(Map.Entry::getKey).toList();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", h.name());
+        m.put("url", h.url().toString());
+        m.put("events", Webhook.EVENTS.stream().filter(h.events()::contains).toList());
+        m.put("signed", h.secret() != null);
+        m.put("perMinute", h.perMinute());
+        m.put("cursor", e.cursor());
+        m.put("backlog", store.auditEventsCountAfter(e.cursor(), actions));
+        m.put("delivered", e.delivered());
+        m.put("lastDeliveryAt", e.lastDeliveryAt() == null ? null : e.lastDeliveryAt().toString());
+        m.put("failed", e.failed());
+        m.put("lastError", e.lastError());
+        m.put("lastErrorAt", e.lastErrorAt() == null ? null : e.lastErrorAt().toString());
+        return m;
+    }
+
+    private void failures(Context ctx) {
+        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        Webhook h = hook(ctx.pathParam("name"));
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (WebhookStore.Failure f : s.webhooks().webhookFailures(h.name(), 1000)) {
+            out.add(failureJson(f));
+        }
+        ctx.json(Map.of("items", out));
+    }
+
+    static Map<String, Object> failureJson(WebhookStore.Failure f) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("endpoint", f.endpoint());
+        m.put("seq", f.seq());
+        m.put("id", "fleetpki-audit-" + f.seq());
+        m.put("event", f.event());
+        m.put("attempts", f.attempts());
+        m.put("lastError", f.lastError());
+        m.put("failedAt", f.failedAt().toString());
+        m.put("retryRequested", f.retryRequested());
+        return m;
+    }
+
+    private void retry(Context ctx) {
+        auth.require(ctx, Role.ISSUER);
+        Webhook h = hook(ctx.pathParam("name"));
+        Long seq = null;
+        if (!ctx.body().isBlank()) {
+            JsonNode body = Requests.jsonBody(ctx);
+            JsonNode v = body.path("seq");
+            if (!v.isMissingNode() && !v.isNull()) {
+                if (!v.canConvertToLong()) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'seq' must be the failed event's number (GET /api/v1/webhooks/"
+                            + h.name() + "/failures), or left out to retry all");
+                }
+                seq = v.asLong();
+            }
+        }
+        int n = s.webhooks().requestWebhookRetry(h.name(), seq);
+        if (seq != null && n == 0) {
+            throw new PkiException(ErrorKind.NOT_FOUND, "no failed event " + seq + " for webhook '" + h.name() + "'");
+        }
+        ctx.json(Map.of("retrying", n));
+    }
+
+    private Webhook hook(String name) {
+        return s.config().webhooks().stream().filter(w -> w.name().equals(name)).findFirst().orElseThrow(() -> new PkiException(
+                ErrorKind.NOT_FOUND, "no webhook named '" + name + "' in fleetpki.yaml's notifications.webhooks"));
+    }
+}
