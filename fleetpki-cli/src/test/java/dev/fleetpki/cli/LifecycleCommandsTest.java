@@ -236,6 +236,16 @@ class LifecycleCommandsTest {
                   secretValidity: 200d
                   wildcard: true
                   cmpImplicitConfirm: sometimes
+                notifications:
+                  webhooks:
+                    - name: hub
+                      url: http://hub.example.com/events
+                      events: [certificate.issued, certificate.expired]
+                      perMinute: 0
+                    - name: hub
+                      url: https://hub.example.com/events
+                      trust: nowhere.pem
+                      backoff: 1h
                 """);
         Cli.Result r = Cli.run(home, "config", "check");
         assertThat(r.exit()).isEqualTo(78);
@@ -256,6 +266,11 @@ class LifecycleCommandsTest {
                 .contains("enrollment.fleets.sensor-v2.otherwise: 'ignore' must be pending")
                 .contains("enrollment.deviceRate: must be a whole number >= 0").contains("enrollment.ratePeriod: ")
                 .contains("enrollment.wildcard: unknown setting")
+                .contains("notifications.webhooks[0].url: 'http://hub.example.com/events' is plain http to another machine")
+                .contains("notifications.webhooks[0].events: 'certificate.expired' is not an event")
+                .contains("notifications.webhooks[0].perMinute: '0' must be a whole number from 1 to 100000")
+                .contains("notifications.webhooks[1].name: 'hub' is used twice")
+                .contains("notifications.webhooks[1].trust: no file at").contains("notifications.webhooks[1].backoff: must be more than 0 and at most 5m")
                 .doesNotContain("hunt");
         Path good = TestHome.write(dir.resolve("good"), "ecdsa-p256", null, null);
         Cli.Result ok = Cli.run(good, "config", "check");

@@ -55,10 +55,6 @@ public final class WebhookDispatcher implements AutoCloseable {
     static final Duration POLL = Duration.ofMillis(500);
     private static final int BATCH = 50;
 
-    /** Audit actions and the events they cause. */
-    static final Map<String, String> EVENT_OF = Map.of("certificate.issue", "certificate.issued", "certificate.revoke", "certificate.revoked",
-            "device.revoke", "device.revoked", "device.disable", "device.disabled", "device.enable", "device.enabled");
-
     private final List<Webhook> hooks;
     private final WebhookStore store;
     private final CertificateStore certificates;
@@ -96,10 +92,17 @@ public final class WebhookDispatcher implements AutoCloseable {
                 return;
             }
         }
+        for (Webhook h : hooks) {
+            try {
+                store.releaseWebhook(h.name(), node);
+            } catch (RuntimeException e) {
+                LOG.debug("webhook '{}': lease not released ({}); it expires within {}", h.name(), e.getMessage(), LEASE);
+            }
+        }
     }
 
     private void run(Webhook h) {
-        List<String> actions = EVENT_OF.entrySet().stream().filter(e -> h.events().contains(e.getValue())).map(Map.Entry::getKey).toList();
+        List<String> actions = h.actions();
         HttpClient http;
         try {
             http = client(h);
@@ -227,7 +230,7 @@ public final class WebhookDispatcher implements AutoCloseable {
 
     /** The notification an audit event causes, if any: certificate events only for devices' certificates. */
     Optional<Event> event(WebhookStore.Source src) {
-        String type = EVENT_OF.get(src.action());
+        String type = Webhook.EVENT_OF.get(src.action());
         if (type == null) {
             return Optional.empty();
         }

@@ -44,8 +44,6 @@ final class WebhookRoutes {
     /** One endpoint's configuration and delivery state (no secret: only whether it signs). */
     static Map<String, Object> status(WebhookStore store, Webhook h) {
         WebhookStore.Endpoint e = store.webhookEndpoint(h.name());
-        List<String> actions = WebhookDispatcher.EVENT_OF.entrySet().stream().filter(x -> h.events().contains(x.getValue()))
-                .map(Map.Entry::getKey).toList();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", h.name());
         m.put("url", h.url().toString());
@@ -53,7 +51,7 @@ final class WebhookRoutes {
         m.put("signed", h.secret() != null);
         m.put("perMinute", h.perMinute());
         m.put("cursor", e.cursor());
-        m.put("backlog", store.auditEventsCountAfter(e.cursor(), actions));
+        m.put("backlog", store.auditEventsCountAfter(e.cursor(), h.actions()));
         m.put("delivered", e.delivered());
         m.put("lastDeliveryAt", e.lastDeliveryAt() == null ? null : e.lastDeliveryAt().toString());
         m.put("failed", e.failed());

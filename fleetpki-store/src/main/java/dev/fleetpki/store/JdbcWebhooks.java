@@ -61,6 +61,18 @@ final class JdbcWebhooks implements WebhookStore {
     }
 
     @Override
+    public void releaseWebhook(String name, String owner) {
+        jdbc.write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("UPDATE webhook_endpoint SET lease_owner = NULL, lease_until = NULL "
+                    + "WHERE name = ? AND lease_owner = ?")) {
+                ps.setString(1, name);
+                ps.setString(2, owner);
+                ps.executeUpdate();
+            }
+        });
+    }
+
+    @Override
     public List<Source> auditEventsAfter(long seq, Collection<String> actions, int limit) {
         if (actions.isEmpty()) {
             return List.of();

@@ -32,7 +32,17 @@ public record Webhook(String name, URI url, Set<String> events, SecretSource sec
     public static final Duration DEFAULT_BACKOFF = Duration.ofSeconds(1);
     public static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
+    /** The audit actions that cause each event (the audit log is the outbox: docs/cloud.md). */
+    public static final java.util.Map<String, String> EVENT_OF = java.util.Map.of("certificate.issue", "certificate.issued",
+            "certificate.revoke", "certificate.revoked", "device.revoke", "device.revoked", "device.disable", "device.disabled",
+            "device.enable", "device.enabled");
+
     public Webhook {
         events = Set.copyOf(events);
+    }
+
+    /** The audit actions behind the events this endpoint wants. */
+    public List<String> actions() {
+        return EVENT_OF.entrySet().stream().filter(e -> events.contains(e.getValue())).map(java.util.Map.Entry::getKey).sorted().toList();
     }
 }

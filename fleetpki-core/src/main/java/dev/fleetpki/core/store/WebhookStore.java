@@ -34,6 +34,9 @@ public interface WebhookStore {
      */
     boolean leaseWebhook(String name, String owner, Instant until, Instant now);
 
+    /** Gives the lease up if this node holds it (a server stopping), so another node or the next start takes over at once. */
+    void releaseWebhook(String name, String owner);
+
     /** Audit events after {@code seq} with one of these actions, oldest first. */
     List<Source> auditEventsAfter(long seq, Collection<String> actions, int limit);
 
