@@ -3,6 +3,7 @@ package dev.fleetpki.cli;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.DeviceImport;
 import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.ErrorKind;
@@ -10,6 +11,7 @@ import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.enrollment.Enrollment;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -23,7 +25,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "device", mixinStandardHelpOptions = true, description = "The device registry.",
-        subcommands = {DeviceCommand.Add.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class, DeviceCommand.Enable.class,
+        subcommands = {DeviceCommand.Add.class, DeviceCommand.Import.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class, DeviceCommand.Enable.class,
             DeviceCommand.Revoke.class, DeviceCommand.Secret.class})
 final class DeviceCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a device by the id the cloud knows it by.")
@@ -56,6 +58,100 @@ final class DeviceCommand {
                 if (secret) {
                     Secret.create(f, home, id, life);
                 }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Register many devices from a file: CSV with a header line (id, and any of model, key_location, tag.NAME) or "
+                    + "JSON lines ({\"id\", \"model\", \"tags\", \"keyLocation\"}).",
+                "Every row is checked first; then all are stored in one transaction, or none is. With --secrets-out each device gets a "
+                    + "one-time enrollment secret, written once, encrypted to --recipient or --passphrase (openssl cms -decrypt opens it)."})
+    static final class Import implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "FILE", description = "devices.csv or devices.jsonl (- reads standard input as CSV)") String file;
+        @Option(names = "--format", description = "csv or jsonl (default: from the file name; csv)") String format;
+        @Option(names = "--skip-existing", description = "pass over devices already registered (rerunning the same file imports only the new ones)")
+        boolean skipExisting;
+        @Option(names = "--skip-invalid", description = "import the valid rows even when others are refused (they are listed)") boolean skipInvalid;
+        @Option(names = "--secrets-out", paramLabel = "FILE",
+                description = "make a one-time enrollment secret for each imported device and write them here (CSV: device_id,secret,expires_at), "
+                        + "encrypted; needs --recipient or --passphrase") Path secretsOut;
+        @Option(names = "--recipient", paramLabel = "PEM", description = "encrypt the secrets to this certificate or public key (RSA or EC)")
+        Path recipient;
+        @Option(names = "--passphrase", paramLabel = "SOURCE", description = "encrypt the secrets with a passphrase from env:NAME, file:PATH or prompt")
+        String passphrase;
+        @Option(names = "--secret-expires-in", paramLabel = "DURATION", description = "the secrets' lifetime (default: enrollment.secretValidity)")
+        String secretExpiresIn;
+
+        @Override
+        public Integer call() throws Exception {
+            org.bouncycastle.cms.RecipientInfoGenerator to = null;
+            if (secretsOut != null) {
+                if ((recipient == null) == (passphrase == null)) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--secrets-out needs exactly one of --recipient (a certificate or public key "
+                            + "of whoever flashes the devices) or --passphrase: the secrets are credentials and are never written in plain text");
+                }
+                if (java.nio.file.Files.exists(secretsOut)) {
+                    throw new PkiException(ErrorKind.CONFLICT, secretsOut + " exists; the secrets are written once, to a new file");
+                }
+                to = recipient != null ? SecretsFile.recipient(recipient)
+                        : SecretsFile.passphrase(dev.fleetpki.kms.SecretSource.parse(passphrase, null).read());
+            } else if (recipient != null || passphrase != null || secretExpiresIn != null) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--recipient, --passphrase and --secret-expires-in go with --secrets-out");
+            }
+            String kind = format != null ? format : file.endsWith(".jsonl") || file.endsWith(".ndjson") ? "jsonl" : "csv";
+            if (!kind.equals("csv") && !kind.equals("jsonl")) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--format must be csv or jsonl, not '" + kind + "'");
+            }
+            DeviceImport.Parsed parsed;
+            try (java.io.Reader in = file.equals("-") ? new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8)
+                    : java.nio.file.Files.newBufferedReader(Path.of(file), java.nio.charset.StandardCharsets.UTF_8)) {
+                parsed = kind.equals("csv") ? DeviceImport.csv(in) : DeviceImport.jsonLines(in);
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new PkiException(ErrorKind.NOT_FOUND, "no file " + file);
+            } catch (java.nio.charset.MalformedInputException e) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " is not UTF-8 text");
+            }
+            try (Fleet f = home.open()) {
+                Duration life = secretsOut == null ? null : Secret.lifetime(f, secretExpiresIn, "--secret-expires-in");
+                var now = f.clock().instant();
+                DeviceImport.Prepared p = DeviceImport.prepare(parsed, new DeviceImport.Options(skipExisting, skipInvalid, life), f.store().devices(),
+                        secretsOut == null ? null : f.enrollmentSecrets(), home.actor(), now);
+                DeviceImport.Result r = p.result();
+                for (DeviceImport.RowError e : r.errors()) {
+                    System.err.println("  refused " + e);
+                }
+                if (!r.errors().isEmpty() && !skipInvalid) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, r.errors().size() + " row" + (r.errors().size() == 1 ? "" : "s")
+                            + " refused (listed above); nothing was imported. Fix them, or import the others with --skip-invalid");
+                }
+                Path tmp = null;
+                if (secretsOut != null && p.committable()) {
+                    StringBuilder csv = new StringBuilder("device_id,secret,expires_at\n");
+                    r.secrets().forEach(x -> csv.append(x.deviceId()).append(',').append(x.text()).append(',').append(x.expiresAt()).append('\n'));
+                    Path dir = secretsOut.toAbsolutePath().getParent();
+                    java.nio.file.Files.createDirectories(dir);
+                    tmp = java.nio.file.Files.createTempFile(dir, ".secrets-", ".tmp");
+                    java.nio.file.Files.writeString(tmp, SecretsFile.encrypt(csv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8), to));
+                }
+                try {
+                    p.commit(f.store().devices());
+                } catch (RuntimeException e) {
+                    if (tmp != null) {
+                        java.nio.file.Files.deleteIfExists(tmp);
+                    }
+                    throw e;
+                }
+                if (tmp != null) {
+                    java.nio.file.Files.move(tmp, secretsOut, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                }
+                System.out.println("Imported " + r.imported().size() + " device" + (r.imported().size() == 1 ? "" : "s")
+                        + (r.skipped().isEmpty() ? "" : ", passed over " + r.skipped().size() + " already registered")
+                        + (r.errors().isEmpty() ? "" : ", refused " + r.errors().size() + " row" + (r.errors().size() == 1 ? "" : "s"))
+                        + (tmp != null ? "; their one-time secrets are in " + secretsOut + " (encrypted " + (recipient != null
+                                ? "to " + recipient.getFileName() : "with the passphrase") + "; openssl cms -decrypt -inform PEM opens it)" : "") + ".");
             }
             return 0;
         }

@@ -294,6 +294,8 @@ public class AuthorizationMatrixTest {
                 401, 403, 403, 401, 403, 403, 403, 401, 403, 401, 401, 401, 200, 200, 200, 403, 200));
         rows.add(new Row("POST /api/v1/devices", () -> json("POST", "/api/v1/devices", "{\"id\": \"mx-new-" + (++counter) + "\", \"model\": \"sensor\"}"),
                 operatorWrite(201)));
+        rows.add(new Row("POST /api/v1/devices/import", () -> json("POST", "/api/v1/devices/import", "{\"devices\": [{\"id\": \"mx-imp-" + (++counter)
+                + "\", \"model\": \"sensor\"}]}"), operatorWrite(201)));
         rows.add(new Row("POST /api/v1/devices/{id}/disable", () -> json("POST", "/api/v1/devices/mx-w/disable", null), operatorWrite(200)));
         rows.add(new Row("POST /api/v1/devices/{id}/enable", () -> json("POST", "/api/v1/devices/mx-w/enable", null), operatorWrite(200)));
         rows.add(new Row("POST /api/v1/devices/{id}/enrollment-secret", () -> json("POST", "/api/v1/devices/mx-s/enrollment-secret", null),
@@ -417,7 +419,7 @@ public class AuthorizationMatrixTest {
             Map.entry("sign", true), Map.entry("issue", true), Map.entry("request approve", true),
             Map.entry("init", true), Map.entry("ca csr", true), Map.entry("ca sign", true), Map.entry("ca import", true), Map.entry("ca rollover", true), // the ceremony (CA certificates)
             Map.entry("ca list", false), Map.entry("ca revoke", false), Map.entry("config check", false),
-            Map.entry("device add", false), Map.entry("device list", false), Map.entry("device show", false), Map.entry("device disable", false),
+            Map.entry("device add", false), Map.entry("device import", false), Map.entry("device list", false), Map.entry("device show", false), Map.entry("device disable", false),
             Map.entry("device enable", false), Map.entry("device revoke", false), Map.entry("device secret", false),
             Map.entry("station add", false), Map.entry("station list", false), Map.entry("station disable", false), Map.entry("station enable", false),
             Map.entry("trust add-manufacturer", false), Map.entry("trust list", false), Map.entry("trust remove", false),

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.DeviceImport;
 import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
@@ -37,11 +38,84 @@ final class DeviceRoutes {
 
     void register(RoutesConfig app) {
         app.post("/api/v1/devices", this::create);
+        app.post("/api/v1/devices/import", this::importDevices);
         app.get("/api/v1/devices", this::list);
         app.get("/api/v1/devices/{id}", this::show);
         app.post("/api/v1/devices/{id}/disable", ctx -> setStatus(ctx, Device.Status.DISABLED));
         app.post("/api/v1/devices/{id}/enable", ctx -> setStatus(ctx, Device.Status.ACTIVE));
         app.post("/api/v1/devices/{id}/enrollment-secret", this::secret);
+    }
+
+    /**
+     * Many devices in one request (docs/devices.md): {@code {"devices": [{id, model, tags, keyLocation}],
+     * "skipExisting"?, "skipInvalid"?, "enrollmentSecrets"?: {"expiresIn"?: "7d"}}}. Every row is
+     * checked first; then all are stored in one transaction (with their one-time secrets, returned
+     * in this answer only), or, when rows are refused and skipInvalid is off, none (400 with the
+     * refused rows).
+     */
+    private void importDevices(Context ctx) {
+        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        JsonNode body = Requests.jsonBody(ctx);
+        body.fieldNames().forEachRemaining(f -> {
+            if (!Set.of("devices", "skipExisting", "skipInvalid", "enrollmentSecrets").contains(f)) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "unknown field '" + f + "'; the fields are devices, skipExisting, skipInvalid, "
+                        + "enrollmentSecrets");
+            }
+        });
+        JsonNode list = body.path("devices");
+        if (!list.isArray() || list.isEmpty()) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "'devices' must be a non-empty list of {\"id\", \"model\"?, \"tags\"?, \"keyLocation\"?}");
+        }
+        List<DeviceImport.Row> rows = new java.util.ArrayList<>();
+        List<DeviceImport.RowError> errors = new java.util.ArrayList<>();
+        for (int i = 0; i < list.size(); i++) {
+            try {
+                rows.add(DeviceImport.row(i, list.get(i)));
+            } catch (IllegalArgumentException e) {
+                errors.add(new DeviceImport.RowError(i, null, e.getMessage()));
+            }
+        }
+        Duration life = null;
+        JsonNode secrets = body.path("enrollmentSecrets");
+        if (!secrets.isMissingNode() && !secrets.isNull()) {
+            String in = secrets.path("expiresIn").asText(null);
+            try {
+                life = in == null ? s.config().enrollment().secretValidity() : Durations.parse(in);
+            } catch (IllegalArgumentException e) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "enrollmentSecrets.expiresIn: " + e.getMessage());
+            }
+        }
+        Instant now = s.clock().instant().truncatedTo(ChronoUnit.MILLIS);
+        DeviceImport.Result r = DeviceImport.run(new DeviceImport.Parsed(rows, errors), new DeviceImport.Options(body.path("skipExisting").asBoolean(false),
+                body.path("skipInvalid").asBoolean(false), life), s.devices(), life == null ? null : s.secrets(), a.actor(), now);
+        Map<String, Object> out = new LinkedHashMap<>();
+        boolean refused = r.imported().isEmpty() && !r.errors().isEmpty() && !body.path("skipInvalid").asBoolean(false);
+        if (refused) {
+            out.put("type", "https://fleetpki.dev/problems/rows-refused");
+            out.put("title", "Rows refused");
+            out.put("status", 400);
+            out.put("detail", r.errors().size() + " of " + list.size() + " devices refused; nothing was imported. Fix them, or send skipInvalid: true");
+            out.put("instance", ctx.path());
+        }
+        out.put("imported", r.imported());
+        out.put("skipped", r.skipped());
+        out.put("errors", r.errors().stream().map(e -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("index", e.line());
+            m.put("id", e.id());
+            m.put("error", e.error());
+            return m;
+        }).toList());
+        if (life != null) {
+            ctx.header("Cache-Control", "no-store");
+            out.put("secrets", r.secrets().stream().map(x -> Map.of("device", x.deviceId(), "secret", x.text(), "expiresAt", x.expiresAt().toString()))
+                    .toList());
+        }
+        if (refused) {
+            ctx.status(400).json(out).contentType("application/problem+json");
+        } else {
+            ctx.status(r.imported().isEmpty() ? 200 : 201).json(out);
+        }
     }
 
     private void create(Context ctx) {

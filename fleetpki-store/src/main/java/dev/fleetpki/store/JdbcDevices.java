@@ -95,6 +95,41 @@ final class JdbcDevices implements DeviceStore {
         });
     }
 
+    @Override
+    public void addDevices(List<Device> devices, List<dev.fleetpki.core.EnrollmentSecret> secrets, List<AuditEvent> events) {
+        jdbc.write("one of the devices was registered meanwhile; nothing was imported: run the import again to see which", tx -> {
+            Connection c = tx.connection();
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)")) {
+                for (Device d : devices) {
+                    ps.setString(1, d.id());
+                    ps.setString(2, d.model());
+                    ps.setString(3, Jdbc.json(d.tags()));
+                    ps.setString(4, d.status().name());
+                    ps.setString(5, d.keyLocation());
+                    ps.setLong(6, d.createdAt().toEpochMilli());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO enrollment_secret (id, device_id, secret_hash, created_at, created_by, expires_at) "
+                    + "VALUES (?,?,?,?,?,?)")) {
+                for (var e : secrets) {
+                    ps.setString(1, e.id());
+                    ps.setString(2, e.deviceId());
+                    ps.setString(3, e.secretHash());
+                    ps.setLong(4, e.createdAt().toEpochMilli());
+                    ps.setString(5, e.createdBy().toString());
+                    ps.setLong(6, e.expiresAt().toEpochMilli());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            for (AuditEvent e : events) {
+                tx.audit(e);
+            }
+        });
+    }
+
     /**
      * Disables or enables a device (ACTIVE or DISABLED; doing it twice is fine). A revoked device
      * stays revoked: CONFLICT, nothing changed.

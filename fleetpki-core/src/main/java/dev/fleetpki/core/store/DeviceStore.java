@@ -28,6 +28,12 @@ public interface DeviceStore {
     /** Registers a device; CONFLICT when the id exists. */
     void addDevice(Device d, AuditEvent event);
 
+    /**
+     * Registers many devices, with one-time secrets for some, and their audit events, in one
+     * transaction; CONFLICT (nothing stored) if any id is registered meanwhile.
+     */
+    void addDevices(List<Device> devices, List<dev.fleetpki.core.EnrollmentSecret> secrets, List<AuditEvent> events);
+
     /** Disables or enables a device (doing it twice is fine); a revoked device stays revoked: CONFLICT. */
     void setDeviceStatus(String id, Device.Status status, AuditEvent event);
 

@@ -207,6 +207,17 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     // ---- DeviceStore ----
 
     @Override
+    public synchronized void addDevices(List<Device> list, List<dev.fleetpki.core.EnrollmentSecret> secrets, List<AuditEvent> events) {
+        for (Device d : list) {
+            if (devices.containsKey(d.id())) {
+                throw new PkiException(ErrorKind.CONFLICT, "device '" + d.id() + "' exists");
+            }
+        }
+        list.forEach(d -> devices.put(d.id(), d));
+        audit.addAll(events);
+    }
+
+    @Override
     public Optional<Device> deviceNow(String id) {
         return device(id);
     }
