@@ -430,6 +430,7 @@ public class AuthorizationMatrixTest {
             Map.entry("token enable", false), Map.entry("token revoke", false), Map.entry("export trust-bundle", false),
             Map.entry("signer add", true), Map.entry("signer rotate", true), // code-signing certificates, through the authorizer's signer step
             Map.entry("firmware sign", true), // a firmware signature, through the authorizer's firmware step
+            Map.entry("factory run", true), // device certificates, through the authorizer's factory-station step (FactoryRunTest)
             Map.entry("cloud verification-cert", true), // a cloud-verification certificate, through the authorizer's operator step
             Map.entry("cloud export", false), Map.entry("webhook list", false), Map.entry("webhook failed", false), Map.entry("webhook retry", false),
             Map.entry("signer list", false), Map.entry("signer revoke", false),

@@ -62,7 +62,7 @@ public final class DeviceImport {
             errors.add(new RowError(1, null, "the file is empty; the first line names the columns: id,model,key_location,tag.NAME"));
             return new Parsed(rows, errors);
         }
-        List<String> columns = fields(header.startsWith("\ufeff") ? header.substring(1) : header);
+        List<String> columns = csvFields(header.startsWith("\ufeff") ? header.substring(1) : header);
         Set<String> seen = new HashSet<>();
         for (String c : columns) {
             if (!(c.equals("id") || c.equals("model") || c.equals("key_location") || c.matches("tag\\.[A-Za-z0-9_.-]{1,64}"))) {
@@ -86,7 +86,7 @@ public final class DeviceImport {
             }
             List<String> f;
             try {
-                f = fields(line);
+                f = csvFields(line);
             } catch (IllegalArgumentException e) {
                 errors.add(new RowError(n, null, e.getMessage()));
                 continue;
@@ -275,8 +275,8 @@ public final class DeviceImport {
         return new Prepared(new Result(toAdd.stream().map(Device::id).toList(), skipped, errors, shown), toAdd, made, events);
     }
 
-    /** The fields of one CSV line (RFC 4180 quoting). */
-    static List<String> fields(String line) {
+    /** The fields of one CSV line (RFC 4180 quoting); IllegalArgumentException for an unclosed quote. */
+    public static List<String> csvFields(String line) {
         List<String> out = new ArrayList<>();
         StringBuilder cur = new StringBuilder();
         boolean quoted = false;

@@ -1,0 +1,397 @@
+package dev.fleetpki.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleetpki.core.Authorization;
+import dev.fleetpki.core.DeviceImport;
+import dev.fleetpki.core.EnrollmentAuthorizer;
+import dev.fleetpki.core.EnrollmentCredential;
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.Failpoints;
+import dev.fleetpki.core.IssuanceRequest;
+import dev.fleetpki.core.IssuedCertificate;
+import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Station;
+import dev.fleetpki.core.StoredCertificate;
+import dev.fleetpki.core.UntrustedCsr;
+import dev.fleetpki.kms.KeyAlgorithm;
+import dev.fleetpki.kms.Pem;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.KeyPair;
+import java.security.MessageDigest;
+import java.security.PublicKey;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Production-line batches (docs/factory.md). */
+@Command(name = "factory", mixinStandardHelpOptions = true, description = "Provision a batch of devices on the production line (docs/factory.md).",
+        subcommands = {FactoryCommand.Run.class})
+final class FactoryCommand {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One device of the batch: its id, model, and what its key comes as (a CSR, a bare public key, or nothing: the server makes it). */
+    record Item(int line, String id, String model, byte[] csr, PublicKey publicKey) {}
+
+    @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Issue certificates for a batch of devices as a factory station, and write each device's files.",
+                "Per device (CSV columns id, model, csr, public_key, file paths relative to the input; or JSON lines {id, model, csr, publicKey} "
+                    + "with PEM text): a CSR (proof of possession), a bare public key read from the device by the station, or neither: the key "
+                    + "is made here, if the fleet rule's serverKeygen allows stations.",
+                "Missing devices are registered first (model: the row's, else the station's fleet). Every certificate goes through the same "
+                    + "authorization as the station's EST path. Rerunning after a crash at any point issues nothing twice and misses nothing.",
+                "Writes DIR/ID/chain.pem, cert.der (and key.pem for made keys), DIR/manifest.sha256 (SHA-256 of every file) and DIR/report.txt."})
+    static final class Run implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--station", required = true, paramLabel = "NAME", description = "the factory station doing this") String station;
+        @Option(names = "--input", required = true, paramLabel = "FILE", description = "devices.csv or devices.jsonl") Path input;
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "where the per-device files go") Path out;
+        @Option(names = "--profile", defaultValue = "device", description = "certificate profile (default: ${DEFAULT-VALUE})") String profile;
+        @Option(names = "--threads", defaultValue = "8", description = "devices issued at once (default: ${DEFAULT-VALUE})") int threads;
+        @Option(names = "--key-algorithm", defaultValue = "ecdsa-p256", description = "for keys made here (default: ${DEFAULT-VALUE})") String keyAlgorithm;
+
+        @Override
+        public Integer call() throws Exception {
+            if (threads < 1 || threads > 64) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--threads must be 1 to 64");
+            }
+            KeyAlgorithm made = KeyAlgorithm.parse(keyAlgorithm);
+            List<String> refused = new ArrayList<>();
+            List<Item> items = read(input, refused);
+            try (Fleet f = home.open()) {
+                Station st = f.store().credentials().station(station).filter(Station::active).orElseThrow(() -> new PkiException(
+                        ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; register one with: fleetpki station add "
+                        + station + " --certificate FILE --fleet MODEL"));
+                Files.createDirectories(out);
+                // register the missing devices first, in one transaction (as device import does)
+                List<DeviceImport.Row> missing = new ArrayList<>();
+                for (Item it : items) {
+                    if (f.store().devices().deviceNow(it.id()).isEmpty()) {
+                        missing.add(new DeviceImport.Row(it.line(), it.id(), it.model() != null ? it.model() : st.fleet(), Map.of("station", station), null));
+                    }
+                }
+                int registered = 0;
+                if (!missing.isEmpty()) {
+                    DeviceImport.Result r = DeviceImport.run(new DeviceImport.Parsed(missing, List.of()), new DeviceImport.Options(false, true, null),
+                            f.store().devices(), null, home.actor(), f.clock().instant());
+                    r.errors().forEach(e -> refused.add(e.toString()));
+                    registered = r.imported().size();
+                }
+                Progress progress = new Progress(items.size());
+                Map<String, String> outcome = new ConcurrentHashMap<>();
+                AtomicInteger issued = new AtomicInteger();
+                AtomicInteger reused = new AtomicInteger();
+                AtomicInteger done = new AtomicInteger();
+                List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+                try (ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+                    List<Future<?>> jobs = new ArrayList<>();
+                    for (Item it : items) {
+                        jobs.add(pool.submit(() -> {
+                            try {
+                                String o = provision(f, st, it, made);
+                                outcome.put(it.id(), o);
+                                (o.equals("issued") ? issued : o.equals("reused") ? reused : done).incrementAndGet();
+                            } catch (PkiException e) {
+                                failures.add("line " + it.line() + " (" + it.id() + "): " + e.detail());
+                            } catch (IOException e) {
+                                failures.add("line " + it.line() + " (" + it.id() + "): cannot write its files: " + e.getMessage());
+                            } finally {
+                                progress.step();
+                            }
+                        }));
+                    }
+                    for (Future<?> j : jobs) {
+                        j.get();
+                    }
+                }
+                progress.finish();
+                refused.addAll(failures);
+                writeManifest(out);
+                String summary = "Batch from " + input.getFileName() + " by station '" + station + "': " + items.size() + " devices; registered "
+                        + registered + ", issued " + issued.get() + ", already issued (files rewritten) " + reused.get() + ", already done "
+                        + done.get() + ", refused " + refused.size() + "; " + progress.rateLine();
+                StringBuilder report = new StringBuilder(summary).append('\n');
+                refused.stream().sorted().forEach(x -> report.append("refused ").append(x).append('\n'));
+                Files.writeString(out.resolve("report.txt"), report);
+                System.out.println(summary);
+                refused.stream().sorted().forEach(x -> System.err.println("  refused " + x));
+                System.out.println("Files in " + out + "; SHA-256 of each in " + out.resolve("manifest.sha256") + " (sha256sum -c), report in "
+                        + out.resolve("report.txt"));
+                return refused.isEmpty() ? 0 : 65;
+            }
+        }
+
+        /**
+         * One device: nothing if its files are complete; else the certificate already stored for
+         * its key (a run cut short after issuing), else a new one through the station's
+         * authorization; then its files, each written beside and renamed, the marker last.
+         */
+        private String provision(Fleet f, Station st, Item it, KeyAlgorithm made) throws IOException {
+            Path dir = out.resolve(safe(it.id()));
+            if (Files.exists(dir.resolve(".done"))) {
+                return "done";
+            }
+            Files.createDirectories(dir);
+            PublicKey key;
+            EnrollmentAuthorizer.Purpose purpose;
+            boolean pop;
+            if (it.csr() != null) {
+                UntrustedCsr csr = UntrustedCsr.parse(it.csr());
+                key = csr.publicKey();
+                purpose = EnrollmentAuthorizer.Purpose.ENROLL;
+                pop = true;
+            } else if (it.publicKey() != null) {
+                key = it.publicKey();
+                purpose = EnrollmentAuthorizer.Purpose.BARE_KEY;
+                pop = false;
+            } else {
+                key = madeKey(dir, made);
+                purpose = EnrollmentAuthorizer.Purpose.SERVER_KEYGEN;
+                pop = true;
+            }
+            String o = "issued";
+            X509Certificate cert;
+            List<X509Certificate> above;
+            Optional<StoredCertificate> existing = f.store().certificates().certificates(it.id(), f.clock().instant(), null, 50).stream()
+                    .filter(c -> !c.revoked() && c.issued().profile().equals(profile))
+                    .filter(c -> Arrays.equals(c.issued().certificate().getPublicKey().getEncoded(), key.getEncoded())).findFirst();
+            if (existing.isPresent()) {
+                cert = existing.get().issued().certificate();
+                above = f.chainAbove(existing.get().issued());
+                o = "reused";
+            } else {
+                Authorization auth = switch (f.authorizer().decide(new EnrollmentCredential.FactoryStation(st), it.id(), profile, purpose, "factory")) {
+                    case EnrollmentAuthorizer.Allowed a -> a.authorization();
+                    case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
+                };
+                IssuanceRequest req = pop ? new IssuanceRequest(it.id(), profile, key, it.id(), List.of(), true, "factory", null, null)
+                        : IssuanceRequest.fromBareKey(key, it.id(), profile, "factory");
+                IssuedCertificate issued = f.pipeline().issue(req, auth);
+                Failpoints.hit("factory.issued");
+                cert = issued.certificate();
+                above = f.chainAbove(issued);
+            }
+            try {
+                write(dir.resolve("chain.pem"), Certs.pemChain(cert, above).getBytes(StandardCharsets.US_ASCII), false);
+                write(dir.resolve("cert.der"), cert.getEncoded(), false);
+            } catch (java.security.cert.CertificateEncodingException e) {
+                throw new IllegalStateException(e);
+            }
+            write(dir.resolve(".done"), (cert.getSerialNumber().toString(16) + "\n").getBytes(StandardCharsets.US_ASCII), false);
+            return o;
+        }
+
+        /** The key made for a device, kept in its folder before anything is issued for it (so a rerun certifies the same key). */
+        private static PublicKey madeKey(Path dir, KeyAlgorithm alg) throws IOException {
+            Path file = dir.resolve("key.pem");
+            if (Files.exists(file)) {
+                try {
+                    String pem = Files.readString(file);
+                    var parser = new org.bouncycastle.openssl.PEMParser(new java.io.StringReader(pem));
+                    var info = (org.bouncycastle.asn1.pkcs.PrivateKeyInfo) parser.readObject();
+                    var priv = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPrivateKey(info);
+                    return publicOf(priv);
+                } catch (IOException | ClassCastException | java.security.GeneralSecurityException e) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " is not the key this command made; move it away to make a new one");
+                }
+            }
+            KeyPair kp = alg.generate();
+            write(file, Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()).getBytes(StandardCharsets.US_ASCII), true);
+            return kp.getPublic();
+        }
+
+        private static PublicKey publicOf(java.security.PrivateKey priv) throws java.security.GeneralSecurityException {
+            if (priv instanceof java.security.interfaces.ECPrivateKey ec) {
+                var spec = ec.getParams();
+                var bcSpec = org.bouncycastle.jcajce.provider.asymmetric.util.EC5Util.convertSpec(spec);
+                var q = bcSpec.getG().multiply(ec.getS()).normalize();
+                var pub = new java.security.spec.ECPublicKeySpec(new java.security.spec.ECPoint(q.getAffineXCoord().toBigInteger(),
+                        q.getAffineYCoord().toBigInteger()), spec);
+                return java.security.KeyFactory.getInstance("EC").generatePublic(pub);
+            }
+            if (priv instanceof java.security.interfaces.RSAPrivateCrtKey rsa) {
+                return java.security.KeyFactory.getInstance("RSA").generatePublic(new java.security.spec.RSAPublicKeySpec(rsa.getModulus(),
+                        rsa.getPublicExponent()));
+            }
+            throw new java.security.InvalidKeyException("a " + priv.getAlgorithm() + " key");
+        }
+
+        /** Written beside, then renamed into place (a crash leaves the old file or none, never half of one). */
+        static void write(Path file, byte[] content, boolean secret) throws IOException {
+            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+            if (secret) {
+                Pem.writePrivateFile(tmp, content);
+            } else {
+                Files.write(tmp, content);
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+
+        /** DIR/manifest.sha256: every device file's SHA-256, in sha256sum's format, for all runs into DIR. */
+        private static void writeManifest(Path out) throws IOException {
+            TreeMap<String, String> sums = new TreeMap<>();
+            try (var walk = Files.walk(out, 2)) {
+                for (Path p : walk.filter(Files::isRegularFile).toList()) {
+                    String name = out.relativize(p).toString();
+                    if (name.contains("/") && !p.getFileName().toString().startsWith(".")) {
+                        sums.put(name, HexFormat.of().formatHex(sha256(Files.readAllBytes(p))));
+                    }
+                }
+            }
+            StringBuilder sb = new StringBuilder();
+            sums.forEach((name, sum) -> sb.append(sum).append("  ").append(name).append('\n'));
+            write(out.resolve("manifest.sha256"), sb.toString().getBytes(StandardCharsets.UTF_8), false);
+        }
+
+        private static byte[] sha256(byte[] b) {
+            try {
+                return MessageDigest.getInstance("SHA-256").digest(b);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        /** A device id as a folder name: '/' and ':' become '_' (ids are otherwise file-name safe). */
+        static String safe(String id) {
+            return id.replace('/', '_').replace(':', '_').replace('@', '_');
+        }
+    }
+
+    /** The batch's rows; bad rows are added to {@code refused}. */
+    static List<Item> read(Path input, List<String> refused) throws IOException {
+        if (!Files.isRegularFile(input)) {
+            throw new PkiException(ErrorKind.NOT_FOUND, "no file " + input);
+        }
+        List<Item> items = new ArrayList<>();
+        Path base = input.toAbsolutePath().getParent();
+        boolean jsonl = input.toString().endsWith(".jsonl") || input.toString().endsWith(".ndjson");
+        try (BufferedReader r = Files.newBufferedReader(input, StandardCharsets.UTF_8)) {
+            List<String> columns = null;
+            String line;
+            int n = 0;
+            java.util.Set<String> ids = new java.util.HashSet<>();
+            while ((line = r.readLine()) != null) {
+                n++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                try {
+                    Map<String, String> row = new LinkedHashMap<>();
+                    if (jsonl) {
+                        JsonNode o = JSON.readTree(line);
+                        o.fieldNames().forEachRemaining(k -> {
+                            if (!List.of("id", "model", "csr", "publicKey").contains(k)) {
+                                throw new IllegalArgumentException("unknown field '" + k + "'; the fields are id, model, csr, publicKey");
+                            }
+                            row.put(k, o.path(k).asText());
+                        });
+                    } else if (columns == null) {
+                        columns = DeviceImport.csvFields(line);
+                        for (String c : columns) {
+                            if (!List.of("id", "model", "csr", "public_key").contains(c)) {
+                                throw new PkiException(ErrorKind.MALFORMED_REQUEST, input + " line 1: unknown column '" + c
+                                        + "'; the columns are id, model, csr, public_key");
+                            }
+                        }
+                        continue;
+                    } else {
+                        List<String> f = DeviceImport.csvFields(line);
+                        if (f.size() != columns.size()) {
+                            throw new IllegalArgumentException(f.size() + " fields where the header has " + columns.size());
+                        }
+                        for (int i = 0; i < f.size(); i++) {
+                            if (!f.get(i).isEmpty()) {
+                                row.put(columns.get(i).equals("public_key") ? "publicKey" : columns.get(i), f.get(i));
+                            }
+                        }
+                    }
+                    String id = row.get("id");
+                    dev.fleetpki.core.Device.checkId(id);
+                    if (!ids.add(id)) {
+                        throw new IllegalArgumentException("the id appears twice in the input");
+                    }
+                    byte[] csr = null;
+                    PublicKey pub = null;
+                    if (row.containsKey("csr")) {
+                        String v = row.get("csr");
+                        csr = jsonl ? v.getBytes(StandardCharsets.US_ASCII) : Certs.read(base.resolve(v), "CSR");
+                    }
+                    if (row.containsKey("publicKey")) {
+                        if (csr != null) {
+                            throw new IllegalArgumentException("give a csr or a public key, not both");
+                        }
+                        String v = row.get("publicKey");
+                        pub = IssueCommand.parse(jsonl ? v.getBytes(StandardCharsets.US_ASCII) : Files.readAllBytes(base.resolve(v)));
+                    }
+                    items.add(new Item(n, id, row.get("model"), csr, pub));
+                } catch (PkiException e) {
+                    if (columns == null && !jsonl) {
+                        throw e;
+                    }
+                    refused.add("line " + n + ": " + e.detail());
+                } catch (IllegalArgumentException | IOException e) {
+                    refused.add("line " + n + ": " + e.getMessage());
+                }
+            }
+        }
+        return items;
+    }
+
+    /** A progress bar on standard error (only on a terminal, and at most five times a second) and the batch's rate. */
+    static final class Progress {
+        private final int total;
+        private final long start = System.nanoTime();
+        private final AtomicInteger count = new AtomicInteger();
+        private final boolean tty = System.console() != null;
+        private volatile long lastDraw;
+
+        Progress(int total) {
+            this.total = total;
+        }
+
+        void step() {
+            int c = count.incrementAndGet();
+            long now = System.nanoTime();
+            if (tty && (now - lastDraw > 200_000_000L || c == total)) {
+                lastDraw = now;
+                int width = 30;
+                int filled = total == 0 ? width : (int) ((long) c * width / total);
+                System.err.printf("\r[%s%s] %d/%d %3d%% %,.0f/s", "#".repeat(filled), ".".repeat(width - filled), c, total,
+                        total == 0 ? 100 : c * 100 / total, c / Math.max(1e-9, (now - start) / 1e9));
+            }
+        }
+
+        void finish() {
+            if (tty) {
+                System.err.println();
+            }
+        }
+
+        String rateLine() {
+            double s = (System.nanoTime() - start) / 1e9;
+            return String.format("%.1f s, %,.0f devices/s", s, count.get() / Math.max(1e-9, s));
+        }
+    }
+
+    private FactoryCommand() {}
+}

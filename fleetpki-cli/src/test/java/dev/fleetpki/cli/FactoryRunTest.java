@@ -1,0 +1,107 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code fleetpki factory run}: a batch of devices with a CSR, a bare public key or no key (made
+ * here, as the fleet rule allows stations) issued as a factory station; files checked with openssl
+ * and sha256sum; a rerun does nothing, a run killed right after issuing is finished by the next
+ * without a second certificate; a station of another fleet, and server-made keys where the rule
+ * does not allow them, are refused with nothing issued.
+ */
+class FactoryRunTest {
+    @TempDir Path dir;
+
+    @Test
+    void aBatchIsIssuedOnceWhateverHappensAndOnlyAsTheStationMay() throws Exception {
+        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
+        Files.writeString(home.resolve("fleetpki.yaml"), """
+
+                enrollment:
+                  fleets:
+                    esp32:
+                      serverKeygen: [station]
+                """, java.nio.file.StandardOpenOption.APPEND);
+        TestHome.init(home);
+        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                "-keyout", "st.key", "-out", "st.pem", "-subj", "/CN=line-3");
+        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                "-keyout", "cam.key", "-out", "cam.pem", "-subj", "/CN=line-cam");
+        assertThat(Cli.run(home, "station", "add", "line-3", "--certificate", dir.resolve("st.pem").toString(), "--fleet", "esp32").exit()).isZero();
+        assertThat(Cli.run(home, "station", "add", "line-cam", "--certificate", dir.resolve("cam.pem").toString(), "--fleet", "camera").exit()).isZero();
+        Path in = Files.createDirectories(dir.resolve("in"));
+        Proc.ok(in, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "a1.key", "-out", "a1.csr",
+                "-subj", "/CN=a1");
+        Proc.ok(in, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "a2.key");
+        Proc.ok(in, "openssl", "pkey", "-in", "a2.key", "-pubout", "-out", "a2.pub");
+        Path csv = in.resolve("batch.csv");
+        Files.writeString(csv, """
+                id,model,csr,public_key
+                a1,esp32,a1.csr,
+                a2,esp32,,a2.pub
+                a3,esp32,,
+                """);
+        Path out = dir.resolve("out");
+        Cli.Result r = Cli.run(home, "factory", "run", "--station", "line-3", "--input", csv.toString(), "--out", out.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.out()).contains("3 devices; registered 3, issued 3, already issued (files rewritten) 0, already done 0, refused 0");
+        assertThat(Proc.ok(out, "sha256sum", "-c", "manifest.sha256")).contains("a1/chain.pem: OK").contains("a3/key.pem: OK");
+        for (String id : List.of("a1", "a2", "a3")) {
+            assertThat(Proc.ok(out, "openssl", "verify", "-CAfile", home.resolve("ca/root.pem").toString(), "-untrusted",
+                    home.resolve("ca/issuing.pem").toString(), id + "/chain.pem")).contains(": OK");
+            assertThat(Proc.ok(out, "openssl", "x509", "-in", id + "/cert.der", "-inform", "DER", "-noout", "-subject")).contains("CN = " + id);
+        }
+        assertThat(Proc.ok(out, "openssl", "x509", "-in", "a3/chain.pem", "-noout", "-pubkey"))
+                .isEqualTo(Proc.ok(out, "openssl", "pkey", "-in", "a3/key.pem", "-pubout")).as("the made key is the certified one");
+        assertThat(Files.getPosixFilePermissions(out.resolve("a3/key.pem")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+        assertThat(Proc.ok(out, "openssl", "x509", "-in", "a2/chain.pem", "-noout", "-pubkey"))
+                .isEqualTo(Proc.ok(in, "openssl", "pkey", "-in", "a2.key", "-pubout"));
+        assertThat(Cli.run(home, "device", "show", "a2").out()).contains("esp32").contains("station=line-3");
+        assertThat(Files.readString(out.resolve("report.txt"))).contains("issued 3");
+        long certs = count(home);
+
+        Cli.Result again = Cli.run(home, "factory", "run", "--station", "line-3", "--input", csv.toString(), "--out", out.toString());
+        assertThat(again.out()).contains("issued 0, already issued (files rewritten) 0, already done 3");
+        assertThat(count(home)).isEqualTo(certs);
+
+        // killed right after the certificate was stored, before its files: the next run writes them from the stored certificate
+        Proc.ok(in, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "a4.key");
+        Proc.ok(in, "openssl", "pkey", "-in", "a4.key", "-pubout", "-out", "a4.pub");
+        Files.writeString(csv, "a4,esp32,,a4.pub\n", java.nio.file.StandardOpenOption.APPEND);
+        Proc.Result cut = Proc.run(dir, Map.of(), Proc.java(List.of("-Dfleetpki.failpoint=factory.issued"), Main.class, "factory", "run", "--station",
+                "line-3", "--input", csv.toString(), "--out", out.toString(), "--home", home.toString(), "--threads", "1").toArray(String[]::new));
+        assertThat(cut.exit()).as(cut.output()).isEqualTo(137);
+        assertThat(count(home)).isEqualTo(certs + 1);
+        assertThat(out.resolve("a4/.done")).doesNotExist();
+        Cli.Result resumed = Cli.run(home, "factory", "run", "--station", "line-3", "--input", csv.toString(), "--out", out.toString());
+        assertThat(resumed.exit()).as(resumed.all()).isZero();
+        assertThat(resumed.out()).contains("issued 0, already issued (files rewritten) 1, already done 3");
+        assertThat(count(home)).as("nothing issued twice").isEqualTo(certs + 1);
+        assertThat(Proc.ok(out, "sha256sum", "-c", "manifest.sha256")).contains("a4/chain.pem: OK");
+
+        // another fleet's station, and a made key where the fleet rule does not allow it: refused, nothing issued
+        Path other = in.resolve("other.csv");
+        Files.writeString(other, "id,model,public_key\nb1,esp32,a2.pub\nb2,stm32,\n");
+        Cli.Result cam = Cli.run(home, "factory", "run", "--station", "line-cam", "--input", other.toString(), "--out", dir.resolve("out2").toString());
+        assertThat(cam.exit()).isEqualTo(65);
+        assertThat(cam.err()).contains("(b1)").contains("(b2)");
+        Cli.Result stm = Cli.run(home, "factory", "run", "--station", "line-3", "--input", other.toString(), "--out", dir.resolve("out3").toString());
+        assertThat(stm.exit()).isEqualTo(65);
+        assertThat(stm.err()).contains("(b2)").doesNotContain("(b1)");
+        assertThat(count(home)).as("b1 issued by line-3 only").isEqualTo(certs + 2);
+        assertThat(dir.resolve("out3/b2/chain.pem")).doesNotExist();
+        Cli.Result off = Cli.run(home, "factory", "run", "--station", "nobody", "--input", other.toString(), "--out", dir.resolve("out4").toString());
+        assertThat(off.exit()).isEqualTo(77);
+    }
+
+    private static long count(Path home) {
+        return Cli.run(home, "audit", "list", "--last", "1000").out().lines().filter(l -> l.contains("certificate.issue ")).count();
+    }
+}
