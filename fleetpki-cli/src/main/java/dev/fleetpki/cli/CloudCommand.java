@@ -103,8 +103,8 @@ final class CloudCommand {
                 Path dir = out != null ? out : Path.of("cloud-" + cloud.name());
                 java.nio.file.Files.createDirectories(dir);
                 java.util.Map<String, String> files = new java.util.LinkedHashMap<>();
-                String sha1 = thumbprint("SHA-1", cert.getEncoded());
-                String sha256 = thumbprint("SHA-256", cert.getEncoded());
+                String sha1 = dev.fleetpki.core.Fingerprints.thumbprint("SHA-1", cert.getEncoded());
+                String sha256 = dev.fleetpki.core.Fingerprints.thumbprint("SHA-256", cert.getEncoded());
                 // what devices send after their own certificate: the issuing CA and the CAs above it, up to (not including) the registered one
                 List<java.security.cert.X509Certificate> deviceChain = new java.util.ArrayList<>();
                 for (var c : f.cas().chainFrom(f.store().ca(issuing).orElseThrow())) {
@@ -155,11 +155,6 @@ final class CloudCommand {
             var chain = f.cas().chainFrom(c);
             java.security.cert.X509Certificate top = chain.getLast();
             return f.store().cas().stream().filter(r -> r.certificate().equals(top)).findFirst().orElseThrow().name();
-        }
-
-        /** Upper-case hex without separators, as Azure and AWS show them. */
-        static String thumbprint(String algorithm, byte[] der) throws java.security.NoSuchAlgorithmException {
-            return java.util.HexFormat.of().withUpperCase().formatHex(java.security.MessageDigest.getInstance(algorithm).digest(der));
         }
 
         private static String azureSteps(String ca, String sha1, String sha256, boolean direct) {

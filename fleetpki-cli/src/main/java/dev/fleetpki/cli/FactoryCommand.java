@@ -154,20 +154,20 @@ final class FactoryCommand {
             Files.createDirectories(dir);
             PublicKey key;
             EnrollmentAuthorizer.Purpose purpose;
-            boolean pop;
+            IssuanceRequest req;
             if (it.csr() != null) {
-                UntrustedCsr csr = UntrustedCsr.parse(it.csr());
+                UntrustedCsr csr = UntrustedCsr.parse(it.csr()); // its signature checked: proof of possession; its CN checked by the pipeline
                 key = csr.publicKey();
                 purpose = EnrollmentAuthorizer.Purpose.ENROLL;
-                pop = true;
+                req = IssuanceRequest.fromCsr(csr, it.id(), profile, "factory");
             } else if (it.publicKey() != null) {
                 key = it.publicKey();
                 purpose = EnrollmentAuthorizer.Purpose.BARE_KEY;
-                pop = false;
+                req = IssuanceRequest.fromBareKey(key, it.id(), profile, "factory");
             } else {
                 key = madeKey(dir, made);
                 purpose = EnrollmentAuthorizer.Purpose.SERVER_KEYGEN;
-                pop = true;
+                req = new IssuanceRequest(it.id(), profile, key, it.id(), List.of(), true, "factory", null, null);
             }
             String o = "issued";
             X509Certificate cert;
@@ -184,8 +184,6 @@ final class FactoryCommand {
                     case EnrollmentAuthorizer.Allowed a -> a.authorization();
                     case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
                 };
-                IssuanceRequest req = pop ? new IssuanceRequest(it.id(), profile, key, it.id(), List.of(), true, "factory", null, null)
-                        : IssuanceRequest.fromBareKey(key, it.id(), profile, "factory");
                 IssuedCertificate issued = f.pipeline().issue(req, auth);
                 Failpoints.hit("factory.issued");
                 cert = issued.certificate();
@@ -271,9 +269,12 @@ final class FactoryCommand {
             }
         }
 
-        /** A device id as a folder name: '/' and ':' become '_' (ids are otherwise file-name safe). */
+        /**
+         * A device id as a folder name: '/', ':' and '@' written as %2F, %3A and %40 (ids hold no
+         * '%', so two ids never share a folder).
+         */
         static String safe(String id) {
-            return id.replace('/', '_').replace(':', '_').replace('@', '_');
+            return id.replace("/", "%2F").replace(":", "%3A").replace("@", "%40");
         }
     }
 

@@ -88,15 +88,22 @@ class FactoryRunTest {
 
         // another fleet's station, and a made key where the fleet rule does not allow it: refused, nothing issued
         Path other = in.resolve("other.csv");
-        Files.writeString(other, "id,model,public_key\nb1,esp32,a2.pub\nb2,stm32,\n");
+        Files.writeString(other, "id,model,public_key,csr\nb1,esp32,a2.pub,\nb2,stm32,,\nb3,esp32,,a1.csr\n");
         Cli.Result cam = Cli.run(home, "factory", "run", "--station", "line-cam", "--input", other.toString(), "--out", dir.resolve("out2").toString());
         assertThat(cam.exit()).isEqualTo(65);
         assertThat(cam.err()).contains("(b1)").contains("(b2)");
         Cli.Result stm = Cli.run(home, "factory", "run", "--station", "line-3", "--input", other.toString(), "--out", dir.resolve("out3").toString());
         assertThat(stm.exit()).isEqualTo(65);
-        assertThat(stm.err()).contains("(b2)").doesNotContain("(b1)");
+        assertThat(stm.err()).contains("(b2)").doesNotContain("(b1)").contains("(b3)").as("a CSR naming another device").contains("a1");
         assertThat(count(home)).as("b1 issued by line-3 only").isEqualTo(certs + 2);
         assertThat(dir.resolve("out3/b2/chain.pem")).doesNotExist();
+        // an id with '/' and ':' gets a folder of its own
+        Path slashed = in.resolve("slashed.csv");
+        Files.writeString(slashed, "id,model,public_key\nline/7:x,esp32,a4.pub\nline_7_x,esp32,a2.pub\n");
+        Cli.Result ids = Cli.run(home, "factory", "run", "--station", "line-3", "--input", slashed.toString(), "--out", out.toString());
+        assertThat(ids.exit()).as(ids.all()).isZero();
+        assertThat(out.resolve("line%2F7%3Ax/chain.pem")).exists();
+        assertThat(out.resolve("line_7_x/chain.pem")).exists();
         Cli.Result off = Cli.run(home, "factory", "run", "--station", "nobody", "--input", other.toString(), "--out", dir.resolve("out4").toString());
         assertThat(off.exit()).isEqualTo(77);
     }

@@ -18,6 +18,18 @@ public final class Fingerprints {
         }
     }
 
+    /**
+     * A certificate thumbprint as the IoT clouds show it: the SHA-1 or SHA-256 of the DER in
+     * upper-case hex without separators (Azure; AWS IoT's certificate id is the SHA-256 in lower case).
+     */
+    public static String thumbprint(String algorithm, byte[] der) {
+        try {
+            return HexFormat.of().withUpperCase().formatHex(MessageDigest.getInstance(algorithm).digest(der));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** SHA-256 of the certificate's DER. */
     public static String of(X509Certificate c) {
         try {

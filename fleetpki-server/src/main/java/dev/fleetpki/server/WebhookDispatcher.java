@@ -2,6 +2,7 @@ package dev.fleetpki.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.config.Webhook;
 import dev.fleetpki.core.store.CertificateStore;
@@ -16,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.MessageDigest;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
@@ -259,8 +259,8 @@ public final class WebhookDispatcher implements AutoCloseable {
                 body.put("profile", sc.get().issued().profile());
                 body.put("subject", sc.get().issued().subject());
                 body.put("notAfter", sc.get().issued().notAfter().toString());
-                body.put("thumbprintSha1", thumbprint("SHA-1", sc.get().issued().der()));
-                body.put("thumbprintSha256", thumbprint("SHA-256", sc.get().issued().der()));
+                body.put("thumbprintSha1", Fingerprints.thumbprint("SHA-1", sc.get().issued().der()));
+                body.put("thumbprintSha256", Fingerprints.thumbprint("SHA-256", sc.get().issued().der()));
                 if (src.action().equals("certificate.revoke")) {
                     body.put("reason", detail.path("reason").asText(null));
                 }
@@ -278,14 +278,6 @@ public final class WebhookDispatcher implements AutoCloseable {
         try {
             return Optional.of(new Event(id, type, JSON.writeValueAsBytes(body)));
         } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static String thumbprint(String algorithm, byte[] der) {
-        try {
-            return HexFormat.of().withUpperCase().formatHex(MessageDigest.getInstance(algorithm).digest(der));
-        } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -86,6 +86,17 @@ final class JdbcCredentials implements CredentialStore {
                 rs -> new Station(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)));
     }
 
+    static final String INSERT_SECRET = "INSERT INTO enrollment_secret (id, device_id, secret_hash, created_at, created_by, expires_at) VALUES (?,?,?,?,?,?)";
+
+    /** Binds a secret to {@link #INSERT_SECRET} (only its hash is stored). */
+    static void bind(PreparedStatement ps, EnrollmentSecret e) throws SQLException {
+        ps.setString(1, e.id());
+        ps.setString(2, e.deviceId());
+        ps.setString(3, e.secretHash());
+        ps.setLong(4, e.createdAt().toEpochMilli());
+        ps.setString(5, e.createdBy().toString());
+        ps.setLong(6, e.expiresAt().toEpochMilli());
+    }
 
     /** Stores a new secret for a device, replacing its unused ones (one live secret per device). */
     @Override
@@ -105,14 +116,8 @@ final class JdbcCredentials implements CredentialStore {
                 ps.setString(1, e.deviceId());
                 ps.executeUpdate();
             }
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO enrollment_secret (id, device_id, secret_hash, created_at, created_by, expires_at) "
-                    + "VALUES (?,?,?,?,?,?)")) {
-                ps.setString(1, e.id());
-                ps.setString(2, e.deviceId());
-                ps.setString(3, e.secretHash());
-                ps.setLong(4, e.createdAt().toEpochMilli());
-                ps.setString(5, e.createdBy().toString());
-                ps.setLong(6, e.expiresAt().toEpochMilli());
+            try (PreparedStatement ps = c.prepareStatement(INSERT_SECRET)) {
+                bind(ps, e);
                 ps.executeUpdate();
             }
             tx.audit(event);

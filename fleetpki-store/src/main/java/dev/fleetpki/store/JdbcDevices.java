@@ -83,43 +83,38 @@ final class JdbcDevices implements DeviceStore {
     @Override
     public void addDevice(Device d, AuditEvent event) {
         jdbc.write("device '" + d.id() + "' is already registered; see it with: fleetpki device show " + d.id(), tx -> {
-            PreparedStatement ps = tx.batch("INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)");
-            ps.setString(1, d.id());
-            ps.setString(2, d.model());
-            ps.setString(3, Jdbc.json(d.tags()));
-            ps.setString(4, d.status().name());
-            ps.setString(5, d.keyLocation());
-            ps.setLong(6, d.createdAt().toEpochMilli());
+            PreparedStatement ps = tx.batch(INSERT_DEVICE);
+            bind(ps, d);
             ps.addBatch();
             tx.audit(event);
         });
+    }
+
+    private static final String INSERT_DEVICE = "INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)";
+
+    private static void bind(PreparedStatement ps, Device d) throws java.sql.SQLException {
+        ps.setString(1, d.id());
+        ps.setString(2, d.model());
+        ps.setString(3, Jdbc.json(d.tags()));
+        ps.setString(4, d.status().name());
+        ps.setString(5, d.keyLocation());
+        ps.setLong(6, d.createdAt().toEpochMilli());
     }
 
     @Override
     public void addDevices(List<Device> devices, List<dev.fleetpki.core.EnrollmentSecret> secrets, List<AuditEvent> events) {
         jdbc.write("one of the devices was registered meanwhile; nothing was imported: run the import again to see which", tx -> {
             Connection c = tx.connection();
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)")) {
+            try (PreparedStatement ps = c.prepareStatement(INSERT_DEVICE)) {
                 for (Device d : devices) {
-                    ps.setString(1, d.id());
-                    ps.setString(2, d.model());
-                    ps.setString(3, Jdbc.json(d.tags()));
-                    ps.setString(4, d.status().name());
-                    ps.setString(5, d.keyLocation());
-                    ps.setLong(6, d.createdAt().toEpochMilli());
+                    bind(ps, d);
                     ps.addBatch();
                 }
                 ps.executeBatch();
             }
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO enrollment_secret (id, device_id, secret_hash, created_at, created_by, expires_at) "
-                    + "VALUES (?,?,?,?,?,?)")) {
+            try (PreparedStatement ps = c.prepareStatement(JdbcCredentials.INSERT_SECRET)) {
                 for (var e : secrets) {
-                    ps.setString(1, e.id());
-                    ps.setString(2, e.deviceId());
-                    ps.setString(3, e.secretHash());
-                    ps.setLong(4, e.createdAt().toEpochMilli());
-                    ps.setString(5, e.createdBy().toString());
-                    ps.setLong(6, e.expiresAt().toEpochMilli());
+                    JdbcCredentials.bind(ps, e);
                     ps.addBatch();
                 }
                 ps.executeBatch();

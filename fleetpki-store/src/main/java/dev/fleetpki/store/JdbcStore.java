@@ -141,14 +141,9 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
                 }
                 return;
             }
-            PreparedStatement ps = tx.batch("INSERT INTO ca (name, role, cert_der, key_ref, parent, created_at) VALUES (?,?,?,?,?,?)");
+            PreparedStatement ps = tx.batch(INSERT_CA);
             for (CaRecord c : cas) {
-                ps.setString(1, c.name());
-                ps.setString(2, c.role().name());
-                ps.setBytes(3, Jdbc.der(c.certificate()));
-                ps.setString(4, c.keyRef());
-                ps.setString(5, c.parent());
-                ps.setLong(6, c.createdAt().toEpochMilli());
+                bind(ps, c);
                 ps.addBatch();
             }
             for (AuditEvent e : events) {
@@ -159,19 +154,34 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
 
     @Override
     public void recordSubordinate(X509Certificate cert, String issuerName, AuditEvent event) {
-        String serial = cert.getSerialNumber().toString(16);
-        Tx.CertRow row = new Tx.CertRow(serial, issuerName, null, "sub-ca", cert.getSubjectX500Principal().getName(),
-                cert.getNotBefore().getTime(), cert.getNotAfter().getTime(), Jdbc.der(cert), true, event.actor().toString(),
-                event.at().toEpochMilli(), "ca-sign");
-        jdbc.write("serial " + serial + " is already recorded in this store", tx -> {
-            try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)")) {
-                ps.setString(1, serial);
-                ps.setLong(2, event.at().toEpochMilli());
-                ps.executeUpdate();
-            }
-            tx.insertCertificate(row);
+        jdbc.write("serial " + cert.getSerialNumber().toString(16) + " is already recorded in this store", tx -> {
+            insertSubordinate(tx, cert, issuerName, event, "ca-sign");
             tx.audit(event);
         });
+    }
+
+    private static final String INSERT_CA = "INSERT INTO ca (name, role, cert_der, key_ref, parent, created_at) VALUES (?,?,?,?,?,?)";
+
+    private static void bind(PreparedStatement ps, CaRecord c) throws SQLException {
+        ps.setString(1, c.name());
+        ps.setString(2, c.role().name());
+        ps.setBytes(3, Jdbc.der(c.certificate()));
+        ps.setString(4, c.keyRef());
+        ps.setString(5, c.parent());
+        ps.setLong(6, c.createdAt().toEpochMilli());
+    }
+
+    /** A CA certificate this store's CA signed for a key kept elsewhere, as a certificate of that CA (its serial reserved), so it can be revoked. */
+    private static void insertSubordinate(Tx tx, X509Certificate cert, String issuerName, AuditEvent event, String protocol) throws SQLException {
+        String serial = cert.getSerialNumber().toString(16);
+        try (PreparedStatement ps = tx.connection().prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)")) {
+            ps.setString(1, serial);
+            ps.setLong(2, event.at().toEpochMilli());
+            ps.executeUpdate();
+        }
+        tx.insertCertificate(new Tx.CertRow(serial, issuerName, null, "sub-ca", cert.getSubjectX500Principal().getName(),
+                cert.getNotBefore().getTime(), cert.getNotAfter().getTime(), Jdbc.der(cert), true, event.actor().toString(),
+                event.at().toEpochMilli(), protocol));
     }
 
     @Override
@@ -228,29 +238,15 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
                 }
             }
             if (!newCas.isEmpty()) {
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO ca (name, role, cert_der, key_ref, parent, created_at) VALUES (?,?,?,?,?,?)")) {
+                try (PreparedStatement ps = c.prepareStatement(INSERT_CA)) {
                     for (CaRecord r : newCas) {
-                        ps.setString(1, r.name());
-                        ps.setString(2, r.role().name());
-                        ps.setBytes(3, Jdbc.der(r.certificate()));
-                        ps.setString(4, r.keyRef());
-                        ps.setString(5, r.parent());
-                        ps.setLong(6, r.createdAt().toEpochMilli());
+                        bind(ps, r);
                         ps.executeUpdate();
                     }
                 }
             }
             for (Rollover.Signed sc : signed) {
-                X509Certificate cert = sc.certificate();
-                String serial = cert.getSerialNumber().toString(16);
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)")) {
-                    ps.setString(1, serial);
-                    ps.setLong(2, event.at().toEpochMilli());
-                    ps.executeUpdate();
-                }
-                tx.insertCertificate(new Tx.CertRow(serial, sc.issuerName(), null, "sub-ca", cert.getSubjectX500Principal().getName(),
-                        cert.getNotBefore().getTime(), cert.getNotAfter().getTime(), Jdbc.der(cert), true, event.actor().toString(),
-                        event.at().toEpochMilli(), "ca-rollover"));
+                insertSubordinate(tx, sc.certificate(), sc.issuerName(), event, "ca-rollover");
             }
             tx.audit(event);
         });
