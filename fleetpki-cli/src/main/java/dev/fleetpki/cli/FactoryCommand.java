@@ -69,6 +69,13 @@ final class FactoryCommand {
         @Option(names = "--profile", defaultValue = "device", description = "certificate profile (default: ${DEFAULT-VALUE})") String profile;
         @Option(names = "--threads", defaultValue = "8", description = "devices issued at once (default: ${DEFAULT-VALUE})") int threads;
         @Option(names = "--key-algorithm", defaultValue = "ecdsa-p256", description = "for keys made here (default: ${DEFAULT-VALUE})") String keyAlgorithm;
+        @Option(names = "--nvs", description = "also write DIR/ID/nvs.bin: an ESP-IDF NVS partition image holding the device id, its certificate "
+                + "chain, the root and (for a key made here) its key") boolean nvs;
+        @Option(names = "--nvs-namespace", defaultValue = "fleetpki", description = "the NVS namespace (default: ${DEFAULT-VALUE})") String nvsNamespace;
+        @Option(names = "--nvs-size", defaultValue = "0x6000", description = "the NVS partition's size, as in partitions.csv (default: ${DEFAULT-VALUE})")
+        String nvsSize;
+        @Option(names = "--nvs-key", paramLabel = "WHAT=KEY", description = "the NVS key of device_id, cert, ca_cert or key (default: those names); "
+                + "repeat for more") Map<String, String> nvsKeys = new LinkedHashMap<>();
 
         @Override
         public Integer call() throws Exception {
@@ -76,6 +83,14 @@ final class FactoryCommand {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--threads must be 1 to 64");
             }
             KeyAlgorithm made = KeyAlgorithm.parse(keyAlgorithm);
+            if (nvs) {
+                for (String k : nvsKeys.keySet()) {
+                    if (!List.of("device_id", "cert", "ca_cert", "key").contains(k)) {
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--nvs-key " + k + "=...: what is named is device_id, cert, ca_cert or key");
+                    }
+                }
+                nvsImage("check", "CN=check", List.of(), null); // bad namespace, key names or size are refused before anything is issued
+            }
             List<String> refused = new ArrayList<>();
             List<Item> items = read(input, refused);
             try (Fleet f = home.open()) {
@@ -195,8 +210,45 @@ final class FactoryCommand {
             } catch (java.security.cert.CertificateEncodingException e) {
                 throw new IllegalStateException(e);
             }
+            if (nvs) {
+                Path keyFile = dir.resolve("key.pem");
+                String keyPem = it.csr() == null && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
+                write(dir.resolve("nvs.bin"), nvsImage(it.id(), Certs.pemChain(cert, above), above, keyPem), keyPem != null);
+            }
             write(dir.resolve(".done"), (cert.getSerialNumber().toString(16) + "\n").getBytes(StandardCharsets.US_ASCII), false);
             return o;
+        }
+
+        /**
+         * The device's NVS partition image: its id as a string; as blobs of PEM text ending with a
+         * NUL (how Mbed TLS's PEM parsers, esp-tls among them, want it): {@code cert}, what the device
+         * presents (its certificate and the CAs between it and the root: esp-tls's clientcert),
+         * {@code ca_cert}, the root it verifies servers against (esp-tls's cacert), and {@code key},
+         * its private key when made here.
+         */
+        byte[] nvsImage(String id, String chainPem, List<X509Certificate> above, String keyPem) {
+            NvsImage img = new NvsImage(nvsNamespace);
+            img.string(nvsKeys.getOrDefault("device_id", "device_id"), id);
+            img.blob(nvsKeys.getOrDefault("cert", "cert"), (chainPem + "\0").getBytes(StandardCharsets.US_ASCII));
+            String root = "";
+            if (!above.isEmpty()) {
+                try {
+                    root = Pem.encode("CERTIFICATE", above.getLast().getEncoded());
+                } catch (java.security.cert.CertificateEncodingException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            img.blob(nvsKeys.getOrDefault("ca_cert", "ca_cert"), (root + "\0").getBytes(StandardCharsets.US_ASCII));
+            if (keyPem != null) {
+                img.blob(nvsKeys.getOrDefault("key", "key"), (keyPem + "\0").getBytes(StandardCharsets.US_ASCII));
+            }
+            int size;
+            try {
+                size = nvsSize.toLowerCase(java.util.Locale.ROOT).startsWith("0x") ? Integer.parseInt(nvsSize.substring(2), 16) : Integer.parseInt(nvsSize);
+            } catch (NumberFormatException e) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--nvs-size must be a number of bytes, like 0x6000 or 24576");
+            }
+            return img.build(size);
         }
 
         /** The key made for a device, kept in its folder before anything is issued for it (so a rerun certifies the same key). */

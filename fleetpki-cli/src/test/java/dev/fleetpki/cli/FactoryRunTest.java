@@ -104,6 +104,30 @@ class FactoryRunTest {
         assertThat(ids.exit()).as(ids.all()).isZero();
         assertThat(out.resolve("line%2F7%3Ax/chain.pem")).exists();
         assertThat(out.resolve("line_7_x/chain.pem")).exists();
+        // NVS partition images, read back by the reader written from Espressif's format documentation
+        Path nvsBatch = in.resolve("nvs.csv");
+        Files.writeString(nvsBatch, "id,model,public_key\nn1,esp32,\nn2,esp32,a2.pub\n");
+        Cli.Result nvs = Cli.run(home, "factory", "run", "--station", "line-3", "--input", nvsBatch.toString(), "--out", dir.resolve("out-nvs").toString(),
+                "--nvs", "--nvs-namespace", "certs", "--nvs-key", "cert=client_cert", "--nvs-key", "key=client_key");
+        assertThat(nvs.exit()).as(nvs.all()).isZero();
+        NvsReader n1 = NvsReader.read(Files.readAllBytes(dir.resolve("out-nvs/n1/nvs.bin")));
+        var values = n1.values.get("certs");
+        assertThat(values.get("device_id")).isEqualTo("n1");
+        String chain = Files.readString(dir.resolve("out-nvs/n1/chain.pem"));
+        assertThat(new String((byte[]) values.get("client_cert"), java.nio.charset.StandardCharsets.US_ASCII)).as("what the device presents")
+                .isEqualTo(chain + "\0");
+        assertThat(new String((byte[]) values.get("ca_cert"), java.nio.charset.StandardCharsets.US_ASCII)).as("the root it verifies servers with")
+                .isEqualTo(Files.readString(home.resolve("ca/root.pem")) + "\0");
+        assertThat(new String((byte[]) values.get("client_key"), java.nio.charset.StandardCharsets.US_ASCII))
+                .isEqualTo(Files.readString(dir.resolve("out-nvs/n1/key.pem")) + "\0");
+        assertThat(Files.getPosixFilePermissions(dir.resolve("out-nvs/n1/nvs.bin")).toString()).as("it holds the key").isEqualTo("[OWNER_READ, OWNER_WRITE]");
+        assertThat(NvsReader.read(Files.readAllBytes(dir.resolve("out-nvs/n2/nvs.bin"))).values.get("certs")).as("a device's own key stays on it")
+                .containsOnlyKeys("device_id", "client_cert", "ca_cert");
+        assertThat(Proc.ok(dir.resolve("out-nvs"), "sha256sum", "-c", "manifest.sha256")).contains("n1/nvs.bin: OK");
+        Cli.Result badNvs = Cli.run(home, "factory", "run", "--station", "line-3", "--input", nvsBatch.toString(), "--out", dir.resolve("out-x").toString(),
+                "--nvs", "--nvs-size", "0x2000");
+        assertThat(badNvs.exit()).isEqualTo(65);
+        assertThat(badNvs.err()).contains("0x3000");
         Cli.Result off = Cli.run(home, "factory", "run", "--station", "nobody", "--input", other.toString(), "--out", dir.resolve("out4").toString());
         assertThat(off.exit()).isEqualTo(77);
     }
