@@ -77,6 +77,11 @@ final class FactoryCommand {
         @Option(names = "--nvs-key", paramLabel = "WHAT=KEY", description = "the NVS key of device_id, cert, ca_cert or key (default: those names); "
                 + "repeat for more") Map<String, String> nvsKeys = new LinkedHashMap<>();
 
+        /** Devices this run registered (they have no certificate to look for). */
+        private final java.util.Set<String> registeredNow = ConcurrentHashMap.newKeySet();
+        /** The chain above each issuing CA, as PEM, read once per run. */
+        private final Map<String, Above> aboves = new ConcurrentHashMap<>();
+
         @Override
         public Integer call() throws Exception {
             if (threads < 1 || threads > 64) {
@@ -89,7 +94,7 @@ final class FactoryCommand {
                         throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--nvs-key " + k + "=...: what is named is device_id, cert, ca_cert or key");
                     }
                 }
-                nvsImage("check", "CN=check", List.of(), null); // bad namespace, key names or size are refused before anything is issued
+                nvsImage("check", "", "", null); // bad namespace, key names or size are refused before anything is issued
             }
             List<String> refused = new ArrayList<>();
             List<Item> items = read(input, refused);
@@ -111,6 +116,7 @@ final class FactoryCommand {
                             f.store().devices(), null, home.actor(), f.clock().instant());
                     r.errors().forEach(e -> refused.add(e.toString()));
                     registered = r.imported().size();
+                    registeredNow.addAll(r.imported());
                 }
                 Progress progress = new Progress(items.size());
                 Map<String, String> outcome = new ConcurrentHashMap<>();
@@ -185,37 +191,34 @@ final class FactoryCommand {
                 req = new IssuanceRequest(it.id(), profile, key, it.id(), List.of(), true, "factory", null, null);
             }
             String o = "issued";
-            X509Certificate cert;
-            List<X509Certificate> above;
-            Optional<StoredCertificate> existing = f.store().certificates().certificates(it.id(), f.clock().instant(), null, 50).stream()
+            IssuedCertificate issued;
+            // a device registered by this run has no certificate yet; one registered before may (a run cut short after issuing)
+            Optional<StoredCertificate> existing = registeredNow.contains(it.id()) ? Optional.empty()
+                    : f.store().certificates().certificates(it.id(), f.clock().instant(), null, 50).stream()
                     .filter(c -> !c.revoked() && c.issued().profile().equals(profile))
                     .filter(c -> Arrays.equals(c.issued().certificate().getPublicKey().getEncoded(), key.getEncoded())).findFirst();
             if (existing.isPresent()) {
-                cert = existing.get().issued().certificate();
-                above = f.chainAbove(existing.get().issued());
+                issued = existing.get().issued();
                 o = "reused";
             } else {
                 Authorization auth = switch (f.authorizer().decide(new EnrollmentCredential.FactoryStation(st), it.id(), profile, purpose, "factory")) {
                     case EnrollmentAuthorizer.Allowed a -> a.authorization();
                     case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
                 };
-                IssuedCertificate issued = f.pipeline().issue(req, auth);
+                issued = f.pipeline().issue(req, auth);
                 Failpoints.hit("factory.issued");
-                cert = issued.certificate();
-                above = f.chainAbove(issued);
             }
-            try {
-                write(dir.resolve("chain.pem"), Certs.pemChain(cert, above).getBytes(StandardCharsets.US_ASCII), false);
-                write(dir.resolve("cert.der"), cert.getEncoded(), false);
-            } catch (java.security.cert.CertificateEncodingException e) {
-                throw new IllegalStateException(e);
-            }
+            // the files are made from the DER and the issuing CA's chain, read once per CA
+            Above above = aboves.computeIfAbsent(issued.caName(), n -> Above.of(f.cas().chainFrom(f.store().ca(n).orElseThrow())));
+            String chainPem = Pem.encode("CERTIFICATE", issued.der()) + above.chainPem();
+            write(dir.resolve("chain.pem"), chainPem.getBytes(StandardCharsets.US_ASCII), false);
+            write(dir.resolve("cert.der"), issued.der(), false);
             if (nvs) {
                 Path keyFile = dir.resolve("key.pem");
                 String keyPem = it.csr() == null && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
-                write(dir.resolve("nvs.bin"), nvsImage(it.id(), Certs.pemChain(cert, above), above, keyPem), keyPem != null);
+                write(dir.resolve("nvs.bin"), nvsImage(it.id(), chainPem, above.rootPem(), keyPem), keyPem != null);
             }
-            write(dir.resolve(".done"), (cert.getSerialNumber().toString(16) + "\n").getBytes(StandardCharsets.US_ASCII), false);
+            write(dir.resolve(".done"), (issued.serialHex() + "\n").getBytes(StandardCharsets.US_ASCII), false);
             return o;
         }
 
@@ -226,19 +229,11 @@ final class FactoryCommand {
          * {@code ca_cert}, the root it verifies servers against (esp-tls's cacert), and {@code key},
          * its private key when made here.
          */
-        byte[] nvsImage(String id, String chainPem, List<X509Certificate> above, String keyPem) {
+        byte[] nvsImage(String id, String chainPem, String rootPem, String keyPem) {
             NvsImage img = new NvsImage(nvsNamespace);
             img.string(nvsKeys.getOrDefault("device_id", "device_id"), id);
             img.blob(nvsKeys.getOrDefault("cert", "cert"), (chainPem + "\0").getBytes(StandardCharsets.US_ASCII));
-            String root = "";
-            if (!above.isEmpty()) {
-                try {
-                    root = Pem.encode("CERTIFICATE", above.getLast().getEncoded());
-                } catch (java.security.cert.CertificateEncodingException e) {
-                    throw new IllegalStateException(e);
-                }
-            }
-            img.blob(nvsKeys.getOrDefault("ca_cert", "ca_cert"), (root + "\0").getBytes(StandardCharsets.US_ASCII));
+            img.blob(nvsKeys.getOrDefault("ca_cert", "ca_cert"), (rootPem + "\0").getBytes(StandardCharsets.US_ASCII));
             if (keyPem != null) {
                 img.blob(nvsKeys.getOrDefault("key", "key"), (keyPem + "\0").getBytes(StandardCharsets.US_ASCII));
             }
@@ -327,6 +322,19 @@ final class FactoryCommand {
          */
         static String safe(String id) {
             return id.replace("/", "%2F").replace(":", "%3A").replace("@", "%40");
+        }
+    }
+
+    /** The CAs above an issuing CA: the part of chain.pem after the device's certificate (up to, not including, the root), and the root. */
+    record Above(String chainPem, String rootPem) {
+        static Above of(List<X509Certificate> above) {
+            StringBuilder chain = new StringBuilder();
+            for (X509Certificate c : above) {
+                if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
+                    chain.append(Certs.pem(c)); // the root is the trust anchor: not sent in the chain
+                }
+            }
+            return new Above(chain.toString(), above.isEmpty() ? "" : Certs.pem(above.getLast()));
         }
     }
 

@@ -77,9 +77,8 @@ public final class StoredCaDirectory implements CaDirectory {
         if (ca != null) {
             return ca;
         }
-        ca = load(name);
-        open.put(name, ca);
-        return ca;
+        // one opening per CA: threads asking at once wait for it (a file key's PBKDF2 costs a few hundred ms of CPU each time)
+        return open.computeIfAbsent(name, this::load);
     }
 
     private CertificateAuthority load(String name) {
