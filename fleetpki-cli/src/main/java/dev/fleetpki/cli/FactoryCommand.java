@@ -69,6 +69,13 @@ final class FactoryCommand {
         @Option(names = "--profile", defaultValue = "device", description = "certificate profile (default: ${DEFAULT-VALUE})") String profile;
         @Option(names = "--threads", defaultValue = "8", description = "devices issued at once (default: ${DEFAULT-VALUE})") int threads;
         @Option(names = "--key-algorithm", defaultValue = "ecdsa-p256", description = "for keys made here (default: ${DEFAULT-VALUE})") String keyAlgorithm;
+        @Option(names = "--pkcs12", description = "also write DIR/ID/ID.p12 (key and chain) for keys made here, each with a random password "
+                + "written beside it encrypted (ID.p12-password.pem, opened by openssl cms -decrypt); needs --secrets-recipient or --secrets-passphrase")
+        boolean pkcs12;
+        @Option(names = "--secrets-recipient", paramLabel = "PEM", description = "encrypt PKCS#12 passwords to this certificate or public key (RSA or EC)")
+        Path secretsRecipient;
+        @Option(names = "--secrets-passphrase", paramLabel = "SOURCE", description = "encrypt PKCS#12 passwords with a passphrase: env:NAME, file:PATH, prompt")
+        String secretsPassphrase;
         @Option(names = "--nvs", description = "also write DIR/ID/nvs.bin: an ESP-IDF NVS partition image holding the device id, its certificate "
                 + "chain, the root and (for a key made here) its key") boolean nvs;
         @Option(names = "--nvs-namespace", defaultValue = "fleetpki", description = "the NVS namespace (default: ${DEFAULT-VALUE})") String nvsNamespace;
@@ -76,6 +83,9 @@ final class FactoryCommand {
         String nvsSize;
         @Option(names = "--nvs-key", paramLabel = "WHAT=KEY", description = "the NVS key of device_id, cert, ca_cert or key (default: those names); "
                 + "repeat for more") Map<String, String> nvsKeys = new LinkedHashMap<>();
+
+        /** A recipient for each PKCS#12 password file (a new one each time: fresh ephemeral key or salt). */
+        private java.util.function.Supplier<org.bouncycastle.cms.RecipientInfoGenerator> passwordRecipient;
 
         /** Devices this run registered (they have no certificate to look for). */
         private final java.util.Set<String> registeredNow = ConcurrentHashMap.newKeySet();
@@ -88,6 +98,22 @@ final class FactoryCommand {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--threads must be 1 to 64");
             }
             KeyAlgorithm made = KeyAlgorithm.parse(keyAlgorithm);
+            if (pkcs12) {
+                if ((secretsRecipient == null) == (secretsPassphrase == null)) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--pkcs12 needs exactly one of --secrets-recipient or --secrets-passphrase: "
+                            + "each file's password is written encrypted, never in plain text");
+                }
+                if (secretsRecipient != null) {
+                    SecretsFile.recipient(secretsRecipient); // checked before anything is issued
+                    passwordRecipient = () -> SecretsFile.recipient(secretsRecipient);
+                } else {
+                    char[] pass = dev.fleetpki.kms.SecretSource.parse(secretsPassphrase, null).read();
+                    SecretsFile.passphrase(pass);
+                    passwordRecipient = () -> SecretsFile.passphrase(pass);
+                }
+            } else if (secretsRecipient != null || secretsPassphrase != null) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--secrets-recipient and --secrets-passphrase go with --pkcs12");
+            }
             if (nvs) {
                 for (String k : nvsKeys.keySet()) {
                     if (!List.of("device_id", "cert", "ca_cert", "key").contains(k)) {
@@ -174,6 +200,7 @@ final class FactoryCommand {
             }
             Files.createDirectories(dir);
             PublicKey key;
+            java.security.PrivateKey privateKey = null;
             EnrollmentAuthorizer.Purpose purpose;
             IssuanceRequest req;
             if (it.csr() != null) {
@@ -186,7 +213,9 @@ final class FactoryCommand {
                 purpose = EnrollmentAuthorizer.Purpose.BARE_KEY;
                 req = IssuanceRequest.fromBareKey(key, it.id(), profile, "factory");
             } else {
-                key = madeKey(dir, made);
+                KeyPair kp = madeKey(dir, made);
+                privateKey = kp.getPrivate();
+                key = kp.getPublic();
                 purpose = EnrollmentAuthorizer.Purpose.SERVER_KEYGEN;
                 req = new IssuanceRequest(it.id(), profile, key, it.id(), List.of(), true, "factory", null, null);
             }
@@ -213,6 +242,18 @@ final class FactoryCommand {
             String chainPem = Pem.encode("CERTIFICATE", issued.der()) + above.chainPem();
             write(dir.resolve("chain.pem"), chainPem.getBytes(StandardCharsets.US_ASCII), false);
             write(dir.resolve("cert.der"), issued.der(), false);
+            if (pkcs12 && privateKey != null) {
+                // the password first, encrypted like the enrollment secrets, then the file it opens
+                char[] password = Pkcs12Bundle.password();
+                String name = safe(it.id());
+                write(dir.resolve(name + ".p12-password.pem"), SecretsFile.encrypt(new String(password).getBytes(StandardCharsets.US_ASCII),
+                        passwordRecipient.get()).getBytes(StandardCharsets.US_ASCII), false);
+                List<X509Certificate> chain = new ArrayList<>();
+                chain.add(issued.certificate());
+                chain.addAll(above.certificates());
+                write(dir.resolve(name + ".p12"), Pkcs12Bundle.build(privateKey, chain, it.id(), password), true);
+                Arrays.fill(password, '\0');
+            }
             if (nvs) {
                 Path keyFile = dir.resolve("key.pem");
                 String keyPem = it.csr() == null && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
@@ -247,7 +288,7 @@ final class FactoryCommand {
         }
 
         /** The key made for a device, kept in its folder before anything is issued for it (so a rerun certifies the same key). */
-        private static PublicKey madeKey(Path dir, KeyAlgorithm alg) throws IOException {
+        private static KeyPair madeKey(Path dir, KeyAlgorithm alg) throws IOException {
             Path file = dir.resolve("key.pem");
             if (Files.exists(file)) {
                 try {
@@ -255,14 +296,14 @@ final class FactoryCommand {
                     var parser = new org.bouncycastle.openssl.PEMParser(new java.io.StringReader(pem));
                     var info = (org.bouncycastle.asn1.pkcs.PrivateKeyInfo) parser.readObject();
                     var priv = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPrivateKey(info);
-                    return publicOf(priv);
+                    return new KeyPair(publicOf(priv), priv);
                 } catch (IOException | ClassCastException | java.security.GeneralSecurityException e) {
                     throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " is not the key this command made; move it away to make a new one");
                 }
             }
             KeyPair kp = alg.generate();
             write(file, Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()).getBytes(StandardCharsets.US_ASCII), true);
-            return kp.getPublic();
+            return kp;
         }
 
         private static PublicKey publicOf(java.security.PrivateKey priv) throws java.security.GeneralSecurityException {
@@ -326,7 +367,7 @@ final class FactoryCommand {
     }
 
     /** The CAs above an issuing CA: the part of chain.pem after the device's certificate (up to, not including, the root), and the root. */
-    record Above(String chainPem, String rootPem) {
+    record Above(List<X509Certificate> certificates, String chainPem, String rootPem) {
         static Above of(List<X509Certificate> above) {
             StringBuilder chain = new StringBuilder();
             for (X509Certificate c : above) {
@@ -334,7 +375,8 @@ final class FactoryCommand {
                     chain.append(Certs.pem(c)); // the root is the trust anchor: not sent in the chain
                 }
             }
-            return new Above(chain.toString(), above.isEmpty() ? "" : Certs.pem(above.getLast()));
+            List<X509Certificate> sent = above.stream().filter(c -> !c.getSubjectX500Principal().equals(c.getIssuerX500Principal())).toList();
+            return new Above(sent, chain.toString(), above.isEmpty() ? "" : Certs.pem(above.getLast()));
         }
     }
 

@@ -124,6 +124,26 @@ class FactoryRunTest {
         assertThat(NvsReader.read(Files.readAllBytes(dir.resolve("out-nvs/n2/nvs.bin"))).values.get("certs")).as("a device's own key stays on it")
                 .containsOnlyKeys("device_id", "client_cert", "ca_cert");
         assertThat(Proc.ok(dir.resolve("out-nvs"), "sha256sum", "-c", "manifest.sha256")).contains("n1/nvs.bin: OK");
+        // PKCS#12 for a key made here, its password written beside it encrypted to the station's certificate
+        Path p12Batch = in.resolve("p12.csv");
+        Files.writeString(p12Batch, "id,model,public_key\np1,esp32,\np2,esp32,a2.pub\n");
+        Path p12Out = dir.resolve("out-p12");
+        Cli.Result noRecipient = Cli.run(home, "factory", "run", "--station", "line-3", "--input", p12Batch.toString(), "--out", p12Out.toString(),
+                "--pkcs12");
+        assertThat(noRecipient.exit()).isEqualTo(65);
+        assertThat(noRecipient.err()).contains("never in plain text");
+        Cli.Result p12 = Cli.run(home, "factory", "run", "--station", "line-3", "--input", p12Batch.toString(), "--out", p12Out.toString(),
+                "--pkcs12", "--secrets-recipient", dir.resolve("st.pem").toString());
+        assertThat(p12.exit()).as(p12.all()).isZero();
+        String password = Proc.ok(p12Out, "openssl", "cms", "-decrypt", "-inform", "PEM", "-in", "p1/p1.p12-password.pem", "-inkey",
+                dir.resolve("st.key").toString()).strip();
+        assertThat(password).hasSize(21);
+        String opened = Proc.ok(p12Out, "openssl", "pkcs12", "-in", "p1/p1.p12", "-passin", "pass:" + password, "-nodes");
+        assertThat(opened).contains("friendlyName: p1").contains("subject=CN = p1").contains("-----BEGIN PRIVATE KEY-----")
+                .contains("Test Issuing CA");
+        assertThat(Proc.run(p12Out, Map.of(), "openssl", "pkcs12", "-in", "p1/p1.p12", "-passin", "pass:wrong-password", "-nodes").exit())
+                .isNotZero();
+        assertThat(p12Out.resolve("p2/p2.p12")).as("the device keeps its own key: nothing to bundle").doesNotExist();
         Cli.Result badNvs = Cli.run(home, "factory", "run", "--station", "line-3", "--input", nvsBatch.toString(), "--out", dir.resolve("out-x").toString(),
                 "--nvs", "--nvs-size", "0x2000");
         assertThat(badNvs.exit()).isEqualTo(65);
