@@ -202,6 +202,8 @@ public final class WebhookDispatcher implements AutoCloseable {
                 retryAfter = r.headers().firstValue("Retry-After").map(WebhookDispatcher::seconds).orElse(null);
             } catch (java.net.http.HttpTimeoutException t) {
                 error = "no answer within " + h.timeout().toMillis() + " ms";
+            } catch (java.net.ConnectException refused) {
+                error = "cannot connect to " + h.url().getHost() + ":" + port(h.url()) + " (connection refused: is the receiver running?)";
             } catch (IOException io) {
                 error = io.getClass().getSimpleName() + (io.getMessage() == null ? "" : ": " + io.getMessage());
             }
@@ -214,6 +216,10 @@ public final class WebhookDispatcher implements AutoCloseable {
             }
         }
         return new Outcome(false, h.attempts(), error);
+    }
+
+    private static int port(java.net.URI u) {
+        return u.getPort() != -1 ? u.getPort() : "https".equals(u.getScheme()) ? 443 : 80;
     }
 
     private static Duration seconds(String v) {
