@@ -148,6 +148,23 @@ class FactoryRunTest {
                 "--nvs", "--nvs-size", "0x2000");
         assertThat(badNvs.exit()).isEqualTo(65);
         assertThat(badNvs.err()).contains("0x3000");
+        // JSON lines with the CSR and the public key inline
+        Proc.ok(in, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "j1.key", "-out", "j1.csr",
+                "-subj", "/CN=j1");
+        Proc.ok(in, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "j2.key");
+        Proc.ok(in, "openssl", "pkey", "-in", "j2.key", "-pubout", "-out", "j2.pub");
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        Path jsonl = in.resolve("batch.jsonl");
+        Files.writeString(jsonl, json.writeValueAsString(Map.of("id", "j1", "model", "esp32", "csr", Files.readString(in.resolve("j1.csr")))) + "\n"
+                + json.writeValueAsString(Map.of("id", "j2", "publicKey", Files.readString(in.resolve("j2.pub")))) + "\n"
+                + "{\"id\": \"j3\", \"colour\": \"red\"}\n");
+        Cli.Result jr = Cli.run(home, "factory", "run", "--station", "line-3", "--input", jsonl.toString(), "--out", dir.resolve("out-json").toString());
+        assertThat(jr.exit()).as("j3 refused, the others done").isEqualTo(65);
+        assertThat(jr.out()).contains("2 devices").contains("issued 2");
+        assertThat(jr.err()).contains("line 3: unknown field 'colour'");
+        assertThat(Proc.ok(dir.resolve("out-json"), "openssl", "x509", "-in", "j2/chain.pem", "-noout", "-pubkey"))
+                .isEqualTo(Proc.ok(in, "openssl", "pkey", "-in", "j2.key", "-pubout"));
+        assertThat(Cli.run(home, "device", "show", "j2").out()).as("the station's fleet as model").contains("esp32");
         Cli.Result off = Cli.run(home, "factory", "run", "--station", "nobody", "--input", other.toString(), "--out", dir.resolve("out4").toString());
         assertThat(off.exit()).isEqualTo(77);
     }
