@@ -29,12 +29,13 @@ public final class Certs {
 
     public static String pemChain(X509Certificate leaf, List<X509Certificate> above) {
         StringBuilder sb = new StringBuilder(pem(leaf));
-        for (X509Certificate c : above) {
-            if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
-                sb.append(pem(c)); // the root is the trust anchor: not sent in the chain
-            }
-        }
+        sent(above).forEach(c -> sb.append(pem(c)));
         return sb.toString();
+    }
+
+    /** The CAs of a chain that are sent with a certificate: all but the self-signed root, the trust anchor. */
+    static List<X509Certificate> sent(List<X509Certificate> above) {
+        return above.stream().filter(c -> !c.getSubjectX500Principal().equals(c.getIssuerX500Principal())).toList();
     }
 
     static byte[] read(Path file, String what) {

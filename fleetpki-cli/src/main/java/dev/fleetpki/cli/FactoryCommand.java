@@ -369,13 +369,9 @@ final class FactoryCommand {
     /** The CAs above an issuing CA: the part of chain.pem after the device's certificate (up to, not including, the root), and the root. */
     record Above(List<X509Certificate> certificates, String chainPem, String rootPem) {
         static Above of(List<X509Certificate> above) {
+            List<X509Certificate> sent = Certs.sent(above);
             StringBuilder chain = new StringBuilder();
-            for (X509Certificate c : above) {
-                if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
-                    chain.append(Certs.pem(c)); // the root is the trust anchor: not sent in the chain
-                }
-            }
-            List<X509Certificate> sent = above.stream().filter(c -> !c.getSubjectX500Principal().equals(c.getIssuerX500Principal())).toList();
+            sent.forEach(c -> chain.append(Certs.pem(c)));
             return new Above(sent, chain.toString(), above.isEmpty() ? "" : Certs.pem(above.getLast()));
         }
     }

@@ -53,7 +53,7 @@ final class WebhookCommand {
         public Integer call() {
             try (Fleet f = home.open()) {
                 if (name != null) {
-                    hook(f, name);
+                    f.config().webhook(name);
                 }
                 List<WebhookStore.Failure> failures = f.store().webhooks().webhookFailures(name, 1000);
                 if (failures.isEmpty()) {
@@ -80,7 +80,7 @@ final class WebhookCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                hook(f, name);
+                f.config().webhook(name);
                 int n = f.store().webhooks().requestWebhookRetry(name, seq);
                 if (seq != null && n == 0) {
                     throw new PkiException(ErrorKind.NOT_FOUND, "no failed event " + seq + " for webhook '" + name + "'; fleetpki webhook failed lists them");
@@ -90,10 +90,5 @@ final class WebhookCommand {
             }
             return 0;
         }
-    }
-
-    private static Webhook hook(Fleet f, String name) {
-        return f.config().webhooks().stream().filter(w -> w.name().equals(name)).findFirst().orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "no webhook named '" + name + "' in fleetpki.yaml's notifications.webhooks"));
     }
 }

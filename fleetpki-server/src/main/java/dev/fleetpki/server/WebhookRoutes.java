@@ -62,7 +62,7 @@ final class WebhookRoutes {
 
     private void failures(Context ctx) {
         auth.require(ctx, Role.ISSUER, Role.AUDITOR);
-        Webhook h = hook(ctx.pathParam("name"));
+        Webhook h = s.config().webhook(ctx.pathParam("name"));
         List<Map<String, Object>> out = new ArrayList<>();
         for (WebhookStore.Failure f : s.webhooks().webhookFailures(h.name(), 1000)) {
             out.add(failureJson(f));
@@ -85,7 +85,7 @@ final class WebhookRoutes {
 
     private void retry(Context ctx) {
         auth.require(ctx, Role.ISSUER);
-        Webhook h = hook(ctx.pathParam("name"));
+        Webhook h = s.config().webhook(ctx.pathParam("name"));
         Long seq = null;
         if (!ctx.body().isBlank()) {
             JsonNode body = Requests.jsonBody(ctx);
@@ -103,10 +103,5 @@ final class WebhookRoutes {
             throw new PkiException(ErrorKind.NOT_FOUND, "no failed event " + seq + " for webhook '" + h.name() + "'");
         }
         ctx.json(Map.of("retrying", n));
-    }
-
-    private Webhook hook(String name) {
-        return s.config().webhooks().stream().filter(w -> w.name().equals(name)).findFirst().orElseThrow(() -> new PkiException(
-                ErrorKind.NOT_FOUND, "no webhook named '" + name + "' in fleetpki.yaml's notifications.webhooks"));
     }
 }

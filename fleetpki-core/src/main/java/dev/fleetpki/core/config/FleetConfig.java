@@ -53,6 +53,12 @@ public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSo
         return out;
     }
 
+    /** The registry notification endpoint of this name; NOT_FOUND when fleetpki.yaml names none so. */
+    public Webhook webhook(String name) {
+        return webhooks.stream().filter(w -> w.name().equals(name)).findFirst().orElseThrow(() -> new dev.fleetpki.core.PkiException(
+                dev.fleetpki.core.ErrorKind.NOT_FOUND, "no webhook named '" + name + "' in fleetpki.yaml's notifications.webhooks"));
+    }
+
     public Optional<CaSpec> ca(String name) {
         return allCas().stream().filter(c -> c.name().equals(name)).findFirst();
     }
