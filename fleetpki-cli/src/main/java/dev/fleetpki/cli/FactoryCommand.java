@@ -12,6 +12,7 @@ import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Station;
+import dev.fleetpki.core.StationJournal;
 import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.KeyAlgorithm;
@@ -46,7 +47,7 @@ import picocli.CommandLine.Option;
 
 /** Production-line batches (docs/factory.md). */
 @Command(name = "factory", mixinStandardHelpOptions = true, description = "Provision a batch of devices on the production line (docs/factory.md).",
-        subcommands = {FactoryCommand.Run.class})
+        subcommands = {FactoryCommand.Run.class, FactoryCommand.Export.class, FactoryCommand.Sync.class})
 final class FactoryCommand {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -173,6 +174,7 @@ final class FactoryCommand {
                 }
                 progress.finish();
                 refused.addAll(failures);
+                journal(f, f.pipeline().issuerFor(f.config().profile(profile).orElseThrow()));
                 writeManifest(out);
                 String summary = "Batch from " + input.getFileName() + " by station '" + station + "': " + items.size() + " devices; registered "
                         + registered + ", issued " + issued.get() + ", already issued (files rewritten) " + reused.get() + ", already done "
@@ -221,6 +223,11 @@ final class FactoryCommand {
             }
             String o = "issued";
             IssuedCertificate issued;
+            // decided first, also for a certificate already stored: a station outside the device's fleet gets neither a new one nor the old one's files
+            Authorization auth = switch (f.authorizer().decide(new EnrollmentCredential.FactoryStation(st), it.id(), profile, purpose, "factory")) {
+                case EnrollmentAuthorizer.Allowed a -> a.authorization();
+                case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
+            };
             // a device registered by this run has no certificate yet; one registered before may (a run cut short after issuing)
             Optional<StoredCertificate> existing = registeredNow.contains(it.id()) ? Optional.empty()
                     : f.store().certificates().certificates(it.id(), f.clock().instant(), null, 50).stream()
@@ -230,10 +237,6 @@ final class FactoryCommand {
                 issued = existing.get().issued();
                 o = "reused";
             } else {
-                Authorization auth = switch (f.authorizer().decide(new EnrollmentCredential.FactoryStation(st), it.id(), profile, purpose, "factory")) {
-                    case EnrollmentAuthorizer.Allowed a -> a.authorization();
-                    case EnrollmentAuthorizer.NeedsApproval n -> throw new PkiException(ErrorKind.NOT_AUTHORIZED, n.reason());
-                };
                 issued = f.pipeline().issue(req, auth);
                 Failpoints.hit("factory.issued");
             }
@@ -363,6 +366,89 @@ final class FactoryCommand {
          */
         static String safe(String id) {
             return id.replace("/", "%2F").replace(":", "%3A").replace("@", "%40");
+        }
+    }
+
+    /** The journal of an offline station's CA (HOME/journal/CA.jsonl), or null: {@code ca} is not a station CA. */
+    static Path journalFile(Fleet f, String ca) {
+        var rec = f.store().ca(ca).orElse(null);
+        if (rec == null || rec.keyRef() == null || dev.fleetpki.core.StationPolicy.of(rec.certificate()).isEmpty()) {
+            return null;
+        }
+        return f.config().home().resolve("journal").resolve(ca + ".jsonl");
+    }
+
+    /** Brings the journal of station CA {@code ca} up to date with the store (nothing if it is not a station CA). */
+    static List<StationJournal.Entry> journal(Fleet f, String ca) {
+        Path file = journalFile(f, ca);
+        if (file == null) {
+            return null;
+        }
+        return StationJournal.update(file, f.store().certificates().signedBy(ca),
+                id -> f.store().devices().deviceNow(id).map(dev.fleetpki.core.Device::model).orElse("?"));
+    }
+
+    @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false, description = {
+        "On an offline station: write its journal, signed by its CA's key, for 'fleetpki factory sync' on the central CA.",
+        "The journal (HOME/journal/CA.jsonl) holds every certificate the station CA signed, each entry hash-chained to the one before; "
+            + "it only grows. The export carries all of it, so exporting again after more batches is always right."})
+    static final class Export implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Option(names = "--station", required = true, paramLabel = "NAME", description = "this station's name, as certified") String station;
+        @Option(names = "--ca", paramLabel = "NAME", description = "the station CA (default: the one station CA of this home)") String ca;
+        @Option(names = "--out", required = true, paramLabel = "FILE", description = "where to write the signed export (CMS, DER)") Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Fleet f = home.open()) {
+                String name = ca;
+                if (name == null) {
+                    List<String> mine = f.store().cas().stream().filter(c -> journalFile(f, c.name()) != null).map(dev.fleetpki.core.CaRecord::name).toList();
+                    if (mine.size() != 1) {
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, mine.isEmpty()
+                                ? "this home has no offline station CA (one certified with 'fleetpki station certify' and imported with 'fleetpki ca import')"
+                                : "this home has station CAs " + mine + "; name one with --ca");
+                    }
+                    name = mine.getFirst();
+                }
+                if (journalFile(f, name) == null) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "'" + name + "' is not an offline station CA of this home");
+                }
+                List<StationJournal.Entry> entries = journal(f, name);
+                var authority = f.cas().get(name);
+                byte[] der = StationJournal.export(station, name, entries, authority.key(), authority.certificate(), authority.chain());
+                Run.write(out, der, false);
+                System.out.println("Exported the journal of station CA '" + name + "' (" + entries.size() + " certificates, last entry "
+                        + (entries.isEmpty() ? "-" : entries.getLast().hash().substring(0, 16)) + ") to " + out);
+                System.out.println("Next: on the central CA, 'fleetpki factory sync " + out.getFileName() + "'.");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "sync", mixinStandardHelpOptions = true, sortOptions = false, description = {
+        "On the central CA: take an offline station's signed export into this store (docs/factory.md).",
+        "Checks the export's signature (a station CA this store's root certified, not revoked), that the journal holds what earlier "
+            + "syncs took unchanged, and each new certificate; takes the new ones (registering missing devices), counts those already "
+            + "here, and reports conflicts (a serial taken by another certificate, a device of another model or not active here, one "
+            + "key on two devices, past the quota) without taking them. Exit 65 when there are conflicts."})
+    static final class Sync implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @picocli.CommandLine.Parameters(paramLabel = "FILE", description = "the export from 'fleetpki factory export'") Path file;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.isRegularFile(file)) {
+                throw new PkiException(ErrorKind.NOT_FOUND, "no file " + file);
+            }
+            byte[] der = Files.readAllBytes(file);
+            try (Fleet f = home.open()) {
+                var r = new dev.fleetpki.core.StationSync(f.store(), f.store(), f.store().certificates(), f.store().devices())
+                        .run(der, home.actor(), f.clock().instant());
+                System.out.println(r.summary());
+                r.conflicts().forEach(c -> System.err.println("  conflict " + c));
+                return r.conflicts().isEmpty() ? 0 : 65;
+            }
         }
     }
 

@@ -81,7 +81,8 @@ final class RevokeCommand implements Callable<Integer> {
                 if (e.kind() != ErrorKind.CONFIG) {
                     throw e;
                 }
-                System.out.println("Not published here (" + e.detail() + "); a running 'fleetpki serve' with the CA key publishes it");
+                boolean station = f.store().ca(ca).map(c -> c.role() == dev.fleetpki.core.config.CaRole.STATION).orElse(false);
+                System.out.println("Not published here (" + e.detail() + ")" + (station ? "" : "; a running 'fleetpki serve' with the CA key publishes it"));
             }
         }
     }

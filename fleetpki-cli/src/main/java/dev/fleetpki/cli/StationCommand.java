@@ -17,7 +17,8 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "station", mixinStandardHelpOptions = true,
         description = "Factory stations (the only callers that may issue from a bare public key).",
-        subcommands = {StationCommand.Add.class, StationCommand.ListStations.class, StationCommand.Disable.class, StationCommand.Enable.class})
+        subcommands = {StationCommand.Add.class, StationCommand.ListStations.class, StationCommand.Disable.class, StationCommand.Enable.class,
+            StationCommand.Certify.class})
 final class StationCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = {"Register a factory station.",
         "With --certificate, the station enrolls over the network (EST, REST) by presenting that certificate as its TLS client "
@@ -79,6 +80,43 @@ final class StationCommand {
             System.out.println((enable ? "Enabled" : "Disabled") + " factory station " + name);
         }
         return 0;
+    }
+
+    @Command(name = "certify", mixinStandardHelpOptions = true, sortOptions = false, description = {
+        "Where the root key is: certify an offline factory station's own CA from its request (docs/factory.md, \"Offline stations\").",
+        "The certificate is a CA certificate (pathLen 0) whose critical name constraints permit only subjects under the device "
+            + "profile's organization and OU=MODEL, carrying the station policy (model and quota of certificates). The station "
+            + "signs devices of that model with it while air-gapped; 'fleetpki factory sync' brings what it signed into this store."})
+    static final class Certify implements Callable<Integer> {
+        @Mixin HomeOption home;
+        @Parameters(paramLabel = "NAME", description = "the station's name (as in its journal and the central store)") String name;
+        @Option(names = "--csr", required = true, paramLabel = "FILE", description = "the request the station made: fleetpki ca csr --name CA") Path csr;
+        @Option(names = "--fleet", required = true, paramLabel = "MODEL", description = "the one device model it signs for") String fleet;
+        @Option(names = "--quota", required = true, paramLabel = "N", description = "the most certificates it may sign") long quota;
+        @Option(names = "--issue-for", defaultValue = "30d", paramLabel = "DURATION", description = "how long it may sign: the production run "
+                + "(default: ${DEFAULT-VALUE})") String issueFor;
+        @Option(names = "--validity", defaultValue = "2y", description = "how long the station CA lives: at least the run and the device "
+                + "profile's validity after it (default: ${DEFAULT-VALUE}; at most 30y)") String validity;
+        @Option(names = "--out", paramLabel = "FILE", description = "where to write the certificate (default: ca/station-NAME.pem)") Path out;
+
+        @Override
+        public Integer call() {
+            Device.checkId(name);
+            java.time.Duration v = dev.fleetpki.core.Durations.parse(validity);
+            java.time.Duration run = dev.fleetpki.core.Durations.parse(issueFor);
+            byte[] request = Certs.read(csr, "certificate request");
+            try (Fleet f = home.open()) {
+                var policy = new dev.fleetpki.core.StationPolicy(fleet, quota, f.clock().instant().plus(run));
+                java.security.cert.X509Certificate c = f.ceremony(home.actor()).signStation(request, name, policy, v);
+                Path file = out != null ? out : f.config().home().resolve("ca").resolve("station-" + name + ".pem");
+                dev.fleetpki.kms.Pem.writePublicFile(file, Certs.pem(c).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                System.out.println("Certified station '" + name + "': CA '" + c.getSubjectX500Principal().getName() + "' (serial "
+                        + c.getSerialNumber().toString(16) + ", until " + c.getNotAfter().toInstant() + ") for model " + fleet + ", at most "
+                        + quota + " certificates, signing until " + policy.issueUntil() + ", to " + file);
+                System.out.println("Next: on the station, 'fleetpki ca import --name CA --cert " + file.getFileName() + " --root root.pem'.");
+            }
+            return 0;
+        }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List factory stations.")

@@ -422,6 +422,9 @@ public class AuthorizationMatrixTest {
             Map.entry("device add", false), Map.entry("device import", false), Map.entry("device list", false), Map.entry("device show", false), Map.entry("device disable", false),
             Map.entry("device enable", false), Map.entry("device revoke", false), Map.entry("device secret", false),
             Map.entry("station add", false), Map.entry("station list", false), Map.entry("station disable", false), Map.entry("station enable", false),
+            Map.entry("station certify", true), // a station CA's certificate: the ceremony, with the root key (OfflineStationTest)
+            Map.entry("factory export", false), // signs the station's journal, not a certificate
+            Map.entry("factory sync", false), // stores certificates a station CA signed, after checking them; signs nothing
             Map.entry("trust add-manufacturer", false), Map.entry("trust list", false), Map.entry("trust remove", false),
             Map.entry("request list", false), Map.entry("request show", false), Map.entry("request reject", false),
             Map.entry("cert list", false), Map.entry("cert show", false), Map.entry("revoke", false),
@@ -480,6 +483,23 @@ public class AuthorizationMatrixTest {
         assertThat(Cli.run(ts.home, "firmware", "sign", "--signer", "mx-release", "--image", image.toString(), "--version", "1.0.0",
                 "--model", "sensor", "--format", "cms").exit()).isZero();
         assertThat(dir.resolve("cli-image.manifest.json")).exists();
+        // factory run: as a station, inside its fleet only, never as a disabled one; nothing stored for a refused row
+        Path batch = dir.resolve("cli-batch.jsonl");
+        // the key of the 'issue' above: line-x's rerun would find that certificate; the refused stations must not get even its files
+        Files.writeString(batch, "{\"id\": \"" + B + "\", \"publicKey\": \"" + Files.readString(pub).replace("\n", "\\n") + "\"}\n");
+        long beforeBatch = ts.fleet.store().certificates().certificateCount();
+        for (String st : List.of("line-y", "line-off")) {
+            Cli.Result refused = Cli.run(ts.home, "factory", "run", "--station", st, "--input", batch.toString(), "--out", dir.resolve("cli-" + st).toString());
+            assertThat(refused.exit()).as(st + ": " + refused.all()).isIn(65, 77);
+            assertThat(refused.all()).as(st).containsAnyOf("fleet 'camera' only", "not an active factory station");
+        }
+        assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(beforeBatch);
+        assertThat(dir.resolve("cli-line-y").resolve(B).resolve("chain.pem")).doesNotExist();
+        Files.writeString(batch, "{\"id\": \"" + B + "\", \"publicKey\": \"" + Pem.encode("PUBLIC KEY", KeyAlgorithm.EC_P256.generate().getPublic()
+                .getEncoded()).replace("\n", "\\n") + "\"}\n");
+        Cli.Result batchRun = Cli.run(ts.home, "factory", "run", "--station", "line-x", "--input", batch.toString(), "--out", dir.resolve("cli-x").toString());
+        assertThat(batchRun.exit()).as(batchRun.all()).isZero();
+        assertThat(ts.fleet.store().certificates().certificateCount()).isEqualTo(beforeBatch + 1);
         long certs = ts.fleet.store().certificates().certificateCount();
         assertThat(Cli.run(ts.home, "signer", "rotate", "mx-release", "--profile", "device").exit()).isEqualTo(77);
         assertThat(Cli.run(ts.home, "signer", "add", "mx-other", "--key", "file:signers/mx-other.p8", "--create", "--models", "sensor",

@@ -42,6 +42,8 @@ public enum AuditAction {
     REQUEST_PENDING("request.pending"),
     /** A pending request rejected. */
     REQUEST_REJECT("request.reject"),
+    /** An offline station's journal synced into this store (station, CA, entries taken, already here, conflicts in the detail). */
+    FACTORY_SYNC("factory.sync"),
     /** A firmware image signed (signer, model, image digest in the detail). */
     FIRMWARE_SIGN("firmware.sign"),
     /** A firmware signature refused (its kind and reason in the detail). */

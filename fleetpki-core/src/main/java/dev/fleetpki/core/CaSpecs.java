@@ -37,6 +37,11 @@ public final class CaSpecs {
             return new CaSpec(rec.name(), rec.role(), base.subject(), base.algorithm(), KeyRef.parse(rec.keyRef()),
                     base.passphrase(), base.validity(), List.of(), List.of(), List.of());
         }
+        if (rec.role() == CaRole.STATION) {
+            throw new PkiException(ErrorKind.CONFIG, "CA '" + rec.name() + "' is an offline station's CA: its key stays on the station, so "
+                    + "nothing is signed with it here (no CRL of it either); the revocation is recorded here, where renewal and re-enrollment "
+                    + "check it");
+        }
         Rollover r = registry.rollovers().stream().filter(x -> x.newName().equals(rec.name())).findFirst()
                 .orElseThrow(() -> new PkiException(ErrorKind.CONFIG, "CA '" + rec.name() + "' is in the store but not in fleetpki.yaml's "
                         + "ceremony section; add it there so its key can be found"));

@@ -221,6 +221,70 @@ public final class Ceremony {
         return cert;
     }
 
+    /**
+     * Where the root key is: certifies an offline factory station's CA from its request
+     * (docs/factory.md, "Offline stations"). The certificate is a CA certificate with pathLen 0,
+     * critical name constraints that permit only subjects under the device profile's organization
+     * and {@code OU=fleet}, the {@link StationPolicy} (model and quota), and a validity of its own
+     * (a station CA is for a production run). Recorded as a certificate of the root, so it can be
+     * revoked here.
+     */
+    public X509Certificate signStation(byte[] csrDer, String station, StationPolicy policy, Duration validity) {
+        CaRecord rootRec = registry.ca(config.root().name()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                "this store has no root CA; certify stations where the root key is (the CA home made by 'fleetpki init')"));
+        if (!policy.issueUntil().isAfter(clock.instant()) || !clock.instant().plus(validity).isAfter(policy.issueUntil())) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the station CA must sign for a while (--issue-for) and live longer than that "
+                    + "(--validity): the devices' certificates outlive the production run");
+        }
+        if (validity.compareTo(Duration.ofDays(30 * 366)) > 0) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--validity is at most 30 years");
+        }
+        UntrustedCsr csr = UntrustedCsr.parse(csrDer);
+        if (csr.subject().getRDNs(org.bouncycastle.asn1.x500.style.BCStyle.CN).length == 0) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the station's request has no CN in its subject; make it with 'fleetpki ca csr' "
+                    + "on the station, whose fleetpki.yaml names the station CA's subject (e.g. \"CN=Acme Line 3 Station CA,O=Acme\")");
+        }
+        for (CaRecord c : registry.cas()) {
+            if (org.bouncycastle.asn1.x500.X500Name.getInstance(c.certificate().getSubjectX500Principal().getEncoded()).equals(csr.subject())) {
+                throw new PkiException(ErrorKind.CONFLICT, "CA '" + c.name() + "' already has the subject '" + csr.subject()
+                        + "'; give the station CA a subject of its own");
+            }
+        }
+        KeyPolicy.check(csr.publicKey(), Profile.DEFAULT_KEY_ALGORITHMS);
+        SigningKey rootKey = keys.open(config.root().key(), config.root().passphrase());
+        X509Certificate root = rootRec.certificate();
+        Instant now = clock.instant();
+        Instant notBefore = now.minusSeconds(300);
+        Instant notAfter = now.plus(validity);
+        if (notAfter.isAfter(root.getNotAfter().toInstant())) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "the station CA would end " + notAfter + ", after the root (" + root.getNotAfter().toInstant()
+                    + "); give a shorter --validity");
+        }
+        if (notBefore.isBefore(root.getNotBefore().toInstant())) {
+            notBefore = root.getNotBefore().toInstant();
+        }
+        String organization = config.profile("device").map(Profile::organization).orElse(null);
+        try {
+            X509v3CertificateBuilder b = CertificateTemplate.build(ProfileKind.SUB_CA, 0, root, rootRec.name(), csr.subject(), List.of(),
+                    csr.publicKey(), SerialNumbers.next(), notBefore, notAfter, urls, null);
+            b.addExtension(org.bouncycastle.asn1.x509.Extension.nameConstraints, true, new org.bouncycastle.asn1.x509.NameConstraints(
+                    new org.bouncycastle.asn1.x509.GeneralSubtree[] {new org.bouncycastle.asn1.x509.GeneralSubtree(
+                            new org.bouncycastle.asn1.x509.GeneralName(StationPolicy.subtree(organization, policy.fleet())))}, null));
+            b.addExtension(StationPolicy.OID, false, policy.encode());
+            X509CertificateHolder h = b.build(rootKey.contentSigner());
+            X509Certificate cert = IssuancePipeline.toX509(h);
+            Profile p = config.profile(ProfileKind.SUB_CA.configName()).orElseThrow();
+            Lint.check(h, h.getEncoded().length, new Profile(p.name(), ProfileKind.SUB_CA, p.validity(), p.backdate(), p.subject(), p.uriTemplate(),
+                    null, p.keyAlgorithms(), 8192, null, List.of(), List.of(), 0, false), root);
+            registry.recordSubordinate(cert, rootRec.name(), new AuditEvent(now, actor, AuditAction.CA_SIGN_SUBORDINATE, "station:" + station,
+                    Map.of("serial", cert.getSerialNumber().toString(16), "fleet", policy.fleet(), "quota", String.valueOf(policy.quota()),
+                            "subject", cert.getSubjectX500Principal().getName(), "notAfter", cert.getNotAfter().toInstant().toString())));
+            return cert;
+        } catch (IOException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot build the station CA certificate: " + e.getMessage(), e);
+        }
+    }
+
     /** On the server: stores the root certificate and a sub-CA certificate signed offline, checking both. */
     public List<CaRecord> importSubCa(String name, X509Certificate cert, X509Certificate root) {
         CaSpec spec = subCaSpec(name);
@@ -254,7 +318,8 @@ public final class Ceremony {
         records.add(rec);
         events.add(new AuditEvent(now, actor, AuditAction.CA_IMPORT, "ca:" + name, Map.of("serial", cert.getSerialNumber().toString(16),
                 "key", spec.key().uri().replaceAll("[?].*$", ""))));
-        if (spec.role() == CaRole.ISSUING && registry.cas().stream().noneMatch(c -> c.role() == CaRole.OCSP)) {
+        // an offline station has no OCSP responder, and its name constraints admit device names only
+        if (spec.role() == CaRole.ISSUING && StationPolicy.of(cert).isEmpty() && registry.cas().stream().noneMatch(c -> c.role() == CaRole.OCSP)) {
             try {
                 addOcspSigner(records, events, rec, now);
             } catch (RuntimeException e) {

@@ -24,6 +24,9 @@ public interface IssuanceLedger {
      */
     void commitIssued(IssuedCertificate certificate, AuditEvent event, Authorization.Consumes consumes);
 
+    /** How many certificates the store holds that CA {@code ca} signed (a station CA's quota counts them). */
+    long issuedBy(String ca);
+
     /** Appends an audit event on its own (a refusal). */
     void audit(AuditEvent event);
 }

@@ -23,6 +23,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import javax.security.auth.x500.X500Principal;
 import org.bouncycastle.asn1.ASN1Encoding;
@@ -70,6 +71,8 @@ public final class IssuancePipeline {
     private final Set<String> urlHosts;
     /** Signature verifiers for the CAs' own keys, made once (building one converts the key). */
     private final Map<String, ContentVerifierProvider> verifiers = new ConcurrentHashMap<>();
+    /** Certificates counted against each station CA's quota (by CA name and certificate serial), shared by the observed copies. */
+    private final Map<String, AtomicLong> quotaCounts;
 
     public IssuancePipeline(FleetConfig config, CaDirectory cas, IssuanceLedger ledger, Clock clock) {
         this.config = config;
@@ -79,6 +82,7 @@ public final class IssuancePipeline {
         this.urls = CertificateTemplate.Urls.of(config);
         this.urlHosts = urlHosts(config);
         this.observer = IssuanceObserver.NONE;
+        this.quotaCounts = new ConcurrentHashMap<>();
     }
 
     private IssuancePipeline(IssuancePipeline p, IssuanceObserver observer) {
@@ -89,6 +93,7 @@ public final class IssuancePipeline {
         this.urls = p.urls;
         this.urlHosts = p.urlHosts;
         this.observer = observer;
+        this.quotaCounts = p.quotaCounts;
     }
 
     private static Set<String> urlHosts(FleetConfig config) {
@@ -152,10 +157,15 @@ public final class IssuancePipeline {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, "profile '" + profile.name() + "' makes CA, OCSP or SCEP RA certificates; "
                     + "those come from the ceremony ('fleetpki init', 'fleetpki ca ...'), not from a device request");
         }
-        Names names = names(req, profile, auth);
+        CertificateAuthority ca = cas.get(issuerName(req, profile));
+        StationPolicy station = StationPolicy.of(ca.certificate()).orElse(null);
+        if (station != null && profile.kind() != ProfileKind.DEVICE && profile.kind() != ProfileKind.DEVICE_PEER) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + ca.name() + "' is an offline station's CA: it signs device certificates "
+                    + "only, not profile '" + profile.name() + "' (" + profile.kind().configName() + ")");
+        }
+        Names names = names(req, profile, auth, station);
         KeyPolicy.check(req.publicKey(), profile.keyAlgorithms());
 
-        CertificateAuthority ca = cas.get(issuerName(req, profile));
         if (ca.key().publicKey().equals(req.publicKey()) || Arrays.equals(ca.key().publicKey().getEncoded(), req.publicKey().getEncoded())) {
             throw new PkiException(ErrorKind.KEY_POLICY, "the request carries the CA's own public key; a device must have its own key");
         }
@@ -173,6 +183,38 @@ public final class IssuancePipeline {
                     + "; shorten the profile's validity or renew the CA");
         }
 
+        AtomicLong quotaUsed = station == null ? null : takeQuota(ca, station);
+        try {
+            return sign(req, auth, profile, ca, names, notBefore, notAfter, now);
+        } catch (RuntimeException e) {
+            if (quotaUsed != null) {
+                quotaUsed.decrementAndGet(); // nothing was stored: the certificate does not count
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * One of the station CA's certificates, counted before signing against the quota its
+     * certificate carries (the count starts from what the store holds; refused once used up).
+     * Strict within this process; the central store checks the count again when it syncs.
+     */
+    private AtomicLong takeQuota(CertificateAuthority ca, StationPolicy station) {
+        if (clock.instant().isAfter(station.issueUntil())) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "station CA '" + ca.name() + "' signed until " + station.issueUntil()
+                    + " (its production run); have the root certify a new station CA ('fleetpki station certify') and sync this one");
+        }
+        AtomicLong used = quotaCounts.computeIfAbsent(ca.name() + "/" + ca.certificate().getSerialNumber(), k -> new AtomicLong(ledger.issuedBy(ca.name())));
+        if (used.incrementAndGet() > station.quota()) {
+            used.decrementAndGet();
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "station CA '" + ca.name() + "' has used its quota of " + station.quota()
+                    + " certificates; have the root certify a new station CA ('fleetpki station certify') and sync this one");
+        }
+        return used;
+    }
+
+    private IssuedCertificate sign(IssuanceRequest req, Authorization auth, Profile profile, CertificateAuthority ca, Names names,
+                                   Instant notBefore, Instant notAfter, Instant now) {
         BigInteger serial = new BigInteger(ledger.reserveSerial(), 16);
         Failpoints.hit("issue.reserved");
         X509v3CertificateBuilder tbs = CertificateTemplate.build(profile.kind(), profile.pathLength(), ca.certificate(), ca.name(),
@@ -232,7 +274,7 @@ public final class IssuancePipeline {
 
     private record Names(X500Name subject, List<GeneralName> sans) {}
 
-    private Names names(IssuanceRequest req, Profile profile, Authorization auth) {
+    private Names names(IssuanceRequest req, Profile profile, Authorization auth, StationPolicy station) {
         if (profile.kind() == ProfileKind.CLOUD_VERIFICATION) {
             String code = req.registrationCode();
             if (code == null || code.isBlank()) {
@@ -265,6 +307,10 @@ public final class IssuancePipeline {
             throw new PkiException(ErrorKind.NOT_AUTHORIZED, auth.actor() + " enrolls devices of fleet '" + auth.fleet() + "' only; device '" + id
                     + "' is model '" + d.model() + "'");
         }
+        if (station != null && !station.fleet().equals(d.model())) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "this station's CA signs devices of model '" + station.fleet() + "' only; device '"
+                    + id + "' is model '" + d.model() + "'");
+        }
         if (req.requestedCn() != null && !req.requestedCn().equals(id)) {
             throw new PkiException(ErrorKind.NAME_MISMATCH, "the CSR's CN '" + req.requestedCn() + "' is not the device id '" + id
                     + "'; make the CSR with -subj \"/CN=" + id + "\"");
@@ -276,6 +322,9 @@ public final class IssuancePipeline {
         X500NameBuilder subject = new X500NameBuilder(BCStyle.INSTANCE);
         if (profile.organization() != null) {
             subject.addRDN(BCStyle.O, profile.organization());
+        }
+        if (station != null) {
+            subject.addRDN(BCStyle.OU, station.fleet()); // inside the station CA's name constraints (StationPolicy.subtree)
         }
         if (profile.subject() == Profile.SubjectSource.URI_SAN) {
             String uri = profile.uriFor(id);

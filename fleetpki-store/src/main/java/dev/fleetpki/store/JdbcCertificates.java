@@ -60,6 +60,11 @@ final class JdbcCertificates implements CertificateStore {
     }
 
     @Override
+    public List<StoredCertificate> signedBy(String caName) {
+        return jdbc.query("SELECT " + CERT_COLUMNS + " FROM certificate WHERE ca = ? ORDER BY issued_at, serial", JdbcCertificates::toCert, caName);
+    }
+
+    @Override
     public long certificateCount() {
         return jdbc.queryOne("SELECT COUNT(*) FROM certificate", rs -> rs.getLong(1)).orElse(0L);
     }

@@ -10,6 +10,7 @@ import dev.fleetpki.core.IssuanceLedger;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.Rollover;
+import dev.fleetpki.core.StationSyncStore;
 import dev.fleetpki.core.config.CaRole;
 import dev.fleetpki.core.store.AuditLog;
 import dev.fleetpki.core.store.CertificateStore;
@@ -35,7 +36,7 @@ import java.util.Optional;
  * narrow interface of core its consumers use: {@link #devices()}, {@link #credentials()},
  * {@link #requests()}, {@link #certificates()}, {@link #signers()}, {@link #auditLog()}, {@link #revocation()}.
  */
-public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseable {
+public final class JdbcStore implements IssuanceLedger, CaRegistry, StationSyncStore, AutoCloseable {
     private final Jdbc jdbc;
     private final SerialPool serials;
     private final RevocationStore revocation;
@@ -319,6 +320,80 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, AutoCloseabl
     @Override
     public void audit(AuditEvent event) {
         jdbc.write(null, tx -> tx.audit(event));
+    }
+
+    @Override
+    public Optional<StationSyncStore.SyncState> syncState(String ca) {
+        return jdbc.queryOne("SELECT ca, station, cert_sha256, entries, head_hash, synced_at FROM station_sync WHERE ca = ?",
+                rs -> new StationSyncStore.SyncState(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4), rs.getString(5),
+                        Instant.ofEpochMilli(rs.getLong(6))), ca);
+    }
+
+    @Override
+    public void commitSync(CaRecord newCa, List<Device> newDevices, List<IssuedCertificate> certificates, List<AuditEvent> events,
+                           StationSyncStore.SyncState state, long previousEntries) {
+        jdbc.write("a certificate or device of this sync was stored meanwhile; nothing was taken: run the sync again", tx -> {
+            Connection c = tx.connection();
+            // the sync state first: a sync of the same CA that committed meanwhile makes this one store nothing
+            String sql = previousEntries == 0
+                    ? "INSERT INTO station_sync (station, cert_sha256, entries, head_hash, synced_at, ca) VALUES (?,?,?,?,?,?)"
+                    : "UPDATE station_sync SET station = ?, cert_sha256 = ?, entries = ?, head_hash = ?, synced_at = ? WHERE ca = ? AND entries = ?";
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                ps.setString(1, state.station());
+                ps.setString(2, state.caCertSha256());
+                ps.setLong(3, state.entries());
+                ps.setString(4, state.headHash());
+                ps.setLong(5, state.syncedAt().toEpochMilli());
+                ps.setString(6, state.ca());
+                if (previousEntries != 0) {
+                    ps.setLong(7, previousEntries);
+                }
+                if (ps.executeUpdate() != 1) {
+                    throw new PkiException(ErrorKind.CONFLICT, "another sync of station CA '" + state.ca() + "' committed meanwhile; run this one again");
+                }
+            }
+            if (newCa != null) {
+                try (PreparedStatement ps = c.prepareStatement(INSERT_CA)) {
+                    bind(ps, newCa);
+                    ps.executeUpdate();
+                }
+            }
+            if (!newDevices.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)")) {
+                    for (Device d : newDevices) {
+                        ps.setString(1, d.id());
+                        ps.setString(2, d.model());
+                        ps.setString(3, Jdbc.json(d.tags()));
+                        ps.setString(4, d.status().name());
+                        ps.setString(5, d.keyLocation());
+                        ps.setLong(6, d.createdAt().toEpochMilli());
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO serial_reservation (serial, reserved_at) VALUES (?, ?)")) {
+                for (IssuedCertificate ic : certificates) {
+                    ps.setString(1, ic.serialHex());
+                    ps.setLong(2, ic.issuedAt().toEpochMilli());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            for (IssuedCertificate ic : certificates) {
+                tx.insertCertificate(new Tx.CertRow(ic.serialHex(), ic.caName(), ic.deviceId(), ic.profile(), ic.subject(), ic.notBefore().toEpochMilli(),
+                        ic.notAfter().toEpochMilli(), ic.der(), ic.proofOfPossession(), ic.issuedBy().toString(), ic.issuedAt().toEpochMilli(),
+                        ic.protocol()));
+            }
+            for (AuditEvent e : events) {
+                tx.audit(e);
+            }
+        });
+    }
+
+    @Override
+    public long issuedBy(String ca) {
+        return jdbc.queryOne("SELECT COUNT(*) FROM certificate WHERE ca = ?", rs -> rs.getLong(1), ca).orElse(0L);
     }
 
     private static CaRecord toCa(ResultSet rs) throws SQLException {

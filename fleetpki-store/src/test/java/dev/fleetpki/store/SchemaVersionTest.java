@@ -42,13 +42,12 @@ class SchemaVersionTest {
         url = TestDatabases.create(kind, dir);
         Database.open(url, null, null, dir).close();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            // as a store left by the previous version looks: no V10 tables, history ending at 9
-            s.execute("DROP TABLE webhook_endpoint");
-            s.execute("DROP TABLE webhook_failure");
+            // as a store left by the previous version looks: no V11 table, history ending at 10
+            s.execute("DROP TABLE station_sync");
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();
-        assertThat(webhookTable(url)).as("re-migrated").isTrue();
+        assertThat(stationSyncTable(url)).as("re-migrated").isTrue();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // Flyway would refuse this store (validateOnMigrate: checksum mismatch), so opening it proves Flyway was not run
             s.execute("UPDATE flyway_schema_history SET checksum = 1 WHERE version = '1'");
@@ -56,9 +55,9 @@ class SchemaVersionTest {
         Database.open(url, null, null, dir).close();
     }
 
-    private static boolean webhookTable(String url) throws Exception {
+    private static boolean stationSyncTable(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.executeQuery("SELECT name, cursor_seq, lease_owner FROM webhook_endpoint").close();
+            s.executeQuery("SELECT ca, entries, head_hash FROM station_sync").close();
             return true;
         } catch (java.sql.SQLException e) {
             return false;

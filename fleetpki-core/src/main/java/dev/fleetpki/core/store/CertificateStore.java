@@ -21,6 +21,9 @@ public interface CertificateStore {
 
     long certificateCount();
 
+    /** Every certificate CA {@code caName} signed, revoked ones too, oldest first (an offline station's journal is made from them). */
+    List<StoredCertificate> signedBy(String caName);
+
     /** When the last certificate {@code caName} signed ends (revoked ones too), leaving out {@code exceptSerialHex} (null: none), if it signed any. */
     Optional<Instant> lastExpiry(String caName, String exceptSerialHex);
 

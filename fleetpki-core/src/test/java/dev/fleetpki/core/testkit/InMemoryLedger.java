@@ -125,6 +125,11 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     }
 
     @Override
+    public synchronized long issuedBy(String ca) {
+        return certificates.values().stream().filter(c -> c.issued().caName().equals(ca)).count();
+    }
+
+    @Override
     public synchronized void audit(AuditEvent event) {
         audit.add(event);
     }
@@ -334,6 +339,12 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
         return certificates.values().stream().filter(c -> deviceId == null || deviceId.equals(c.issued().deviceId()))
                 .filter(c -> notAfterBefore == null || c.issued().notAfter().isBefore(notAfterBefore) && !c.issued().notAfter().isBefore(now))
                 .sorted(Comparator.comparing((StoredCertificate c) -> c.issued().notBefore()).reversed()).limit(limit).toList();
+    }
+
+    @Override
+    public synchronized List<StoredCertificate> signedBy(String caName) {
+        return certificates.values().stream().filter(c -> c.issued().caName().equals(caName))
+                .sorted(Comparator.comparing((StoredCertificate c) -> c.issued().issuedAt()).thenComparing(c -> c.issued().serialHex())).toList();
     }
 
     @Override

@@ -1,0 +1,142 @@
+package dev.fleetpki.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.fleetpki.core.StationJournal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Offline factory stations (docs/factory.md): the root certifies a station CA (name-constrained to
+ * one model, with a quota); the air-gapped station issues a batch with it through the pipeline,
+ * keeping its append-only journal; {@code factory sync} brings the records into the central
+ * store once, and refuses a rewritten journal, a changed export, a CA of another root and a
+ * revoked station CA; conflicts are reported, not taken.
+ */
+class OfflineStationTest {
+    @TempDir Path dir;
+
+    @Test
+    void aStationIssuesOfflineWithinItsCertificateAndSyncsOnce() throws Exception {
+        Path central = TestHome.write(dir.resolve("central"), "ecdsa-p256", null, null);
+        TestHome.init(central);
+        Path station = TestHome.write(dir.resolve("station"), "ecdsa-p256", null, null);
+        Files.writeString(station.resolve("fleetpki.yaml"), Files.readString(station.resolve("fleetpki.yaml"))
+                .replace("name: issuing", "name: line-3-ca").replace("CN=Test Issuing CA", "CN=Line 3 Station CA"));
+        Cli.Result csr = Cli.run(station, "ca", "csr", "--name", "line-3-ca");
+        assertThat(csr.exit()).as(csr.all()).isZero();
+        Path request = station.resolve("ca/line-3-ca.csr");
+
+        // the root certifies it: one model, a quota, name constraints every verifier applies
+        assertThat(Cli.run(central, "station", "certify", "line-3", "--csr", request.toString(), "--fleet", "*", "--quota", "3").err())
+                .contains("one device model");
+        assertThat(Cli.run(central, "station", "certify", "line-3", "--csr", request.toString(), "--fleet", "esp32", "--quota", "0").err())
+                .contains("--quota must be 1 to");
+        Path caPem = dir.resolve("line-3-ca.pem");
+        Cli.Result cert = Cli.run(central, "station", "certify", "line-3", "--csr", request.toString(), "--fleet", "esp32", "--quota", "3",
+                "--issue-for", "10d", "--out", caPem.toString());
+        assertThat(cert.exit()).as(cert.all()).isZero();
+        assertThat(cert.out()).contains("for model esp32, at most 3 certificates");
+        String text = Proc.ok(dir, "openssl", "x509", "-in", caPem.toString(), "-noout", "-text");
+        assertThat(text).contains("CA:TRUE, pathlen:0").contains("X509v3 Name Constraints: critical").contains("DirName:OU = esp32");
+        assertThat(Proc.ok(dir, "openssl", "verify", "-CAfile", central.resolve("ca/root.pem").toString(), caPem.toString())).contains(": OK");
+
+        // the station takes it in and issues while air-gapped
+        Cli.Result imp = Cli.run(station, "ca", "import", "--name", "line-3-ca", "--cert", caPem.toString(), "--root",
+                central.resolve("ca/root.pem").toString());
+        assertThat(imp.exit()).as(imp.all()).isZero();
+        // bound to every model here, so the refusal of the camera below is the station CA's own rule
+        assertThat(Cli.run(station, "station", "add", "line-3", "--fleet", "*").exit()).isZero();
+        Path in = Files.createDirectories(dir.resolve("in"));
+        for (String id : List.of("a1", "a2", "a3", "a4")) {
+            Proc.ok(in, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", id + ".key", "-out",
+                    id + ".csr", "-subj", "/CN=" + id);
+        }
+        Files.writeString(in.resolve("one.csv"), "id,model,csr\na1,esp32,a1.csr\na2,esp32,a2.csr\ncam1,camera,a1.csr\n");
+        Path out = dir.resolve("out");
+        Cli.Result run = Cli.run(station, "factory", "run", "--station", "line-3", "--input", in.resolve("one.csv").toString(), "--out", out.toString());
+        assertThat(run.exit()).as(run.all()).isEqualTo(65);
+        assertThat(run.out()).as(run.all()).contains("issued 2");
+        assertThat(run.err()).contains("cam1").contains("signs devices of model 'esp32' only");
+        assertThat(Proc.ok(out, "openssl", "verify", "-CAfile", central.resolve("ca/root.pem").toString(), "-untrusted", caPem.toString(),
+                "a1/chain.pem")).contains(": OK");
+        assertThat(Proc.ok(out, "openssl", "x509", "-in", "a1/cert.der", "-inform", "DER", "-noout", "-subject")).contains("OU = esp32, CN = a1");
+        // the quota: 3 in all, counted from what the store holds
+        Files.writeString(in.resolve("two.csv"), "id,model,csr\na3,esp32,a3.csr\na4,esp32,a4.csr\n");
+        Cli.Result second = Cli.run(station, "factory", "run", "--station", "line-3", "--input", in.resolve("two.csv").toString(), "--out",
+                out.toString(), "--threads", "1");
+        assertThat(second.exit()).as(second.all()).isEqualTo(65);
+        assertThat(second.out()).contains("issued 1");
+        assertThat(second.err()).contains("has used its quota of 3 certificates");
+        Path journal = station.resolve("journal/line-3-ca.jsonl");
+        assertThat(Files.readAllLines(journal)).hasSize(3);
+
+        Path export = dir.resolve("line-3.export");
+        Cli.Result ex = Cli.run(station, "factory", "export", "--station", "line-3", "--out", export.toString());
+        assertThat(ex.exit()).as(ex.all()).isZero();
+        assertThat(ex.out()).contains("(3 certificates");
+        // a standard CMS SignedData: openssl checks its signature up to the root
+        assertThat(Proc.ok(dir, "openssl", "cms", "-verify", "-inform", "DER", "-in", export.toString(), "-CAfile",
+                central.resolve("ca/root.pem").toString(), "-purpose", "any", "-out", dir.resolve("content.json").toString())).contains("Verification successful");
+        assertThat(Files.readString(dir.resolve("content.json"))).contains(StationJournal.FORMAT);
+
+        // a device registered centrally as another model: a conflict, reported and not taken
+        assertThat(Cli.run(central, "device", "add", "a3", "--model", "camera").exit()).isZero();
+        Cli.Result sync = Cli.run(central, "factory", "sync", export.toString());
+        assertThat(sync.exit()).as(sync.all()).isEqualTo(65);
+        assertThat(sync.out()).contains("journal of 3 entries, 0 synced before; taken 2, already here 0, conflicts 1");
+        assertThat(sync.err()).contains("entry 3 (device a3").contains("is model 'camera' here, 'esp32' on the station");
+        assertThat(Cli.run(central, "device", "show", "a1").out()).contains("esp32");
+        assertThat(Cli.run(central, "audit", "list").out()).contains("factory-sync").contains("factory.sync");
+        assertThat(Cli.run(central, "ca", "list").out()).contains("line-3-ca").contains("station");
+        // again: nothing twice
+        Cli.Result again = Cli.run(central, "factory", "sync", export.toString());
+        assertThat(again.exit()).as(again.all()).isZero();
+        assertThat(again.out()).contains("3 synced before; taken 0, already here 0, conflicts 0");
+
+        // a changed export: its signature no longer verifies
+        byte[] bytes = Files.readAllBytes(export);
+        String content = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
+        int at = content.indexOf("\"device\":\"a1\"");
+        assertThat(at).isPositive();
+        bytes[at + 11] = 'b';
+        Path changed = dir.resolve("changed.export");
+        Files.write(changed, bytes);
+        Cli.Result bad = Cli.run(central, "factory", "sync", changed.toString());
+        assertThat(bad.exit()).isEqualTo(65);
+        assertThat(bad.err()).contains("signature does not verify");
+
+        // a journal rewritten on the station (re-hashed in another order, as the journal file allows): refused, nothing taken
+        List<StationJournal.Entry> entries = StationJournal.read(journal);
+        List<StationJournal.Entry> reordered = new ArrayList<>(List.of(entries.get(1), entries.get(0), entries.get(2)));
+        Files.delete(journal);
+        StationJournal.append(journal, List.of(), reordered);
+        Path rewritten = dir.resolve("rewritten.export");
+        assertThat(Cli.run(station, "factory", "export", "--station", "line-3", "--out", rewritten.toString()).exit()).isZero();
+        Cli.Result re = Cli.run(central, "factory", "sync", rewritten.toString());
+        assertThat(re.exit()).isEqualTo(65);
+        assertThat(re.err()).contains("entry 3 of the journal differs from the one synced before");
+        // an edit of the journal file without re-hashing: the station itself refuses to export it
+        Files.writeString(journal, Files.readString(journal).replace("\"device\":\"a2\"", "\"device\":\"zz\""));
+        Cli.Result edited = Cli.run(station, "factory", "export", "--station", "line-3", "--out", dir.resolve("edited.export").toString());
+        assertThat(edited.exit()).isNotZero();
+        assertThat(edited.err()).contains("does not follow the one before it");
+
+        // another fleet's root: not taken
+        Path other = TestHome.write(dir.resolve("other"), "ecdsa-p256", null, null);
+        TestHome.init(other);
+        Cli.Result foreign = Cli.run(other, "factory", "sync", export.toString());
+        assertThat(foreign.exit()).isEqualTo(77);
+        assertThat(foreign.err()).contains("was not certified by a root of this store");
+        // the station CA revoked centrally: nothing more of its journal is taken
+        java.security.cert.X509Certificate ca = Certs.readCertificate(caPem);
+        assertThat(Cli.run(central, "revoke", ca.getSerialNumber().toString(16), "--reason", "ca-compromise", "--no-publish").exit()).isZero();
+        Cli.Result revoked = Cli.run(central, "factory", "sync", export.toString());
+        assertThat(revoked.exit()).isEqualTo(77);
+        assertThat(revoked.err()).contains("is revoked here");
+    }
+}
