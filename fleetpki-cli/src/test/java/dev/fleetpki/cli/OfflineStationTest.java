@@ -139,4 +139,103 @@ class OfflineStationTest {
         assertThat(revoked.exit()).isEqualTo(77);
         assertThat(revoked.err()).contains("is revoked here");
     }
+
+    /**
+     * A station CA key used outside fleetpki (a compromised or patched station): what it signed past
+     * its certificate's rules is reported by the sync and not taken.
+     */
+    @Test
+    void whatAStationCaSignedPastItsRulesIsNotTaken() throws Exception {
+        Path central = TestHome.write(dir.resolve("central"), "ecdsa-p256", null, null);
+        TestHome.init(central);
+        java.security.KeyPair caKey = dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate();
+        var csr = new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(new org.bouncycastle.asn1.x500.X500Name(
+                "CN=Rogue Line CA,O=fleetpki test"), caKey.getPublic()).build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder(
+                "SHA256withECDSA").build(caKey.getPrivate()));
+        Path csrFile = dir.resolve("rogue.csr");
+        Files.write(csrFile, csr.getEncoded());
+        Path caPem = dir.resolve("rogue.pem");
+        Cli.Result cert = Cli.run(central, "station", "certify", "rogue", "--csr", csrFile.toString(), "--fleet", "esp32", "--quota", "4",
+                "--issue-for", "1d", "--out", caPem.toString());
+        assertThat(cert.exit()).as(cert.all()).isZero();
+        java.security.cert.X509Certificate ca = Certs.readCertificate(caPem);
+        java.security.cert.X509Certificate root = Certs.readCertificate(central.resolve("ca/root.pem"));
+        java.security.KeyPair k1 = dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate();
+        java.security.KeyPair other = dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate();
+        java.time.Instant now = java.time.Instant.now();
+        List<StationJournal.Entry> entries = new ArrayList<>();
+        entries.add(entry("r1", "esp32", device(ca, caKey, "r1", k1, now), now));
+        entries.add(entry("r2", "esp32", device(ca, caKey, "r2", k1, now), now)); // the same key as r1
+        entries.add(entry("r3", "esp32", device(ca, other, "r3", dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate(), now), now)); // not the CA's signature
+        entries.add(entry("r4", "esp32", device(ca, caKey, "r4", dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate(), now.plus(java.time.Duration.ofDays(3))), now));
+        entries.add(entry("r5", "camera", device(ca, caKey, "r5", dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate(), now), now)); // another model
+        entries.add(entry("r6", "esp32", device(ca, caKey, "r6", dev.fleetpki.kms.KeyAlgorithm.EC_P256.generate(), now), now)); // past the quota of 4
+        Path journal = dir.resolve("rogue.jsonl");
+        StationJournal.append(journal, List.of(), entries);
+        Path export = dir.resolve("rogue.export");
+        Files.write(export, StationJournal.export("rogue", "rogue-ca", StationJournal.read(journal), key(caKey), ca, List.of(root)));
+        Cli.Result sync = Cli.run(central, "factory", "sync", export.toString());
+        assertThat(sync.exit()).as(sync.all()).isEqualTo(65);
+        assertThat(sync.out()).contains("journal of 6 entries, 0 synced before; taken 1, already here 0, conflicts 5");
+        assertThat(sync.err()).contains("entry 2 (device r2").contains("also certified for device 'r1'")
+                .contains("entry 3 (device r3").contains("not one the station CA signed")
+                .contains("entry 4 (device r4").contains("after the station CA's production run ended")
+                .contains("entry 5 (device r5").contains("model 'camera' is not the station CA's fleet 'esp32'")
+                .contains("entry 6 (device r6").contains("past the station CA's quota of 4");
+        assertThat(Cli.run(central, "cert", "list", "--device", "r1").out()).contains("1 certificate");
+        for (String id : List.of("r2", "r3", "r4", "r5", "r6")) {
+            assertThat(Cli.run(central, "device", "show", id).exit()).as(id + " not registered").isEqualTo(66);
+        }
+    }
+
+    private static StationJournal.Entry entry(String id, String model, java.security.cert.X509Certificate c, java.time.Instant at) throws Exception {
+        return new StationJournal.Entry(0, dev.fleetpki.core.SerialNumbers.hex(c.getSerialNumber()), id, model, "device", at.toEpochMilli(), true,
+                c.getEncoded(), null);
+    }
+
+    /** A device certificate as a station would sign it (OU=esp32, CN=id), with {@code signer}'s key and {@code ca} as issuer. */
+    private static java.security.cert.X509Certificate device(java.security.cert.X509Certificate ca, java.security.KeyPair signer, String id,
+                                                             java.security.KeyPair subject, java.time.Instant notBefore) throws Exception {
+        var b = new org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder(ca, dev.fleetpki.core.SerialNumbers.next(), java.util.Date.from(notBefore),
+                java.util.Date.from(notBefore.plus(java.time.Duration.ofDays(30))), new javax.security.auth.x500.X500Principal("OU=esp32,CN=" + id),
+                subject.getPublic());
+        var h = b.build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA").build(signer.getPrivate()));
+        return new org.bouncycastle.cert.jcajce.JcaX509CertificateConverter().getCertificate(h);
+    }
+
+    private static dev.fleetpki.kms.SigningKey key(java.security.KeyPair kp) {
+        return new dev.fleetpki.kms.SigningKey() {
+            public dev.fleetpki.kms.KeyRef ref() {
+                return dev.fleetpki.kms.KeyRef.parse("file:rogue.p8");
+            }
+
+            public java.security.PublicKey publicKey() {
+                return kp.getPublic();
+            }
+
+            public dev.fleetpki.kms.KeyAlgorithm algorithm() {
+                return dev.fleetpki.kms.KeyAlgorithm.EC_P256;
+            }
+
+            public org.bouncycastle.operator.ContentSigner contentSigner() {
+                try {
+                    return new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate());
+                } catch (org.bouncycastle.operator.OperatorCreationException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+
+            public String location() {
+                return "test";
+            }
+
+            public java.security.PrivateKey handle() {
+                return kp.getPrivate();
+            }
+
+            public java.security.Provider provider() {
+                return null;
+            }
+        };
+    }
 }
