@@ -140,6 +140,48 @@ class OfflineStationTest {
         assertThat(revoked.err()).contains("is revoked here");
     }
 
+    /** After the sync, a device renews over EST with its station certificate, from the central issuing CA; once revoked here it cannot. */
+    @Test
+    void aSyncedDeviceRenewsOnlineUntilRevoked() throws Exception {
+        try (TestServer ts = TestServer.start(dir, null)) {
+            Path station = TestHome.write(dir.resolve("station"), "ecdsa-p256", null, null);
+            Files.writeString(station.resolve("fleetpki.yaml"), Files.readString(station.resolve("fleetpki.yaml"))
+                    .replace("name: issuing", "name: line-9-ca").replace("CN=Test Issuing CA", "CN=Line 9 Station CA"));
+            assertThat(Cli.run(station, "ca", "csr", "--name", "line-9-ca").exit()).isZero();
+            Path caPem = dir.resolve("line-9-ca.pem");
+            assertThat(Cli.run(ts.home, "station", "certify", "line-9", "--csr", station.resolve("ca/line-9-ca.csr").toString(), "--fleet", "sensor",
+                    "--quota", "10", "--out", caPem.toString()).exit()).isZero();
+            assertThat(Cli.run(station, "ca", "import", "--name", "line-9-ca", "--cert", caPem.toString(), "--root",
+                    ts.home.resolve("ca/root.pem").toString()).exit()).isZero();
+            assertThat(Cli.run(station, "station", "add", "line-9", "--fleet", "sensor").exit()).isZero();
+            Proc.ok(dir, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "s9.key", "-out",
+                    "s9.csr", "-subj", "/CN=s9");
+            Files.writeString(dir.resolve("b.csv"), "id,model,csr\ns9,sensor,s9.csr\n");
+            Cli.Result run = Cli.run(station, "factory", "run", "--station", "line-9", "--input", dir.resolve("b.csv").toString(), "--out",
+                    dir.resolve("out").toString());
+            assertThat(run.exit()).as(run.all()).isZero();
+            Path export = dir.resolve("line-9.export");
+            assertThat(Cli.run(station, "factory", "export", "--station", "line-9", "--out", export.toString()).exit()).isZero();
+            Path chain = dir.resolve("out/s9/chain.pem");
+            String auth = "--cert " + chain + " --key " + dir.resolve("s9.key");
+            EstCurl curl = EstCurl.of(ts, dir);
+            // not synced yet: the central CA does not know the certificate
+            assertThat(curl.est("/simplereenroll", curl.csr("s9a", "s9"), auth).status()).isEqualTo(401);
+            Cli.Result sync = Cli.run(ts.home, "factory", "sync", export.toString());
+            assertThat(sync.exit()).as(sync.all()).isZero();
+            EstCurl.Http renewed = curl.est("/simplereenroll", curl.csr("s9n", "s9"), auth);
+            assertThat(renewed.status()).as(renewed.body()).isEqualTo(200);
+            assertThat(curl.certificate(renewed, "s9n.pem")).contains("CN = s9").contains("Issuer: O = fleetpki test, CN = Test Issuing CA").contains("Subject: OU = sensor, CN = s9");
+            // revoked here: it renews no more
+            String serial = Proc.ok(dir, "openssl", "x509", "-in", chain.toString(), "-noout", "-serial").trim().substring(7)
+                    .toLowerCase(java.util.Locale.ROOT);
+            assertThat(Cli.run(ts.home, "revoke", serial).exit()).isZero();
+            EstCurl.Http refused = curl.est("/simplereenroll", curl.csr("s9r", "s9"), auth);
+            assertThat(refused.status()).isEqualTo(401);
+            assertThat(refused.body()).contains("revoked");
+        }
+    }
+
     /**
      * A station CA key used outside fleetpki (a compromised or patched station): what it signed past
      * its certificate's rules is reported by the sync and not taken.
