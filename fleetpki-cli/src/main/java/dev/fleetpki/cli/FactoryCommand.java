@@ -61,7 +61,11 @@ final class FactoryCommand {
                     + "is made here, if the fleet rule's serverKeygen allows stations.",
                 "Missing devices are registered first (model: the row's, else the station's fleet). Every certificate goes through the same "
                     + "authorization as the station's EST path. Rerunning after a crash at any point issues nothing twice and misses nothing.",
-                "Writes DIR/ID/chain.pem, cert.der (and key.pem for made keys), DIR/manifest.sha256 (SHA-256 of every file) and DIR/report.txt."})
+                "Writes DIR/ID/chain.pem, cert.der (and key.pem for made keys), optionally a PKCS#12 file, an ESP-IDF NVS image (encrypted "
+                    + "with --nvs-encrypt or --nvs-keys) and an esp_secure_cert partition, DIR/manifest.sha256 (SHA-256 of every file) and "
+                    + "DIR/report.txt.",
+                "On an offline station (its CA certified with 'fleetpki station certify'), every batch is also appended to the station's "
+                    + "journal for 'fleetpki factory export'."})
     static final class Run implements Callable<Integer> {
         @Mixin HomeOption home;
         @Option(names = "--station", required = true, paramLabel = "NAME", description = "the factory station doing this") String station;
@@ -84,6 +88,16 @@ final class FactoryCommand {
         String nvsSize;
         @Option(names = "--nvs-key", paramLabel = "WHAT=KEY", description = "the NVS key of device_id, cert, ca_cert or key (default: those names); "
                 + "repeat for more") Map<String, String> nvsKeys = new LinkedHashMap<>();
+        @Option(names = "--nvs-encrypt", description = "encrypt each nvs.bin (ESP-IDF NVS encryption, AES-XTS) with XTS keys made for that "
+                + "device, written beside it as nvs_keys.bin (the nvs_keys partition image; flash it encrypted)") boolean nvsEncrypt;
+        @Option(names = "--nvs-keys", paramLabel = "FILE", description = "encrypt every nvs.bin with the XTS keys of this nvs_keys partition image "
+                + "(as nvs_partition_gen.py generate-key writes it) instead") Path nvsKeysFile;
+
+        @Option(names = "--esp-secure-cert", description = "also write DIR/ID/esp_secure_cert.bin: the esp_secure_cert partition (TLV format) "
+                + "with the device's certificate chain, the root and (for a key made here) its key") boolean espSecureCert;
+
+        /** The XTS keys of --nvs-keys, read once. */
+        private byte[] sharedNvsKeys;
 
         /** A recipient for each PKCS#12 password file (a new one each time: fresh ephemeral key or salt). */
         private java.util.function.Supplier<org.bouncycastle.cms.RecipientInfoGenerator> passwordRecipient;
@@ -122,6 +136,14 @@ final class FactoryCommand {
                     }
                 }
                 nvsImage("check", "", "", null); // bad namespace, key names or size are refused before anything is issued
+                if (nvsEncrypt && nvsKeysFile != null) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "give --nvs-encrypt (keys made per device) or --nvs-keys FILE (one set of keys), not both");
+                }
+                if (nvsKeysFile != null) {
+                    sharedNvsKeys = NvsImage.keysOf(Files.readAllBytes(nvsKeysFile), nvsKeysFile.toString());
+                }
+            } else if (nvsEncrypt || nvsKeysFile != null) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--nvs-encrypt and --nvs-keys go with --nvs");
             }
             List<String> refused = new ArrayList<>();
             List<Item> items = read(input, refused);
@@ -260,7 +282,23 @@ final class FactoryCommand {
             if (nvs) {
                 Path keyFile = dir.resolve("key.pem");
                 String keyPem = it.csr() == null && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
-                write(dir.resolve("nvs.bin"), nvsImage(it.id(), chainPem, above.rootPem(), keyPem), keyPem != null);
+                byte[] image = nvsImage(it.id(), chainPem, above.rootPem(), keyPem);
+                byte[] keys = nvsEncrypt ? nvsKeys(dir) : sharedNvsKeys;
+                if (keys != null) {
+                    image = NvsImage.encrypt(image, keys);
+                }
+                write(dir.resolve("nvs.bin"), image, keyPem != null); // 0600 also when encrypted: its keys may be beside it
+            }
+            if (espSecureCert) {
+                Path keyFile = dir.resolve("key.pem");
+                String keyPem = it.csr() == null && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
+                EspSecureCert part = new EspSecureCert()
+                        .add(EspSecureCert.DEV_CERT, (chainPem + "\0").getBytes(StandardCharsets.US_ASCII))
+                        .add(EspSecureCert.CA_CERT, (above.rootPem() + "\0").getBytes(StandardCharsets.US_ASCII));
+                if (keyPem != null) {
+                    part.add(EspSecureCert.PRIV_KEY, (keyPem + "\0").getBytes(StandardCharsets.US_ASCII));
+                }
+                write(dir.resolve("esp_secure_cert.bin"), part.build(), keyPem != null);
             }
             write(dir.resolve(".done"), (issued.serialHex() + "\n").getBytes(StandardCharsets.US_ASCII), false);
             return o;
@@ -288,6 +326,18 @@ final class FactoryCommand {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--nvs-size must be a number of bytes, like 0x6000 or 24576");
             }
             return img.build(size);
+        }
+
+        /** The device's NVS XTS keys: its nvs_keys.bin, made (and written, mode 0600) before its first image, so a rerun uses the same keys. */
+        private static byte[] nvsKeys(Path dir) throws IOException {
+            Path file = dir.resolve("nvs_keys.bin");
+            if (Files.exists(file)) {
+                return NvsImage.keysOf(Files.readAllBytes(file), file.toString());
+            }
+            byte[] keys = new byte[NvsImage.KEYS];
+            new java.security.SecureRandom().nextBytes(keys);
+            write(file, NvsImage.keysPartition(keys), true);
+            return keys;
         }
 
         /** The key made for a device, kept in its folder before anything is issued for it (so a rerun certifies the same key). */

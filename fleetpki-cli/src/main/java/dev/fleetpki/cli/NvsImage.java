@@ -231,6 +231,94 @@ final class NvsImage {
         }
     }
 
+    /** The size of an ESP-IDF {@code nvs_keys} partition image, and of the two XTS keys at its start. */
+    static final int KEYS_PARTITION = 4096;
+    static final int KEYS = 64;
+
+    /**
+     * An {@code nvs_keys} partition image, as nvs_partition_gen.py's {@code generate-key} writes it:
+     * the XTS encryption key (32 bytes), the XTS tweak key (32 bytes), the CRC32 of those 64 bytes
+     * (little-endian), and 0xFF to 4096 bytes.
+     */
+    static byte[] keysPartition(byte[] keys) {
+        if (keys.length != KEYS) {
+            throw new IllegalArgumentException("two 32-byte keys");
+        }
+        byte[] part = new byte[KEYS_PARTITION];
+        Arrays.fill(part, (byte) 0xFF);
+        System.arraycopy(keys, 0, part, 0, KEYS);
+        ByteBuffer.wrap(part, KEYS, 4).order(ByteOrder.LITTLE_ENDIAN).putInt(crc(keys, 0, KEYS));
+        return part;
+    }
+
+    /** The two XTS keys of an {@code nvs_keys} partition image, its CRC32 checked. */
+    static byte[] keysOf(byte[] part, String where) {
+        if (part.length < KEYS + 4 || ByteBuffer.wrap(part, KEYS, 4).order(ByteOrder.LITTLE_ENDIAN).getInt() != crc(part, 0, KEYS)) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, where + " is not an nvs_keys partition image (two 32-byte XTS keys and "
+                    + "their CRC32, as nvs_partition_gen.py generate-key writes)");
+        }
+        return Arrays.copyOf(part, KEYS);
+    }
+
+    /**
+     * NVS encryption (ESP-IDF's {@code CONFIG_NVS_ENCRYPTION}, nvs_partition_gen.py {@code encrypt}):
+     * every written entry (32 bytes) is encrypted on its own with AES-256-XTS, the encryption key
+     * the first 32 bytes of {@code keys} and the tweak key the last 32, the tweak the entry's offset
+     * in the partition as a 16-byte little-endian number. Page headers, entry state bitmaps and
+     * empty entries stay in the clear; the CRCs are those of the plain entries.
+     */
+    static byte[] encrypt(byte[] image, byte[] keys) {
+        try {
+            javax.crypto.Cipher data = javax.crypto.Cipher.getInstance("AES/ECB/NoPadding");
+            data.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(keys, 0, 32, "AES"));
+            javax.crypto.Cipher tweak = javax.crypto.Cipher.getInstance("AES/ECB/NoPadding");
+            tweak.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(keys, 32, 32, "AES"));
+            byte[] out = image.clone();
+            for (int p = 0; p < image.length / PAGE; p++) {
+                for (int s = 0; s < ENTRIES; s++) {
+                    int bit = s * 2;
+                    int state = (image[p * PAGE + 32 + bit / 8] >> (bit % 8)) & 3;
+                    if (state == 3) {
+                        continue; // empty: left erased
+                    }
+                    int at = p * PAGE + 64 + s * ENTRY;
+                    byte[] t = new byte[16];
+                    ByteBuffer.wrap(t).order(ByteOrder.LITTLE_ENDIAN).putLong(at);
+                    t = tweak.doFinal(t);
+                    for (int block = 0; block < 2; block++) {
+                        byte[] x = new byte[16];
+                        for (int i = 0; i < 16; i++) {
+                            x[i] = (byte) (image[at + block * 16 + i] ^ t[i]);
+                        }
+                        x = data.doFinal(x);
+                        for (int i = 0; i < 16; i++) {
+                            out[at + block * 16 + i] = (byte) (x[i] ^ t[i]);
+                        }
+                        t = timesAlpha(t);
+                    }
+                }
+            }
+            return out;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("AES is part of every JDK", e);
+        }
+    }
+
+    /** The next XTS tweak: multiplied by x in GF(2^128), little-endian (IEEE 1619). */
+    private static byte[] timesAlpha(byte[] t) {
+        byte[] r = new byte[16];
+        int carry = 0;
+        for (int i = 0; i < 16; i++) {
+            int b = t[i] & 0xFF;
+            r[i] = (byte) ((b << 1) | carry);
+            carry = b >>> 7;
+        }
+        if (carry != 0) {
+            r[0] ^= (byte) 0x87;
+        }
+        return r;
+    }
+
     /** zlib's CRC32 with a starting value of 0xFFFFFFFF (ESP-IDF's crc32_le(0xffffffff, ...)). */
     static int crc(byte[] b, int off, int len) {
         int c = 0; // ~0xFFFFFFFF

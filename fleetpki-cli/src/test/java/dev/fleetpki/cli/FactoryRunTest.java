@@ -124,6 +124,74 @@ class FactoryRunTest {
         assertThat(NvsReader.read(Files.readAllBytes(dir.resolve("out-nvs/n2/nvs.bin"))).values.get("certs")).as("a device's own key stays on it")
                 .containsOnlyKeys("device_id", "client_cert", "ca_cert");
         assertThat(Proc.ok(dir.resolve("out-nvs"), "sha256sum", "-c", "manifest.sha256")).contains("n1/nvs.bin: OK");
+        // NVS encryption: keys made per device (nvs_keys.bin beside the image), or one nvs_keys image for all; each image decrypted
+        // by Python's cryptography (AES-XTS, the tweak each entry's offset, as ESP-IDF's NVS encryption documentation gives it)
+        Path decrypt = dir.resolve("nvs_decrypt.py");
+        Files.writeString(decrypt, """
+                import struct, sys, zlib
+                from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+                img = bytearray(open(sys.argv[1], 'rb').read())
+                keys = open(sys.argv[2], 'rb').read()
+                assert len(keys) == 4096 and struct.unpack('<I', keys[64:68])[0] == zlib.crc32(keys[:64], 0xFFFFFFFF), 'nvs_keys CRC'
+                encrypted = 0
+                for p in range(len(img) // 4096):
+                    for s in range(126):
+                        if (img[p * 4096 + 32 + s // 4] >> (2 * (s % 4))) & 3 == 3:
+                            continue  # empty entries stay erased
+                        at = p * 4096 + 64 + s * 32
+                        d = Cipher(algorithms.AES(keys[:64]), modes.XTS(at.to_bytes(16, 'little'))).decryptor()
+                        img[at:at + 32] = d.update(bytes(img[at:at + 32])) + d.finalize()
+                        encrypted += 1
+                open(sys.argv[3], 'wb').write(img)
+                print(encrypted, 'entries decrypted')
+                """);
+        Path shared = dir.resolve("shared_nvs_keys.bin");
+        Proc.ok(dir, "python3", "-c", "import os,struct,zlib; k=os.urandom(64); open('" + shared + "','wb').write(k+struct.pack('<I', "
+                + "zlib.crc32(k, 0xFFFFFFFF))+b'\\xff'*4028)");
+        Files.writeString(in.resolve("nvs-enc.csv"), "id,model,public_key\nn3,esp32,\n");
+        Files.writeString(in.resolve("nvs-shared.csv"), "id,model,public_key\nn4,esp32,\n");
+        Cli.Result enc = Cli.run(home, "factory", "run", "--station", "line-3", "--input", in.resolve("nvs-enc.csv").toString(), "--out",
+                dir.resolve("out-enc").toString(), "--nvs", "--nvs-encrypt");
+        assertThat(enc.exit()).as(enc.all()).isZero();
+        Cli.Result sharedRun = Cli.run(home, "factory", "run", "--station", "line-3", "--input", in.resolve("nvs-shared.csv").toString(), "--out",
+                dir.resolve("out-enc").toString(), "--nvs", "--nvs-keys", shared.toString());
+        assertThat(sharedRun.exit()).as(sharedRun.all()).isZero();
+        for (String[] c : new String[][] {{"n3", dir.resolve("out-enc/n3/nvs_keys.bin").toString()}, {"n4", shared.toString()}}) {
+            byte[] encrypted = Files.readAllBytes(dir.resolve("out-enc/" + c[0] + "/nvs.bin"));
+            assertThat(new String(encrypted, java.nio.charset.StandardCharsets.ISO_8859_1)).as("no PEM in the clear").doesNotContain("BEGIN");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> NvsReader.read(encrypted)).isInstanceOf(IllegalStateException.class);
+            Path plain = dir.resolve(c[0] + "-plain.bin");
+            assertThat(Proc.ok(dir, "python3", decrypt.toString(), dir.resolve("out-enc/" + c[0] + "/nvs.bin").toString(), c[1], plain.toString()))
+                    .containsPattern("\\d+ entries decrypted");
+            var read = NvsReader.read(Files.readAllBytes(plain)).values.get("fleetpki");
+            assertThat(read.get("device_id")).isEqualTo(c[0]);
+            assertThat(new String((byte[]) read.get("key"), java.nio.charset.StandardCharsets.US_ASCII))
+                    .isEqualTo(Files.readString(dir.resolve("out-enc/" + c[0] + "/key.pem")) + "\0");
+        }
+        assertThat(Files.getPosixFilePermissions(dir.resolve("out-enc/n3/nvs_keys.bin")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+        assertThat(dir.resolve("out-enc/n4/nvs_keys.bin")).as("shared keys are not copied per device").doesNotExist();
+        Cli.Result badKeys = Cli.run(home, "factory", "run", "--station", "line-3", "--input", in.resolve("nvs-shared.csv").toString(), "--out",
+                dir.resolve("out-bad").toString(), "--nvs", "--nvs-keys", decrypt.toString());
+        assertThat(badKeys.exit()).isEqualTo(65);
+        assertThat(badKeys.err()).contains("is not an nvs_keys partition image");
+        assertThat(dir.resolve("out-bad")).doesNotExist();
+        // the esp_secure_cert partition (TLV), read back by a reader written from Espressif's format description
+        Files.writeString(in.resolve("esc.csv"), "id,model,public_key\ne1,esp32,\ne2,esp32,a2.pub\n");
+        Cli.Result esc = Cli.run(home, "factory", "run", "--station", "line-3", "--input", in.resolve("esc.csv").toString(), "--out",
+                dir.resolve("out-esc").toString(), "--esp-secure-cert");
+        assertThat(esc.exit()).as(esc.all()).isZero();
+        byte[] e1 = Files.readAllBytes(dir.resolve("out-esc/e1/esp_secure_cert.bin"));
+        assertThat(e1).hasSize(0x2000);
+        var tlv = EspSecureCertReader.read(e1).records;
+        assertThat(tlv).containsOnlyKeys(0, 1, 2);
+        assertThat(new String(tlv.get(1), java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo(Files.readString(dir.resolve("out-esc/e1/chain.pem")) + "\0");
+        assertThat(new String(tlv.get(0), java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo(Files.readString(home.resolve("ca/root.pem")) + "\0");
+        assertThat(new String(tlv.get(2), java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo(Files.readString(dir.resolve("out-esc/e1/key.pem")) + "\0");
+        assertThat(Files.getPosixFilePermissions(dir.resolve("out-esc/e1/esp_secure_cert.bin")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+        assertThat(EspSecureCertReader.read(Files.readAllBytes(dir.resolve("out-esc/e2/esp_secure_cert.bin"))).records).as("its own key stays on it")
+                .containsOnlyKeys(0, 1);
+        e1[20] ^= 1;
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> EspSecureCertReader.read(e1)).hasMessageContaining("CRC32 does not match");
         // PKCS#12 for a key made here, its password written beside it encrypted to the station's certificate
         Path p12Batch = in.resolve("p12.csv");
         Files.writeString(p12Batch, "id,model,public_key\np1,esp32,\np2,esp32,a2.pub\n");
