@@ -102,6 +102,10 @@ final class FactoryCommand {
         /** A recipient for each PKCS#12 password file (a new one each time: fresh ephemeral key or salt). */
         private java.util.function.Supplier<org.bouncycastle.cms.RecipientInfoGenerator> passwordRecipient;
 
+        /** The device folders complete before this run (listed once), and the SHA-256 of each file this run wrote, by path under DIR. */
+        private final java.util.Set<String> finishedBefore = ConcurrentHashMap.newKeySet();
+        private final Map<String, String> sums = new ConcurrentHashMap<>();
+
         /** Devices this run registered (they have no certificate to look for). */
         private final java.util.Set<String> registeredNow = ConcurrentHashMap.newKeySet();
         /** The chain above each issuing CA, as PEM, read once per run. */
@@ -152,6 +156,7 @@ final class FactoryCommand {
                         ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; register one with: fleetpki station add "
                         + station + " --certificate FILE --fleet MODEL"));
                 Files.createDirectories(out);
+                finishedBefore.addAll(finished(out));
                 // register the missing devices first, in one transaction (as device import does)
                 List<DeviceImport.Row> missing = new ArrayList<>();
                 for (Item it : items) {
@@ -197,7 +202,7 @@ final class FactoryCommand {
                 progress.finish();
                 refused.addAll(failures);
                 journal(f, f.pipeline().issuerFor(f.config().profile(profile).orElseThrow()));
-                writeManifest(out);
+                writeManifest(out, sums, finishedBefore);
                 String summary = "Batch from " + input.getFileName() + " by station '" + station + "': " + items.size() + " devices; registered "
                         + registered + ", issued " + issued.get() + ", already issued (files rewritten) " + reused.get() + ", already done "
                         + done.get() + ", refused " + refused.size() + "; " + progress.rateLine();
@@ -213,16 +218,17 @@ final class FactoryCommand {
         }
 
         /**
-         * One device: nothing if its files are complete; else the certificate already stored for
-         * its key (a run cut short after issuing), else a new one through the station's
-         * authorization; then its files, each written beside and renamed, the marker last.
+         * One device: nothing if its folder is there; else the certificate already stored for its
+         * key (a run cut short after issuing), else a new one through the station's authorization;
+         * then its files, written in {@code DIR/.ID.partial} and that folder renamed to
+         * {@code DIR/ID} (a crash leaves the whole folder or none of it).
          */
         private String provision(Fleet f, Station st, Item it, KeyAlgorithm made) throws IOException {
-            Path dir = out.resolve(safe(it.id()));
-            if (Files.exists(dir.resolve(".done"))) {
+            String name = safe(it.id());
+            if (finishedBefore.contains(name)) {
                 return "done";
             }
-            Files.createDirectories(dir);
+            Path dir = out.resolve("." + name + ".partial"); // a crashed run's: its key.pem and nvs_keys.bin are used again
             PublicKey key;
             java.security.PrivateKey privateKey = null;
             EnrollmentAuthorizer.Purpose purpose;
@@ -237,6 +243,7 @@ final class FactoryCommand {
                 purpose = EnrollmentAuthorizer.Purpose.BARE_KEY;
                 req = IssuanceRequest.fromBareKey(key, it.id(), profile, "factory");
             } else {
+                Files.createDirectories(dir);
                 KeyPair kp = madeKey(dir, made);
                 privateKey = kp.getPrivate();
                 key = kp.getPublic();
@@ -262,21 +269,21 @@ final class FactoryCommand {
                 issued = f.pipeline().issue(req, auth);
                 Failpoints.hit("factory.issued");
             }
+            Files.createDirectories(dir);
             // the files are made from the DER and the issuing CA's chain, read once per CA
             Above above = aboves.computeIfAbsent(issued.caName(), n -> Above.of(f.cas().chainFrom(f.store().ca(n).orElseThrow())));
             String chainPem = Pem.encode("CERTIFICATE", issued.der()) + above.chainPem();
-            write(dir.resolve("chain.pem"), chainPem.getBytes(StandardCharsets.US_ASCII), false);
-            write(dir.resolve("cert.der"), issued.der(), false);
+            file(dir, "chain.pem", chainPem.getBytes(StandardCharsets.US_ASCII), false);
+            file(dir, "cert.der", issued.der(), false);
             if (pkcs12 && privateKey != null) {
                 // the password first, encrypted like the enrollment secrets, then the file it opens
                 char[] password = Pkcs12Bundle.password();
-                String name = safe(it.id());
-                write(dir.resolve(name + ".p12-password.pem"), SecretsFile.encrypt(new String(password).getBytes(StandardCharsets.US_ASCII),
+                file(dir, name + ".p12-password.pem", SecretsFile.encrypt(new String(password).getBytes(StandardCharsets.US_ASCII),
                         passwordRecipient.get()).getBytes(StandardCharsets.US_ASCII), false);
                 List<X509Certificate> chain = new ArrayList<>();
                 chain.add(issued.certificate());
                 chain.addAll(above.certificates());
-                write(dir.resolve(name + ".p12"), Pkcs12Bundle.build(privateKey, chain, it.id(), password), true);
+                file(dir, name + ".p12", Pkcs12Bundle.build(privateKey, chain, it.id(), password), true);
                 Arrays.fill(password, '\0');
             }
             if (nvs) {
@@ -287,7 +294,7 @@ final class FactoryCommand {
                 if (keys != null) {
                     image = NvsImage.encrypt(image, keys);
                 }
-                write(dir.resolve("nvs.bin"), image, keyPem != null); // 0600 also when encrypted: its keys may be beside it
+                file(dir, "nvs.bin", image, keyPem != null); // 0600 also when encrypted: its keys may be beside it
             }
             if (espSecureCert) {
                 Path keyFile = dir.resolve("key.pem");
@@ -298,9 +305,10 @@ final class FactoryCommand {
                 if (keyPem != null) {
                     part.add(EspSecureCert.PRIV_KEY, (keyPem + "\0").getBytes(StandardCharsets.US_ASCII));
                 }
-                write(dir.resolve("esp_secure_cert.bin"), part.build(), keyPem != null);
+                file(dir, "esp_secure_cert.bin", part.build(), keyPem != null);
             }
-            write(dir.resolve(".done"), (issued.serialHex() + "\n").getBytes(StandardCharsets.US_ASCII), false);
+            Failpoints.hit("factory.files");
+            Files.move(dir, out.resolve(name), StandardCopyOption.ATOMIC_MOVE);
             return o;
         }
 
@@ -329,23 +337,34 @@ final class FactoryCommand {
         }
 
         /** The device's NVS XTS keys: its nvs_keys.bin, made (and written, mode 0600) before its first image, so a rerun uses the same keys. */
-        private static byte[] nvsKeys(Path dir) throws IOException {
+        private byte[] nvsKeys(Path dir) throws IOException {
             Path file = dir.resolve("nvs_keys.bin");
             if (Files.exists(file)) {
-                return NvsImage.keysOf(Files.readAllBytes(file), file.toString());
+                byte[] part = Files.readAllBytes(file);
+                kept(dir, file, part);
+                return NvsImage.keysOf(part, file.toString());
             }
             byte[] keys = new byte[NvsImage.KEYS];
             new java.security.SecureRandom().nextBytes(keys);
-            write(file, NvsImage.keysPartition(keys), true);
+            byte[] part = NvsImage.keysPartition(keys);
+            write(file, part, true);
+            kept(dir, file, part);
             return keys;
         }
 
+        /** A file kept across reruns (written beside and renamed, as a rerun reads it back), its SHA-256 kept for the manifest. */
+        private void kept(Path dir, Path file, byte[] content) {
+            sums.put(dir.getFileName().toString().replaceFirst("^\\.(.*)\\.partial$", "$1") + "/" + file.getFileName(),
+                    HexFormat.of().formatHex(sha256(content)));
+        }
+
         /** The key made for a device, kept in its folder before anything is issued for it (so a rerun certifies the same key). */
-        private static KeyPair madeKey(Path dir, KeyAlgorithm alg) throws IOException {
+        private KeyPair madeKey(Path dir, KeyAlgorithm alg) throws IOException {
             Path file = dir.resolve("key.pem");
             if (Files.exists(file)) {
                 try {
                     String pem = Files.readString(file);
+                    kept(dir, file, pem.getBytes(StandardCharsets.US_ASCII));
                     var parser = new org.bouncycastle.openssl.PEMParser(new java.io.StringReader(pem));
                     var info = (org.bouncycastle.asn1.pkcs.PrivateKeyInfo) parser.readObject();
                     var priv = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPrivateKey(info);
@@ -355,7 +374,9 @@ final class FactoryCommand {
                 }
             }
             KeyPair kp = alg.generate();
-            write(file, Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()).getBytes(StandardCharsets.US_ASCII), true);
+            byte[] pem = Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()).getBytes(StandardCharsets.US_ASCII);
+            write(file, pem, true);
+            kept(dir, file, pem);
             return kp;
         }
 
@@ -386,20 +407,58 @@ final class FactoryCommand {
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         }
 
-        /** DIR/manifest.sha256: every device file's SHA-256, in sha256sum's format, for all runs into DIR. */
-        private static void writeManifest(Path out) throws IOException {
-            TreeMap<String, String> sums = new TreeMap<>();
-            try (var walk = Files.walk(out, 2)) {
-                for (Path p : walk.filter(Files::isRegularFile).toList()) {
-                    String name = out.relativize(p).toString();
-                    if (name.contains("/") && !p.getFileName().toString().startsWith(".")) {
-                        sums.put(name, HexFormat.of().formatHex(sha256(Files.readAllBytes(p))));
+        /** A device file in its folder being made (no rename needed: the folder is renamed when complete), its SHA-256 kept for the manifest. */
+        private void file(Path dir, String name, byte[] content, boolean secret) throws IOException {
+            Path f = dir.resolve(name);
+            if (secret) {
+                Files.deleteIfExists(f);
+                Pem.writePrivateFile(f, content);
+            } else {
+                Files.write(f, content);
+            }
+            kept(dir, f, content);
+        }
+
+        /** The device folders already in DIR (complete: a folder being made is DIR/.ID.partial). */
+        private static java.util.Set<String> finished(Path out) throws IOException {
+            try (var list = Files.list(out)) {
+                return list.filter(Files::isDirectory).map(p -> p.getFileName().toString()).filter(n -> !n.startsWith("."))
+                        .collect(java.util.stream.Collectors.toSet());
+            }
+        }
+
+        /**
+         * DIR/manifest.sha256: every device file's SHA-256, in sha256sum's format, for all runs into
+         * DIR: this run's from what it wrote, earlier runs' from the manifest they left (a folder that
+         * manifest does not cover is read and hashed).
+         */
+        private static void writeManifest(Path out, Map<String, String> written, java.util.Set<String> before) throws IOException {
+            TreeMap<String, String> all = new TreeMap<>();
+            Path manifest = out.resolve("manifest.sha256");
+            java.util.Set<String> covered = new java.util.HashSet<>();
+            if (Files.exists(manifest)) {
+                for (String line : Files.readAllLines(manifest, StandardCharsets.UTF_8)) {
+                    int sp = line.indexOf("  ");
+                    if (sp == 64 && line.indexOf('/') > sp) {
+                        String name = line.substring(sp + 2);
+                        all.put(name, line.substring(0, 64));
+                        covered.add(name.substring(0, name.indexOf('/')));
                     }
                 }
             }
+            for (String folder : before) {
+                if (!covered.contains(folder)) {
+                    try (var files = Files.list(out.resolve(folder))) {
+                        for (Path p : files.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith(".")).toList()) {
+                            all.put(folder + "/" + p.getFileName(), HexFormat.of().formatHex(sha256(Files.readAllBytes(p))));
+                        }
+                    }
+                }
+            }
+            all.putAll(written);
             StringBuilder sb = new StringBuilder();
-            sums.forEach((name, sum) -> sb.append(sum).append("  ").append(name).append('\n'));
-            write(out.resolve("manifest.sha256"), sb.toString().getBytes(StandardCharsets.UTF_8), false);
+            all.forEach((name, sum) -> sb.append(sum).append("  ").append(name).append('\n'));
+            write(manifest, sb.toString().getBytes(StandardCharsets.UTF_8), false);
         }
 
         private static byte[] sha256(byte[] b) {

@@ -79,12 +79,25 @@ class FactoryRunTest {
                 "line-3", "--input", csv.toString(), "--out", out.toString(), "--home", home.toString(), "--threads", "1").toArray(String[]::new));
         assertThat(cut.exit()).as(cut.output()).isEqualTo(137);
         assertThat(count(home)).isEqualTo(certs + 1);
-        assertThat(out.resolve("a4/.done")).doesNotExist();
+        assertThat(out.resolve("a4")).doesNotExist();
         Cli.Result resumed = Cli.run(home, "factory", "run", "--station", "line-3", "--input", csv.toString(), "--out", out.toString());
         assertThat(resumed.exit()).as(resumed.all()).isZero();
         assertThat(resumed.out()).contains("issued 0, already issued (files rewritten) 1, already done 3");
         assertThat(count(home)).as("nothing issued twice").isEqualTo(certs + 1);
-        assertThat(Proc.ok(out, "sha256sum", "-c", "manifest.sha256")).contains("a4/chain.pem: OK");
+        assertThat(Proc.ok(out, "sha256sum", "-c", "manifest.sha256")).contains("a4/chain.pem: OK").contains("a1/chain.pem: OK");
+        // killed after its files were written, before its folder was renamed into place: the next run makes the folder again
+        Files.writeString(csv, "a5,esp32,,\n", java.nio.file.StandardOpenOption.APPEND);
+        Proc.Result cut2 = Proc.run(dir, Map.of(), Proc.java(List.of("-Dfleetpki.failpoint=factory.files"), Main.class, "factory", "run", "--station",
+                "line-3", "--input", csv.toString(), "--out", out.toString(), "--home", home.toString(), "--threads", "1").toArray(String[]::new));
+        assertThat(cut2.exit()).as(cut2.output()).isEqualTo(137);
+        assertThat(out.resolve("a5")).doesNotExist();
+        String madeKey = Files.readString(out.resolve(".a5.partial/key.pem"));
+        Cli.Result resumed2 = Cli.run(home, "factory", "run", "--station", "line-3", "--input", csv.toString(), "--out", out.toString());
+        assertThat(resumed2.out()).as(resumed2.all()).contains("issued 0, already issued (files rewritten) 1, already done 4");
+        assertThat(Files.readString(out.resolve("a5/key.pem"))).as("the key made before the crash").isEqualTo(madeKey);
+        assertThat(out.resolve(".a5.partial")).doesNotExist();
+        assertThat(count(home)).as("nothing issued twice").isEqualTo(certs + 2);
+        assertThat(Proc.ok(out, "sha256sum", "-c", "manifest.sha256")).contains("a5/key.pem: OK").contains("a4/chain.pem: OK");
 
         // another fleet's station, and a made key where the fleet rule does not allow it: refused, nothing issued
         Path other = in.resolve("other.csv");
@@ -95,7 +108,7 @@ class FactoryRunTest {
         Cli.Result stm = Cli.run(home, "factory", "run", "--station", "line-3", "--input", other.toString(), "--out", dir.resolve("out3").toString());
         assertThat(stm.exit()).isEqualTo(65);
         assertThat(stm.err()).contains("(b2)").doesNotContain("(b1)").contains("(b3)").as("a CSR naming another device").contains("a1");
-        assertThat(count(home)).as("b1 issued by line-3 only").isEqualTo(certs + 2);
+        assertThat(count(home)).as("b1 issued by line-3 only").isEqualTo(certs + 3);
         assertThat(dir.resolve("out3/b2/chain.pem")).doesNotExist();
         // an id with '/' and ':' gets a folder of its own
         Path slashed = in.resolve("slashed.csv");

@@ -90,9 +90,9 @@ final class JdbcDevices implements DeviceStore {
         });
     }
 
-    private static final String INSERT_DEVICE = "INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)";
+    static final String INSERT_DEVICE = "INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)";
 
-    private static void bind(PreparedStatement ps, Device d) throws java.sql.SQLException {
+    static void bind(PreparedStatement ps, Device d) throws java.sql.SQLException {
         ps.setString(1, d.id());
         ps.setString(2, d.model());
         ps.setString(3, Jdbc.json(d.tags()));

@@ -359,14 +359,9 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, StationSyncS
                 }
             }
             if (!newDevices.isEmpty()) {
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO device (id, model, tags, status, key_location, created_at) VALUES (?,?,?,?,?,?)")) {
+                try (PreparedStatement ps = c.prepareStatement(JdbcDevices.INSERT_DEVICE)) {
                     for (Device d : newDevices) {
-                        ps.setString(1, d.id());
-                        ps.setString(2, d.model());
-                        ps.setString(3, Jdbc.json(d.tags()));
-                        ps.setString(4, d.status().name());
-                        ps.setString(5, d.keyLocation());
-                        ps.setLong(6, d.createdAt().toEpochMilli());
+                        JdbcDevices.bind(ps, d);
                         ps.addBatch();
                     }
                     ps.executeBatch();
