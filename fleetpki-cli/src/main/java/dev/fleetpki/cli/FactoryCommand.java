@@ -39,7 +39,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -72,7 +71,8 @@ final class FactoryCommand {
         @Option(names = "--input", required = true, paramLabel = "FILE", description = "devices.csv or devices.jsonl") Path input;
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "where the per-device files go") Path out;
         @Option(names = "--profile", defaultValue = "device", description = "certificate profile (default: ${DEFAULT-VALUE})") String profile;
-        @Option(names = "--threads", defaultValue = "8", description = "devices issued at once (default: ${DEFAULT-VALUE})") int threads;
+        @Option(names = "--threads", defaultValue = "32", description = "devices issued at once, 1 to 64 (default: ${DEFAULT-VALUE}; they mostly wait "
+                + "for the store, which commits the certificates of all of them in one group: more at once, larger groups)") int threads;
         @Option(names = "--key-algorithm", defaultValue = "ecdsa-p256", description = "for keys made here (default: ${DEFAULT-VALUE})") String keyAlgorithm;
         @Option(names = "--pkcs12", description = "also write DIR/ID/ID.p12 (key and chain) for keys made here, each with a random password "
                 + "written beside it encrypted (ID.p12-password.pem, opened by openssl cms -decrypt); needs --secrets-recipient or --secrets-passphrase")
@@ -101,6 +101,65 @@ final class FactoryCommand {
 
         /** A recipient for each PKCS#12 password file (a new one each time: fresh ephemeral key or salt). */
         private java.util.function.Supplier<org.bouncycastle.cms.RecipientInfoGenerator> passwordRecipient;
+
+        /** Writes the device folders, one at a time. */
+        private FileWriter writer;
+
+        /**
+         * The one thread that writes device folders: each file and folder made in DIR takes a lock
+         * in the kernel that many threads at once spin on (ext4: more than half a batch's time went
+         * there with 16 writing threads); one writer keeps up with the signing threads. A bounded
+         * queue holds the folders waiting (so memory stays bounded when the disk is slower).
+         */
+        private final class FileWriter {
+            private final java.util.concurrent.BlockingQueue<Runnable> queue = new java.util.concurrent.ArrayBlockingQueue<>(256);
+            private final Thread thread;
+            private final List<String> failures;
+            private volatile boolean stop;
+
+            interface Job {
+                void run() throws IOException;
+            }
+
+            FileWriter(List<String> failures) {
+                this.failures = failures;
+                this.thread = Thread.ofPlatform().name("fleetpki-factory-files").start(this::loop);
+            }
+
+            void put(Item it, Job job) {
+                try {
+                    queue.put(() -> {
+                        try {
+                            job.run();
+                        } catch (IOException | RuntimeException e) {
+                            failures.add("line " + it.line() + " (" + it.id() + "): cannot write its files: " + e.getMessage());
+                        }
+                    });
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new PkiException(ErrorKind.INTERNAL, "interrupted");
+                }
+            }
+
+            private void loop() {
+                while (!stop || !queue.isEmpty()) {
+                    try {
+                        Runnable r = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                        if (r != null) {
+                            r.run();
+                        }
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }
+
+            /** Waits until every folder put is written. */
+            void finish() throws InterruptedException {
+                stop = true;
+                thread.join();
+            }
+        }
 
         /** The device folders complete before this run (listed once), and the SHA-256 of each file this run wrote, by path under DIR. */
         private final java.util.Set<String> finishedBefore = ConcurrentHashMap.newKeySet();
@@ -178,10 +237,13 @@ final class FactoryCommand {
                 AtomicInteger reused = new AtomicInteger();
                 AtomicInteger done = new AtomicInteger();
                 List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+                writer = new FileWriter(failures);
+                // at most a few devices per thread waiting: no queue (or list of futures) as long as the batch
+                java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(threads * 4);
                 try (ExecutorService pool = Executors.newFixedThreadPool(threads)) {
-                    List<Future<?>> jobs = new ArrayList<>();
                     for (Item it : items) {
-                        jobs.add(pool.submit(() -> {
+                        inFlight.acquire();
+                        pool.execute(() -> {
                             try {
                                 String o = provision(f, st, it, made);
                                 outcome.put(it.id(), o);
@@ -190,14 +252,16 @@ final class FactoryCommand {
                                 failures.add("line " + it.line() + " (" + it.id() + "): " + e.detail());
                             } catch (IOException e) {
                                 failures.add("line " + it.line() + " (" + it.id() + "): cannot write its files: " + e.getMessage());
+                            } catch (RuntimeException e) {
+                                failures.add("line " + it.line() + " (" + it.id() + "): " + e);
                             } finally {
                                 progress.step();
+                                inFlight.release();
                             }
-                        }));
+                        });
                     }
-                    for (Future<?> j : jobs) {
-                        j.get();
-                    }
+                } finally { // the pool's close waited for every device
+                    writer.finish();
                 }
                 progress.finish();
                 refused.addAll(failures);
@@ -243,7 +307,7 @@ final class FactoryCommand {
                 purpose = EnrollmentAuthorizer.Purpose.BARE_KEY;
                 req = IssuanceRequest.fromBareKey(key, it.id(), profile, "factory");
             } else {
-                Files.createDirectories(dir);
+                folder(dir);
                 KeyPair kp = madeKey(dir, made);
                 privateKey = kp.getPrivate();
                 key = kp.getPublic();
@@ -269,21 +333,21 @@ final class FactoryCommand {
                 issued = f.pipeline().issue(req, auth);
                 Failpoints.hit("factory.issued");
             }
-            Files.createDirectories(dir);
+            List<OutFile> files = new ArrayList<>();
             // the files are made from the DER and the issuing CA's chain, read once per CA
             Above above = aboves.computeIfAbsent(issued.caName(), n -> Above.of(f.cas().chainFrom(f.store().ca(n).orElseThrow())));
             String chainPem = Pem.encode("CERTIFICATE", issued.der()) + above.chainPem();
-            file(dir, "chain.pem", chainPem.getBytes(StandardCharsets.US_ASCII), false);
-            file(dir, "cert.der", issued.der(), false);
+            files.add(new OutFile("chain.pem", chainPem.getBytes(StandardCharsets.US_ASCII), false));
+            files.add(new OutFile("cert.der", issued.der(), false));
             if (pkcs12 && privateKey != null) {
                 // the password first, encrypted like the enrollment secrets, then the file it opens
                 char[] password = Pkcs12Bundle.password();
-                file(dir, name + ".p12-password.pem", SecretsFile.encrypt(new String(password).getBytes(StandardCharsets.US_ASCII),
-                        passwordRecipient.get()).getBytes(StandardCharsets.US_ASCII), false);
+                files.add(new OutFile(name + ".p12-password.pem", SecretsFile.encrypt(new String(password).getBytes(StandardCharsets.US_ASCII),
+                        passwordRecipient.get()).getBytes(StandardCharsets.US_ASCII), false));
                 List<X509Certificate> chain = new ArrayList<>();
                 chain.add(issued.certificate());
                 chain.addAll(above.certificates());
-                file(dir, name + ".p12", Pkcs12Bundle.build(privateKey, chain, it.id(), password), true);
+                files.add(new OutFile(name + ".p12", Pkcs12Bundle.build(privateKey, chain, it.id(), password), true));
                 Arrays.fill(password, '\0');
             }
             if (nvs) {
@@ -294,7 +358,7 @@ final class FactoryCommand {
                 if (keys != null) {
                     image = NvsImage.encrypt(image, keys);
                 }
-                file(dir, "nvs.bin", image, keyPem != null); // 0600 also when encrypted: its keys may be beside it
+                files.add(new OutFile("nvs.bin", image, keyPem != null)); // 0600 also when encrypted: its keys may be beside it
             }
             if (espSecureCert) {
                 Path keyFile = dir.resolve("key.pem");
@@ -305,12 +369,23 @@ final class FactoryCommand {
                 if (keyPem != null) {
                     part.add(EspSecureCert.PRIV_KEY, (keyPem + "\0").getBytes(StandardCharsets.US_ASCII));
                 }
-                file(dir, "esp_secure_cert.bin", part.build(), keyPem != null);
+                files.add(new OutFile("esp_secure_cert.bin", part.build(), keyPem != null));
             }
-            Failpoints.hit("factory.files");
-            Files.move(dir, out.resolve(name), StandardCopyOption.ATOMIC_MOVE);
+            writer.put(it, () -> {
+                folder(dir);
+                for (OutFile x : files) {
+                    file(dir, x.name(), x.content(), x.secret());
+                }
+                Failpoints.hit("factory.files");
+                synchronized (outLock) {
+                    Files.move(dir, out.resolve(name), StandardCopyOption.ATOMIC_MOVE);
+                }
+            });
             return o;
         }
+
+        /** A device file to write. */
+        private record OutFile(String name, byte[] content, boolean secret) {}
 
         /**
          * The device's NVS partition image: its id as a string; as blobs of PEM text ending with a
@@ -417,6 +492,20 @@ final class FactoryCommand {
                 Files.write(f, content);
             }
             kept(dir, f, content);
+        }
+
+        /**
+         * Folders made in and renamed into DIR one at a time: each takes DIR's lock in the kernel, on
+         * which many threads at once spin (ext4: most of a batch's time went there).
+         */
+        private final Object outLock = new Object();
+
+        private void folder(Path dir) throws IOException {
+            if (!Files.isDirectory(dir)) {
+                synchronized (outLock) {
+                    Files.createDirectories(dir);
+                }
+            }
         }
 
         /** The device folders already in DIR (complete: a folder being made is DIR/.ID.partial). */

@@ -1,6 +1,7 @@
 package dev.fleetpki.core;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,6 +27,40 @@ public final class Lint {
     private Lint() {}
 
     /**
+     * A certificate time as DER writes it (UTCTime {@code YYMMDDHHMMSSZ}, years 1950-2049 as RFC 5280
+     * 4.1.2.5.1 says, or GeneralizedTime {@code YYYYMMDDHHMMSSZ}), read directly: BouncyCastle's
+     * {@code getDate()} goes through a date format and costs more than the rest of the lint.
+     * Anything else is left to BouncyCastle.
+     */
+    static java.time.Instant instant(org.bouncycastle.asn1.x509.Time t) {
+        try {
+            if (t.toASN1Primitive() instanceof org.bouncycastle.asn1.ASN1UTCTime u) {
+                byte[] der = u.getEncoded();
+                String raw = new String(der, 2, der.length - 2, StandardCharsets.US_ASCII);
+                if (raw.length() == 13 && raw.endsWith("Z")) {
+                    int yy = Integer.parseInt(raw.substring(0, 2));
+                    return at(yy < 50 ? 2000 + yy : 1900 + yy, raw.substring(2));
+                }
+            } else if (t.toASN1Primitive() instanceof org.bouncycastle.asn1.ASN1GeneralizedTime g) {
+                byte[] der = g.getEncoded();
+                String raw = new String(der, 2, der.length - 2, StandardCharsets.US_ASCII);
+                if (raw.length() == 15 && raw.endsWith("Z")) {
+                    return at(Integer.parseInt(raw.substring(0, 4)), raw.substring(4));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // as below
+        }
+        return t.getDate().toInstant();
+    }
+
+    private static java.time.Instant at(int year, String mmddhhmmss) {
+        return java.time.LocalDateTime.of(year, Integer.parseInt(mmddhhmmss.substring(0, 2)), Integer.parseInt(mmddhhmmss.substring(2, 4)),
+                Integer.parseInt(mmddhhmmss.substring(4, 6)), Integer.parseInt(mmddhhmmss.substring(6, 8)),
+                Integer.parseInt(mmddhhmmss.substring(8, 10))).toInstant(java.time.ZoneOffset.UTC);
+    }
+
+    /**
      * @param der the encoded certificate (its length is checked against the profile's budget)
      * @param issuer the issuing CA's certificate, or null for a self-signed root
      */
@@ -39,11 +74,13 @@ public final class Lint {
             findings.add("serial number must be positive and at most 20 octets (RFC 5280 4.1.2.2)");
         }
         if (issuer != null) {
-            if (c.getNotAfter().after(issuer.getNotAfter())) {
-                findings.add("notAfter " + c.getNotAfter().toInstant() + " is after the issuer's " + issuer.getNotAfter().toInstant());
+            java.time.Instant notAfter = instant(c.toASN1Structure().getEndDate());
+            java.time.Instant notBefore = instant(c.toASN1Structure().getStartDate());
+            if (notAfter.isAfter(issuer.getNotAfter().toInstant())) {
+                findings.add("notAfter " + notAfter + " is after the issuer's " + issuer.getNotAfter().toInstant());
             }
-            if (c.getNotBefore().before(issuer.getNotBefore())) {
-                findings.add("notBefore " + c.getNotBefore().toInstant() + " is before the issuer's " + issuer.getNotBefore().toInstant());
+            if (notBefore.isBefore(issuer.getNotBefore().toInstant())) {
+                findings.add("notBefore " + notBefore + " is before the issuer's " + issuer.getNotBefore().toInstant());
             }
             if (!Arrays.equals(encoded(c.getIssuer()), issuer.getSubjectX500Principal().getEncoded())) {
                 findings.add("issuer name differs from the issuing CA's subject");

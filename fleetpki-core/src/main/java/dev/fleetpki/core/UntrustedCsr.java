@@ -6,6 +6,7 @@ import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import org.bouncycastle.asn1.ASN1String;
 import org.bouncycastle.asn1.crmf.CertReqMsg;
@@ -221,6 +222,15 @@ public final class UntrustedCsr {
     }
 
     private static PublicKey publicKey(PKCS10CertificationRequest req) throws Exception {
+        SubjectPublicKeyInfo spki = req.getSubjectPublicKeyInfo();
+        if (spki.getAlgorithm().getAlgorithm().equals(org.bouncycastle.asn1.x9.X9ObjectIdentifiers.id_ecPublicKey)) {
+            try {
+                // by name: finding the KeyFactory by the OID (as BouncyCastle's helper does) costs more than the rest of the parse
+                return java.security.KeyFactory.getInstance("EC").generatePublic(new java.security.spec.X509EncodedKeySpec(spki.getEncoded()));
+            } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+                // a curve the JDK does not know: as below
+            }
+        }
         try {
             return new JcaPKCS10CertificationRequest(req).getPublicKey();
         } catch (Exception e) {
@@ -235,6 +245,10 @@ public final class UntrustedCsr {
 
     private static byte[] pemToDer(byte[] input) {
         String text = new String(input, StandardCharsets.US_ASCII);
+        byte[] fast = plainPem(text);
+        if (fast != null) {
+            return fast;
+        }
         try (PEMParser p = new PEMParser(new StringReader(text))) {
             Object o = p.readObject();
             if (o instanceof PKCS10CertificationRequest r) {
@@ -250,6 +264,35 @@ public final class UntrustedCsr {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the CSR's PEM is damaged (" + e.getMessage()
                     + "); check the BEGIN/END lines and the base64 between them");
         }
+    }
+
+    /**
+     * The DER of a plain PEM CSR (BEGIN and END lines of a CERTIFICATE REQUEST, base64 between,
+     * no headers), or null for anything else, which the PEM parser then reads or refuses with its
+     * reason. A batch of CSRs spends more in the PEM parser than in the signature check otherwise.
+     */
+    private static byte[] plainPem(String text) {
+        for (String label : new String[] {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}) {
+            String begin = "-----BEGIN " + label + "-----";
+            int b = text.indexOf(begin);
+            if (b < 0) {
+                continue;
+            }
+            int e = text.indexOf("-----END " + label + "-----", b);
+            if (e < 0) {
+                return null;
+            }
+            String body = text.substring(b + begin.length(), e);
+            if (body.indexOf(':') >= 0) {
+                return null; // RFC 1421 headers: the PEM parser's business
+            }
+            try {
+                return Base64.getMimeDecoder().decode(body);
+            } catch (IllegalArgumentException bad) {
+                return null;
+            }
+        }
+        return null;
     }
 
     public PublicKey publicKey() {
