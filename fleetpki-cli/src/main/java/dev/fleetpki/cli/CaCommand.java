@@ -70,17 +70,19 @@ final class CaCommand {
         @Option(names = "--name", required = true, description = "CA name from fleetpki.yaml (its subject and name constraints are used)") String name;
         @Option(names = "--csr", required = true, description = "the request from 'fleetpki ca csr'") Path csr;
         @Option(names = "--out", description = "where to write the certificate (default: ca/NAME.pem)") Path out;
+        @Option(names = "--successor", description = "the request is for the successor of CA NAME in a rollover (fleetpki ca rollover on the "
+                + "server wrote it): its own subject, NAME's validity and name constraints") boolean successor;
 
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
-                X509Certificate c = f.ceremony(home.actor()).signSubCa(Certs.read(csr, "certificate request"), name);
+                X509Certificate c = f.ceremony(home.actor()).signSubCa(Certs.read(csr, "certificate request"), name, successor);
                 Path file = out != null ? out : f.config().home().resolve("ca").resolve(name + ".pem");
                 Pem.writePublicFile(file, Certs.pem(c).getBytes(StandardCharsets.US_ASCII));
                 System.out.println("Signed CA '" + name + "' (serial " + c.getSerialNumber().toString(16) + ", until "
                         + c.getNotAfter().toInstant() + ") to " + file);
-                System.out.println("Next: on the server, 'fleetpki ca import --name " + name + " --cert " + file.getFileName()
-                        + " --root root.pem'.");
+                System.out.println(successor ? "Next: on the server, 'fleetpki ca rollover --name " + name + " --signed " + file.getFileName() + "'."
+                        : "Next: on the server, 'fleetpki ca import --name " + name + " --cert " + file.getFileName() + " --root root.pem'.");
             }
             return 0;
         }
@@ -121,33 +123,63 @@ final class CaCommand {
         @Option(names = "--subject", description = "the successor's subject (default: the old one with G2, G3... after its CN)") String subject;
         @Option(names = "--algorithm", description = "the successor's key algorithm (default: the old CA's): ecdsa-p256, ecdsa-p384, ed25519, "
                 + "rsa-2048, rsa-3072, rsa-4096, ml-dsa-65") String algorithm;
+        @Option(names = "--signed", paramLabel = "FILE", description = "the successor's certificate, signed on the offline root's machine "
+                + "(fleetpki ca sign --successor) from the request this command wrote at step key") Path signed;
 
         @Override
         public Integer call() {
-            var until = dev.fleetpki.core.Rollover.Step.parse(to);
+            dev.fleetpki.core.Rollover.Step until = dev.fleetpki.core.Rollover.Step.parse(to);
             try (Fleet f = home.open()) {
                 var rollover = new dev.fleetpki.core.CaRollover(f.config(), f.cas(), f.store(), f.store().certificates(), f.clock(), home.actor());
                 var options = new dev.fleetpki.core.CaRollover.Options(newName, subject,
-                        algorithm == null ? null : dev.fleetpki.kms.KeyAlgorithm.parse(algorithm));
+                        algorithm == null ? null : dev.fleetpki.kms.KeyAlgorithm.parse(algorithm), signed == null ? null : Certs.readCertificate(signed));
                 var plan = rollover.plan(name, options);
+                boolean offline = rollover.parentOffline(name);
+                boolean waitForParent = offline && signed == null && until.compareTo(dev.fleetpki.core.Rollover.Step.KEY) > 0
+                        && plan.current().map(r -> r.step() == dev.fleetpki.core.Rollover.Step.KEY).orElse(true);
+                if (waitForParent) {
+                    until = dev.fleetpki.core.Rollover.Step.KEY; // the parent signs elsewhere: stop at the request
+                }
+                final dev.fleetpki.core.Rollover.Step stopAt = until;
                 System.out.println("Rollover of " + plan.role().configName() + " CA '" + name + "' to '" + plan.newName() + "' (" + plan.newSubject() + "):");
                 for (var st : plan.steps()) {
-                    String mark = st.done() ? "done" : st.step().compareTo(until) <= 0 ? (dryRun ? "would" : "to do") : "later";
+                    String mark = st.done() ? "done" : st.step().compareTo(stopAt) <= 0 ? (dryRun ? "would" : "to do") : "later";
                     System.out.printf("  %-6s %-9s %s%n", mark, st.step().wireName(), st.what());
                 }
                 if (dryRun) {
                     System.out.println("Dry run: nothing changed.");
                     return 0;
                 }
-                if (plan.steps().stream().allMatch(st -> st.done() || st.step().compareTo(until) > 0)) {
+                boolean nothing = plan.steps().stream().allMatch(st -> st.done() || st.step().compareTo(stopAt) > 0);
+                if (nothing && !waitForParent) {
                     System.out.println("Nothing to do up to step " + until.wireName() + ".");
                     return 0;
                 }
-                System.out.println("Performing:");
-                var done = rollover.perform(name, options, until, line -> System.out.println("  " + line));
-                System.out.println("The rollover of '" + name + "' is at step " + done.step().wireName() + ".");
+                dev.fleetpki.core.Rollover done;
+                if (nothing) {
+                    done = plan.current().orElseThrow();
+                } else {
+                    System.out.println("Performing:");
+                    done = rollover.perform(name, options, until, line -> System.out.println("  " + line));
+                    System.out.println("The rollover of '" + name + "' is at step " + done.step().wireName() + ".");
+                }
                 if (done.atLeast(dev.fleetpki.core.Rollover.Step.CERTIFIED)) {
                     writeCertificates(f, done);
+                }
+                if (waitForParent) {
+                    Path req = f.config().home().resolve("ca").resolve(done.newName() + ".csr");
+                    byte[] request;
+                    try {
+                        request = rollover.successorRequest(name).getEncoded();
+                    } catch (java.io.IOException e) {
+                        throw new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.INTERNAL, "cannot encode the request: " + e.getMessage(), e);
+                    }
+                    Pem.writePublicFile(req, Pem.encode("CERTIFICATE REQUEST", request).getBytes(StandardCharsets.US_ASCII));
+                    System.out.println("The parent's key is offline: wrote the request for '" + done.newName() + "' to " + req);
+                    System.out.println("Next: on the root's machine, 'fleetpki ca sign --name " + name + " --successor --csr " + req.getFileName()
+                            + " --out " + done.newName() + ".pem'; then here, 'fleetpki ca rollover --name " + name + " --signed "
+                            + done.newName() + ".pem'");
+                    return 0;
                 }
                 switch (done.step()) {
                     case KEY, CERTIFIED -> System.out.println("Next: fleetpki ca rollover --name " + name + " --to published");

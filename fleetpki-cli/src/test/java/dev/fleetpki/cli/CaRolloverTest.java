@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CaRolloverTest {
     @TempDir Path home;
+    @TempDir Path offline;
 
     @Test
     void anIssuingCaIsPublishedBeforeIssuanceSwitchesToIt() throws Exception {
@@ -67,6 +68,60 @@ class CaRolloverTest {
         assertThat(Cli.run(home, "export", "trust-bundle").out()).as("not retired: still trusted").contains("# issuing (issuing)");
         assertThat(Cli.run(home, "audit", "list").out()).contains("ca.rollover");
         assertThat(Cli.run(home, "audit", "verify").exit()).isZero();
+    }
+
+    /**
+     * Under an offline root, the server makes the successor's key and request; the root's machine
+     * signs it as a successor; the server takes the certificate (refusing one for another key) and
+     * switches to it.
+     */
+    @Test
+    void anIssuingCaUnderAnOfflineRootIsCertifiedThroughARequest() throws Exception {
+        TestHome.write(offline, "ecdsa-p256", null, null);
+        TestHome.write(home, "ecdsa-p256", null, null);
+        assertThat(Cli.run(offline, "init", "--root-only").exit()).isZero();
+        assertThat(Cli.run(home, "ca", "csr", "--name", "issuing").exit()).isZero();
+        assertThat(Cli.run(offline, "ca", "sign", "--name", "issuing", "--csr", home.resolve("ca/issuing.csr").toString(), "--out",
+                offline.resolve("issuing.pem").toString()).exit()).isZero();
+        assertThat(Cli.run(home, "ca", "import", "--name", "issuing", "--cert", offline.resolve("issuing.pem").toString(), "--root",
+                offline.resolve("ca/root.pem").toString()).exit()).isZero();
+        Path before = sign("off-1");
+
+        Cli.Result key = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched");
+        assertThat(key.exit()).as(key.all()).isZero();
+        assertThat(key.out()).contains("The parent's key is offline: wrote the request for 'issuing-2'")
+                .contains("fleetpki ca sign --name issuing --successor --csr issuing-2.csr");
+        Path request = home.resolve("ca/issuing-2.csr");
+        assertThat(Proc.ok(home, "openssl", "req", "-in", request.toString(), "-noout", "-verify", "-subject"))
+                .contains("CN = Test Issuing CA G2");
+        // run again before the root signed: the same request, no second key
+        byte[] keyFile = Files.readAllBytes(home.resolve("keys/issuing-2.p8"));
+        assertThat(Cli.run(home, "ca", "rollover", "--name", "issuing").out()).contains("wrote the request for 'issuing-2'");
+        assertThat(Files.readAllBytes(home.resolve("keys/issuing-2.p8"))).isEqualTo(keyFile);
+
+        // the root's machine: a successor request must have a subject of its own
+        assertThat(Cli.run(offline, "ca", "sign", "--name", "issuing", "--successor", "--csr", home.resolve("ca/issuing.csr").toString(),
+                "--out", offline.resolve("x.pem").toString()).err()).contains("a successor has a subject of its own");
+        Cli.Result signed = Cli.run(offline, "ca", "sign", "--name", "issuing", "--successor", "--csr", request.toString(), "--out",
+                offline.resolve("issuing-2.pem").toString());
+        assertThat(signed.exit()).as(signed.all()).isZero();
+        assertThat(signed.out()).contains("fleetpki ca rollover --name issuing --signed issuing-2.pem");
+
+        // a certificate for another key is refused; the right one is taken and issuance switches
+        Cli.Result wrong = Cli.run(home, "ca", "rollover", "--name", "issuing", "--signed", offline.resolve("issuing.pem").toString());
+        assertThat(wrong.exit()).isEqualTo(65);
+        assertThat(wrong.err()).contains("certifies another key than the one made for 'issuing-2'").contains("its subject is");
+        assertThat(Cli.run(home, "ca", "list").out()).containsPattern("issuing +-> issuing-2 +key").doesNotContainPattern("(?m)^  issuing-2 ");
+        Cli.Result done = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched", "--signed", offline.resolve("issuing-2.pem").toString());
+        assertThat(done.exit()).as(done.all()).isZero();
+        assertThat(done.out()).contains("The rollover of 'issuing' is at step switched.");
+        Path after = sign("off-2");
+        assertThat(issuer(after)).contains("CN=Test Issuing CA G2");
+        assertThat(Proc.ok(home, Proc.opensslVerify(offline.resolve("ca/root.pem"), home.resolve("ca/issuing-2.pem"), after).toArray(String[]::new)))
+                .contains(": OK");
+        assertThat(Proc.ok(home, Proc.opensslVerify(offline.resolve("ca/root.pem"), home.resolve("ca/issuing.pem"), before).toArray(String[]::new)))
+                .contains(": OK");
+        assertThat(home.resolve("keys/root.p8")).as("the root key never reaches the server").doesNotExist();
     }
 
     @Test

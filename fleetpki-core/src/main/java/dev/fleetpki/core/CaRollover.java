@@ -34,10 +34,19 @@ import java.util.regex.Pattern;
  * continues; a key made but not yet recorded is found at its place and used, never made twice.
  */
 public final class CaRollover {
-    /** What the operator may choose; null fields take the defaults {@link #plan} shows. */
-    public record Options(String newName, String subject, KeyAlgorithm algorithm) {
+    /**
+     * What the operator may choose; null fields take the defaults {@link #plan} shows.
+     *
+     * @param signed the successor's certificate, signed where the parent's key is (an offline root),
+     *     for step certified; null: the parent signs here
+     */
+    public record Options(String newName, String subject, KeyAlgorithm algorithm, X509Certificate signed) {
+        public Options(String newName, String subject, KeyAlgorithm algorithm) {
+            this(newName, subject, algorithm, null);
+        }
+
         public static Options defaults() {
-            return new Options(null, null, null);
+            return new Options(null, null, null, null);
         }
     }
 
@@ -124,7 +133,7 @@ public final class CaRollover {
         while (r.step().compareTo(until) < 0) {
             Rollover.Step next = Rollover.Step.values()[r.step().ordinal() + 1];
             r = switch (next) {
-                case CERTIFIED -> certify(r, old);
+                case CERTIFIED -> o.signed() != null ? certifiedElsewhere(r, old, o.signed()) : certify(r, old);
                 case PUBLISHED, SWITCHED -> advance(r, next, Map.of());
                 case RETIRED -> retire(r, old);
                 case KEY -> throw new IllegalStateException();
@@ -245,6 +254,72 @@ public final class CaRollover {
         return next;
     }
 
+    /**
+     * Whether the successor of {@code name} is certified by a parent whose key is not here (an
+     * offline root): then step certified takes the certificate signed there ({@link Options#signed}).
+     */
+    public boolean parentOffline(String name) {
+        CaRecord old = registry.ca(name).orElseThrow();
+        return old.role() != CaRole.ROOT && registry.ca(cas.current(old.parent())).map(p -> p.keyRef() == null).orElse(false);
+    }
+
+    /** The request for the successor's certificate (its key made at step key, its planned subject), for the parent's machine. */
+    public org.bouncycastle.pkcs.PKCS10CertificationRequest successorRequest(String name) {
+        Rollover r = rolloverOf(name).filter(x -> x.step() == Rollover.Step.KEY).orElseThrow(() -> new PkiException(ErrorKind.CONFLICT,
+                "the rollover of '" + name + "' is not at step key; a request is made between steps key and certified"));
+        CaRecord old = registry.ca(name).orElseThrow();
+        CaSpec oldSpec = CaSpecs.of(config, registry, old);
+        SigningKey key = cas.keys().open(KeyRef.parse(r.newKeyRef()), oldSpec.passphrase());
+        try {
+            return new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(Dn.parse(r.newSubject()), key.publicKey())
+                    .build(key.contentSigner());
+        } catch (RuntimeException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot make the request for '" + r.newName() + "': " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Step certified with a certificate the parent signed on its own machine: it must verify with
+     * the parent's key, certify the successor's key with the planned subject, be a CA certificate
+     * (pathLen 0 below a root), and end no later than the parent.
+     */
+    private Rollover certifiedElsewhere(Rollover r, CaRecord old, X509Certificate cert) {
+        if (r.role() == CaRole.ROOT) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "a new root signs itself; --signed is for a CA whose parent is offline");
+        }
+        String parentName = cas.current(old.parent());
+        X509Certificate parent = registry.ca(parentName).orElseThrow().certificate();
+        CaSpec oldSpec = CaSpecs.of(config, registry, old);
+        SigningKey key = cas.keys().open(KeyRef.parse(r.newKeyRef()), oldSpec.passphrase());
+        List<String> wrong = new ArrayList<>();
+        try {
+            cert.verify(parent.getPublicKey());
+        } catch (java.security.GeneralSecurityException e) {
+            wrong.add("it is not signed by '" + parentName + "' (" + e.getMessage() + ")");
+        }
+        if (!java.util.Arrays.equals(cert.getPublicKey().getEncoded(), key.publicKey().getEncoded())) {
+            wrong.add("it certifies another key than the one made for '" + r.newName() + "' at " + withoutQuery(r.newKeyRef()));
+        }
+        if (!org.bouncycastle.asn1.x500.X500Name.getInstance(cert.getSubjectX500Principal().getEncoded()).equals(Dn.parse(r.newSubject()))) {
+            wrong.add("its subject is '" + cert.getSubjectX500Principal().getName() + "', not '" + r.newSubject() + "'");
+        }
+        if (cert.getBasicConstraints() != 0) {
+            wrong.add("it is not a CA certificate with pathLen 0");
+        }
+        if (cert.getNotAfter().after(parent.getNotAfter())) {
+            wrong.add("it ends after '" + parentName + "'");
+        }
+        if (!wrong.isEmpty()) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "the certificate given for '" + r.newName() + "' is refused: " + String.join("; ", wrong));
+        }
+        Instant now = clock.instant();
+        Rollover next = r.at(Rollover.Step.CERTIFIED, now);
+        registry.saveRollover(next, r.step(), List.of(new CaRecord(r.newName(), r.role(), cert, r.newKeyRef(), parentName, now)), List.of(),
+                event(next, Map.of("serial", cert.getSerialNumber().toString(16), "parent", parentName, "signed", "offline",
+                        "notAfter", cert.getNotAfter().toInstant().toString())));
+        return next;
+    }
+
     private Rollover advance(Rollover r, Rollover.Step next, Map<String, String> detail) {
         Rollover n = r.at(next, clock.instant());
         registry.saveRollover(n, r.step(), List.of(), List.of(), event(n, detail));
@@ -285,7 +360,8 @@ public final class CaRollover {
         CaRecord rec = registry.ca(caName).orElseThrow();
         if (rec.keyRef() == null) {
             throw new PkiException(ErrorKind.CONFIG, "the key of '" + caName + "' is not on this machine (an offline root); it is needed to "
-                    + forWhat + ". Run the rollover on the machine that holds it");
+                    + forWhat + ". For an issuing or code-signing CA: run 'fleetpki ca rollover --to key' here, which writes the successor's "
+                    + "request, sign it on the root's machine ('fleetpki ca sign --successor'), then continue here with --signed FILE");
         }
         return cas.get(caName);
     }

@@ -202,7 +202,31 @@ public final class Ceremony {
 
     /** On the offline root machine: signs a sub-CA request with the root key, as the ceremony configures that CA. */
     public X509Certificate signSubCa(byte[] csrDer, String name) {
-        CaSpec spec = subCaSpec(name);
+        return signSubCa(csrDer, name, false);
+    }
+
+    /**
+     * On the offline root machine: signs a sub-CA request; with {@code successor}, the request is for
+     * the successor of CA {@code name} in a rollover (docs/rollover.md): its own subject, which must
+     * differ from every CA's here, with {@code name}'s validity and name constraints.
+     */
+    public X509Certificate signSubCa(byte[] csrDer, String name, boolean successor) {
+        CaSpec configured = subCaSpec(name);
+        CaSpec spec = configured;
+        if (successor) {
+            UntrustedCsr req = UntrustedCsr.parse(csrDer);
+            for (CaRecord c : registry.cas()) {
+                if (org.bouncycastle.asn1.x500.X500Name.getInstance(c.certificate().getSubjectX500Principal().getEncoded()).equals(req.subject())) {
+                    throw new PkiException(ErrorKind.CONFLICT, "the request's subject '" + req.subject() + "' is CA '" + c.name() + "''s; a "
+                            + "successor has a subject of its own (the server's rollover plan names it)");
+                }
+            }
+            if (Dn.parse(configured.subject()).equals(req.subject())) {
+                throw new PkiException(ErrorKind.CONFLICT, "the request's subject is CA '" + name + "''s own; a successor has a subject of its own");
+            }
+            spec = new CaSpec(name, configured.role(), req.subject().toString(), configured.algorithm(), configured.key(), configured.passphrase(),
+                    configured.validity(), configured.permittedDns(), configured.excludedDns(), configured.permittedUris());
+        }
         CaRecord rootRec = registry.ca(config.root().name()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                 "this store has no root CA; run 'fleetpki init --root-only' on this machine first"));
         UntrustedCsr csr = UntrustedCsr.parse(csrDer);
