@@ -172,6 +172,7 @@ final class FactoryCommand {
 
         @Override
         public Integer call() throws Exception {
+            long started = System.nanoTime();
             if (threads < 1 || threads > 64) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--threads must be 1 to 64");
             }
@@ -231,8 +232,7 @@ final class FactoryCommand {
                     registered = r.imported().size();
                     registeredNow.addAll(r.imported());
                 }
-                Progress progress = new Progress(items.size());
-                Map<String, String> outcome = new ConcurrentHashMap<>();
+                Progress progress = new Progress(items.size(), started);
                 AtomicInteger issued = new AtomicInteger();
                 AtomicInteger reused = new AtomicInteger();
                 AtomicInteger done = new AtomicInteger();
@@ -246,7 +246,6 @@ final class FactoryCommand {
                         pool.execute(() -> {
                             try {
                                 String o = provision(f, st, it, made);
-                                outcome.put(it.id(), o);
                                 (o.equals("issued") ? issued : o.equals("reused") ? reused : done).incrementAndGet();
                             } catch (PkiException e) {
                                 failures.add("line " + it.line() + " (" + it.id() + "): " + e.detail());
@@ -743,13 +742,15 @@ final class FactoryCommand {
     /** A progress bar on standard error (only on a terminal, and at most five times a second) and the batch's rate. */
     static final class Progress {
         private final int total;
-        private final long start = System.nanoTime();
+        private final long start;
         private final AtomicInteger count = new AtomicInteger();
         private final boolean tty = System.console() != null;
         private volatile long lastDraw;
 
-        Progress(int total) {
+        /** @param start when the command started (System.nanoTime): the rate is the whole batch's, reading and registering included */
+        Progress(int total, long start) {
             this.total = total;
+            this.start = start;
         }
 
         void step() {
