@@ -51,7 +51,16 @@ final class FactoryCommand {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One device of the batch: its id, model, and what its key comes as (a CSR, a bare public key, or nothing: the server makes it). */
-    record Item(int line, String id, String model, byte[] csr, PublicKey publicKey) {}
+    record Item(int line, String id, String model, byte[] csrBytes, Path csrFile, PublicKey publicKey) {
+        boolean hasCsr() {
+            return csrBytes != null || csrFile != null;
+        }
+
+        /** The CSR, read from its file (in the thread that issues it: a batch's files are read in parallel) when the row names one. */
+        byte[] csr() {
+            return csrBytes != null ? csrBytes : csrFile != null ? Certs.read(csrFile, "CSR") : null;
+        }
+    }
 
     @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
             description = {"Issue certificates for a batch of devices as a factory station, and write each device's files.",
@@ -219,14 +228,12 @@ final class FactoryCommand {
                 finishedBefore.addAll(finished(out));
                 // register the missing devices first, in one transaction (as device import does)
                 List<DeviceImport.Row> missing = new ArrayList<>();
-                for (Item it : items) {
-                    if (f.store().devices().deviceNow(it.id()).isEmpty()) {
-                        missing.add(new DeviceImport.Row(it.line(), it.id(), it.model() != null ? it.model() : st.fleet(), Map.of("station", station), null));
-                    }
+                for (Item it : items) { // device import passes over those already registered
+                    missing.add(new DeviceImport.Row(it.line(), it.id(), it.model() != null ? it.model() : st.fleet(), Map.of("station", station), null));
                 }
                 int registered = 0;
                 if (!missing.isEmpty()) {
-                    DeviceImport.Result r = DeviceImport.run(new DeviceImport.Parsed(missing, List.of()), new DeviceImport.Options(false, true, null),
+                    DeviceImport.Result r = DeviceImport.run(new DeviceImport.Parsed(missing, List.of()), new DeviceImport.Options(true, true, null),
                             f.store().devices(), null, home.actor(), f.clock().instant());
                     r.errors().forEach(e -> refused.add(e.toString()));
                     registered = r.imported().size();
@@ -296,7 +303,7 @@ final class FactoryCommand {
             java.security.PrivateKey privateKey = null;
             EnrollmentAuthorizer.Purpose purpose;
             IssuanceRequest req;
-            if (it.csr() != null) {
+            if (it.hasCsr()) {
                 UntrustedCsr csr = UntrustedCsr.parse(it.csr()); // its signature checked: proof of possession; its CN checked by the pipeline
                 key = csr.publicKey();
                 purpose = EnrollmentAuthorizer.Purpose.ENROLL;
@@ -351,7 +358,7 @@ final class FactoryCommand {
             }
             if (nvs) {
                 Path keyFile = dir.resolve("key.pem");
-                String keyPem = it.csr() == null && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
+                String keyPem = !it.hasCsr() && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
                 byte[] image = nvsImage(it.id(), chainPem, above.rootPem(), keyPem);
                 byte[] keys = nvsEncrypt ? nvsKeys(dir) : sharedNvsKeys;
                 if (keys != null) {
@@ -361,7 +368,7 @@ final class FactoryCommand {
             }
             if (espSecureCert) {
                 Path keyFile = dir.resolve("key.pem");
-                String keyPem = it.csr() == null && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
+                String keyPem = !it.hasCsr() && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
                 EspSecureCert part = new EspSecureCert()
                         .add(EspSecureCert.DEV_CERT, (chainPem + "\0").getBytes(StandardCharsets.US_ASCII))
                         .add(EspSecureCert.CA_CERT, (above.rootPem() + "\0").getBytes(StandardCharsets.US_ASCII));
@@ -713,19 +720,24 @@ final class FactoryCommand {
                         throw new IllegalArgumentException("the id appears twice in the input");
                     }
                     byte[] csr = null;
+                    Path csrFile = null;
                     PublicKey pub = null;
                     if (row.containsKey("csr")) {
                         String v = row.get("csr");
-                        csr = jsonl ? v.getBytes(StandardCharsets.US_ASCII) : Certs.read(base.resolve(v), "CSR");
+                        if (jsonl) {
+                            csr = v.getBytes(StandardCharsets.US_ASCII);
+                        } else {
+                            csrFile = base.resolve(v);
+                        }
                     }
                     if (row.containsKey("publicKey")) {
-                        if (csr != null) {
+                        if (csr != null || csrFile != null) {
                             throw new IllegalArgumentException("give a csr or a public key, not both");
                         }
                         String v = row.get("publicKey");
                         pub = IssueCommand.parse(jsonl ? v.getBytes(StandardCharsets.US_ASCII) : Files.readAllBytes(base.resolve(v)));
                     }
-                    items.add(new Item(n, id, row.get("model"), csr, pub));
+                    items.add(new Item(n, id, row.get("model"), csr, csrFile, pub));
                 } catch (PkiException e) {
                     if (columns == null && !jsonl) {
                         throw e;
