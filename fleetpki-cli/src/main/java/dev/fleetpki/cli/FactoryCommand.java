@@ -221,6 +221,10 @@ final class FactoryCommand {
             List<String> refused = new ArrayList<>();
             List<Item> items = read(input, refused);
             try (Fleet f = home.open()) {
+                if (f.config().profile(profile).isEmpty()) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "no profile named '" + profile + "'; profiles: "
+                            + String.join(", ", new java.util.TreeSet<>(f.config().profiles().keySet())));
+                }
                 Station st = f.store().credentials().station(station).filter(Station::active).orElseThrow(() -> new PkiException(
                         ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; register one with: fleetpki station add "
                         + station + " --certificate FILE --fleet MODEL"));
