@@ -283,8 +283,12 @@ public final class UntrustedCsr {
                 return null;
             }
             String body = text.substring(b + begin.length(), e);
-            if (body.indexOf(':') >= 0) {
-                return null; // RFC 1421 headers: the PEM parser's business
+            for (int i = 0; i < body.length(); i++) {
+                char c = body.charAt(i);
+                boolean base64 = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=';
+                if (!base64 && c != '\n' && c != '\r' && c != ' ' && c != '\t') {
+                    return null; // headers or damage (the MIME decoder would skip it silently): the PEM parser says which
+                }
             }
             try {
                 return Base64.getMimeDecoder().decode(body);
