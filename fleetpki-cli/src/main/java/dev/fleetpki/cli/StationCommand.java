@@ -85,8 +85,9 @@ final class StationCommand {
     @Command(name = "certify", mixinStandardHelpOptions = true, sortOptions = false, description = {
         "Where the root key is: certify an offline factory station's own CA from its request (docs/factory.md, \"Offline stations\").",
         "The certificate is a CA certificate (pathLen 0) whose critical name constraints permit only subjects under the device "
-            + "profile's organization and OU=MODEL, carrying the station policy (model and quota of certificates). The station "
-            + "signs devices of that model with it while air-gapped; 'fleetpki factory sync' brings what it signed into this store."})
+            + "profile's organization and OU=MODEL, carrying the station policy (the model, the quota of certificates and the end "
+            + "of the production run). The station signs devices of that model with it while air-gapped; 'fleetpki factory sync' "
+            + "brings what it signed into this store."})
     static final class Certify implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "NAME", description = "the station's name (as in its journal and the central store)") String name;
@@ -95,7 +96,7 @@ final class StationCommand {
         @Option(names = "--quota", required = true, paramLabel = "N", description = "the most certificates it may sign") long quota;
         @Option(names = "--issue-for", defaultValue = "30d", paramLabel = "DURATION", description = "how long it may sign: the production run "
                 + "(default: ${DEFAULT-VALUE})") String issueFor;
-        @Option(names = "--validity", defaultValue = "2y", description = "how long the station CA lives: at least the run and the device "
+        @Option(names = "--validity", defaultValue = "2y", paramLabel = "DURATION", description = "how long the station CA lives: at least the run and the device "
                 + "profile's validity after it (default: ${DEFAULT-VALUE}; at most 30y)") String validity;
         @Option(names = "--out", paramLabel = "FILE", description = "where to write the certificate (default: ca/station-NAME.pem)") Path out;
 
