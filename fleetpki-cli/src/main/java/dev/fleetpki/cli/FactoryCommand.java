@@ -360,9 +360,10 @@ final class FactoryCommand {
                 files.add(new OutFile(name + ".p12", Pkcs12Bundle.build(privateKey, chain, it.id(), password), true));
                 Arrays.fill(password, '\0');
             }
+            // the key made here, as key.pem holds it, for the images that carry it (read once for both)
+            Path keyFile = dir.resolve("key.pem");
+            String keyPem = (nvs || espSecureCert) && !it.hasCsr() && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
             if (nvs) {
-                Path keyFile = dir.resolve("key.pem");
-                String keyPem = !it.hasCsr() && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
                 byte[] image = nvsImage(it.id(), chainPem, above.rootPem(), keyPem);
                 byte[] keys = nvsEncrypt ? nvsKeys(dir) : sharedNvsKeys;
                 if (keys != null) {
@@ -371,8 +372,6 @@ final class FactoryCommand {
                 files.add(new OutFile("nvs.bin", image, keyPem != null)); // 0600 also when encrypted: its keys may be beside it
             }
             if (espSecureCert) {
-                Path keyFile = dir.resolve("key.pem");
-                String keyPem = !it.hasCsr() && it.publicKey() == null && Files.exists(keyFile) ? Files.readString(keyFile) : null;
                 EspSecureCert part = new EspSecureCert()
                         .add(EspSecureCert.DEV_CERT, (chainPem + "\0").getBytes(StandardCharsets.US_ASCII))
                         .add(EspSecureCert.CA_CERT, (above.rootPem() + "\0").getBytes(StandardCharsets.US_ASCII));
@@ -439,7 +438,8 @@ final class FactoryCommand {
 
         /** A file kept across reruns (written beside and renamed, as a rerun reads it back), its SHA-256 kept for the manifest. */
         private void kept(Path dir, Path file, byte[] content) {
-            sums.put(dir.getFileName().toString().replaceFirst("^\\.(.*)\\.partial$", "$1") + "/" + file.getFileName(),
+            String folder = dir.getFileName().toString(); // .ID.partial: the file's place once the folder is renamed to ID
+            sums.put(folder.substring(1, folder.length() - ".partial".length()) + "/" + file.getFileName(),
                     HexFormat.of().formatHex(sha256(content)));
         }
 

@@ -71,6 +71,8 @@ public final class IssuancePipeline {
     private final Set<String> urlHosts;
     /** Signature verifiers for the CAs' own keys, made once (building one converts the key). */
     private final Map<String, ContentVerifierProvider> verifiers = new ConcurrentHashMap<>();
+    /** Each CA certificate's station policy, read once (CAs are few and long-lived; empty: not a station CA). */
+    private static final Map<java.security.cert.X509Certificate, java.util.Optional<StationPolicy>> STATION_POLICIES = new ConcurrentHashMap<>();
     /** Certificates counted against each station CA's quota (by CA name and certificate serial), shared by the observed copies. */
     private final Map<String, AtomicLong> quotaCounts;
 
@@ -158,7 +160,7 @@ public final class IssuancePipeline {
                     + "those come from the ceremony ('fleetpki init', 'fleetpki ca ...'), not from a device request");
         }
         CertificateAuthority ca = cas.get(issuerName(req, profile));
-        StationPolicy station = StationPolicy.of(ca.certificate()).orElse(null);
+        StationPolicy station = STATION_POLICIES.computeIfAbsent(ca.certificate(), StationPolicy::of).orElse(null);
         if (station != null && profile.kind() != ProfileKind.DEVICE && profile.kind() != ProfileKind.DEVICE_PEER) {
             throw new PkiException(ErrorKind.POLICY_VIOLATION, "CA '" + ca.name() + "' is an offline station's CA: it signs device certificates "
                     + "only, not profile '" + profile.name() + "' (" + profile.kind().configName() + ")");
