@@ -69,6 +69,13 @@ final class Tx {
         return new Use(prepare(sql), statements != null);
     }
 
+    /**
+     * Rows sent per execution of a batch. The SQLite driver keeps a kept statement's batch buffer
+     * at the largest size it ever held and clears all of it at every execution, so one import of
+     * 100,000 audit events would make every later small group pay for clearing 800,000 slots.
+     */
+    static final int CHUNK = 256;
+
     /** Kept by the writer's cache (SQLite), else new: the caller closes it then. */
     private PreparedStatement prepare(String sql) throws SQLException {
         return statements == null ? c.prepareStatement(sql) : statements.prepare(c, sql);
@@ -153,6 +160,7 @@ final class Tx {
         }
         try (Use u = use(USE_SECRET)) {
             PreparedStatement ps = u.ps();
+            int added = 0;
             for (SecretUse s : secretUses) {
                 ps.setLong(1, s.at());
                 ps.setString(2, s.serial());
@@ -160,12 +168,15 @@ final class Tx {
                 ps.setString(4, s.deviceId());
                 ps.setLong(5, s.at());
                 ps.addBatch();
-            }
-            int[] rows = ps.executeBatch();
-            for (int i = 0; i < rows.length; i++) {
-                if (rows[i] != 1) {
-                    throw new PkiException(ErrorKind.NOT_AUTHORIZED, "the enrollment secret was already used or has expired; "
-                            + "ask the operator for a new one (fleetpki device secret " + secretUses.get(i).deviceId() + ")");
+                if (++added % CHUNK == 0 || added == secretUses.size()) {
+                    int[] rows = ps.executeBatch();
+                    for (int i = 0; i < rows.length; i++) {
+                        if (rows[i] != 1) {
+                            throw new PkiException(ErrorKind.NOT_AUTHORIZED, "the enrollment secret was already used or has expired; "
+                                    + "ask the operator for a new one (fleetpki device secret "
+                                    + secretUses.get(added - rows.length + i).deviceId() + ")");
+                        }
+                    }
                 }
             }
         }
@@ -217,6 +228,7 @@ final class Tx {
         if (!certs.isEmpty()) {
             try (Use u = use(INSERT_CERTIFICATE + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")) {
                 PreparedStatement ps = u.ps();
+                int added = 0;
                 for (CertRow r : certs) {
                     ps.setString(1, r.serial());
                     ps.setString(2, r.ca());
@@ -231,6 +243,9 @@ final class Tx {
                     ps.setLong(11, r.issuedAt());
                     ps.setString(12, r.protocol());
                     ps.addBatch();
+                    if (++added % CHUNK == 0) {
+                        ps.executeBatch();
+                    }
                 }
                 ps.executeBatch();
             }
@@ -239,6 +254,7 @@ final class Tx {
         if (!audits.isEmpty()) {
             try (Use u = use(INSERT_AUDIT + " VALUES (?,?,?,?,?,?,?,?)")) {
                 PreparedStatement ps = u.ps();
+                int added = 0;
                 for (AuditRow r : audits) {
                     ps.setLong(1, r.seq());
                     ps.setLong(2, r.at());
@@ -249,6 +265,9 @@ final class Tx {
                     ps.setString(7, r.prevHash());
                     ps.setString(8, r.hash());
                     ps.addBatch();
+                    if (++added % CHUNK == 0) {
+                        ps.executeBatch();
+                    }
                 }
                 ps.executeBatch();
             }
