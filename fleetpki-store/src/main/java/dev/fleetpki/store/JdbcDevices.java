@@ -123,6 +123,14 @@ final class JdbcDevices implements DeviceStore {
                 tx.audit(e);
             }
         });
+        // committed: issuance follows a bulk import (a factory batch), so its first read of each device needs no query;
+        // kept as the store holds it (milliseconds); a very large import would only churn the cache
+        if (devices.size() <= TtlCache.MAX_ENTRIES / 10) {
+            for (Device d : devices) {
+                cache.put(d.id(), new Device(d.id(), d.model(), d.tags(), d.status(), d.keyLocation(),
+                        Instant.ofEpochMilli(d.createdAt().toEpochMilli())));
+            }
+        }
     }
 
     /**

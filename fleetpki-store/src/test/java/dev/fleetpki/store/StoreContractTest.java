@@ -367,6 +367,21 @@ class StoreContractTest {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"sqlite", "postgresql"})
+    void devicesImportedTogetherAreReadByIssuanceAsStoredWithoutAQueryEach(String kind) throws Exception {
+        JdbcStore s = open(kind);
+        Instant created = Instant.parse("2026-12-06T10:15:30.123456789Z"); // finer than the store keeps
+        List<Device> devices = List.of(new Device("b1", "esp32", Map.of("station", "line-1"), Device.Status.ACTIVE, null, created),
+                new Device("b2", "esp32", Map.of(), Device.Status.ACTIVE, "software", created));
+        s.devices().addDevices(devices, List.of(), List.of(event("device.add", "device:b1"), event("device.add", "device:b2")));
+        Device stored = s.devices().deviceNow("b1").orElseThrow();
+        exec(s, "DELETE FROM device");
+        assertThat(s.device("b1")).as("kept from the import: the first issuance after a bulk import reads no row").contains(stored);
+        assertThat(s.device("b2").orElseThrow().createdAt()).isEqualTo(Instant.parse("2026-12-06T10:15:30.123Z"));
+        assertThat(s.devices().deviceNow("b2")).isEmpty();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"sqlite", "postgresql"})
     void anEnrollmentSecretIsReadWithItsDevice(String kind) throws Exception {
         JdbcStore s = open(kind);
         Instant created = Instant.ofEpochMilli(System.currentTimeMillis());
