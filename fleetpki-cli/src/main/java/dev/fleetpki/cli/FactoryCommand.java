@@ -176,6 +176,7 @@ final class FactoryCommand {
 
         /** Devices this run registered (they have no certificate to look for). */
         private final java.util.Set<String> registeredNow = ConcurrentHashMap.newKeySet();
+        private final List<String> registrationRefused = java.util.Collections.synchronizedList(new ArrayList<>());
         /** The chain above each issuing CA, as PEM, read once per run. */
         private final Map<String, Above> aboves = new ConcurrentHashMap<>();
 
@@ -230,19 +231,6 @@ final class FactoryCommand {
                         + station + " --certificate FILE --fleet MODEL"));
                 Files.createDirectories(out);
                 finishedBefore.addAll(finished(out));
-                // register the missing devices first, in one transaction (as device import does)
-                List<DeviceImport.Row> missing = new ArrayList<>();
-                for (Item it : items) { // device import passes over those already registered
-                    missing.add(new DeviceImport.Row(it.line(), it.id(), it.model() != null ? it.model() : st.fleet(), Map.of("station", station), null));
-                }
-                int registered = 0;
-                if (!missing.isEmpty()) {
-                    DeviceImport.Result r = DeviceImport.run(new DeviceImport.Parsed(missing, List.of()), new DeviceImport.Options(true, true, null),
-                            f.store().devices(), null, home.actor(), f.clock().instant());
-                    r.errors().forEach(e -> refused.add(e.toString()));
-                    registered = r.imported().size();
-                    registeredNow.addAll(r.imported());
-                }
                 Progress progress = new Progress(items.size(), started);
                 AtomicInteger issued = new AtomicInteger();
                 AtomicInteger reused = new AtomicInteger();
@@ -251,29 +239,54 @@ final class FactoryCommand {
                 writer = new FileWriter(failures);
                 // at most a few devices per thread waiting: no queue (or list of futures) as long as the batch
                 java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(threads * 4);
-                try (ExecutorService pool = Executors.newFixedThreadPool(threads)) {
-                    for (Item it : items) {
-                        inFlight.acquire();
-                        pool.execute(() -> {
+                int registered = 0;
+                // the CA key opened (a file key's PBKDF2: a few hundred ms) while the first devices are registered
+                String issuer = f.pipeline().issuerFor(f.config().profile(profile).orElseThrow());
+                java.util.concurrent.CompletableFuture<?> caOpened = java.util.concurrent.CompletableFuture.runAsync(() -> f.cas().get(issuer));
+                try (ExecutorService pool = Executors.newFixedThreadPool(threads); ExecutorService registrar = Executors.newSingleThreadExecutor()) {
+                    // the missing devices registered a chunk at a time (each chunk one transaction, as device import does),
+                    // one chunk ahead of issuance, so registering and issuing overlap
+                    java.util.concurrent.Future<Integer> next = registrar.submit(() -> register(f, st, chunk(items, 0)));
+                    for (int from = 0; from < items.size(); from += REGISTER_CHUNK) {
+                        registered += next.get();
+                        if (from + REGISTER_CHUNK < items.size()) {
+                            List<Item> following = chunk(items, from + REGISTER_CHUNK);
+                            next = registrar.submit(() -> register(f, st, following));
+                        }
+                        if (from == 0) {
                             try {
-                                String o = provision(f, st, it, made);
-                                (o.equals("issued") ? issued : o.equals("reused") ? reused : done).incrementAndGet();
-                            } catch (PkiException e) {
-                                failures.add("line " + it.line() + " (" + it.id() + "): " + e.detail());
-                            } catch (IOException e) {
-                                failures.add("line " + it.line() + " (" + it.id() + "): cannot write its files: " + e.getMessage());
-                            } catch (RuntimeException e) {
-                                failures.add("line " + it.line() + " (" + it.id() + "): " + e);
-                            } finally {
-                                progress.step();
-                                inFlight.release();
+                                caOpened.join();
+                            } catch (java.util.concurrent.CompletionException e) {
+                                // nothing issued (the devices registered so far stay registered, as a rerun would register them)
+                                throw e.getCause() instanceof Exception x ? x : e;
                             }
-                        });
+                        }
+                        for (Item it : chunk(items, from)) {
+                            inFlight.acquire();
+                            pool.execute(() -> {
+                                try {
+                                    String o = provision(f, st, it, made);
+                                    (o.equals("issued") ? issued : o.equals("reused") ? reused : done).incrementAndGet();
+                                } catch (PkiException e) {
+                                    failures.add("line " + it.line() + " (" + it.id() + "): " + e.detail());
+                                } catch (IOException e) {
+                                    failures.add("line " + it.line() + " (" + it.id() + "): cannot write its files: " + e.getMessage());
+                                } catch (RuntimeException e) {
+                                    failures.add("line " + it.line() + " (" + it.id() + "): " + e);
+                                } finally {
+                                    progress.step();
+                                    inFlight.release();
+                                }
+                            });
+                        }
                     }
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause() instanceof Exception x ? x : e;
                 } finally { // the pool's close waited for every device
                     writer.finish();
                 }
                 progress.finish();
+                refused.addAll(registrationRefused);
                 refused.addAll(failures);
                 journal(f, f.pipeline().issuerFor(f.config().profile(profile).orElseThrow()));
                 writeManifest(out, sums, finishedBefore);
@@ -289,6 +302,29 @@ final class FactoryCommand {
                         + out.resolve("report.txt"));
                 return refused.isEmpty() ? 0 : 65;
             }
+        }
+
+        /** Devices registered per transaction while the batch runs. */
+        static final int REGISTER_CHUNK = 2048;
+
+        private static List<Item> chunk(List<Item> items, int from) {
+            return items.subList(from, Math.min(items.size(), from + REGISTER_CHUNK));
+        }
+
+        /** Registers the chunk's devices not registered yet (device import passes over those that are); returns how many. */
+        private int register(Fleet f, Station st, List<Item> chunk) {
+            if (chunk.isEmpty()) {
+                return 0;
+            }
+            List<DeviceImport.Row> rows = new ArrayList<>(chunk.size());
+            for (Item it : chunk) {
+                rows.add(new DeviceImport.Row(it.line(), it.id(), it.model() != null ? it.model() : st.fleet(), Map.of("station", station), null));
+            }
+            DeviceImport.Result r = DeviceImport.run(new DeviceImport.Parsed(rows, List.of()), new DeviceImport.Options(true, true, null),
+                    f.store().devices(), null, home.actor(), f.clock().instant());
+            r.errors().forEach(e -> registrationRefused.add(e.toString()));
+            registeredNow.addAll(r.imported());
+            return r.imported().size();
         }
 
         /**

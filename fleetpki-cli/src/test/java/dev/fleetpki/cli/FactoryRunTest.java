@@ -250,6 +250,47 @@ class FactoryRunTest {
         assertThat(off.exit()).isEqualTo(77);
     }
 
+    @Test
+    void aBatchOfSeveralRegistrationChunksIsRegisteredIssuedAndReportedWhole() throws Exception {
+        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
+        Files.writeString(home.resolve("fleetpki.yaml"), """
+
+                enrollment:
+                  fleets:
+                    esp32:
+                      serverKeygen: [station]
+                """, java.nio.file.StandardOpenOption.APPEND);
+        TestHome.init(home);
+        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                "-keyout", "st.key", "-out", "st.pem", "-subj", "/CN=line-9");
+        assertThat(Cli.run(home, "station", "add", "line-9", "--certificate", dir.resolve("st.pem").toString(), "--fleet", "esp32").exit()).isZero();
+        // devices are registered a chunk at a time, ahead of issuance: two whole chunks and a bit, and one bad id
+        int n = 2 * FactoryCommand.Run.REGISTER_CHUNK + 3;
+        StringBuilder csv = new StringBuilder("id,model\n");
+        for (int i = 0; i < n; i++) {
+            csv.append(i == FactoryCommand.Run.REGISTER_CHUNK + 7 ? "bad id!" : "k-" + i).append(",esp32\n");
+        }
+        Path in = Files.writeString(dir.resolve("big.csv"), csv);
+        Path out = dir.resolve("out");
+        Cli.Result r = Cli.run(home, "factory", "run", "--station", "line-9", "--input", in.toString(), "--out", out.toString());
+        assertThat(r.exit()).as(r.all()).isEqualTo(65);
+        assertThat(r.out()).as("the bad row is refused as the input is read").contains((n - 1) + " devices; registered " + (n - 1) + ", issued " + (n - 1) + ", already issued (files rewritten) 0, "
+                + "already done 0, refused 1");
+        assertThat(r.err()).contains("bad id!");
+        assertThat(out.resolve("k-0/chain.pem")).exists();
+        assertThat(out.resolve("k-" + (n - 1) + "/chain.pem")).exists();
+        assertThat(Proc.ok(out, "sha256sum", "-c", "--quiet", "manifest.sha256")).isEmpty();
+        assertThat(Files.readString(out.resolve("manifest.sha256")).lines().filter(l -> l.endsWith("/chain.pem"))).hasSize(n - 1);
+
+        // the CA key cannot be opened: the command says so and issues nothing
+        Files.writeString(home.resolve("secrets/passphrase"), "not the passphrase\n");
+        Files.writeString(in, "id,model\nk-late,esp32\n");
+        Cli.Result locked = Cli.run(home, "factory", "run", "--station", "line-9", "--input", in.toString(), "--out", dir.resolve("out2").toString());
+        assertThat(locked.exit()).as(locked.all()).isEqualTo(78);
+        assertThat(locked.err()).contains("cannot open the key of CA");
+        assertThat(dir.resolve("out2/k-late")).doesNotExist();
+    }
+
     private static long count(Path home) {
         return Cli.run(home, "audit", "list", "--last", "1000").out().lines().filter(l -> l.contains("certificate.issue ")).count();
     }
