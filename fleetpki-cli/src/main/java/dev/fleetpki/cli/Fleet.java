@@ -35,6 +35,8 @@ public final class Fleet implements AutoCloseable {
     private final StoredCaDirectory cas;
     private final Clock clock;
     private EnrollmentSecrets secrets;
+    private IssuancePipeline pipeline;
+    private EnrollmentAuthorizer authorizer;
 
     private Fleet(FleetConfig config, JdbcStore store, KeyManager keys, Clock clock) {
         this.config = config;
@@ -80,13 +82,21 @@ public final class Fleet implements AutoCloseable {
         return clock;
     }
 
-    public IssuancePipeline pipeline() {
-        return new IssuancePipeline(config, cas, store, clock);
+    public synchronized IssuancePipeline pipeline() {
+        // one per fleet: a station CA's quota is counted by its pipeline, so every issuance of this process
+        // (factory threads, EST and REST at once) must count in the same place
+        if (pipeline == null) {
+            pipeline = new IssuancePipeline(config, cas, store, clock);
+        }
+        return pipeline;
     }
 
     /** The one authorization step every issuing command takes before the pipeline. */
-    public EnrollmentAuthorizer authorizer() {
-        return new EnrollmentAuthorizer(config, store, clock);
+    public synchronized EnrollmentAuthorizer authorizer() {
+        if (authorizer == null) {
+            authorizer = new EnrollmentAuthorizer(config, store, clock);
+        }
+        return authorizer;
     }
 
     /** Enrollment decisions outside a server (approving and rejecting requests); refusals are audited, not counted. */

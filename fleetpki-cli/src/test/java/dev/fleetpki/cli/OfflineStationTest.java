@@ -52,7 +52,7 @@ class OfflineStationTest {
         // bound to every model here, so the refusal of the camera below is the station CA's own rule
         assertThat(Cli.run(station, "station", "add", "line-3", "--fleet", "*").exit()).isZero();
         Path in = Files.createDirectories(dir.resolve("in"));
-        for (String id : List.of("a1", "a2", "a3", "a4")) {
+        for (String id : List.of("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8")) {
             Proc.ok(in, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", id + ".key", "-out",
                     id + ".csr", "-subj", "/CN=" + id);
         }
@@ -65,12 +65,13 @@ class OfflineStationTest {
         assertThat(Proc.ok(out, "openssl", "verify", "-CAfile", central.resolve("ca/root.pem").toString(), "-untrusted", caPem.toString(),
                 "a1/chain.pem")).contains(": OK");
         assertThat(Proc.ok(out, "openssl", "x509", "-in", "a1/cert.der", "-inform", "DER", "-noout", "-subject")).contains("OU = esp32, CN = a1");
-        // the quota: 3 in all, counted from what the store holds
-        Files.writeString(in.resolve("two.csv"), "id,model,csr\na3,esp32,a3.csr\na4,esp32,a4.csr\n");
+        // the quota: 3 in all, counted from what the store holds, and not overrun by devices issued at once
+        Files.writeString(in.resolve("two.csv"), "id,model,csr\na3,esp32,a3.csr\na4,esp32,a4.csr\na5,esp32,a5.csr\na6,esp32,a6.csr\n"
+                + "a7,esp32,a7.csr\na8,esp32,a8.csr\n");
         Cli.Result second = Cli.run(station, "factory", "run", "--station", "line-3", "--input", in.resolve("two.csv").toString(), "--out",
-                out.toString(), "--threads", "1");
+                out.toString(), "--threads", "6");
         assertThat(second.exit()).as(second.all()).isEqualTo(65);
-        assertThat(second.out()).contains("issued 1");
+        assertThat(second.out()).contains("issued 1,").contains("refused 5");
         assertThat(second.err()).contains("has used its quota of 3 certificates");
         Path journal = station.resolve("journal/line-3-ca.jsonl");
         assertThat(Files.readAllLines(journal)).hasSize(3);
