@@ -13,6 +13,7 @@ import java.security.cert.CertificateEncodingException;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.util.Arrays;
 import java.util.List;
 
 /** PEM in and out for the CLI. */
@@ -39,11 +40,23 @@ public final class Certs {
     }
 
     static byte[] read(Path file, String what) {
-        try {
-            if (Files.size(file) > 1024 * 1024) {
+        // opened once, its size taken from the open file (a factory batch reads one such file per device); a pipe
+        // (size 0) is read to its end, up to the limit
+        int limit = 1024 * 1024;
+        try (var ch = java.nio.channels.FileChannel.open(file)) {
+            long size = ch.size();
+            byte[] b = size == 0 ? java.nio.channels.Channels.newInputStream(ch).readNBytes(limit + 1) : null;
+            if (size > limit || b != null && b.length > limit) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, what + " " + file + " is larger than 1 MiB; that is not a " + what);
             }
-            return Files.readAllBytes(file);
+            if (b != null) {
+                return b;
+            }
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) size);
+            while (buf.hasRemaining() && ch.read(buf) >= 0) {
+                // until full or the end
+            }
+            return buf.hasRemaining() ? Arrays.copyOf(buf.array(), buf.position()) : buf.array();
         } catch (IOException e) {
             throw new PkiException(ErrorKind.NOT_FOUND, "cannot read " + what + " " + file + ": " + e.getMessage());
         }

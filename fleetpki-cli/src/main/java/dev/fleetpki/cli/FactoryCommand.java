@@ -125,6 +125,7 @@ final class FactoryCommand {
             private final Thread thread;
             private final List<String> failures;
             private volatile boolean stop;
+            private volatile Throwable broken;
 
             interface Job {
                 void run() throws IOException;
@@ -152,13 +153,24 @@ final class FactoryCommand {
 
             private void loop() {
                 while (!stop || !queue.isEmpty()) {
+                    Runnable r;
                     try {
-                        Runnable r = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
-                        if (r != null) {
-                            r.run();
-                        }
+                        r = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
                     } catch (InterruptedException e) {
                         return;
+                    }
+                    if (r == null) {
+                        continue;
+                    }
+                    if (broken != null) {
+                        continue; // taken, so no issuing thread waits forever on a full queue; reported below
+                    }
+                    try {
+                        r.run();
+                    } catch (Throwable e) { // an Error (out of memory): the rest are not written, and the run says so
+                        broken = e;
+                        failures.add("the file writer stopped (" + e + "); devices after this one have their certificates "
+                                + "stored but no files: run the batch again to write them");
                     }
                 }
             }
@@ -547,9 +559,13 @@ final class FactoryCommand {
         private final Object outLock = new Object();
 
         private void folder(Path dir) throws IOException {
-            if (!Files.isDirectory(dir)) {
-                synchronized (outLock) {
-                    Files.createDirectories(dir);
+            synchronized (outLock) {
+                try {
+                    Files.createDirectory(dir); // DIR exists; one call, no look first
+                } catch (java.nio.file.FileAlreadyExistsException e) {
+                    if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        throw new IOException(dir + " is there and is not a folder; move it away", e);
+                    }
                 }
             }
         }
