@@ -132,7 +132,7 @@ final class CaCommand {
             try (Fleet f = home.open()) {
                 var rollover = new dev.fleetpki.core.CaRollover(f.config(), f.cas(), f.store(), f.store().certificates(), f.clock(), home.actor());
                 var options = new dev.fleetpki.core.CaRollover.Options(newName, subject,
-                        algorithm == null ? null : dev.fleetpki.kms.KeyAlgorithm.parse(algorithm), signed == null ? null : Certs.readCertificate(signed));
+                        algorithm == null ? null : dev.fleetpki.kms.KeyAlgorithm.parse(algorithm), signed == null ? List.of() : Certs.readCertificates(signed));
                 var plan = rollover.plan(name, options);
                 boolean offline = rollover.parentOffline(name);
                 boolean waitForParent = offline && signed == null && until.compareTo(dev.fleetpki.core.Rollover.Step.KEY) > 0
@@ -206,12 +206,23 @@ final class CaCommand {
             files.put(r.newName() + "-by-" + r.oldName() + ".pem", r.newWithOld());
             files.put(r.oldName() + "-by-" + r.newName() + ".pem", r.oldWithNew());
         }
+        StringBuilder bundle = new StringBuilder();
         for (var e : files.entrySet()) {
-            Pem.writePublicFile(dir.resolve(e.getKey()), Certs.pem(e.getValue()).getBytes(StandardCharsets.US_ASCII));
+            String pem = Certs.pem(e.getValue());
+            Pem.writePublicFile(dir.resolve(e.getKey()), pem.getBytes(StandardCharsets.US_ASCII));
             wrote.add(e.getKey());
+            bundle.append(pem);
         }
         System.out.println("Certificates in " + dir + ": " + String.join(", ", wrote)
                 + (r.newWithOld() != null ? " (NEW-by-OLD: the new root certified by the old one; OLD-by-NEW: the other way)" : ""));
+        boolean rootHere = r.role() == dev.fleetpki.core.config.CaRole.ROOT && f.store().ca(r.oldName()).map(c -> c.keyRef() != null).orElse(false);
+        if (rootHere) {
+            // the three together, for a server that holds only the old root's certificate (an offline root's)
+            String name = r.newName() + "-rollover.pem";
+            Pem.writePublicFile(dir.resolve(name), bundle.toString().getBytes(StandardCharsets.US_ASCII));
+            System.out.println("For a server that holds only '" + r.oldName() + "''s certificate: carry ca/" + name + " there and run "
+                    + "'fleetpki ca rollover --name " + r.oldName() + " --signed " + name + "'");
+        }
     }
 
     @Command(name = "revoke", mixinStandardHelpOptions = true,

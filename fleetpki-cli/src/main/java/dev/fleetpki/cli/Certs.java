@@ -62,6 +62,20 @@ public final class Certs {
         }
     }
 
+    /** Every certificate in a PEM (or one DER) file; none: refused. */
+    static List<X509Certificate> readCertificates(Path file) {
+        byte[] b = read(file, "certificate");
+        try {
+            var all = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(b));
+            if (all.isEmpty()) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " holds no certificate");
+            }
+            return all.stream().map(c -> (X509Certificate) c).toList();
+        } catch (CertificateException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " is not a PEM or DER certificate: " + e.getMessage());
+        }
+    }
+
     static X509Certificate readCertificate(Path file) {
         byte[] b = read(file, "certificate");
         try {

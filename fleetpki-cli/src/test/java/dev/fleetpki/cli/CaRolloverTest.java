@@ -165,6 +165,83 @@ class CaRolloverTest {
         assertThat(bundle).contains("# root (root)").contains("# root-2 (root)");
     }
 
+    @TempDir Path otherRoot;
+
+    /**
+     * An offline root is rolled over on its own machine; the server, which holds only the root's
+     * certificate, refuses to make a root key itself and takes the new root with both cross
+     * certificates from the bundle the root's machine wrote, after checking every signature (a
+     * bundle from another root is refused); the issuing CA then moves under the new root through a
+     * request signed there, and a device that trusts only the old root verifies the new chain.
+     */
+    @Test
+    void anOfflineRootIsRolledOverOnItsMachineAndTakenByTheServerFromItsBundle() throws Exception {
+        TestHome.write(offline, "ecdsa-p256", null, null);
+        TestHome.write(home, "ecdsa-p256", null, null);
+        assertThat(Cli.run(offline, "init", "--root-only").exit()).isZero();
+        assertThat(Cli.run(home, "ca", "csr", "--name", "issuing").exit()).isZero();
+        assertThat(Cli.run(offline, "ca", "sign", "--name", "issuing", "--csr", home.resolve("ca/issuing.csr").toString(), "--out",
+                offline.resolve("issuing.pem").toString()).exit()).isZero();
+        assertThat(Cli.run(home, "ca", "import", "--name", "issuing", "--cert", offline.resolve("issuing.pem").toString(), "--root",
+                offline.resolve("ca/root.pem").toString()).exit()).isZero();
+
+        // the server has no root key: it makes none and says where the rollover happens
+        Cli.Result here = Cli.run(home, "ca", "rollover", "--name", "root");
+        assertThat(here.exit()).as(here.all()).isEqualTo(78);
+        assertThat(here.err()).contains("the key of root 'root' is not on this machine").contains("--signed");
+        assertThat(home.resolve("keys/root-2.p8")).doesNotExist();
+        assertThat(Cli.run(home, "ca", "list").out()).doesNotContain("Rollovers:");
+
+        // the root's machine rolls it over and writes the bundle for the server
+        Cli.Result there = Cli.run(offline, "ca", "rollover", "--name", "root", "--to", "switched");
+        assertThat(there.exit()).as(there.all()).isZero();
+        Path bundle = offline.resolve("ca/root-2-rollover.pem");
+        assertThat(there.out()).contains("root-2-rollover.pem").contains("fleetpki ca rollover --name root --signed root-2-rollover.pem");
+        assertThat(Files.readString(bundle).split("BEGIN CERTIFICATE", -1)).hasSize(4);
+
+        // a bundle from another root (same names, other keys) and one without the cross certificates: refused, nothing recorded
+        TestHome.write(otherRoot, "ecdsa-p256", null, null);
+        assertThat(Cli.run(otherRoot, "init", "--root-only").exit()).isZero();
+        assertThat(Cli.run(otherRoot, "ca", "rollover", "--name", "root", "--to", "certified").exit()).isZero();
+        Cli.Result stranger = Cli.run(home, "ca", "rollover", "--name", "root", "--signed", otherRoot.resolve("ca/root-2-rollover.pem").toString());
+        assertThat(stranger.exit()).as(stranger.all()).isEqualTo(65);
+        assertThat(stranger.err()).contains("is not signed by 'root'");
+        Cli.Result alone = Cli.run(home, "ca", "rollover", "--name", "root", "--signed", offline.resolve("ca/root-2.pem").toString());
+        assertThat(alone.exit()).isEqualTo(65);
+        assertThat(alone.err()).contains("the new root and both cross certificates");
+        assertThat(Cli.run(home, "ca", "list").out()).doesNotContain("root-2");
+
+        Cli.Result taken = Cli.run(home, "ca", "rollover", "--name", "root", "--to", "switched", "--signed", bundle.toString());
+        assertThat(taken.exit()).as(taken.all()).isZero();
+        assertThat(taken.out()).contains("The rollover of 'root' is at step switched.");
+        assertThat(Files.readString(home.resolve("ca/root-2-by-root.pem"))).isEqualTo(Files.readString(offline.resolve("ca/root-2-by-root.pem")));
+        assertThat(Cli.run(home, "export", "trust-bundle", "--root-only").out()).contains("# root-2 (root)");
+
+        // the issuing CA moves under the new root: its request is signed by the new root on the root's machine
+        Path before = sign("r-1");
+        Cli.Result key = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched");
+        assertThat(key.out()).as(key.all()).contains("wrote the request for 'issuing-2'");
+        Cli.Result signed = Cli.run(offline, "ca", "sign", "--name", "issuing", "--successor", "--csr", home.resolve("ca/issuing-2.csr").toString(),
+                "--out", offline.resolve("issuing-2.pem").toString());
+        assertThat(signed.exit()).as(signed.all()).isZero();
+        assertThat(Proc.ok(offline, "openssl", "x509", "-in", "issuing-2.pem", "-noout", "-issuer", "-subject")).contains("Test Root CA G2")
+                .as("the successor's name in the order of its predecessor's").contains("subject=O = fleetpki test, CN = Test Issuing CA G2");
+        Cli.Result moved = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched", "--signed", offline.resolve("issuing-2.pem").toString());
+        assertThat(moved.exit()).as(moved.all()).isZero();
+        Path after = sign("r-2");
+        Files.writeString(home.resolve("untrusted-new.pem"), Files.readString(home.resolve("ca/issuing-2.pem"))
+                + Files.readString(home.resolve("ca/root-2-by-root.pem")));
+        assertThat(Proc.ok(home, "openssl", "verify", "-CAfile", offline.resolve("ca/root.pem").toString(), "-untrusted", "untrusted-new.pem",
+                after.toString())).as("a device that trusts only the old root").contains(": OK");
+        assertThat(Proc.ok(home, "openssl", "verify", "-CAfile", offline.resolve("ca/root-2.pem").toString(), "-untrusted", "ca/issuing-2.pem",
+                after.toString())).contains(": OK");
+        assertThat(Proc.ok(home, Proc.opensslVerify(offline.resolve("ca/root.pem"), home.resolve("ca/issuing.pem"), before).toArray(String[]::new)))
+                .contains(": OK");
+        try (var keys = Files.list(home.resolve("keys"))) {
+            assertThat(keys.map(k -> k.getFileName().toString())).as("no root key ever on the server").noneMatch(n -> n.startsWith("root"));
+        }
+    }
+
     @Test
     void aRunCutShortAfterTheKeyWasMadeContinuesWithThatKey() throws Exception {
         TestHome.write(home, "ecdsa-p256", null, null);

@@ -37,16 +37,21 @@ public final class CaRollover {
     /**
      * What the operator may choose; null fields take the defaults {@link #plan} shows.
      *
-     * @param signed the successor's certificate, signed where the parent's key is (an offline root),
-     *     for step certified; null: the parent signs here
+     * @param signed for step certified, what was signed where the parent's key is: the successor's
+     *     certificate (under an offline root), or for an offline root itself the new root and both
+     *     cross certificates its machine wrote; empty: the parent signs here
      */
-    public record Options(String newName, String subject, KeyAlgorithm algorithm, X509Certificate signed) {
+    public record Options(String newName, String subject, KeyAlgorithm algorithm, List<X509Certificate> signed) {
+        public Options {
+            signed = signed == null ? List.of() : List.copyOf(signed);
+        }
+
         public Options(String newName, String subject, KeyAlgorithm algorithm) {
-            this(newName, subject, algorithm, null);
+            this(newName, subject, algorithm, List.of());
         }
 
         public static Options defaults() {
-            return new Options(null, null, null, null);
+            return new Options(null, null, null, List.of());
         }
     }
 
@@ -96,8 +101,13 @@ public final class CaRollover {
         boolean root = old.role() == CaRole.ROOT;
         String parent = root ? null : cas.current(old.parent());
         Map<Rollover.Step, String> what = new LinkedHashMap<>();
-        what.put(Rollover.Step.KEY, "create the key of '" + newName + "' (" + alg.configName() + ") at " + withoutQuery(keyRef));
-        what.put(Rollover.Step.CERTIFIED, root
+        boolean offlineRoot = root && old.keyRef() == null;
+        what.put(Rollover.Step.KEY, offlineRoot ? "on the root's machine (the root key is not here): 'fleetpki ca rollover --name " + name
+                + "' there makes the key of '" + newName + "'" : "create the key of '" + newName + "' (" + alg.configName() + ") at " + withoutQuery(keyRef));
+        what.put(Rollover.Step.CERTIFIED, offlineRoot
+                ? "take the new root and both cross certificates the root's machine wrote (--signed " + newName + "-rollover.pem), each signature "
+                        + "checked here"
+                : root
                 ? "self-sign the new root '" + newName + "' (" + subject + "); cross-sign both ways: '" + name + "' certifies the new key "
                         + "(new-with-old, so devices that trust only '" + name + "' reach and learn the new root) and '" + newName
                         + "' certifies the old key (old-with-new)"
@@ -126,6 +136,18 @@ public final class CaRollover {
         Plan plan = plan(name, o);
         CaRecord old = registry.ca(name).orElseThrow();
         Rollover r = plan.current().orElse(null);
+        if (old.role() == CaRole.ROOT && old.keyRef() == null && r == null) {
+            // an offline root: its successor is made, self-signed and cross-signed on the root's machine; never a root key here
+            if (o.signed().isEmpty()) {
+                throw new PkiException(ErrorKind.CONFIG, "the key of root '" + name + "' is not on this machine (an offline root), and no root "
+                        + "key is made here: roll it over on the root's machine ('fleetpki ca rollover --name " + name + " --to switched' there), "
+                        + "then bring the bundle it writes (ca/" + plan.newName() + "-rollover.pem) here: 'fleetpki ca rollover --name " + name
+                        + " --signed " + plan.newName() + "-rollover.pem'");
+            }
+            r = rootMadeElsewhere(plan, old, o.signed());
+            progress.accept(String.format("%-9s %s", Rollover.Step.CERTIFIED.wireName(), describe(r, Rollover.Step.CERTIFIED)
+                    + ", taken from the root's machine"));
+        }
         if (r == null) {
             r = makeKey(plan, old);
             progress.accept("key       " + plan.newName() + " key at " + withoutQuery(plan.keyRef()));
@@ -133,7 +155,7 @@ public final class CaRollover {
         while (r.step().compareTo(until) < 0) {
             Rollover.Step next = Rollover.Step.values()[r.step().ordinal() + 1];
             r = switch (next) {
-                case CERTIFIED -> o.signed() != null ? certifiedElsewhere(r, old, o.signed()) : certify(r, old);
+                case CERTIFIED -> o.signed().isEmpty() ? certify(r, old) : certifiedElsewhere(r, old, o.signed());
                 case PUBLISHED, SWITCHED -> advance(r, next, Map.of());
                 case RETIRED -> retire(r, old);
                 case KEY -> throw new IllegalStateException();
@@ -283,10 +305,16 @@ public final class CaRollover {
      * the parent's key, certify the successor's key with the planned subject, be a CA certificate
      * (pathLen 0 below a root), and end no later than the parent.
      */
-    private Rollover certifiedElsewhere(Rollover r, CaRecord old, X509Certificate cert) {
+    private Rollover certifiedElsewhere(Rollover r, CaRecord old, List<X509Certificate> given) {
         if (r.role() == CaRole.ROOT) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "a new root signs itself; --signed is for a CA whose parent is offline");
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "root '" + old.name() + "''s key is on this machine: its successor is made "
+                    + "here; --signed is for a CA whose parent is offline, or for taking a new root made on an offline root's machine");
         }
+        if (given.size() != 1) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--signed names " + given.size() + " certificates; for '" + r.newName()
+                    + "' it is the one certificate 'fleetpki ca sign --successor' wrote");
+        }
+        X509Certificate cert = given.getFirst();
         String parentName = cas.current(old.parent());
         X509Certificate parent = registry.ca(parentName).orElseThrow().certificate();
         CaSpec oldSpec = CaSpecs.of(config, registry, old);
@@ -300,7 +328,7 @@ public final class CaRollover {
         if (!java.util.Arrays.equals(cert.getPublicKey().getEncoded(), key.publicKey().getEncoded())) {
             wrong.add("it certifies another key than the one made for '" + r.newName() + "' at " + withoutQuery(r.newKeyRef()));
         }
-        if (!org.bouncycastle.asn1.x500.X500Name.getInstance(cert.getSubjectX500Principal().getEncoded()).equals(Dn.parse(r.newSubject()))) {
+        if (!Ceremony.sameName(org.bouncycastle.asn1.x500.X500Name.getInstance(cert.getSubjectX500Principal().getEncoded()), Dn.parse(r.newSubject()))) {
             wrong.add("its subject is '" + cert.getSubjectX500Principal().getName() + "', not '" + r.newSubject() + "'");
         }
         if (cert.getBasicConstraints() != 0) {
@@ -318,6 +346,82 @@ public final class CaRollover {
                 event(next, Map.of("serial", cert.getSerialNumber().toString(16), "parent", parentName, "signed", "offline",
                         "notAfter", cert.getNotAfter().toInstant().toString())));
         return next;
+    }
+
+    /**
+     * Step certified for an offline root, from what its machine made: the new root (self-signed, a
+     * CA, another key and subject than the old root's) and both cross certificates, new-with-old
+     * verifying with the old root's key and old-with-new with the new root's, each certifying the
+     * right key under the right names. Recorded as a rollover at step certified whose new root has
+     * no key here, as the old root has none.
+     */
+    private Rollover rootMadeElsewhere(Plan plan, CaRecord old, List<X509Certificate> given) {
+        X509Certificate oldRoot = old.certificate();
+        X509Certificate newRoot = null;
+        X509Certificate newWithOld = null;
+        X509Certificate oldWithNew = null;
+        for (X509Certificate c : given) {
+            boolean self = c.getSubjectX500Principal().equals(c.getIssuerX500Principal());
+            if (self && !java.util.Arrays.equals(c.getPublicKey().getEncoded(), oldRoot.getPublicKey().getEncoded())) {
+                newRoot = c;
+            } else if (c.getSubjectX500Principal().equals(oldRoot.getSubjectX500Principal()) && !self) {
+                oldWithNew = c;
+            } else if (c.getIssuerX500Principal().equals(oldRoot.getSubjectX500Principal()) && !self) {
+                newWithOld = c;
+            }
+        }
+        if (given.size() != 3 || newRoot == null || newWithOld == null || oldWithNew == null) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--signed for root '" + old.name() + "' takes the new root and both cross "
+                    + "certificates, as the root's machine wrote them to ca/NEW-rollover.pem; this file holds " + given.size()
+                    + " certificate(s)" + (newRoot == null ? ", no new self-signed root" : "") + (newWithOld == null ? ", no certificate of the new "
+                    + "root by '" + old.name() + "'" : "") + (oldWithNew == null ? ", no certificate of '" + old.name() + "' by the new root" : ""));
+        }
+        List<String> wrong = new ArrayList<>();
+        verifies(newRoot, newRoot, "the new root is not self-signed", wrong);
+        verifies(newWithOld, oldRoot, "new-with-old is not signed by '" + old.name() + "'", wrong);
+        verifies(oldWithNew, newRoot, "old-with-new is not signed by the new root", wrong);
+        if (!java.util.Arrays.equals(newWithOld.getPublicKey().getEncoded(), newRoot.getPublicKey().getEncoded())
+                || !newWithOld.getSubjectX500Principal().equals(newRoot.getSubjectX500Principal())) {
+            wrong.add("new-with-old does not certify the new root's key and name");
+        }
+        if (!java.util.Arrays.equals(oldWithNew.getPublicKey().getEncoded(), oldRoot.getPublicKey().getEncoded())
+                || !oldWithNew.getIssuerX500Principal().equals(newRoot.getSubjectX500Principal())) {
+            wrong.add("old-with-new does not certify '" + old.name() + "''s key under the new root's name");
+        }
+        for (X509Certificate c : List.of(newRoot, newWithOld, oldWithNew)) {
+            if (c.getBasicConstraints() < 0) {
+                wrong.add("'" + c.getSubjectX500Principal().getName() + "' (serial " + c.getSerialNumber().toString(16) + ") is not a CA certificate");
+            }
+        }
+        Instant now = clock.instant();
+        if (!newRoot.getNotAfter().toInstant().isAfter(now)) {
+            wrong.add("the new root has ended");
+        }
+        for (CaRecord c : registry.cas()) {
+            if (c.certificate().getSubjectX500Principal().equals(newRoot.getSubjectX500Principal())) {
+                wrong.add("the new root's subject is CA '" + c.name() + "''s");
+            }
+        }
+        if (!wrong.isEmpty()) {
+            throw new PkiException(ErrorKind.POLICY_VIOLATION, "the new root given for '" + old.name() + "' is refused: " + String.join("; ", wrong));
+        }
+        String subject = newRoot.getSubjectX500Principal().getName();
+        Rollover r = new Rollover(old.name(), plan.newName(), CaRole.ROOT, plan.keyRef(), subject, Rollover.Step.CERTIFIED, newWithOld, oldWithNew,
+                now, now);
+        registry.saveRollover(r, null, List.of(new CaRecord(plan.newName(), CaRole.ROOT, newRoot, null, null, now)),
+                List.of(new Rollover.Signed(newWithOld, old.name()), new Rollover.Signed(oldWithNew, plan.newName())),
+                event(r, Map.of("serial", newRoot.getSerialNumber().toString(16), "notAfter", newRoot.getNotAfter().toInstant().toString(),
+                        "newWithOld", newWithOld.getSerialNumber().toString(16), "oldWithNew", oldWithNew.getSerialNumber().toString(16),
+                        "signed", "offline")));
+        return r;
+    }
+
+    private static void verifies(X509Certificate c, X509Certificate by, String otherwise, List<String> wrong) {
+        try {
+            c.verify(by.getPublicKey());
+        } catch (java.security.GeneralSecurityException e) {
+            wrong.add(otherwise);
+        }
     }
 
     private Rollover advance(Rollover r, Rollover.Step next, Map<String, String> detail) {

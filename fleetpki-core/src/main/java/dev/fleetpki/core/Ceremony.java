@@ -205,6 +205,33 @@ public final class Ceremony {
         return signSubCa(csrDer, name, false);
     }
 
+    /** Two names with the same DER encoding (the RDNs in the same order). */
+    static boolean sameName(org.bouncycastle.asn1.x500.X500Name a, org.bouncycastle.asn1.x500.X500Name b) {
+        try {
+            return Arrays.equals(a.getEncoded(), b.getEncoded());
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The root that certifies CAs now: fleetpki.yaml's root, or, once a rollover switched it, its
+     * successor (and the successor's, and so on).
+     */
+    private CaRecord currentRoot(String missing) {
+        String name = config.root().name();
+        List<Rollover> rollovers = registry.rollovers();
+        for (int guard = 0; guard < 64; guard++) {
+            String at = name;
+            var next = rollovers.stream().filter(r -> r.oldName().equals(at) && r.atLeast(Rollover.Step.SWITCHED)).findFirst();
+            if (next.isEmpty()) {
+                break;
+            }
+            name = next.get().newName();
+        }
+        return registry.ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, missing));
+    }
+
     /**
      * On the offline root machine: signs a sub-CA request; with {@code successor}, the request is for
      * the successor of CA {@code name} in a rollover (docs/rollover.md): its own subject, which must
@@ -224,23 +251,31 @@ public final class Ceremony {
             if (Dn.parse(configured.subject()).equals(req.subject())) {
                 throw new PkiException(ErrorKind.CONFLICT, "the request's subject is CA '" + name + "''s own; a successor has a subject of its own");
             }
-            spec = new CaSpec(name, configured.role(), req.subject().toString(), configured.algorithm(), configured.key(), configured.passphrase(),
+            // the request's name as written (RFC 2253, as subjects are everywhere here): X500Name's own rendering lists the RDNs the other
+            // way round, which reversed the successor's name
+            String subject;
+            try {
+                subject = new javax.security.auth.x500.X500Principal(req.subject().getEncoded()).getName();
+            } catch (java.io.IOException e) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the request's subject cannot be encoded: " + e.getMessage(), e);
+            }
+            spec = new CaSpec(name, configured.role(), subject, configured.algorithm(), configured.key(), configured.passphrase(),
                     configured.validity(), configured.permittedDns(), configured.excludedDns(), configured.permittedUris());
         }
-        CaRecord rootRec = registry.ca(config.root().name()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "this store has no root CA; run 'fleetpki init --root-only' on this machine first"));
+        CaRecord rootRec = currentRoot("this store has no root CA; run 'fleetpki init --root-only' on this machine first");
         UntrustedCsr csr = UntrustedCsr.parse(csrDer);
-        if (!Dn.parse(spec.subject()).equals(csr.subject())) {
+        if (!sameName(Dn.parse(spec.subject()), csr.subject())) { // byte for byte: X500Name.equals also takes the RDNs reversed
             throw new PkiException(ErrorKind.NAME_MISMATCH, "the request's subject '" + csr.subject() + "' differs from CA '" + name
                     + "' subject in fleetpki.yaml '" + spec.subject() + "'");
         }
         KeyPolicy.check(csr.publicKey(), Profile.DEFAULT_KEY_ALGORITHMS);
-        SigningKey rootKey = keys.open(config.root().key(), config.root().passphrase());
+        CaSpec rootSpec = CaSpecs.of(config, registry, rootRec);
+        SigningKey rootKey = keys.open(rootSpec.key(), rootSpec.passphrase());
         Instant now = clock.instant();
         X509Certificate cert = sign(ProfileKind.SUB_CA, rootRec.certificate(), rootRec.name(), rootKey, spec, csr.publicKey(), now);
         // recorded as a certificate of the root, so 'fleetpki revoke SERIAL' here puts it on the root's CRL
         registry.recordSubordinate(cert, rootRec.name(), new AuditEvent(now, actor, AuditAction.CA_SIGN_SUBORDINATE, "ca:" + name,
-                Map.of("serial", cert.getSerialNumber().toString(16), "signingKey", config.root().key().uri().replaceAll("[?].*$", ""),
+                Map.of("serial", cert.getSerialNumber().toString(16), "signingKey", rootSpec.key().uri().replaceAll("[?].*$", ""),
                         "notAfter", cert.getNotAfter().toInstant().toString())));
         return cert;
     }
@@ -254,8 +289,7 @@ public final class Ceremony {
      * revoked here.
      */
     public X509Certificate signStation(byte[] csrDer, String station, StationPolicy policy, Duration validity) {
-        CaRecord rootRec = registry.ca(config.root().name()).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "this store has no root CA; certify stations where the root key is (the CA home made by 'fleetpki init')"));
+        CaRecord rootRec = currentRoot("this store has no root CA; certify stations where the root key is (the CA home made by 'fleetpki init')");
         if (!policy.issueUntil().isAfter(clock.instant()) || !clock.instant().plus(validity).isAfter(policy.issueUntil())) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the station CA must sign for a while (--issue-for) and live longer than that "
                     + "(--validity): the devices' certificates outlive the production run");
@@ -275,7 +309,8 @@ public final class Ceremony {
             }
         }
         KeyPolicy.check(csr.publicKey(), Profile.DEFAULT_KEY_ALGORITHMS);
-        SigningKey rootKey = keys.open(config.root().key(), config.root().passphrase());
+        CaSpec rootSpec = CaSpecs.of(config, registry, rootRec);
+        SigningKey rootKey = keys.open(rootSpec.key(), rootSpec.passphrase());
         X509Certificate root = rootRec.certificate();
         Instant now = clock.instant();
         Instant notBefore = now.minusSeconds(300);
