@@ -123,8 +123,9 @@ final class CaCommand {
         @Option(names = "--subject", description = "the successor's subject (default: the old one with G2, G3... after its CN)") String subject;
         @Option(names = "--algorithm", description = "the successor's key algorithm (default: the old CA's): ecdsa-p256, ecdsa-p384, ed25519, "
                 + "rsa-2048, rsa-3072, rsa-4096, ml-dsa-65") String algorithm;
-        @Option(names = "--signed", paramLabel = "FILE", description = "the successor's certificate, signed on the offline root's machine "
-                + "(fleetpki ca sign --successor) from the request this command wrote at step key") Path signed;
+        @Option(names = "--signed", paramLabel = "FILE", description = "what the offline root's machine signed: for an issuing or "
+                + "code-signing CA, its successor's certificate (fleetpki ca sign --successor, from the request this command wrote at step "
+                + "key); for the root itself, the NEW-rollover.pem its rollover there wrote (the new root and both cross certificates)") Path signed;
 
         @Override
         public Integer call() {
