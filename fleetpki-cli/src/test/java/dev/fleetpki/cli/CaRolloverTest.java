@@ -77,14 +77,7 @@ class CaRolloverTest {
      */
     @Test
     void anIssuingCaUnderAnOfflineRootIsCertifiedThroughARequest() throws Exception {
-        TestHome.write(offline, "ecdsa-p256", null, null);
-        TestHome.write(home, "ecdsa-p256", null, null);
-        assertThat(Cli.run(offline, "init", "--root-only").exit()).isZero();
-        assertThat(Cli.run(home, "ca", "csr", "--name", "issuing").exit()).isZero();
-        assertThat(Cli.run(offline, "ca", "sign", "--name", "issuing", "--csr", home.resolve("ca/issuing.csr").toString(), "--out",
-                offline.resolve("issuing.pem").toString()).exit()).isZero();
-        assertThat(Cli.run(home, "ca", "import", "--name", "issuing", "--cert", offline.resolve("issuing.pem").toString(), "--root",
-                offline.resolve("ca/root.pem").toString()).exit()).isZero();
+        offlineRootWithIssuingCa();
         Path before = sign("off-1");
 
         Cli.Result key = Cli.run(home, "ca", "rollover", "--name", "issuing", "--to", "switched");
@@ -176,14 +169,7 @@ class CaRolloverTest {
      */
     @Test
     void anOfflineRootIsRolledOverOnItsMachineAndTakenByTheServerFromItsBundle() throws Exception {
-        TestHome.write(offline, "ecdsa-p256", null, null);
-        TestHome.write(home, "ecdsa-p256", null, null);
-        assertThat(Cli.run(offline, "init", "--root-only").exit()).isZero();
-        assertThat(Cli.run(home, "ca", "csr", "--name", "issuing").exit()).isZero();
-        assertThat(Cli.run(offline, "ca", "sign", "--name", "issuing", "--csr", home.resolve("ca/issuing.csr").toString(), "--out",
-                offline.resolve("issuing.pem").toString()).exit()).isZero();
-        assertThat(Cli.run(home, "ca", "import", "--name", "issuing", "--cert", offline.resolve("issuing.pem").toString(), "--root",
-                offline.resolve("ca/root.pem").toString()).exit()).isZero();
+        offlineRootWithIssuingCa();
 
         // the server has no root key: it makes none and says where the rollover happens
         Cli.Result here = Cli.run(home, "ca", "rollover", "--name", "root");
@@ -282,6 +268,18 @@ class CaRolloverTest {
         assertThat(early.err()).contains("'issuing-b' is the successor of 'issuing', whose rollover is at step certified");
         assertThat(Cli.run(home, "export", "trust-bundle").out()).as("certified, not published").doesNotContain("issuing-b");
         assertThat(home.resolve("keys/issuing-2.p8")).doesNotExist();
+    }
+
+    /** The root on its own machine ({@code offline}), the server ({@code home}) with an issuing CA the root certified from its request. */
+    private void offlineRootWithIssuingCa() throws Exception {
+        TestHome.write(offline, "ecdsa-p256", null, null);
+        TestHome.write(home, "ecdsa-p256", null, null);
+        assertThat(Cli.run(offline, "init", "--root-only").exit()).isZero();
+        assertThat(Cli.run(home, "ca", "csr", "--name", "issuing").exit()).isZero();
+        assertThat(Cli.run(offline, "ca", "sign", "--name", "issuing", "--csr", home.resolve("ca/issuing.csr").toString(), "--out",
+                offline.resolve("issuing.pem").toString()).exit()).isZero();
+        assertThat(Cli.run(home, "ca", "import", "--name", "issuing", "--cert", offline.resolve("issuing.pem").toString(), "--root",
+                offline.resolve("ca/root.pem").toString()).exit()).isZero();
     }
 
     private Path sign(String device, String... extra) throws Exception {

@@ -21,21 +21,9 @@ class FactoryRunTest {
 
     @Test
     void aBatchIsIssuedOnceWhateverHappensAndOnlyAsTheStationMay() throws Exception {
-        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
-        Files.writeString(home.resolve("fleetpki.yaml"), """
-
-                enrollment:
-                  fleets:
-                    esp32:
-                      serverKeygen: [station]
-                """, java.nio.file.StandardOpenOption.APPEND);
-        TestHome.init(home);
-        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-                "-keyout", "st.key", "-out", "st.pem", "-subj", "/CN=line-3");
-        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-                "-keyout", "cam.key", "-out", "cam.pem", "-subj", "/CN=line-cam");
-        assertThat(Cli.run(home, "station", "add", "line-3", "--certificate", dir.resolve("st.pem").toString(), "--fleet", "esp32").exit()).isZero();
-        assertThat(Cli.run(home, "station", "add", "line-cam", "--certificate", dir.resolve("cam.pem").toString(), "--fleet", "camera").exit()).isZero();
+        Path home = esp32Home();
+        station(home, "line-3", "esp32");
+        station(home, "line-cam", "camera");
         Path in = Files.createDirectories(dir.resolve("in"));
         Proc.ok(in, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "a1.key", "-out", "a1.csr",
                 "-subj", "/CN=a1");
@@ -214,10 +202,10 @@ class FactoryRunTest {
         assertThat(noRecipient.exit()).isEqualTo(65);
         assertThat(noRecipient.err()).contains("never in plain text");
         Cli.Result p12 = Cli.run(home, "factory", "run", "--station", "line-3", "--input", p12Batch.toString(), "--out", p12Out.toString(),
-                "--pkcs12", "--secrets-recipient", dir.resolve("st.pem").toString());
+                "--pkcs12", "--secrets-recipient", dir.resolve("line-3.pem").toString());
         assertThat(p12.exit()).as(p12.all()).isZero();
         String password = Proc.ok(p12Out, "openssl", "cms", "-decrypt", "-inform", "PEM", "-in", "p1/p1.p12-password.pem", "-inkey",
-                dir.resolve("st.key").toString()).strip();
+                dir.resolve("line-3.key").toString()).strip();
         assertThat(password).hasSize(21);
         String opened = Proc.ok(p12Out, "openssl", "pkcs12", "-in", "p1/p1.p12", "-passin", "pass:" + password, "-nodes");
         assertThat(opened).contains("friendlyName: p1").contains("subject=CN = p1").contains("-----BEGIN PRIVATE KEY-----")
@@ -252,18 +240,8 @@ class FactoryRunTest {
 
     @Test
     void aBatchOfSeveralRegistrationChunksIsRegisteredIssuedAndReportedWhole() throws Exception {
-        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
-        Files.writeString(home.resolve("fleetpki.yaml"), """
-
-                enrollment:
-                  fleets:
-                    esp32:
-                      serverKeygen: [station]
-                """, java.nio.file.StandardOpenOption.APPEND);
-        TestHome.init(home);
-        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-                "-keyout", "st.key", "-out", "st.pem", "-subj", "/CN=line-9");
-        assertThat(Cli.run(home, "station", "add", "line-9", "--certificate", dir.resolve("st.pem").toString(), "--fleet", "esp32").exit()).isZero();
+        Path home = esp32Home();
+        station(home, "line-9", "esp32");
         // devices are registered a chunk at a time, ahead of issuance: two whole chunks and a bit, and one bad id
         int n = 2 * FactoryCommand.Run.REGISTER_CHUNK + 3;
         StringBuilder csv = new StringBuilder("id,model\n");
@@ -289,6 +267,27 @@ class FactoryRunTest {
         assertThat(locked.exit()).as(locked.all()).isEqualTo(78);
         assertThat(locked.err()).contains("cannot open the key of CA");
         assertThat(dir.resolve("out2/k-late")).doesNotExist();
+    }
+
+    /** A CA home whose esp32 fleet lets stations have keys made here. */
+    private Path esp32Home() throws Exception {
+        Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
+        Files.writeString(home.resolve("fleetpki.yaml"), """
+
+                enrollment:
+                  fleets:
+                    esp32:
+                      serverKeygen: [station]
+                """, java.nio.file.StandardOpenOption.APPEND);
+        TestHome.init(home);
+        return home;
+    }
+
+    /** A factory station for {@code fleet}, with a TLS client certificate made by openssl. */
+    private void station(Path home, String name, String fleet) throws Exception {
+        Proc.ok(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                "-keyout", name + ".key", "-out", name + ".pem", "-subj", "/CN=" + name);
+        assertThat(Cli.run(home, "station", "add", name, "--certificate", dir.resolve(name + ".pem").toString(), "--fleet", fleet).exit()).isZero();
     }
 
     private static long count(Path home) {
