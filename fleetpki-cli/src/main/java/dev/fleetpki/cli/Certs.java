@@ -58,7 +58,7 @@ public final class Certs {
             }
             return buf.hasRemaining() ? Arrays.copyOf(buf.array(), buf.position()) : buf.array();
         } catch (IOException e) {
-            throw new PkiException(ErrorKind.NOT_FOUND, "cannot read " + what + " " + file + ": " + e.getMessage());
+            throw dev.fleetpki.kms.FileFailure.read(what, file, e);
         }
     }
 

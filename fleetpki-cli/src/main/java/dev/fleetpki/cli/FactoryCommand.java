@@ -282,7 +282,10 @@ final class FactoryCommand {
                                 } catch (PkiException e) {
                                     failures.add("line " + it.line() + " (" + it.id() + "): " + e.detail());
                                 } catch (IOException e) {
-                                    failures.add("line " + it.line() + " (" + it.id() + "): cannot write its files: " + e.getMessage());
+                                    failures.add("line " + it.line() + " (" + it.id() + "): cannot write its files: "
+                                            + dev.fleetpki.kms.FileFailure.reason(e));
+                                } catch (dev.fleetpki.kms.KeyStoreFailure e) { // a file named by the row that cannot be read
+                                    failures.add("line " + it.line() + " (" + it.id() + "): " + e.getMessage());
                                 } catch (RuntimeException e) {
                                     failures.add("line " + it.line() + " (" + it.id() + "): " + e);
                                 } finally {

@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
 @Command(name = "fleetpki", mixinStandardHelpOptions = true, version = "fleetpki 0.1.0",
         description = "A private certificate authority for IoT device fleets.%n",
         footer = {"%nThe CA home folder holds fleetpki.yaml, the store and the key files; set it with --home or FLEETPKI_HOME.",
-            "Exit codes: 0 ok, 64 usage, 65 refused request, 66 not found, 70 internal, 77 not allowed, 78 configuration."})
+            "Exit codes: 0 ok, 64 usage, 65 refused request, 66 not found or unreadable file, 70 internal, 73 file not writable, 74 I/O error, "
+                + "77 not allowed, 78 configuration or a key that cannot be opened."})
 public final class Main implements Runnable {
     /** The operator subcommands, in the order --help lists them. */
     public static final List<Class<?>> SUBCOMMANDS = List.of(InitCommand.class, ConfigCommand.class, CaCommand.class,
@@ -37,10 +38,19 @@ public final class Main implements Runnable {
     public static int run(List<Class<?>> subcommands, String... args) {
         CommandLine cl = commandLine(subcommands, args.length > 0 ? args[0] : null);
         cl.setUsageHelpAutoWidth(true);
+        usageErrorsExit64(cl);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof PkiException pe) {
                 cmd.getErr().println("fleetpki: " + pe.getMessage());
                 return pe.kind().exitCode();
+            }
+            if (ex instanceof dev.fleetpki.kms.FileFailure ff) {
+                cmd.getErr().println("fleetpki: " + ff.getMessage());
+                return ff.write() ? 73 : 66;
+            }
+            if (ex instanceof java.nio.file.FileSystemException fse) { // a file a command opened itself
+                cmd.getErr().println("fleetpki: cannot use " + fse.getFile() + ": " + dev.fleetpki.kms.FileFailure.reason(fse));
+                return 74;
             }
             if (ex instanceof KeyStoreFailure kf) {
                 cmd.getErr().println("fleetpki: " + kf.getMessage());
@@ -50,6 +60,14 @@ public final class Main implements Runnable {
             return 70;
         });
         return cl.execute(args);
+    }
+
+    /** Usage errors (an unknown option, a missing one, a bad value) exit 64, EX_USAGE, in every command of the tree. */
+    private static void usageErrorsExit64(CommandLine cl) {
+        cl.getCommandSpec().exitCodeOnInvalidInput(64);
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            usageErrorsExit64(sub);
+        }
     }
 
     /**

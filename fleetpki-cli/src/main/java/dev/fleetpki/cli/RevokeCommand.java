@@ -66,12 +66,18 @@ final class RevokeCommand implements Callable<Integer> {
         }
     }
 
-    /** Re-signs the OCSP answers of revoked certificates and regenerates their CAs' CRLs, saying what it did. */
+    /**
+     * Re-signs the OCSP answers of revoked certificates and regenerates their CAs' CRLs, saying what
+     * it did. A CA whose key is elsewhere (an offline root, a station CA) is noted and left; a CA
+     * whose key is configured here but cannot be opened fails the command (exit 78) once the others
+     * are done: the revocation is recorded, and a cron job must be able to tell it was not published.
+     */
     static void publish(Fleet f, List<String> serials, Actor actor) {
         if (serials.isEmpty()) {
             return;
         }
         RevocationService rev = f.revocation();
+        List<String> failed = new java.util.ArrayList<>();
         for (String ca : rev.reSign(serials)) { // then the CRLs here, before exiting (no debounced run in a CLI)
             try {
                 CrlPublisher.CrlRun run = rev.generateCrl(ca, actor);
@@ -81,9 +87,18 @@ final class RevokeCommand implements Callable<Integer> {
                 if (e.kind() != ErrorKind.CONFIG) {
                     throw e;
                 }
-                boolean station = f.store().ca(ca).map(c -> c.role() == dev.fleetpki.core.config.CaRole.STATION).orElse(false);
-                System.out.println("Not published here (" + e.detail() + ")" + (station ? "" : "; a running 'fleetpki serve' with the CA key publishes it"));
+                var rec = f.store().ca(ca);
+                boolean station = rec.map(c -> c.role() == dev.fleetpki.core.config.CaRole.STATION).orElse(false);
+                if (station || rec.map(c -> c.keyRef() == null).orElse(false)) {
+                    System.out.println("Not published here (" + e.detail() + ")" + (station ? "" : "; a running 'fleetpki serve' with the CA key publishes it"));
+                } else {
+                    failed.add("the CRL of '" + ca + "' (" + e.detail() + ")");
+                }
             }
+        }
+        if (!failed.isEmpty()) {
+            throw new PkiException(ErrorKind.CONFIG, "the revocation is recorded, but " + String.join(" and ", failed) + " was not published; "
+                    + "fix the key or its passphrase and run 'fleetpki crl generate' (a running 'fleetpki serve' that can open the key also publishes it)");
         }
     }
 }

@@ -77,7 +77,7 @@ class CloudCommandTest {
         assertThat(java.nio.file.Files.readString(home.resolve("go/README.txt"))).contains("O=PROJECT");
 
         Cli.Result bad = Cli.run(home, "cloud", "export", "--for", "gcp");
-        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.exit()).isEqualTo(64);
         assertThat(bad.err()).contains("azure, aws, golioth");
         Cli.Result ocsp = Cli.run(home, "cloud", "export", "--for", "aws", "--policy", "bad policy", "--out", home.resolve("x").toString());
         assertThat(ocsp.exit()).isEqualTo(65);

@@ -48,6 +48,7 @@ public final class DeviceMain implements Runnable {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new DeviceMain());
+        usageErrorsExit64(cl);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof DeviceException || ex instanceof IllegalArgumentException) {
                 cmd.getErr().println("fleetpki-device: " + ex.getMessage());
@@ -57,6 +58,12 @@ public final class DeviceMain implements Runnable {
             return 70;
         });
         return cl.execute(args);
+    }
+
+    /** Usage errors exit 64 (EX_USAGE), as documented, in every subcommand. */
+    private static void usageErrorsExit64(CommandLine cl) {
+        cl.getCommandSpec().exitCodeOnInvalidInput(64);
+        cl.getSubcommands().values().forEach(DeviceMain::usageErrorsExit64);
     }
 
     @Override

@@ -54,7 +54,7 @@ public final class Pem {
             }
             tmp = null;
         } catch (IOException e) {
-            throw new KeyStoreFailure("cannot write " + file + ": " + e.getMessage(), e);
+            throw FileFailure.write(file, e);
         } finally {
             if (tmp != null) {
                 try {

@@ -243,6 +243,7 @@ public final class CrlPublisher {
      */
     public List<CrlRun> generateAll(Actor actor, Map<String, String> skipped) {
         List<CrlRun> runs = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
         for (CaRecord ca : crlIssuers()) {
             try {
                 runs.add(generateCrl(ca.name(), actor));
@@ -250,8 +251,17 @@ public final class CrlPublisher {
                 if (e.kind() != ErrorKind.CONFIG) {
                     throw e;
                 }
-                skipped.put(ca.name(), e.detail());
+                if (ca.keyRef() == null) { // its key is on another machine (an offline root): its CRL is made there and imported
+                    skipped.put(ca.name(), e.detail());
+                } else {
+                    failed.add("'" + ca.name() + "' (" + e.detail() + ")");
+                }
             }
+        }
+        if (!failed.isEmpty()) {
+            throw new PkiException(ErrorKind.CONFIG, "the CRL of " + String.join(" and of ", failed) + " was not published"
+                    + (runs.isEmpty() ? "" : " (published: " + String.join(", ", runs.stream().map(CrlRun::ca).toList()) + ")")
+                    + "; fix the key or its passphrase and run this again");
         }
         return runs;
     }
