@@ -131,6 +131,25 @@ public final class Proc {
     }
 
     /** A port nothing listens on right now. */
+    /**
+     * A program's path: found on {@code $PATH}, else where Debian puts daemons (/usr/sbin, /sbin),
+     * which a normal user's PATH lacks (nginx, mosquitto); else the bare name, so the error names it.
+     */
+    public static String program(String name) {
+        return program(name, System.getenv().getOrDefault("PATH", ""));
+    }
+
+    static String program(String name, String path) {
+        List<String> dirs = new java.util.ArrayList<>(List.of(path.split(java.io.File.pathSeparator)));
+        dirs.addAll(List.of("/usr/local/sbin", "/usr/sbin", "/sbin"));
+        for (String d : dirs) {
+            if (!d.isEmpty() && java.nio.file.Files.isExecutable(Path.of(d, name))) {
+                return Path.of(d, name).toString();
+            }
+        }
+        return name;
+    }
+
     public static int freePort() throws IOException {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             return s.getLocalPort();

@@ -76,7 +76,7 @@ final class TestBroker implements AutoCloseable {
     }
 
     private void start() throws Exception {
-        process = new ProcessBuilder("mosquitto", "-c", conf.toString()).redirectErrorStream(true)
+        process = new ProcessBuilder(Proc.program("mosquitto"), "-c", conf.toString()).redirectErrorStream(true)
                 .redirectOutput(work.resolve("mosquitto.out").toFile()).start();
         Proc.awaitListening(port, work.resolve("mosquitto.out"));
     }

@@ -58,7 +58,7 @@ final class TestNginx implements AutoCloseable {
                 """.formatted(work, port, NAME));
         Files.createDirectories(work.resolve("tmp"));
         TestHome.exportCrls(home, work.resolve("crls.pem"));
-        process = new ProcessBuilder("nginx", "-p", work.toString(), "-c", conf.toString()).redirectErrorStream(true)
+        process = new ProcessBuilder(Proc.program("nginx"), "-p", work.toString(), "-c", conf.toString()).redirectErrorStream(true)
                 .redirectOutput(work.resolve("nginx.out").toFile()).start();
         Proc.awaitListening(port, work.resolve("nginx-error.log"));
     }
@@ -70,7 +70,7 @@ final class TestNginx implements AutoCloseable {
     /** Exports the CRLs again and has nginx reload them (new workers take over within moments: callers poll for the effect). */
     void refreshCrls() {
         TestHome.exportCrls(home, work.resolve("crls.pem"));
-        Proc.ok(work, "nginx", "-p", work.toString(), "-c", conf.toString(), "-s", "reload");
+        Proc.ok(work, Proc.program("nginx"), "-p", work.toString(), "-c", conf.toString(), "-s", "reload");
     }
 
     @Override
