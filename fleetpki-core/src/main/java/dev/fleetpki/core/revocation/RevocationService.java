@@ -77,8 +77,18 @@ public final class RevocationService implements IssuanceObserver {
         return clock;
     }
 
-    /** Reports to {@code m} from now on (the server's metrics). */
-    public void observe(RevocationObserver m) {
+    private RevocationObserver observer;
+
+    /**
+     * Reports to {@code m} from now on (the server's metrics). Asking again for the same observer
+     * changes nothing (the HTTPS server and the plain-HTTP revocation listener share one service,
+     * and a gauge registered twice is a warning at every start).
+     */
+    public synchronized void observe(RevocationObserver m) {
+        if (m == observer) {
+            return;
+        }
+        observer = m;
         crls.observe(m);
         ocsp.observe(m);
     }
