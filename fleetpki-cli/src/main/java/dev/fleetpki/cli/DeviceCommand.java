@@ -28,6 +28,8 @@ import picocli.CommandLine.Parameters;
         subcommands = {DeviceCommand.Add.class, DeviceCommand.Import.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class, DeviceCommand.Enable.class,
             DeviceCommand.Revoke.class, DeviceCommand.Secret.class})
 final class DeviceCommand {
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a device by the id the cloud knows it by.")
     static final class Add implements Callable<Integer> {
         @Mixin HomeOption home;
@@ -199,21 +201,61 @@ final class DeviceCommand {
         }
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List registered devices.")
+    @Command(name = "list", mixinStandardHelpOptions = true, description = {"List registered devices in id order, a page at a time.",
+            "When more devices match than --limit, the last line says so and names the --after for the next page."})
     static final class ListDevices implements Callable<Integer> {
         @Mixin HomeOption home;
-        @Option(names = "--limit", defaultValue = "1000") int limit;
+        @Option(names = "--limit", defaultValue = "1000", description = "at most this many, 1 to 100000 (default: ${DEFAULT-VALUE})") int limit;
+        @Option(names = "--after", paramLabel = "ID", description = "only ids after this one (the next page)") String after;
+        @Option(names = "--status", description = "only devices in this state: active, disabled, revoked") String status;
+        @Option(names = "--model", description = "only devices of this model") String model;
+        @Option(names = "--json", description = "one JSON object: {\"devices\": [{\"id\", \"model\", \"status\", \"tags\", \"keyLocation\", "
+                + "\"createdAt\"}], \"more\": true|false, \"next\": ID|null}") boolean json;
 
         @Override
-        public Integer call() {
-            try (Fleet f = home.open()) {
-                List<Device> all = f.store().devices().devices(limit);
-                System.out.printf("%-32s %-9s %-16s %s%n", "ID", "STATUS", "MODEL", "TAGS");
-                for (Device d : all) {
-                    System.out.printf("%-32s %-9s %-16s %s%n", d.id(), d.status().name().toLowerCase(), d.model() == null ? "-" : d.model(),
-                            d.tags().isEmpty() ? "-" : d.tags());
+        public Integer call() throws Exception {
+            if (limit < 1 || limit > 100_000) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--limit must be 1 to 100000");
+            }
+            Device.Status st = null;
+            if (status != null) {
+                try {
+                    st = Device.Status.valueOf(status.toUpperCase(java.util.Locale.ROOT));
+                } catch (IllegalArgumentException e) {
+                    throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--status " + status + ": use active, disabled or revoked");
                 }
-                System.out.println(all.size() + " device" + (all.size() == 1 ? "" : "s"));
+            }
+            try (Fleet f = home.open()) {
+                List<Device> page = f.store().devices().devices(after, st, model, limit + 1); // one more: are there more?
+                boolean more = page.size() > limit;
+                List<Device> shown = more ? page.subList(0, limit) : page;
+                String next = more ? shown.getLast().id() : null;
+                if (json) {
+                    var out = new LinkedHashMap<String, Object>();
+                    out.put("devices", shown.stream().map(d -> {
+                        var m = new LinkedHashMap<String, Object>();
+                        m.put("id", d.id());
+                        m.put("model", d.model());
+                        m.put("status", d.status().name().toLowerCase(java.util.Locale.ROOT));
+                        m.put("tags", new java.util.TreeMap<>(d.tags())); // in name order: the same output every time
+                        m.put("keyLocation", d.keyLocation());
+                        m.put("createdAt", d.createdAt().toString());
+                        return m;
+                    }).toList());
+                    out.put("more", more);
+                    out.put("next", next);
+                    System.out.println(JSON.writeValueAsString(out));
+                    return 0;
+                }
+                Table t = new Table("ID", "STATUS", "MODEL", "TAGS");
+                for (Device d : shown) {
+                    t.row(d.id(), d.status().name().toLowerCase(java.util.Locale.ROOT), d.model() == null ? "-" : d.model(),
+                            d.tags().isEmpty() ? "-" : new java.util.TreeMap<>(d.tags()).toString());
+                }
+                System.out.print(t.render());
+                System.out.println(more ? "the first " + (shown.size() == 1 ? "device" : shown.size() + " devices")
+                        + "; more are registered: the next page is --after " + next
+                        : shown.size() + " device" + (shown.size() == 1 ? "" : "s"));
             }
             return 0;
         }
