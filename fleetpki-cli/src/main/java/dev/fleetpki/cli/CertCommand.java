@@ -11,7 +11,9 @@ import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1OctetString;
@@ -36,24 +38,52 @@ final class CertCommand {
         if (certs.isEmpty()) {
             return;
         }
-        System.out.printf("  %-34s %-20s %-14s %-8s %-22s %s%n", "SERIAL", "DEVICE", "PROFILE", "STATUS", "NOT AFTER", "ISSUED BY");
+        Table t = new Table("SERIAL", "DEVICE", "PROFILE", "STATUS", "NOT AFTER", "ISSUED BY");
         for (StoredCertificate c : certs) {
             var i = c.issued();
-            System.out.printf("  %-34s %-20s %-14s %-8s %-22s %s%n", i.serialHex(), i.deviceId() == null ? "-" : i.deviceId(), i.profile(),
-                    c.status(now), i.notAfter(), i.issuedBy());
+            t.row(i.serialHex(), i.deviceId() == null ? "-" : i.deviceId(), i.profile(), c.status(now), i.notAfter().toString(), i.issuedBy().toString());
         }
+        t.render().lines().forEach(l -> System.out.println("  " + l));
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List certificates, newest first.")
+    /** A certificate as {@code --json} shows it (docs/cli.md). */
+    static Map<String, Object> json(StoredCertificate c, Instant now) {
+        var i = c.issued();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("serial", i.serialHex());
+        m.put("device", i.deviceId());
+        m.put("profile", i.profile());
+        m.put("ca", i.caName());
+        m.put("status", c.status(now));
+        m.put("subject", i.certificate().getSubjectX500Principal().getName());
+        m.put("notBefore", i.certificate().getNotBefore().toInstant().toString());
+        m.put("notAfter", i.notAfter().toString());
+        m.put("issuedBy", i.issuedBy().toString());
+        m.put("issuedAt", i.issuedAt().toString());
+        m.put("revokedAt", c.revokedAt() == null ? null : c.revokedAt().toString());
+        m.put("reason", c.reason() == null ? null : c.reason().configName());
+        return m;
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = {"List certificates, newest first.",
+            "For a cron job: 'fleetpki cert list --expiring-within 30d --json' lists the unrevoked ones that end within 30 days."})
     static final class ListCerts implements Callable<Integer> {
         @Mixin HomeOption home;
-        @Option(names = "--device", paramLabel = "ID") String device;
+        @Option(names = "--device", paramLabel = "ID", description = "only this device's") String device;
         @Option(names = "--expiring-within", paramLabel = "DURATION", description = "only unrevoked certificates ending within this time, e.g. 30d")
         String expiring;
-        @Option(names = "--limit", defaultValue = "1000") int limit;
+        @Option(names = "--limit", defaultValue = "1000", description = "at most this many, 1 to 100000 (default: ${DEFAULT-VALUE})") int limit;
+        @Option(names = "--json", description = "one JSON object: {\"certificates\": [{\"serial\", \"device\", \"profile\", \"ca\", \"status\", "
+                + "\"subject\", \"notBefore\", \"notAfter\", \"issuedBy\", \"issuedAt\", \"revokedAt\", \"reason\"}], \"more\": true|false}")
+        boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
+            if (limit < 1 || limit > 100_000) {
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--limit must be 1 to 100000");
+            }
             Instant before = null;
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
@@ -64,9 +94,19 @@ final class CertCommand {
                         throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--expiring-within: " + e.getMessage());
                     }
                 }
-                List<StoredCertificate> certs = f.store().certificates().certificates(device, now, before, limit);
+                List<StoredCertificate> page = f.store().certificates().certificates(device, now, before, limit + 1);
+                boolean more = page.size() > limit;
+                List<StoredCertificate> certs = more ? page.subList(0, limit) : page;
+                if (json) {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("certificates", certs.stream().map(c -> json(c, now)).toList());
+                    out.put("more", more);
+                    System.out.println(JSON.writeValueAsString(out));
+                    return 0;
+                }
                 printTable(certs, now);
-                System.out.println(certs.size() + " certificate" + (certs.size() == 1 ? "" : "s"));
+                System.out.println(more ? "the newest " + certs.size() + " certificates; there are more: raise --limit"
+                        : certs.size() + " certificate" + (certs.size() == 1 ? "" : "s"));
             }
             return 0;
         }

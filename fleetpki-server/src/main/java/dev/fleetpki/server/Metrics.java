@@ -6,10 +6,13 @@ import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.revocation.RevocationObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -71,6 +74,57 @@ public final class Metrics implements IssuanceObserver, RevocationObserver {
                 .description("enrollment requests waiting for an operator").register(registry);
     }
 
+    /** The windows certificates are counted in as they near their end. */
+    public static final List<Duration> EXPIRY_WINDOWS = List.of(Duration.ofDays(7), Duration.ofDays(30), Duration.ofDays(90));
+    /** How often the store is asked again for the expiry gauges (a scrape in between gets the last answer). */
+    static final Duration EXPIRY_REFRESH = Duration.ofSeconds(60);
+
+    /** What the expiry gauges show: unrevoked certificates nearing their end, each CA's end (OCSP signers too), each CRL's next update. */
+    public record Expiry(List<dev.fleetpki.core.store.CertificateStore.Expiring> certificates, List<dev.fleetpki.core.CaRecord> cas,
+                         List<dev.fleetpki.core.revocation.RevocationLedger.StoredCrl> crls) {}
+
+    private Supplier<Expiry> expirySource;
+    private long expiryReadAt;
+    private MultiGauge expiringGauge;
+    private MultiGauge caEndGauge;
+    private MultiGauge crlNextGauge;
+
+    /**
+     * Exposes {@code fleetpki_certificates_expiring{ca,profile,within="7d|30d|90d"}},
+     * {@code fleetpki_ca_not_after_seconds{ca,role}} and {@code fleetpki_crl_next_update_seconds{ca,shard}}
+     * (Unix times, for alert rules such as {@code fleetpki_ca_not_after_seconds - time() < 180 * 86400}),
+     * read from {@code source} at most every {@link #EXPIRY_REFRESH}.
+     */
+    synchronized void watchExpiry(Supplier<Expiry> source) {
+        expirySource = source;
+        expiringGauge = MultiGauge.builder("fleetpki.certificates.expiring")
+                .description("unrevoked certificates that end within the window (7d, 30d, 90d), by CA and profile").register(registry);
+        caEndGauge = MultiGauge.builder("fleetpki.ca.not.after.seconds")
+                .description("when each CA certificate (root, issuing, code-signing, OCSP signer, SCEP RA) ends, as a Unix time").register(registry);
+        crlNextGauge = MultiGauge.builder("fleetpki.crl.next.update.seconds")
+                .description("the nextUpdate of each stored CRL (shard), as a Unix time").register(registry);
+    }
+
+    private synchronized void refreshExpiry() {
+        long now = System.nanoTime();
+        if (expirySource == null || expiryReadAt != 0 && now - expiryReadAt < EXPIRY_REFRESH.toNanos()) {
+            return;
+        }
+        Expiry e;
+        try {
+            e = expirySource.get();
+        } catch (RuntimeException ex) {
+            return; // the store is unreachable: the last values stay (the health endpoint says why)
+        }
+        expiryReadAt = now;
+        expiringGauge.register(e.certificates().stream().map(x -> MultiGauge.Row.of(Tags.of("ca", x.ca(), "profile", profile(x.profile()),
+                "within", x.within().toDays() + "d"), x.count())).toList(), true);
+        caEndGauge.register(e.cas().stream().map(c -> MultiGauge.Row.of(Tags.of("ca", c.name(), "role", c.role().configName()),
+                c.certificate().getNotAfter().getTime() / 1000.0)).toList(), true);
+        crlNextGauge.register(e.crls().stream().map(c -> MultiGauge.Row.of(Tags.of("ca", c.ca(), "shard", Integer.toString(c.shard())),
+                c.nextUpdate().getEpochSecond())).toList(), true);
+    }
+
     /** An OCSP answer given: its status (good, revoked, unknown, unauthorized) and whether it was pre-signed or signed live. */
     private final Map<String, Counter> ocspCounters = new ConcurrentHashMap<>();
 
@@ -123,6 +177,7 @@ public final class Metrics implements IssuanceObserver, RevocationObserver {
 
     /** The Prometheus text exposition. */
     public String scrape() {
+        refreshExpiry();
         return registry.scrape();
     }
 }

@@ -36,6 +36,8 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
         metrics.watchPending(store.requests()::pendingCount);
+        metrics.watchExpiry(() -> new Metrics.Expiry(store.certificates().expiring(clock.instant(), Metrics.EXPIRY_WINDOWS), store.cas(),
+                store.revocation().crls()));
         RevocationService revocation = new RevocationService(config, store, store.revocation(), cas, clock, true);
         revocation.observe(metrics);
         IssuancePipeline observed = pipeline.observedBy(IssuanceObserver.all(metrics, revocation));

@@ -65,6 +65,33 @@ final class JdbcCertificates implements CertificateStore {
     }
 
     @Override
+    public List<Expiring> expiring(Instant now, List<java.time.Duration> windows) {
+        if (windows.isEmpty()) {
+            return List.of();
+        }
+        long from = now.toEpochMilli();
+        StringBuilder sql = new StringBuilder("SELECT ca, profile");
+        List<Object> args = new ArrayList<>();
+        for (java.time.Duration w : windows) {
+            sql.append(", SUM(CASE WHEN not_after <= ? THEN 1 ELSE 0 END)");
+            args.add(from + w.toMillis());
+        }
+        // the not_after index bounds the rows read to those ending within the longest window
+        sql.append(" FROM certificate WHERE revoked_at IS NULL AND not_after > ? AND not_after <= ? GROUP BY ca, profile ORDER BY ca, profile");
+        args.add(from);
+        args.add(from + windows.stream().max(java.time.Duration::compareTo).orElseThrow().toMillis());
+        List<Expiring> out = new ArrayList<>();
+        jdbc.query(sql.toString(), rs -> {
+            List<Expiring> row = new ArrayList<>();
+            for (int i = 0; i < windows.size(); i++) {
+                row.add(new Expiring(rs.getString(1), rs.getString(2), windows.get(i), rs.getLong(3 + i)));
+            }
+            return row;
+        }, args.toArray()).forEach(out::addAll);
+        return out;
+    }
+
+    @Override
     public long certificateCount() {
         return jdbc.queryOne("SELECT COUNT(*) FROM certificate", rs -> rs.getLong(1)).orElse(0L);
     }

@@ -21,6 +21,15 @@ public interface CertificateStore {
 
     long certificateCount();
 
+    /** How many unrevoked certificates of one CA and profile end within a window from now. */
+    record Expiring(String ca, String profile, java.time.Duration within, long count) {}
+
+    /**
+     * For each CA and profile with unrevoked certificates not yet ended, how many end within each
+     * window (a certificate ending within 7 days is counted in the 30-day window too).
+     */
+    List<Expiring> expiring(Instant now, List<java.time.Duration> windows);
+
     /** Every certificate CA {@code caName} signed, revoked ones too, oldest first (an offline station's journal is made from them). */
     List<StoredCertificate> signedBy(String caName);
 

@@ -348,6 +348,20 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     }
 
     @Override
+    public synchronized List<Expiring> expiring(Instant now, List<java.time.Duration> windows) {
+        Instant last = now.plus(windows.stream().max(java.time.Duration::compareTo).orElse(java.time.Duration.ZERO));
+        var soon = certificates.values().stream().filter(c -> !c.revoked() && c.issued().notAfter().isAfter(now)
+                && !c.issued().notAfter().isAfter(last)).toList();
+        var out = new ArrayList<Expiring>();
+        soon.stream().map(c -> List.of(c.issued().caName(), c.issued().profile())).distinct()
+                .sorted(java.util.Comparator.comparing((List<String> k) -> k.get(0)).thenComparing(k -> k.get(1)))
+                .forEach(k -> windows.forEach(w -> out.add(new Expiring(k.get(0), k.get(1), w, soon.stream()
+                        .filter(c -> c.issued().caName().equals(k.get(0)) && c.issued().profile().equals(k.get(1))
+                                && !c.issued().notAfter().isAfter(now.plus(w))).count()))));
+        return out;
+    }
+
+    @Override
     public synchronized long certificateCount() {
         return certificates.size();
     }
