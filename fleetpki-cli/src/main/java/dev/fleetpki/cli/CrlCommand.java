@@ -24,6 +24,7 @@ import java.security.GeneralSecurityException;
 import java.security.cert.CRLException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509CRL;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -114,9 +115,11 @@ final class CrlCommand {
         @Mixin HomeOption home;
         @Option(names = "--ca", paramLabel = "NAME", description = "print this CA's CRL as PEM instead of the list") String ca;
         @Option(names = "--shard", defaultValue = "0", description = "with --ca: which shard (default: ${DEFAULT-VALUE})") int shard;
+        @Option(names = "--json", description = "the list as one JSON object: {\"crls\": [{\"ca\", \"shard\", \"shards\", \"number\", "
+                + "\"thisUpdate\", \"nextUpdate\", \"entries\", \"bytes\", \"url\", \"stale\"}]}") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             try (Fleet f = home.open()) {
                 if (ca != null) {
                     StoredCrl crl = f.store().revocation().crl(ca, shard).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
@@ -125,29 +128,56 @@ final class CrlCommand {
                     return 0;
                 }
                 List<StoredCrl> crls = f.store().revocation().crls();
+                Instant now = f.clock().instant();
+                if (json) {
+                    List<Map<String, Object>> list = new java.util.ArrayList<>();
+                    for (StoredCrl c : crls) {
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("ca", c.ca());
+                        m.put("shard", c.shard());
+                        m.put("shards", c.shards());
+                        m.put("number", c.number());
+                        m.put("thisUpdate", c.thisUpdate().toString());
+                        m.put("nextUpdate", c.nextUpdate().toString());
+                        m.put("entries", c.entries());
+                        m.put("bytes", size(f, c));
+                        m.put("url", f.config().crlUrl(c.ca(), c.shard()));
+                        m.put("stale", c.nextUpdate().isBefore(now));
+                        list.add(m);
+                    }
+                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("crls", list)));
+                    return 0;
+                }
                 if (crls.isEmpty()) {
                     System.out.println("No CRLs stored yet; generate them with: fleetpki crl generate");
                     return 0;
                 }
-                Instant now = f.clock().instant();
                 long max = f.config().revocation().crlMaxEntries();
-                System.out.printf("  %-14s %-5s %-7s %-21s %-21s %9s  %s%n", "CA", "SHARD", "NUMBER", "THIS UPDATE", "NEXT UPDATE", "ENTRIES", "URL");
+                Table t = new Table("CA", "SHARD", "NUMBER", "THIS UPDATE", "NEXT UPDATE", "ENTRIES", "SIZE", "URL");
                 for (StoredCrl c : crls) {
                     String note = c.nextUpdate().isBefore(now) ? "  STALE: past nextUpdate" : c.entries() > max ? "  over maxEntries " + max : "";
-                    System.out.printf("  %-14s %-5s %-7d %-21s %-21s %9d  %s%s%n", c.ca(), c.shard() + "/" + c.shards(), c.number(), c.thisUpdate(),
-                            c.nextUpdate(), c.entries(), String.valueOf(f.config().crlUrl(c.ca(), c.shard())), note);
+                    t.row(c.ca(), c.shard() + "/" + c.shards(), Long.toString(c.number()), c.thisUpdate().toString(), c.nextUpdate().toString(),
+                            Long.toString(c.entries()), size(f, c) + " B", java.util.Objects.requireNonNullElse(f.config().crlUrl(c.ca(), c.shard()), "-") + note);
                 }
+                t.render().lines().forEach(l -> System.out.println("  " + l));
             }
             return 0;
         }
     }
 
+    /** A stored CRL's size in bytes (the list is read without the CRLs themselves). */
+    static int size(Fleet f, StoredCrl c) {
+        return f.store().revocation().crl(c.ca(), c.shard()).map(x -> x.der().length).orElse(0);
+    }
+
     @Command(name = "fetch", mixinStandardHelpOptions = true,
             description = {"Download a CRL over HTTP as a relying party would, check it, and print what it holds.",
-                "With a CA home (--home) its signature is checked against the store's CA of that name."})
+                "Its signature is checked with --issuer CA.pem, else with the CA of the CRL's issuer in the CA home (--home, "
+                    + "FLEETPKI_HOME or the current folder); with neither, the command prints what it got and exits 78: unchecked."})
     static final class Fetch implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "URL", description = "the CRL's URL, as in a certificate's CRL distribution point") URI url;
+        @Option(names = "--issuer", paramLabel = "FILE", description = "the CA certificate (PEM or DER) the CRL must be signed by") Path issuer;
         @Option(names = "--out", paramLabel = "FILE", description = "also write the CRL here (DER, or PEM when the name ends in .pem)") Path out;
         @Option(names = "--entries", description = "list the revoked serials") boolean entries;
 
@@ -188,16 +218,21 @@ final class CrlCommand {
             if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(Instant.now())) {
                 System.out.println("  WARNING: past its nextUpdate; relying parties refuse a stale CRL");
             }
-            if (Files.isRegularFile(home.home().resolve(ConfigLoader.FILE_NAME))) {
+            boolean checked = false;
+            if (issuer != null) {
+                X509Certificate ca = Certs.readCertificate(issuer);
+                if (!ca.getSubjectX500Principal().equals(crl.getIssuerX500Principal())) {
+                    throw new PkiException(ErrorKind.NAME_MISMATCH, "the CRL's issuer is '" + crl.getIssuerX500Principal().getName() + "', not "
+                            + issuer + "'s subject '" + ca.getSubjectX500Principal().getName() + "'");
+                }
+                verify(crl, ca, issuer.toString());
+                checked = true;
+            } else if (Files.isRegularFile(home.home().resolve(ConfigLoader.FILE_NAME))) {
                 try (Fleet f = home.open()) {
                     CaRecord ca = f.store().cas().stream().filter(c -> c.certificate().getSubjectX500Principal().equals(crl.getIssuerX500Principal()))
                             .findFirst().orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "the CRL's issuer is not a CA of this store"));
-                    try {
-                        crl.verify(ca.certificate().getPublicKey());
-                    } catch (GeneralSecurityException e) {
-                        throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CRL's signature does not verify with CA '" + ca.name() + "': " + e.getMessage());
-                    }
-                    System.out.println("  signature:   verified with CA '" + ca.name() + "'");
+                    verify(crl, ca.certificate(), "CA '" + ca.name() + "'");
+                    checked = true;
                 }
             }
             if (entries && revoked != null) {
@@ -211,7 +246,20 @@ final class CrlCommand {
                 Pem.writePublicFile(out, bytes);
                 System.out.println("Wrote " + out);
             }
+            if (!checked) {
+                throw new PkiException(ErrorKind.CONFIG, "the CRL's signature was not checked: no CA home at " + home.home()
+                        + " and no --issuer; give --issuer CA.pem (the CA certificate it must be signed by) or --home DIR");
+            }
             return 0;
+        }
+
+        private static void verify(X509CRL crl, X509Certificate ca, String by) {
+            try {
+                crl.verify(ca.getPublicKey());
+            } catch (GeneralSecurityException e) {
+                throw new PkiException(ErrorKind.BAD_SIGNATURE, "the CRL's signature does not verify with " + by + ": " + e.getMessage());
+            }
+            System.out.println("  signature:   verified with " + by);
         }
     }
 

@@ -65,6 +65,13 @@ class LifecycleCommandsTest {
         assertThat(imp.exit()).as(imp.all()).isZero();
         assertThat(imp.out()).contains("Imported the CRL of root: number 1, 1 entry");
         assertThat(Cli.run(server, "crl", "show").out()).containsPattern("root\\s+0/1\\s+1\\s");
+        // the columns crl show --help names, SIZE among them; and the same as JSON
+        assertThat(Cli.run(server, "crl", "show").out()).contains("SIZE").containsPattern("root\\s+0/1\\s+1\\s+\\S+\\s+\\S+\\s+1\\s+[1-9]\\d+ B\\s");
+        var crls = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Cli.run(server, "crl", "show", "--json").out()).get("crls");
+        var rootCrlJson = java.util.stream.StreamSupport.stream(crls.spliterator(), false).filter(c -> c.get("ca").asText().equals("root")).findFirst().orElseThrow();
+        assertThat(rootCrlJson.get("bytes").asInt()).isEqualTo(java.util.Base64.getMimeDecoder().decode(Files.readString(rootCrl)
+                .replaceAll("-----[A-Z0-9 ]+-----", "")).length);
+        assertThat(rootCrlJson.get("stale").asBoolean()).isFalse();
         // OpenSSL, with the imported root CRL and the server's issuing CRL: the device's chain is refused, as its issuing CA is revoked
         assertThat(Cli.run(server, "crl", "generate", "--ca", "issuing").exit()).isZero();
         Path bundle = dir.resolve("crls.pem");

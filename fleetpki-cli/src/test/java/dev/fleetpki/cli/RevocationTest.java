@@ -106,6 +106,21 @@ class RevocationTest {
             assertThat(crl.getRevokedCertificate(new BigInteger(byCli.serial(), 16)).getExtensionValue("2.5.29.24")).as("invalidity date").isNotNull();
             assertThat(t.services.metrics().scrape()).containsPattern("fleetpki_ocsp_responses_total\\{source=\"presigned\",status=\"(good|revoked)\"\\} [1-9]");
 
+            // crl fetch checks the signature with the CA home, or --issuer; with neither it says so and does not exit 0
+            Cli.Result fetched = Cli.run(t.home, "crl", "fetch", base + "/crl/issuing.crl", "--entries");
+            assertThat(fetched.exit()).as(fetched.all()).isZero();
+            assertThat(fetched.out()).contains("signature:   verified with CA 'issuing'").contains(byCli.serial());
+            Path nowhere = Files.createDirectories(dir.resolve("not-a-ca-home"));
+            Cli.Result unchecked = Cli.run(nowhere, "crl", "fetch", base + "/crl/issuing.crl");
+            assertThat(unchecked.exit()).as(unchecked.all()).isEqualTo(78);
+            assertThat(unchecked.err()).contains("the CRL's signature was not checked").contains("--issuer");
+            Cli.Result withIssuer = Cli.run(nowhere, "crl", "fetch", base + "/crl/issuing.crl", "--issuer", t.home.resolve("ca/issuing.pem").toString());
+            assertThat(withIssuer.exit()).as(withIssuer.all()).isZero();
+            assertThat(withIssuer.out()).contains("verified with " + t.home.resolve("ca/issuing.pem"));
+            Cli.Result wrongIssuer = Cli.run(nowhere, "crl", "fetch", base + "/crl/issuing.crl", "--issuer", t.home.resolve("ca/root.pem").toString());
+            assertThat(wrongIssuer.exit()).isEqualTo(65);
+            assertThat(wrongIssuer.err()).contains("the CRL's issuer is");
+
             // the same CRL checked by OpenSSL: signature, and chain validation with CRLs for every CA in the chain
             Path crlFile = t.home.resolve("issuing.crl");
             Files.write(crlFile, crl.getEncoded());

@@ -252,7 +252,8 @@ public final class CrlPublisher {
                     throw e;
                 }
                 if (ca.keyRef() == null) { // its key is on another machine (an offline root): its CRL is made there and imported
-                    skipped.put(ca.name(), e.detail());
+                    skipped.put(ca.name(), "its key is not on this machine (an offline root): make its CRL there ('fleetpki crl generate --ca "
+                            + ca.name() + " --validity 90d') and bring it here ('fleetpki crl import FILE')");
                 } else {
                     failed.add("'" + ca.name() + "' (" + e.detail() + ")");
                 }
