@@ -124,8 +124,18 @@ public final class ServerIdentity {
             sans.add(new GeneralName(GeneralName.iPAddress, "127.0.0.1"));
         }
         // the server made the key itself, so it holds the proof of possession a CSR would carry
-        IssuedCertificate issued = s.pipeline().issue(new IssuanceRequest(hostname, "server-tls", kp.getPublic(), hostname, sans, true,
-                "serve", null, null), s.authorizer().operator(actor, hostname, "server-tls", "serve"));
+        IssuedCertificate issued;
+        try {
+            issued = s.pipeline().issue(new IssuanceRequest(hostname, "server-tls", kp.getPublic(), hostname, sans, true,
+                    "serve", null, null), s.authorizer().operator(actor, hostname, "server-tls", "serve"));
+        } catch (dev.fleetpki.core.PkiException e) {
+            if (e.kind() != dev.fleetpki.core.ErrorKind.NAME_MISMATCH) {
+                throw e;
+            }
+            throw new dev.fleetpki.core.PkiException(e.kind(), "the server's own certificate for '" + hostname + "' is refused: " + e.detail()
+                    + ". Start it with the name clients use: fleetpki serve --hostname NAME (a name the server-tls profile allows), "
+                    + "or widen the profile's dnsSuffixes in fleetpki.yaml", e);
+        }
         List<Certificate> chain = new ArrayList<>();
         chain.add(issued.certificate());
         // during a root rollover, the new root's cross certificate in its place: devices that trust only the old root still connect
