@@ -49,8 +49,10 @@ final class QuickstartCommand implements Callable<Integer> {
     boolean serve;
     @Option(names = "--port", defaultValue = "8443", description = "with --serve: HTTPS port (default: ${DEFAULT-VALUE})")
     int port;
-    @Option(names = "--http-port", defaultValue = "8080", description = "with --serve: plain-HTTP port for CRLs and OCSP (default: ${DEFAULT-VALUE})")
+    @Option(names = "--http-port", defaultValue = "8080", description = "plain-HTTP port for CRLs and OCSP, named in the certificates' URLs "
+            + "when the demo is made and served there with --serve (default: ${DEFAULT-VALUE}; a demo made earlier keeps its own)")
     int httpPort;
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
@@ -60,7 +62,20 @@ final class QuickstartCommand implements Callable<Integer> {
         Path home = dir.toAbsolutePath().normalize();
         boolean fresh = !Files.exists(home.resolve(ConfigLoader.FILE_NAME));
         if (fresh) {
-            writeConfig(home);
+            // 0 (any free port) or -1 (no plain HTTP) cannot be named in a certificate: the URLs then say 8080
+            writeConfig(home, httpPort > 0 ? httpPort : 8080);
+        } else {
+            // the certificates already issued name the port the demo was made with: serve there, or say why not
+            String url = ConfigLoader.load(home.resolve(ConfigLoader.FILE_NAME)).crlUrl("ca", 0);
+            int made = url == null ? -1 : java.net.URI.create(url).getPort(); // -1: edited to name no port or no URL
+            if (spec.commandLine().getParseResult().hasMatchedOption("--http-port") && httpPort > 0 && made > 0 && made != httpPort) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "the demo in " + home + " was made with --http-port " + made
+                        + ": its certificates name CRL and OCSP URLs on that port, so --http-port " + httpPort + " would serve where none of them "
+                        + "look; leave --http-port out, or give a new --dir");
+            }
+            if (httpPort > 0 && made > 0) {
+                httpPort = made;
+            }
         }
         var actor = Actor.operator(System.getProperty("user.name", "demo"));
         try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
@@ -138,7 +153,7 @@ final class QuickstartCommand implements Callable<Integer> {
         System.out.println("==> " + s);
     }
 
-    private static void writeConfig(Path home) throws Exception {
+    private static void writeConfig(Path home, int httpPort) throws Exception {
         Files.createDirectories(home);
         byte[] rnd = new byte[24];
         new SecureRandom().nextBytes(rnd);
@@ -151,9 +166,9 @@ final class QuickstartCommand implements Callable<Integer> {
                 # Passphrase for the encrypted CA key files (env:NAME, file:PATH or prompt; never inline).
                 passphrase: file:secrets/passphrase
                 urls:
-                  crl: http://localhost:8080/crl/{ca}.crl
-                  ocsp: http://localhost:8080/ocsp
-                  caIssuers: http://localhost:8080/ca/{ca}.crt
+                  crl: http://localhost:%1$d/crl/{ca}.crl
+                  ocsp: http://localhost:%1$d/ocsp
+                  caIssuers: http://localhost:%1$d/ca/{ca}.crt
                 ceremony:
                   root:
                     name: root
@@ -182,7 +197,7 @@ final class QuickstartCommand implements Callable<Integer> {
                     validity: 365d
                   server-tls:
                     validity: 90d
-                """;
+                """.formatted(httpPort);
         Pem.writePublicFile(home.resolve(ConfigLoader.FILE_NAME), yaml.getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -31,6 +31,18 @@ class QuickstartTest {
     }
 
     @Test
+    void theHttpPortChosenIsTheOneTheCertificatesName() throws Exception {
+        Path demo = dir.resolve("demo-port");
+        Cli.Result r = fleetpki("quickstart", "--dir", demo.toString(), "--http-port", "18099");
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(Proc.ok(demo, "openssl", "x509", "-in", "devices/demo-sensor-001.crt", "-noout", "-ext", "crlDistributionPoints,authorityInfoAccess"))
+                .contains("http://localhost:18099/crl/issuing.crl").contains("http://localhost:18099/ocsp").doesNotContain(":8080");
+        Cli.Result other = fleetpki("quickstart", "--dir", demo.toString(), "--http-port", "18100");
+        assertThat(other.exit()).as(other.all()).isEqualTo(64);
+        assertThat(other.err()).contains("18099").contains("--http-port 18100");
+    }
+
+    @Test
     void theProgramHasTheOperatorCommandsAndTheTwoThatRunTheServer() {
         Cli.Result help = fleetpki("--help");
         assertThat(help.exit()).isZero();
