@@ -70,8 +70,9 @@ final class IssueCommand implements Callable<Integer> {
                 try (PEMParser p = new PEMParser(new StringReader(text))) {
                     Object o = p.readObject();
                     if (!(o instanceof SubjectPublicKeyInfo s)) {
-                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the file holds " + (o == null ? "nothing" : o.getClass().getSimpleName())
-                                + ", not a PUBLIC KEY; export it with: openssl pkey -pubout");
+                        throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the file holds " + dev.fleetpki.core.PemKind.of(o) + ", not a PUBLIC KEY; "
+                                + (o instanceof org.bouncycastle.cert.X509CertificateHolder ? "take its key with: openssl x509 -pubkey -noout -in FILE"
+                                : "export the public key with: openssl pkey -pubout"));
                     }
                     spki = s;
                 }
@@ -82,8 +83,8 @@ final class IssueCommand implements Callable<Integer> {
         } catch (PkiException e) {
             throw e;
         } catch (Exception e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the public key file is not a PEM or DER SubjectPublicKeyInfo ("
-                    + e.getClass().getSimpleName() + ")");
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the file is not a PEM or DER public key (SubjectPublicKeyInfo); "
+                    + "export one with: openssl pkey -pubout");
         }
     }
 }

@@ -53,6 +53,24 @@ class ExitCodesTest {
     }
 
     @Test
+    void aFileOfTheWrongKindIsNamedByWhatItHoldsNotByAJavaClass() throws Exception {
+        TestHome.write(home, "ecdsa-p256", null, null);
+        TestHome.init(home);
+        assertThat(Cli.run(home, "device", "add", "se-1").exit()).isZero();
+        assertThat(Cli.run(home, "station", "add", "line-1", "--fleet", "*").exit()).isZero();
+        Cli.Result cert = Cli.run(home, "issue", "--public-key", home.resolve("ca/root.pem").toString(), "--device", "se-1", "--station", "line-1");
+        assertThat(cert.exit()).as(cert.all()).isEqualTo(65);
+        assertThat(cert.err()).contains("holds a certificate, not a PUBLIC KEY").doesNotContainPattern(JAVA);
+        Cli.Result certAsCsr = Cli.run(home, "sign", "--device", "se-1", "--csr", home.resolve("ca/root.pem").toString());
+        assertThat(certAsCsr.exit()).isEqualTo(65);
+        assertThat(certAsCsr.err()).contains("holds a certificate, not a CERTIFICATE REQUEST").doesNotContainPattern(JAVA);
+        java.nio.file.Files.write(home.resolve("junk.der"), new byte[] {0x30, 0x03, 0x02, 0x01});
+        Cli.Result junk = Cli.run(home, "issue", "--public-key", home.resolve("junk.der").toString(), "--device", "se-1", "--station", "line-1");
+        assertThat(junk.exit()).isEqualTo(65);
+        assertThat(junk.err()).contains("not a PEM or DER public key").doesNotContainPattern(JAVA);
+    }
+
+    @Test
     void aFileThatCannotBeWrittenExits73NamingItAndTheReason() throws Exception {
         TestHome.write(home, "ecdsa-p256", null, null);
         TestHome.init(home);

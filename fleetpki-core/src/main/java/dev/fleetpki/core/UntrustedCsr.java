@@ -254,8 +254,7 @@ public final class UntrustedCsr {
             if (o instanceof PKCS10CertificationRequest r) {
                 return r.getEncoded();
             }
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the PEM input holds "
-                    + (o == null ? "no object" : "a " + o.getClass().getSimpleName())
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the PEM input holds " + PemKind.of(o)
                     + ", not a CERTIFICATE REQUEST; pass the device's CSR");
         } catch (IOException | RuntimeException e) {
             if (e instanceof PkiException pe) {

@@ -205,7 +205,8 @@ public final class WebhookDispatcher implements AutoCloseable {
             } catch (java.net.ConnectException refused) {
                 error = "cannot connect to " + h.url().getHost() + ":" + port(h.url()) + " (connection refused: is the receiver running?)";
             } catch (IOException io) {
-                error = io.getClass().getSimpleName() + (io.getMessage() == null ? "" : ": " + io.getMessage());
+                error = (io instanceof javax.net.ssl.SSLException ? "TLS with the receiver failed" : "the connection to the receiver failed")
+                        + (io.getMessage() == null ? "" : ": " + io.getMessage());
             }
             store.webhookError(h.name(), error + " (event " + e.id() + ", attempt " + attempt + " of " + h.attempts() + ")", clock.instant());
             if (attempt < h.attempts()) {
