@@ -46,24 +46,6 @@ final class CertCommand {
         t.render().lines().forEach(l -> System.out.println("  " + l));
     }
 
-    /** A certificate as {@code --json} shows it (docs/cli.md). */
-    static Map<String, Object> json(StoredCertificate c, Instant now) {
-        var i = c.issued();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("serial", i.serialHex());
-        m.put("device", i.deviceId());
-        m.put("profile", i.profile());
-        m.put("ca", i.caName());
-        m.put("status", c.status(now));
-        m.put("subject", i.certificate().getSubjectX500Principal().getName());
-        m.put("notBefore", i.certificate().getNotBefore().toInstant().toString());
-        m.put("notAfter", i.notAfter().toString());
-        m.put("issuedBy", i.issuedBy().toString());
-        m.put("issuedAt", i.issuedAt().toString());
-        m.put("revokedAt", c.revokedAt() == null ? null : c.revokedAt().toString());
-        m.put("reason", c.reason() == null ? null : c.reason().configName());
-        return m;
-    }
 
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
@@ -75,8 +57,8 @@ final class CertCommand {
         @Option(names = "--expiring-within", paramLabel = "DURATION", description = "only unrevoked certificates ending within this time, e.g. 30d")
         String expiring;
         @Option(names = "--limit", defaultValue = "1000", description = "at most this many, 1 to 100000 (default: ${DEFAULT-VALUE})") int limit;
-        @Option(names = "--json", description = "one JSON object: {\"certificates\": [{\"serial\", \"device\", \"profile\", \"ca\", \"status\", "
-                + "\"subject\", \"notBefore\", \"notAfter\", \"issuedBy\", \"issuedAt\", \"revokedAt\", \"reason\"}], \"more\": true|false}")
+        @Option(names = "--json", description = "one JSON object: {\"certificates\": [the REST API's certificate object: \"serial\", \"device\", "
+                + "\"profile\", \"ca\", \"subject\", \"notBefore\", \"notAfter\", \"status\", \"revokedAt\", \"revocationReason\", ...], \"more\": true|false}")
         boolean json;
 
         @Override
@@ -99,7 +81,7 @@ final class CertCommand {
                 List<StoredCertificate> certs = more ? page.subList(0, limit) : page;
                 if (json) {
                     Map<String, Object> out = new LinkedHashMap<>();
-                    out.put("certificates", certs.stream().map(c -> json(c, now)).toList());
+                    out.put("certificates", certs.stream().map(c -> dev.fleetpki.core.CertificateJson.of(c, now)).toList());
                     out.put("more", more);
                     System.out.println(JSON.writeValueAsString(out));
                     return 0;

@@ -76,6 +76,13 @@ class ExpiryMonitoringTest {
             assertThat(listed.get("certificates").get(0).get("status").asText()).isEqualTo("valid");
             assertThat(listed.get("certificates").get(0).get("notAfter").asText()).matches("\\d{4}-.*Z");
             assertThat(listed.get("more").asBoolean()).isFalse();
+            // one shape for a certificate: the CLI's is the REST API's, without the link
+            String token = Cli.run(home, "token", "create", "watch", "--role", "auditor").out().trim();
+            JsonNode first = listed.get("certificates").get(0);
+            JsonNode rest = new ObjectMapper().readTree(ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/api/v1/certificates/"
+                    + first.get("serial").asText())).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body());
+            ((com.fasterxml.jackson.databind.node.ObjectNode) rest).remove("href");
+            assertThat(first).isEqualTo(rest);
             Cli.Result table = Cli.run(home, "cert", "list", "--expiring-within", "30d");
             assertThat(table.out()).contains("w-1").contains("w-2").contains("m-1").doesNotContain("y-1").doesNotContain("w-3")
                     .contains("3 certificates");

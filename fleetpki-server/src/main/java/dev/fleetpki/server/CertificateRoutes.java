@@ -314,26 +314,8 @@ final class CertificateRoutes {
     }
 
     private static Map<String, Object> certificateJson(StoredCertificate stored, Instant now) {
-        IssuedCertificate i = stored.issued();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("serial", i.serialHex());
-        m.put("device", i.deviceId());
-        m.put("profile", i.profile());
-        m.put("ca", i.caName());
-        m.put("subject", i.subject());
-        m.put("notBefore", i.notBefore().toString());
-        m.put("notAfter", i.notAfter().toString());
-        m.put("status", stored.status(now));
-        if (stored.revoked()) {
-            m.put("revokedAt", stored.revokedAt().toString());
-            m.put("revocationReason", stored.reason().configName());
-        }
-        m.put("proofOfPossession", i.proofOfPossession());
-        m.put("issuedBy", i.issuedBy().toString());
-        m.put("issuedAt", i.issuedAt().toString());
-        m.put("protocol", i.protocol());
-        m.put("certificatePem", Pem.encode("CERTIFICATE", i.der()));
-        m.put("href", href(i.serialHex()));
+        Map<String, Object> m = dev.fleetpki.core.CertificateJson.of(stored, now);
+        m.put("href", href(stored.issued().serialHex()));
         return m;
     }
 
