@@ -232,16 +232,7 @@ final class DeviceCommand {
                 String next = more ? shown.getLast().id() : null;
                 if (json) {
                     var out = new LinkedHashMap<String, Object>();
-                    out.put("devices", shown.stream().map(d -> {
-                        var m = new LinkedHashMap<String, Object>();
-                        m.put("id", d.id());
-                        m.put("model", d.model());
-                        m.put("status", d.status().name().toLowerCase(java.util.Locale.ROOT));
-                        m.put("tags", new java.util.TreeMap<>(d.tags())); // in name order: the same output every time
-                        m.put("keyLocation", d.keyLocation());
-                        m.put("createdAt", d.createdAt().toString());
-                        return m;
-                    }).toList());
+                    out.put("devices", shown.stream().map(dev.fleetpki.core.DeviceJson::of).toList()); // the REST API's shape, without href
                     out.put("more", more);
                     out.put("next", next);
                     System.out.println(JSON.writeValueAsString(out));

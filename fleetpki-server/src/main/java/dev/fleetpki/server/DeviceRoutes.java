@@ -231,13 +231,7 @@ final class DeviceRoutes {
     }
 
     static Map<String, Object> deviceJson(Device d) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", d.id());
-        m.put("model", d.model());
-        m.put("tags", d.tags());
-        m.put("status", d.status().name().toLowerCase(Locale.ROOT));
-        m.put("keyLocation", d.keyLocation());
-        m.put("createdAt", d.createdAt().toString());
+        Map<String, Object> m = dev.fleetpki.core.DeviceJson.of(d);
         m.put("href", location(d.id()));
         return m;
     }
