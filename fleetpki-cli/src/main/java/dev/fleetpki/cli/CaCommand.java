@@ -26,10 +26,27 @@ final class CaCommand {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List the CAs in the store.")
     static final class ListCas implements Callable<Integer> {
         @Mixin HomeOption home;
+        @Option(names = "--json", description = "one JSON object: {\"cas\": [the REST API's CA object: \"name\", \"role\", \"subject\", \"parent\", "
+                + "\"notBefore\", \"notAfter\", \"serial\", \"certificatePem\"], \"rollovers\": [{\"old\", \"new\", \"step\", \"since\"}]}")
+        boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             try (Fleet f = home.open()) {
+                if (json) {
+                    Map<String, Object> out = new java.util.LinkedHashMap<>();
+                    out.put("cas", f.store().cas().stream().map(dev.fleetpki.core.CaJson::of).toList());
+                    out.put("rollovers", f.store().rollovers().stream().map(r -> {
+                        Map<String, Object> m = new java.util.LinkedHashMap<>();
+                        m.put("old", r.oldName());
+                        m.put("new", r.newName());
+                        m.put("step", r.step().wireName());
+                        m.put("since", r.updatedAt().toString());
+                        return m;
+                    }).toList());
+                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(out));
+                    return 0;
+                }
                 Certs.printCaTable(f.store().cas());
                 var rollovers = f.store().rollovers();
                 if (!rollovers.isEmpty()) {

@@ -97,10 +97,11 @@ public final class Certs {
 
     /** The CAs as a table: name, role, parent, notAfter, subject. */
     public static void printCaTable(List<CaRecord> cas) {
-        System.out.printf("  %-16s %-13s %-16s %-22s %s%n", "NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
+        Table t = new Table("NAME", "ROLE", "PARENT", "NOT AFTER", "SUBJECT");
         for (CaRecord c : cas) {
-            System.out.printf("  %-16s %-13s %-16s %-22s %s%n", c.name(), c.role().configName(), c.parent() == null ? "-" : c.parent(),
-                    c.certificate().getNotAfter().toInstant(), c.certificate().getSubjectX500Principal().getName());
+            t.row(c.name(), c.role().configName(), c.parent() == null ? "-" : c.parent(), c.certificate().getNotAfter().toInstant().toString(),
+                    c.certificate().getSubjectX500Principal().getName());
         }
+        t.render().lines().forEach(l -> System.out.println("  " + l));
     }
 }

@@ -202,6 +202,11 @@ class CaRolloverTest {
         assertThat(taken.out()).contains("The rollover of 'root' is at step switched.");
         assertThat(Files.readString(home.resolve("ca/root-2-by-root.pem"))).isEqualTo(Files.readString(offline.resolve("ca/root-2-by-root.pem")));
         assertThat(Cli.run(home, "export", "trust-bundle", "--root-only").out()).contains("# root-2 (root)");
+        var listed = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Cli.run(home, "ca", "list", "--json").out());
+        assertThat(listed.get("rollovers").get(0).get("old").asText()).isEqualTo("root");
+        assertThat(listed.get("rollovers").get(0).get("new").asText()).isEqualTo("root-2");
+        assertThat(listed.get("rollovers").get(0).get("step").asText()).isEqualTo("switched");
+        assertThat(listed.get("cas").findValuesAsText("name")).contains("root", "root-2", "issuing");
 
         // the issuing CA moves under the new root: its request is signed by the new root on the root's machine
         Path before = sign("r-1");

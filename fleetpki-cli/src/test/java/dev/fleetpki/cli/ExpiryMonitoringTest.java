@@ -83,6 +83,9 @@ class ExpiryMonitoringTest {
                     + first.get("serial").asText())).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body());
             ((com.fasterxml.jackson.databind.node.ObjectNode) rest).remove("href");
             assertThat(first).isEqualTo(rest);
+            JsonNode cas = new ObjectMapper().readTree(Cli.run(home, "ca", "list", "--json").out()).get("cas");
+            assertThat(cas).isEqualTo(new ObjectMapper().readTree(ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/api/v1/cas")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body())).as("ca list --json: the REST API's CAs");
             Cli.Result table = Cli.run(home, "cert", "list", "--expiring-within", "30d");
             assertThat(table.out()).contains("w-1").contains("w-2").contains("m-1").doesNotContain("y-1").doesNotContain("w-3")
                     .contains("3 certificates");

@@ -358,20 +358,7 @@ public final class FleetServer implements AutoCloseable {
     }
 
     private static Map<String, Object> caJson(CaRecord c) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", c.name());
-        m.put("role", c.role().name().toLowerCase(Locale.ROOT).replace('_', '-'));
-        m.put("subject", c.certificate().getSubjectX500Principal().getName());
-        m.put("parent", c.parent());
-        m.put("notBefore", c.certificate().getNotBefore().toInstant().toString());
-        m.put("notAfter", c.certificate().getNotAfter().toInstant().toString());
-        m.put("serial", c.certificate().getSerialNumber().toString(16));
-        try {
-            m.put("certificatePem", Pem.encode("CERTIFICATE", c.certificate().getEncoded()));
-        } catch (CertificateEncodingException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "cannot encode CA certificate " + c.name(), e);
-        }
-        return m;
+        return dev.fleetpki.core.CaJson.of(c);
     }
 
     /** RFC 9457 problem details. */
