@@ -110,14 +110,39 @@ final class AuditCommand {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Show the newest audit events.")
     static final class ListEvents implements Callable<Integer> {
         @Mixin HomeOption home;
-        @Option(names = "--last", defaultValue = "20") int last;
+        @Option(names = "--last", defaultValue = "20", description = "how many of the newest events, 1 to 100000 (default: ${DEFAULT-VALUE})") int last;
+        @Option(names = "--json", description = "one JSON object: {\"events\": [{\"seq\", \"at\", \"actor\", \"action\", \"target\", \"detail\": {...}}]}, "
+                + "oldest first") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
+            if (last < 1 || last > 100_000) {
+                throw new dev.fleetpki.core.PkiException(dev.fleetpki.core.ErrorKind.MALFORMED_REQUEST, "--last must be 1 to 100000");
+            }
             try (Fleet f = home.open()) {
-                for (var e : f.store().auditLog().auditTail(last)) {
-                    System.out.printf("%5d %s %-22s %-20s %-40s %s%n", e.get("seq"), e.get("at"), e.get("actor"), e.get("action"), e.get("target"), e.get("detail"));
+                var events = f.store().auditLog().auditTail(last);
+                if (json) {
+                    var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+                    java.util.List<Object> out = new java.util.ArrayList<>();
+                    for (var e : events) {
+                        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                        m.put("seq", e.get("seq"));
+                        m.put("at", e.get("at").toString());
+                        m.put("actor", e.get("actor"));
+                        m.put("action", e.get("action"));
+                        m.put("target", e.get("target"));
+                        m.put("detail", mapper.readTree((String) e.get("detail")));
+                        out.add(m);
+                    }
+                    System.out.println(mapper.writeValueAsString(java.util.Map.of("events", out)));
+                    return 0;
                 }
+                Table t = new Table("SEQ", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL");
+                for (var e : events) {
+                    t.row(e.get("seq").toString(), e.get("at").toString(), e.get("actor").toString(), e.get("action").toString(),
+                            e.get("target").toString(), e.get("detail").toString());
+                }
+                System.out.print(t.render());
             }
             return 0;
         }

@@ -143,11 +143,17 @@ class SignRefusalsTest {
     }
 
     @Test
-    void refusalsAreAuditedAndTheChainStaysIntact() {
+    void refusalsAreAuditedAndTheChainStaysIntact() throws Exception {
         Path csr = TestHome.opensslCsr(home, "audited", "ec", "/CN=nobody", "-pkeyopt", "ec_paramgen_curve:P-256");
         assertThat(Cli.run(home, "sign", "--csr", csr.toString(), "--device", "dev-ok").exit()).isEqualTo(65);
         Cli.Result list = Cli.run(home, "audit", "list", "--last", "1");
         assertThat(list.out()).contains("certificate.refuse").contains("NAME_MISMATCH");
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Cli.run(home, "audit", "list", "--last", "2", "--json").out()).get("events");
+        assertThat(json).hasSize(2);
+        assertThat(json.get(1).get("action").asText()).isEqualTo("certificate.refuse");
+        assertThat(json.get(1).get("seq").asLong()).isEqualTo(json.get(0).get("seq").asLong() + 1).as("oldest first");
+        assertThat(json.get(1).get("detail").isObject()).as("the detail as JSON, not a string of it").isTrue();
+        assertThat(json.get(1).get("detail").toString()).contains("NAME_MISMATCH");
         assertThat(Cli.run(home, "audit", "verify").out()).contains("Audit log intact");
     }
 }
