@@ -7,6 +7,7 @@ import dev.fleetpki.core.Fingerprints;
 import dev.fleetpki.core.Station;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -123,15 +124,31 @@ final class StationCommand {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List factory stations.")
     static final class ListStations implements Callable<Integer> {
         @Mixin HomeOption home;
+        @picocli.CommandLine.Option(names = "--json", description = "one JSON object: {\"stations\": [{\"name\", \"status\", \"fleet\", "
+                + "\"clientCertificateSha256\"}]} (fleet \"*\": every fleet; null: none; the certificate null: CLI only)") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             try (Fleet f = home.open()) {
-                System.out.printf("%-20s %-8s %-16s %s%n", "NAME", "STATUS", "FLEET", "CLIENT CERTIFICATE SHA-256");
-                for (Station st : f.store().credentials().stations()) {
-                    System.out.printf("%-20s %-8s %-16s %s%n", st.name(), st.status().toLowerCase(Locale.ROOT),
-                            st.fleet() == null ? "none" : st.fleet(), st.certSha256() == null ? "- (CLI only)" : st.certSha256());
+                if (json) {
+                    List<Map<String, Object>> out = new java.util.ArrayList<>();
+                    for (Station st : f.store().credentials().stations()) {
+                        Map<String, Object> m = new java.util.LinkedHashMap<>();
+                        m.put("name", st.name());
+                        m.put("status", st.status().toLowerCase(Locale.ROOT));
+                        m.put("fleet", st.fleet());
+                        m.put("clientCertificateSha256", st.certSha256());
+                        out.add(m);
+                    }
+                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("stations", out)));
+                    return 0;
                 }
+                Table t = new Table("NAME", "STATUS", "FLEET", "CLIENT CERTIFICATE SHA-256");
+                for (Station st : f.store().credentials().stations()) {
+                    t.row(st.name(), st.status().toLowerCase(Locale.ROOT), st.fleet() == null ? "none" : st.fleet(),
+                            st.certSha256() == null ? "- (CLI only)" : st.certSha256());
+                }
+                System.out.print(t.render());
             }
             return 0;
         }

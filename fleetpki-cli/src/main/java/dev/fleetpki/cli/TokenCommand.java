@@ -133,19 +133,39 @@ final class TokenCommand {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List tokens (never their secrets).")
     static final class ListTokens implements Callable<Integer> {
         @Mixin HomeOption home;
+        @Option(names = "--json", description = "one JSON object: {\"tokens\": [{\"name\", \"role\", \"id\", \"clientCertificateSha256\", \"status\", "
+                + "\"expiresAt\", \"createdBy\", \"createdAt\", \"profiles\", \"signers\", \"models\"}]} (never a secret)") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             try (Fleet f = home.open()) {
                 Instant now = f.clock().instant();
-                System.out.printf("%-20s %-15s %-18s %-9s %-22s %-16s %s%n", "NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "BOUND TO");
-                for (ApiToken t : f.store().credentials().tokens()) {
-                    String status = t.status(now);
-                    System.out.printf("%-20s %-15s %-18s %-9s %-22s %-16s %s%n", t.name(), t.role().configName(),
-                            t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12), status,
-                            t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy(),
-                            bindings(t));
+                if (json) {
+                    List<Map<String, Object>> out = new java.util.ArrayList<>();
+                    for (ApiToken t : f.store().credentials().tokens()) {
+                        Map<String, Object> m = new java.util.LinkedHashMap<>();
+                        m.put("name", t.name());
+                        m.put("role", t.role().configName());
+                        m.put("id", t.id());
+                        m.put("clientCertificateSha256", t.certSha256());
+                        m.put("status", t.status(now));
+                        m.put("expiresAt", t.expiresAt() == null ? null : t.expiresAt().toString());
+                        m.put("createdBy", t.createdBy().toString());
+                        m.put("createdAt", t.createdAt().toString());
+                        m.put("profiles", new TreeSet<>(t.profiles()));
+                        m.put("signers", new TreeSet<>(t.signers()));
+                        m.put("models", new TreeSet<>(t.models()));
+                        out.add(m);
+                    }
+                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("tokens", out)));
+                    return 0;
                 }
+                Table table = new Table("NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "BOUND TO");
+                for (ApiToken t : f.store().credentials().tokens()) {
+                    table.row(t.name(), t.role().configName(), t.certSha256() == null ? t.id() : "cert:" + t.certSha256().substring(0, 12),
+                            t.status(now), t.expiresAt() == null ? "never" : t.expiresAt().toString(), t.createdBy().toString(), bindings(t));
+                }
+                System.out.print(table.render());
             }
             return 0;
         }

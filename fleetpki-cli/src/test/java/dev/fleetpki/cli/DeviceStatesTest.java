@@ -54,5 +54,20 @@ class DeviceStatesTest {
             assertThat(Cli.run(home, "token", op, "ci").exit()).as("token " + op).isZero();
         }
         assertThat(Cli.run(home, "token", "disable", "nope").exit()).isEqualTo(66);
+
+        // both lists as JSON for scripts, and as tables
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var stations = mapper.readTree(Cli.run(home, "station", "list", "--json").out()).get("stations");
+        assertThat(stations.get(0).get("name").asText()).isEqualTo("line-1");
+        assertThat(stations.get(0).get("status").asText()).isEqualTo("active");
+        assertThat(stations.get(0).get("fleet").asText()).isEqualTo("*");
+        assertThat(stations.get(0).get("clientCertificateSha256").isNull()).isTrue();
+        var tokens = mapper.readTree(Cli.run(home, "token", "list", "--json").out()).get("tokens");
+        assertThat(tokens.get(0).get("name").asText()).isEqualTo("ci");
+        assertThat(tokens.get(0).get("role").asText()).isEqualTo("issuer");
+        assertThat(tokens.get(0).get("status").asText()).isEqualTo("active");
+        assertThat(tokens.get(0).toString()).doesNotContain("secret").doesNotContain("fpt_");
+        assertThat(Cli.run(home, "station", "list").out()).startsWith("NAME    STATUS  FLEET  CLIENT CERTIFICATE SHA-256\n");
+        assertThat(Cli.run(home, "token", "list").out().lines().skip(1).findFirst().orElseThrow()).startsWith("ci    issuer  ");
     }
 }
