@@ -13,6 +13,7 @@ import dev.fleetpki.core.StoredCertificate;
 import dev.fleetpki.core.enrollment.Enrollment;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -256,11 +257,20 @@ final class DeviceCommand {
     static final class Show implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "ID") String id;
+        @Option(names = "--json", description = "the REST API's device object with its certificates: {\"id\", \"model\", \"tags\", \"status\", "
+                + "\"keyLocation\", \"createdAt\", \"certificates\": [{\"serial\", \"profile\", \"ca\", \"notBefore\", \"notAfter\", \"status\", "
+                + "\"current\"}]}") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             try (Fleet f = home.open()) {
                 Device d = f.store().devices().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered"));
+                if (json) {
+                    Instant now = f.clock().instant();
+                    System.out.println(JSON.writeValueAsString(dev.fleetpki.core.DeviceJson.withCertificates(d,
+                            f.store().certificates().certificates(id, now, null, 100), now)));
+                    return 0;
+                }
                 System.out.println("Device:       " + d.id());
                 System.out.println("Status:       " + d.status().name().toLowerCase());
                 System.out.println("Model:        " + (d.model() == null ? "-" : d.model()));

@@ -83,6 +83,13 @@ class ExpiryMonitoringTest {
                     + first.get("serial").asText())).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body());
             ((com.fasterxml.jackson.databind.node.ObjectNode) rest).remove("href");
             assertThat(first).isEqualTo(rest);
+            JsonNode shown = new ObjectMapper().readTree(Cli.run(home, "device", "show", "w-3", "--json").out());
+            JsonNode restShown = new ObjectMapper().readTree(ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/api/v1/devices/w-3"))
+                    .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body());
+            ((com.fasterxml.jackson.databind.node.ObjectNode) restShown).remove("href");
+            assertThat(shown).isEqualTo(restShown).as("device show --json: the REST API's device with its certificates");
+            assertThat(shown.get("certificates").get(0).get("status").asText()).isEqualTo("revoked");
+            assertThat(shown.get("certificates").get(0).get("current").asBoolean()).isFalse();
             JsonNode cas = new ObjectMapper().readTree(Cli.run(home, "ca", "list", "--json").out()).get("cas");
             assertThat(cas).isEqualTo(new ObjectMapper().readTree(ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/api/v1/cas")).build(),
                     HttpResponse.BodyHandlers.ofString()).body())).as("ca list --json: the REST API's CAs");

@@ -23,4 +23,26 @@ public final class DeviceJson {
         m.put("createdAt", d.createdAt().toString());
         return m;
     }
+
+    /**
+     * The device with its certificates, newest first (REST {@code GET /api/v1/devices/ID} and
+     * {@code fleetpki device show --json}): each with serial, profile, ca, notBefore, notAfter,
+     * status, and current (the newest valid certificate of its profile).
+     */
+    public static Map<String, Object> withCertificates(Device d, java.util.List<StoredCertificate> newestFirst, java.time.Instant now) {
+        Map<String, Object> out = of(d);
+        java.util.Set<String> current = new java.util.HashSet<>();
+        out.put("certificates", newestFirst.stream().map(c -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("serial", c.issued().serialHex());
+            m.put("profile", c.issued().profile());
+            m.put("ca", c.issued().caName());
+            m.put("notBefore", c.issued().notBefore().toString());
+            m.put("notAfter", c.issued().notAfter().toString());
+            m.put("status", c.status(now));
+            m.put("current", "valid".equals(c.status(now)) && current.add(c.issued().profile()));
+            return m;
+        }).toList());
+        return out;
+    }
 }

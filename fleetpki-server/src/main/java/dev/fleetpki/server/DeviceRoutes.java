@@ -184,16 +184,10 @@ final class DeviceRoutes {
     private void show(Context ctx) {
         auth.require(ctx, Role.ISSUER, Role.AUDITOR);
         Device d = device(ctx.pathParam("id"));
-        Map<String, Object> out = deviceJson(d);
         Instant now = s.clock().instant();
-        List<StoredCertificate> certs = s.certificates().certificates(d.id(), now, null, 100);
-        Set<String> current = new HashSet<>();
-        out.put("certificates", certs.stream().map(c -> {
-            Map<String, Object> m = certificateSummary(c, now);
-            // versions, newest first: the newest valid certificate of each profile is the current one
-            m.put("current", "valid".equals(c.status(now)) && current.add(c.issued().profile()));
-            return m;
-        }).toList());
+        // versions, newest first: the newest valid certificate of each profile is the current one
+        Map<String, Object> out = dev.fleetpki.core.DeviceJson.withCertificates(d, s.certificates().certificates(d.id(), now, null, 100), now);
+        out.put("href", location(d.id()));
         ctx.json(out);
     }
 
@@ -233,17 +227,6 @@ final class DeviceRoutes {
     static Map<String, Object> deviceJson(Device d) {
         Map<String, Object> m = dev.fleetpki.core.DeviceJson.of(d);
         m.put("href", location(d.id()));
-        return m;
-    }
-
-    private static Map<String, Object> certificateSummary(StoredCertificate c, Instant now) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("serial", c.issued().serialHex());
-        m.put("profile", c.issued().profile());
-        m.put("ca", c.issued().caName());
-        m.put("notBefore", c.issued().notBefore().toString());
-        m.put("notAfter", c.issued().notAfter().toString());
-        m.put("status", c.status(now));
         return m;
     }
 
