@@ -99,12 +99,17 @@ final class CertCommand {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "SERIAL", description = "hex serial number") String serial;
         @Option(names = "--pem", description = "print the PEM instead") boolean pem;
+        @Option(names = "--json", description = "the REST API's certificate object (docs/rest.md), without its href") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             try (Fleet f = home.open()) {
-                StoredCertificate sc = f.store().certificates().certificate(serial.replace(":", "")).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                        "no certificate with serial " + serial + "; list them with: fleetpki cert list"));
+                StoredCertificate sc = f.store().certificates().certificate(serial.replace(":", "").toLowerCase(java.util.Locale.ROOT))
+                        .orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no certificate with serial " + serial + "; list them with: fleetpki cert list"));
+                if (json) {
+                    System.out.println(JSON.writeValueAsString(dev.fleetpki.core.CertificateJson.of(sc, f.clock().instant())));
+                    return 0;
+                }
                 if (pem) {
                     System.out.print(Certs.pem(sc.issued().certificate()));
                     return 0;

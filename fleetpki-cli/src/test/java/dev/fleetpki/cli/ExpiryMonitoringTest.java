@@ -83,6 +83,8 @@ class ExpiryMonitoringTest {
                     + first.get("serial").asText())).header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body());
             ((com.fasterxml.jackson.databind.node.ObjectNode) rest).remove("href");
             assertThat(first).isEqualTo(rest);
+            assertThat(new ObjectMapper().readTree(Cli.run(home, "cert", "show", first.get("serial").asText().toUpperCase(), "--json").out()))
+                    .as("cert show --json, the serial in any case").isEqualTo(rest);
             JsonNode shown = new ObjectMapper().readTree(Cli.run(home, "device", "show", "w-3", "--json").out());
             JsonNode restShown = new ObjectMapper().readTree(ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + "/api/v1/devices/w-3"))
                     .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body());
