@@ -62,6 +62,25 @@ public final class Certs {
         }
     }
 
+    /**
+     * What an issuing command prints on standard output: the chain as PEM, or with {@code json} the
+     * REST API's certificate object with {@code chainPem} (the certificate and the CAs above it but the root).
+     */
+    static void printIssued(Fleet f, dev.fleetpki.core.IssuedCertificate issued, String chain, boolean json) {
+        if (!json) {
+            System.out.print(chain);
+            return;
+        }
+        java.util.Map<String, Object> m = dev.fleetpki.core.CertificateJson.of(new dev.fleetpki.core.StoredCertificate(issued, null, null),
+                f.clock().instant());
+        m.put("chainPem", chain);
+        try {
+            System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(m));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot write the certificate as JSON", e);
+        }
+    }
+
     /** Every certificate in a PEM (or one DER) file; none: refused. */
     static List<X509Certificate> readCertificates(Path file) {
         byte[] b = read(file, "certificate");

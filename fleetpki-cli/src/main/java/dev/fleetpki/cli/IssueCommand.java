@@ -35,6 +35,8 @@ final class IssueCommand implements Callable<Integer> {
     @Option(names = "--profile", defaultValue = "device") String profile;
     @Option(names = "--out", paramLabel = "FILE") Path out;
 
+    @Option(names = "--json", description = "print the REST API's certificate object with \"chainPem\" instead of the PEM chain") boolean json;
+
     @Override
     public Integer call() {
         PublicKey key = parse(Certs.read(publicKey, "public key"));
@@ -56,7 +58,7 @@ final class IssueCommand implements Callable<Integer> {
             if (out != null) {
                 Pem.writePublicFile(out, chain.getBytes(StandardCharsets.US_ASCII));
             }
-            System.out.print(chain);
+            Certs.printIssued(f, issued, chain, json);
         }
         return 0;
     }

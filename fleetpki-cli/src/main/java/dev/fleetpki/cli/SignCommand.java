@@ -26,6 +26,8 @@ final class SignCommand implements Callable<Integer> {
     @Option(names = "--ca", paramLabel = "NAME", description = "sign with this CA instead of the profile's") String ca;
     @Option(names = "--out", paramLabel = "FILE", description = "also write the chain here") Path out;
 
+    @Option(names = "--json", description = "print the REST API's certificate object with \"chainPem\" instead of the PEM chain") boolean json;
+
     @Override
     public Integer call() {
         UntrustedCsr parsed = UntrustedCsr.parse(Certs.read(csr, "CSR"));
@@ -39,7 +41,7 @@ final class SignCommand implements Callable<Integer> {
                 Pem.writePublicFile(out, chain.getBytes(StandardCharsets.US_ASCII));
                 System.err.println("Issued serial " + issued.serialHex() + " to " + out);
             }
-            System.out.print(chain);
+            Certs.printIssued(f, issued, chain, json);
         }
         return 0;
     }

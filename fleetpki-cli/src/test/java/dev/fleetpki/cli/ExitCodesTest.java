@@ -68,6 +68,18 @@ class ExitCodesTest {
         Cli.Result junk = Cli.run(home, "issue", "--public-key", home.resolve("junk.der").toString(), "--device", "se-1", "--station", "line-1");
         assertThat(junk.exit()).isEqualTo(65);
         assertThat(junk.err()).contains("not a PEM or DER public key").doesNotContainPattern(JAVA);
+
+        // and done right, with --json: the certificate object and its chain (sign and issue alike)
+        Proc.ok(home, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "se-1.key");
+        Proc.ok(home, "openssl", "pkey", "-in", "se-1.key", "-pubout", "-out", "se-1.pub");
+        Cli.Result issued = Cli.run(home, "issue", "--public-key", home.resolve("se-1.pub").toString(), "--device", "se-1", "--station", "line-1", "--json");
+        assertThat(issued.exit()).as(issued.all()).isZero();
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(issued.out());
+        assertThat(json.get("device").asText()).isEqualTo("se-1");
+        assertThat(json.get("status").asText()).isEqualTo("valid");
+        assertThat(json.get("proofOfPossession").asBoolean()).isFalse();
+        assertThat(json.get("chainPem").asText()).startsWith(json.get("certificatePem").asText()).contains("BEGIN CERTIFICATE");
+        assertThat(Cli.run(home, "cert", "show", json.get("serial").asText()).out()).contains("se-1");
     }
 
     @Test

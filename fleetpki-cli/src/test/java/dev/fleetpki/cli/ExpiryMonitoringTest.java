@@ -43,6 +43,14 @@ class ExpiryMonitoringTest {
                     revokedSerial = Proc.ok(dir, "openssl", "x509", "-in", "w-3.pem", "-noout", "-serial").strip().substring(7).toLowerCase();
                 }
             }
+            assertThat(Cli.run(home, "device", "add", "j-1").exit()).isZero();
+            Proc.ok(dir, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "j-1.key",
+                    "-out", "j-1.csr", "-subj", "/CN=j-1");
+            JsonNode signedJson = new ObjectMapper().readTree(Cli.run(home, "sign", "--device", "j-1", "--csr", dir.resolve("j-1.csr").toString(),
+                    "--json").out());
+            assertThat(signedJson.get("profile").asText()).isEqualTo("device");
+            assertThat(signedJson.get("proofOfPossession").asBoolean()).isTrue();
+            assertThat(signedJson.get("chainPem").asText()).contains("BEGIN CERTIFICATE");
             assertThat(Cli.run(home, "revoke", revokedSerial).exit()).isZero();
             assertThat(Cli.run(home, "crl", "generate").exit()).isZero();
 
