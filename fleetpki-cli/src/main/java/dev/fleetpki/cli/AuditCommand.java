@@ -29,9 +29,11 @@ final class AuditCommand {
         @Option(names = "--expect-head", paramLabel = "FILE",
                 description = "a file with 'SEQ HASH' as 'fleetpki audit head' printed it earlier: the chain must still have that hash at SEQ")
         Path expectHead;
+        @Option(names = "--json", description = "one JSON object: {\"intact\", \"events\", \"head\", \"checkpoints\", \"problems\": [...]} "
+                + "(exit 65 when not intact, as without it)") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             String[] expected = expectHead == null ? null : readHead(expectHead);
             try (Fleet f = home.open()) {
                 AuditVerification v = f.store().auditLog().verifyAudit();
@@ -46,6 +48,16 @@ final class AuditCommand {
                     } else if (!now.equals(expected[1])) {
                         problems.add("event " + seq + " no longer has the hash recorded in " + expectHead + ": the chain up to it was rewritten");
                     }
+                }
+                if (json) {
+                    java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+                    out.put("intact", problems.isEmpty());
+                    out.put("events", v.events());
+                    out.put("head", v.headHash());
+                    out.put("checkpoints", anchored.checkpoints());
+                    out.put("problems", problems);
+                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(out));
+                    return problems.isEmpty() ? 0 : 65;
                 }
                 if (problems.isEmpty()) {
                     System.out.println("Audit log intact: " + v.events() + " events, head " + v.headHash() + "; " + anchored.checkpoints()

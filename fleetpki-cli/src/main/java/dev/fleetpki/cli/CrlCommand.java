@@ -54,8 +54,11 @@ final class CrlCommand {
                 description = "with --ca: nextUpdate this long after thisUpdate instead of revocation.crl.validity (e.g. 90d for an offline root)")
         String validity;
 
+        @Option(names = "--json", description = "one JSON object: {\"crls\": [{\"ca\", \"number\", \"entries\", \"shards\", \"ms\"}], "
+                + "\"skipped\": [{\"ca\", \"why\"}]}") boolean json;
+
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             if (validity != null && ca == null) {
                 throw new PkiException(ErrorKind.MALFORMED_REQUEST, "--validity goes with --ca (for example: crl generate --ca root --validity 90d)");
             }
@@ -66,6 +69,21 @@ final class CrlCommand {
                 List<CrlPublisher.CrlRun> runs = ca != null
                         ? List.of(life == null ? r.generateCrl(ca, home.actor()) : r.generateCrl(ca, home.actor(), life))
                         : r.generateAll(home.actor(), skipped);
+                if (json) {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("crls", runs.stream().map(run -> {
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("ca", run.ca());
+                        m.put("number", run.number());
+                        m.put("entries", run.entries());
+                        m.put("shards", run.crls().size());
+                        m.put("ms", run.took().toMillis());
+                        return m;
+                    }).toList());
+                    out.put("skipped", skipped.entrySet().stream().map(e -> Map.of("ca", e.getKey(), "why", e.getValue())).toList());
+                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(out));
+                    return 0;
+                }
                 for (CrlPublisher.CrlRun run : runs) {
                     System.out.printf("CRL of %s: number %d, %d entr%s in %d shard%s, %d ms%n", run.ca(), run.number(), run.entries(),
                             run.entries() == 1 ? "y" : "ies", run.crls().size(), run.crls().size() == 1 ? "" : "s", run.took().toMillis());

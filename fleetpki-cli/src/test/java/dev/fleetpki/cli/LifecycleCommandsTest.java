@@ -74,6 +74,13 @@ class LifecycleCommandsTest {
         assertThat(rootCrlJson.get("stale").asBoolean()).isFalse();
         // OpenSSL, with the imported root CRL and the server's issuing CRL: the device's chain is refused, as its issuing CA is revoked
         assertThat(Cli.run(server, "crl", "generate", "--ca", "issuing").exit()).isZero();
+        // all CRLs here as JSON: the issuing CA's made, the offline root's passed over with what to do
+        Cli.Result all = Cli.run(server, "crl", "generate", "--json");
+        assertThat(all.exit()).as(all.all()).isZero();
+        var generated = new com.fasterxml.jackson.databind.ObjectMapper().readTree(all.out());
+        assertThat(generated.get("crls").findValuesAsText("ca")).contains("issuing").doesNotContain("root");
+        assertThat(generated.get("skipped").get(0).get("ca").asText()).isEqualTo("root");
+        assertThat(generated.get("skipped").get(0).get("why").asText()).contains("fleetpki crl import");
         Path bundle = dir.resolve("crls.pem");
         assertThat(Cli.run(server, "crl", "export", "--bundle", "--out", bundle.toString()).exit()).isZero();
         Proc.Result chain = Proc.run(dir, java.util.Map.of(), "openssl", "verify", "-crl_check_all", "-CRLfile", bundle.toString(), "-CAfile",

@@ -155,5 +155,10 @@ class SignRefusalsTest {
         assertThat(json.get(1).get("detail").isObject()).as("the detail as JSON, not a string of it").isTrue();
         assertThat(json.get(1).get("detail").toString()).contains("NAME_MISMATCH");
         assertThat(Cli.run(home, "audit", "verify").out()).contains("Audit log intact");
+        var verified = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Cli.run(home, "audit", "verify", "--json").out());
+        assertThat(verified.get("intact").asBoolean()).isTrue();
+        assertThat(verified.get("events").asLong()).isEqualTo(json.get(1).get("seq").asLong());
+        assertThat(verified.get("head").asText()).hasSize(64);
+        assertThat(verified.get("problems")).isEmpty();
     }
 }
