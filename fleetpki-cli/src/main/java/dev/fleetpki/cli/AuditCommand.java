@@ -56,7 +56,7 @@ final class AuditCommand {
                     out.put("head", v.headHash());
                     out.put("checkpoints", anchored.checkpoints());
                     out.put("problems", problems);
-                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(out));
+                    Certs.printJson(out);
                     return problems.isEmpty() ? 0 : 65;
                 }
                 if (problems.isEmpty()) {
@@ -146,7 +146,7 @@ final class AuditCommand {
                         m.put("detail", mapper.readTree((String) e.get("detail")));
                         out.add(m);
                     }
-                    System.out.println(mapper.writeValueAsString(java.util.Map.of("events", out)));
+                    Certs.printJson(java.util.Map.of("events", out));
                     return 0;
                 }
                 Table t = new Table("SEQ", "AT", "ACTOR", "ACTION", "TARGET", "DETAIL");

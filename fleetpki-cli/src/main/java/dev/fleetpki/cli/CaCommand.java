@@ -44,7 +44,7 @@ final class CaCommand {
                         m.put("since", r.updatedAt().toString());
                         return m;
                     }).toList());
-                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(out));
+                    Certs.printJson(out);
                     return 0;
                 }
                 Certs.printCaTable(f.store().cas());

@@ -47,7 +47,6 @@ final class CertCommand {
     }
 
 
-    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = {"List certificates, newest first.",
             "For a cron job: 'fleetpki cert list --expiring-within 30d --json' lists the unrevoked ones that end within 30 days."})
@@ -83,7 +82,7 @@ final class CertCommand {
                     Map<String, Object> out = new LinkedHashMap<>();
                     out.put("certificates", certs.stream().map(c -> dev.fleetpki.core.CertificateJson.of(c, now)).toList());
                     out.put("more", more);
-                    System.out.println(JSON.writeValueAsString(out));
+                    Certs.printJson(out);
                     return 0;
                 }
                 printTable(certs, now);
@@ -107,7 +106,7 @@ final class CertCommand {
                 StoredCertificate sc = f.store().certificates().certificate(serial.replace(":", "").toLowerCase(java.util.Locale.ROOT))
                         .orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no certificate with serial " + serial + "; list them with: fleetpki cert list"));
                 if (json) {
-                    System.out.println(JSON.writeValueAsString(dev.fleetpki.core.CertificateJson.of(sc, f.clock().instant())));
+                    Certs.printJson(dev.fleetpki.core.CertificateJson.of(sc, f.clock().instant()));
                     return 0;
                 }
                 if (pem) {

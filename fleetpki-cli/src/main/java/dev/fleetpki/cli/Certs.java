@@ -74,10 +74,17 @@ public final class Certs {
         java.util.Map<String, Object> m = dev.fleetpki.core.CertificateJson.of(new dev.fleetpki.core.StoredCertificate(issued, null, null),
                 f.clock().instant());
         m.put("chainPem", chain);
+        printJson(m);
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /** What a command's {@code --json} prints: one JSON value on one line of standard output. */
+    static void printJson(Object value) {
         try {
-            System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(m));
+            System.out.println(JSON.writeValueAsString(value));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new PkiException(ErrorKind.INTERNAL, "cannot write the certificate as JSON", e);
+            throw new PkiException(ErrorKind.INTERNAL, "cannot write the answer as JSON", e);
         }
     }
 

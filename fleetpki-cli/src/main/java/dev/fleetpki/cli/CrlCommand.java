@@ -81,7 +81,7 @@ final class CrlCommand {
                         return m;
                     }).toList());
                     out.put("skipped", skipped.entrySet().stream().map(e -> Map.of("ca", e.getKey(), "why", e.getValue())).toList());
-                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(out));
+                    Certs.printJson(out);
                     return 0;
                 }
                 for (CrlPublisher.CrlRun run : runs) {
@@ -163,7 +163,7 @@ final class CrlCommand {
                         m.put("stale", c.nextUpdate().isBefore(now));
                         list.add(m);
                     }
-                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("crls", list)));
+                    Certs.printJson(Map.of("crls", list));
                     return 0;
                 }
                 if (crls.isEmpty()) {

@@ -29,7 +29,6 @@ import picocli.CommandLine.Parameters;
         subcommands = {DeviceCommand.Add.class, DeviceCommand.Import.class, DeviceCommand.ListDevices.class, DeviceCommand.Show.class, DeviceCommand.Disable.class, DeviceCommand.Enable.class,
             DeviceCommand.Revoke.class, DeviceCommand.Secret.class})
 final class DeviceCommand {
-    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Register a device by the id the cloud knows it by.")
     static final class Add implements Callable<Integer> {
@@ -236,7 +235,7 @@ final class DeviceCommand {
                     out.put("devices", shown.stream().map(dev.fleetpki.core.DeviceJson::of).toList()); // the REST API's shape, without href
                     out.put("more", more);
                     out.put("next", next);
-                    System.out.println(JSON.writeValueAsString(out));
+                    Certs.printJson(out);
                     return 0;
                 }
                 Table t = new Table("ID", "STATUS", "MODEL", "TAGS");
@@ -267,8 +266,7 @@ final class DeviceCommand {
                 Device d = f.store().devices().deviceNow(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "device '" + id + "' is not registered"));
                 if (json) {
                     Instant now = f.clock().instant();
-                    System.out.println(JSON.writeValueAsString(dev.fleetpki.core.DeviceJson.withCertificates(d,
-                            f.store().certificates().certificates(id, now, null, 100), now)));
+                    Certs.printJson(dev.fleetpki.core.DeviceJson.withCertificates(d, f.store().certificates().certificates(id, now, null, 100), now));
                     return 0;
                 }
                 System.out.println("Device:       " + d.id());

@@ -140,7 +140,7 @@ final class StationCommand {
                         m.put("clientCertificateSha256", st.certSha256());
                         out.add(m);
                     }
-                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("stations", out)));
+                    Certs.printJson(Map.of("stations", out));
                     return 0;
                 }
                 Table t = new Table("NAME", "STATUS", "FLEET", "CLIENT CERTIFICATE SHA-256");

@@ -157,7 +157,7 @@ final class TokenCommand {
                         m.put("models", new TreeSet<>(t.models()));
                         out.add(m);
                     }
-                    System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("tokens", out)));
+                    Certs.printJson(Map.of("tokens", out));
                     return 0;
                 }
                 Table table = new Table("NAME", "ROLE", "ID", "STATUS", "EXPIRES", "CREATED BY", "BOUND TO");
