@@ -233,7 +233,7 @@ final class CaCommand {
         }
         System.out.println("Certificates in " + dir + ": " + String.join(", ", wrote)
                 + (r.newWithOld() != null ? " (NEW-by-OLD: the new root certified by the old one; OLD-by-NEW: the other way)" : ""));
-        boolean rootHere = r.role() == dev.fleetpki.core.config.CaRole.ROOT && f.store().ca(r.oldName()).map(c -> c.keyRef() != null).orElse(false);
+        boolean rootHere = r.role() == dev.fleetpki.core.config.CaRole.ROOT && f.store().ca(r.oldName()).map(c -> !c.keyElsewhere()).orElse(false);
         if (rootHere) {
             // the three together, for a server that holds only the old root's certificate (an offline root's)
             String name = r.newName() + "-rollover.pem";

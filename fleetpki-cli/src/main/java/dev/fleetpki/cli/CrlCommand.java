@@ -183,9 +183,9 @@ final class CrlCommand {
         }
     }
 
-    /** A stored CRL's size in bytes (the list is read without the CRLs themselves). */
-    static int size(Fleet f, StoredCrl c) {
-        return f.store().revocation().crl(c.ca(), c.shard()).map(x -> x.der().length).orElse(0);
+    /** A stored CRL's size in bytes (the list is read without the CRLs themselves, and so is this). */
+    static long size(Fleet f, StoredCrl c) {
+        return f.store().revocation().crlSize(c.ca(), c.shard());
     }
 
     @Command(name = "fetch", mixinStandardHelpOptions = true,

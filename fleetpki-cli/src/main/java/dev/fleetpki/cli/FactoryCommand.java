@@ -11,6 +11,7 @@ import dev.fleetpki.core.Failpoints;
 import dev.fleetpki.core.IssuanceRequest;
 import dev.fleetpki.core.IssuedCertificate;
 import dev.fleetpki.core.PkiException;
+import dev.fleetpki.core.Profile;
 import dev.fleetpki.core.Station;
 import dev.fleetpki.core.StationJournal;
 import dev.fleetpki.core.StoredCertificate;
@@ -188,7 +189,6 @@ final class FactoryCommand {
 
         /** Devices this run registered (they have no certificate to look for). */
         private final java.util.Set<String> registeredNow = ConcurrentHashMap.newKeySet();
-        private final List<String> registrationRefused = java.util.Collections.synchronizedList(new ArrayList<>());
         /** The chain above each issuing CA, as PEM, read once per run. */
         private final Map<String, Above> aboves = new ConcurrentHashMap<>();
 
@@ -234,10 +234,8 @@ final class FactoryCommand {
             List<String> refused = new ArrayList<>();
             List<Item> items = read(input, refused);
             try (Fleet f = home.open()) {
-                if (f.config().profile(profile).isEmpty()) {
-                    throw new PkiException(ErrorKind.NOT_FOUND, "no profile named '" + profile + "'; profiles: "
-                            + String.join(", ", new java.util.TreeSet<>(f.config().profiles().keySet())));
-                }
+                Profile issuing = f.config().profile(profile).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND, "no profile named '"
+                        + profile + "'; profiles: " + String.join(", ", new java.util.TreeSet<>(f.config().profiles().keySet()))));
                 Station st = f.store().credentials().station(station).filter(Station::active).orElseThrow(() -> new PkiException(
                         ErrorKind.NOT_AUTHORIZED, "'" + station + "' is not an active factory station; register one with: fleetpki station add "
                         + station + " --certificate FILE --fleet MODEL"));
@@ -253,17 +251,17 @@ final class FactoryCommand {
                 java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(threads * 4);
                 int registered = 0;
                 // the CA key opened (a file key's PBKDF2: a few hundred ms) while the first devices are registered
-                String issuer = f.pipeline().issuerFor(f.config().profile(profile).orElseThrow());
+                String issuer = f.pipeline().issuerFor(issuing);
                 java.util.concurrent.CompletableFuture<?> caOpened = java.util.concurrent.CompletableFuture.runAsync(() -> f.cas().get(issuer));
                 try (ExecutorService pool = Executors.newFixedThreadPool(threads); ExecutorService registrar = Executors.newSingleThreadExecutor()) {
                     // the missing devices registered a chunk at a time (each chunk one transaction, as device import does),
                     // one chunk ahead of issuance, so registering and issuing overlap
-                    java.util.concurrent.Future<Integer> next = registrar.submit(() -> register(f, st, chunk(items, 0)));
+                    java.util.concurrent.Future<Integer> next = registrar.submit(() -> register(f, st, chunk(items, 0), failures));
                     for (int from = 0; from < items.size(); from += REGISTER_CHUNK) {
                         registered += next.get();
                         if (from + REGISTER_CHUNK < items.size()) {
                             List<Item> following = chunk(items, from + REGISTER_CHUNK);
-                            next = registrar.submit(() -> register(f, st, following));
+                            next = registrar.submit(() -> register(f, st, following, failures));
                         }
                         if (from == 0) {
                             try {
@@ -301,9 +299,8 @@ final class FactoryCommand {
                     writer.finish();
                 }
                 progress.finish();
-                refused.addAll(registrationRefused);
                 refused.addAll(failures);
-                journal(f, f.pipeline().issuerFor(f.config().profile(profile).orElseThrow()));
+                journal(f, issuer);
                 writeManifest(out, sums, finishedBefore);
                 String summary = "Batch from " + input.getFileName() + " by station '" + station + "': " + items.size() + " devices; registered "
                         + registered + ", issued " + issued.get() + ", already issued (files rewritten) " + reused.get() + ", already done "
@@ -326,8 +323,8 @@ final class FactoryCommand {
             return items.subList(from, Math.min(items.size(), from + REGISTER_CHUNK));
         }
 
-        /** Registers the chunk's devices not registered yet (device import passes over those that are); returns how many. */
-        private int register(Fleet f, Station st, List<Item> chunk) {
+        /** Registers the chunk's devices not registered yet (device import passes over those that are); returns how many, refusals into {@code failures}. */
+        private int register(Fleet f, Station st, List<Item> chunk, List<String> failures) {
             if (chunk.isEmpty()) {
                 return 0;
             }
@@ -337,7 +334,7 @@ final class FactoryCommand {
             }
             DeviceImport.Result r = DeviceImport.run(new DeviceImport.Parsed(rows, List.of()), new DeviceImport.Options(true, true, null),
                     f.store().devices(), null, home.actor(), f.clock().instant());
-            r.errors().forEach(e -> registrationRefused.add(e.toString()));
+            r.errors().forEach(e -> failures.add(e.toString()));
             registeredNow.addAll(r.imported());
             return r.imported().size();
         }

@@ -89,7 +89,7 @@ final class RevokeCommand implements Callable<Integer> {
                 }
                 var rec = f.store().ca(ca);
                 boolean station = rec.map(c -> c.role() == dev.fleetpki.core.config.CaRole.STATION).orElse(false);
-                if (station || rec.map(c -> c.keyRef() == null).orElse(false)) {
+                if (station || rec.map(dev.fleetpki.core.CaRecord::keyElsewhere).orElse(false)) {
                     System.out.println("Not published here (" + e.detail() + ")" + (station ? "" : "; a running 'fleetpki serve' with the CA key publishes it"));
                 } else {
                     failed.add("the CRL of '" + ca + "' (" + e.detail() + ")");

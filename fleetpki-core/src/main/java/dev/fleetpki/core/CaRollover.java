@@ -101,7 +101,7 @@ public final class CaRollover {
         boolean root = old.role() == CaRole.ROOT;
         String parent = root ? null : cas.current(old.parent());
         Map<Rollover.Step, String> what = new LinkedHashMap<>();
-        boolean offlineRoot = root && old.keyRef() == null;
+        boolean offlineRoot = root && old.keyElsewhere();
         what.put(Rollover.Step.KEY, offlineRoot ? "on the root's machine (the root key is not here): 'fleetpki ca rollover --name " + name
                 + "' there makes the key of '" + newName + "'" : "create the key of '" + newName + "' (" + alg.configName() + ") at " + withoutQuery(keyRef));
         what.put(Rollover.Step.CERTIFIED, offlineRoot
@@ -136,7 +136,7 @@ public final class CaRollover {
         Plan plan = plan(name, o);
         CaRecord old = registry.ca(name).orElseThrow();
         Rollover r = plan.current().orElse(null);
-        if (old.role() == CaRole.ROOT && old.keyRef() == null && r == null) {
+        if (old.role() == CaRole.ROOT && old.keyElsewhere() && r == null) {
             // an offline root: its successor is made, self-signed and cross-signed on the root's machine; never a root key here
             if (o.signed().isEmpty()) {
                 throw new PkiException(ErrorKind.CONFIG, "the key of root '" + name + "' is not on this machine (an offline root), and no root "
@@ -282,7 +282,7 @@ public final class CaRollover {
      */
     public boolean parentOffline(String name) {
         CaRecord old = registry.ca(name).orElseThrow();
-        return old.role() != CaRole.ROOT && registry.ca(cas.current(old.parent())).map(p -> p.keyRef() == null).orElse(false);
+        return old.role() != CaRole.ROOT && registry.ca(cas.current(old.parent())).map(CaRecord::keyElsewhere).orElse(false);
     }
 
     /** The request for the successor's certificate (its key made at step key, its planned subject), for the parent's machine. */

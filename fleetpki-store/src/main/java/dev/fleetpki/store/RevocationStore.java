@@ -174,6 +174,11 @@ public final class RevocationStore implements RevocationLedger {
                         Instant.ofEpochMilli(rs.getLong(6)), rs.getLong(7), rs.getBytes(8)), ca, shard);
     }
 
+    /** The size in bytes of a CA shard's stored CRL (0: none), read without the CRL itself. */
+    public long crlSize(String ca, int shard) {
+        return store.queryOne("SELECT length(der) FROM crl WHERE ca = ? AND shard = ?", rs -> rs.getLong(1), ca, shard).orElse(0L);
+    }
+
     /** The newest CRLs of every CA, without their bytes (der is empty): what {@code crl show} lists. */
     @Override
     public List<StoredCrl> crls() {

@@ -76,6 +76,15 @@ final class Tx {
      */
     static final int CHUNK = 256;
 
+    /** Adds the bound row to the batch and sends the batch at every CHUNK rows; returns the rows added. */
+    private static int addChunked(PreparedStatement ps, int added) throws SQLException {
+        ps.addBatch();
+        if (++added % CHUNK == 0) {
+            ps.executeBatch();
+        }
+        return added;
+    }
+
     /** Kept by the writer's cache (SQLite), else new: the caller closes it then. */
     private PreparedStatement prepare(String sql) throws SQLException {
         return statements == null ? c.prepareStatement(sql) : statements.prepare(c, sql);
@@ -242,10 +251,7 @@ final class Tx {
                     ps.setString(10, r.issuedBy());
                     ps.setLong(11, r.issuedAt());
                     ps.setString(12, r.protocol());
-                    ps.addBatch();
-                    if (++added % CHUNK == 0) {
-                        ps.executeBatch();
-                    }
+                    added = addChunked(ps, added);
                 }
                 ps.executeBatch();
             }
@@ -264,10 +270,7 @@ final class Tx {
                     ps.setString(6, r.detail());
                     ps.setString(7, r.prevHash());
                     ps.setString(8, r.hash());
-                    ps.addBatch();
-                    if (++added % CHUNK == 0) {
-                        ps.executeBatch();
-                    }
+                    added = addChunked(ps, added);
                 }
                 ps.executeBatch();
             }

@@ -251,7 +251,7 @@ public final class CrlPublisher {
                 if (e.kind() != ErrorKind.CONFIG) {
                     throw e;
                 }
-                if (ca.keyRef() == null) { // its key is on another machine (an offline root): its CRL is made there and imported
+                if (ca.keyElsewhere()) { // an offline root: its CRL is made there and imported
                     skipped.put(ca.name(), "its key is not on this machine (an offline root): make its CRL there ('fleetpki crl generate --ca "
                             + ca.name() + " --validity 90d') and bring it here ('fleetpki crl import FILE')");
                 } else {
