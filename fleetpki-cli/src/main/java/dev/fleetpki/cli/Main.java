@@ -20,7 +20,7 @@ public final class Main implements Runnable {
     /** The operator subcommands, in the order --help lists them. */
     public static final List<Class<?>> SUBCOMMANDS = List.of(InitCommand.class, ConfigCommand.class, CaCommand.class,
             DeviceCommand.class, StationCommand.class, TrustCommand.class, RequestCommand.class, SignCommand.class, IssueCommand.class,
-            CertCommand.class, RevokeCommand.class, CrlCommand.class, SignerCommand.class, FirmwareCommand.class, CloudCommand.class, WebhookCommand.class, FactoryCommand.class, TokenCommand.class,
+            CertCommand.class, RevokeCommand.class, CrlCommand.class, SignerCommand.class, FirmwareCommand.class, CloudCommand.class, WebhookCommand.class, FactoryCommand.class, TokenCommand.class, OperatorCommand.class,
             ExportCommand.class,
             AuditCommand.class, CommandLine.HelpCommand.class);
 

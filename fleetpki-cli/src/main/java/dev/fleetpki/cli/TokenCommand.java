@@ -237,7 +237,7 @@ final class TokenCommand {
             }
             return r;
         } catch (IllegalArgumentException e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "role '" + role + "' is not one of admin, issuer, auditor, factory, firmware-signer");
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "role '" + role + "' is not one of admin, issuer, approver, auditor, factory, firmware-signer");
         }
     }
 }

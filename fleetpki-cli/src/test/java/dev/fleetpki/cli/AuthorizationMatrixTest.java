@@ -50,7 +50,11 @@ public class AuthorizationMatrixTest {
     /** The columns: one credential each, presented as a real client would. */
     enum Cred {
         NONE, SECRET_A, SECRET_B, USED_SECRET, IDEVID_A, STATION_X, STATION_Y, STATION_OFF, RENEW_CURRENT, RENEW_REVOKED, RENEW_EXPIRED,
-        FOREIGN_CERT, ADMIN, ISSUER, AUDITOR, FACTORY, OPERATOR_CERT, FIRMWARE_SIGNER
+        FOREIGN_CERT, ADMIN, ISSUER, AUDITOR, FACTORY, OPERATOR_CERT, FIRMWARE_SIGNER,
+        /** An API token of role approver. */
+        APPROVER,
+        /** A console session of an operator of role issuer: its cookie and CSRF token, no Authorization header. */
+        SESSION
     }
 
     static final String A = "mx-a";
@@ -62,6 +66,8 @@ public class AuthorizationMatrixTest {
     static Map<Cred, HttpClient> clients = new LinkedHashMap<>();
     static Map<Cred, String> tokens = new LinkedHashMap<>();
     static String usedSecret;
+    /** The console session's cookie header and CSRF token. */
+    static String[] session;
     static String currentSerial;
     static int counter;
 
@@ -71,10 +77,29 @@ public class AuthorizationMatrixTest {
      */
     record Row(String route, Supplier<Req> request, int... expected) {
         Row {
-            if (expected.length == Cred.values().length - 1) {
+            if (expected.length == Cred.FIRMWARE_SIGNER.ordinal()) {
                 expected = Arrays.copyOf(expected, expected.length + 1);
                 expected[expected.length - 1] = 403;
             }
+            // rows written before the approver and console-session columns: an approver token gets what an auditor's
+            // does, and a session cookie is no credential at all (what a request without one gets)
+            if (expected.length == Cred.APPROVER.ordinal()) {
+                expected = Arrays.copyOf(expected, Cred.values().length);
+                expected[Cred.APPROVER.ordinal()] = expected[Cred.AUDITOR.ordinal()];
+                expected[Cred.SESSION.ordinal()] = expected[Cred.NONE.ordinal()];
+            }
+        }
+
+        /** The same row with one cell changed. */
+        Row with(Cred c, int status) {
+            int[] e = expected.clone();
+            e[c.ordinal()] = status;
+            return new Row(route, request, e);
+        }
+
+        /** The console (an issuer's session) may call this route, and gets what the issuer's token gets. */
+        Row console() {
+            return with(Cred.SESSION, expected[Cred.ISSUER.ordinal()]);
         }
     }
 
@@ -82,7 +107,9 @@ public class AuthorizationMatrixTest {
     record Req(String method, String path, byte[] body, String type, boolean est) {}
 
     static final int[] PUBLIC = fill(200);
-    static final int[] OPERATOR_READ = {401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200, 200, 200, 403, 200};
+    static final int[] OPERATOR_READ = {401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200, 200, 200, 403, 200, 403, 200, 401};
+    /** A console page: a browser without a session is sent to sign in, whatever else it carries. */
+    static final int[] CONSOLE_PAGE = fill(303);
 
     static int[] fill(int status) {
         int[] a = new int[Cred.values().length];
@@ -155,7 +182,7 @@ public class AuthorizationMatrixTest {
             Files.writeString(dir.resolve("exp.pem"), Pem.encode("CERTIFICATE", expired.der()));
             Files.writeString(dir.resolve("exp.key"), Pem.encode("PRIVATE KEY", old.getPrivate().getEncoded()));
         }
-        for (String role : new String[] {"admin", "issuer", "auditor", "factory"}) {
+        for (String role : new String[] {"admin", "issuer", "auditor", "factory", "approver"}) {
             Cli.Result t = Cli.run(ts.home, "token", "create", "mx-" + role, "--role", role);
             assertThat(t.exit()).isZero();
             tokens.put(Cred.valueOf(role.toUpperCase(java.util.Locale.ROOT)), t.out().trim());
@@ -168,6 +195,8 @@ public class AuthorizationMatrixTest {
         tokens.put(Cred.FIRMWARE_SIGNER, fw.out().trim());
         Path op = curl.selfSigned("op", "/CN=alice");
         assertThat(Cli.run(ts.home, "token", "create", "alice", "--role", "issuer", "--client-cert", op.toString()).exit()).isZero();
+
+        session = ConsoleTest.signIn(ts, dir, "mx-console", "issuer");
 
         HttpClient plain = ts.http;
         clients.put(Cred.STATION_X, ts.clientWith(stX, dir.resolve("st-x.key")));
@@ -280,32 +309,53 @@ public class AuthorizationMatrixTest {
             rows.add(new Row("POST " + template(path), () -> new Req("POST", path, "not a PKIMessage".getBytes(StandardCharsets.UTF_8),
                     "application/pkixcmp", false), fill(400)));
         }
-        rows.add(new Row("GET /api/v1/devices", () -> get("/api/v1/devices"), OPERATOR_READ));
-        rows.add(new Row("GET /api/v1/devices/{id}", () -> get("/api/v1/devices/" + A), OPERATOR_READ));
-        rows.add(new Row("GET /api/v1/certificates", () -> get("/api/v1/certificates"), OPERATOR_READ));
+        rows.add(new Row("GET /api/v1/devices", () -> get("/api/v1/devices"), OPERATOR_READ).console());
+        rows.add(new Row("GET /api/v1/devices/{id}", () -> get("/api/v1/devices/" + A), OPERATOR_READ).console());
+        rows.add(new Row("GET /api/v1/certificates", () -> get("/api/v1/certificates"), OPERATOR_READ).console());
         for (String tail : List.of("", "/pem", "/chain", "/der")) {
-            rows.add(new Row("GET /api/v1/certificates/{serial}" + tail, () -> get("/api/v1/certificates/" + currentSerial + tail), OPERATOR_READ));
+            rows.add(new Row("GET /api/v1/certificates/{serial}" + tail, () -> get("/api/v1/certificates/" + currentSerial + tail), OPERATOR_READ)
+                    .console());
         }
-        rows.add(new Row("GET /api/v1/certificate-requests", () -> get("/api/v1/certificate-requests"), OPERATOR_READ));
+        rows.add(new Row("GET /api/v1/certificate-requests", () -> get("/api/v1/certificate-requests"), OPERATOR_READ).console());
         rows.add(new Row("GET /api/v1/webhooks", () -> get("/api/v1/webhooks"), OPERATOR_READ));
         rows.add(new Row("GET /api/v1/webhooks/{name}/failures", () -> get("/api/v1/webhooks/mx-hook/failures"), OPERATOR_READ));
         rows.add(new Row("POST /api/v1/webhooks/{name}/retry", () -> json("POST", "/api/v1/webhooks/mx-hook/retry", null), operatorWrite(200)));
         rows.add(new Row("GET /api/v1/certificate-requests/{id}", () -> get("/api/v1/certificate-requests/" + pendingRequest()),
-                401, 403, 403, 401, 403, 403, 403, 401, 403, 401, 401, 401, 200, 200, 200, 403, 200));
+                401, 403, 403, 401, 403, 403, 403, 401, 403, 401, 401, 401, 200, 200, 200, 403, 200).with(Cred.APPROVER, 200).console());
+        // the audit log: auditors (and admins) only
+        int[] audit = {401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200, 403, 200, 403, 403, 403, 403, 403};
+        rows.add(new Row("GET /api/v1/audit", () -> get("/api/v1/audit?limit=5"), audit));
+        rows.add(new Row("GET /api/v1/audit/verify", () -> get("/api/v1/audit/verify"), audit));
+        // the console: pages send a browser without a session to sign in; an issuer's session sees every page but the audit log's
+        rows.add(new Row("GET /console", () -> get("/console/"), CONSOLE_PAGE).with(Cred.SESSION, 200));
+        for (String page : List.of("/devices", "/devices/" + A, "/certificates/" + currentSerial, "/requests", "/cas")) {
+            String route = "GET /console" + page.replace("/devices/" + A, "/devices/{id}").replace("/certificates/" + currentSerial, "/certificates/{serial}");
+            rows.add(new Row(route, () -> get("/console" + page), CONSOLE_PAGE).with(Cred.SESSION, 200));
+        }
+        for (String page : List.of("/audit", "/audit/verify")) {
+            rows.add(new Row("GET /console" + page, () -> get("/console" + page), CONSOLE_PAGE).with(Cred.SESSION, 403));
+        }
+        rows.add(new Row("GET /console/assets/{file}", () -> get("/console/assets/console.js"), PUBLIC));
+        rows.add(new Row("GET /console/login", () -> get("/console/login"), PUBLIC).with(Cred.SESSION, 303));
+        rows.add(new Row("POST /console/login", () -> new Req("POST", "/console/login", "name=nobody&password=wrong-password".getBytes(StandardCharsets.UTF_8),
+                "application/x-www-form-urlencoded", false), fill(401)));
+        rows.add(new Row("POST /console/login/certificate", () -> new Req("POST", "/console/login/certificate", null, null, false), fill(401)));
+        // signing out without the form's CSRF field is refused (the session lives on for the rows after this one)
+        rows.add(new Row("POST /console/logout", () -> new Req("POST", "/console/logout", null, null, false), fill(303)).with(Cred.SESSION, 403));
         rows.add(new Row("POST /api/v1/devices", () -> json("POST", "/api/v1/devices", "{\"id\": \"mx-new-" + (++counter) + "\", \"model\": \"sensor\"}"),
                 operatorWrite(201)));
         rows.add(new Row("POST /api/v1/devices/import", () -> json("POST", "/api/v1/devices/import", "{\"devices\": [{\"id\": \"mx-imp-" + (++counter)
                 + "\", \"model\": \"sensor\"}]}"), operatorWrite(201)));
-        rows.add(new Row("POST /api/v1/devices/{id}/disable", () -> json("POST", "/api/v1/devices/mx-w/disable", null), operatorWrite(200)));
-        rows.add(new Row("POST /api/v1/devices/{id}/enable", () -> json("POST", "/api/v1/devices/mx-w/enable", null), operatorWrite(200)));
+        rows.add(new Row("POST /api/v1/devices/{id}/disable", () -> json("POST", "/api/v1/devices/mx-w/disable", null), operatorWrite(200)).console());
+        rows.add(new Row("POST /api/v1/devices/{id}/enable", () -> json("POST", "/api/v1/devices/mx-w/enable", null), operatorWrite(200)).console());
         rows.add(new Row("POST /api/v1/devices/{id}/enrollment-secret", () -> json("POST", "/api/v1/devices/mx-s/enrollment-secret", null),
                 operatorWrite(201)));
         rows.add(new Row("POST /api/v1/certificates/{serial}/revoke", () -> json("POST", "/api/v1/certificates/" + revocableSerial() + "/revoke", null),
-                operatorWrite(200)));
+                operatorWrite(200)).console());
         rows.add(new Row("POST /api/v1/certificate-requests/{id}/approve",
-                () -> json("POST", "/api/v1/certificate-requests/" + pendingRequest() + "/approve", null), operatorWrite(200)));
+                () -> json("POST", "/api/v1/certificate-requests/" + pendingRequest() + "/approve", null), operatorWrite(200)).with(Cred.APPROVER, 200).console());
         rows.add(new Row("POST /api/v1/certificate-requests/{id}/reject",
-                () -> json("POST", "/api/v1/certificate-requests/" + pendingRequest() + "/reject", null), operatorWrite(200)));
+                () -> json("POST", "/api/v1/certificate-requests/" + pendingRequest() + "/reject", null), operatorWrite(200)).with(Cred.APPROVER, 200).console());
         // enrollment: the request is always for device A
         int[] enroll = {401, 200, 400, 401, 200, 200, 403, 401, 200, 401, 401, 401, 200, 200, 403, 200, 200};
         int[] server = {401, 403, 403, 401, 403, 403, 403, 401, 403, 401, 401, 401, 200, 403, 403, 403, 403};
@@ -375,7 +425,7 @@ public class AuthorizationMatrixTest {
                         yield req.est() ? basic(device, s.text()) : "Bearer " + s.text();
                     }
                     case USED_SECRET -> req.est() ? basic(A, usedSecret) : "Bearer " + usedSecret;
-                    case ADMIN, ISSUER, AUDITOR, FACTORY, FIRMWARE_SIGNER -> "Bearer " + tokens.get(c);
+                    case ADMIN, ISSUER, AUDITOR, FACTORY, FIRMWARE_SIGNER, APPROVER -> "Bearer " + tokens.get(c);
                     default -> null;
                 };
                 long certificates = ts.fleet.store().certificates().certificateCount();
@@ -387,6 +437,9 @@ public class AuthorizationMatrixTest {
                 }
                 if (auth != null) {
                     b.header("Authorization", auth);
+                }
+                if (c == Cred.SESSION) {
+                    b.header("Cookie", session[0]).header("X-CSRF-Token", session[1]);
                 }
                 HttpResponse<String> r = clients.get(c).send(b.build(), HttpResponse.BodyHandlers.ofString());
                 int expected = row.expected()[c.ordinal()];
@@ -431,6 +484,8 @@ public class AuthorizationMatrixTest {
             Map.entry("crl generate", false), Map.entry("crl show", false), Map.entry("crl fetch", false), Map.entry("crl export", false),
             Map.entry("crl import", false), Map.entry("token create", false), Map.entry("token list", false), Map.entry("token disable", false),
             Map.entry("token enable", false), Map.entry("token revoke", false), Map.entry("export trust-bundle", false),
+            Map.entry("operator add", false), Map.entry("operator list", false), Map.entry("operator disable", false),
+            Map.entry("operator enable", false), Map.entry("operator password", false), Map.entry("operator unlock", false),
             Map.entry("signer add", true), Map.entry("signer rotate", true), // code-signing certificates, through the authorizer's signer step
             Map.entry("firmware sign", true), // a firmware signature, through the authorizer's firmware step
             Map.entry("factory run", true), // device certificates, through the authorizer's factory-station step (FactoryRunTest)

@@ -50,6 +50,24 @@ public enum AuditAction {
     FIRMWARE_REFUSE("firmware.refuse"),
     /** A firmware signer revoked, with every certificate it held. */
     SIGNER_REVOKE("signer.revoke"),
+    /** A console operator account made (name and role in the detail; never the password). */
+    OPERATOR_ADD("operator.add"),
+    /** A console operator disabled (their sessions end). */
+    OPERATOR_DISABLE("operator.disable"),
+    /** A console operator enabled again. */
+    OPERATOR_ENABLE("operator.enable"),
+    /** A console operator's password set anew (their sessions end). */
+    OPERATOR_PASSWORD("operator.password"),
+    /** A console operator locked out after repeated failed sign-ins. */
+    OPERATOR_LOCK("operator.lock"),
+    /** A locked-out console operator unlocked by an administrator. */
+    OPERATOR_UNLOCK("operator.unlock"),
+    /** An operator signed in to the console (how: password or client certificate). */
+    CONSOLE_SIGN_IN("console.sign-in"),
+    /** A console sign-in refused (the reason in the detail, never the password). */
+    CONSOLE_SIGN_IN_REFUSE("console.sign-in-refuse"),
+    /** An operator signed out of the console. */
+    CONSOLE_SIGN_OUT("console.sign-out"),
     /** A factory station registered. */
     STATION_ADD("station.add"),
     /** A factory station disabled. */

@@ -10,6 +10,8 @@ public enum Role {
     ISSUER,
     /** Read and verify the audit log. */
     AUDITOR,
+    /** Approve or reject enrollment requests kept for an operator; read devices, certificates and requests. */
+    APPROVER,
     /** A factory station: enroll devices of its fleet in bulk, and alone issue from a bare public key. */
     FACTORY,
     /** A device acting for itself (renewal). */

@@ -23,9 +23,57 @@ final class ApiAuth {
     private static final Map<String, String> CHALLENGE = Map.of("WWW-Authenticate", "Bearer realm=\"fleetpki\"");
 
     private final Services s;
+    private final ConsoleSessions sessions;
 
-    ApiAuth(Services s) {
+    ApiAuth(Services s, ConsoleSessions sessions) {
         this.s = s;
+        this.sessions = sessions;
+    }
+
+    /**
+     * As {@link #require}, and a signed-in console operator may call too (a request without an
+     * Authorization header but with the console's session cookie): the console acts only through
+     * routes that call this, under the same roles. A request that changes something must carry the
+     * session's CSRF token (403 otherwise). Routes the console does not use call {@link #require},
+     * so a session cookie means nothing there.
+     */
+    Caller requireWithSession(Context ctx, Role... allowed) {
+        if (ctx.header("Authorization") == null && ConsoleSessions.presents(ctx)) {
+            ConsoleSessions.Signed signed = sessions.current(ctx).orElseThrow(() -> new HttpProblem(401, "session-ended", "Session ended",
+                    "the console session has ended (signed out, idle for " + ConsoleSessions.IDLE.toMinutes() + " minutes, or the operator "
+                            + "was disabled); sign in again at /console/login"));
+            String method = ctx.method().name();
+            if (!method.equals("GET") && !method.equals("HEAD") && !ConsoleSessions.sameSite(ctx, signed)) {
+                throw new HttpProblem(403, "csrf", "Cross-site request refused", "a console request that changes something must carry the "
+                        + "session's " + ConsoleSessions.CSRF_HEADER + " header and come from this server's own pages");
+            }
+            return authorize(signed.operator(), allowed);
+        }
+        return require(ctx, allowed);
+    }
+
+    /** Whether the request authenticates with an API token or a console session (not a device's or station's credential). */
+    static boolean operatorCredential(Context ctx) {
+        String bearer = AuthHeader.value(ctx.header("Authorization"), "Bearer");
+        return bearer != null ? TokenSecrets.parse(bearer) != null : ctx.header("Authorization") == null && ConsoleSessions.presents(ctx);
+    }
+
+    /** The operator's actor and role, if the role is admin or one of {@code allowed}; else 403 naming the roles. */
+    static Caller authorize(dev.fleetpki.core.Operator o, Role... allowed) {
+        check(o.role(), "operator '" + o.name() + "'", allowed);
+        return new Caller(o.actor(), o.role(), null);
+    }
+
+    /** Whether an operator of this role may do what needs {@code allowed}. */
+    static boolean may(Role role, Role... allowed) {
+        return role == Role.ADMIN || Arrays.stream(allowed).anyMatch(r -> r == role);
+    }
+
+    private static void check(Role role, String who, Role... allowed) {
+        if (!may(role, allowed)) {
+            throw new HttpProblem(403, "forbidden", "Not allowed", who + " has role " + role.configName()
+                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(Role::configName).toList()) + " (or admin)");
+        }
     }
 
     Caller require(Context ctx, Role... allowed) {
@@ -70,11 +118,7 @@ final class ApiAuth {
 
     /** The token's actor and role, if its role is admin or one of {@code allowed}; else 403 naming the roles. */
     static Caller authorize(ApiToken t, Role... allowed) {
-        if (t.role() != Role.ADMIN && Arrays.stream(allowed).noneMatch(r -> r == t.role())) {
-            throw new HttpProblem(403, "forbidden", "Not allowed", "token '" + t.name() + "' has role " + t.role().configName()
-                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(Role::configName).toList())
-                    + " (or admin)");
-        }
+        check(t.role(), "token '" + t.name() + "'", allowed);
         return new Caller(actor(t), t.role(), t);
     }
 
@@ -83,6 +127,6 @@ final class ApiAuth {
         return new Actor("token", t.name());
     }
 
-    /** An authenticated API caller: who, with which role, and the token (or operator certificate's credential) it presented. */
+    /** An authenticated API caller: who, with which role, and the token (or operator certificate's credential) it presented; null for a console session. */
     record Caller(Actor actor, Role role, ApiToken token) {}
 }

@@ -136,7 +136,7 @@ final class CertificateRoutes {
     // ---- pending requests ----
 
     private void requests(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.requireWithSession(ctx, Access.READ);
         String status = ctx.queryParam("status");
         EnrollmentRequest.Status st = null;
         if (status != null) {
@@ -156,9 +156,8 @@ final class CertificateRoutes {
      */
     private void showRequest(Context ctx) {
         EnrollmentRequest r = pending(ctx);
-        String bearer = AuthHeader.value(ctx.header("Authorization"), "Bearer");
-        if (bearer != null && TokenSecrets.parse(bearer) != null) { // an API token, whatever white space came before it
-            auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        if (ApiAuth.operatorCredential(ctx)) { // an API token (whatever white space came before it) or a console session
+            auth.requireWithSession(ctx, Access.READ);
             ctx.json(requestJson(r));
             return;
         }
@@ -179,14 +178,14 @@ final class CertificateRoutes {
     }
 
     private void approve(Context ctx) {
-        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.requireWithSession(ctx, Access.DECIDE);
         EnrollmentRequest r = pending(ctx);
         s.enrollment().approve(r, a.actor());
         ctx.json(requestJson(s.requests().request(r.id()).orElseThrow()));
     }
 
     private void reject(Context ctx) {
-        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.requireWithSession(ctx, Access.DECIDE);
         EnrollmentRequest r = pending(ctx);
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         String reason = body == null || !body.path("reason").isTextual() ? null : body.path("reason").asText();
@@ -227,7 +226,7 @@ final class CertificateRoutes {
     }
 
     private void list(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.requireWithSession(ctx, Access.READ);
         int limit = Requests.limit(ctx, 100);
         Instant now = s.clock().instant();
         Instant before = null;
@@ -247,25 +246,25 @@ final class CertificateRoutes {
     }
 
     private void show(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.requireWithSession(ctx, Access.READ);
         StoredCertificate c = stored(ctx);
         ctx.json(certificateJson(c, s.clock().instant()));
     }
 
     private void pem(Context ctx, boolean chain) throws CertificateEncodingException {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.requireWithSession(ctx, Access.READ);
         StoredCertificate c = stored(ctx);
         String text = chain ? chainPem(c.issued().certificate(), c.issued().caName()) : Pem.encode("CERTIFICATE", c.issued().der());
         ctx.contentType("application/pem-certificate-chain").result(text);
     }
 
     private void der(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.requireWithSession(ctx, Access.READ);
         ctx.contentType("application/pkix-cert").result(stored(ctx).issued().der());
     }
 
     private void revoke(Context ctx) {
-        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.requireWithSession(ctx, Access.ISSUE);
         String serial = serial(ctx);
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         RevocationReason reason = RevocationReason.parse(body == null || !body.path("reason").isTextual() ? "unspecified" : body.path("reason").asText());

@@ -54,7 +54,7 @@ final class DeviceRoutes {
      * refused rows).
      */
     private void importDevices(Context ctx) {
-        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Access.ISSUE);
         JsonNode body = Requests.jsonBody(ctx);
         body.fieldNames().forEachRemaining(f -> {
             if (!Set.of("devices", "skipExisting", "skipInvalid", "enrollmentSecrets").contains(f)) {
@@ -119,7 +119,7 @@ final class DeviceRoutes {
     }
 
     private void create(Context ctx) {
-        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Access.ISSUE);
         JsonNode body = Requests.jsonBody(ctx);
         String id = text(body, "id");
         Device.checkId(id);
@@ -148,7 +148,7 @@ final class DeviceRoutes {
     }
 
     private void list(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.requireWithSession(ctx, Access.READ);
         int limit = Requests.limit(ctx, 50);
         Device.Status status = null;
         String st = ctx.queryParam("status");
@@ -182,7 +182,7 @@ final class DeviceRoutes {
     }
 
     private void show(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.requireWithSession(ctx, Access.READ);
         Device d = device(ctx.pathParam("id"));
         Instant now = s.clock().instant();
         // versions, newest first: the newest valid certificate of each profile is the current one
@@ -193,7 +193,7 @@ final class DeviceRoutes {
 
     /** A one-time enrollment secret for the device, shown in this answer only (201). */
     private void secret(Context ctx) {
-        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.require(ctx, Access.ISSUE);
         String id = ctx.pathParam("id");
         device(id);
         Duration life = s.config().enrollment().secretValidity();
@@ -211,7 +211,7 @@ final class DeviceRoutes {
 
     /** Disable or enable again (409 for a revoked device, which stays revoked); doing it twice is fine. */
     private void setStatus(Context ctx, Device.Status status) {
-        ApiAuth.Caller a = auth.require(ctx, Role.ISSUER);
+        ApiAuth.Caller a = auth.requireWithSession(ctx, Access.ISSUE);
         String id = ctx.pathParam("id");
         device(id);
         s.devices().setDeviceStatus(id, status, new AuditEvent(s.clock().instant(), a.actor(),

@@ -16,6 +16,8 @@ import dev.fleetpki.core.store.CmpTransactionStore;
 import dev.fleetpki.core.store.NonceStore;
 import dev.fleetpki.core.store.CredentialStore;
 import dev.fleetpki.core.store.DeviceStore;
+import dev.fleetpki.core.store.AuditLog;
+import dev.fleetpki.core.store.OperatorStore;
 import dev.fleetpki.core.store.RequestStore;
 import dev.fleetpki.store.JdbcStore;
 import java.time.Clock;
@@ -31,7 +33,8 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
                        CaRegistry caRecords, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock, Metrics metrics,
                        RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment, FirmwareSigning firmware,
                        ScepRa scepRa, EnrollmentSecrets secrets, CmpTransactionStore cmp,
-                       NonceStore nonces, dev.fleetpki.core.store.WebhookStore webhooks) {
+                       NonceStore nonces, dev.fleetpki.core.store.WebhookStore webhooks, OperatorStore operators, AuditLog audit,
+                       dev.fleetpki.core.store.SignerStore signers, dev.fleetpki.store.RevocationStore published) {
     /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
@@ -46,6 +49,6 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
                 metrics, revocation, authorizer, new Enrollment(config, store.requests(), store.certificates(), store.devices(), observed, authorizer,
                 clock, metrics), new FirmwareSigning(store.signers(), store.certificates(), store, cas.keys(), config.signerPassphrase(), store, clock),
                 new ScepRa(config, store, store.revocation(), cas, clock), EnrollmentSecrets.of(config, cas.keys()), store.cmp(), store.nonces(),
-                store.webhooks());
+                store.webhooks(), store.operators(), store.auditLog(), store.signers(), store.revocation());
     }
 }

@@ -33,7 +33,7 @@ final class WebhookRoutes {
     }
 
     private void list(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.require(ctx, Access.READ);
         List<Map<String, Object>> out = new ArrayList<>();
         for (Webhook h : s.config().webhooks()) {
             out.add(status(s.webhooks(), h));
@@ -61,7 +61,7 @@ final class WebhookRoutes {
     }
 
     private void failures(Context ctx) {
-        auth.require(ctx, Role.ISSUER, Role.AUDITOR);
+        auth.require(ctx, Access.READ);
         Webhook h = s.config().webhook(ctx.pathParam("name"));
         List<Map<String, Object>> out = new ArrayList<>();
         for (WebhookStore.Failure f : s.webhooks().webhookFailures(h.name(), 1000)) {
@@ -84,7 +84,7 @@ final class WebhookRoutes {
     }
 
     private void retry(Context ctx) {
-        auth.require(ctx, Role.ISSUER);
+        auth.require(ctx, Access.ISSUE);
         Webhook h = s.config().webhook(ctx.pathParam("name"));
         Long seq = null;
         if (!ctx.body().isBlank()) {

@@ -37,6 +37,31 @@ final class JdbcAuditLog implements AuditLog {
         return rows.reversed();
     }
 
+    @Override
+    public List<Map<String, Object>> auditPage(Long beforeSeq, String action, String target, String actor, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT seq, at, actor, action, target, detail FROM audit_event WHERE 1 = 1");
+        List<Object> args = new ArrayList<>();
+        if (beforeSeq != null) {
+            sql.append(" AND seq < ?");
+            args.add(beforeSeq);
+        }
+        if (action != null) {
+            sql.append(" AND action = ?");
+            args.add(action);
+        }
+        if (target != null) {
+            sql.append(" AND target = ?");
+            args.add(target);
+        }
+        if (actor != null) {
+            sql.append(" AND actor = ?");
+            args.add(actor);
+        }
+        sql.append(" ORDER BY seq DESC LIMIT ").append(Math.max(1, Math.min(limit, 1000)));
+        return jdbc.query(sql.toString(), rs -> Map.<String, Object>of("seq", rs.getLong(1), "at", Instant.ofEpochMilli(rs.getLong(2)),
+                "actor", rs.getString(3), "action", rs.getString(4), "target", rs.getString(5), "detail", rs.getString(6)), args.toArray());
+    }
+
     /** The chain's head as the audit_head row has it: the newest event's sequence number and hash. */
     @Override
     public Map.Entry<Long, String> auditHead() {

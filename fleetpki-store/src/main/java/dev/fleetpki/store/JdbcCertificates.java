@@ -92,6 +92,22 @@ final class JdbcCertificates implements CertificateStore {
     }
 
     @Override
+    public long[] perDay(boolean issued, Instant from, int days) {
+        String column = issued ? "issued_at" : "not_after";
+        long start = from.toEpochMilli();
+        long[] out = new long[days];
+        jdbc.query("SELECT (" + column + " - ?) / 86400000, COUNT(*) FROM certificate WHERE " + column + " >= ? AND " + column + " < ?"
+                + (issued ? "" : " AND revoked_at IS NULL") + " GROUP BY (" + column + " - ?) / 86400000", rs -> {
+                    int d = (int) rs.getLong(1);
+                    if (d >= 0 && d < days) {
+                        out[d] = rs.getLong(2);
+                    }
+                    return null;
+                }, start, start, start + days * 86_400_000L, start);
+        return out;
+    }
+
+    @Override
     public long certificateCount() {
         return jdbc.queryOne("SELECT COUNT(*) FROM certificate", rs -> rs.getLong(1)).orElse(0L);
     }

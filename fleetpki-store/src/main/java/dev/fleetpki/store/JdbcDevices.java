@@ -61,12 +61,18 @@ final class JdbcDevices implements DeviceStore {
      * @param model only this model, or null
      */
     @Override
-    public List<Device> devices(String after, Device.Status status, String model, int limit) {
+    public List<Device> devices(String after, String prefix, Device.Status status, String model, int limit) {
         StringBuilder sql = new StringBuilder("SELECT id, model, tags, status, key_location, created_at FROM device WHERE 1 = 1");
         List<Object> args = new ArrayList<>();
         if (after != null) {
             sql.append(" AND id > ?");
             args.add(after);
+        }
+        if (prefix != null && !prefix.isEmpty()) {
+            // the lower bound starts the index scan at the prefix; LIKE (with its wildcards escaped) decides
+            sql.append(" AND id >= ? AND id LIKE ? ESCAPE '!'");
+            args.add(prefix);
+            args.add(prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%");
         }
         if (status != null) {
             sql.append(" AND status = ?");
@@ -78,6 +84,13 @@ final class JdbcDevices implements DeviceStore {
         }
         sql.append(" ORDER BY id LIMIT ").append(Math.max(1, limit));
         return jdbc.query(sql.toString(), Jdbc::toDevice, args.toArray());
+    }
+
+    @Override
+    public java.util.Map<Device.Status, Long> deviceCounts() {
+        java.util.Map<Device.Status, Long> out = new java.util.EnumMap<>(Device.Status.class);
+        jdbc.query("SELECT status, COUNT(*) FROM device GROUP BY status", rs -> out.put(Device.Status.valueOf(rs.getString(1)), rs.getLong(2)));
+        return out;
     }
 
     @Override

@@ -48,6 +48,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, StationSyncS
     private final JdbcSigners signers;
     private final JdbcCmpTransactions cmp;
     private final JdbcWebhooks webhooks;
+    private final JdbcOperators operators;
 
     public JdbcStore(Database db) {
         this.jdbc = new Jdbc(db);
@@ -61,6 +62,7 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, StationSyncS
         this.signers = new JdbcSigners(jdbc);
         this.cmp = new JdbcCmpTransactions(jdbc);
         this.webhooks = new JdbcWebhooks(jdbc);
+        this.operators = new JdbcOperators(jdbc);
     }
 
     public Database database() {
@@ -110,6 +112,11 @@ public final class JdbcStore implements IssuanceLedger, CaRegistry, StationSyncS
     /** Nonces protocols have seen. */
     public NonceStore nonces() {
         return cmp;
+    }
+
+    /** Console operators and their sessions. */
+    public dev.fleetpki.core.store.OperatorStore operators() {
+        return operators;
     }
 
     /** The audit log: reading and verifying it. */

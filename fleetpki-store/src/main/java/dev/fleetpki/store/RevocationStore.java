@@ -257,6 +257,12 @@ public final class RevocationStore implements RevocationLedger {
         });
     }
 
+    /** When the pre-signed OCSP answer that ends first ends, if there is any. */
+    public Optional<Instant> oldestOcspNextUpdate() {
+        List<Optional<Instant>> l = store.query("SELECT MIN(next_update) FROM ocsp_response", rs -> Optional.ofNullable(Jdbc.instant(rs, 1)));
+        return l.isEmpty() ? Optional.empty() : l.getFirst();
+    }
+
     @Override
     public long ocspResponseCount() {
         return store.queryOne("SELECT COUNT(*) FROM ocsp_response", rs -> rs.getLong(1)).orElse(0L);

@@ -21,6 +21,12 @@ public interface CertificateStore {
 
     long certificateCount();
 
+    /**
+     * Certificates per day for {@code days} days from {@code from} (index 0: the day starting at {@code from}):
+     * by when they were issued ({@code issued}) or, unrevoked ones, by when they end.
+     */
+    long[] perDay(boolean issued, Instant from, int days);
+
     /** How many unrevoked certificates of one CA and profile end within a window from now. */
     record Expiring(String ca, String profile, java.time.Duration within, long count) {}
 

@@ -23,7 +23,15 @@ public interface DeviceStore {
      * @param status only this status, or null
      * @param model only this model, or null
      */
-    List<Device> devices(String after, Device.Status status, String model, int limit);
+    default List<Device> devices(String after, Device.Status status, String model, int limit) {
+        return devices(after, null, status, model, limit);
+    }
+
+    /** As {@link #devices(String, Device.Status, String, int)}, only ids starting with {@code prefix} (null: any). */
+    List<Device> devices(String after, String prefix, Device.Status status, String model, int limit);
+
+    /** How many devices are in each status (statuses with none left out). */
+    java.util.Map<Device.Status, Long> deviceCounts();
 
     /** Registers a device; CONFLICT when the id exists. */
     void addDevice(Device d, AuditEvent event);

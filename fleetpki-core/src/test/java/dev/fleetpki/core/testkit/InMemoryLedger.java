@@ -233,9 +233,10 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
     }
 
     @Override
-    public synchronized List<Device> devices(String after, Device.Status status, String model, int limit) {
+    public synchronized List<Device> devices(String after, String prefix, Device.Status status, String model, int limit) {
         return devices.values().stream().sorted(Comparator.comparing(Device::id))
                 .filter(d -> after == null || d.id().compareTo(after) > 0)
+                .filter(d -> prefix == null || d.id().startsWith(prefix))
                 .filter(d -> status == null || d.status() == status)
                 .filter(d -> model == null || model.equals(d.model()))
                 .limit(limit).toList();
@@ -358,6 +359,29 @@ public final class InMemoryLedger implements IssuanceLedger, CaRegistry, DeviceS
                 .forEach(k -> windows.forEach(w -> out.add(new Expiring(k.get(0), k.get(1), w, soon.stream()
                         .filter(c -> c.issued().caName().equals(k.get(0)) && c.issued().profile().equals(k.get(1))
                                 && !c.issued().notAfter().isAfter(now.plus(w))).count()))));
+        return out;
+    }
+
+    @Override
+    public synchronized java.util.Map<Device.Status, Long> deviceCounts() {
+        java.util.Map<Device.Status, Long> out = new java.util.EnumMap<>(Device.Status.class);
+        devices.values().forEach(d -> out.merge(d.status(), 1L, Long::sum));
+        return out;
+    }
+
+    @Override
+    public synchronized long[] perDay(boolean issued, Instant from, int days) {
+        long[] out = new long[days];
+        for (var c : certificates.values()) {
+            if (!issued && c.revokedAt() != null) {
+                continue;
+            }
+            Instant t = issued ? c.issued().issuedAt() : c.issued().notAfter();
+            long d = Math.floorDiv(t.toEpochMilli() - from.toEpochMilli(), 86_400_000L);
+            if (d >= 0 && d < days) {
+                out[(int) d]++;
+            }
+        }
         return out;
     }
 
