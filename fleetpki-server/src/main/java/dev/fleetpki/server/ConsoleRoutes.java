@@ -91,12 +91,12 @@ final class ConsoleRoutes {
         page(app, BASE + "/cas", Access.ANY_OPERATOR, this::casPage);
     }
 
-    /** Headers every console answer gets: no caching, no framing, no sniffing, no referrer, and the CSP. */
+    /** Headers every console answer gets: no caching, no framing, no sniffing, no referrer to other sites, and the CSP. */
     private static void secure(Context ctx) {
         ctx.header("Content-Security-Policy", CSP);
         ctx.header("X-Frame-Options", "DENY");
         ctx.header("X-Content-Type-Options", "nosniff");
-        ctx.header("Referrer-Policy", "no-referrer");
+        ctx.header("Referrer-Policy", "same-origin"); // no-referrer would make the browser send "Origin: null" with the forms
         ctx.header("Cache-Control", "no-store");
     }
 

@@ -97,10 +97,20 @@ final class ConsoleSessions {
                 && originOk(ctx);
     }
 
-    /** No Origin header, or one naming this server's scheme, host and port. */
+    /**
+     * The request came from this server's own pages: a browser's {@code Sec-Fetch-Site} says
+     * same-origin, or (a browser without it) its {@code Origin} names this server's scheme, host
+     * and port; a client that sends neither (curl, a script with the cookie) passes here and still
+     * needs the CSRF token.
+     */
     static boolean originOk(Context ctx) {
+        String site = ctx.header("Sec-Fetch-Site");
+        if (site != null) {
+            return site.equals("same-origin");
+        }
         String origin = ctx.header("Origin");
-        return origin == null || origin.equals("https://" + ctx.host());
+        String host = ctx.header("Host");
+        return origin == null || host != null && origin.equalsIgnoreCase("https://" + host);
     }
 
     /** What a sign-in attempt came to. */
