@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -42,12 +43,15 @@ class SchemaVersionTest {
         url = TestDatabases.create(kind, dir);
         Database.open(url, null, null, dir).close();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            // as a store left by the previous version looks: no V11 table, history ending at 10
-            s.execute("DROP TABLE station_sync");
+            // as a store left by the previous version looks: nothing of V12, history ending at 11
+            for (String sql : List.of("DROP TABLE console_session", "DROP TABLE operator", "DROP INDEX device_status",
+                    "DROP INDEX certificate_issued", "DROP INDEX audit_event_target", "DROP INDEX audit_event_action")) {
+                s.execute(sql);
+            }
             s.execute("DELETE FROM flyway_schema_history WHERE version = '" + Database.SCHEMA_VERSION + "'");
         }
         Database.open(url, null, null, dir).close();
-        assertThat(stationSyncTable(url)).as("re-migrated").isTrue();
+        assertThat(operatorTable(url)).as("re-migrated").isTrue();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // Flyway would refuse this store (validateOnMigrate: checksum mismatch), so opening it proves Flyway was not run
             s.execute("UPDATE flyway_schema_history SET checksum = 1 WHERE version = '1'");
@@ -55,9 +59,9 @@ class SchemaVersionTest {
         Database.open(url, null, null, dir).close();
     }
 
-    private static boolean stationSyncTable(String url) throws Exception {
+    private static boolean operatorTable(String url) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.executeQuery("SELECT ca, entries, head_hash FROM station_sync").close();
+            s.executeQuery("SELECT name, role, password_hash, failed_sign_ins FROM operator").close();
             return true;
         } catch (java.sql.SQLException e) {
             return false;
