@@ -75,6 +75,16 @@ public final class ConsoleBench {
         int small = Integer.parseInt(o.getOrDefault("reference", "1000"));
         Path out = Path.of(o.getOrDefault("out", "console.md"));
         System.setProperty("jdk.internal.httpclient.disableHostnameVerification", "true");
+        if (o.containsKey("fill-only")) { // a store to look at with sqlite3: filled, kept, nothing served
+            Path home = Path.of(o.get("fill-only"));
+            Files.createDirectories(home);
+            IssuanceBench.writeConfig(home, "jdbc:sqlite:fleetpki.db");
+            try (Fleet f = Fleet.open(home, Clock.systemUTC())) {
+                f.ceremony(Actor.operator("bench")).init(false);
+                fill(f, home, big);
+            }
+            return;
+        }
         Map<String, Timing> ref = run(small);
         Map<String, Timing> at = run(big);
         StringBuilder md = new StringBuilder();

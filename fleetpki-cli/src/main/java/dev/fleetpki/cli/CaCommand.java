@@ -259,8 +259,14 @@ final class CaCommand {
                 Instant now = f.clock().instant();
                 CaRecord ca = f.store().ca(name).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                         "no CA named '" + name + "'; list them with: fleetpki ca list"));
+                var dual = f.dualControl();
+                var d = dual.check(dev.fleetpki.core.DualControl.Action.CA_REVOKE, "ca:" + name, "reason=" + r.configName(), home.actor());
+                if (!Fleet.secondOperator(d)) {
+                    return Fleet.AWAITING_SECOND;
+                }
                 f.store().revocation().revokeCa(name, r, now, new AuditEvent(now, home.actor(), AuditAction.CA_REVOKE, "ca:" + name,
                         Map.of("reason", r.configName(), "serial", ca.certificate().getSerialNumber().toString(16))));
+                dual.done((dev.fleetpki.core.DualControl.Decision.Proceed) d, home.actor());
                 System.out.println("Revoked CA " + name + " at " + now + " (" + r.configName() + ")");
                 try {
                     var run = f.revocation().generateCrl(ca.parent(), home.actor());

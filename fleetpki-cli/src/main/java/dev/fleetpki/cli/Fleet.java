@@ -128,6 +128,26 @@ public final class Fleet implements AutoCloseable {
         return new SignerRegistry(store.signers(), authorizer(), pipeline(), keys, config.signerPassphrase(), clock);
     }
 
+    /** Second-operator approval of the actions fleetpki.yaml puts under dualControl. */
+    public dev.fleetpki.core.DualControl dualControl() {
+        return new dev.fleetpki.core.DualControl(config.dualControl(), store.operators(), clock);
+    }
+
+    /**
+     * Asks dualControl about an action: true to go ahead; false when this call was recorded as the
+     * first approval (said on standard output), and then the command exits {@link #AWAITING_SECOND}.
+     */
+    static boolean secondOperator(dev.fleetpki.core.DualControl.Decision d) {
+        if (d instanceof dev.fleetpki.core.DualControl.Decision.Recorded rec) {
+            System.out.println("Recorded: " + rec.message() + ". Nothing was done yet (exit " + AWAITING_SECOND + ").");
+            return false;
+        }
+        return true;
+    }
+
+    /** The exit code of a command recorded as a first approval and waiting for a second operator (EX_TEMPFAIL). */
+    static final int AWAITING_SECOND = 75;
+
     /** Signing firmware with a signer's key. */
     public FirmwareSigning firmware() {
         return new FirmwareSigning(store.signers(), store.certificates(), store, keys, config.signerPassphrase(), store, clock);

@@ -85,7 +85,18 @@ final class RequestCommand {
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
+                EnrollmentRequest r = f.store().requests().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
+                        "no request " + id + "; list them with: fleetpki request list"));
+                if (r.status() != EnrollmentRequest.Status.PENDING) {
+                    throw new PkiException(ErrorKind.CONFLICT, "request " + id + " is " + r.status().configName() + ", not pending");
+                }
+                var dual = f.dualControl();
+                var d = dual.check(dev.fleetpki.core.DualControl.Action.REQUEST_APPROVE, "request:" + id, "", home.actor());
+                if (!Fleet.secondOperator(d)) {
+                    return Fleet.AWAITING_SECOND;
+                }
                 IssuedCertificate c = f.enrollment().approve(id, home.actor());
+                dual.done((dev.fleetpki.core.DualControl.Decision.Proceed) d, home.actor());
                 System.out.println("Approved request " + id + ": issued certificate " + c.serialHex() + " to " + c.deviceId());
             }
             return 0;

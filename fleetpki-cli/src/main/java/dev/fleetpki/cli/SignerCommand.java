@@ -1,5 +1,7 @@
 package dev.fleetpki.cli;
 
+import dev.fleetpki.core.ErrorKind;
+import dev.fleetpki.core.PkiException;
 import dev.fleetpki.core.RevocationReason;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.StoredCertificate;
@@ -142,7 +144,17 @@ final class SignerCommand {
             RevocationReason r = RevocationReason.parse(reason);
             Instant invalid = RevokeCommand.parseTime(invalidSince);
             try (Fleet f = home.open()) {
+                if (f.store().signers().signer(name).isEmpty()) {
+                    throw new PkiException(ErrorKind.NOT_FOUND, "no firmware signer named '" + name + "'; list them with: fleetpki signer list");
+                }
+                var dual = f.dualControl();
+                var d = dual.check(dev.fleetpki.core.DualControl.Action.SIGNER_REVOKE, "signer:" + name,
+                        "reason=" + r.configName() + (invalid == null ? "" : ", invalidSince=" + invalid), home.actor());
+                if (!Fleet.secondOperator(d)) {
+                    return Fleet.AWAITING_SECOND;
+                }
                 List<String> serials = f.signers().revoke(home.actor(), name, r, invalid);
+                dual.done((dev.fleetpki.core.DualControl.Decision.Proceed) d, home.actor());
                 System.out.println("Revoked signer " + name + " and its " + serials.size() + " certificate" + (serials.size() == 1 ? "" : "s")
                         + (serials.isEmpty() ? "" : " " + String.join(", ", serials)) + " (" + r.configName() + ")");
                 if (!noPublish) {

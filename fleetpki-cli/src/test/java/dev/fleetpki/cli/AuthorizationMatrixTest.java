@@ -325,6 +325,10 @@ public class AuthorizationMatrixTest {
         // the audit log: auditors (and admins) only
         int[] audit = {401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200, 403, 200, 403, 403, 403, 403, 403};
         rows.add(new Row("GET /api/v1/audit", () -> get("/api/v1/audit?limit=5"), audit));
+        // revoking a CA or a signer: admins only (a name that does not exist, so the admin's call finds nothing to revoke)
+        int[] admin = {401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 404, 403, 403, 403, 403, 403, 403, 403};
+        rows.add(new Row("POST /api/v1/cas/{name}/revoke", () -> json("POST", "/api/v1/cas/mx-no-such-ca/revoke", "{}"), admin));
+        rows.add(new Row("POST /api/v1/signers/{name}/revoke", () -> json("POST", "/api/v1/signers/mx-no-such-signer/revoke", "{}"), admin));
         rows.add(new Row("GET /api/v1/audit/verify", () -> get("/api/v1/audit/verify"), audit));
         // the console: pages send a browser without a session to sign in; an issuer's session sees every page but the audit log's
         rows.add(new Row("GET /console", () -> get("/console/"), CONSOLE_PAGE).with(Cred.SESSION, 200));

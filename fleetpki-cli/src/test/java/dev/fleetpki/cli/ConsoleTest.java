@@ -80,10 +80,18 @@ class ConsoleTest {
     }
 
     static HttpResponse<String> get(String path, String[] session) throws Exception {
+        return get(ts, path, session);
+    }
+
+    static HttpResponse<String> get(TestServer ts, String path, String[] session) throws Exception {
         return ts.http.send(HttpRequest.newBuilder(URI.create(ts.base + path)).header("Cookie", session[0]).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     static HttpResponse<String> post(String path, String[] session, String csrf, String origin, String json) throws Exception {
+        return post(ts, path, session, csrf, origin, json);
+    }
+
+    static HttpResponse<String> post(TestServer ts, String path, String[] session, String csrf, String origin, String json) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(ts.base + path)).header("Cookie", session[0]).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json));
         if (csrf != null) {

@@ -68,6 +68,10 @@ public enum AuditAction {
     CONSOLE_SIGN_IN_REFUSE("console.sign-in-refuse"),
     /** An operator signed out of the console. */
     CONSOLE_SIGN_OUT("console.sign-out"),
+    /** A first operator's approval of an action that needs a second (dualControl): recorded, nothing done. */
+    DUAL_CONTROL_FIRST("dual-control.first"),
+    /** A second operator confirmed an action a first one approved; the action's own event follows or precedes it. */
+    DUAL_CONTROL_SECOND("dual-control.second"),
     /** A factory station registered. */
     STATION_ADD("station.add"),
     /** A factory station disabled. */

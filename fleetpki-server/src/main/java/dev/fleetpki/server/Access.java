@@ -17,6 +17,8 @@ final class Access {
     static final Role[] DECIDE = {Role.ISSUER, Role.APPROVER};
     /** Read, verify and export the audit log. */
     static final Role[] AUDIT = {Role.AUDITOR};
+    /** Revoke a CA or a firmware signer: admin alone. */
+    static final Role[] ADMIN = {};
     /** Read the CAs' own details (public anyway: /api/v1/cas) in the console. */
     static final Role[] ANY_OPERATOR = {Role.ISSUER, Role.AUDITOR, Role.APPROVER, Role.FACTORY};
 }

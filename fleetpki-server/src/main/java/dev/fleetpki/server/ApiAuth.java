@@ -71,8 +71,8 @@ final class ApiAuth {
 
     private static void check(Role role, String who, Role... allowed) {
         if (!may(role, allowed)) {
-            throw new HttpProblem(403, "forbidden", "Not allowed", who + " has role " + role.configName()
-                    + "; this needs " + String.join(" or ", Arrays.stream(allowed).map(Role::configName).toList()) + " (or admin)");
+            throw new HttpProblem(403, "forbidden", "Not allowed", who + " has role " + role.configName() + "; this needs "
+                    + (allowed.length == 0 ? "admin" : String.join(" or ", Arrays.stream(allowed).map(Role::configName).toList()) + " (or admin)"));
         }
     }
 

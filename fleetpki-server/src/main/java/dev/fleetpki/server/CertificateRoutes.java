@@ -6,6 +6,7 @@ import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Durations;
 import dev.fleetpki.core.EnrollmentCredential;
+import dev.fleetpki.core.DualControl;
 import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.IssuedCertificate;
@@ -180,7 +181,13 @@ final class CertificateRoutes {
     private void approve(Context ctx) {
         ApiAuth.Caller a = auth.requireWithSession(ctx, Access.DECIDE);
         EnrollmentRequest r = pending(ctx);
+        DualControl.Decision d = s.dualControl().check(DualControl.Action.REQUEST_APPROVE, "request:" + r.id(), "", a.actor());
+        if (d instanceof DualControl.Decision.Recorded rec) {
+            Requests.awaitingSecond(ctx, rec);
+            return;
+        }
         s.enrollment().approve(r, a.actor());
+        s.dualControl().done((DualControl.Decision.Proceed) d, a.actor());
         ctx.json(requestJson(s.requests().request(r.id()).orElseThrow()));
     }
 

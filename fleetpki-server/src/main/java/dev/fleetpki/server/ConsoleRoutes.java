@@ -9,6 +9,7 @@ import dev.fleetpki.core.AuditAction;
 import dev.fleetpki.core.AuditVerification;
 import dev.fleetpki.core.CaRecord;
 import dev.fleetpki.core.Device;
+import dev.fleetpki.core.DualControl;
 import dev.fleetpki.core.EnrollmentRequest;
 import dev.fleetpki.core.EnrollmentSecret;
 import dev.fleetpki.core.ErrorKind;
@@ -447,9 +448,6 @@ final class ConsoleRoutes {
                     .append("/revoke\" hx-swap=\"none\" hx-confirm=\"Revoke certificate ").append(esc(i.serialHex()))
                     .append("? Relying parties will refuse it; this cannot be undone.\" data-done=\"Certificate revoked.\"><label>Reason <select name=\"reason\">");
             for (RevocationReason r : RevocationReason.values()) {
-                if (r.configName().equals("remove-from-crl")) {
-                    continue;
-                }
                 b.append("<option value=\"").append(esc(r.configName())).append('"').append(r == RevocationReason.UNSPECIFIED ? " selected" : "")
                         .append('>').append(esc(r.configName())).append("</option>");
             }
@@ -497,6 +495,10 @@ final class ConsoleRoutes {
                 b.append("<br><a href=\"").append(BASE).append("/certificates/").append(url(r.serial())).append("\">certificate</a>");
             }
             b.append("</td><td>");
+            if (r.status() == EnrollmentRequest.Status.PENDING) {
+                s.dualControl().waiting(DualControl.Action.REQUEST_APPROVE, "request:" + r.id()).ifPresent(f -> b.append("<br><small class=\"waiting\">")
+                        .append("approved once by ").append(esc(f.by())).append(' ').append(time(f.at())).append("; a second operator must approve</small>"));
+            }
             if (decide && r.status() == EnrollmentRequest.Status.PENDING) {
                 String base = "/api/v1/certificate-requests/" + url(r.id());
                 b.append("<button hx-post=\"").append(base).append("/approve\" hx-swap=\"none\" data-done=\"Request ").append(esc(r.id()))
@@ -578,27 +580,51 @@ final class ConsoleRoutes {
     private View casPage(Context ctx, ConsoleSessions.Signed who) {
         List<CaRecord> cas = s.caRecords().cas();
         Instant now = s.clock().instant();
+        boolean admin = ApiAuth.may(who.operator().role(), Access.ADMIN);
         StringBuilder b = new StringBuilder("<h1>Certificate authorities</h1><ul class=\"tree\">");
         for (CaRecord root : cas.stream().filter(c -> c.parent() == null || cas.stream().noneMatch(p -> p.name().equals(c.parent()))).toList()) {
-            caTree(b, root, cas, now);
+            caTree(b, root, cas, now, admin);
         }
         b.append("</ul>");
         List<Signer> signers = s.signers().signers();
-        b.append("<h2>Firmware signers</h2><table><thead><tr><th>Signer</th><th>Models</th><th>Status</th><th>Certificate</th><th>Created</th></tr></thead><tbody>");
+        b.append("<h2>Firmware signers</h2><table><thead><tr><th>Signer</th><th>Models</th><th>Status</th><th>Certificate</th><th>Created</th><th></th></tr></thead><tbody>");
         for (Signer sg : signers) {
             b.append("<tr><td>").append(esc(sg.name())).append("</td><td>").append(esc(String.join(", ", sg.models()))).append("</td><td>")
-                    .append(badge(sg.status().name().toLowerCase(Locale.ROOT))).append("</td><td>")
-                    .append(sg.serial() == null ? "" : "<code>" + esc(sg.serial()) + "</code>").append("</td><td>").append(time(sg.createdAt()))
-                    .append("</td></tr>");
+                    .append(badge(sg.status().name().toLowerCase(Locale.ROOT)));
+            waiting(b, DualControl.Action.SIGNER_REVOKE, "signer:" + sg.name());
+            b.append("</td><td>").append(sg.serial() == null ? "" : "<code>" + esc(sg.serial()) + "</code>").append("</td><td>").append(time(sg.createdAt()))
+                    .append("</td><td>");
+            if (admin && sg.status() == Signer.Status.ACTIVE) {
+                revokeForm(b, "/api/v1/signers/" + url(sg.name()) + "/revoke", "signer " + sg.name(), RevocationReason.KEY_COMPROMISE,
+                        "Revoke signer", "Signer " + sg.name() + " and its certificates revoked.");
+            }
+            b.append("</td></tr>");
         }
         if (signers.isEmpty()) {
-            b.append("<tr><td colspan=\"5\">No firmware signer.</td></tr>");
+            b.append("<tr><td colspan=\"6\">No firmware signer.</td></tr>");
         }
         b.append("</tbody></table>");
         return new View("CAs", b.toString());
     }
 
-    private void caTree(StringBuilder b, CaRecord ca, List<CaRecord> all, Instant now) {
+    /** The first approval of this action waiting for a second operator, if dualControl asks for one. */
+    private void waiting(StringBuilder b, DualControl.Action action, String target) {
+        s.dualControl().waiting(action, target).ifPresent(f -> b.append("<br><small class=\"waiting\">revocation approved once by ").append(esc(f.by()))
+                .append(' ').append(time(f.at())).append(" (").append(esc(f.params())).append("); a second operator must confirm</small>"));
+    }
+
+    /** A revocation form posting {@code {"reason": ...}} to an admin API route, after the browser's confirmation. */
+    private static void revokeForm(StringBuilder b, String api, String what, RevocationReason preset, String button, String done) {
+        b.append("<form class=\"inline\" hx-post=\"").append(api).append("\" hx-swap=\"none\" hx-confirm=\"Revoke ").append(esc(what))
+                .append("? This cannot be undone.\" data-done=\"").append(esc(done)).append("\"><select name=\"reason\" aria-label=\"reason for revoking ")
+                .append(esc(what)).append("\">");
+        for (RevocationReason r : RevocationReason.values()) {
+            b.append("<option").append(r == preset ? " selected" : "").append('>').append(esc(r.configName())).append("</option>");
+        }
+        b.append("</select><button class=\"danger\" type=\"submit\">").append(esc(button)).append("</button></form>");
+    }
+
+    private void caTree(StringBuilder b, CaRecord ca, List<CaRecord> all, Instant now, boolean admin) {
         var cert = ca.certificate();
         Optional<Instant> revoked = s.published().caRevokedAt(ca.name());
         String state = revoked.isPresent() ? "revoked" : now.isAfter(cert.getNotAfter().toInstant()) ? "expired" : "valid";
@@ -611,11 +637,18 @@ final class ConsoleRoutes {
             RevocationLedger.StoredCrl c = crls.getFirst();
             b.append(" · CRL number ").append(c.number()).append(", next update ").append(time(c.nextUpdate()));
         }
+        waiting(b, DualControl.Action.CA_REVOKE, "ca:" + ca.name());
+        if (admin && revoked.isEmpty() && ca.parent() != null && !ca.parent().equals(ca.name())) {
+            b.append("<div class=\"actions\">");
+            revokeForm(b, "/api/v1/cas/" + url(ca.name()) + "/revoke", "CA " + ca.name(), RevocationReason.CA_COMPROMISE, "Revoke CA",
+                    "CA " + ca.name() + " revoked.");
+            b.append("</div>");
+        }
         b.append("</div>");
         List<CaRecord> children = all.stream().filter(c -> ca.name().equals(c.parent()) && !c.name().equals(ca.name())).toList();
         if (!children.isEmpty()) {
             b.append("<ul>");
-            children.forEach(c -> caTree(b, c, all, now));
+            children.forEach(c -> caTree(b, c, all, now, admin));
             b.append("</ul>");
         }
         b.append("</li>");

@@ -302,6 +302,7 @@ public final class FleetServer implements AutoCloseable {
         ApiAuth auth = new ApiAuth(s, sessions);
         new ConsoleRoutes(s, sessions).register(app);
         new AuditRoutes(s, auth).register(app);
+        new AdminRoutes(s, auth).register(app);
         new DeviceRoutes(s, auth).register(app);
         new WebhookRoutes(s, auth).register(app);
         Credentials credentials = new Credentials(s, auth);

@@ -51,4 +51,16 @@ final class Requests {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body could not be read: " + e.getMessage());
         }
     }
+
+    /** 202: the call was recorded as the first of two operators' approvals (dualControl), nothing done yet. */
+    static void awaitingSecond(Context ctx, dev.fleetpki.core.DualControl.Decision.Recorded rec) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("status", "awaiting-second-operator");
+        m.put("action", rec.first().action().configName());
+        m.put("target", rec.first().target());
+        m.put("firstBy", rec.first().by().toString());
+        m.put("expiresAt", rec.first().expiresAt().toString());
+        m.put("detail", "Recorded: " + rec.message() + ".");
+        ctx.status(202).json(m);
+    }
 }

@@ -34,7 +34,8 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
                        RevocationService revocation, EnrollmentAuthorizer authorizer, Enrollment enrollment, FirmwareSigning firmware,
                        ScepRa scepRa, EnrollmentSecrets secrets, CmpTransactionStore cmp,
                        NonceStore nonces, dev.fleetpki.core.store.WebhookStore webhooks, OperatorStore operators, AuditLog audit,
-                       dev.fleetpki.core.store.SignerStore signers, dev.fleetpki.store.RevocationStore published) {
+                       dev.fleetpki.core.store.SignerStore signers, dev.fleetpki.store.RevocationStore published,
+                       dev.fleetpki.core.DualControl dualControl) {
     /** Services on one store with new metrics, observing the given pipeline. */
     public static Services of(FleetConfig config, JdbcStore store, StoredCaDirectory cas, IssuancePipeline pipeline, Clock clock) {
         Metrics metrics = new Metrics(config.profiles().keySet());
@@ -49,6 +50,7 @@ public record Services(FleetConfig config, DeviceStore devices, CredentialStore 
                 metrics, revocation, authorizer, new Enrollment(config, store.requests(), store.certificates(), store.devices(), observed, authorizer,
                 clock, metrics), new FirmwareSigning(store.signers(), store.certificates(), store, cas.keys(), config.signerPassphrase(), store, clock),
                 new ScepRa(config, store, store.revocation(), cas, clock), EnrollmentSecrets.of(config, cas.keys()), store.cmp(), store.nonces(),
-                store.webhooks(), store.operators(), store.auditLog(), store.signers(), store.revocation());
+                store.webhooks(), store.operators(), store.auditLog(), store.signers(), store.revocation(),
+                new dev.fleetpki.core.DualControl(config.dualControl(), store.operators(), clock));
     }
 }

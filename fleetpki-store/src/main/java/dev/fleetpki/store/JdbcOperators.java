@@ -3,6 +3,7 @@ package dev.fleetpki.store;
 import dev.fleetpki.core.Actor;
 import dev.fleetpki.core.AuditEvent;
 import dev.fleetpki.core.ConsoleSession;
+import dev.fleetpki.core.DualControl;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.Operator;
 import dev.fleetpki.core.PkiException;
@@ -180,6 +181,50 @@ final class JdbcOperators implements OperatorStore {
                 tx.audit(event);
             }
         });
+    }
+
+    private static DualControl.FirstApproval approval(ResultSet rs) throws SQLException {
+        return new DualControl.FirstApproval(DualControl.Action.parse(rs.getString(1)), rs.getString(2), rs.getString(3), Actor.parse(rs.getString(4)),
+                Instant.ofEpochMilli(rs.getLong(5)));
+    }
+
+    @Override
+    public Optional<DualControl.FirstApproval> firstApproval(DualControl.Action action, String target) {
+        return jdbc.queryOne("SELECT action, target, params, first_by, first_at FROM dual_control WHERE action = ? AND target = ?",
+                JdbcOperators::approval, action.configName(), target);
+    }
+
+    @Override
+    public void addFirstApproval(DualControl.FirstApproval a, AuditEvent event) {
+        jdbc.write(a.action().configName() + " of " + a.target() + " already waits for a second operator", tx -> {
+            PreparedStatement ps = tx.batch("INSERT INTO dual_control (action, target, params, first_by, first_at) VALUES (?,?,?,?,?)");
+            ps.setString(1, a.action().configName());
+            ps.setString(2, a.target());
+            ps.setString(3, a.params());
+            ps.setString(4, a.by().toString());
+            ps.setLong(5, a.at().toEpochMilli());
+            ps.addBatch();
+            tx.audit(event);
+        });
+    }
+
+    @Override
+    public void endFirstApproval(DualControl.Action action, String target, AuditEvent event) {
+        jdbc.write(null, tx -> {
+            try (PreparedStatement ps = tx.connection().prepareStatement("DELETE FROM dual_control WHERE action = ? AND target = ?")) {
+                ps.setString(1, action.configName());
+                ps.setString(2, target);
+                ps.executeUpdate();
+            }
+            if (event != null) {
+                tx.audit(event);
+            }
+        });
+    }
+
+    @Override
+    public List<DualControl.FirstApproval> firstApprovals() {
+        return jdbc.query("SELECT action, target, params, first_by, first_at FROM dual_control ORDER BY first_at", JdbcOperators::approval);
     }
 
     @Override

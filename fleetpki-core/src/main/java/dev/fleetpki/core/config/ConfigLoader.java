@@ -45,7 +45,7 @@ import java.util.function.Function;
 public final class ConfigLoader {
     public static final String FILE_NAME = "fleetpki.yaml";
     private static final Set<String> TOP = Set.of("store", "passphrase", "urls", "ceremony", "profiles", "enrollment", "revocation",
-            "notifications");
+            "notifications", "dualControl");
 
     private final List<String> errors = new ArrayList<>();
     private final Path home;
@@ -152,6 +152,21 @@ public final class ConfigLoader {
         EnrollmentPolicy enrollment = enrollment(root.path("enrollment"), profiles);
         RevocationSettings revocation = revocation(root.path("revocation"));
         List<Webhook> webhooks = webhooks(root.path("notifications"));
+        java.util.Set<dev.fleetpki.core.DualControl.Action> dualControl = java.util.EnumSet.noneOf(dev.fleetpki.core.DualControl.Action.class);
+        JsonNode dual = root.path("dualControl");
+        if (!dual.isMissingNode() && !dual.isNull()) {
+            if (!dual.isArray()) {
+                errors.add("dualControl: a list of the actions that need a second operator: [request-approve, ca-revoke, signer-revoke]");
+            } else {
+                for (JsonNode a : dual) {
+                    try {
+                        dualControl.add(dev.fleetpki.core.DualControl.Action.parse(a.asText()));
+                    } catch (IllegalArgumentException e) {
+                        errors.add("dualControl: " + e.getMessage());
+                    }
+                }
+            }
+        }
         if (revocation != null && revocation.crlShards() > 1 && (crl == null || !crl.contains("{shard}"))) {
             errors.add("revocation.crl.shards: " + revocation.crlShards() + " shards need a {shard} in urls.crl (for example "
                     + "http://pki.example.com/crl/{ca}/{shard}.crl), so each certificate names the CRL it is listed on");
@@ -160,7 +175,8 @@ public final class ConfigLoader {
             throw new PkiException(ErrorKind.CONFIG, file + " has " + errors.size() + " error" + (errors.size() > 1 ? "s" : "")
                     + ":\n  - " + String.join("\n  - ", errors));
         }
-        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles, enrollment, revocation, webhooks);
+        return new FleetConfig(home, url, user, password, crl, ocsp, caIssuers, rootCa, List.copyOf(issuing), ocspCa, codeCa, profiles, enrollment, revocation, webhooks,
+                dualControl);
     }
 
     private CaSpec ca(JsonNode n, String path, CaRole role, String defaultName, SecretSource passphrase, Duration defaultValidity) {

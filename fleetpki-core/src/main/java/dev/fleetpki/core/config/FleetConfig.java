@@ -1,5 +1,6 @@
 package dev.fleetpki.core.config;
 
+import dev.fleetpki.core.DualControl;
 import dev.fleetpki.core.EnrollmentPolicy;
 import dev.fleetpki.core.Profile;
 import dev.fleetpki.core.ProfileKind;
@@ -9,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The validated contents of {@code fleetpki.yaml}: where the store is, the CA ceremony, the URLs
@@ -30,9 +32,10 @@ public record FleetConfig(Path home, String storeUrl, String storeUser, SecretSo
                           String crlUrl, String ocspUrl, String caIssuersUrl,
                           CaSpec root, List<CaSpec> issuing, CaSpec ocsp, CaSpec codeSigning,
                           Map<String, Profile> profiles, EnrollmentPolicy enrollment,
-                          RevocationSettings revocation, List<Webhook> webhooks) {
+                          RevocationSettings revocation, List<Webhook> webhooks, Set<DualControl.Action> dualControl) {
     public FleetConfig {
         webhooks = webhooks == null ? List.of() : List.copyOf(webhooks);
+        dualControl = dualControl == null ? Set.of() : Set.copyOf(dualControl);
     }
 
     public Optional<Profile> profile(String name) {

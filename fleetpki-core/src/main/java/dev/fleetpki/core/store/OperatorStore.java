@@ -45,6 +45,18 @@ public interface OperatorStore {
     /** Ends one session (sign-out); with an event, audited. */
     void endSession(String idHash, AuditEvent event);
 
+    /** The first approval of an action on a target waiting for a second operator (expired or not). */
+    java.util.Optional<dev.fleetpki.core.DualControl.FirstApproval> firstApproval(dev.fleetpki.core.DualControl.Action action, String target);
+
+    /** Records a first approval; CONFLICT when one is waiting already. */
+    void addFirstApproval(dev.fleetpki.core.DualControl.FirstApproval approval, AuditEvent event);
+
+    /** Removes a first approval (used up or expired); with an event, audited. */
+    void endFirstApproval(dev.fleetpki.core.DualControl.Action action, String target, AuditEvent event);
+
+    /** Every first approval waiting, oldest first. */
+    List<dev.fleetpki.core.DualControl.FirstApproval> firstApprovals();
+
     /** Forgets sessions that ended before {@code before}; returns how many. */
     int forgetSessions(Instant before);
 }

@@ -32,7 +32,11 @@
   document.addEventListener('htmx:afterRequest', function (evt) {
     var xhr = evt.detail.xhr;
     if (evt.detail.successful) {
-      sessionStorage.setItem('fleetpki-flash', evt.detail.elt.getAttribute('data-done') || 'Done.');
+      var done = evt.detail.elt.getAttribute('data-done') || 'Done.';
+      if (xhr.status === 202) { // recorded as the first of two operators' approvals: nothing done yet
+        try { done = JSON.parse(xhr.responseText).detail; } catch (e) { done = 'Recorded; a second operator must confirm.'; }
+      }
+      sessionStorage.setItem('fleetpki-flash', done);
       window.location.reload();
       return;
     }
