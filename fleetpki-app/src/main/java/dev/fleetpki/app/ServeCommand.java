@@ -182,6 +182,10 @@ final class ServeCommand implements Callable<Integer> {
                     + (tls.issued() ? " (issued now)" : "") + ", expires " + tls.certificate().getNotAfter().toInstant());
             System.out.println("  trust it:  ./fleetpki export trust-bundle --root-only --home " + home + " > root.pem");
             System.out.println("  try:       curl --cacert root.pem https://" + hostname + ":" + server.port() + "/api/v1/cas");
+            int operators = f.store().operators().operators().size();
+            System.out.println("  console:   https://" + hostname + ":" + server.port() + "/console  (" + (operators == 0
+                    ? "no operator yet; add one: ./fleetpki operator add NAME --role admin --home " + home
+                    : operators + " operator" + (operators == 1 ? "" : "s") + ": ./fleetpki operator list --home " + home) + ")");
             if (http != null) {
                 System.out.println("  revocation (plain HTTP): http://" + (bind.equals("0.0.0.0") ? hostname : bind) + ":" + http.port()
                         + "/crl/<ca>.crl, /ocsp, /ca/<ca>.crt");

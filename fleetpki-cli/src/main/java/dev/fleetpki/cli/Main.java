@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         description = "A private certificate authority for IoT device fleets.%n",
         footer = {"%nThe CA home folder holds fleetpki.yaml, the store and the key files; set it with --home or FLEETPKI_HOME.",
             "Exit codes: 0 ok, 64 usage, 65 refused request, 66 not found or unreadable file, 70 internal, 73 file not writable, 74 I/O error, "
-                + "77 not allowed, 78 configuration or a key that cannot be opened."})
+                + "75 recorded for a second operator (four eyes), 77 not allowed, 78 configuration or a key that cannot be opened."})
 public final class Main implements Runnable {
     /** The operator subcommands, in the order --help lists them. */
     public static final List<Class<?>> SUBCOMMANDS = List.of(InitCommand.class, ConfigCommand.class, CaCommand.class,
