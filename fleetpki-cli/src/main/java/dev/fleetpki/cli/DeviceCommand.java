@@ -272,7 +272,7 @@ final class DeviceCommand {
                 System.out.println("Device:       " + d.id());
                 System.out.println("Status:       " + d.status().name().toLowerCase());
                 System.out.println("Model:        " + (d.model() == null ? "-" : d.model()));
-                System.out.println("Tags:         " + (d.tags().isEmpty() ? "-" : d.tags()));
+                System.out.println("Tags:         " + (d.tags().isEmpty() ? "-" : new java.util.TreeMap<>(d.tags())));
                 System.out.println("Key location: " + (d.keyLocation() == null ? "unknown" : d.keyLocation()));
                 System.out.println("Registered:   " + d.createdAt());
                 List<StoredCertificate> certs = f.store().certificates().certificates(id, f.clock().instant(), null, 100);

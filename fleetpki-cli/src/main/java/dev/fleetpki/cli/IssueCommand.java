@@ -39,7 +39,15 @@ final class IssueCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PublicKey key = parse(Certs.read(publicKey, "public key"));
+        PublicKey key;
+        try {
+            key = parse(Certs.read(publicKey, "public key"));
+        } catch (PkiException e) {
+            if (e.kind() != ErrorKind.MALFORMED_REQUEST) {
+                throw e;
+            }
+            throw new PkiException(e.kind(), publicKey + ": " + e.detail());
+        }
         try (Fleet f = home.open()) {
             Station st = f.store().credentials().station(station).orElse(null);
             if (st == null || !st.active()) {

@@ -96,11 +96,36 @@ final class SignerCommand {
     static final class ListSigners implements Callable<Integer> {
         @Mixin HomeOption home;
         @Option(names = "--certificates", description = "also list every certificate each signer has held") boolean certificates;
+        @Option(names = "--json", description = "one JSON object: {\"signers\": [{\"name\", \"status\", \"models\", \"serial\", \"key\", "
+                + "\"createdAt\", \"createdBy\", \"certificates\" (with --certificates: [{\"serial\", \"status\", \"notBefore\", \"notAfter\"}])}]}; "
+                + "the key without its query (never a PIN)") boolean json;
 
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
                 List<Signer> all = f.store().signers().signers();
+                if (json) {
+                    Instant now = f.clock().instant();
+                    List<java.util.Map<String, Object>> out = new java.util.ArrayList<>();
+                    for (Signer s : all) {
+                        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                        m.put("name", s.name());
+                        m.put("status", s.status().name().toLowerCase(Locale.ROOT));
+                        m.put("models", new java.util.TreeSet<>(s.models()));
+                        m.put("serial", s.serial());
+                        m.put("key", withoutQuery(s.keyRef()));
+                        m.put("createdAt", s.createdAt().toString());
+                        m.put("createdBy", s.createdBy().toString());
+                        if (certificates) {
+                            m.put("certificates", f.store().signers().signerCertificates(s.name()).stream().map(c -> java.util.Map.<String, Object>of(
+                                    "serial", c.issued().serialHex(), "status", c.status(now), "notBefore", c.issued().notBefore().toString(),
+                                    "notAfter", c.issued().notAfter().toString())).toList());
+                        }
+                        out.add(m);
+                    }
+                    Certs.printJson(java.util.Map.of("signers", out));
+                    return 0;
+                }
                 if (all.isEmpty()) {
                     System.out.println("No signers. Create one: fleetpki signer add NAME --key file:signers/NAME.p8 --create --models MODEL");
                     return 0;

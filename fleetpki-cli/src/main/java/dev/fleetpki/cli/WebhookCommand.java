@@ -21,10 +21,17 @@ final class WebhookCommand {
             description = "Each endpoint: URL, events, backlog (events not yet delivered), delivered, failed, last error.")
     static final class ListHooks implements Callable<Integer> {
         @Mixin HomeOption home;
+        @Option(names = "--json", description = "one JSON object: {\"webhooks\": [...]}, each the REST API's endpoint object (name, url, events, "
+                + "signed, perMinute, cursor, backlog, delivered, lastDeliveryAt, failed, lastError, lastErrorAt; never the secret)") boolean json;
 
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
+                if (json) {
+                    Certs.printJson(java.util.Map.of("webhooks", f.config().webhooks().stream()
+                            .map(h -> dev.fleetpki.core.WebhookJson.endpoint(f.store().webhooks(), h)).toList()));
+                    return 0;
+                }
                 if (f.config().webhooks().isEmpty()) {
                     System.out.println("No webhooks: add notifications.webhooks to fleetpki.yaml (docs/cloud.md).");
                     return 0;
@@ -48,6 +55,8 @@ final class WebhookCommand {
     static final class Failed implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "NAME", arity = "0..1", description = "only this endpoint's") String name;
+        @Option(names = "--json", description = "one JSON object: {\"failures\": [...]}, each the REST API's failed event (endpoint, seq, id, "
+                + "event, attempts, lastError, failedAt, retryRequested)") boolean json;
 
         @Override
         public Integer call() {
@@ -56,6 +65,10 @@ final class WebhookCommand {
                     f.config().webhook(name);
                 }
                 List<WebhookStore.Failure> failures = f.store().webhooks().webhookFailures(name, 1000);
+                if (json) {
+                    Certs.printJson(java.util.Map.of("failures", failures.stream().map(dev.fleetpki.core.WebhookJson::failure).toList()));
+                    return 0;
+                }
                 if (failures.isEmpty()) {
                     System.out.println("No failed events.");
                     return 0;

@@ -69,8 +69,9 @@ public final class FleetServer implements AutoCloseable {
             try {
                 revokeUnconfirmedCmp(s.clock().instant());
                 s.nonces().forgetNonces(s.clock().instant().minus(NONCE_MEMORY));
+                s.operators().forgetSessions(s.clock().instant()); // console sessions past their end
             } catch (RuntimeException e) {
-                LOG.warn("cannot revoke unconfirmed CMP certificates or forget old SCEP nonces: {}", e.getMessage());
+                LOG.warn("cannot revoke unconfirmed CMP certificates, forget old SCEP nonces or ended console sessions: {}", e.getMessage());
             }
         }, CMP_SWEEP.toMillis(), CMP_SWEEP.toMillis(), TimeUnit.MILLISECONDS);
     }

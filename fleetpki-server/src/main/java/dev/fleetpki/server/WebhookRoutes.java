@@ -36,28 +36,9 @@ final class WebhookRoutes {
         auth.require(ctx, Access.READ);
         List<Map<String, Object>> out = new ArrayList<>();
         for (Webhook h : s.config().webhooks()) {
-            out.add(status(s.webhooks(), h));
+            out.add(dev.fleetpki.core.WebhookJson.endpoint(s.webhooks(), h));
         }
         ctx.json(Map.of("items", out));
-    }
-
-    /** One endpoint's configuration and delivery state (no secret: only whether it signs). */
-    static Map<String, Object> status(WebhookStore store, Webhook h) {
-        WebhookStore.Endpoint e = store.webhookEndpoint(h.name());
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", h.name());
-        m.put("url", h.url().toString());
-        m.put("events", Webhook.EVENTS.stream().filter(h.events()::contains).toList());
-        m.put("signed", h.secret() != null);
-        m.put("perMinute", h.perMinute());
-        m.put("cursor", e.cursor());
-        m.put("backlog", store.auditEventsCountAfter(e.cursor(), h.actions()));
-        m.put("delivered", e.delivered());
-        m.put("lastDeliveryAt", e.lastDeliveryAt() == null ? null : e.lastDeliveryAt().toString());
-        m.put("failed", e.failed());
-        m.put("lastError", e.lastError());
-        m.put("lastErrorAt", e.lastErrorAt() == null ? null : e.lastErrorAt().toString());
-        return m;
     }
 
     private void failures(Context ctx) {
@@ -65,22 +46,9 @@ final class WebhookRoutes {
         Webhook h = s.config().webhook(ctx.pathParam("name"));
         List<Map<String, Object>> out = new ArrayList<>();
         for (WebhookStore.Failure f : s.webhooks().webhookFailures(h.name(), 1000)) {
-            out.add(failureJson(f));
+            out.add(dev.fleetpki.core.WebhookJson.failure(f));
         }
         ctx.json(Map.of("items", out));
-    }
-
-    static Map<String, Object> failureJson(WebhookStore.Failure f) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("endpoint", f.endpoint());
-        m.put("seq", f.seq());
-        m.put("id", "fleetpki-audit-" + f.seq());
-        m.put("event", f.event());
-        m.put("attempts", f.attempts());
-        m.put("lastError", f.lastError());
-        m.put("failedAt", f.failedAt().toString());
-        m.put("retryRequested", f.retryRequested());
-        return m;
     }
 
     private void retry(Context ctx) {

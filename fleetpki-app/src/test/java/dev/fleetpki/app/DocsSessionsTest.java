@@ -1,0 +1,386 @@
+package dev.fleetpki.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The docs' example sessions, run as written. In a doc, HTML comments (invisible on the page) tell
+ * this test what to do with the fenced block that follows them:
+ * <ul>
+ *   <li>{@code <!-- doc-test: run -->}: run every {@code $ command} line of the block with bash in
+ *       the doc's sandbox and compare what it prints with the lines under it;
+ *   <li>{@code <!-- doc-test: file PATH -->}: write the block to PATH in the sandbox (a fleetpki.yaml shown in the doc);
+ *   <li>{@code <!-- doc-test: skip REASON -->}: leave the block (the reason is the doc's own, e.g. a second machine);
+ * </ul>
+ * and, on their own: {@code <!-- doc-test: sandbox NAME -->} (docs naming the same sandbox continue
+ * each other's sessions, in {@link #DOCS} order), {@code <!-- doc-test: env K=V ... -->},
+ * {@code <!-- doc-test: cd DIR -->} and {@code <!-- doc-test: setup COMMAND -->} (a step the
+ * doc states in words). {@code fleetpki} and {@code ./fleetpki} are the program under test;
+ * {@code fleetpki serve} runs in the background until the sandbox closes (its first output lines
+ * are compared when they come).
+ *
+ * <p>Output is compared by shape: serials and other long hex, times, durations in ms, the sandbox's
+ * path (the docs say /tmp/doc) and the ports (the docs say 8443 and 8080) are placeholders; runs of
+ * spaces are one; blank lines do not count; a PEM block matches any PEM block of its kind; a line
+ * {@code ...} matches any number of lines. A doc with {@code $ } lines must be in {@link #DOCS} or {@link #NOT_YET}.
+ */
+class DocsSessionsTest {
+    /** The docs whose sessions run, in order. */
+    static final List<String> DOCS = List.of("docs/ceremony.md", "docs/cli.md", "docs/console.md");
+    /** Docs with sessions not yet run by this test (each to move to DOCS, with its directives). */
+    static final Set<String> NOT_YET = Set.of("docs/architecture.md", "docs/cloud.md", "docs/cmp.md", "docs/credentials.md",
+            "docs/device-sdk.md", "docs/devices.md", "docs/est.md", "docs/factory.md", "docs/firmware.md", "docs/keys.md", "docs/profiles.md",
+            "docs/rest.md", "docs/revocation.md", "docs/rollover.md", "docs/scep.md", "docs/security.md", "docs/server.md", "docs/store.md");
+    static final Path ROOT = findRoot();
+    private static final Pattern DIRECTIVE = Pattern.compile("<!-- doc-test: (\\w+) ?(.*?) -->");
+
+    @TempDir static Path tmp;
+    static final Map<String, Sandbox> sandboxes = new LinkedHashMap<>();
+
+    static Path findRoot() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.exists(p.resolve("mvnw"))) {
+            p = p.getParent();
+        }
+        return p;
+    }
+
+    /** A folder the sessions run in, with the program on PATH, its environment and its background processes. */
+    static final class Sandbox {
+        final Path dir;
+        final Map<String, String> env = new LinkedHashMap<>();
+        final Map<String, String> ports = new LinkedHashMap<>(); // the doc's port -> the one used here
+        final List<Process> background = new ArrayList<>();
+        Path cwd;
+
+        Sandbox(Path dir) throws IOException {
+            this.dir = dir;
+            this.cwd = dir;
+            Files.createDirectories(dir);
+            Path launcher = dir.resolve("fleetpki");
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Files.writeString(launcher, "#!/bin/sh\nexec " + java + " -XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED -cp '"
+                    + System.getProperty("java.class.path") + "' dev.fleetpki.app.Main \"$@\"\n");
+            Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+            env.put("PATH", dir + ":" + System.getenv("PATH"));
+            env.put("HOME", dir.toString());
+            for (String port : List.of("8443", "8080")) {
+                ports.put(port, String.valueOf(freePort()));
+            }
+        }
+
+        /** A command of the doc as it runs here: ./fleetpki is the sandbox's, the doc's ports are ours. */
+        String command(String line) {
+            String c = line.replace("./fleetpki", dir.resolve("fleetpki").toString());
+            for (var e : ports.entrySet()) {
+                c = c.replace(":" + e.getKey(), ":" + e.getValue()).replace("--port " + e.getKey(), "--port " + e.getValue())
+                        .replace("--http-port " + e.getKey(), "--http-port " + e.getValue());
+            }
+            if (!c.contains("--port") && c.matches(".*fleetpki serve.*")) {
+                c = c.replace("fleetpki serve", "fleetpki serve --port " + ports.get("8443") + " --http-port " + ports.get("8080"));
+            }
+            return c;
+        }
+
+        /** Output as the doc would show it. */
+        String undo(String out) {
+            String o = out.replace(dir.toString(), "/tmp/doc");
+            for (var e : ports.entrySet()) {
+                o = o.replace(":" + e.getValue(), ":" + e.getKey());
+            }
+            return o;
+        }
+
+        void close() {
+            background.forEach(p -> {
+                p.destroy();
+                try {
+                    p.waitFor(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                p.destroyForcibly();
+            });
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @AfterAll
+    static void closeAll() {
+        sandboxes.values().forEach(Sandbox::close);
+    }
+
+    @Test
+    void everyDocWithSessionsIsRunOrListed() throws IOException {
+        Set<String> withSessions = new TreeSet<>();
+        try (Stream<Path> docs = Stream.concat(Stream.of(ROOT.resolve("README.md")), Files.list(ROOT.resolve("docs")))) {
+            for (Path p : docs.filter(x -> x.toString().endsWith(".md")).toList()) {
+                if (Files.readAllLines(p).stream().anyMatch(l -> l.startsWith("$ "))) {
+                    withSessions.add(ROOT.relativize(p).toString());
+                }
+            }
+        }
+        Set<String> listed = new TreeSet<>(DOCS);
+        listed.addAll(NOT_YET);
+        assertThat(listed).as("docs with $ sessions: each must be run (DOCS) or listed as not yet (NOT_YET)").isEqualTo(withSessions);
+    }
+
+    @Test
+    void theDocsSessionsPrintWhatTheDocsSay() throws Exception {
+        List<String> wrong = new ArrayList<>();
+        for (String doc : DOCS) {
+            run(doc, wrong);
+        }
+        assertThat(wrong).as("doc sessions that do not print what the doc says").isEmpty();
+    }
+
+    static void run(String doc, List<String> wrong) throws Exception {
+        List<String> lines = Files.readAllLines(ROOT.resolve(doc));
+        Sandbox sb = null;
+        String pending = null; // the directive for the next fenced block
+        String pendingArg = null;
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            Matcher d = DIRECTIVE.matcher(line.strip());
+            if (d.matches()) {
+                String what = d.group(1);
+                String arg = d.group(2).strip();
+                switch (what) {
+                    case "sandbox" -> sb = sandboxes.computeIfAbsent(arg, n -> {
+                        try {
+                            return new Sandbox(tmp.resolve(n));
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
+                    case "env" -> {
+                        for (String kv : arg.split("\\s+")) {
+                            String[] p = kv.split("=", 2);
+                            sb.env.put(p[0], p[1].replace("/tmp/doc", sb.dir.toString()));
+                        }
+                    }
+                    case "cd" -> {
+                        sb.cwd = sb.dir.resolve(arg.replace("/tmp/doc/", "").replace("/tmp/doc", "")).normalize();
+                        Files.createDirectories(sb.cwd);
+                    }
+                    case "setup" -> {
+                        Result r = shell(sb, sb.command(arg), Duration.ofMinutes(2));
+                        if (r.exit != 0) {
+                            wrong.add(doc + ":" + (i + 1) + ": setup '" + arg + "' failed: " + r.out);
+                        }
+                    }
+                    default -> {
+                        pending = what;
+                        pendingArg = arg;
+                    }
+                }
+                continue;
+            }
+            if (line.startsWith("```") && pending != null) {
+                List<String> block = new ArrayList<>();
+                int start = i + 1;
+                for (i = i + 1; i < lines.size() && !lines.get(i).startsWith("```"); i++) {
+                    block.add(lines.get(i));
+                }
+                if (sb == null) {
+                    throw new IllegalStateException(doc + ": a doc-test block before any doc-test: sandbox");
+                }
+                switch (pending) {
+                    case "file" -> {
+                        Path f = sb.cwd.resolve(pendingArg);
+                        Files.createDirectories(f.getParent());
+                        Files.writeString(f, String.join("\n", block) + "\n");
+                    }
+                    case "run" -> runBlock(doc, start, block, sb, wrong);
+                    case "skip" -> { }
+                    default -> throw new IllegalStateException(doc + ": unknown doc-test directive '" + pending + "'");
+                }
+                pending = null;
+            }
+        }
+    }
+
+    record Result(int exit, String out) {}
+
+    private static final Pattern ASSIGNS = Pattern.compile("^([A-Za-z_][A-Za-z0-9_]*)=");
+
+    /**
+     * Runs one command with bash in the sandbox's folder; shell variables a command sets ({@code
+     * csrf=$(...)}) are kept for the commands after it, as in one terminal.
+     */
+    static Result shell(Sandbox sb, String command, Duration timeout) throws Exception {
+        Path state = sb.dir.resolve(".doc-test-vars");
+        Matcher m = ASSIGNS.matcher(command);
+        String script = "[ -f '" + state + "' ] && . '" + state + "'\n" + command
+                + (m.find() ? "\nprintf '%s=%q\\n' " + m.group(1) + " \"$" + m.group(1) + "\" >> '" + state + "'" : "");
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c", script).directory(sb.cwd.toFile()).redirectErrorStream(true);
+        pb.environment().putAll(sb.env);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return new Result(-1, "timed out: " + command);
+        }
+        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    }
+
+    static void runBlock(String doc, int firstLine, List<String> block, Sandbox sb, List<String> wrong) throws Exception {
+        for (int k = 0; k < block.size(); k++) {
+            String line = block.get(k);
+            if (!line.startsWith("$ ")) {
+                continue;
+            }
+            StringBuilder cmd = new StringBuilder(line.substring(2));
+            while (cmd.toString().endsWith("\\") && k + 1 < block.size()) { // continued lines
+                cmd.setLength(cmd.length() - 1);
+                cmd.append(' ').append(block.get(++k).strip());
+            }
+            List<String> expected = new ArrayList<>();
+            while (k + 1 < block.size() && !block.get(k + 1).startsWith("$ ")) {
+                expected.add(block.get(++k));
+            }
+            // "# ..." lines right above the next command introduce it, and blank lines separate: the doc's, not output
+            while (!expected.isEmpty() && expected.getLast().startsWith("# ")) {
+                expected.removeLast();
+            }
+            while (!expected.isEmpty() && expected.getLast().isBlank()) {
+                expected.removeLast();
+            }
+            String where = doc + ":" + (firstLine + k + 1 - expected.size()) + " $ " + cmd;
+            String command = sb.command(cmd.toString().strip());
+            String actual;
+            if (command.contains("fleetpki serve")) { // runs until the sandbox closes; its first lines are what the doc shows
+                actual = background(sb, command, expected.size());
+            } else {
+                Result r = shell(sb, command, Duration.ofMinutes(3));
+                actual = r.out;
+            }
+            String mismatch = compare(expected, List.of(sb.undo(actual).split("\n", -1)));
+            if (mismatch != null) {
+                wrong.add(where + "\n    " + mismatch + "\n    printed:\n      " + sb.undo(actual).strip().replace("\n", "\n      "));
+            }
+        }
+    }
+
+    /** Starts a command in the background and returns its first {@code lines} lines (at most 60 s). */
+    static String background(Sandbox sb, String command, int lines) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c", "exec " + command).directory(sb.cwd.toFile()).redirectErrorStream(true);
+        pb.environment().putAll(sb.env);
+        Process p = pb.start();
+        sb.background.add(p);
+        List<String> got = new ArrayList<>();
+        var reader = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        Thread t = Thread.ofVirtual().start(() -> {
+            try {
+                for (String l = reader.readLine(); l != null; l = reader.readLine()) {
+                    synchronized (got) {
+                        got.add(l);
+                    }
+                }
+            } catch (IOException e) {
+                // the process ended
+            }
+        });
+        while (System.nanoTime() < until) {
+            synchronized (got) {
+                if (got.size() >= lines) {
+                    break;
+                }
+            }
+            if (!p.isAlive() && !t.isAlive()) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        synchronized (got) {
+            return String.join("\n", got);
+        }
+    }
+
+    private static final Pattern HEX = Pattern.compile("\\b[0-9a-fA-F]{16,}\\b|\\b([0-9a-fA-F]{2}:){7,}[0-9a-fA-F]{2}\\b");
+    private static final Pattern TIME = Pattern.compile("\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?Z?");
+    private static final Pattern MS = Pattern.compile("\\b\\d+ ms\\b");
+
+    static String normal(String line) {
+        String s = HEX.matcher(line).replaceAll("<HEX>");
+        s = s.replaceAll("\\(\\d+ bytes\\)", "(<N> bytes)").replaceAll("DER size: +\\d+ bytes", "DER size: <N> bytes");
+        s = TIME.matcher(s).replaceAll("<TIME>");
+        s = MS.matcher(s).replaceAll("<N> ms");
+        return s.strip().replaceAll("\\s+", " ");
+    }
+
+    /** Null when {@code actual} has the shape of {@code expected}; else what differs. */
+    static String compare(List<String> expected, List<String> actual) {
+        List<String> e = new ArrayList<>(pemless(expected).stream().filter(l -> !l.isBlank()).toList());
+        List<String> a = new ArrayList<>(pemless(actual).stream().filter(l -> !l.isBlank()).toList());
+        while (!a.isEmpty() && a.getLast().isBlank()) {
+            a.removeLast();
+        }
+        int j = 0;
+        for (int i = 0; i < e.size(); i++) {
+            String want = e.get(i);
+            if (want.equals("...")) {
+                if (i + 1 == e.size()) {
+                    return null;
+                }
+                String next = normal(e.get(i + 1));
+                while (j < a.size() && !normal(a.get(j)).equals(next)) {
+                    j++;
+                }
+                continue;
+            }
+            if (j >= a.size()) {
+                return "missing line " + (i + 1) + ": " + want;
+            }
+            if (!normal(want).equals(normal(a.get(j)))) {
+                return "line " + (i + 1) + " differs: expected '" + normal(want) + "', got '" + normal(a.get(j)) + "'";
+            }
+            j++;
+        }
+        return j < a.size() ? "more lines than the doc shows, from: " + a.get(j) : null;
+    }
+
+    /** Each PEM block as one line naming its kind (the doc may abbreviate its body). */
+    static List<String> pemless(List<String> lines) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String l = lines.get(i);
+            if (l.startsWith("-----BEGIN ")) {
+                out.add("<PEM " + l.substring(11).replace("-----", "") + ">");
+                while (i < lines.size() && !lines.get(i).startsWith("-----END ")) {
+                    i++;
+                }
+                continue;
+            }
+            out.add(l);
+        }
+        return out;
+    }
+}
