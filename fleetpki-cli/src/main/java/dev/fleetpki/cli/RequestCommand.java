@@ -23,6 +23,9 @@ final class RequestCommand {
         @Mixin HomeOption home;
         @Option(names = "--status", defaultValue = "pending", description = "pending, issued, rejected or all (default: ${DEFAULT-VALUE})") String status;
         @Option(names = "--limit", defaultValue = "100") int limit;
+        @Option(names = "--json", description = "one JSON object: {\"requests\": [...]}, each the REST API's request object without its "
+                + "links (id, device, profile, status, credential, requestedBy, protocol, createdAt, decidedAt, decidedBy, reason, csrPem, serial)")
+        boolean json;
 
         @Override
         public Integer call() {
@@ -34,6 +37,10 @@ final class RequestCommand {
             }
             try (Fleet f = home.open()) {
                 List<EnrollmentRequest> rs = f.store().requests().requests(st, limit);
+                if (json) {
+                    Certs.printJson(java.util.Map.of("requests", rs.stream().map(dev.fleetpki.core.RequestJson::of).toList()));
+                    return 0;
+                }
                 System.out.printf("%-16s %-24s %-10s %-9s %-13s %-24s %s%n", "ID", "DEVICE", "PROFILE", "STATUS", "CREDENTIAL", "CREATED", "REQUESTED BY");
                 for (EnrollmentRequest r : rs) {
                     System.out.printf("%-16s %-24s %-10s %-9s %-13s %-24s %s%n", r.id(), r.deviceId(), r.profile(), r.status().configName(),
@@ -49,12 +56,17 @@ final class RequestCommand {
     static final class Show implements Callable<Integer> {
         @Mixin HomeOption home;
         @Parameters(paramLabel = "ID") String id;
+        @Option(names = "--json", description = "the REST API's request object without its links") boolean json;
 
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
                 EnrollmentRequest r = f.store().requests().request(id).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
                         "no request " + id + "; list them with: fleetpki request list --status all"));
+                if (json) {
+                    Certs.printJson(dev.fleetpki.core.RequestJson.of(r));
+                    return 0;
+                }
                 System.out.println("Request:      " + r.id());
                 System.out.println("Device:       " + r.deviceId() + (f.store().devices().deviceNow(r.deviceId()).isPresent() ? "" : " (not registered; approving registers it)"));
                 System.out.println("Profile:      " + r.profile());

@@ -66,10 +66,29 @@ final class TrustCommand {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List trusted manufacturer CAs.")
     static final class ListTrust implements Callable<Integer> {
         @Mixin HomeOption home;
+        @picocli.CommandLine.Option(names = "--json", description = "one JSON object: {\"manufacturers\": [{\"name\", \"fleet\", \"mapBy\", "
+                + "\"subject\", \"notAfter\", \"certificateSha256\", \"createdAt\", \"createdBy\"}]}") boolean json;
 
         @Override
         public Integer call() {
             try (Fleet f = home.open()) {
+                if (json) {
+                    java.util.List<Map<String, Object>> out = new java.util.ArrayList<>();
+                    for (ManufacturerCa m : f.store().credentials().manufacturers()) {
+                        Map<String, Object> j = new java.util.LinkedHashMap<>();
+                        j.put("name", m.name());
+                        j.put("fleet", m.fleet());
+                        j.put("mapBy", m.mapBy().configName());
+                        j.put("subject", m.certificate().getSubjectX500Principal().getName());
+                        j.put("notAfter", m.certificate().getNotAfter().toInstant().toString());
+                        j.put("certificateSha256", m.fingerprint());
+                        j.put("createdAt", m.createdAt().toString());
+                        j.put("createdBy", m.createdBy().toString());
+                        out.add(j);
+                    }
+                    Certs.printJson(Map.of("manufacturers", out));
+                    return 0;
+                }
                 System.out.printf("%-20s %-14s %-22s %s%n", "NAME", "MAP", "EXPIRES", "SUBJECT");
                 for (ManufacturerCa m : f.store().credentials().manufacturers()) {
                     System.out.printf("%-20s %-14s %-22s %s%n", m.name(), m.mapBy().configName(), m.certificate().getNotAfter().toInstant(),

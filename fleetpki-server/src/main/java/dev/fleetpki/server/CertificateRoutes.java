@@ -207,22 +207,9 @@ final class CertificateRoutes {
     }
 
     private Map<String, Object> requestJson(EnrollmentRequest r) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", r.id());
-        m.put("device", r.deviceId());
-        m.put("profile", r.profile());
-        m.put("status", r.status().configName());
-        m.put("credential", r.credential());
-        m.put("requestedBy", r.requestedBy().toString());
-        m.put("protocol", r.protocol());
-        m.put("createdAt", r.createdAt().toString());
-        m.put("decidedAt", r.decidedAt() == null ? null : r.decidedAt().toString());
-        m.put("decidedBy", r.decidedBy() == null ? null : r.decidedBy().toString());
-        m.put("reason", r.reason());
-        m.put("csrPem", Pem.encode("CERTIFICATE REQUEST", r.csrDer()));
+        Map<String, Object> m = dev.fleetpki.core.RequestJson.of(r);
         m.put("href", EnrollmentAnswers.requestHref(r.id()));
         if (r.serial() != null) {
-            m.put("serial", r.serial());
             m.put("certificate", href(r.serial()));
             s.certificates().certificate(r.serial()).ifPresent(c -> {
                 m.put("certificatePem", Pem.encode("CERTIFICATE", c.issued().der()));

@@ -44,7 +44,7 @@ class SchemaVersionTest {
         Database.open(url, null, null, dir).close();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             // as a store left by the previous version looks: nothing of V12, history ending at 11
-            for (String sql : List.of("DROP TABLE console_session", "DROP TABLE operator", "DROP INDEX device_status",
+            for (String sql : List.of("DROP TABLE dual_control", "DROP TABLE console_session", "DROP TABLE operator", "DROP INDEX device_status",
                     "DROP INDEX certificate_issued", "DROP INDEX certificate_live_not_after", "DROP INDEX audit_event_target", "DROP INDEX audit_event_action")) {
                 s.execute(sql);
             }
