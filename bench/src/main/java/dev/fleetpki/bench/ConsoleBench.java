@@ -13,8 +13,6 @@ import dev.fleetpki.core.Passwords;
 import dev.fleetpki.core.Role;
 import dev.fleetpki.core.UntrustedCsr;
 import dev.fleetpki.kms.KeyAlgorithm;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -37,8 +35,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -130,26 +126,11 @@ public final class ConsoleBench {
                         null, Instant.now(), Actor.operator("bench")), new AuditEvent(Instant.now(), Actor.operator("bench"), AuditAction.OPERATOR_ADD,
                         "operator:bench", Map.of()));
             }
-            List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
-                    "-Dfleetpki.console.dashboardTtlSeconds=0", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                    "dev.fleetpki.app.Main", "serve", "--home", home.toString(), "--port", "0");
             IssuanceBench.progress(String.format(Locale.ROOT, "%,d certificates: starting fleetpki serve", n));
-            Process p = new ProcessBuilder(cmd).redirectError(home.resolve("server.log").toFile()).start();
+            ServeProcess served = ServeProcess.start(home, ServeProcess.command(home, List.of("-Xmx1g", "-Dfleetpki.console.dashboardTtlSeconds=0")));
+            Process p = served.process();
+            int port = served.port();
             try {
-                BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-                Pattern serving = Pattern.compile("fleetpki serving https://[^:]+:(\\d+)/");
-                int port = -1;
-                for (String l = r.readLine(); l != null; l = r.readLine()) {
-                    Matcher m = serving.matcher(l);
-                    if (m.find()) {
-                        port = Integer.parseInt(m.group(1));
-                        break;
-                    }
-                }
-                if (port < 0) {
-                    throw new IllegalStateException("fleetpki serve did not start; see " + home.resolve("server.log"));
-                }
-                Thread.ofPlatform().daemon().start(() -> r.lines().forEach(l -> { }));
                 TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
                 tmf.init(trust);
                 SSLContext ssl = SSLContext.getInstance("TLS");

@@ -13,9 +13,7 @@ import dev.fleetpki.core.enrollment.Enrollment;
 import dev.fleetpki.kms.Crypto;
 import dev.fleetpki.kms.KeyAlgorithm;
 import dev.fleetpki.kms.Pem;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -46,8 +44,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -537,28 +533,11 @@ public final class EstLoadBench {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
             tmf.init(ts);
 
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.addAll(Arrays.stream(serverJvm.trim().split("\\s+")).filter(s -> !s.isEmpty()).toList());
-            cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "dev.fleetpki.app.Main",
-                    "serve", "--home", home.toString(), "--port", "0"));
+            List<String> cmd = ServeProcess.command(home, Arrays.stream(serverJvm.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList());
             progress("fleetpki: starting " + String.join(" ", cmd.subList(0, cmd.size() - 7)) + " ... serve");
-            Process p = new ProcessBuilder(cmd).redirectError(home.resolve("server.log").toFile()).start();
-            BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            Pattern serving = Pattern.compile("fleetpki serving https://[^:]+:(\\d+)/");
-            int port = -1;
-            for (String l = r.readLine(); l != null; l = r.readLine()) {
-                Matcher m = serving.matcher(l);
-                if (m.find()) {
-                    port = Integer.parseInt(m.group(1));
-                    break;
-                }
-            }
-            if (port < 0) {
-                p.destroyForcibly();
-                throw new IllegalStateException("fleetpki serve did not start; see " + home.resolve("server.log"));
-            }
-            Thread.ofPlatform().daemon().start(() -> r.lines().forEach(l -> { }));
+            ServeProcess served = ServeProcess.start(home, cmd);
+            Process p = served.process();
+            int port = served.port();
             List<byte[]> bodies = csrs.stream().map(c -> Base64.getEncoder().encode(c)).toList();
             return new FleetpkiServer(home, p, port, kmf.getKeyManagers(), tmf.getTrustManagers(), bodies, secrets, secretBodies, secretTexts);
         }

@@ -12,7 +12,6 @@ import dev.fleetpki.core.firmware.Signer;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,15 +92,7 @@ final class AdminRoutes {
         }
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         RevocationReason r = reason(body, "key-compromise");
-        Instant invalidSince = null;
-        if (body != null && body.hasNonNull("invalidSince")) {
-            try {
-                invalidSince = Instant.parse(body.path("invalidSince").asText());
-            } catch (DateTimeParseException e) {
-                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "invalidSince '" + body.path("invalidSince").asText()
-                        + "' is not an RFC 3339 UTC time like 2026-11-30T08:00:00Z");
-            }
-        }
+        Instant invalidSince = Requests.invalidSince(body);
         String params = "reason=" + r.configName() + (invalidSince == null ? "" : ", invalidSince=" + invalidSince);
         DualControl.Decision d = s.dualControl().check(DualControl.Action.SIGNER_REVOKE, "signer:" + name, params, a.actor());
         if (d instanceof DualControl.Decision.Recorded rec) {

@@ -27,7 +27,6 @@ import java.security.PublicKey;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -262,15 +261,7 @@ final class CertificateRoutes {
         String serial = serial(ctx);
         JsonNode body = ctx.body().isBlank() ? null : Requests.jsonBody(ctx);
         RevocationReason reason = RevocationReason.parse(body == null || !body.path("reason").isTextual() ? "unspecified" : body.path("reason").asText());
-        Instant invalidSince = null;
-        if (body != null && body.hasNonNull("invalidSince")) {
-            try {
-                invalidSince = Instant.parse(body.path("invalidSince").asText());
-            } catch (DateTimeParseException e) {
-                throw new HttpProblem(400, "bad-parameter", "Bad parameter", "invalidSince '" + body.path("invalidSince").asText()
-                        + "' is not an RFC 3339 UTC time like 2026-11-30T08:00:00Z");
-            }
-        }
+        Instant invalidSince = Requests.invalidSince(body);
         Instant now = s.clock().instant();
         s.certificates().revoke(serial, reason, now, invalidSince, new AuditEvent(now, a.actor(), AuditAction.CERTIFICATE_REVOKE, "serial:" + serial,
                 invalidSince == null ? Map.of("reason", reason.configName(), "via", "rest")

@@ -63,4 +63,17 @@ final class Requests {
         m.put("detail", "Recorded: " + rec.message() + ".");
         ctx.status(202).json(m);
     }
+
+    /** The body's {@code invalidSince} (RFC 3339 UTC), or null when absent; 400 when it is not such a time. */
+    static java.time.Instant invalidSince(JsonNode body) {
+        if (body == null || !body.hasNonNull("invalidSince")) {
+            return null;
+        }
+        try {
+            return java.time.Instant.parse(body.path("invalidSince").asText());
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new HttpProblem(400, "bad-parameter", "Bad parameter", "invalidSince '" + body.path("invalidSince").asText()
+                    + "' is not an RFC 3339 UTC time like 2026-11-30T08:00:00Z");
+        }
+    }
 }
