@@ -51,6 +51,9 @@ final class FirmwareCommand {
         String headerSize;
         @Option(names = "--pad-header", description = "mcuboot: the image has no header space at its start; put the header before it "
                 + "(without it, its first header-size bytes must be zeros, as Zephyr reserves them)") boolean padHeader;
+        @Option(names = "--json", description = "one JSON object: {\"format\", \"signer\", \"certificate\" (the signer certificate's serial), "
+                + "\"model\", \"version\", \"size\", \"sha256\" (or \"sha384\": the image digest; for mcuboot the image hash TLV), \"files\": [what was written]}")
+        boolean json;
         @Option(names = "--out", paramLabel = "FILE", description = "where to write (cms: the manifest; its signature goes to FILE.p7s); "
                 + "default: next to the image") Path out;
 
@@ -91,6 +94,19 @@ final class FirmwareCommand {
                             Files.write(tmp, s.signature());
                             move(tmp, target);
                         }
+                    }
+                    if (json) {
+                        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                        m.put("format", f.name().toLowerCase(Locale.ROOT));
+                        m.put("signer", signer);
+                        m.put("certificate", s.certificateSerial());
+                        m.put("model", model);
+                        m.put("version", version);
+                        m.put("size", s.size());
+                        m.put(s.digestAlgorithm().toLowerCase(Locale.ROOT).replace("-", ""), s.digestHex());
+                        m.put("files", f == Format.CMS ? java.util.List.of(target.toString(), target + ".p7s") : java.util.List.of(target.toString()));
+                        Certs.printJson(m);
+                        return 0;
                     }
                     System.out.println("Signed " + image.getFileName() + " (" + s.size() + " bytes) for " + model + " version " + version + " with signer "
                             + signer + " (certificate " + s.certificateSerial() + ")");

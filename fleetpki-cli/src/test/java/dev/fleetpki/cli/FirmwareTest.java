@@ -208,7 +208,13 @@ class FirmwareTest {
         Path img = dir.resolve("nightly");
         Files.createDirectories(img);
         Files.write(img.resolve("a.bin"), IMAGE);
-        ok("firmware", "sign", "--signer", "nightly", "--image", img.resolve("a.bin").toString(), "--version", "2.0.0", "--model", "sensor-v2", "--format", "raw");
+        var signed = new com.fasterxml.jackson.databind.ObjectMapper().readTree(ok("firmware", "sign", "--signer", "nightly", "--image",
+                img.resolve("a.bin").toString(), "--version", "2.0.0", "--model", "sensor-v2", "--format", "raw", "--json"));
+        assertThat(signed.path("format").asText()).isEqualTo("raw");
+        assertThat(signed.path("sha256").asText()).isEqualTo(java.util.HexFormat.of().formatHex(
+                java.security.MessageDigest.getInstance("SHA-256").digest(IMAGE)));
+        assertThat(signed.path("files").get(0).asText()).isEqualTo(img.resolve("a.fwsig").toString());
+        assertThat(Files.exists(img.resolve("a.fwsig"))).isTrue();
         Thread.sleep(1100); // signing times have whole seconds: the revocation comes after the signature
         ok("signer", "revoke", "nightly", "--reason", "superseded");
         Path crlAfter = exportCrl();
