@@ -30,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>{@code <!-- doc-test: run -->}: run every {@code $ command} line of the block with bash in
  *       the doc's sandbox and compare what it prints with the lines under it;
  *   <li>{@code <!-- doc-test: file PATH -->}: write the block to PATH in the sandbox (a fleetpki.yaml shown in the doc);
+ *       {@code append PATH}: add it to the end of PATH;
  *   <li>{@code <!-- doc-test: skip REASON -->}: leave the block (the reason is the doc's own, e.g. a second machine);
  * </ul>
  * and, on their own: {@code <!-- doc-test: sandbox NAME -->} (docs naming the same sandbox continue
@@ -46,10 +47,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DocsSessionsTest {
     /** The docs whose sessions run, in order. */
-    static final List<String> DOCS = List.of("docs/ceremony.md", "docs/cli.md", "docs/console.md");
+    static final List<String> DOCS = List.of("docs/ceremony.md", "docs/cli.md", "docs/console.md", "docs/profiles.md");
     /** Docs with sessions not yet run by this test (each to move to DOCS, with its directives). */
     static final Set<String> NOT_YET = Set.of("docs/architecture.md", "docs/cloud.md", "docs/cmp.md", "docs/credentials.md",
-            "docs/device-sdk.md", "docs/devices.md", "docs/est.md", "docs/factory.md", "docs/firmware.md", "docs/keys.md", "docs/profiles.md",
+            "docs/device-sdk.md", "docs/devices.md", "docs/est.md", "docs/factory.md", "docs/firmware.md", "docs/keys.md",
             "docs/rest.md", "docs/revocation.md", "docs/rollover.md", "docs/scep.md", "docs/security.md", "docs/server.md", "docs/store.md");
     static final Path ROOT = findRoot();
     private static final Pattern DIRECTIVE = Pattern.compile("<!-- doc-test: (\\w+) ?(.*?) -->");
@@ -211,10 +212,11 @@ class DocsSessionsTest {
                     throw new IllegalStateException(doc + ": a doc-test block before any doc-test: sandbox");
                 }
                 switch (pending) {
-                    case "file" -> {
+                    case "file", "append" -> {
                         Path f = sb.cwd.resolve(pendingArg);
                         Files.createDirectories(f.getParent());
-                        Files.writeString(f, String.join("\n", block) + "\n");
+                        Files.writeString(f, String.join("\n", block) + "\n", StandardCharsets.UTF_8, pending.equals("file")
+                                ? new java.nio.file.OpenOption[0] : new java.nio.file.OpenOption[] {java.nio.file.StandardOpenOption.APPEND});
                     }
                     case "run" -> runBlock(doc, start, block, sb, wrong);
                     case "skip" -> { }
@@ -327,11 +329,14 @@ class DocsSessionsTest {
     private static final Pattern HEX = Pattern.compile("\\b[0-9a-fA-F]{16,}\\b|\\b([0-9a-fA-F]{2}:){7,}[0-9a-fA-F]{2}\\b");
     private static final Pattern TIME = Pattern.compile("\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?Z?");
     private static final Pattern MS = Pattern.compile("\\b\\d+ ms\\b");
+    /** openssl's dates: notAfter=Nov 24 01:33:55 2026 GMT */
+    private static final Pattern OPENSSL_TIME = Pattern.compile("[A-Z][a-z]{2} +\\d{1,2} \\d{2}:\\d{2}:\\d{2} \\d{4} GMT");
 
     static String normal(String line) {
         String s = HEX.matcher(line).replaceAll("<HEX>");
         s = s.replaceAll("\\(\\d+ bytes\\)", "(<N> bytes)").replaceAll("DER size: +\\d+ bytes", "DER size: <N> bytes");
         s = TIME.matcher(s).replaceAll("<TIME>");
+        s = OPENSSL_TIME.matcher(s).replaceAll("<TIME>");
         s = MS.matcher(s).replaceAll("<N> ms");
         return s.strip().replaceAll("\\s+", " ");
     }
