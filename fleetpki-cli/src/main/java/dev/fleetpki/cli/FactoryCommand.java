@@ -81,6 +81,9 @@ final class FactoryCommand {
         @Option(names = "--input", required = true, paramLabel = "FILE", description = "devices.csv or devices.jsonl") Path input;
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "where the per-device files go") Path out;
         @Option(names = "--profile", defaultValue = "device", description = "certificate profile (default: ${DEFAULT-VALUE})") String profile;
+        @Option(names = "--json", description = "end with one JSON object instead of the summary lines: {\"input\", \"station\", \"devices\", "
+                + "\"registered\", \"issued\", \"reused\", \"alreadyDone\", \"refused\": [...], \"out\", \"manifest\", \"report\"} "
+                + "(exit 65 when any row was refused, as without it; progress still goes to standard error)") boolean json;
         @Option(names = "--threads", defaultValue = "32", description = "devices issued at once, 1 to 64 (default: ${DEFAULT-VALUE}; they mostly wait "
                 + "for the store, which commits the certificates of all of them in one group: more at once, larger groups)") int threads;
         @Option(names = "--key-algorithm", defaultValue = "ecdsa-p256", description = "for keys made here (default: ${DEFAULT-VALUE})") String keyAlgorithm;
@@ -308,6 +311,22 @@ final class FactoryCommand {
                 StringBuilder report = new StringBuilder(summary).append('\n');
                 refused.stream().sorted().forEach(x -> report.append("refused ").append(x).append('\n'));
                 Files.writeString(out.resolve("report.txt"), report);
+                if (json) {
+                    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    m.put("input", input.toString());
+                    m.put("station", station);
+                    m.put("devices", items.size());
+                    m.put("registered", registered);
+                    m.put("issued", issued.get());
+                    m.put("reused", reused.get());
+                    m.put("alreadyDone", done.get());
+                    m.put("refused", refused.stream().sorted().toList());
+                    m.put("out", out.toString());
+                    m.put("manifest", out.resolve("manifest.sha256").toString());
+                    m.put("report", out.resolve("report.txt").toString());
+                    Certs.printJson(m);
+                    return refused.isEmpty() ? 0 : 65;
+                }
                 System.out.println(summary);
                 refused.stream().sorted().forEach(x -> System.err.println("  refused " + x));
                 System.out.println("Files in " + out + "; SHA-256 of each in " + out.resolve("manifest.sha256") + " (sha256sum -c), report in "

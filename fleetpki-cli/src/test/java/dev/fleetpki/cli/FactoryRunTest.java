@@ -58,6 +58,14 @@ class FactoryRunTest {
         Cli.Result again = Cli.run(home, "factory", "run", "--station", "line-3", "--input", csv.toString(), "--out", out.toString());
         assertThat(again.out()).contains("issued 0, already issued (files rewritten) 0, already done 3");
         assertThat(count(home)).isEqualTo(certs);
+        Cli.Result asJson = Cli.run(home, "factory", "run", "--station", "line-3", "--input", csv.toString(), "--out", out.toString(), "--json");
+        assertThat(asJson.exit()).as(asJson.all()).isZero();
+        var summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(asJson.out());
+        assertThat(summary.path("devices").asInt()).isEqualTo(3);
+        assertThat(summary.path("alreadyDone").asInt()).isEqualTo(3);
+        assertThat(summary.path("issued").asInt()).isZero();
+        assertThat(summary.path("refused")).isEmpty();
+        assertThat(summary.path("manifest").asText()).isEqualTo(out.resolve("manifest.sha256").toString());
 
         // killed right after the certificate was stored, before its files: the next run writes them from the stored certificate
         Proc.ok(in, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "a4.key");
