@@ -35,8 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
  * </ul>
  * and, on their own: {@code <!-- doc-test: sandbox NAME -->} (docs naming the same sandbox continue
  * each other's sessions, in {@link #DOCS} order), {@code <!-- doc-test: env K=V ... -->},
- * {@code <!-- doc-test: cd DIR -->} and {@code <!-- doc-test: setup COMMAND -->} (a step the
- * doc states in words). {@code fleetpki} and {@code ./fleetpki} are the program under test;
+ * {@code <!-- doc-test: cd DIR -->}, {@code <!-- doc-test: setup COMMAND -->} (a step the doc
+ * states in words) and {@code <!-- doc-test: background COMMAND -->} (a server the doc says is
+ * running: started, and waited for until it prints its first line). {@code fleetpki} and {@code ./fleetpki} are the program under test;
  * {@code fleetpki serve} runs in the background until the sandbox closes (its first output lines
  * are compared when they come).
  *
@@ -47,9 +48,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DocsSessionsTest {
     /** The docs whose sessions run, in order. */
-    static final List<String> DOCS = List.of("docs/ceremony.md", "docs/cli.md", "docs/console.md", "docs/profiles.md", "docs/keys.md");
+    static final List<String> DOCS = List.of("docs/ceremony.md", "docs/cli.md", "docs/console.md", "docs/profiles.md", "docs/keys.md",
+            "docs/architecture.md");
     /** Docs with sessions not yet run by this test (each to move to DOCS, with its directives). */
-    static final Set<String> NOT_YET = Set.of("docs/architecture.md", "docs/cloud.md", "docs/cmp.md", "docs/credentials.md",
+    static final Set<String> NOT_YET = Set.of("docs/cloud.md", "docs/cmp.md", "docs/credentials.md",
             "docs/device-sdk.md", "docs/devices.md", "docs/est.md", "docs/factory.md", "docs/firmware.md",
             "docs/rest.md", "docs/revocation.md", "docs/rollover.md", "docs/scep.md", "docs/security.md", "docs/server.md", "docs/store.md");
     static final Path ROOT = findRoot();
@@ -91,13 +93,28 @@ class DocsSessionsTest {
             }
         }
 
-        /** A command of the doc as it runs here: ./fleetpki is the sandbox's, the doc's ports are ours. */
+        private static final Pattern PORT = Pattern.compile("(localhost:|127\\.0\\.0\\.1:|--port |--http-port )(\\d{2,5})\\b");
+
+        /**
+         * A command of the doc as it runs here: ./fleetpki is the sandbox's, /tmp/doc is the sandbox, and
+         * every port the doc names (after localhost:, 127.0.0.1:, --port, --http-port) is a free one of ours.
+         */
         String command(String line) {
             String c = line.replace("./fleetpki", dir.resolve("fleetpki").toString()).replace("/tmp/doc", dir.toString());
-            for (var e : ports.entrySet()) {
-                c = c.replace(":" + e.getKey(), ":" + e.getValue()).replace("--port " + e.getKey(), "--port " + e.getValue())
-                        .replace("--http-port " + e.getKey(), "--http-port " + e.getValue());
+            Matcher m = PORT.matcher(c);
+            StringBuilder out = new StringBuilder();
+            while (m.find()) {
+                String ours = ports.computeIfAbsent(m.group(2), k -> {
+                    try {
+                        return String.valueOf(freePort());
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                m.appendReplacement(out, Matcher.quoteReplacement(m.group(1) + ours));
             }
+            m.appendTail(out);
+            c = out.toString();
             if (!c.contains("--port") && c.matches(".*fleetpki serve.*")) {
                 c = c.replace("fleetpki serve", "fleetpki serve --port " + ports.get("8443") + " --http-port " + ports.get("8080"));
             }
@@ -190,6 +207,12 @@ class DocsSessionsTest {
                         sb.cwd = sb.dir.resolve(arg.replace("/tmp/doc/", "").replace("/tmp/doc", "")).normalize();
                         Files.createDirectories(sb.cwd);
                     }
+                    case "background" -> {
+                        String first = background(sb, sb.command(arg), 1);
+                        if (!first.contains("serving")) {
+                            wrong.add(doc + ":" + (i + 1) + ": background '" + arg + "' did not start: " + first);
+                        }
+                    }
                     case "setup" -> {
                         Result r = shell(sb, sb.command(arg), Duration.ofMinutes(2));
                         if (r.exit != 0) {
@@ -200,6 +223,19 @@ class DocsSessionsTest {
                         pending = what;
                         pendingArg = arg;
                     }
+                }
+                continue;
+            }
+            if (line.startsWith("```") && pending == null) { // a block nobody said what to do with: it must hold no session
+                int j = i + 1;
+                for (; j < lines.size() && !lines.get(j).startsWith("```"); j++) {
+                    if (lines.get(j).startsWith("$ ")) {
+                        wrong.add(doc + ":" + (j + 1) + ": a session without a doc-test directive (run it, or skip it saying why)");
+                        break;
+                    }
+                }
+                for (i = i + 1; i < lines.size() && !lines.get(i).startsWith("```"); i++) {
+                    // to the block's end
                 }
                 continue;
             }
