@@ -134,7 +134,7 @@ final class CmpRoutes {
 
     private void handle(Context ctx, String label) {
         Profile profile = s.config().profile(label).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "no CMP label '" + label + "'; a label is a certificate profile name: " + String.join(", ", s.config().profiles().keySet())));
+                "no CMP label '" + label + "'; a label is a certificate profile name: " + String.join(", ", new java.util.TreeSet<>(s.config().profiles().keySet()))));
         String type = String.valueOf(ctx.contentType());
         if (!type.toLowerCase(java.util.Locale.ROOT).startsWith(CONTENT_TYPE)) {
             throw new HttpProblem(415, "bad-content-type", "Not a CMP message", "POST the DER PKIMessage as Content-Type: " + CONTENT_TYPE

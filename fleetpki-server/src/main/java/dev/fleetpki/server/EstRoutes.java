@@ -106,7 +106,7 @@ final class EstRoutes {
 
     private Profile profile(String label) {
         return s.config().profile(label).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "no EST label '" + label + "'; a label is a certificate profile name: " + String.join(", ", s.config().profiles().keySet())));
+                "no EST label '" + label + "'; a label is a certificate profile name: " + String.join(", ", new java.util.TreeSet<>(s.config().profiles().keySet()))));
     }
 
     /** RFC 7030 4.2: a base64 PKCS#10 body in, the certificate as certs-only CMS out (or 202 while an operator decides). */

@@ -59,7 +59,7 @@ final class ScepRoutes {
 
     private void handle(Context ctx, String label, boolean post) throws Exception {
         Profile profile = s.config().profile(label).orElseThrow(() -> new PkiException(ErrorKind.NOT_FOUND,
-                "no SCEP label '" + label + "'; a label is a certificate profile name: " + String.join(", ", s.config().profiles().keySet())));
+                "no SCEP label '" + label + "'; a label is a certificate profile name: " + String.join(", ", new java.util.TreeSet<>(s.config().profiles().keySet()))));
         String operation = String.valueOf(ctx.queryParam("operation"));
         switch (operation) {
             case "GetCACaps" -> ctx.contentType("text/plain; charset=us-ascii").result(CaRollover.nextCa(s.caRecords(),
