@@ -76,8 +76,11 @@ public final class DualControl {
         return required.contains(a);
     }
 
-    /** The waiting first approval of this action on this target, if any (an expired one is none). */
+    /** The waiting first approval of this action on this target, if any (an expired one is none; none without a read when the action needs no second operator). */
     public Optional<FirstApproval> waiting(Action a, String target) {
+        if (!required.contains(a)) {
+            return Optional.empty();
+        }
         return store.firstApproval(a, target).filter(f -> clock.instant().isBefore(f.expiresAt()));
     }
 

@@ -583,7 +583,7 @@ final class ConsoleRoutes {
         boolean admin = ApiAuth.may(who.operator().role(), Access.ADMIN);
         StringBuilder b = new StringBuilder("<h1>Certificate authorities</h1><ul class=\"tree\">");
         for (CaRecord root : cas.stream().filter(c -> c.parent() == null || cas.stream().noneMatch(p -> p.name().equals(c.parent()))).toList()) {
-            caTree(b, root, cas, now, admin);
+            caTree(b, root, cas, s.published().crls(), now, admin);
         }
         b.append("</ul>");
         List<Signer> signers = s.signers().signers();
@@ -624,11 +624,11 @@ final class ConsoleRoutes {
         b.append("</select><button class=\"danger\" type=\"submit\">").append(esc(button)).append("</button></form>");
     }
 
-    private void caTree(StringBuilder b, CaRecord ca, List<CaRecord> all, Instant now, boolean admin) {
+    private void caTree(StringBuilder b, CaRecord ca, List<CaRecord> all, List<RevocationLedger.StoredCrl> allCrls, Instant now, boolean admin) {
         var cert = ca.certificate();
         Optional<Instant> revoked = s.published().caRevokedAt(ca.name());
         String state = revoked.isPresent() ? "revoked" : now.isAfter(cert.getNotAfter().toInstant()) ? "expired" : "valid";
-        List<RevocationLedger.StoredCrl> crls = s.published().crls().stream().filter(c -> c.ca().equals(ca.name())).toList();
+        List<RevocationLedger.StoredCrl> crls = allCrls.stream().filter(c -> c.ca().equals(ca.name())).toList();
         b.append("<li><div class=\"ca\"><strong>").append(esc(ca.name())).append("</strong> ").append(esc(ca.role().configName())).append(' ')
                 .append(badge(state)).append("<br><small>").append(esc(cert.getSubjectX500Principal().getName())).append("</small><br>valid ")
                 .append(time(cert.getNotBefore().toInstant())).append(" – ").append(time(cert.getNotAfter().toInstant()))
@@ -648,7 +648,7 @@ final class ConsoleRoutes {
         List<CaRecord> children = all.stream().filter(c -> ca.name().equals(c.parent()) && !c.name().equals(ca.name())).toList();
         if (!children.isEmpty()) {
             b.append("<ul>");
-            children.forEach(c -> caTree(b, c, all, now, admin));
+            children.forEach(c -> caTree(b, c, all, allCrls, now, admin));
             b.append("</ul>");
         }
         b.append("</li>");
