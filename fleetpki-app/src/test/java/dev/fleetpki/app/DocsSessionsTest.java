@@ -35,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * </ul>
  * and, on their own: {@code <!-- doc-test: sandbox NAME -->} (docs naming the same sandbox continue
  * each other's sessions, in {@link #DOCS} order), {@code <!-- doc-test: env K=V ... -->},
- * {@code <!-- doc-test: cd DIR -->}, {@code <!-- doc-test: setup COMMAND -->} (a step the doc
+ * {@code <!-- doc-test: cd DIR -->}, {@code <!-- doc-test: await-crls HOME CA... -->} (a server just started
+ * has published those CAs' CRLs, so the audit log's tail is settled), {@code <!-- doc-test: setup COMMAND -->} (a step the doc
  * states in words) and {@code <!-- doc-test: background COMMAND -->} (a server the doc says is
  * running: started, and waited for until it prints its first line). {@code fleetpki} and {@code ./fleetpki} are the program under test;
  * {@code fleetpki serve} runs in the background until the sandbox closes (its first output lines
@@ -57,7 +58,7 @@ class DocsSessionsTest {
             "docs/device-sdk.md", "docs/factory.md", "docs/firmware.md",
             "docs/rollover.md");
     static final Path ROOT = findRoot();
-    private static final Pattern DIRECTIVE = Pattern.compile("<!-- doc-test: (\\w+) ?(.*?) -->");
+    private static final Pattern DIRECTIVE = Pattern.compile("<!-- doc-test: ([\\w-]+) ?(.*?) -->");
 
     @TempDir static Path tmp;
     static final Map<String, Sandbox> sandboxes = new LinkedHashMap<>();
@@ -219,6 +220,18 @@ class DocsSessionsTest {
                         String first = background(sb, sb.command(arg), 1);
                         if (!first.contains("serving")) {
                             wrong.add(doc + ":" + (i + 1) + ": background '" + arg + "' did not start: " + first);
+                        }
+                    }
+                    case "await-crls" -> { // a server just started publishes its CRLs first: wait for them (at most 20 s)
+                        String[] a = arg.split("\\s+");
+                        StringBuilder test = new StringBuilder("true");
+                        for (int c = 1; c < a.length; c++) {
+                            test.append(" && echo \"$a\" | grep -q 'crl.generate *ca:").append(a[c]).append(" '");
+                        }
+                        Result r = shell(sb, "for i in $(seq 1 40); do a=$(" + sb.dir.resolve("fleetpki") + " audit list --last 50 --home " + a[0]
+                                + "); if " + test + "; then exit 0; fi; sleep 0.5; done; exit 1", Duration.ofMinutes(1));
+                        if (r.exit != 0) {
+                            wrong.add(doc + ":" + (i + 1) + ": the server did not publish the CRLs of " + arg + " within 20 s: " + r.out);
                         }
                     }
                     case "setup" -> {
