@@ -52,10 +52,11 @@ class DocsSessionsTest {
     static final List<String> DOCS = List.of("docs/ceremony.md", "docs/cli.md", "docs/console.md", "docs/profiles.md", "docs/keys.md",
             "docs/architecture.md", "docs/devices.md", "docs/est.md", "docs/cmp.md",
             "docs/scep.md", "docs/store.md", "docs/security.md",
-            "docs/server.md", "docs/revocation.md", "docs/rest.md");
+            "docs/server.md", "docs/revocation.md", "docs/rest.md",
+            "docs/firmware.md");
     /** Docs with sessions not yet run by this test (each to move to DOCS, with its directives). */
     static final Set<String> NOT_YET = Set.of("docs/cloud.md", "docs/credentials.md",
-            "docs/device-sdk.md", "docs/factory.md", "docs/firmware.md",
+            "docs/device-sdk.md", "docs/factory.md",
             "docs/rollover.md");
     static final Path ROOT = findRoot();
     private static final Pattern DIRECTIVE = Pattern.compile("<!-- doc-test: ([\\w-]+) ?(.*?) -->");
@@ -83,18 +84,24 @@ class DocsSessionsTest {
             this.dir = dir;
             this.cwd = dir;
             Files.createDirectories(dir);
-            Path launcher = dir.resolve("fleetpki");
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Files.writeString(launcher, "#!/bin/sh\nexec " + java + " -XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED "
-                    + "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED -cp '"
-                    + System.getProperty("java.class.path") + "' dev.fleetpki.app.Main \"$@\"\n");
-            Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+            launcher("fleetpki", "dev.fleetpki.app.Main");
+            launcher("fleetpki-device", "dev.fleetpki.device.DeviceMain");
             env.put("PATH", dir + ":" + System.getenv("PATH"));
             env.put("HOME", dir.toString());
             env.put("FLEETPKI_SRC", ROOT.toString()); // for a setup that copies something of the repository (an example)
             for (String port : List.of("8443", "8080")) {
                 ports.put(port, String.valueOf(freePort()));
             }
+        }
+
+        /** A command on the sandbox's PATH running a main class of the classes under test. */
+        private void launcher(String name, String mainClass) throws IOException {
+            Path launcher = dir.resolve(name);
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Files.writeString(launcher, "#!/bin/sh\nexec " + java + " -XX:TieredStopAtLevel=1 --enable-native-access=ALL-UNNAMED "
+                    + "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED -cp '"
+                    + System.getProperty("java.class.path") + "' " + mainClass + " \"$@\"\n");
+            Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
 
         private static final Pattern PORT = Pattern.compile("(localhost:|127\\.0\\.0\\.1:|--port |--http-port )(\\d{2,5})\\b");
