@@ -305,7 +305,7 @@ final class FactoryCommand {
                 refused.addAll(failures);
                 journal(f, issuer);
                 writeManifest(out, sums, finishedBefore);
-                String summary = "Batch from " + input.getFileName() + " by station '" + station + "': " + items.size() + " devices; registered "
+                String summary = "Batch from " + input.getFileName() + " by station '" + station + "': " + items.size() + (items.size() == 1 ? " device" : " devices") + "; registered "
                         + registered + ", issued " + issued.get() + ", already issued (files rewritten) " + reused.get() + ", already done "
                         + done.get() + ", refused " + refused.size() + "; " + progress.rateLine();
                 StringBuilder report = new StringBuilder(summary).append('\n');
@@ -860,7 +860,8 @@ final class FactoryCommand {
 
         String rateLine() {
             double s = (System.nanoTime() - start) / 1e9;
-            return String.format("%.1f s, %,.0f devices/s", s, count.get() / Math.max(1e-9, s));
+            double rate = count.get() / Math.max(1e-9, s);
+            return String.format(rate < 10 ? "%.1f s, %,.1f devices/s" : "%.1f s, %,.0f devices/s", s, rate); // a small batch: not "0 devices/s"
         }
     }
 
