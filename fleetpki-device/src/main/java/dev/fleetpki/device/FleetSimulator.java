@@ -91,7 +91,8 @@ public final class FleetSimulator {
         AtomicInteger enrolled = new AtomicInteger();
         AtomicInteger published = new AtomicInteger();
         AtomicInteger renewed = new AtomicInteger();
-        Progress bar = new Progress(progress, o.devices(), done, failures);
+        // redrawn on a terminal only; into a file or a pipe, the one line at the end (no run of \r-joined bars)
+        Progress bar = new Progress(progress, o.devices(), done, failures, progress == System.err && System.console() != null);
         bar.start();
         Semaphore slots = new Semaphore(Math.max(1, o.concurrency()));
         List<Thread> threads = new ArrayList<>();
@@ -245,22 +246,27 @@ public final class FleetSimulator {
         }
     }
 
-    /** A one-line progress bar on stderr, redrawn a few times a second. */
+    /** A one-line progress bar on stderr, redrawn a few times a second on a terminal; elsewhere drawn once, at the end. */
     private static final class Progress {
         private final PrintStream out;
         private final int total;
         private final AtomicInteger done;
         private final List<String> failures;
+        private final boolean redraw;
         private Thread thread;
 
-        Progress(PrintStream out, int total, AtomicInteger done, List<String> failures) {
+        Progress(PrintStream out, int total, AtomicInteger done, List<String> failures, boolean redraw) {
             this.out = out;
             this.total = total;
             this.done = done;
             this.failures = failures;
+            this.redraw = redraw;
         }
 
         void start() {
+            if (!redraw) {
+                return;
+            }
             thread = Thread.ofVirtual().start(() -> {
                 while (!Thread.currentThread().isInterrupted()) {
                     draw();
@@ -277,14 +283,16 @@ public final class FleetSimulator {
             int d = done.get();
             int width = 30;
             int filled = total == 0 ? width : d * width / total;
-            out.print(String.format(Locale.ROOT, "\r[%s%s] %d/%d devices, %d failed", "#".repeat(filled), ".".repeat(width - filled), d, total,
+            out.print(String.format(Locale.ROOT, (redraw ? "\r" : "") + "[%s%s] %d/%d devices, %d failed", "#".repeat(filled), ".".repeat(width - filled), d, total,
                     failures.size()));
             out.flush();
         }
 
         void stop() throws InterruptedException {
-            thread.interrupt();
-            thread.join();
+            if (thread != null) {
+                thread.interrupt();
+                thread.join();
+            }
             draw();
             out.println();
         }
