@@ -54,10 +54,9 @@ class DocsSessionsTest {
             "docs/scep.md", "docs/store.md", "docs/security.md",
             "docs/server.md", "docs/revocation.md", "docs/rest.md",
             "docs/firmware.md", "docs/factory.md", "docs/credentials.md",
-            "docs/device-sdk.md", "docs/cloud.md");
+            "docs/device-sdk.md", "docs/cloud.md", "docs/rollover.md");
     /** Docs with sessions not yet run by this test (each to move to DOCS, with its directives). */
-    static final Set<String> NOT_YET = Set.of(
-            "docs/rollover.md");
+    static final Set<String> NOT_YET = Set.of();
     static final Path ROOT = findRoot();
     private static final Pattern DIRECTIVE = Pattern.compile("<!-- doc-test: ([\\w-]+) ?(.*?) -->");
 
@@ -444,11 +443,11 @@ class DocsSessionsTest {
         int j = 0;
         for (int i = 0; i < e.size(); i++) {
             String want = e.get(i);
-            if (want.equals("...")) {
+            if (want.strip().equals("...")) {
                 if (i + 1 == e.size()) {
                     return null;
                 }
-                String next = normal(e.get(i + 1));
+                String next = normal(e.get(i + 1)); // (the line after ... is taken as it is, not as a shortened one)
                 while (j < a.size() && !normal(a.get(j)).equals(next)) {
                     j++;
                 }
