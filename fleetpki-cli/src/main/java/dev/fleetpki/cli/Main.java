@@ -22,7 +22,7 @@ public final class Main implements Runnable {
             DeviceCommand.class, StationCommand.class, TrustCommand.class, RequestCommand.class, SignCommand.class, IssueCommand.class,
             CertCommand.class, RevokeCommand.class, CrlCommand.class, SignerCommand.class, FirmwareCommand.class, CloudCommand.class, WebhookCommand.class, FactoryCommand.class, TokenCommand.class, OperatorCommand.class,
             ExportCommand.class,
-            AuditCommand.class, CommandLine.HelpCommand.class);
+            AuditCommand.class, BackupCommand.Backup.class, BackupCommand.Restore.class, CommandLine.HelpCommand.class);
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -476,6 +476,7 @@ public class AuthorizationMatrixTest {
             Map.entry("sign", true), Map.entry("issue", true), Map.entry("request approve", true),
             Map.entry("init", true), Map.entry("ca csr", true), Map.entry("ca sign", true), Map.entry("ca import", true), Map.entry("ca rollover", true), // the ceremony (CA certificates)
             Map.entry("ca list", false), Map.entry("ca revoke", false), Map.entry("config check", false),
+            Map.entry("backup", false), Map.entry("restore", false), // copies of the store: nothing issued
             Map.entry("device add", false), Map.entry("device import", false), Map.entry("device list", false), Map.entry("device show", false), Map.entry("device disable", false),
             Map.entry("device enable", false), Map.entry("device revoke", false), Map.entry("device secret", false),
             Map.entry("station add", false), Map.entry("station list", false), Map.entry("station disable", false), Map.entry("station enable", false),

@@ -78,6 +78,10 @@ public enum AuditAction {
     STATION_DISABLE("station.disable"),
     /** A factory station enabled again. */
     STATION_ENABLE("station.enable"),
+    /** A backup of the store written (the file, the head it holds; docs/backup.md). */
+    STORE_BACKUP("store.backup"),
+    /** A store restored from a backup: the first event after the backup's head (what the restore skipped and ended in the detail). */
+    STORE_RESTORE("store.restore"),
     /** An API token made. */
     TOKEN_CREATE("token.create"),
     /** An API token disabled. */

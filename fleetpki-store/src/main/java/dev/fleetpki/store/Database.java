@@ -284,7 +284,7 @@ public final class Database implements AutoCloseable {
     }
 
     /** The newest migration in db/fleetpki (a test keeps the two in step). */
-    static final String SCHEMA_VERSION = "12";
+    static final String SCHEMA_VERSION = "13";
 
     /**
      * True when the store's newest applied migration is this version's newest and it succeeded: then
@@ -390,6 +390,21 @@ public final class Database implements AutoCloseable {
             }
         } else {
             c.rollback();
+        }
+    }
+
+    /**
+     * Writes a consistent copy of a SQLite store to {@code target} while it is in use ({@code VACUUM
+     * INTO}: one read transaction, so the copy is the state of one moment, with no WAL beside it).
+     */
+    public void snapshotTo(Path target) {
+        if (dialect != Dialect.SQLITE) {
+            throw new PkiException(ErrorKind.CONFIG, "only a SQLite store is copied by fleetpki; back up PostgreSQL with pg_dump (docs/backup.md)");
+        }
+        try (Connection c = read(); Statement s = c.createStatement()) {
+            s.execute("VACUUM INTO '" + target.toAbsolutePath().toString().replace("'", "''") + "'");
+        } catch (SQLException e) {
+            throw new PkiException(ErrorKind.INTERNAL, "cannot copy the store to " + target + ": " + e.getMessage());
         }
     }
 

@@ -112,10 +112,15 @@ public final class RevocationStore implements RevocationLedger {
 
     // ---- CRLs ----
 
-    /** A CA's CRL number for the next generation run: one more than any stored, 1 for the first. */
+    /**
+     * A CA's CRL number for the next generation run: one more than any stored (or than the floor a
+     * restore set, past the numbers the lost state may have used), 1 for the first.
+     */
     @Override
     public long nextCrlNumber(String ca) {
-        return store.queryOne("SELECT MAX(number) FROM crl WHERE ca = ?", rs -> rs.getLong(1), ca).orElse(0L) + 1;
+        long stored = store.queryOne("SELECT MAX(number) FROM crl WHERE ca = ?", rs -> rs.getLong(1), ca).orElse(0L);
+        long floor = store.queryOne("SELECT floor FROM crl_number_floor WHERE ca = ?", rs -> rs.getLong(1), ca).orElse(0L);
+        return Math.max(stored, floor) + 1;
     }
 
     /**
