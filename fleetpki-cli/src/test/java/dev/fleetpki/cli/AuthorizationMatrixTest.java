@@ -226,7 +226,7 @@ public class AuthorizationMatrixTest {
 
     // ---- request bodies ----
 
-    private static byte[] csrDer(String cn, String dnsSan) {
+    static byte[] csrDer(String cn, String dnsSan) {
         try {
             KeyPair kp = KeyAlgorithm.EC_P256.generate();
             var b = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=" + cn), kp.getPublic());

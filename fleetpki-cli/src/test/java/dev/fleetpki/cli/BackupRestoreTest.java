@@ -11,6 +11,8 @@ import java.sql.DriverManager;
 import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
@@ -38,7 +40,39 @@ class BackupRestoreTest {
             ScepTest.secretOn(ts, "kept-secret"); // made before the backup, used nowhere
             serial = issue(ts.home, "dev-1");
             assertThat(Cli.run(ts.home, "revoke", serial, "--reason", "superseded").exit()).isZero();
+            // under load: a REST client registers devices and has them certified while the backup is taken
+            Cli.Result tok = Cli.run(ts.home, "token", "create", "load", "--role", "issuer");
+            String[] tl = tok.out().trim().split("\n");
+            String token = tl[tl.length - 1];
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger issued = new AtomicInteger();
+            java.util.List<String> failures = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            Thread loader = Thread.ofVirtual().start(() -> {
+                for (int i = 0; i < 2_000 && !stop.get(); i++) {
+                    try {
+                        String id = "load-" + i;
+                        int added = post(ts, token, "/api/v1/devices", "{\"id\":\"" + id + "\"}");
+                        String csr = dev.fleetpki.kms.Pem.encode("CERTIFICATE REQUEST", AuthorizationMatrixTest.csrDer(id, null)).replace("\n", "\\n");
+                        int certified = post(ts, token, "/api/v1/certificate-requests", "{\"device\":\"" + id + "\",\"csr\":\"" + csr + "\"}");
+                        if (added != 201 || certified != 201) {
+                            failures.add(id + ": " + added + "/" + certified);
+                        }
+                        issued.incrementAndGet();
+                    } catch (Exception e) {
+                        failures.add(e.toString());
+                    }
+                }
+            });
+            for (int i = 0; i < 300 && issued.get() < 5; i++) {
+                Thread.sleep(100);
+            }
             Cli.Result b = Cli.run(ts.home, "backup", "--out", backup.toString());
+            int duringBackup = issued.get();
+            Thread.sleep(500);
+            stop.set(true);
+            loader.join();
+            assertThat(failures).isEmpty();
+            assertThat(issued.get()).as("issuance went on during and after the backup").isGreaterThan(duringBackup).isGreaterThan(5);
             assertThat(b.exit()).as(b.all()).isZero();
             assertThat(b.out()).contains("Backed up").contains(backup.toString());
             // the live home goes on after the backup: these are what a restore loses
@@ -65,6 +99,13 @@ class BackupRestoreTest {
 
         Cli.Result verify = Cli.run(restored, "audit", "verify");
         assertThat(verify.exit()).as(verify.all()).isZero();
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + restored.resolve("fleetpki.db"), new Properties());
+             Statement s = c.createStatement();
+             var rs = s.executeQuery("SELECT (SELECT COUNT(*) FROM certificate WHERE device_id LIKE 'load-%'), (SELECT COUNT(*) FROM certificate c "
+                     + "WHERE NOT EXISTS (SELECT 1 FROM audit_event a WHERE a.action = 'certificate.issue' AND a.detail LIKE '%' || c.serial || '%'))")) {
+            assertThat(rs.getLong(1)).as("certificates of the load in the backup").isPositive();
+            assertThat(rs.getLong(2)).as("certificates in the backup without their audit event").isZero();
+        }
         assertThat(Cli.run(restored, "cert", "show", serial).out()).contains("revoked");
         assertThat(Cli.run(restored, "device", "show", "dev-after").exit()).as("made after the backup: not restored").isEqualTo(66);
         // the restored home issues and revokes
@@ -156,6 +197,12 @@ class BackupRestoreTest {
         assertThat(r.exit()).as(r.all()).isEqualTo(78);
         assertThat(r.err()).contains("pg_dump").contains("docs/backup.md");
         assertThat(dir.resolve("pg.fpbackup")).doesNotExist();
+    }
+
+    static int post(TestServer ts, String token, String path, String json) throws Exception {
+        var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create(ts.base + path)).header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(json)).build();
+        return ts.http.send(req, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     static String issue(Path home, String device) {
