@@ -152,6 +152,21 @@ final class EstRoutes {
         ctx.header("Cache-Control", "no-store").contentType("multipart/mixed; boundary=" + boundary).result(body);
     }
 
+    /** The DER of an EST body: strict base64 once line breaks and spaces are gone (the MIME decoder would skip stray characters). */
+    static byte[] csrFromBody(byte[] body) {
+        byte[] der;
+        try {
+            der = Base64.getDecoder().decode(new String(body, StandardCharsets.ISO_8859_1).replaceAll("[\\s]", ""));
+        } catch (IllegalArgumentException e) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not base64 (" + e.getMessage()
+                    + "); EST sends the DER CSR base64-encoded: openssl req -outform DER | base64");
+        }
+        if (der.length == 0) {
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is empty; send the base64 DER PKCS#10 request");
+        }
+        return der;
+    }
+
     /** The request body: base64 DER PKCS#10 (RFC 8951: whatever Content-Transfer-Encoding says) of type application/pkcs10. */
     private UntrustedCsr csr(Context ctx, String profile, String protocol) {
         String type = String.valueOf(ctx.contentType()).toLowerCase(Locale.ROOT);
@@ -161,19 +176,7 @@ final class EstRoutes {
                 throw new HttpProblem(415, "unsupported-media-type", "Unsupported media type",
                         "send the CSR as base64 DER with Content-Type: application/pkcs10 (got " + (ctx.contentType() == null ? "none" : type) + ")");
             }
-            byte[] body = ctx.bodyAsBytes();
-            byte[] der;
-            try {
-                // strict base64 once line breaks and spaces are gone (the MIME decoder would skip stray characters)
-                der = Base64.getDecoder().decode(new String(body, StandardCharsets.ISO_8859_1).replaceAll("[\\s]", ""));
-            } catch (IllegalArgumentException e) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is not base64 (" + e.getMessage()
-                        + "); EST sends the DER CSR base64-encoded: openssl req -outform DER | base64");
-            }
-            if (der.length == 0) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, "the body is empty; send the base64 DER PKCS#10 request");
-            }
-            UntrustedCsr csr = UntrustedCsr.parse(der);
+            UntrustedCsr csr = UntrustedCsr.parse(csrFromBody(ctx.bodyAsBytes()));
             if (csr.hasChallengePassword()) {
                 // RFC 7030 3.5: on EST a challengePassword carries tls-unique; this server cannot check it (TLS 1.3 has no
                 // tls-unique, and Jetty does not expose the TLS 1.2 Finished message), so it does not pretend to
