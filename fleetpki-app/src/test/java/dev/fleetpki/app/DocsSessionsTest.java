@@ -190,6 +190,12 @@ class DocsSessionsTest {
                     Path jar = dir.resolve("classes-" + n++ + ".jar");
                     jar(p, jar);
                     cp.add(jar.toString());
+                } else if (p.getFileName().toString().startsWith("fleetpki-device")) {
+                    // the device jar's manifest puts slf4j-simple on the class path (lib/, beside it in a build), a second
+                    // logging provider beside the CA's logback that SLF4J warns about on every command: its classes only
+                    Path jar = dir.resolve("device-" + n++ + ".jar");
+                    withoutManifest(p, jar);
+                    cp.add(jar.toString());
                 } else {
                     cp.add(entry);
                 }
@@ -210,6 +216,19 @@ class DocsSessionsTest {
             }
             String flags = Files.isRegularFile(aot) && Files.size(aot) > 0 ? "-XX:AOTCache=" + aot + " -Xlog:aot=off,cds=off " : "";
             return new Launch(javaCommand, classpath, flags);
+        }
+
+        private static void withoutManifest(Path from, Path to) throws IOException {
+            try (var in = new java.util.zip.ZipInputStream(Files.newInputStream(from));
+                 var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(to))) {
+                for (var e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+                    if (!e.isDirectory() && !e.getName().equals("META-INF/MANIFEST.MF")) {
+                        out.putNextEntry(new java.util.zip.ZipEntry(e.getName()));
+                        in.transferTo(out);
+                        out.closeEntry();
+                    }
+                }
+            }
         }
 
         private static void jar(Path folder, Path jar) throws IOException {
