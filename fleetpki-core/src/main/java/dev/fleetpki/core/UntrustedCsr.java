@@ -71,6 +71,9 @@ public final class UntrustedCsr {
 
     /** What is wrong with DER that did not parse as a CertificationRequest, in words (RFC 2986 4.2; X.690 8.1). */
     static String derProblem(byte[] der) {
+        if (der.length == 0) {
+            return "it is empty (a PEM block with nothing between its BEGIN and END lines?)";
+        }
         if ((der[0] & 0xff) != 0x30) {
             return "it does not start with a SEQUENCE (first byte 0x" + String.format("%02x", der[0] & 0xff) + ")";
         }
@@ -277,7 +280,7 @@ public final class UntrustedCsr {
             if (b < 0) {
                 continue;
             }
-            int e = text.indexOf("-----END " + label + "-----", b);
+            int e = text.indexOf("-----END " + label + "-----", b + begin.length()); // after the BEGIN line, not within its dashes
             if (e < 0) {
                 return null;
             }
