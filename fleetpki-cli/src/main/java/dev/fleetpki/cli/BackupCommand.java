@@ -220,13 +220,18 @@ final class BackupCommand {
     }
 
     private static String copyHashing(Path from, OutputStream to) throws IOException {
-        MessageDigest md = sha256();
         try (InputStream in = Files.newInputStream(from)) {
-            byte[] buf = new byte[65536];
-            for (int n = in.read(buf); n > 0; n = in.read(buf)) {
-                md.update(buf, 0, n);
-                to.write(buf, 0, n);
-            }
+            return copyHashing(in, to);
+        }
+    }
+
+    /** Copies {@code in} to {@code to} and returns the SHA-256 of what passed, in hex. */
+    private static String copyHashing(InputStream in, OutputStream to) throws IOException {
+        MessageDigest md = sha256();
+        byte[] buf = new byte[65536];
+        for (int n = in.read(buf); n > 0; n = in.read(buf)) {
+            md.update(buf, 0, n);
+            to.write(buf, 0, n);
         }
         return HexFormat.of().formatHex(md.digest());
     }
@@ -275,13 +280,7 @@ final class BackupCommand {
                 Files.createDirectories(to.getParent());
                 String sum;
                 try (InputStream in = zip.getInputStream(ze); OutputStream out = Files.newOutputStream(to)) {
-                    MessageDigest md = sha256();
-                    byte[] buf = new byte[65536];
-                    for (int n = in.read(buf); n > 0; n = in.read(buf)) {
-                        md.update(buf, 0, n);
-                        out.write(buf, 0, n);
-                    }
-                    sum = HexFormat.of().formatHex(md.digest());
+                    sum = copyHashing(in, out);
                 }
                 if (!sum.equals(e.getValue().asText())) {
                     throw new PkiException(ErrorKind.MALFORMED_REQUEST, name + " in " + file + " does not have the SHA-256 its manifest recorded: "
