@@ -99,8 +99,9 @@ final class BackupCommand {
                     addTree(files, h, "keys");
                 }
                 Map<String, String> sums = new TreeMap<>();
+                Files.deleteIfExists(partial); // a leftover of a run that was killed
+                Files.createFile(partial, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
                 try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(partial))) {
-                    Files.setPosixFilePermissions(partial, PosixFilePermissions.fromString("rw-------"));
                     for (var e : files.entrySet()) {
                         zip.putNextEntry(new ZipEntry(e.getKey()));
                         sums.put(e.getKey(), copyHashing(e.getValue(), zip));
@@ -125,7 +126,7 @@ final class BackupCommand {
                 f.store().audit(new AuditEvent(at, home.actor(), AuditAction.STORE_BACKUP, "store:" + h.getFileName(),
                         Map.of("file", out.toAbsolutePath().toString(), "headSeq", String.valueOf(head.get("seq")), "includesKeys", String.valueOf(includeKeys))));
                 System.out.println("Backed up " + h + " to " + out + " (" + Files.size(out) + " bytes): the store up to audit event " + head.get("seq")
-                        + ", " + (files.size() - 1) + " files" + (includeKeys ? " including the encrypted key files" : ", no keys") + "; " + checkpointNote);
+                        + " and " + (files.size() - 1) + " files of the home" + (includeKeys ? " including the encrypted key files" : ", no keys") + "; " + checkpointNote);
                 System.out.println("Not in it: secrets/ (the passphrases)" + (includeKeys ? "" : ", keys/ (--include-keys adds the encrypted key files)")
                         + "; keep them apart. Restore with: fleetpki restore " + out + " --home NEW_DIR");
             } finally {
