@@ -53,7 +53,7 @@ final class BackupCommand {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Command(name = "backup", mixinStandardHelpOptions = true,
-            description = {"Write a backup of a SQLite CA home to one file, also while fleetpki serve runs: a consistent copy of the store, "
+            description = {"Write a backup of a SQLite CA home to one file, also while it is in use: a consistent copy of the store, "
                 + "fleetpki.yaml, the CA certificates and the signed audit checkpoints, with each file's SHA-256 (docs/backup.md).",
                 "Encrypted key files only with --include-keys; secrets (the passphrase files) never; keys on a PKCS#11 token stay there. "
                 + "A PostgreSQL store is backed up with pg_dump."})
