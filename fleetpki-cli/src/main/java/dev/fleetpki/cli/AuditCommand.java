@@ -21,6 +21,18 @@ import picocli.CommandLine.Option;
         + "database. fleetpki serve writes a checkpoint every minute the log moved; 'audit checkpoint' writes one now."},
         subcommands = {AuditCommand.Verify.class, AuditCommand.Checkpoint.class, AuditCommand.Head.class, AuditCommand.ListEvents.class})
 final class AuditCommand {
+    /** The chain recomputed and the signed checkpoints checked against it, with every problem of both. */
+    record Checked(AuditVerification chain, AuditAnchor.Result anchored, List<String> problems) {}
+
+    /** What audit verify and restore both check: the hash chain, then the signed checkpoints against it. */
+    static Checked check(Fleet f) {
+        AuditVerification v = f.store().auditLog().verifyAudit();
+        AuditAnchor.Result anchored = f.auditAnchor().check(f.store().auditLog()::auditHashAt);
+        List<String> problems = new ArrayList<>(v.problems());
+        problems.addAll(anchored.problems());
+        return new Checked(v, anchored, List.copyOf(problems));
+    }
+
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = {"Recompute the hash chain, check every signed checkpoint against it, and (with --expect-head) an event "
                 + "recorded elsewhere; report any edited, deleted or rewritten event (exit 65 when broken)."})
@@ -36,10 +48,10 @@ final class AuditCommand {
         public Integer call() throws Exception {
             String[] expected = expectHead == null ? null : readHead(expectHead);
             try (Fleet f = home.open()) {
-                AuditVerification v = f.store().auditLog().verifyAudit();
-                List<String> problems = new ArrayList<>(v.problems());
-                AuditAnchor.Result anchored = f.auditAnchor().check(f.store().auditLog()::auditHashAt);
-                problems.addAll(anchored.problems());
+                Checked checked = check(f);
+                AuditVerification v = checked.chain();
+                AuditAnchor.Result anchored = checked.anchored();
+                List<String> problems = new ArrayList<>(checked.problems());
                 if (expected != null) {
                     long seq = Long.parseLong(expected[0]);
                     String now = f.store().auditLog().auditHashAt(seq).orElse(null);

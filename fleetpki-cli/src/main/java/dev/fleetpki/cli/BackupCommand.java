@@ -68,7 +68,7 @@ final class BackupCommand {
             Path h = home.home();
             FleetConfig config = ConfigLoader.load(h.resolve(ConfigLoader.FILE_NAME));
             if (!config.storeUrl().startsWith("jdbc:sqlite:")) {
-                throw new PkiException(ErrorKind.CONFIG, "the store is PostgreSQL (" + config.storeUrl().replaceAll("(?i)(password=)[^&]*", "$1***")
+                throw new PkiException(ErrorKind.CONFIG, "the store is PostgreSQL (" + dev.fleetpki.store.Database.redact(config.storeUrl())
                         + "): back it up with pg_dump, and the CA home's files with 'fleetpki backup' of a SQLite home's layout as docs/backup.md shows");
             }
             if (Files.exists(out)) {
@@ -98,6 +98,7 @@ final class BackupCommand {
                 if (includeKeys) {
                     addTree(files, h, "keys");
                 }
+                Map<String, Object> head = headOf(snapshot);
                 Map<String, String> sums = new TreeMap<>();
                 Files.deleteIfExists(partial); // a leftover of a run that was killed
                 Files.createFile(partial, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -111,7 +112,7 @@ final class BackupCommand {
                     m.put("format", FORMAT);
                     m.put("createdAt", at.toString());
                     m.put("store", "sqlite");
-                    m.put("auditHead", headOf(snapshot));
+                    m.put("auditHead", head);
                     m.put("includesKeys", includeKeys);
                     m.put("files", sums);
                     zip.putNextEntry(new ZipEntry(MANIFEST));
@@ -122,7 +123,6 @@ final class BackupCommand {
                     ch.force(true);
                 }
                 Files.move(partial, out, StandardCopyOption.ATOMIC_MOVE);
-                Map<String, Object> head = headOf(snapshot);
                 f.store().audit(new AuditEvent(at, home.actor(), AuditAction.STORE_BACKUP, "store:" + h.getFileName(),
                         Map.of("file", out.toAbsolutePath().toString(), "headSeq", String.valueOf(head.get("seq")), "includesKeys", String.valueOf(includeKeys))));
                 System.out.println("Backed up " + h + " to " + out + " (" + Files.size(out) + " bytes): the store up to audit event " + head.get("seq")
@@ -166,10 +166,10 @@ final class BackupCommand {
                 String headHash = manifest.path("auditHead").path("hash").asText();
                 String verified;
                 try (Fleet f = Fleet.open(partial, Clock.systemUTC())) { // migrates a backup of an older version
-                    AuditVerification v = f.store().auditLog().verifyAudit();
-                    List<String> problems = new ArrayList<>(v.problems());
-                    AuditAnchor.Result anchored = f.auditAnchor().check(f.store().auditLog()::auditHashAt);
-                    problems.addAll(anchored.problems());
+                    AuditCommand.Checked checked = AuditCommand.check(f);
+                    AuditVerification v = checked.chain();
+                    AuditAnchor.Result anchored = checked.anchored();
+                    List<String> problems = new ArrayList<>(checked.problems());
                     String at = f.store().auditLog().auditHashAt(headSeq).orElse(null);
                     if (headSeq > 0 && !headHash.equals(at)) {
                         problems.add("event " + headSeq + " does not have the hash the backup's manifest recorded");

@@ -326,7 +326,8 @@ public final class Database implements AutoCloseable {
         return nl < 0 ? s : s.substring(0, nl);
     }
 
-    static String redact(String url) {
+    /** A JDBC URL fit for messages: a password in it replaced by ***. */
+    public static String redact(String url) {
         return url.replaceAll("(?i)(password=)[^&]*", "$1***");
     }
 
