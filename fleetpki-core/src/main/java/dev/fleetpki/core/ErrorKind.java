@@ -25,6 +25,12 @@ public enum ErrorKind {
     POLICY_VIOLATION(65),
     /** Configuration is invalid. */
     CONFIG(78),
+    /**
+     * A part fleetpki needs does not answer now (the store is unreachable, its connection broke, its
+     * disk is full): nothing was done, and the same request may succeed later (HTTP 503 with
+     * Retry-After; exit 69, EX_UNAVAILABLE).
+     */
+    UNAVAILABLE(69),
     /** Something failed inside fleetpki; details are logged, not shown. */
     INTERNAL(70);
 

@@ -128,6 +128,9 @@ public final class IssuancePipeline {
             return c;
         } catch (PkiException e) {
             observer.refused(e.kind(), String.valueOf(request.profile()), request.protocol());
+            if (e.kind() == ErrorKind.UNAVAILABLE) {
+                throw e; // not a refusal: the store did not answer, so there is nothing to audit it in (the log has it)
+            }
             ledger.audit(AuditEvent.refusal(clock.instant(), auth.actor(), target(request), e, request.profile(), request.protocol(), null));
             throw e;
         }

@@ -352,6 +352,9 @@ final class CmpRoutes {
                 csr = UntrustedCsr.parseCertReqMsg(msgs[0].getEncoded("DER"));
             }
         } catch (PkiException e) {
+            if (e.kind() == ErrorKind.UNAVAILABLE) {
+                throw e; // not a refusal: HTTP 503 with Retry-After, and the client sends the same request again
+            }
             throw new Failure(failInfo(e.kind()), e.detail(), r);
         } catch (java.io.IOException | RuntimeException e) {
             throw new Failure(PKIFailureInfo.badDataFormat, "the certificate request does not parse", r);
@@ -362,6 +365,9 @@ final class CmpRoutes {
         try {
             outcome = enrollment.enroll(who.credential(), csr, profile.name(), null, renewal ? "cmp-renewal" : "cmp", renewal);
         } catch (PkiException e) {
+            if (e.kind() == ErrorKind.UNAVAILABLE) {
+                throw e; // not a refusal: HTTP 503 with Retry-After, and the client sends the same request again
+            }
             throw new Failure(failInfo(e.kind()), e.detail(), r);
         } catch (HttpProblem e) {
             throw new Failure(PKIFailureInfo.notAuthorized, e.getMessage(), r);

@@ -278,7 +278,7 @@ public final class FleetServer implements AutoCloseable {
                 ctx.json(Map.of("status", "ready"));
             } catch (RuntimeException e) {
                 LOG.warn("readiness: store unavailable: {}", e.getMessage());
-                problem(ctx, 503, "store-unavailable", "Store unavailable", "the store does not answer; check the database and the server log");
+                unavailable(ctx);
             }
         });
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(s.metrics().scrape()));
@@ -334,7 +334,10 @@ public final class FleetServer implements AutoCloseable {
         });
         app.exception(PkiException.class, (e, ctx) -> {
             int status = status(e.kind());
-            if (status >= 500) {
+            if (e.kind() == ErrorKind.UNAVAILABLE) { // nothing was done; the client tries again later (RFC 9110 15.6.4, RFC 7030 4.2.3)
+                LOG.warn("request not served, the store does not answer: {} {}: {}", ctx.method(), ctx.path(), e.detail());
+                unavailable(ctx);
+            } else if (status >= 500) {
                 LOG.error("request failed: {} {}", ctx.method(), ctx.path(), e);
                 problem(ctx, status, "internal", "Internal error", "the server could not complete the request; the operator finds the cause in the server log");
             } else {
@@ -352,6 +355,16 @@ public final class FleetServer implements AutoCloseable {
             }
         });
         return cmp;
+    }
+
+    /** Seconds a client waits before it tries again when the store does not answer. */
+    static final int RETRY_AFTER_SECONDS = 5;
+
+    /** 503 with Retry-After: the store does not answer, nothing was done. */
+    static void unavailable(Context ctx) {
+        ctx.header("Retry-After", Integer.toString(RETRY_AFTER_SECONDS));
+        problem(ctx, 503, "store-unavailable", "Store unavailable", "the store does not answer, so nothing was done; try again in "
+                + RETRY_AFTER_SECONDS + " seconds (the operator finds the cause in the server log)");
     }
 
     private static void notFound(Context ctx) {
@@ -384,6 +397,7 @@ public final class FleetServer implements AutoCloseable {
             case NOT_FOUND -> 404;
             case CONFLICT -> 409;
             case CONFIG, INTERNAL -> 500;
+            case UNAVAILABLE -> 503;
         };
     }
 
@@ -399,6 +413,7 @@ public final class FleetServer implements AutoCloseable {
             case NOT_FOUND -> "Not found";
             case CONFLICT -> "Conflict";
             case CONFIG, INTERNAL -> "Internal error";
+            case UNAVAILABLE -> "Store unavailable";
         };
     }
 

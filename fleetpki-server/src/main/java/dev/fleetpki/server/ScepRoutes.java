@@ -215,7 +215,13 @@ final class ScepRoutes {
                     yield ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
                 }
             };
-        } catch (PkiException | HttpProblem e) {
+        } catch (PkiException e) {
+            if (e.kind() == ErrorKind.UNAVAILABLE) {
+                throw e; // not a refusal: HTTP 503 with Retry-After, and the client sends the same request again
+            }
+            LOG.info("SCEP request {} refused: {}", req.transactionId(), e.getMessage());
+            return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
+        } catch (HttpProblem e) {
             LOG.info("SCEP request {} refused: {}", req.transactionId(), e.getMessage());
             return ScepMessage.failure(req, ScepMessage.FailInfo.BAD_REQUEST, ra.certificate(), ra.key());
         }

@@ -231,7 +231,7 @@ public final class Database implements AutoCloseable {
         hc.setMaximumPoolSize(dialect == Dialect.SQLITE ? 4 : 8);
         hc.setMinimumIdle(1);
         hc.setPoolName("fleetpki-read");
-        hc.setConnectionTimeout(10_000);
+        hc.setConnectionTimeout(5_000); // then 503 with Retry-After (StoreFaults): the caller tries again later
         if (readOnly) {
             hc.setReadOnly(true);
         }

@@ -121,16 +121,23 @@ final class GroupCommitter implements AutoCloseable {
      */
     private Throwable attempt(List<Pending> group) {
         for (int i = 0; ; i++) {
+            commitSent = false;
             try {
                 execute(group);
                 return null;
             } catch (Throwable t) {
-                if (i >= MAX_RETRIES || !retryable(t)) {
+                // a connection that broke before COMMIT was sent (cut while idle, the database restarted) committed nothing:
+                // once more on a new one; after COMMIT was sent the outcome is unknown, so the caller gets the failure
+                boolean lostBeforeCommit = i == 0 && !commitSent && StoreFaults.connectionLost(t);
+                if (!lostBeforeCommit && (i >= MAX_RETRIES || !retryable(t))) {
                     return t;
                 }
             }
         }
     }
+
+    /** Set once the current attempt sent COMMIT: a failure after it may have committed. */
+    private boolean commitSent;
 
     private void execute(List<Pending> group) throws SQLException {
         Connection c = connection();
@@ -141,6 +148,7 @@ final class GroupCommitter implements AutoCloseable {
                 p.op().apply(tx);
             }
             tx.finish();
+            commitSent = true;
             db.commit(c);
             chain.committed(tx);
         } catch (Throwable t) {
