@@ -3,6 +3,8 @@ package dev.fleetpki.store;
 import dev.fleetpki.core.ErrorKind;
 import dev.fleetpki.core.PkiException;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -100,8 +102,10 @@ final class GroupCommitter implements AutoCloseable {
             group.forEach(p -> p.done().complete(null));
             return;
         }
-        if (group.size() == 1) {
-            group.getFirst().done().completeExceptionally(failure);
+        if (group.size() == 1 || (commitSent && StoreFaults.connectionLost(failure))) {
+            // one operation, or a group whose COMMIT went out on a connection that broke and whose outcome could not be read
+            // back: running its operations again could store them twice, so each caller gets the failure (503, try again)
+            group.forEach(p -> p.done().completeExceptionally(failure));
             return;
         }
         for (Pending p : group) {
@@ -152,6 +156,11 @@ final class GroupCommitter implements AutoCloseable {
             db.commit(c);
             chain.committed(tx);
         } catch (Throwable t) {
+            if (commitSent && StoreFaults.connectionLost(t) && committedAnyway(tx)) {
+                chain.forget();
+                closeConnection();
+                return; // the COMMIT reached the database before the connection broke: the group is stored
+            }
             chain.forget(); // the next group reads the head back
             if (statements != null) {
                 statements.forgetAll(c); // a statement may hold rows of an unexecuted batch, or be mid-step
@@ -160,6 +169,33 @@ final class GroupCommitter implements AutoCloseable {
             throw t;
         } finally {
             tx.close();
+        }
+    }
+
+    /**
+     * After the connection broke with COMMIT sent: did it commit? The group's last audit event is
+     * looked up on a new connection; its sequence number is unique, so finding it with this
+     * group's hash means the group is stored. A group without audit events, or a store still out of
+     * reach, stays unknown (false).
+     */
+    private boolean committedAnyway(Tx tx) {
+        if (tx.lastSeq() < 0) {
+            return false;
+        }
+        closeConnection();
+        try (Connection c = db.newWriterConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT hash FROM audit_event WHERE seq = ?")) {
+            ps.setLong(1, tx.lastSeq());
+            try (ResultSet rs = ps.executeQuery()) {
+                boolean stored = rs.next() && tx.lastHash().equals(rs.getString(1));
+                LOG.warn("the store's connection broke while committing a group of writes; it {} committed (audit event {})",
+                        stored ? "was" : "was not", tx.lastSeq());
+                return stored;
+            } finally {
+                db.rollback(c);
+            }
+        } catch (SQLException e) {
+            return false;
         }
     }
 

@@ -123,6 +123,74 @@ public final class RevocationStore implements RevocationLedger {
         return Math.max(stored, floor) + 1;
     }
 
+    /** First key of fleetpki's PostgreSQL advisory locks ("fpki"); the second is the lease name's hash. */
+    static final int LOCK_SPACE = 0x66706b69;
+    /** SQLite serves one node: the leases are this process's. */
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.locks.ReentrantLock> localLeases =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * On PostgreSQL a session-level advisory lock ({@code pg_try_advisory_lock}) on a connection
+     * kept for the work's duration: the database is the arbiter, and a node that dies or loses its
+     * connection releases the lease with its session. On SQLite (one serving node per file) a lock of
+     * this process; a CLI command beside the server is kept from reusing a CRL number by
+     * {@link #saveCrls}'s check instead.
+     */
+    @Override
+    public <T> Optional<T> exclusively(String name, java.time.Duration wait, java.util.function.Supplier<T> work) {
+        long deadline = System.nanoTime() + wait.toNanos();
+        if (store.db().dialect() == Database.Dialect.SQLITE) {
+            var lock = localLeases.computeIfAbsent(name, k -> new java.util.concurrent.locks.ReentrantLock());
+            try {
+                if (!lock.tryLock(wait.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                    return Optional.empty();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Optional.empty();
+            }
+            try {
+                return Optional.ofNullable(work.get());
+            } finally {
+                lock.unlock();
+            }
+        }
+        try (Connection c = store.db().read()) {
+            while (!advisory(c, "SELECT pg_try_advisory_lock(?, ?)", name)) {
+                if (System.nanoTime() >= deadline) {
+                    return Optional.empty();
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return Optional.empty();
+                }
+            }
+            try {
+                return Optional.ofNullable(work.get());
+            } finally {
+                try {
+                    advisory(c, "SELECT pg_advisory_unlock(?, ?)", name);
+                } catch (SQLException e) {
+                    // the session is gone, and its locks with it
+                }
+            }
+        } catch (SQLException e) {
+            throw store.storeFailure("take the lease '" + name + "'", e);
+        }
+    }
+
+    private static boolean advisory(Connection c, String sql, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setInt(1, LOCK_SPACE);
+            ps.setInt(2, name.hashCode());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
     /**
      * Stores one generation run of a CA's CRLs (all its shards) in one transaction, replacing the
      * ones before; refuses a number that is not above the stored one (another node published first),

@@ -228,6 +228,16 @@ final class Tx {
         head = hash;
     }
 
+    /** The sequence number of this transaction's last audit event, -1 when it has none. */
+    long lastSeq() {
+        return seq;
+    }
+
+    /** The hash of this transaction's last audit event (the chain head it leaves). */
+    String lastHash() {
+        return head;
+    }
+
     /** Writes the generic batches and the pending rows. */
     void flush() throws SQLException {
         writeSecretUses();

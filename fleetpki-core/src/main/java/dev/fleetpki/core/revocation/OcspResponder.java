@@ -562,17 +562,22 @@ public final class OcspResponder {
         return q.compareTo(Duration.ofMinutes(5)) > 0 ? Duration.ofMinutes(5) : q.isZero() ? Duration.ofSeconds(1) : q;
     }
 
+    /**
+     * The periodic signer check: under the store-wide lease {@code ocsp:signers}, so two nodes never
+     * both certify a replacement (the second finds the first's new signer when its turn comes).
+     */
     public void maintainSignersQuietly() {
         try {
-            maintainOcspSigners();
+            rs.exclusively("ocsp:signers", Duration.ofSeconds(60), this::maintainOcspSigners);
         } catch (RuntimeException e) {
             LOG.warn("OCSP signer check failed (retried hourly): {}", e.getMessage());
         }
     }
 
+    /** The periodic pre-signing pass: one node at a time (lease {@code ocsp:presign}); a node that finds it taken passes this turn. */
     public void presignQuietly() {
         try {
-            long n = presign();
+            long n = rs.exclusively("ocsp:presign", Duration.ZERO, this::presign).orElse(0L);
             if (n > 0) {
                 LOG.info("pre-signed {} OCSP responses", n);
             }

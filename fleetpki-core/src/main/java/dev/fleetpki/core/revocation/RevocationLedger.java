@@ -55,6 +55,13 @@ public interface RevocationLedger {
     long nextCrlNumber(String ca);
 
     /**
+     * Runs {@code work} while this node holds the store-wide lease {@code name} (one holder among all
+     * nodes of the store); waits up to {@code wait} for it, and returns empty when another node still
+     * holds it.
+     */
+    <T> Optional<T> exclusively(String name, java.time.Duration wait, java.util.function.Supplier<T> work);
+
+    /**
      * Stores one generation run of a CA's CRLs (all its shards) in one transaction, replacing the
      * ones before; refuses a number that is not above the stored one (another node published first),
      * so CRL numbers never go backwards.
