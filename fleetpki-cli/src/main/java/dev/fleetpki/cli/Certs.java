@@ -90,28 +90,26 @@ public final class Certs {
 
     /** Every certificate in a PEM (or one DER) file; none: refused. */
     static List<X509Certificate> readCertificates(Path file) {
-        byte[] b = read(file, "certificate");
-        try {
-            var all = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(b));
-            if (all.isEmpty()) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " holds no certificate");
-            }
-            return all.stream().map(c -> (X509Certificate) c).toList();
-        } catch (CertificateException e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " is not a PEM or DER certificate: " + e.getMessage());
-        }
+        return parseCertificates(read(file, "certificate"), file.toString());
     }
 
     static X509Certificate readCertificate(Path file) {
-        byte[] b = read(file, "certificate");
+        return readCertificates(file).getFirst();
+    }
+
+    /**
+     * Every certificate in PEM text (one or more blocks) or one DER certificate; anything else, or
+     * nothing, is refused with what {@code source} (a file name) held.
+     */
+    static List<X509Certificate> parseCertificates(byte[] b, String source) {
         try {
             var all = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(b));
             if (all.isEmpty()) {
-                throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " holds no certificate");
+                throw new PkiException(ErrorKind.MALFORMED_REQUEST, source + " holds no certificate");
             }
-            return (X509Certificate) all.iterator().next();
+            return all.stream().map(c -> (X509Certificate) c).toList();
         } catch (CertificateException e) {
-            throw new PkiException(ErrorKind.MALFORMED_REQUEST, file + " is not a PEM or DER certificate: " + e.getMessage());
+            throw new PkiException(ErrorKind.MALFORMED_REQUEST, source + " is not a PEM or DER certificate: " + e.getMessage());
         }
     }
 

@@ -159,19 +159,28 @@ public final class OcspResponder {
             return hit.answer();
         }
         long generation = cache.generation(); // before the store is read: see OcspCache
-        OCSPReq req;
+        Req[] list;
+        Extension nonce;
         try {
             if (request.length == 0 || request.length > MAX_OCSP_REQUEST) {
                 return error(OcspSigner.MALFORMED_REQUEST);
             }
-            req = new OCSPReq(request);
+            OCSPReq req = new OCSPReq(request);
             if (req.getEncoded().length != request.length) {
                 return error(OcspSigner.MALFORMED_REQUEST); // trailing bytes after the request
             }
+            // BouncyCastle parses the request list, each CertID and the extensions when asked: all of it here, so that a
+            // malformed part is a malformedRequest answer (found by fuzzing: a CertID whose hashAlgorithm is a tagged object
+            // threw IllegalArgumentException out of getRequestList)
+            list = req.getRequestList();
+            for (Req r : list) {
+                r.getCertID().toASN1Primitive();
+                r.getCertID().getSerialNumber();
+            }
+            nonce = req.getExtension(OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
         } catch (IOException | RuntimeException e) {
             return error(OcspSigner.MALFORMED_REQUEST);
         }
-        Req[] list = req.getRequestList();
         if (list.length == 0 || list.length > 16) {
             return error(OcspSigner.MALFORMED_REQUEST);
         }
@@ -185,7 +194,6 @@ public final class OcspResponder {
             }
             issuer = found;
         }
-        Extension nonce = req.getExtension(OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
         if (nonce != null) {
             int length = nonceLength(nonce);
             if (length < 1) {
