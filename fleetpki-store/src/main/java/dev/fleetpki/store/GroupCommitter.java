@@ -161,6 +161,9 @@ final class GroupCommitter implements AutoCloseable {
                 closeConnection();
                 return; // the COMMIT reached the database before the connection broke: the group is stored
             }
+            if (t instanceof Tx.StaleAuditChain) {
+                chain.contended();
+            }
             chain.forget(); // the next group reads the head back
             if (statements != null) {
                 statements.forgetAll(c); // a statement may hold rows of an unexecuted batch, or be mid-step
