@@ -477,6 +477,10 @@ public final class EstLoadBench {
         private final AtomicInteger nextProtocolBody = new AtomicInteger();
         private final AtomicInteger nextSecret = new AtomicInteger();
         private long served;
+        /** More nodes on the same (PostgreSQL) store, each with a copy of the home: clients connect to all ports in turn. */
+        private final List<ServeProcess> extra = new ArrayList<>();
+        private final List<Path> extraHomes = new ArrayList<>();
+        private volatile int[] ports;
 
         private FleetpkiServer(Path home, Process process, int port, KeyManager[] keys, TrustManager[] trust, List<byte[]> bodies,
                                List<String> secrets, List<byte[]> secretBodies, List<String[]> secretTexts) throws Exception {
@@ -491,11 +495,50 @@ public final class EstLoadBench {
             this.secrets = secrets;
             this.secretBodies = secretBodies;
             this.secretTexts = secretTexts;
+            this.ports = new int[] {port};
+        }
+
+        /** Starts another node: a copy of this node's home (configuration, CA files, keys) on the same store. */
+        void addNode(String serverJvm) throws Exception {
+            Path h = Files.createTempDirectory("fleetpki-est-bench-node-");
+            try (var files = Files.walk(home)) {
+                for (Path f : files.toList()) {
+                    String rel = home.relativize(f).toString();
+                    if (rel.startsWith("fleetpki.db") || rel.equals("server.log") || rel.startsWith("server-tls")) {
+                        continue;
+                    }
+                    Path to = h.resolve(rel);
+                    if (Files.isDirectory(f)) {
+                        Files.createDirectories(to);
+                    } else {
+                        Files.copy(f, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
+            ServeProcess node = ServeProcess.start(h, ServeProcess.command(h, Arrays.stream(serverJvm.trim().split("\\s+")).filter(x -> !x.isEmpty()).toList(),
+                    "--http-port", "0")); // the first node has the default plain-HTTP port
+            extra.add(node);
+            extraHomes.add(h);
+            int[] more = Arrays.copyOf(ports, ports.length + 1);
+            more[ports.length] = node.port();
+            ports = more;
+        }
+
+        /** The process ids of every node, the first one's first. */
+        List<Long> pids() {
+            List<Long> all = new ArrayList<>(List.of(process.pid()));
+            extra.forEach(n -> all.add(n.process().pid()));
+            return all;
         }
 
         static FleetpkiServer start(List<byte[]> csrs, String serverJvm) throws Exception {
+            return start(csrs, serverJvm, "jdbc:sqlite:fleetpki.db");
+        }
+
+        /** @param storeUrl the store of the node (SQLite in its home, or a PostgreSQL database other nodes may share: {@link #addNode}) */
+        static FleetpkiServer start(List<byte[]> csrs, String serverJvm, String storeUrl) throws Exception {
             Path home = Files.createTempDirectory("fleetpki-est-bench-");
-            IssuanceBench.writeConfig(home, "jdbc:sqlite:fleetpki.db");
+            IssuanceBench.writeConfig(home, storeUrl);
             KeyPair stationKey = KeyAlgorithm.EC_P256.generate();
             Instant now = Instant.now();
             X509Certificate stationCert = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(
@@ -597,6 +640,8 @@ public final class EstLoadBench {
             boolean fresh = shape != Shape.KEPT_ALIVE;
             String host = fresh ? "device-" + connections.incrementAndGet() + ".bench.invalid" : "localhost";
             SSLContext ctx = shape.secret() ? anonymous : shared;
+            int[] all = ports;
+            int port = all[(int) (connections.getAndIncrement() % all.length)];
             SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(tcp(port), host, port, true);
             SSLParameters params = s.getSSLParameters();
             if (!fresh) {
@@ -716,6 +761,15 @@ public final class EstLoadBench {
 
         @Override
         public void close() throws Exception {
+            for (ServeProcess n : extra) {
+                n.process().destroy();
+                if (!n.process().waitFor(30, TimeUnit.SECONDS)) {
+                    n.process().destroyForcibly();
+                }
+            }
+            for (Path h : extraHomes) {
+                IssuanceBench.deleteTree(h);
+            }
             process.destroy();
             if (!process.waitFor(30, TimeUnit.SECONDS)) {
                 process.destroyForcibly();
