@@ -15,7 +15,6 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -186,21 +185,8 @@ class KillNineTest {
 
             int committedUnanswered = 0;
             try (Connection c = store.equals("sqlite") ? DriverManager.getConnection("jdbc:sqlite:" + home.resolve("fleetpki.db"))
-                    : DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/" + db + "?user=postgres");
-                 PreparedStatement cert = c.prepareStatement("SELECT device_id FROM certificate WHERE serial = ?");
-                 PreparedStatement audit = c.prepareStatement("SELECT count(*) FROM audit_event WHERE action = 'certificate.issue' AND target = ?")) {
-                for (var e : received.entrySet()) {
-                    cert.setString(1, e.getKey());
-                    try (ResultSet rs = cert.executeQuery()) {
-                        assertThat(rs.next()).as("certificate " + e.getKey() + " a client received is stored").isTrue();
-                        assertThat(rs.getString(1)).isEqualTo(e.getValue());
-                    }
-                    audit.setString(1, "device:" + e.getValue());
-                    try (ResultSet rs = audit.executeQuery()) {
-                        rs.next();
-                        assertThat(rs.getInt(1)).as("issuance of " + e.getValue() + " audited").isGreaterThanOrEqualTo(1);
-                    }
-                }
+                    : DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/" + db + "?user=postgres")) {
+                dev.fleetpki.cli.ReceivedCertificates.assertStoredWithAudit(c, received);
                 try (ResultSet rs = c.createStatement().executeQuery("SELECT count(*) FROM certificate WHERE device_id LIKE 'k-%'");
                      ResultSet ra = c.createStatement().executeQuery("SELECT count(*) FROM audit_event WHERE action = 'certificate.issue' AND target LIKE 'device:k-%'")) {
                     rs.next();

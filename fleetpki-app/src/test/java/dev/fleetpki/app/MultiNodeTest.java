@@ -15,14 +15,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -40,7 +38,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
@@ -233,23 +230,9 @@ class MultiNodeTest {
             running.clear();
 
             try (Connection c = DriverManager.getConnection(PG + db + "?user=postgres")) {
-                // every certificate a client received is stored, for its device, with one issuance event; nothing else was issued
+                // every certificate a client received is stored, for its device, with its issuance event; nothing else was issued
                 // (but each node's own TLS certificate, protocol 'serve')
-                try (PreparedStatement cert = c.prepareStatement("SELECT device_id FROM certificate WHERE serial = ?");
-                     PreparedStatement audit = c.prepareStatement("SELECT count(*) FROM audit_event WHERE action = 'certificate.issue' AND target = ?")) {
-                    for (var e : received.entrySet()) {
-                        cert.setString(1, e.getKey());
-                        try (ResultSet rs = cert.executeQuery()) {
-                            assertThat(rs.next()).as(e.getKey()).isTrue();
-                            assertThat(rs.getString(1)).isEqualTo(e.getValue());
-                        }
-                        audit.setString(1, "device:" + e.getValue());
-                        try (ResultSet rs = audit.executeQuery()) {
-                            rs.next();
-                            assertThat(rs.getInt(1)).as("issuance events of " + e.getValue()).isEqualTo(1);
-                        }
-                    }
-                }
+                dev.fleetpki.cli.ReceivedCertificates.assertStoredWithAudit(c, received);
                 assertThat(count(c, "SELECT count(*) FROM certificate WHERE device_id IS NOT NULL AND protocol <> 'serve'")).as(rows(c,
                         "SELECT device_id || ' ' || serial || ' ' || protocol || ' ' || issued_by FROM certificate WHERE device_id IN "
                         + "(SELECT device_id FROM certificate GROUP BY device_id HAVING count(*) > 1)")).isEqualTo(received.size());
@@ -269,6 +252,11 @@ class MultiNodeTest {
                 assertThat(numbers).containsKey("ca:issuing");
                 numbers.forEach((ca, n) -> assertThat(n).as(ca).isEqualTo(Stream.iterate(1L, x -> x + 1).limit(n.size()).toList()));
                 assertThat(numbers.get("ca:issuing").size()).as("CRLs made again after the revocations").isGreaterThan(1);
+            }
+            try (Connection c = DriverManager.getConnection(PG + "postgres?user=postgres");
+                 ResultSet rs = c.createStatement().executeQuery("SELECT deadlocks FROM pg_stat_database WHERE datname = '" + db + "'")) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("deadlocks PostgreSQL broke between the nodes' transactions (each stalls both for a second)").isZero();
             }
             Cli.Result verify = Cli.run(h1, "audit", "verify");
             assertThat(verify.exit()).as(verify.all()).isZero();
@@ -367,14 +355,7 @@ class MultiNodeTest {
     }
 
     static SSLContext trusting(X509Certificate root) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
-        ks.setCertificateEntry("root", root);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ks);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
+        return dev.fleetpki.cli.TestTls.trusting(root);
     }
 
     static void copyTree(Path from, Path to) throws Exception {

@@ -7,24 +7,16 @@ import dev.fleetpki.cli.Proc;
 import dev.fleetpki.cli.TestHome;
 import java.io.ByteArrayInputStream;
 import java.net.http.HttpClient;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -81,67 +73,28 @@ class StandbyFailoverTest {
                     .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(writer.resolve("ca/root.pem"))));
             HttpClient http = HttpClient.newBuilder().sslContext(MultiNodeTest.trusting(root)).build();
             String base = "https://127.0.0.1:" + w.https();
-            Map<String, String> received = new ConcurrentHashMap<>();
-            List<String> revoked = Collections.synchronizedList(new ArrayList<>());
-            List<String> wrong = Collections.synchronizedList(new ArrayList<>());
-            AtomicInteger unavailable = new AtomicInteger();
-            AtomicInteger afterPromotion = new AtomicInteger();
-            AtomicBoolean promoted = new AtomicBoolean();
-            AtomicBoolean stop = new AtomicBoolean();
-            List<Thread> load = new ArrayList<>();
-            for (int t = 0; t < 4; t++) {
-                int thread = t;
-                load.add(Thread.ofPlatform().start(() -> {
-                    for (int i = 0; i < 100_000 && !stop.get(); i++) {
-                        String id = "fo-" + thread + "-" + i;
-                        try {
-                            HttpResponse<String> added = MultiNodeTest.post(http, base + "/api/v1/devices", token, "{\"id\":\"" + id + "\"}");
-                            if (!answered(added, wrong, unavailable, 201)) {
-                                Thread.sleep(200);
-                                continue;
-                            }
-                            HttpResponse<String> cert = MultiNodeTest.post(http, base + "/api/v1/certificate-requests", token,
-                                    "{\"device\":\"" + id + "\",\"csr\":\"" + MultiNodeTest.csrPem(id) + "\"}");
-                            if (!answered(cert, wrong, unavailable, 201)) {
-                                Thread.sleep(200);
-                                continue;
-                            }
-                            Matcher m = MultiNodeTest.SERIAL.matcher(cert.body());
-                            assertThat(m.find()).isTrue();
-                            received.put(m.group(1), id);
-                            if (promoted.get()) {
-                                afterPromotion.incrementAndGet();
-                            }
-                            if (i % 5 == 0) {
-                                HttpResponse<String> rv = MultiNodeTest.post(http, base + "/api/v1/certificates/" + m.group(1) + "/revoke", token, "{}");
-                                if (answered(rv, wrong, unavailable, 200)) {
-                                    revoked.add(m.group(1));
-                                }
-                            }
-                        } catch (Exception | AssertionError e) {
-                            wrong.add(id + ": " + e);
-                        }
-                    }
-                }));
-            }
-            await(() -> received.size() >= 150 && revoked.size() >= 5, "certificates and revocations before the crash");
-            String before = revoked.getLast();
+            String after;
+            RestLoad load = RestLoad.start(http, base, token, "fo", 4, 5);
+            try {
+                await(() -> load.received.size() >= 150 && load.revoked.size() >= 5, "certificates and revocations before the crash");
+                String before = load.revoked.getLast();
 
-            PgClusters.crash(primary); // the primary is gone mid-load
-            // the read-only node on the standby answers OCSP while there is no primary
-            assertThat(ocsp(writer, replicaHttp, before)).contains(": revoked");
-            Thread.sleep(1_000);
-            PgClusters.promote(standby);
-            promoted.set(true);
-            await(() -> afterPromotion.get() >= 100, "certificates issued by the writable node after the promotion");
-            int revokedBefore = revoked.size();
-            await(() -> revoked.size() > revokedBefore, "a revocation after the promotion");
-            stop.set(true);
-            for (Thread t : load) {
-                t.join(60_000);
+                PgClusters.crash(primary); // the primary is gone mid-load
+                // the read-only node on the standby answers OCSP while there is no primary
+                assertThat(ocsp(writer, replicaHttp, before)).contains(": revoked");
+                Thread.sleep(1_000);
+                PgClusters.promote(standby);
+                load.mark();
+                await(() -> load.afterMark.get() >= 100, "certificates issued by the writable node after the promotion");
+                int revokedBefore = load.revoked.size();
+                await(() -> load.revoked.size() > revokedBefore, "a revocation after the promotion");
+            } finally {
+                load.close();
             }
-            assertThat(wrong).as("every answer is a success or 503 with Retry-After").isEmpty();
-            String after = revoked.getLast();
+            Map<String, String> received = load.received;
+            List<String> revoked = load.revoked;
+            assertThat(load.wrong).as("every answer is a success or 503 with Retry-After").isEmpty();
+            after = revoked.getLast();
             String seen = "";
             for (int k = 0; k < 30 && !seen.contains(": revoked"); k++) {
                 seen = ocsp(writer, replicaHttp, after);
@@ -149,22 +102,10 @@ class StandbyFailoverTest {
             }
             assertThat(seen).as("the read-only node sees a revocation made after the promotion").contains(": revoked");
             System.out.printf("standby failover: %d certificates, %d revocations, %d answered 503 while there was no primary, %d issued after the promotion%n",
-                    received.size(), revoked.size(), unavailable.get(), afterPromotion.get());
+                    received.size(), revoked.size(), load.unavailable.get(), load.afterMark.get());
 
-            try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + sp + "/fleet?user=postgres");
-                 PreparedStatement cert = c.prepareStatement("SELECT device_id FROM certificate WHERE serial = ?");
-                 PreparedStatement audit = c.prepareStatement("SELECT count(*) FROM audit_event WHERE action = 'certificate.issue' AND target = ?")) {
-                for (var e : received.entrySet()) {
-                    cert.setString(1, e.getKey());
-                    try (ResultSet rs = cert.executeQuery()) {
-                        assertThat(rs.next()).as("certificate " + e.getKey() + " a client received is on the promoted standby").isTrue();
-                    }
-                    audit.setString(1, "device:" + e.getValue());
-                    try (ResultSet rs = audit.executeQuery()) {
-                        rs.next();
-                        assertThat(rs.getInt(1)).as(e.getValue()).isEqualTo(1);
-                    }
-                }
+            try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + sp + "/fleet?user=postgres")) {
+                dev.fleetpki.cli.ReceivedCertificates.assertStoredWithAudit(c, received); // on the promoted standby
             }
             for (Process p : running) {
                 Proc.stop(p);
@@ -179,19 +120,6 @@ class StandbyFailoverTest {
             PgClusters.drop(standby);
             PgClusters.drop(primary);
         }
-    }
-
-    /** True for the expected status; a 503 with Retry-After is counted; anything else is wrong. */
-    static boolean answered(HttpResponse<String> r, List<String> wrong, AtomicInteger unavailable, int expected) {
-        if (r.statusCode() == expected) {
-            return true;
-        }
-        if (r.statusCode() == 503 && r.headers().firstValue("Retry-After").isPresent()) {
-            unavailable.incrementAndGet();
-        } else {
-            wrong.add(r.statusCode() + " " + r.body());
-        }
-        return false;
     }
 
     static String ocsp(Path home, int port, String serial) {

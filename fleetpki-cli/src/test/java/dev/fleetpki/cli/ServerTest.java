@@ -129,14 +129,7 @@ class ServerTest {
     }
 
     static SSLContext trusting(X509Certificate root) throws Exception {
-        KeyStore ts = KeyStore.getInstance("PKCS12");
-        ts.load(null, null);
-        ts.setCertificateEntry("root", root);
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ts);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
+        return TestTls.trusting(root);
     }
 
     static X509Certificate parse(byte[] pemOrDer) throws Exception {

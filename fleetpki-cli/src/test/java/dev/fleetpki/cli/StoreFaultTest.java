@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -158,23 +157,8 @@ class StoreFaultTest {
         assertThat(r.body()).contains("store-unavailable").doesNotContain("Exception").doesNotContain("password");
     }
 
-    /** Every certificate a client received is stored, with its issuance audit event. */
     static void assertStoredWithAudit(Connection c, Map<String, String> received) throws Exception {
-        try (PreparedStatement cert = c.prepareStatement("SELECT device_id FROM certificate WHERE serial = ?");
-             PreparedStatement audit = c.prepareStatement("SELECT count(*) FROM audit_event WHERE action = 'certificate.issue' AND target = ?")) {
-            for (var e : received.entrySet()) {
-                cert.setString(1, e.getKey());
-                try (ResultSet rs = cert.executeQuery()) {
-                    assertThat(rs.next()).as("certificate " + e.getKey() + " a client received is stored").isTrue();
-                    assertThat(rs.getString(1)).isEqualTo(e.getValue());
-                }
-                audit.setString(1, "device:" + e.getValue());
-                try (ResultSet rs = audit.executeQuery()) {
-                    rs.next();
-                    assertThat(rs.getInt(1)).as("issuance of " + e.getKey() + " audited").isEqualTo(1);
-                }
-            }
-        }
+        ReceivedCertificates.assertStoredWithAudit(c, received);
     }
 
     static void terminateBackends(String db) throws Exception {

@@ -106,12 +106,16 @@ public final class CrlPublisher {
         if (validity.isZero() || validity.isNegative()) {
             throw new PkiException(ErrorKind.MALFORMED_REQUEST, "CRL validity must be positive, for example 7d or 90d");
         }
-        if (!writable) {
-            throw new PkiException(ErrorKind.CONFIG, "this node serves a read-only store; CRLs are generated on a node that can write it");
-        }
+        requireWritable();
         return rs.exclusively(lease(caName), LEASE_WAIT, () -> generateHeld(caName, actor, validity))
                 .orElseThrow(() -> new PkiException(ErrorKind.UNAVAILABLE, "another node has been generating the CRL of CA '" + caName + "' for over "
                         + LEASE_WAIT.toSeconds() + " s; try again"));
+    }
+
+    private void requireWritable() {
+        if (!writable) {
+            throw new PkiException(ErrorKind.CONFIG, "this node serves a read-only store; CRLs are generated on a node that can write it");
+        }
     }
 
     /** How long an asked-for generation waits for another node's run of the same CA to end. */
@@ -325,9 +329,7 @@ public final class CrlPublisher {
                 continue;
             }
             try {
-                if (!writable) {
-                    throw new PkiException(ErrorKind.CONFIG, "this node serves a read-only store; CRLs are generated on a node that can write it");
-                }
+                requireWritable();
                 Optional<CrlRun> made = rs.exclusively(lease(ca.name()), Duration.ZERO,
                         () -> due(ca, rs.crl(ca.name(), 0), clock.instant()) ? generateHeld(ca.name(), Actor.system(), config.revocation().crlValidity()) : null);
                 if (made.isEmpty()) {
