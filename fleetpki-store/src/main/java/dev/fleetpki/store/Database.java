@@ -318,7 +318,8 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    private static String firstLine(String s) {
+    /** The first line of an error message (drivers add lines of detail and hints). */
+    static String firstLine(String s) {
         if (s == null) {
             return "unknown error";
         }

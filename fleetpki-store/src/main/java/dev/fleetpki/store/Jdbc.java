@@ -61,18 +61,10 @@ final class Jdbc {
 
     PkiException storeFailure(String what, SQLException e) {
         if (StoreFaults.unavailable(e)) {
-            return new PkiException(ErrorKind.UNAVAILABLE, "the store at " + db.describe() + " does not answer (" + firstLine(e.getMessage())
+            return new PkiException(ErrorKind.UNAVAILABLE, "the store at " + db.describe() + " does not answer (" + Database.firstLine(e.getMessage())
                     + "), so nothing was done; try again when it is back (the server log says more)", e);
         }
         return new PkiException(ErrorKind.INTERNAL, "the store at " + db.describe() + " could not " + what + ": " + e.getMessage(), e);
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "no detail";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
     }
 
     interface Row<T> {
