@@ -477,4 +477,39 @@ class StoreContractTest {
             }
         }
     }
+
+    /**
+     * Every PostgreSQL write transaction takes the audit head's row lock before it writes anything
+     * else, so two nodes cannot deadlock. Another node's transaction holds the head (a raw session
+     * here); this node revokes a certificate, which bumps the revocation epoch: the revocation must
+     * wait for the head before it touches the epoch row, so the other node can still update the
+     * epoch at once. Before the fix the revocation wrote the epoch first and then waited for the head,
+     * and the other node's update waited for it: a deadlock (seen here as the lock timeout, shorter
+     * than PostgreSQL's deadlock_timeout).
+     */
+    @org.junit.jupiter.api.Test
+    void aWriteTakesTheAuditHeadBeforeAnyOtherRowSoNodesCannotDeadlock() throws Exception {
+        JdbcStore s = open("postgresql");
+        s.devices().addDevice(new Device("d1", null, Map.of(), Device.Status.ACTIVE, null, Instant.now()), event("device.add", "device:d1"));
+        String serial = s.reserveSerial();
+        s.commitIssued(cert(serial, "d1"), event("certificate.issue", "device:d1")); // this node now chains from the head it remembers
+        try (java.sql.Connection other = java.sql.DriverManager.getConnection(url)) {
+            other.setAutoCommit(false);
+            try (var st = other.createStatement()) {
+                st.execute("SET lock_timeout = '500ms'");
+                st.executeQuery("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").close(); // the other node holds the head
+            }
+            Thread revoking = Thread.ofPlatform().start(() ->
+                    s.certificates().revoke(serial, RevocationReason.SUPERSEDED, Instant.now(), event("certificate.revoke", "serial:" + serial)));
+            Thread.sleep(1_000); // the revocation now waits for the head
+            try (var st = other.createStatement()) {
+                st.executeUpdate("UPDATE revocation_epoch SET epoch = epoch + 1 WHERE id = 1"); // a lock timeout if the revocation holds the row
+            }
+            other.commit();
+            revoking.join(30_000);
+            assertThat(revoking.isAlive()).isFalse();
+        }
+        assertThat(s.certificates().certificate(serial).orElseThrow().reason()).isEqualTo(RevocationReason.SUPERSEDED);
+        assertThat(s.auditLog().verifyAudit().intact()).isTrue();
+    }
 }
