@@ -45,7 +45,7 @@ class DurabilityOrderTest {
     void onSqliteTheCertificateIsSentOnlyAfterTheServersSyncOfItsCommit() throws Exception {
         Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", null, null);
         TestHome.init(home);
-        String token = token(home);
+        String token = token(home, "durable");
         Path trace = dir.resolve("strace.txt");
         int port = Proc.freePort();
         List<String> cmd = new ArrayList<>(List.of("strace", "-f", "--seccomp-bpf", "-qq", "-ttt", "-y", "-e", "trace=fsync,fdatasync",
@@ -77,7 +77,7 @@ class DurabilityOrderTest {
             }
             Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", "jdbc:postgresql://127.0.0.1:" + pgPort + "/fleet?user=postgres", null, null);
             TestHome.init(home);
-            String token = token(home);
+            String token = token(home, "durable");
             int port = Proc.freePort();
             node = new ProcessBuilder(Proc.java(List.of("-Xmx384m"), Main.class, "serve", "--home", home.toString(), "--port", String.valueOf(port),
                     "--http-port", "-1", "--hostname", "pki.fleet.example")).redirectErrorStream(true).start();
@@ -110,8 +110,9 @@ class DurabilityOrderTest {
         }
     }
 
-    static String token(Path home) {
-        Cli.Result tok = Cli.run(home, "token", "create", "durable", "--role", "admin");
+    /** An admin API token made with the CLI on this home (the last line it prints). */
+    static String token(Path home, String name) {
+        Cli.Result tok = Cli.run(home, "token", "create", name, "--role", "admin");
         assertThat(tok.exit()).as(tok.all()).isZero();
         String[] tl = tok.out().trim().split("\n");
         return tl[tl.length - 1];

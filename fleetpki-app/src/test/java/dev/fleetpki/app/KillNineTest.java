@@ -80,10 +80,7 @@ class KillNineTest {
             Files.writeString(dir.resolve("devices.csv"), csv);
             Cli.Result imported = Cli.run(home, "device", "import", dir.resolve("devices.csv").toString());
             assertThat(imported.exit()).as(imported.all()).isZero();
-            Cli.Result tok = Cli.run(home, "token", "create", "kill", "--role", "admin");
-            assertThat(tok.exit()).as(tok.all()).isZero();
-            String[] tl = tok.out().trim().split("\n");
-            String token = tl[tl.length - 1];
+            String token = DurabilityOrderTest.token(home, "kill");
 
             int port = Proc.freePort();
             node.set(start(home, port));

@@ -82,10 +82,7 @@ class MultiNodeTest {
             TestHome.init(h1);
             Path h2 = dir.resolve("node2");
             copyTree(h1, h2); // the second machine: same configuration, keys and CA files, same database
-            Cli.Result tok = Cli.run(h1, "token", "create", "load", "--role", "admin");
-            assertThat(tok.exit()).as(tok.all()).isZero();
-            String[] tl = tok.out().trim().split("\n");
-            String token = tl[tl.length - 1];
+            String token = DurabilityOrderTest.token(h1, "load");
 
             Node n1 = start(h1, running);
             Node n2 = start(h2, running);

@@ -42,7 +42,7 @@ class PostgresRestartTest {
             }
             Path home = TestHome.write(dir.resolve("home"), "ecdsa-p256", url, null, null);
             TestHome.init(home);
-            String token = DurabilityOrderTest.token(home);
+            String token = DurabilityOrderTest.token(home, "restart");
             MultiNodeTest.Node node = MultiNodeTest.start(home, running);
             X509Certificate root = (X509Certificate) CertificateFactory.getInstance("X.509")
                     .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(home.resolve("ca/root.pem"))));

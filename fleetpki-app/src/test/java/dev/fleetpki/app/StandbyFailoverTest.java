@@ -56,10 +56,7 @@ class StandbyFailoverTest {
             MultiNodeTest.copyTree(writer, replica);
             Files.writeString(replica.resolve("fleetpki.yaml"), Files.readString(replica.resolve("fleetpki.yaml"))
                     .replace(both, "jdbc:postgresql://127.0.0.1:" + sp + "/fleet?user=postgres"));
-            Cli.Result tok = Cli.run(writer, "token", "create", "failover", "--role", "admin");
-            assertThat(tok.exit()).as(tok.all()).isZero();
-            String[] tl = tok.out().trim().split("\n");
-            String token = tl[tl.length - 1];
+            String token = DurabilityOrderTest.token(writer, "failover");
 
             MultiNodeTest.Node w = MultiNodeTest.start(writer, running);
             int replicaHttp = Proc.freePort();

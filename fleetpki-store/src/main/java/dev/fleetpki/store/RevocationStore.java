@@ -141,12 +141,7 @@ public final class RevocationStore implements RevocationLedger {
         long deadline = System.nanoTime() + wait.toNanos();
         if (store.db().dialect() == Database.Dialect.SQLITE) {
             var lock = localLeases.computeIfAbsent(name, k -> new java.util.concurrent.locks.ReentrantLock());
-            try {
-                if (!lock.tryLock(wait.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
-                    return Optional.empty();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (!waited(() -> lock.tryLock(wait.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS))) {
                 return Optional.empty();
             }
             try {
@@ -157,13 +152,10 @@ public final class RevocationStore implements RevocationLedger {
         }
         try (Connection c = store.db().read()) {
             while (!advisory(c, "SELECT pg_try_advisory_lock(?, ?)", name)) {
-                if (System.nanoTime() >= deadline) {
-                    return Optional.empty();
-                }
-                try {
+                if (System.nanoTime() >= deadline || !waited(() -> {
                     Thread.sleep(100);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    return true;
+                })) {
                     return Optional.empty();
                 }
             }
@@ -178,6 +170,20 @@ public final class RevocationStore implements RevocationLedger {
             }
         } catch (SQLException e) {
             throw store.storeFailure("take the lease '" + name + "'", e);
+        }
+    }
+
+    private interface Wait {
+        boolean run() throws InterruptedException;
+    }
+
+    /** What a wait returned; false when the thread was interrupted (kept interrupted). */
+    private static boolean waited(Wait w) {
+        try {
+            return w.run();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 

@@ -225,18 +225,9 @@ final class Tx {
             } else if (dialect == Database.Dialect.POSTGRESQL) {
                 lockHead(); // read under its row lock, before anything else of this transaction is written
             } else {
-                // after a failure or at the start: read it under its row lock, so no other writer can append
-                // until this transaction ends (the head update is every writer's first statement, so this
-                // waits for no one who waits for us)
-                try (PreparedStatement ps = connection().prepareStatement(
-                        "SELECT seq, hash FROM audit_head WHERE id = 1" + (dialect == Database.Dialect.POSTGRESQL ? " FOR UPDATE" : ""));
-                     ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                        throw new SQLException("audit_head row is missing: the audit log was tampered with");
-                    }
-                    seq = rs.getLong(1);
-                    head = rs.getString(2);
-                }
+                // SQLite, after a failure or at the start: the group's BEGIN IMMEDIATE holds the database's write
+                // lock, so no other writer appends until this transaction ends
+                readHead(connection(), "");
             }
             baseSeq = seq;
             baseHash = head;
@@ -373,19 +364,24 @@ final class Tx {
             baseSeq = seq;
             baseHash = head;
         } else if (seq < 0) {
-            try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"); ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw new SQLException("audit_head row is missing: the audit log was tampered with");
-                }
-                seq = rs.getLong(1);
-                head = rs.getString(2);
-                baseSeq = seq;
-                baseHash = head;
-            }
+            readHead(c, " FOR UPDATE");
+            baseSeq = seq;
+            baseHash = head;
         } else {
             return; // chained from the remembered head with nothing appended yet: the group's own head update locks it
         }
         headLocked = true;
+    }
+
+    /** Reads the chain head into (seq, head); {@code lock} is "" or " FOR UPDATE". */
+    private void readHead(Connection on, String lock) throws SQLException {
+        try (PreparedStatement ps = on.prepareStatement("SELECT seq, hash FROM audit_head WHERE id = 1" + lock); ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+                throw new SQLException("audit_head row is missing: the audit log was tampered with");
+            }
+            seq = rs.getLong(1);
+            head = rs.getString(2);
+        }
     }
 
     /** PostgreSQL: this transaction holds the head's row lock. */

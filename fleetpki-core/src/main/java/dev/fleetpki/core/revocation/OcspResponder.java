@@ -159,7 +159,7 @@ public final class OcspResponder {
             return hit.answer();
         }
         long generation = cache.generation(); // before the store is read: see OcspCache
-        Req[] list;
+        CertificateID[] list;
         Extension nonce;
         try {
             if (request.length == 0 || request.length > MAX_OCSP_REQUEST) {
@@ -172,10 +172,11 @@ public final class OcspResponder {
             // BouncyCastle parses the request list, each CertID and the extensions when asked: all of it here, so that a
             // malformed part is a malformedRequest answer (found by fuzzing: a CertID whose hashAlgorithm is a tagged object
             // threw IllegalArgumentException out of getRequestList)
-            list = req.getRequestList();
-            for (Req r : list) {
-                r.getCertID().toASN1Primitive();
-                r.getCertID().getSerialNumber();
+            Req[] reqs = req.getRequestList();
+            list = new CertificateID[reqs.length];
+            for (int i = 0; i < reqs.length; i++) {
+                list[i] = reqs[i].getCertID();
+                list[i].getSerialNumber();
             }
             nonce = req.getExtension(OCSPObjectIdentifiers.id_pkix_ocsp_nonce);
         } catch (IOException | RuntimeException e) {
@@ -185,8 +186,8 @@ public final class OcspResponder {
             return error(OcspSigner.MALFORMED_REQUEST);
         }
         OcspSigner.Issuer issuer = null;
-        for (Req r : list) {
-            CertID id = r.getCertID().toASN1Primitive();
+        for (CertificateID r : list) {
+            CertID id = r.toASN1Primitive();
             OcspSigner.Issuer found = issuerOf(id);
             if (found == null || (issuer != null && found != issuer)) {
                 count("unauthorized", false);
@@ -206,9 +207,9 @@ public final class OcspResponder {
         Instant now = Instant.ofEpochMilli(nowMillis);
         // the RFC 5019 question: one certificate, no nonce; with a SHA-1 CertID it is what pre-signed answers answer
         boolean plain = list.length == 1 && nonce == null;
-        boolean sha1 = plain && OcspSigner.isSha1(list[0].getCertID().toASN1Primitive());
+        boolean sha1 = plain && OcspSigner.isSha1(list[0].toASN1Primitive());
         if (sha1) {
-            String serial = list[0].getCertID().getSerialNumber().toString(16);
+            String serial = list[0].getSerialNumber().toString(16);
             Optional<OcspRow> row = rs.ocspResponse(serial);
             if (row.isPresent() && row.get().ca().equals(issuer.name()) && row.get().nextUpdate() > nowMillis) {
                 OcspRow r = row.get();
@@ -229,8 +230,7 @@ public final class OcspResponder {
         CertStatus single = null;
         String label = "good";
         boolean anyUnknown = false;
-        for (Req r : list) {
-            CertificateID id = r.getCertID();
+        for (CertificateID id : list) {
             CertStatus st = rs.certStatus(id.getSerialNumber().toString(16)).filter(c -> c.ca().equals(signer.issuer().name())).orElse(null);
             OcspSigner.Status status = status(st);
             label = st == null ? "unknown" : st.revoked() ? "revoked" : "good";
