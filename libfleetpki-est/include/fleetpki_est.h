@@ -246,8 +246,8 @@ typedef struct fpest_storage {
 } fpest_storage;
 
 typedef struct fpest_renew_policy {
-    unsigned fraction_pct;   /* renew after this share of the lifetime (default 67) */
-    unsigned jitter_pct;     /* spread over this share of the lifetime, fixed per device id (default 10) */
+    unsigned fraction_pct;   /* renew after this share of the lifetime (0: the default, 67) */
+    unsigned jitter_pct;     /* spread over this share of the lifetime after it, fixed per device id (0: the default, 10) */
 } fpest_renew_policy;
 
 /* When to renew a certificate valid [not_before, not_after): the same instant for a device every time. */

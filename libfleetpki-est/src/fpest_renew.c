@@ -151,6 +151,9 @@ int fpest_renew_step(fpest_client *c, fpest_renewal *r, int64_t *next) {
         req.reenroll = 1;
     }
     rc = fpest_enroll(c, &req, &got);
+    if (rc == FPEST_ERR_HTTP_STATUS && c->http_status >= 400 && c->http_status < 500 && c->http_status != 408 && c->http_status != 429) {
+        store(r, FPEST_BLOB_CSR_NEW, NULL, 0); /* refused for good: sending it again cannot help; the next step makes a new one */
+    }
     if (rc == FPEST_OK) rc = install(r, &got);
     if (rc == FPEST_PENDING && next) *next = now + (int64_t) c->retry_after;
 out:
