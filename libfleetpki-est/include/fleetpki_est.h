@@ -66,6 +66,7 @@ enum {
     FPEST_ERR_BUFFER = -21,               /* an output buffer given by the caller is too small */
     FPEST_ERR_STORAGE = -22,              /* a storage callback failed */
     FPEST_ERR_CRYPTO = -23,               /* an Mbed TLS crypto call failed (c->mbedtls_err) */
+    FPEST_ERR_NO_CREDENTIAL = -24,        /* renewal: no valid certificate and no bootstrap credential to enroll with */
 };
 
 const char *fpest_strerror(int err);

@@ -45,6 +45,7 @@ const char *fpest_strerror(int err) {
     case FPEST_ERR_BUFFER: return "an output buffer is too small";
     case FPEST_ERR_STORAGE: return "the storage callback failed";
     case FPEST_ERR_CRYPTO: return "an Mbed TLS crypto operation failed";
+    case FPEST_ERR_NO_CREDENTIAL: return "no valid certificate (none yet, or expired) and no bootstrap credential: give the enrollment secret or the IDevID";
     default: return "unknown error";
     }
 }

@@ -127,7 +127,7 @@ int fpest_renew_step(fpest_client *c, fpest_renewal *r, int64_t *next) {
         }
     }
     if (bootstrap && r->bootstrap_secret == NULL && (r->bootstrap_cert == NULL || r->bootstrap_key == NULL)) {
-        rc = FPEST_ERR_ARG; /* nothing to enroll with */
+        rc = FPEST_ERR_NO_CREDENTIAL;
         goto out;
     }
 

@@ -22,11 +22,12 @@
 static const char *USAGE =
     "usage: fpest [OPTIONS] COMMAND ...\n"
     "  keygen KEY.pem [--curve p256|p384]          make a software key\n"
-    "  cacerts --pin SHA256HEX --out CAS.pem       bootstrap: fetch the CA certificates, keep them if the root has this fingerprint\n"
+    "  cacerts --pin SHA256HEX [--out CAS.pem]     bootstrap: fetch the CA certificates, keep them if the root has this fingerprint\n"
     "  csrattrs                                    which key and signature the server asks for\n"
     "  enroll --id ID --key KEY (--secret S | --idevid CERT.pem --idevid-key KEY) --out CERT.pem [--wait SECONDS]\n"
     "  reenroll --id ID --cert CERT.pem --key KEY --new-key KEY --out NEW.pem\n"
-    "  renew --id ID --state DIR --key KEY [--new-key KEY] [--secret S] [--fraction PCT] [--now EPOCH]\n"
+    "  renew --id ID --state DIR --key KEY [--new-key KEY] [--secret S | --idevid CERT.pem --idevid-key KEY] [--fraction PCT] [--now EPOCH]\n"
+    "                                              one renewal step: enroll if there is no valid certificate, rekey when due\n"
     "  mqtt --broker HOST:PORT --id ID --cert CERT.pem --key KEY --topic T --message M\n"
     "  bench --devices FILE [--key KEY]            enroll each 'id secret' line of FILE, a new TLS connection each\n"
     "options: --host NAME (localhost) --port N (8443) --label L --root ROOT.pem --pin SHA256HEX --connect-to ADDR\n"
@@ -43,10 +44,15 @@ static fpest_posix px;
 static fpest_port io;
 static fpest_client cl;
 static unsigned char *rxbuf;
-static fpest_p11 p11s[3];
+/* what a command loaded, freed at exit (the tests run fpest under LeakSanitizer) */
+static fpest_p11 p11s[4];
 static int p11_used;
-static mbedtls_pk_context pks[3];
+static mbedtls_pk_context pks[4];
 static int pks_used;
+static fpest_key keys[4];
+static int keys_used;
+static mbedtls_x509_crt certs[4];
+static int certs_used;
 
 static int report(const char *what, int rc) {
     if (rc == FPEST_OK) return 0;
@@ -92,12 +98,12 @@ static int read_file(const char *path, unsigned char **out, size_t *len) {
     return 0;
 }
 
-static int write_cert_pem(const char *path, const mbedtls_x509_crt *crt) {
+static int write_cert_pem(const char *path, const mbedtls_x509_crt *crt, const char *mode) {
     unsigned char pem[4096];
     size_t olen;
     if (mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n", crt->raw.p, crt->raw.len, pem, sizeof pem, &olen) != 0)
         return -1;
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, mode);
     if (f == NULL) { perror(path); return -1; }
     fwrite(pem, 1, olen - 1, f);
     return fclose(f);
@@ -119,21 +125,23 @@ static int uri_attr(const char *uri, const char *name, char *out, size_t size) {
     return -1;
 }
 
-static int load_key(const opts *o, const char *spec, fpest_key *key) {
+static fpest_key *load_key(const opts *o, const char *spec) {
+    if (keys_used == 4) return NULL;
+    fpest_key *key = &keys[keys_used++];
     if (strncmp(spec, "pkcs11:", 7) == 0) {
         char token[64], object[64], pin[64];
         if (uri_attr(spec, "token", token, sizeof token) || uri_attr(spec, "object", object, sizeof object) || uri_attr(spec, "pin-value", pin, sizeof pin)) {
             fprintf(stderr, "fpest: %s: a token key is pkcs11:token=T;object=LABEL;pin-value=PIN\n", spec);
-            return -1;
+            return NULL;
         }
         const char *module = o->p11_module ? o->p11_module : getenv("FPEST_PKCS11_MODULE");
         if (module == NULL) module = "/usr/lib/softhsm/libsofthsm2.so";
         fpest_p11 *p = &p11s[p11_used++];
         if (fpest_p11_open(p, module, token, pin) != FPEST_OK || fpest_p11_key(p, object, key) != FPEST_OK) {
             fprintf(stderr, "fpest: %s\n", p->error);
-            return -1;
+            return NULL;
         }
-        return 0;
+        return key;
     }
     mbedtls_pk_context *pk = &pks[pks_used++];
     mbedtls_pk_init(pk);
@@ -143,8 +151,8 @@ static int load_key(const opts *o, const char *spec, fpest_key *key) {
 #else
     ret = mbedtls_pk_parse_keyfile(pk, spec, NULL);
 #endif
-    if (ret != 0) { fprintf(stderr, "fpest: cannot read the key %s (-0x%04x)\n", spec, (unsigned) -ret); return -1; }
-    return fpest_key_software(key, pk) == FPEST_OK ? 0 : -1;
+    if (ret != 0) { fprintf(stderr, "fpest: cannot read the key %s (-0x%04x)\n", spec, (unsigned) -ret); return NULL; }
+    return fpest_key_software(key, pk) == FPEST_OK ? key : NULL;
 }
 
 static int keygen(const char *path, const char *curve) {
@@ -178,10 +186,23 @@ static int parse_hex32(const char *hex, unsigned char out[32]) {
     return n == 64 ? 0 : -1;
 }
 
-static int load_cert(const char *path, mbedtls_x509_crt *crt) {
+static mbedtls_x509_crt *load_cert(const char *path) {
+    if (certs_used == 4) return NULL;
+    mbedtls_x509_crt *crt = &certs[certs_used++];
+    mbedtls_x509_crt_init(crt);
     int ret = mbedtls_x509_crt_parse_file(crt, path);
     if (ret != 0) fprintf(stderr, "fpest: cannot read the certificate %s (-0x%04x)\n", path, (unsigned) -ret);
-    return ret;
+    return ret == 0 ? crt : NULL;
+}
+
+static void cleanup(void) {
+    for (int i = 0; i < keys_used; i++) fpest_key_free(&keys[i]);
+    for (int i = 0; i < pks_used; i++) mbedtls_pk_free(&pks[i]);
+    for (int i = 0; i < certs_used; i++) mbedtls_x509_crt_free(&certs[i]);
+    for (int i = 0; i < p11_used; i++) fpest_p11_close(&p11s[i]);
+    if (p11_used) fpest_p11_finalize(&p11s[0]);
+    fpest_free(&cl);
+    free(rxbuf);
 }
 
 static void describe(const char *verb, const mbedtls_x509_crt *crt) {
@@ -202,18 +223,17 @@ static int enroll(const opts *o, int argc, char **argv, int re) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;
     }
-    fpest_key key, ckey;
-    mbedtls_x509_crt ccert, got;
-    mbedtls_x509_crt_init(&ccert);
-    mbedtls_x509_crt_init(&got);
-    if (load_key(o, keyspec, &key) != 0) return 1;
+    fpest_key *key = load_key(o, keyspec), *ckey = NULL;
+    mbedtls_x509_crt *ccert = NULL, got;
+    if (key == NULL) return 1;
     const char *cpath = re ? cur : idevid;
-    if (cpath != NULL && (load_cert(cpath, &ccert) != 0 || load_key(o, curkey, &ckey) != 0)) return 1;
+    if (cpath != NULL && ((ccert = load_cert(cpath)) == NULL || (ckey = load_key(o, curkey)) == NULL)) return 1;
     unsigned char csr[2048];
     size_t csr_len;
-    int rc = fpest_make_csr(&cl, &key, id, MBEDTLS_MD_SHA256, csr, sizeof csr, &csr_len);
+    int rc = fpest_make_csr(&cl, key, id, MBEDTLS_MD_SHA256, csr, sizeof csr, &csr_len);
     if (rc != FPEST_OK) return report("making the CSR", rc);
-    fpest_enroll_req req = {id, &key, csr, csr_len, secret, cpath ? &ccert : NULL, cpath ? &ckey : NULL, re};
+    fpest_enroll_req req = {id, key, csr, csr_len, secret, ccert, ckey, re};
+    mbedtls_x509_crt_init(&got);
     long waited = 0, max_wait = wait ? atol(wait) : 0;
     for (;;) {
         rc = fpest_enroll(&cl, &req, &got);
@@ -225,11 +245,17 @@ static int enroll(const opts *o, int argc, char **argv, int re) {
         sleep(s);
         waited += s;
     }
-    if (rc != FPEST_OK) return report(re ? "simplereenroll" : "simpleenroll", rc);
-    if (write_cert_pem(out, &got) != 0) return 1;
-    describe(re ? "renewed:" : "enrolled:", &got);
-    printf("checked: this device's key, CN=%s, chains to the pinned root; written to %s\n", id, out);
-    return 0;
+    if (rc != FPEST_OK) {
+        mbedtls_x509_crt_free(&got);
+        return report(re ? "simplereenroll" : "simpleenroll", rc);
+    }
+    if (write_cert_pem(out, &got, "w") != 0) rc = 1;
+    else {
+        describe(re ? "renewed:" : "enrolled:", &got);
+        printf("checked: this device's key, CN=%s, chains to the pinned root; written to %s\n", id, out);
+    }
+    mbedtls_x509_crt_free(&got);
+    return rc;
 }
 
 static int64_t fixed_now;
@@ -242,8 +268,8 @@ static int renew(const opts *o, int argc, char **argv) {
     const char *id = arg(argc, argv, "--id"), *state = arg(argc, argv, "--state"), *keyspec = arg(argc, argv, "--key");
     const char *newkey = arg(argc, argv, "--new-key"), *fraction = arg(argc, argv, "--fraction"), *now = arg(argc, argv, "--now");
     if (id == NULL || state == NULL || keyspec == NULL) { fputs(USAGE, stderr); return EXIT_USAGE; }
-    fpest_key key, next;
-    if (load_key(o, keyspec, &key) != 0 || (newkey && load_key(o, newkey, &next) != 0)) return 1;
+    fpest_key *key = load_key(o, keyspec), *next = NULL;
+    if (key == NULL || (newkey && (next = load_key(o, newkey)) == NULL)) return 1;
     static unsigned char work[4096];
     fpest_renewal r;
     memset(&r, 0, sizeof r);
@@ -251,9 +277,12 @@ static int renew(const opts *o, int argc, char **argv) {
     px.dir = state;
     fpest_posix_storage(&r.storage, &px);
     r.policy.fraction_pct = fraction ? (unsigned) atoi(fraction) : 0;
-    r.current_key = &key;
-    r.next_key = newkey ? &next : NULL;
+    r.current_key = key;
+    r.next_key = next;
     r.bootstrap_secret = arg(argc, argv, "--secret");
+    const char *idevid = arg(argc, argv, "--idevid"), *idevid_key = arg(argc, argv, "--idevid-key");
+    if (idevid != NULL && ((r.bootstrap_cert = load_cert(idevid)) == NULL || idevid_key == NULL || (r.bootstrap_key = load_key(o, idevid_key)) == NULL))
+        return 1;
     r.work = work;
     r.work_len = sizeof work;
     if (now) { /* a clock set by the caller: what the device does later in its certificate's life */
@@ -277,7 +306,11 @@ static int renew(const opts *o, int argc, char **argv) {
         snprintf(path, sizeof path, "%s/cert", state);
         unsigned char *der;
         size_t len;
-        if (read_file(path, &der, &len) == 0 && mbedtls_x509_crt_parse_der(&crt, der, len - 1) == 0) describe("renewed: installed", &crt);
+        if (read_file(path, &der, &len) == 0) {
+            if (mbedtls_x509_crt_parse_der(&crt, der, len - 1) == 0) describe("renewed: installed", &crt);
+            free(der);
+        }
+        mbedtls_x509_crt_free(&crt);
         return 0;
     }
     return report("renewal", rc);
@@ -315,12 +348,11 @@ static int mqtt(const opts *o, int argc, char **argv) {
     if (hl >= sizeof host || strlen(id) > 200 || strlen(topic) > 200 || strlen(msg) > 400) return EXIT_USAGE;
     memcpy(host, broker, hl);
     host[hl] = 0;
-    fpest_key key;
-    mbedtls_x509_crt crt;
-    mbedtls_x509_crt_init(&crt);
-    if (load_cert(cert, &crt) != 0 || load_key(o, keyspec, &key) != 0) return 1;
+    fpest_key *key;
+    mbedtls_x509_crt *crt;
+    if ((crt = load_cert(cert)) == NULL || (key = load_key(o, keyspec)) == NULL) return 1;
     fpest_tls t;
-    int rc = fpest_tls_open(&cl, &t, host, (uint16_t) atoi(strchr(broker, ':') + 1), &crt, &key);
+    int rc = fpest_tls_open(&cl, &t, host, (uint16_t) atoi(strchr(broker, ':') + 1), crt, key);
     if (rc != FPEST_OK) return report("TLS with the broker", rc);
     unsigned char pkt[1024], ack[4];
     size_t il = strlen(id), tl = strlen(topic), ml = strlen(msg), n = 0;
@@ -373,8 +405,8 @@ static int bench(const opts *o, int argc, char **argv) {
     if (file == NULL) { fputs(USAGE, stderr); return EXIT_USAGE; }
     FILE *f = fopen(file, "r");
     if (f == NULL) { perror(file); return 1; }
-    fpest_key key;
-    if (keyspec && load_key(o, keyspec, &key) != 0) return 1;
+    fpest_key *key = NULL;
+    if (keyspec && (key = load_key(o, keyspec)) == NULL) { fclose(f); return 1; }
     char id[128], secret[128];
     int done = 0;
     double start = seconds();
@@ -391,7 +423,7 @@ static int bench(const opts *o, int argc, char **argv) {
         size_t csr_len;
         mbedtls_x509_crt got;
         mbedtls_x509_crt_init(&got);
-        fpest_key *k = keyspec ? &key : &fresh;
+        fpest_key *k = keyspec ? key : &fresh;
         int rc = fpest_make_csr(&cl, k, id, MBEDTLS_MD_SHA256, csr, sizeof csr, &csr_len);
         fpest_enroll_req req = {id, k, csr, csr_len, secret, NULL, NULL, 0};
         if (rc == FPEST_OK) rc = fpest_enroll(&cl, &req, &got);
@@ -406,7 +438,7 @@ static int bench(const opts *o, int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+static int run_command(int argc, char **argv) {
     opts o = {"localhost", NULL, NULL, NULL, NULL, NULL, 8443, 8192, 0};
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
@@ -439,7 +471,9 @@ int main(int argc, char **argv) {
         unsigned char *pem;
         size_t len;
         if (read_file(o.root, &pem, &len) != 0) return 1;
-        if ((rc = fpest_pin_root(&cl, pem, len)) != FPEST_OK) return report("reading the root", rc);
+        rc = fpest_pin_root(&cl, pem, len);
+        free(pem);
+        if (rc != FPEST_OK) return report("reading the root", rc);
     }
     if (!strcmp(cmd, "cacerts")) {
         unsigned char fp[32];
@@ -451,11 +485,10 @@ int main(int argc, char **argv) {
         if ((rc = fpest_cacerts(&cl, pin ? fp : NULL)) != FPEST_OK) return report("cacerts", rc);
         describe("root pinned:", &cl.root);
         for (mbedtls_x509_crt *c = &cl.cas; c != NULL && c->raw.len > 0; c = c->next) describe("CA:", c);
-        if (out) {
-            FILE *f = fopen(out, "w");
-            if (f == NULL) { perror(out); return 1; }
-            fclose(f);
-            write_cert_pem(out, &cl.root);
+        if (out) { /* the root first, then the CAs below it */
+            if (write_cert_pem(out, &cl.root, "w") != 0) return 1;
+            for (mbedtls_x509_crt *c = &cl.cas; c != NULL && c->raw.len > 0; c = c->next)
+                if (write_cert_pem(out, c, "a") != 0) return 1;
         }
         return 0;
     }
@@ -487,4 +520,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return bench(&o, argc, argv);
     fprintf(stderr, "fpest: unknown command %s\n%s", cmd, USAGE);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    int rc = run_command(argc, argv);
+    cleanup();
+    return rc;
 }

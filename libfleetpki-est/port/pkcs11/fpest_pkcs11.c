@@ -122,3 +122,10 @@ void fpest_p11_close(fpest_p11 *p) {
     /* C_Finalize is left to the process: other contexts may share the module */
     p->session = 0;
 }
+
+void fpest_p11_finalize(fpest_p11 *p) {
+    if (p->fn != NULL) F(p)->C_Finalize(NULL);
+    if (p->lib != NULL) dlclose(p->lib);
+    p->fn = NULL;
+    p->lib = NULL;
+}

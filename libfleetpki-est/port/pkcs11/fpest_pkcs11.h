@@ -25,5 +25,7 @@ int fpest_p11_key(fpest_p11 *p, const char *label, fpest_key *key);
 /* Destroy the key pair labelled label (after a rekey). */
 int fpest_p11_destroy(fpest_p11 *p, const char *label);
 void fpest_p11_close(fpest_p11 *p);
+/* C_Finalize and unload the module: once, after every context on it is closed. */
+void fpest_p11_finalize(fpest_p11 *p);
 
 #endif
