@@ -212,6 +212,225 @@ class CClientTest {
         }
     }
 
+    /**
+     * A fake EST server (TLS with a certificate from the fleet, so the connection itself is trusted)
+     * gives each bad answer to the renewal step: another key, another subject, a chain to a foreign
+     * root, a truncated body, a 500, a slow server, an answer over the receive buffer, not HTTP, the
+     * wrong content type. Each is refused with its own error and the stored certificate stays as it
+     * was; a 202 keeps the CSR and the next step sends the very same one; a good chunked answer is
+     * then installed.
+     */
+    @Test
+    void eachBadServerAnswerIsRefusedAndTheOldCertificateIsKept() throws Exception {
+        try (TestServer ts = TestServer.start(dir.resolve("server"), null)) {
+            Path root = ts.home.resolve("ca/root.pem");
+            List<String> real = List.of("--host", TestServer.HOST, "--connect-to", "127.0.0.1", "--port", Integer.toString(URI.create(ts.base).getPort()),
+                    "--root", root.toString());
+            String s1 = secret(ts.home, "device", "add", "bad-1", "--enrollment-secret");
+            Path state = Files.createDirectories(dir.resolve("state"));
+            fpest(dir, Map.of(), List.of(), "keygen", "cur.key");
+            fpest(dir, Map.of(), List.of(), "keygen", "next.key");
+            assertThat(fpest(dir, Map.of(), real, "renew", "--id", "bad-1", "--state", "state", "--key", "cur.key", "--secret", s1).exit()).isZero();
+            byte[] current = Files.readAllBytes(state.resolve("cert"));
+            X509Certificate c1 = cert(derToPem(state.resolve("cert")));
+            long nb = c1.getNotBefore().toInstant().getEpochSecond(), na = c1.getNotAfter().toInstant().getEpochSecond();
+            String due = Long.toString(nb + (na - nb) * 80 / 100);
+
+            // what the fake answers with, each a real certificate
+            Proc.ok(dir, "openssl", "req", "-new", "-key", "next.key", "-subj", "/CN=bad-1", "-out", "good.csr");
+            Proc.ok(dir, "openssl", "req", "-new", "-key", "next.key", "-subj", "/CN=bad-2", "-out", "other-subject.csr");
+            Path otherKeyCsr = TestHome.opensslCsr(dir, "other-key", "ec", "/CN=bad-1", "-pkeyopt", "ec_paramgen_curve:P-256");
+            assertThat(Cli.run(ts.home, "device", "add", "bad-2").exit()).isZero();
+            Map<String, byte[]> p7 = new HashMap<>();
+            p7.put("good", certsOnly(sign(ts.home, dir.resolve("good.csr"), "bad-1", dir.resolve("good.pem"))));
+            p7.put("other-key", certsOnly(sign(ts.home, otherKeyCsr, "bad-1", dir.resolve("other-key.pem"))));
+            p7.put("other-subject", certsOnly(sign(ts.home, dir.resolve("other-subject.csr"), "bad-2", dir.resolve("other-subject.pem"))));
+            Path foreign = TestHome.write(dir.resolve("foreign"), "ecdsa-p256", null, null);
+            TestHome.init(foreign);
+            assertThat(Cli.run(foreign, "device", "add", "bad-1").exit()).isZero();
+            p7.put("untrusted", certsOnly(sign(foreign, dir.resolve("good.csr"), "bad-1", dir.resolve("untrusted.pem"))));
+            byte[] cacerts = ts.http.send(java.net.http.HttpRequest.newBuilder(URI.create(ts.base + "/.well-known/est/cacerts")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofByteArray()).body();
+
+            Path work = Files.createDirectories(dir.resolve("fake"));
+            TestHome.serverCertificate(ts.home, work, FakeEst.NAME);
+            try (FakeEst fake = new FakeEst(work, cacerts, p7)) {
+                List<String> toFake = List.of("--host", FakeEst.NAME, "--connect-to", "127.0.0.1", "--port", Integer.toString(fake.port), "--root",
+                        root.toString(), "--timeout-ms", "1500");
+                String[] step = {"renew", "--id", "bad-1", "--state", "state", "--key", "cur.key", "--new-key", "next.key", "--now", due};
+                Map<String, String> refusals = new java.util.LinkedHashMap<>();
+                refusals.put("other-key", "2:certifies another key than this device's");
+                refusals.put("other-subject", "2:names another subject than this device's id");
+                refusals.put("untrusted", "2:does not chain to the pinned root");
+                refusals.put("truncated", "1:the connection ended before the whole answer arrived");
+                refusals.put("error-500", "1:(HTTP 500: the signing key is not available)");
+                refusals.put("slow", "1:did not answer in time");
+                refusals.put("huge", "1:does not fit the receive buffer");
+                refusals.put("not-http", "1:not valid HTTP/1.1");
+                refusals.put("wrong-type", "1:content type EST does not use");
+                for (var e : refusals.entrySet()) {
+                    fake.mode = e.getKey();
+                    Proc.Result r = fpest(dir, Map.of(), toFake, step);
+                    String[] want = e.getValue().split(":", 2);
+                    assertThat(r.exit()).as(e.getKey() + ": " + r.output()).isEqualTo(Integer.parseInt(want[0]));
+                    assertThat(r.output()).as(e.getKey()).contains(want[1]);
+                    assertThat(Files.readAllBytes(state.resolve("cert"))).as(e.getKey() + ": the old certificate is kept").isEqualTo(current);
+                    assertThat(state.resolve("cert.new")).as(e.getKey()).doesNotExist();
+                }
+                assertThat(fake.requests).as("each step reached the fake").hasSizeGreaterThanOrEqualTo(refusals.size());
+
+                // 202: the CSR is kept and sent again byte for byte; then a good answer (chunked) is installed
+                fake.mode = "pending";
+                fake.requests.clear();
+                Proc.Result pending = fpest(dir, Map.of(), toFake, step);
+                assertThat(pending.exit()).as(pending.output()).isEqualTo(75);
+                assertThat(pending.output()).contains("waits for an operator");
+                assertThat(state.resolve("csr.new")).exists();
+                fake.mode = "good-chunked";
+                Proc.Result good = fpest(dir, Map.of(), toFake, step);
+                assertThat(good.exit()).as(good.output()).isZero();
+                assertThat(good.output()).contains("renewed: installed CN=bad-1");
+                assertThat(fake.requests).hasSize(2);
+                assertThat(fake.requests.get(1)).isEqualTo(fake.requests.get(0));
+                assertThat(Files.readAllBytes(state.resolve("cert"))).isEqualTo(cert(dir.resolve("good.pem")).getEncoded());
+                assertThat(state.resolve("csr.new")).doesNotExist();
+            }
+        }
+    }
+
+    static Path sign(Path home, Path csr, String device, Path out) {
+        Cli.Result r = Cli.run(home, "sign", "--csr", csr.toString(), "--device", device, "--out", out.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        return out;
+    }
+
+    /** The leaf of a PEM file as a certs-only PKCS#7, base64 in CRLF lines (as EST servers send it). */
+    static byte[] certsOnly(Path pem) throws Exception {
+        Path leaf = pem.resolveSibling(pem.getFileName() + ".leaf");
+        Files.write(leaf, ("-----BEGIN CERTIFICATE-----\n" + java.util.Base64.getMimeEncoder().encodeToString(cert(pem).getEncoded())
+                + "\n-----END CERTIFICATE-----\n").getBytes());
+        Path der = pem.resolveSibling(pem.getFileName() + ".p7");
+        Proc.ok(pem.getParent(), "openssl", "crl2pkcs7", "-nocrl", "-certfile", leaf.toString(), "-outform", "DER", "-out", der.toString());
+        return java.util.Base64.getMimeEncoder().encode(Files.readAllBytes(der));
+    }
+
+    /** A TLS server answering EST requests as {@link #mode} says; records each POST body. */
+    static final class FakeEst implements AutoCloseable {
+        static final String NAME = "est.fleet.example";
+        final int port;
+        final List<byte[]> requests = java.util.Collections.synchronizedList(new ArrayList<>());
+        volatile String mode = "good";
+        private final javax.net.ssl.SSLServerSocket server;
+        private final Thread loop;
+        private final byte[] cacerts;
+        private final Map<String, byte[]> p7;
+
+        FakeEst(Path work, byte[] cacerts, Map<String, byte[]> p7) throws Exception {
+            this.cacerts = cacerts;
+            this.p7 = p7;
+            Proc.ok(work, "openssl", "pkcs12", "-export", "-inkey", "server.key", "-in", "server.crt", "-certfile", "ca.pem", "-out", "server.p12",
+                    "-passout", "pass:fake");
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            try (var in = Files.newInputStream(work.resolve("server.p12"))) {
+                ks.load(in, "fake".toCharArray());
+            }
+            var kmf = javax.net.ssl.KeyManagerFactory.getInstance("PKIX");
+            kmf.init(ks, "fake".toCharArray());
+            var ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(kmf.getKeyManagers(), null, null);
+            server = (javax.net.ssl.SSLServerSocket) ctx.getServerSocketFactory().createServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+            port = server.getLocalPort();
+            loop = Thread.ofVirtual().start(() -> {
+                while (!server.isClosed()) {
+                    try {
+                        java.net.Socket s = server.accept();
+                        Thread.ofVirtual().start(() -> { // one thread per connection: a slow answer holds up no other
+                            try (s) {
+                                s.setSoTimeout(10_000);
+                                answer(s);
+                            } catch (Exception e) {
+                                // the client went away (the timeout case): nothing to answer
+                            }
+                        });
+                    } catch (Exception e) {
+                        // the server closed
+                    }
+                }
+            });
+        }
+
+        private void answer(java.net.Socket s) throws Exception {
+            var in = new java.io.BufferedInputStream(s.getInputStream());
+            var head = new java.io.ByteArrayOutputStream();
+            while (!head.toString(java.nio.charset.StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+                int b = in.read();
+                if (b < 0) return;
+                head.write(b);
+            }
+            String h = head.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+            var m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(h);
+            byte[] body = in.readNBytes(m.find() ? Integer.parseInt(m.group(1)) : 0);
+            var out = s.getOutputStream();
+            if (h.startsWith("GET ") && h.contains("/cacerts ")) {
+                out.write(ok("application/pkcs7-mime; smime-type=certs-only", cacerts));
+                out.flush();
+                return;
+            }
+            requests.add(body);
+            String md = mode;
+            byte[] answer = switch (md) {
+                case "truncated" -> {
+                    byte[] full = ok("application/pkcs7-mime; smime-type=certs-only", p7.get("good"));
+                    yield java.util.Arrays.copyOf(full, full.length - 200);
+                }
+                case "error-500" -> response("500 Server Error", "application/problem+json",
+                        "{\"status\":500,\"detail\":\"the signing key is not available\"}".getBytes());
+                case "slow" -> "HTTP/1.1 200 OK\r\n".getBytes();
+                case "huge" -> ok("application/pkcs7-mime", "A".repeat(20_000).getBytes());
+                case "not-http" -> "SSH-2.0-OpenSSH_9.2p1\r\n\r\n".getBytes();
+                case "wrong-type" -> ok("text/html", "<html>maintenance</html>".getBytes());
+                case "pending" -> "HTTP/1.1 202 Accepted\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n".getBytes();
+                case "good-chunked" -> chunked(p7.get("good"));
+                default -> ok("application/pkcs7-mime; smime-type=certs-only", p7.get(md));
+            };
+            out.write(answer);
+            out.flush();
+            if (md.equals("slow")) {
+                Thread.sleep(4_000); // longer than the client's --timeout-ms
+            }
+        }
+
+        static byte[] ok(String type, byte[] body) {
+            return response("200 OK", type, body);
+        }
+
+        static byte[] response(String status, String type, byte[] body) {
+            byte[] head = ("HTTP/1.1 " + status + "\r\nContent-Type: " + type + "\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes();
+            byte[] all = java.util.Arrays.copyOf(head, head.length + body.length);
+            System.arraycopy(body, 0, all, head.length, body.length);
+            return all;
+        }
+
+        static byte[] chunked(byte[] body) {
+            var out = new java.io.ByteArrayOutputStream();
+            out.writeBytes("HTTP/1.1 200 OK\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\nTransfer-Encoding: chunked\r\n\r\n".getBytes());
+            for (int at = 0; at < body.length; at += 300) {
+                int n = Math.min(300, body.length - at);
+                out.writeBytes((Integer.toHexString(n) + "\r\n").getBytes());
+                out.write(body, at, n);
+                out.writeBytes("\r\n".getBytes());
+            }
+            out.writeBytes("0\r\n\r\n".getBytes());
+            return out.toByteArray();
+        }
+
+        @Override
+        public void close() throws Exception {
+            server.close();
+            loop.join(5_000);
+        }
+    }
+
     /** The SubjectPublicKeyInfo of the token's public key object, as pkcs11-tool reads it. */
     static byte[] publicKeyOnToken(Path dir, Map<String, String> hsm, String label) throws Exception {
         Path out = dir.resolve(label + ".pub.der");
