@@ -67,6 +67,7 @@ enum {
     FPEST_ERR_STORAGE = -22,              /* a storage callback failed */
     FPEST_ERR_CRYPTO = -23,               /* an Mbed TLS crypto call failed (c->mbedtls_err) */
     FPEST_ERR_NO_CREDENTIAL = -24,        /* renewal: no valid certificate and no bootstrap credential to enroll with */
+    FPEST_ERR_KEY_TLS = -25,              /* Mbed TLS 3.x: a callback-only key cannot sign the TLS handshake (use a PSA opaque key) */
 };
 
 const char *fpest_strerror(int err);

@@ -45,6 +45,7 @@ const char *fpest_strerror(int err) {
     case FPEST_ERR_BUFFER: return "an output buffer is too small";
     case FPEST_ERR_STORAGE: return "the storage callback failed";
     case FPEST_ERR_CRYPTO: return "an Mbed TLS crypto operation failed";
+    case FPEST_ERR_KEY_TLS: return "with Mbed TLS 3.x a callback-only key cannot sign a TLS handshake: use a PSA opaque key (mbedtls_pk_setup_opaque) for TLS";
     case FPEST_ERR_NO_CREDENTIAL: return "no valid certificate (none yet, or expired) and no bootstrap credential: give the enrollment secret or the IDevID";
     default: return "unknown error";
     }
@@ -157,6 +158,10 @@ static int tls_open(fpest_client *c, fpest_tls *t, const char *host, uint16_t po
     mbedtls_ssl_config_init(&t->conf);
     mbedtls_ssl_init(&t->ssl);
     if (!c->have_root && !bootstrap) return FPEST_ERR_NO_ROOT;
+#ifndef FPEST_OPAQUE_TLS
+    /* Mbed TLS 3.x signs TLS handshakes with a pk it owns: give it a PSA opaque key (mbedtls_pk_setup_opaque) */
+    if (key != NULL && key->opaque) return FPEST_ERR_KEY_TLS;
+#endif
     if (io->connect(io->ctx, host, port, c->cfg.timeout_ms, &t->conn) != 0) {
         t->conn = NULL;
         return FPEST_ERR_CONNECT;
@@ -280,6 +285,9 @@ static int run(fpest_client *c, const exchange *x, fpest_http_resp *r) {
         if (deadline >= 0 && now_s(c) > deadline) { rc = FPEST_ERR_TIMEOUT; break; }
         ret = mbedtls_ssl_read(ssl, buf + len, cap - len);
         if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
+#ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
+        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) continue; /* TLS 1.3: not kept, one request per connection */
+#endif
         if (ret == MBEDTLS_ERR_SSL_TIMEOUT) { rc = FPEST_ERR_TIMEOUT; break; }
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_NET_CONN_RESET) { eof = 1; continue; }
         if (ret < 0) goto tls_fail;

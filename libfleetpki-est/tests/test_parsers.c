@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fleetpki_est.h"
+#include "fpest_compat.h"
 #include "mbedtls/ecdsa.h"
 #include "mbedtls/ecp.h"
 #include "mbedtls/x509_csr.h"
@@ -187,7 +188,7 @@ static int sw_sign(void *ctx, mbedtls_md_type_t md, const unsigned char *hash, s
     (void) md;
     mbedtls_mpi_init(&r);
     mbedtls_mpi_init(&s);
-    int ret = mbedtls_ecdsa_sign(&kp->grp, &r, &s, &kp->d, hash, hash_len, test_rng, NULL);
+    int ret = mbedtls_ecdsa_sign(&kp->FPEST_PRIV(grp), &r, &s, &kp->FPEST_PRIV(d), hash, hash_len, test_rng, NULL);
     if (ret == 0) ret = mbedtls_mpi_write_binary(&r, raw, 32) || mbedtls_mpi_write_binary(&s, raw + 32, 32);
     mbedtls_mpi_free(&r);
     mbedtls_mpi_free(&s);
@@ -212,7 +213,7 @@ static void test_csr(void) {
             unsigned char point[65];
             size_t pl;
             mbedtls_ecp_keypair *kp = mbedtls_pk_ec(pk);
-            CHECK(mbedtls_ecp_point_write_binary(&kp->grp, &kp->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &pl, point, sizeof point) == 0);
+            CHECK(mbedtls_ecp_point_write_binary(&kp->FPEST_PRIV(grp), &kp->FPEST_PRIV(Q), MBEDTLS_ECP_PF_UNCOMPRESSED, &pl, point, sizeof point) == 0);
             CHECK(fpest_key_opaque_ec(&key, MBEDTLS_ECP_DP_SECP256R1, point, pl, sw_sign, kp) == FPEST_OK);
         } else {
             CHECK(fpest_key_software(&key, &pk) == FPEST_OK);
@@ -228,8 +229,8 @@ static void test_csr(void) {
         CHECK(strcmp(subject, "CN=sensor-0042") == 0);
         unsigned char hash[32];
         CHECK(mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), csr.cri.p, csr.cri.len, hash) == 0);
-        CHECK(mbedtls_pk_verify(&csr.pk, MBEDTLS_MD_SHA256, hash, 32, csr.sig.p, csr.sig.len) == 0);
-        CHECK(csr.sig_md == MBEDTLS_MD_SHA256 && csr.sig_pk == MBEDTLS_PK_ECDSA);
+        CHECK(mbedtls_pk_verify(&csr.pk, MBEDTLS_MD_SHA256, hash, 32, csr.FPEST_PRIV(sig).p, csr.FPEST_PRIV(sig).len) == 0);
+        CHECK(csr.FPEST_PRIV(sig_md) == MBEDTLS_MD_SHA256 && csr.FPEST_PRIV(sig_pk) == MBEDTLS_PK_ECDSA);
         mbedtls_x509_csr_free(&csr);
         /* too small an output buffer, an empty or over-long id */
         CHECK(fpest_make_csr(&c, &key, "sensor-0042", MBEDTLS_MD_SHA256, der, 100, &n) == FPEST_ERR_BUFFER);

@@ -14,6 +14,7 @@
 #include "mbedtls/ecp.h"
 #include "mbedtls/error.h"
 #include "mbedtls/pem.h"
+#include "mbedtls/version.h"
 
 #define EXIT_REFUSED 2   /* the answer failed a check (key, subject, chain, root pin) */
 #define EXIT_PENDING 75  /* EX_TEMPFAIL: waiting for an operator */
@@ -21,6 +22,7 @@
 
 static const char *USAGE =
     "usage: fpest [OPTIONS] COMMAND ...\n"
+    "  version                                     this build and the Mbed TLS it runs on\n"
     "  keygen KEY.pem [--curve p256|p384]          make a software key\n"
     "  cacerts --pin SHA256HEX [--out CAS.pem]     bootstrap: fetch the CA certificates, keep them if the root has this fingerprint\n"
     "  csrattrs                                    which key and signature the server asks for\n"
@@ -331,6 +333,9 @@ static int mqtt_read(fpest_tls *t, unsigned char *p, size_t n) {
     while (n > 0) {
         int r = mbedtls_ssl_read(&t->ssl, p, n);
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
+#ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
+        if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) continue;
+#endif
         if (r <= 0) return -1;
         p += r;
         n -= (size_t) r;
@@ -466,6 +471,14 @@ static int run_command(int argc, char **argv) {
     fpest_config cfg = {o.host, (uint16_t) o.port, o.label, &io, rxbuf, o.buf, o.timeout_ms, 0};
     int rc = fpest_init(&cl, &cfg);
     if (rc != FPEST_OK) return report("init", rc);
+    if (!strcmp(cmd, "version")) {
+        char v[18] = MBEDTLS_VERSION_STRING;
+#ifdef MBEDTLS_VERSION_C
+        mbedtls_version_get_string(v); /* the library linked, not only the headers compiled against */
+#endif
+        printf("fpest %s (libfleetpki-est), Mbed TLS %s\n", FPEST_VERSION, v);
+        return 0;
+    }
     if (!strcmp(cmd, "keygen")) return argc >= 1 ? keygen(argv[0], arg(argc, argv, "--curve")) : EXIT_USAGE;
     if (o.root) {
         unsigned char *pem;

@@ -213,6 +213,74 @@ class CClientTest {
     }
 
     /**
+     * The same sources against Mbed TLS 3.6 (the upstream archive Debian 13 packages, built by
+     * libfleetpki-est/scripts/mbedtls3), under the sanitizers too: the unit tests, enrollment with a
+     * secret and with a token key (the CSR signed by the callback), a software rekey, MQTT; a
+     * callback-only key asked to sign a TLS handshake is refused with the reason (3.x wants a PSA
+     * opaque key there).
+     */
+    @Test
+    void theSameSourcesBuildAgainstMbedtls3AndEnroll() throws Exception {
+        Proc.Result fetched = Proc.run(LIB, Map.of(), LIB.resolve("scripts/mbedtls3").toString());
+        assertThat(fetched.exit()).as("Mbed TLS 3.6 from Debian's archive:\n" + fetched.output()).isZero();
+        String mbedtls3 = fetched.output().trim().lines().reduce((a, b) -> b).orElseThrow();
+        Path build3 = Path.of("target/libfleetpki-est-3-san").toAbsolutePath();
+        Proc.Result make = Proc.run(LIB, Map.of(), "make", "-s", "SAN=1", "BUILD=" + build3, "MBEDTLS_DIR=" + mbedtls3, "all");
+        assertThat(make.exit()).as(make.output()).isZero();
+        Proc.Result unit = Proc.run(LIB, sanitizers(Map.of()), build3.resolve("test_parsers").toString(), LIB.resolve("tests/data").toString());
+        assertThat(unit.output()).contains("0 failed");
+        clean(unit);
+        assertThat(Proc.run(LIB, Map.of(), build3.resolve("fpest").toString(), "version").output()).contains("Mbed TLS 3.6.6");
+        assertThat(Proc.run(LIB, Map.of(), build.resolve("fpest").toString(), "version").output()).contains("Mbed TLS 2.28");
+
+        try (TestServer ts = TestServer.start(dir.resolve("server"), null)) {
+            Path root = ts.home.resolve("ca/root.pem");
+            List<String> server = List.of("--host", TestServer.HOST, "--connect-to", "127.0.0.1", "--port", Integer.toString(URI.create(ts.base).getPort()));
+            List<String> byPin = new ArrayList<>(server);
+            byPin.addAll(List.of("--pin", fingerprint(root)));
+            Proc.Result keygen = run3(build3, Map.of(), List.of(), "keygen", "k1.key");
+            assertThat(keygen.exit()).as(keygen.output()).isZero();
+            run3(build3, Map.of(), List.of(), "keygen", "k2.key");
+            String s1 = secret(ts.home, "device", "add", "m3-1", "--enrollment-secret");
+            Proc.Result enrolled = run3(build3, Map.of(), byPin, "enroll", "--id", "m3-1", "--key", "k1.key", "--secret", s1, "--out", "m3.pem");
+            assertThat(enrolled.exit()).as(enrolled.output()).isZero();
+            assertThat(opensslVerify(dir, root, ts.home.resolve("ca/issuing.pem"), dir.resolve("m3.pem"))).contains(": OK");
+            Proc.Result re = run3(build3, Map.of(), byPin, "reenroll", "--id", "m3-1", "--cert", "m3.pem", "--key", "k1.key", "--new-key", "k2.key", "--out",
+                    "m3b.pem");
+            assertThat(re.exit()).as(re.output()).isZero();
+
+            Map<String, String> hsm = TestHome.softHsmToken(dir, "se");
+            Proc.ok(dir, "sh", "-c", "SOFTHSM2_CONF=" + hsm.get("SOFTHSM2_CONF") + " pkcs11-tool --module " + TestHome.SOFTHSM_MODULE
+                    + " --token-label se --login --pin 1234 --keypairgen --key-type EC:prime256v1 --label dev");
+            String tokenKey = "pkcs11:token=se;object=dev;pin-value=1234";
+            String s2 = secret(ts.home, "device", "add", "m3-se", "--enrollment-secret");
+            Proc.Result se = run3(build3, hsm, byPin, "enroll", "--id", "m3-se", "--key", tokenKey, "--secret", s2, "--out", "m3se.pem");
+            assertThat(se.exit()).as(se.output()).isZero();
+            assertThat(publicKeyOnToken(dir, hsm, "dev")).isEqualTo(cert(dir.resolve("m3se.pem")).getPublicKey().getEncoded());
+            Proc.Result tls = run3(build3, hsm, byPin, "reenroll", "--id", "m3-se", "--cert", "m3se.pem", "--key", tokenKey, "--new-key", "k1.key",
+                    "--out", "no.pem");
+            assertThat(tls.exit()).isEqualTo(1);
+            assertThat(tls.output()).contains("use a PSA opaque key");
+
+            try (TestBroker broker = new TestBroker(ts.home, dir.resolve("broker"))) {
+                Proc.Result pub = run3(build3, Map.of(), List.of("--connect-to", "127.0.0.1", "--root", root.toString()), "mqtt", "--broker",
+                        TestBroker.NAME + ":" + broker.port, "--id", "m3-1", "--cert", "m3b.pem", "--key", "k2.key", "--topic", "fleet/m3-1/t", "--message", "3");
+                assertThat(pub.exit()).as(pub.output()).isZero();
+                assertThat(broker.log()).contains("u'm3-1'");
+            }
+        }
+    }
+
+    Proc.Result run3(Path build3, Map<String, String> env, List<String> common, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(build3.resolve("fpest").toString()));
+        cmd.addAll(common);
+        cmd.addAll(List.of(args));
+        Proc.Result r = Proc.run(dir, sanitizers(env), cmd.toArray(new String[0]));
+        clean(r);
+        return r;
+    }
+
+    /**
      * A fake EST server (TLS with a certificate from the fleet, so the connection itself is trusted)
      * gives each bad answer to the renewal step: another key, another subject, a chain to a foreign
      * root, a truncated body, a 500, a slow server, an answer over the receive buffer, not HTTP, the
