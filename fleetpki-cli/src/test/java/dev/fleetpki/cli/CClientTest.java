@@ -280,6 +280,22 @@ class CClientTest {
         return r;
     }
 
+    /** The libFuzzer targets (clang) replay their corpus, then fuzz a few seconds each, without a finding (scripts/fuzz-c fuzzes longer). */
+    @Test
+    void theFuzzTargetsReplayTheirCorpusAndFuzzBriefly() {
+        Proc.Result make = Proc.run(LIB, Map.of(), "make", "-s", "fuzz");
+        assertThat(make.exit()).as("clang + libclang-rt-dev:\n" + make.output()).isZero();
+        for (String target : List.of("http", "pkcs7")) {
+            Path corpus = dir.resolve(target);
+            Proc.ok(dir, "cp", "-r", LIB.resolve("fuzz/corpus/" + target).toString(), corpus.toString()); // the repository's corpus stays as it is
+            Proc.Result run = Proc.run(LIB, Map.of(), LIB.resolve("build-fuzz/fuzz_" + target).toString(), "-max_total_time=5", "-max_len=8192",
+                    "-artifact_prefix=" + dir.resolve("crash-") , corpus.toString());
+            assertThat(run.exit()).as(run.output()).isZero();
+            assertThat(run.output()).contains("INITED").contains("Done");
+            assertThat(dir.toFile().list((d, n) -> n.startsWith("crash-"))).isEmpty();
+        }
+    }
+
     /**
      * A fake EST server (TLS with a certificate from the fleet, so the connection itself is trusted)
      * gives each bad answer to the renewal step: another key, another subject, a chain to a foreign
