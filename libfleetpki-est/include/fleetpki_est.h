@@ -100,12 +100,14 @@ typedef int (*fpest_sign_fn)(void *sign_ctx, mbedtls_md_type_t md, const unsigne
                              unsigned char *sig, size_t sig_size, size_t *sig_len);
 
 typedef struct fpest_key {
-    mbedtls_ecp_keypair ec;  /* opaque keys: the public half (first member: Mbed TLS 2.x reads it as the pk context) */
-    mbedtls_pk_context own;  /* opaque keys: what Mbed TLS signs the TLS handshake with (2.x: calls the callback) */
-    mbedtls_pk_context *pk;  /* the key Mbed TLS uses: the caller's software key, or &own */
+    mbedtls_ecp_keypair ec;  /* opaque EC keys: the public half (first member: Mbed TLS 2.x reads it as the pk context) */
+    mbedtls_pk_context own;  /* opaque keys: what Mbed TLS signs the TLS handshake with (calls the callback) */
+    mbedtls_pk_context rsa_pub; /* opaque RSA keys: the public key */
+    mbedtls_pk_context *pk;  /* the key Mbed TLS signs with: the caller's software key, or &own */
+    mbedtls_pk_context *pub; /* the key's public half, for the CSR and the checks */
     fpest_sign_fn sign;      /* opaque keys */
     void *sign_ctx;
-    int opaque;
+    int opaque;              /* 1: EC, 2: RSA */
 } fpest_key;
 
 /* A software key: an Mbed TLS pk context holding a private key (EC P-256/P-384 or RSA). Not copied. */
@@ -118,6 +120,13 @@ int fpest_key_software(fpest_key *k, mbedtls_pk_context *pk);
  */
 int fpest_key_opaque_ec(fpest_key *k, mbedtls_ecp_group_id grp, const unsigned char *point, size_t point_len,
                         fpest_sign_fn sign, void *sign_ctx);
+/*
+ * An opaque RSA key (a secure element or signing peripheral holding RSA, e.g. the ESP32's DS): its
+ * SubjectPublicKeyInfo (DER) and a sign callback that returns the PKCS#1 v1.5 signature of the hash
+ * (as many bytes as the modulus). The CSR is signed through the callback; TLS too, through Mbed TLS's
+ * RSA-alt key (MBEDTLS_PK_RSA_ALT_SUPPORT), with TLS 1.2 (TLS 1.3 asks RSA keys for PSS).
+ */
+int fpest_key_opaque_rsa(fpest_key *k, const unsigned char *spki, size_t spki_len, fpest_sign_fn sign, void *sign_ctx);
 void fpest_key_free(fpest_key *k);
 /* Raw r||s (as most secure elements return it) to DER ECDSA-Sig-Value. */
 int fpest_ecdsa_raw_to_der(const unsigned char *raw, size_t raw_len, unsigned char *der, size_t der_size, size_t *der_len);

@@ -45,7 +45,7 @@ const char *fpest_strerror(int err) {
     case FPEST_ERR_BUFFER: return "an output buffer is too small";
     case FPEST_ERR_STORAGE: return "the storage callback failed";
     case FPEST_ERR_CRYPTO: return "an Mbed TLS crypto operation failed";
-    case FPEST_ERR_KEY_TLS: return "with Mbed TLS 3.x a callback-only key cannot sign a TLS handshake: use a PSA opaque key (mbedtls_pk_setup_opaque) for TLS";
+    case FPEST_ERR_KEY_TLS: return "this callback-only key cannot sign a TLS handshake here: with Mbed TLS 3.x use a PSA opaque key (mbedtls_pk_setup_opaque) for an EC key; RSA needs MBEDTLS_PK_RSA_ALT_SUPPORT";
     case FPEST_ERR_NO_CREDENTIAL: return "no valid certificate (none yet, or expired) and no bootstrap credential: give the enrollment secret or the IDevID";
     default: return "unknown error";
     }
@@ -160,8 +160,9 @@ static int tls_open(fpest_client *c, fpest_tls *t, const char *host, uint16_t po
     if (!c->have_root && !bootstrap) return FPEST_ERR_NO_ROOT;
 #ifndef FPEST_OPAQUE_TLS
     /* Mbed TLS 3.x signs TLS handshakes with a pk it owns: give it a PSA opaque key (mbedtls_pk_setup_opaque) */
-    if (key != NULL && key->opaque) return FPEST_ERR_KEY_TLS;
+    if (key != NULL && key->opaque == 1) return FPEST_ERR_KEY_TLS;
 #endif
+    if (key != NULL && key->pk == key->pub && key->opaque == 2) return FPEST_ERR_KEY_TLS; /* RSA without MBEDTLS_PK_RSA_ALT_SUPPORT */
     if (io->connect(io->ctx, host, port, c->cfg.timeout_ms, &t->conn) != 0) {
         t->conn = NULL;
         return FPEST_ERR_CONNECT;
@@ -177,6 +178,10 @@ static int tls_open(fpest_client *c, fpest_tls *t, const char *host, uint16_t po
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_OPTIONAL); /* bootstrap: checked against the pinned fingerprint after */
     }
     if (cert != NULL && key != NULL && (ret = mbedtls_ssl_conf_own_cert(&t->conf, cert, key->pk)) != 0) goto fail;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    /* TLS 1.3 asks an RSA client key for RSA-PSS, which an RSA-alt (PKCS#1 v1.5) callback cannot give */
+    if (key != NULL && key->opaque == 2) mbedtls_ssl_conf_max_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
     if ((ret = mbedtls_ssl_setup(&t->ssl, &t->conf)) != 0) goto fail;
     if ((ret = mbedtls_ssl_set_hostname(&t->ssl, host)) != 0) goto fail;
     mbedtls_ssl_set_bio(&t->ssl, t->conn, io->send, NULL, io->recv);
@@ -425,11 +430,11 @@ static int pub_der(const mbedtls_pk_context *pk, unsigned char *buf, size_t size
 }
 
 int fpest_check_issued(fpest_client *c, const mbedtls_x509_crt *crt, const char *device_id, fpest_key *key) {
-    if (c == NULL || crt == NULL || device_id == NULL || key == NULL || key->pk == NULL) return FPEST_ERR_ARG;
+    if (c == NULL || crt == NULL || device_id == NULL || key == NULL || key->pub == NULL) return FPEST_ERR_ARG;
     if (!c->have_root) return FPEST_ERR_NO_ROOT;
     unsigned char a[600], b[600];
     const unsigned char *da = NULL, *db = NULL;
-    int na = pub_der(&crt->pk, a, sizeof a, &da), nb = pub_der(key->pk, b, sizeof b, &db);
+    int na = pub_der(&crt->pk, a, sizeof a, &da), nb = pub_der(key->pub, b, sizeof b, &db);
     if (na <= 0 || nb <= 0 || na != nb || memcmp(da, db, (size_t) na) != 0) return FPEST_ERR_WRONG_KEY;
     /* the subject names the device: exactly one CN, equal to the id */
     int cns = 0, match = 0;
@@ -460,7 +465,7 @@ int fpest_enroll(fpest_client *c, const fpest_enroll_req *req, mbedtls_x509_crt 
     const mbedtls_x509_crt *leaf = NULL;
     unsigned char kb[600];
     const unsigned char *kd = NULL;
-    int kn = rc == FPEST_OK ? pub_der(req->key->pk, kb, sizeof kb, &kd) : 0;
+    int kn = rc == FPEST_OK ? pub_der(req->key->pub, kb, sizeof kb, &kd) : 0;
     for (const mbedtls_x509_crt *crt = &got; rc == FPEST_OK && crt != NULL && leaf == NULL; crt = crt->next) {
         unsigned char cb[600];
         const unsigned char *cd = NULL;

@@ -10,6 +10,7 @@
 #include "mbedtls/asn1write.h"
 #include "mbedtls/ecdsa.h"
 #include "mbedtls/oid.h"
+#include "mbedtls/rsa.h"
 
 #ifdef FPEST_OPAQUE_TLS
 #include "mbedtls/pk_internal.h"
@@ -51,6 +52,7 @@ int fpest_key_software(fpest_key *k, mbedtls_pk_context *pk) {
     mbedtls_pk_type_t t = mbedtls_pk_get_type(pk);
     if (t != MBEDTLS_PK_ECKEY && t != MBEDTLS_PK_RSA && t != MBEDTLS_PK_OPAQUE) return FPEST_ERR_KEY;
     k->pk = pk;
+    k->pub = pk;
     return FPEST_OK;
 }
 
@@ -83,12 +85,70 @@ int fpest_key_opaque_ec(fpest_key *k, mbedtls_ecp_group_id grp, const unsigned c
     }
 #endif
     k->pk = &k->own;
+    k->pub = &k->own;
+    return FPEST_OK;
+}
+
+#ifdef MBEDTLS_PK_RSA_ALT_SUPPORT
+/* Mbed TLS's RSA-alt hooks over the callback */
+static size_t rsa_alt_len(void *ctx) { return mbedtls_pk_get_len(&((fpest_key *) ctx)->rsa_pub); }
+static int rsa_alt_decrypt(void *ctx,
+#ifndef FPEST_MBEDTLS3
+                           int mode,
+#endif
+                           size_t *olen, const unsigned char *input, unsigned char *output, size_t output_max_len) {
+    (void) ctx; (void) olen; (void) input; (void) output; (void) output_max_len;
+#ifndef FPEST_MBEDTLS3
+    (void) mode;
+#endif
+    return MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE; /* a device key signs; RSA key exchange is not offered */
+}
+static int rsa_alt_sign(void *ctx, int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
+#ifndef FPEST_MBEDTLS3
+                        int mode,
+#endif
+                        mbedtls_md_type_t md, unsigned int hash_len, const unsigned char *hash, unsigned char *sig) {
+    fpest_key *k = (fpest_key *) ctx;
+    size_t len = 0, n = mbedtls_pk_get_len(&k->rsa_pub);
+    (void) f_rng; (void) p_rng;
+#ifndef FPEST_MBEDTLS3
+    if (mode != MBEDTLS_RSA_PRIVATE) return MBEDTLS_ERR_PK_BAD_INPUT_DATA;
+#endif
+    if (k->sign(k->sign_ctx, md, hash, hash_len, sig, n, &len) != 0 || len != n) return MBEDTLS_ERR_PK_BAD_INPUT_DATA;
+    return 0;
+}
+#endif
+
+int fpest_key_opaque_rsa(fpest_key *k, const unsigned char *spki, size_t spki_len, fpest_sign_fn sign, void *sign_ctx) {
+    if (k == NULL || spki == NULL || sign == NULL) return FPEST_ERR_ARG;
+    memset(k, 0, sizeof *k);
+    mbedtls_pk_init(&k->rsa_pub);
+    mbedtls_pk_init(&k->own);
+    k->sign = sign;
+    k->sign_ctx = sign_ctx;
+    k->opaque = 2;
+    if (mbedtls_pk_parse_public_key(&k->rsa_pub, spki, spki_len) != 0 || mbedtls_pk_get_type(&k->rsa_pub) != MBEDTLS_PK_RSA) {
+        mbedtls_pk_free(&k->rsa_pub);
+        return FPEST_ERR_KEY;
+    }
+    k->pub = &k->rsa_pub;
+    k->pk = &k->rsa_pub; /* without RSA-alt: CSRs only; TLS refuses a key it cannot sign with */
+#ifdef MBEDTLS_PK_RSA_ALT_SUPPORT
+    if (mbedtls_pk_setup_rsa_alt(&k->own, k, rsa_alt_decrypt, rsa_alt_sign, rsa_alt_len) != 0) {
+        mbedtls_pk_free(&k->rsa_pub);
+        return FPEST_ERR_KEY;
+    }
+    k->pk = &k->own;
+#endif
     return FPEST_OK;
 }
 
 void fpest_key_free(fpest_key *k) {
     if (k == NULL) return;
-    if (k->opaque) {
+    if (k->opaque == 2) {
+        mbedtls_pk_free(&k->own);
+        mbedtls_pk_free(&k->rsa_pub);
+    } else if (k->opaque) {
 #ifdef FPEST_OPAQUE_TLS
         mbedtls_ecp_keypair_free(&k->ec);
 #else
@@ -150,7 +210,7 @@ static int write_sig_alg(unsigned char **p, unsigned char *start, mbedtls_pk_typ
 
 int fpest_make_csr(fpest_client *c, fpest_key *key, const char *device_id, mbedtls_md_type_t md, unsigned char *out, size_t out_size,
                    size_t *out_len) {
-    if (c == NULL || key == NULL || key->pk == NULL || device_id == NULL || out == NULL || out_len == NULL) return FPEST_ERR_ARG;
+    if (c == NULL || key == NULL || key->pub == NULL || device_id == NULL || out == NULL || out_len == NULL) return FPEST_ERR_ARG;
     size_t id_len = strlen(device_id);
     if (id_len == 0 || id_len > 64) return FPEST_ERR_ARG; /* X.520 ub-common-name */
     if (md != MBEDTLS_MD_SHA256 && md != MBEDTLS_MD_SHA384) md = MBEDTLS_MD_SHA256;
@@ -159,7 +219,7 @@ int fpest_make_csr(fpest_client *c, fpest_key *key, const char *device_id, mbedt
     /* CertificationRequestInfo ::= SEQUENCE { version 0, subject Name, subjectPKInfo, attributes [0] } */
     W(mbedtls_asn1_write_len(&p, start, 0));
     W(mbedtls_asn1_write_tag(&p, start, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0));
-    int spki = mbedtls_pk_write_pubkey_der(key->pk, start, (size_t) (p - start));
+    int spki = mbedtls_pk_write_pubkey_der(key->pub, start, (size_t) (p - start));
     if (spki < 0) return spki == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL ? FPEST_ERR_BUFFER : FPEST_ERR_KEY;
     /* mbedtls_pk_write_pubkey_der wrote at the end of [start, p) */
     p -= spki;
@@ -200,7 +260,7 @@ int fpest_make_csr(fpest_client *c, fpest_key *key, const char *device_id, mbedt
     len = 0;
     W(mbedtls_asn1_write_bitstring(&q, tail, sig, sig_len * 8));
     tail_len = len;
-    rc = write_sig_alg(&q, tail, mbedtls_pk_get_type(key->pk) == MBEDTLS_PK_RSA ? MBEDTLS_PK_RSA : MBEDTLS_PK_ECKEY, md, &alg_len);
+    rc = write_sig_alg(&q, tail, mbedtls_pk_get_type(key->pub) == MBEDTLS_PK_RSA ? MBEDTLS_PK_RSA : MBEDTLS_PK_ECKEY, md, &alg_len);
     if (rc != FPEST_OK) return rc;
     tail_len += alg_len;
     size_t body = info_len + tail_len;

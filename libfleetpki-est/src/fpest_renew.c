@@ -51,7 +51,7 @@ static int csr_for(const unsigned char *der, size_t len, fpest_key *key) {
     mbedtls_x509_csr_init(&csr);
     int same = 0;
     if (mbedtls_x509_csr_parse_der(&csr, der, len) == 0) {
-        int na = mbedtls_pk_write_pubkey_der(&csr.pk, a, sizeof a), nb = mbedtls_pk_write_pubkey_der(key->pk, b, sizeof b);
+        int na = mbedtls_pk_write_pubkey_der(&csr.pk, a, sizeof a), nb = mbedtls_pk_write_pubkey_der(key->pub, b, sizeof b);
         same = na > 0 && na == nb && memcmp(a + sizeof a - na, b + sizeof b - nb, (size_t) na) == 0;
     }
     mbedtls_x509_csr_free(&csr);

@@ -6,6 +6,8 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "mbedtls/rsa.h"
+
 #define F(p) ((CK_FUNCTION_LIST_PTR) (p)->fn)
 
 static const unsigned char P256_OID[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
@@ -93,14 +95,63 @@ static int p11_sign(void *ctx, mbedtls_md_type_t md, const unsigned char *hash, 
     return fpest_ecdsa_raw_to_der(raw, raw_len, sig, sig_size, sig_len);
 }
 
+/* CKM_RSA_PKCS signs a DigestInfo: the hash behind its algorithm's DER prefix (RFC 8017 9.2 note 1). */
+static int p11_sign_rsa(void *ctx, mbedtls_md_type_t md, const unsigned char *hash, size_t hash_len, unsigned char *sig, size_t sig_size,
+                        size_t *sig_len) {
+    static const unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    static const unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+    static const unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+    fpest_p11 *p = (fpest_p11 *) ctx;
+    const unsigned char *prefix = md == MBEDTLS_MD_SHA256 ? sha256 : md == MBEDTLS_MD_SHA384 ? sha384 : md == MBEDTLS_MD_SHA512 ? sha512 : NULL;
+    if (prefix == NULL || hash_len != prefix[sizeof sha256 - 1]) { snprintf(p->error, sizeof p->error, "RSA: unsupported hash"); return FPEST_ERR_KEY; }
+    unsigned char info[sizeof sha512 + 64];
+    memcpy(info, prefix, sizeof sha256);
+    memcpy(info + sizeof sha256, hash, hash_len);
+    CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+    CK_ULONG n = sig_size;
+    CK_RV rv = F(p)->C_SignInit(p->session, &mech, p->key);
+    if (rv == CKR_OK) rv = F(p)->C_Sign(p->session, info, sizeof sha256 + hash_len, sig, &n);
+    if (rv != CKR_OK) return failed(p, "C_Sign", rv);
+    *sig_len = n;
+    return 0;
+}
+
+/* The RSA public key object as SubjectPublicKeyInfo DER (written at the end of buf). */
+static int rsa_spki(fpest_p11 *p, CK_OBJECT_HANDLE pub, unsigned char *buf, size_t size, size_t *len) {
+    unsigned char n[1024], e[16];
+    CK_ATTRIBUTE t[] = {{CKA_MODULUS, n, sizeof n}, {CKA_PUBLIC_EXPONENT, e, sizeof e}};
+    CK_RV rv = F(p)->C_GetAttributeValue(p->session, pub, t, 2);
+    if (rv != CKR_OK) return failed(p, "C_GetAttributeValue(MODULUS, PUBLIC_EXPONENT)", rv);
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    int ret = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
+    if (ret == 0) ret = mbedtls_rsa_import_raw(mbedtls_pk_rsa(pk), n, t[0].ulValueLen, NULL, 0, NULL, 0, NULL, 0, e, t[1].ulValueLen);
+    if (ret == 0) ret = mbedtls_rsa_complete(mbedtls_pk_rsa(pk));
+    int w = ret == 0 ? mbedtls_pk_write_pubkey_der(&pk, buf, size) : -1;
+    mbedtls_pk_free(&pk);
+    if (w <= 0) { snprintf(p->error, sizeof p->error, "the RSA public key on the token does not read"); return FPEST_ERR_KEY; }
+    *len = (size_t) w;
+    return FPEST_OK;
+}
+
 int fpest_p11_key(fpest_p11 *p, const char *label, fpest_key *key) {
     CK_OBJECT_HANDLE pub;
     int rc = find(p, CKO_PRIVATE_KEY, label, (CK_OBJECT_HANDLE *) &p->key);
     if (rc == FPEST_OK) rc = find(p, CKO_PUBLIC_KEY, label, &pub);
     if (rc != FPEST_OK) return rc;
+    CK_KEY_TYPE type;
+    CK_ATTRIBUTE kt = {CKA_KEY_TYPE, &type, sizeof type};
+    CK_RV rv = F(p)->C_GetAttributeValue(p->session, pub, &kt, 1);
+    if (rv != CKR_OK) return failed(p, "C_GetAttributeValue(KEY_TYPE)", rv);
+    if (type == CKK_RSA) {
+        unsigned char der[1200];
+        size_t len;
+        if ((rc = rsa_spki(p, pub, der, sizeof der, &len)) != FPEST_OK) return rc;
+        return fpest_key_opaque_rsa(key, der + sizeof der - len, len, p11_sign_rsa, p);
+    }
     unsigned char params[16], point[140];
     CK_ATTRIBUTE t[] = {{CKA_EC_PARAMS, params, sizeof params}, {CKA_EC_POINT, point, sizeof point}};
-    CK_RV rv = F(p)->C_GetAttributeValue(p->session, pub, t, 2);
+    rv = F(p)->C_GetAttributeValue(p->session, pub, t, 2);
     if (rv != CKR_OK) return failed(p, "C_GetAttributeValue(EC_PARAMS, EC_POINT)", rv);
     mbedtls_ecp_group_id grp = t[0].ulValueLen == sizeof P256_OID && memcmp(params, P256_OID, sizeof P256_OID) == 0 ? MBEDTLS_ECP_DP_SECP256R1
                              : t[0].ulValueLen == sizeof P384_OID && memcmp(params, P384_OID, sizeof P384_OID) == 0 ? MBEDTLS_ECP_DP_SECP384R1

@@ -158,6 +158,22 @@ class CClientTest {
             assertThat(re.output()).contains("renewed: CN=c-se");
             assertThat(publicKeyOnToken(dir, hsm, "dev2")).isEqualTo(cert(dir.resolve("se2.pem")).getPublicKey().getEncoded());
 
+            // an RSA key on the token (as the ESP32's DS peripheral holds one): CSR and TLS through the RSA-alt callback
+            for (String label : List.of("rsa1", "rsa2")) {
+                Proc.Result gen = Proc.run(dir, hsm, "pkcs11-tool", "--module", TestHome.SOFTHSM_MODULE, "--token-label", "se", "--login", "--pin",
+                        "1234", "--keypairgen", "--key-type", "rsa:2048", "--label", label);
+                assertThat(gen.exit()).as(gen.output()).isZero();
+            }
+            String s3r = secret(ts.home, "device", "add", "c-rsa", "--enrollment-secret");
+            String rsaKey = "pkcs11:token=se;object=rsa1;pin-value=1234", rsaKey2 = "pkcs11:token=se;object=rsa2;pin-value=1234";
+            Proc.Result rsa = fpest(dir, hsm, pinned, "enroll", "--id", "c-rsa", "--key", rsaKey, "--secret", s3r, "--out", "rsa.pem");
+            assertThat(rsa.exit()).as(rsa.output()).isZero();
+            assertThat(publicKeyOnToken(dir, hsm, "rsa1")).isEqualTo(cert(dir.resolve("rsa.pem")).getPublicKey().getEncoded());
+            Proc.Result rsaRe = fpest(dir, hsm, pinned, "reenroll", "--id", "c-rsa", "--cert", "rsa.pem", "--key", rsaKey, "--new-key", rsaKey2, "--out",
+                    "rsa2.pem");
+            assertThat(rsaRe.exit()).as(rsaRe.output()).isZero();
+            assertThat(publicKeyOnToken(dir, hsm, "rsa2")).isEqualTo(cert(dir.resolve("rsa2.pem")).getPublicKey().getEncoded());
+
             // 4. the renewal step over file storage: bootstrap, not due, due (rekey), expired (bootstrap again)
             String s4 = secret(ts.home, "device", "add", "c-ren", "--enrollment-secret");
             Path state = Files.createDirectories(dir.resolve("state"));
@@ -215,9 +231,9 @@ class CClientTest {
     /**
      * The same sources against Mbed TLS 3.6 (the upstream archive Debian 13 packages, built by
      * libfleetpki-est/scripts/mbedtls3), under the sanitizers too: the unit tests, enrollment with a
-     * secret and with a token key (the CSR signed by the callback), a software rekey, MQTT; a
-     * callback-only key asked to sign a TLS handshake is refused with the reason (3.x wants a PSA
-     * opaque key there).
+     * secret and with a token key (the CSR signed by the callback), a software rekey, an RSA token
+     * key signing TLS 1.2 through RSA-alt, MQTT; a callback-only EC key asked to sign a TLS handshake
+     * is refused with the reason (3.x wants a PSA opaque key there).
      */
     @Test
     void theSameSourcesBuildAgainstMbedtls3AndEnroll() throws Exception {
@@ -257,6 +273,16 @@ class CClientTest {
             Proc.Result se = run3(build3, hsm, byPin, "enroll", "--id", "m3-se", "--key", tokenKey, "--secret", s2, "--out", "m3se.pem");
             assertThat(se.exit()).as(se.output()).isZero();
             assertThat(publicKeyOnToken(dir, hsm, "dev")).isEqualTo(cert(dir.resolve("m3se.pem")).getPublicKey().getEncoded());
+            // an RSA token key signs TLS 1.2 through RSA-alt on 3.x too
+            Proc.ok(dir, "sh", "-c", "SOFTHSM2_CONF=" + hsm.get("SOFTHSM2_CONF") + " pkcs11-tool --module " + TestHome.SOFTHSM_MODULE
+                    + " --token-label se --login --pin 1234 --keypairgen --key-type rsa:2048 --label rsa");
+            String s3 = secret(ts.home, "device", "add", "m3-rsa", "--enrollment-secret");
+            String rsaKey = "pkcs11:token=se;object=rsa;pin-value=1234";
+            assertThat(run3(build3, hsm, byPin, "enroll", "--id", "m3-rsa", "--key", rsaKey, "--secret", s3, "--out", "m3rsa.pem").exit()).isZero();
+            Proc.Result rsaTls = run3(build3, hsm, byPin, "reenroll", "--id", "m3-rsa", "--cert", "m3rsa.pem", "--key", rsaKey, "--new-key", "k1.key",
+                    "--out", "m3rsa2.pem");
+            assertThat(rsaTls.exit()).as(rsaTls.output()).isZero();
+            // an EC token key cannot: 3.x wants a PSA opaque key for that
             Proc.Result tls = run3(build3, hsm, byPin, "reenroll", "--id", "m3-se", "--cert", "m3se.pem", "--key", tokenKey, "--new-key", "k1.key",
                     "--out", "no.pem");
             assertThat(tls.exit()).isEqualTo(1);
