@@ -59,7 +59,8 @@ static int certs_used;
 static int report(const char *what, int rc) {
     if (rc == FPEST_OK) return 0;
     fprintf(stderr, "fpest: %s: %s", what, fpest_strerror(rc));
-    if (cl.http_status) fprintf(stderr, " (HTTP %d%s%s)", cl.http_status, cl.detail[0] ? ": " : "", cl.detail);
+    if (cl.http_status && (rc == FPEST_ERR_HTTP_STATUS || rc == FPEST_PENDING || rc == FPEST_ERR_CONTENT_TYPE))
+        fprintf(stderr, " (HTTP %d%s%s)", cl.http_status, cl.detail[0] ? ": " : "", cl.detail);
     if (cl.mbedtls_err) {
         char m[120];
         mbedtls_strerror(cl.mbedtls_err, m, sizeof m);
@@ -309,7 +310,7 @@ static int renew(const opts *o, int argc, char **argv) {
         unsigned char *der;
         size_t len;
         if (read_file(path, &der, &len) == 0) {
-            if (mbedtls_x509_crt_parse_der(&crt, der, len - 1) == 0) describe("renewed: installed", &crt);
+            if (mbedtls_x509_crt_parse_der(&crt, der, len - 1) == 0) describe("installed:", &crt);
             free(der);
         }
         mbedtls_x509_crt_free(&crt);

@@ -181,7 +181,7 @@ class CClientTest {
                 fpest(dir, Map.of(), List.of(), "keygen", k);
             }
             Proc.Result first = fpest(dir, Map.of(), pinned, "renew", "--id", "c-ren", "--state", "state", "--key", "r1.key", "--secret", s4);
-            assertThat(first.output()).as(first.output()).contains("renewed: installed CN=c-ren");
+            assertThat(first.output()).as(first.output()).contains("installed: CN=c-ren");
             X509Certificate c1 = cert(derToPem(state.resolve("cert")));
             assertThat(fpest(dir, Map.of(), pinned, "renew", "--id", "c-ren", "--state", "state", "--key", "r1.key").output())
                     .contains("not due: renewal at ");
@@ -399,7 +399,7 @@ class CClientTest {
                 fake.mode = "good-chunked";
                 Proc.Result good = fpest(dir, Map.of(), toFake, step);
                 assertThat(good.exit()).as(good.output()).isZero();
-                assertThat(good.output()).contains("renewed: installed CN=bad-1");
+                assertThat(good.output()).contains("installed: CN=bad-1");
                 assertThat(fake.requests).hasSize(2);
                 assertThat(fake.requests.get(1)).isEqualTo(fake.requests.get(0));
                 assertThat(Files.readAllBytes(state.resolve("cert"))).isEqualTo(cert(dir.resolve("good.pem")).getEncoded());
