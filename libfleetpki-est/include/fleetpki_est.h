@@ -283,6 +283,7 @@ typedef struct fpest_renewal {
     const char *bootstrap_secret;    /* fall back to it after expiry (or NULL) */
     mbedtls_x509_crt *bootstrap_cert;/* or an IDevID and its key */
     fpest_key *bootstrap_key;
+    mbedtls_md_type_t md;            /* the CSR's hash, as csrattrs names it (MBEDTLS_MD_NONE: SHA-256) */
     unsigned char *work;             /* scratch for CSR and blobs (2048 bytes is enough for P-256) */
     size_t work_len;
 } fpest_renewal;

@@ -135,7 +135,7 @@ int fpest_renew_step(fpest_client *c, fpest_renewal *r, int64_t *next) {
     rc = load(r, FPEST_BLOB_CSR_NEW, csr, half, &csr_len);
     if (rc == FPEST_OK && !csr_for(csr, csr_len, key)) rc = 1; /* stored for a key the caller no longer offers: a new one */
     if (rc == 1) {
-        if ((rc = fpest_make_csr(c, key, r->device_id, MBEDTLS_MD_SHA256, csr, half, &csr_len)) != FPEST_OK) goto out;
+        if ((rc = fpest_make_csr(c, key, r->device_id, r->md == MBEDTLS_MD_NONE ? MBEDTLS_MD_SHA256 : r->md, csr, half, &csr_len)) != FPEST_OK) goto out;
         if ((rc = store(r, FPEST_BLOB_CSR_NEW, csr, csr_len)) != FPEST_OK) goto out;
     } else if (rc != FPEST_OK) {
         goto out;

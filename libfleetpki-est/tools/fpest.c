@@ -14,6 +14,8 @@
 #include "mbedtls/ecp.h"
 #include "mbedtls/error.h"
 #include "mbedtls/pem.h"
+#include "mbedtls/platform_util.h"
+#include "mbedtls/rsa.h"
 #include "mbedtls/version.h"
 
 #define EXIT_REFUSED 2   /* the answer failed a check (key, subject, chain, root pin) */
@@ -23,11 +25,12 @@
 static const char *USAGE =
     "usage: fpest [OPTIONS] COMMAND ...\n"
     "  version                                     this build and the Mbed TLS it runs on\n"
-    "  keygen KEY.pem [--curve p256|p384]          make a software key\n"
+    "  keygen KEY.pem [--curve p256|p384 | --csrattrs]   make a software key (--csrattrs: the one the server asks for)\n"
     "  cacerts --pin SHA256HEX [--out CAS.pem]     bootstrap: fetch the CA certificates, keep them if the root has this fingerprint\n"
     "  csrattrs                                    which key and signature the server asks for\n"
-    "  enroll --id ID --key KEY (--secret S | --idevid CERT.pem --idevid-key KEY) --out CERT.pem [--wait SECONDS]\n"
-    "  reenroll --id ID --cert CERT.pem --key KEY --new-key KEY --out NEW.pem\n"
+    "  enroll --id ID --key KEY (--secret S | --idevid CERT.pem --idevid-key KEY) --out CERT.pem [--wait SECONDS] [--csrattrs]\n"
+    "  reenroll --id ID --cert CERT.pem --key KEY --new-key KEY --out NEW.pem [--csrattrs]\n"
+    "                                              --csrattrs: sign the CSR with the hash csrattrs names\n"
     "  renew --id ID --state DIR --key KEY [--new-key KEY] [--secret S | --idevid CERT.pem --idevid-key KEY] [--fraction PCT] [--now EPOCH]\n"
     "                                              one renewal step: enroll if there is no valid certificate, rekey when due\n"
     "  mqtt --broker HOST:PORT --id ID --cert CERT.pem --key KEY --topic T --message M\n"
@@ -158,22 +161,48 @@ static fpest_key *load_key(const opts *o, const char *spec) {
     return fpest_key_software(key, pk) == FPEST_OK ? key : NULL;
 }
 
-static int keygen(const char *path, const char *curve) {
+/* A software key: EC on curve, or RSA of rsa_bits when rsa_bits > 0. */
+static int keygen(const char *path, mbedtls_ecp_group_id curve, unsigned rsa_bits, const char *why) {
     mbedtls_pk_context pk;
-    unsigned char pem[1024];
+    static unsigned char pem[4096];
+    char what[16];
     mbedtls_pk_init(&pk);
-    mbedtls_ecp_group_id g = curve && strcmp(curve, "p384") == 0 ? MBEDTLS_ECP_DP_SECP384R1 : MBEDTLS_ECP_DP_SECP256R1;
-    if (mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 || mbedtls_ecp_gen_key(g, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &cl.drbg) != 0
-        || mbedtls_pk_write_key_pem(&pk, pem, sizeof pem) != 0) {
-        fprintf(stderr, "fpest: key generation failed\n");
+    int ret;
+    if (rsa_bits > 0) {
+        ret = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
+        if (ret == 0) ret = mbedtls_rsa_gen_key(mbedtls_pk_rsa(pk), mbedtls_ctr_drbg_random, &cl.drbg, rsa_bits, 65537);
+        snprintf(what, sizeof what, "RSA %u", rsa_bits);
+    } else {
+        ret = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+        if (ret == 0) ret = mbedtls_ecp_gen_key(curve, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &cl.drbg);
+        snprintf(what, sizeof what, "%s", curve == MBEDTLS_ECP_DP_SECP384R1 ? "P-384" : "P-256");
+    }
+    if (ret == 0) ret = mbedtls_pk_write_key_pem(&pk, pem, sizeof pem);
+    mbedtls_pk_free(&pk);
+    if (ret != 0) {
+        fprintf(stderr, "fpest: key generation failed (-0x%04x)\n", (unsigned) -ret);
         return 1;
     }
     FILE *f = fopen(path, "w");
     if (f == NULL) { perror(path); return 1; }
     fputs((char *) pem, f);
     fclose(f);
-    mbedtls_pk_free(&pk);
-    printf("%s key made: %s\n", g == MBEDTLS_ECP_DP_SECP384R1 ? "P-384" : "P-256", path);
+    mbedtls_platform_zeroize(pem, sizeof pem);
+    printf("%s key made%s: %s\n", what, why, path);
+    return 0;
+}
+
+/* --csrattrs: the hash csrattrs names for the CSR (SHA-256 without the flag) */
+static int csr_md(int argc, char **argv, mbedtls_md_type_t *md) {
+    *md = MBEDTLS_MD_SHA256;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--csrattrs") != 0) continue;
+        fpest_key_choice a;
+        int rc = fpest_csrattrs(&cl, &a);
+        if (rc != FPEST_OK) return report("csrattrs", rc);
+        *md = a.md;
+        printf("CSR signed with %s, as csrattrs asks\n", a.md == MBEDTLS_MD_SHA384 ? "SHA-384" : "SHA-256");
+    }
     return 0;
 }
 
@@ -233,7 +262,10 @@ static int enroll(const opts *o, int argc, char **argv, int re) {
     if (cpath != NULL && ((ccert = load_cert(cpath)) == NULL || (ckey = load_key(o, curkey)) == NULL)) return 1;
     unsigned char csr[2048];
     size_t csr_len;
-    int rc = fpest_make_csr(&cl, key, id, MBEDTLS_MD_SHA256, csr, sizeof csr, &csr_len);
+    mbedtls_md_type_t md;
+    int rc = csr_md(argc, argv, &md);
+    if (rc != 0) return rc;
+    rc = fpest_make_csr(&cl, key, id, md, csr, sizeof csr, &csr_len);
     if (rc != FPEST_OK) return report("making the CSR", rc);
     fpest_enroll_req req = {id, key, csr, csr_len, secret, ccert, ckey, re};
     mbedtls_x509_crt_init(&got);
@@ -288,6 +320,8 @@ static int renew(const opts *o, int argc, char **argv) {
         return 1;
     r.work = work;
     r.work_len = sizeof work;
+    int mdrc = csr_md(argc, argv, &r.md);
+    if (mdrc != 0) return mdrc;
     if (now) { /* a clock set by the caller: what the device does later in its certificate's life */
         fixed_now = atoll(now);
         io.now = fixed_clock;
@@ -447,6 +481,10 @@ static int bench(const opts *o, int argc, char **argv) {
 static int run_command(int argc, char **argv) {
     opts o = {"localhost", NULL, NULL, NULL, NULL, NULL, 8443, 8192, 0};
     int i = 1;
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         if (i + 1 >= argc) { fputs(USAGE, stderr); return EXIT_USAGE; }
         const char *k = argv[i], *v = argv[i + 1];
@@ -480,7 +518,13 @@ static int run_command(int argc, char **argv) {
         printf("fpest %s (libfleetpki-est), Mbed TLS %s\n", FPEST_VERSION, v);
         return 0;
     }
-    if (!strcmp(cmd, "keygen")) return argc >= 1 ? keygen(argv[0], arg(argc, argv, "--curve")) : EXIT_USAGE;
+    int from_server = 0; /* keygen --csrattrs asks the server, after the root is pinned */
+    for (int k = 0; k < argc; k++) from_server |= !strcmp(argv[k], "--csrattrs");
+    if (!strcmp(cmd, "keygen") && !from_server) {
+        const char *curve = arg(argc, argv, "--curve");
+        if (argc < 1 || argv[0][0] == '-') { fputs(USAGE, stderr); return EXIT_USAGE; }
+        return keygen(argv[0], curve && !strcmp(curve, "p384") ? MBEDTLS_ECP_DP_SECP384R1 : MBEDTLS_ECP_DP_SECP256R1, 0, "");
+    }
     if (o.root) {
         unsigned char *pem;
         size_t len;
@@ -488,6 +532,16 @@ static int run_command(int argc, char **argv) {
         rc = fpest_pin_root(&cl, pem, len);
         free(pem);
         if (rc != FPEST_OK) return report("reading the root", rc);
+    }
+    if (!strcmp(cmd, "keygen")) { /* --csrattrs: the key the server asks for */
+        if (argc < 1 || argv[0][0] == '-' || !o.root) {
+            fprintf(stderr, "fpest: keygen KEY.pem --csrattrs needs --root ROOT.pem (it asks the server)\n");
+            return EXIT_USAGE;
+        }
+        fpest_key_choice a;
+        if ((rc = fpest_csrattrs(&cl, &a)) != FPEST_OK) return report("csrattrs", rc);
+        return keygen(argv[0], a.key_type == MBEDTLS_PK_NONE ? MBEDTLS_ECP_DP_SECP256R1 : a.curve, a.key_type == MBEDTLS_PK_RSA ? a.rsa_bits : 0,
+                      " (as csrattrs asks)");
     }
     if (!strcmp(cmd, "cacerts")) {
         unsigned char fp[32];

@@ -87,7 +87,11 @@ class CClientTest {
 
     @Test
     void theCClientBootstrapsEnrollsWithEachCredentialRenewsAndPublishesOverMqtt() throws Exception {
-        try (TestServer ts = TestServer.start(dir.resolve("server"), null)) {
+        try (TestServer ts = TestServer.start(dir.resolve("server"), """
+                p384-devices:
+                  kind: device
+                  keyAlgorithms: [ecdsa-p384]
+                """)) {
             Path root = ts.home.resolve("ca/root.pem"), issuing = ts.home.resolve("ca/issuing.pem");
             List<String> server = List.of("--host", TestServer.HOST, "--connect-to", "127.0.0.1", "--port", Integer.toString(URI.create(ts.base).getPort()));
 
@@ -106,6 +110,18 @@ class CClientTest {
             pinned.addAll(List.of("--root", root.toString()));
             Proc.Result attrs = fpest(dir, Map.of(), pinned, "csrattrs");
             assertThat(attrs.output()).contains("key: EC P-256").contains("signature: SHA-256");
+
+            // csrattrs decides the key and the CSR's hash: a profile that takes P-384 only
+            List<String> p384 = new ArrayList<>(pinned);
+            p384.addAll(List.of("--label", "p384-devices"));
+            assertThat(fpest(dir, Map.of(), p384, "csrattrs").output()).contains("key: EC P-384").contains("signature: SHA-384");
+            assertThat(fpest(dir, Map.of(), p384, "keygen", "p384.key", "--csrattrs").output()).contains("P-384 key made (as csrattrs asks): p384.key");
+            String s384 = secret(ts.home, "device", "add", "c-384", "--enrollment-secret");
+            Proc.Result e384 = fpest(dir, Map.of(), p384, "enroll", "--id", "c-384", "--key", "p384.key", "--secret", s384, "--out", "p384.pem", "--csrattrs");
+            assertThat(e384.exit()).as(e384.output()).isZero();
+            assertThat(e384.output()).contains("CSR signed with SHA-384, as csrattrs asks").contains("enrolled: CN=c-384");
+            assertThat(((java.security.interfaces.ECPublicKey) cert(dir.resolve("p384.pem")).getPublicKey()).getParams().getCurve().getField().getFieldSize())
+                    .isEqualTo(384);
 
             // 1. a one-time secret, trust bootstrapped from the fingerprint in the same run
             String s1 = secret(ts.home, "device", "add", "c-sec", "--enrollment-secret");
