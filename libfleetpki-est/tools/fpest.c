@@ -17,6 +17,9 @@
 #include "mbedtls/platform_util.h"
 #include "mbedtls/rsa.h"
 #include "mbedtls/version.h"
+#if defined(MBEDTLS_USE_PSA_CRYPTO)
+#include "psa/crypto.h"
+#endif
 
 #define EXIT_REFUSED 2   /* the answer failed a check (key, subject, chain, root pin) */
 #define EXIT_PENDING 75  /* EX_TEMPFAIL: waiting for an operator */
@@ -26,6 +29,7 @@ static const char *USAGE =
     "usage: fpest [OPTIONS] COMMAND ...\n"
     "  version                                     this build and the Mbed TLS it runs on\n"
     "  keygen KEY.pem [--curve p256|p384 | --csrattrs]   make a software key (--csrattrs: the one the server asks for)\n"
+    "  keygen --psa ID                             make a P-256 key inside PSA (Mbed TLS 3.x with MBEDTLS_USE_PSA_CRYPTO)\n"
     "  cacerts --pin SHA256HEX [--out CAS.pem]     bootstrap: fetch the CA certificates, keep them if the root has this fingerprint\n"
     "  csrattrs                                    which key and signature the server asks for\n"
     "  enroll --id ID --key KEY (--secret S | --idevid CERT.pem --idevid-key KEY) --out CERT.pem [--wait SECONDS] [--csrattrs]\n"
@@ -37,7 +41,8 @@ static const char *USAGE =
     "  bench --devices FILE [--key KEY]            enroll each 'id secret' line of FILE, a new TLS connection each\n"
     "options: --host NAME (localhost) --port N (8443) --label L --root ROOT.pem --pin SHA256HEX --connect-to ADDR\n"
     "         --buf BYTES (8192) --timeout-ms N (10000) --p11-module LIB\n"
-    "KEY: a PEM file, or pkcs11:token=T;object=LABEL;pin-value=PIN (a token key: signs inside the token)\n"
+    "KEY: a PEM file, pkcs11:token=T;object=LABEL;pin-value=PIN (a token key: signs inside the token), or psa:ID (a\n"
+    "     persistent PSA key, Mbed TLS 3.x with MBEDTLS_USE_PSA_CRYPTO: keygen --psa ID makes one)\n"
     "exit: 0 done, 1 error, 2 the answer failed a check (kept nothing), 75 pending (send the same CSR again later), 64 usage\n";
 
 typedef struct opts {
@@ -152,6 +157,19 @@ static fpest_key *load_key(const opts *o, const char *spec) {
     mbedtls_pk_context *pk = &pks[pks_used++];
     mbedtls_pk_init(pk);
     int ret;
+    if (strncmp(spec, "psa:", 4) == 0) {
+#if defined(MBEDTLS_USE_PSA_CRYPTO)
+        /* a persistent PSA key: Mbed TLS signs with it (CSR and TLS) without ever holding its bytes */
+        if ((ret = mbedtls_pk_setup_opaque(pk, mbedtls_svc_key_id_make(0, (psa_key_id_t) strtoul(spec + 4, NULL, 10)))) != 0) {
+            fprintf(stderr, "fpest: no PSA key %s (-0x%04x)\n", spec + 4, (unsigned) -ret);
+            return NULL;
+        }
+        return fpest_key_software(key, pk) == FPEST_OK ? key : NULL;
+#else
+        fprintf(stderr, "fpest: %s: PSA opaque keys need Mbed TLS 3.x built with MBEDTLS_USE_PSA_CRYPTO\n", spec);
+        return NULL;
+#endif
+    }
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
     ret = mbedtls_pk_parse_keyfile(pk, spec, NULL, mbedtls_ctr_drbg_random, &cl.drbg);
 #else
@@ -517,6 +535,27 @@ static int run_command(int argc, char **argv) {
 #endif
         printf("fpest %s (libfleetpki-est), Mbed TLS %s\n", FPEST_VERSION, v);
         return 0;
+    }
+    if (!strcmp(cmd, "keygen") && arg(argc, argv, "--psa") != NULL) {
+#if defined(MBEDTLS_USE_PSA_CRYPTO)
+        /* a P-256 key made inside PSA, persistent under the id, usable to sign and never exportable */
+        psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
+        psa_key_id_t made;
+        unsigned long id = strtoul(arg(argc, argv, "--psa"), NULL, 10);
+        psa_set_key_id(&a, mbedtls_svc_key_id_make(0, (psa_key_id_t) id));
+        psa_set_key_lifetime(&a, PSA_KEY_LIFETIME_PERSISTENT);
+        psa_set_key_type(&a, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
+        psa_set_key_bits(&a, 256);
+        psa_set_key_usage_flags(&a, PSA_KEY_USAGE_SIGN_HASH | PSA_KEY_USAGE_VERIFY_HASH);
+        psa_set_key_algorithm(&a, PSA_ALG_ECDSA(PSA_ALG_ANY_HASH));
+        psa_status_t st = psa_generate_key(&a, &made);
+        if (st != PSA_SUCCESS) { fprintf(stderr, "fpest: psa_generate_key failed: %d\n", (int) st); return 1; }
+        printf("P-256 key made in PSA: psa:%lu (persistent, signs, not exportable)\n", id);
+        return 0;
+#else
+        fprintf(stderr, "fpest: keygen --psa needs Mbed TLS 3.x built with MBEDTLS_USE_PSA_CRYPTO\n");
+        return 1;
+#endif
     }
     int from_server = 0; /* keygen --csrattrs asks the server, after the root is pinned */
     for (int k = 0; k < argc; k++) from_server |= !strcmp(argv[k], "--csrattrs");

@@ -313,6 +313,41 @@ class CClientTest {
         }
     }
 
+    /**
+     * A PSA opaque key on Mbed TLS 3.6 built with MBEDTLS_USE_PSA_CRYPTO (how ESP-IDF and Zephyr
+     * builds reach a secure element through a PSA driver): the key is made inside PSA (persistent,
+     * not exportable), signs the CSR and the TLS handshakes of a rekey and of MQTT.
+     */
+    @Test
+    void aPsaOpaqueKeyEnrollsRekeysAndPublishesOnMbedtls3() throws Exception {
+        Proc.Result fetched = Proc.run(LIB, Map.of(), LIB.resolve("scripts/mbedtls3").toString(), "--psa");
+        assertThat(fetched.exit()).as(fetched.output()).isZero();
+        String mbedtls3 = fetched.output().trim().lines().reduce((a, b) -> b).orElseThrow();
+        Path build3 = Path.of("target/libfleetpki-est-3psa-san").toAbsolutePath();
+        Proc.Result make = Proc.run(LIB, Map.of(), "make", "-s", "SAN=1", "BUILD=" + build3, "MBEDTLS_DIR=" + mbedtls3, "all");
+        assertThat(make.exit()).as(make.output()).isZero();
+        try (TestServer ts = TestServer.start(dir.resolve("server"), null)) {
+            Path root = ts.home.resolve("ca/root.pem");
+            List<String> pinned = List.of("--host", TestServer.HOST, "--connect-to", "127.0.0.1", "--port", Integer.toString(URI.create(ts.base).getPort()),
+                    "--root", root.toString());
+            assertThat(run3(build3, Map.of(), List.of(), "keygen", "--psa", "7").output()).contains("P-256 key made in PSA: psa:7");
+            assertThat(run3(build3, Map.of(), List.of(), "keygen", "--psa", "8").exit()).isZero();
+            String s1 = secret(ts.home, "device", "add", "psa-1", "--enrollment-secret");
+            Proc.Result enrolled = run3(build3, Map.of(), pinned, "enroll", "--id", "psa-1", "--key", "psa:7", "--secret", s1, "--out", "psa1.pem");
+            assertThat(enrolled.exit()).as(enrolled.output()).isZero();
+            Proc.Result re = run3(build3, Map.of(), pinned, "reenroll", "--id", "psa-1", "--cert", "psa1.pem", "--key", "psa:7", "--new-key", "psa:8",
+                    "--out", "psa2.pem");
+            assertThat(re.exit()).as(re.output()).isZero();
+            assertThat(cert(dir.resolve("psa2.pem")).getPublicKey()).isNotEqualTo(cert(dir.resolve("psa1.pem")).getPublicKey());
+            try (TestBroker broker = new TestBroker(ts.home, dir.resolve("broker"))) {
+                Proc.Result pub = run3(build3, Map.of(), List.of("--connect-to", "127.0.0.1", "--root", root.toString()), "mqtt", "--broker",
+                        TestBroker.NAME + ":" + broker.port, "--id", "psa-1", "--cert", "psa2.pem", "--key", "psa:8", "--topic", "fleet/psa-1/t", "--message", "p");
+                assertThat(pub.exit()).as(pub.output()).isZero();
+                assertThat(broker.log()).contains("u'psa-1'");
+            }
+        }
+    }
+
     Proc.Result run3(Path build3, Map<String, String> env, List<String> common, String... args) {
         List<String> cmd = new ArrayList<>(List.of(build3.resolve("fpest").toString()));
         cmd.addAll(common);
