@@ -413,6 +413,18 @@ class CClientTest {
             byte[] cacerts = ts.http.send(java.net.http.HttpRequest.newBuilder(URI.create(ts.base + "/.well-known/est/cacerts")).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofByteArray()).body();
 
+            // bootstrap through a server that is not the fleet's: it serves the fleet's real cacerts (public, anyone can
+            // fetch them), so the pin matches, but its own TLS certificate does not chain to that root: refused
+            Path mitm = Files.createDirectories(dir.resolve("mitm"));
+            TestHome.serverCertificate(foreign, mitm, FakeEst.NAME);
+            try (FakeEst impostor = new FakeEst(mitm, cacerts, p7)) {
+                Proc.Result boot = fpest(dir, Map.of(), List.of("--host", FakeEst.NAME, "--connect-to", "127.0.0.1", "--port",
+                        Integer.toString(impostor.port)), "cacerts", "--pin", fingerprint(root), "--out", "mitm-cas.pem");
+                assertThat(boot.exit()).as(boot.output()).isEqualTo(2);
+                assertThat(boot.output()).contains("the server's TLS certificate does not chain to the pinned root");
+                assertThat(dir.resolve("mitm-cas.pem")).doesNotExist();
+            }
+
             Path work = Files.createDirectories(dir.resolve("fake"));
             TestHome.serverCertificate(ts.home, work, FakeEst.NAME);
             try (FakeEst fake = new FakeEst(work, cacerts, p7)) {
