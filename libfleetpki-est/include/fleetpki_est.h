@@ -279,8 +279,8 @@ typedef struct fpest_renewal {
     fpest_storage storage;
     fpest_renew_policy policy;
     fpest_key *current_key;          /* the key of the stored certificate */
-    fpest_key *next_key;             /* the new key for a rekey (made by the caller: software or a second SE slot) */
-    const char *bootstrap_secret;    /* fall back to it after expiry (or NULL) */
+    fpest_key *next_key;             /* the new key for a rekey (made by the caller: software or a second SE slot); NULL: keep current_key */
+    const char *bootstrap_secret;    /* first enrollment, and the fall-back after expiry (or NULL) */
     mbedtls_x509_crt *bootstrap_cert;/* or an IDevID and its key */
     fpest_key *bootstrap_key;
     mbedtls_md_type_t md;            /* the CSR's hash, as csrattrs names it (MBEDTLS_MD_NONE: SHA-256) */

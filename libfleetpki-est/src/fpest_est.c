@@ -237,18 +237,26 @@ static int run(fpest_client *c, const exchange *x, fpest_http_resp *r) {
         unsigned char cred[140];
         size_t olen;
         int n = snprintf((char *) cred, sizeof cred, "%s:%s", x->user, x->secret);
-        if (n < 0 || (size_t) n >= sizeof cred) return FPEST_ERR_ARG;
         memcpy(auth, "Authorization: Basic ", 21);
-        if (mbedtls_base64_encode((unsigned char *) auth + 21, sizeof auth - 24, &olen, cred, (size_t) n) != 0) return FPEST_ERR_ARG;
-        memcpy(auth + 21 + olen, "\r\n", 3);
+        int bad = n < 0 || (size_t) n >= sizeof cred
+                  || mbedtls_base64_encode((unsigned char *) auth + 21, sizeof auth - 24, &olen, cred, (size_t) n) != 0;
         mbedtls_platform_zeroize(cred, sizeof cred);
+        if (bad) {
+            mbedtls_platform_zeroize(auth, sizeof auth);
+            return FPEST_ERR_ARG; /* an id and secret over 139 bytes together */
+        }
+        memcpy(auth + 21 + olen, "\r\n", 3);
     }
     size_t b64_len = x->body ? 4 * ((x->body_len + 2) / 3) : 0;
     int head = snprintf((char *) buf, cap,
                         "%s /.well-known/est%s%s/%s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: libfleetpki-est/" FPEST_VERSION
                         "\r\nAccept: */*\r\n%sConnection: close\r\n",
                         x->method, c->cfg.label ? "/" : "", c->cfg.label ? c->cfg.label : "", x->op, c->cfg.host, (unsigned) c->cfg.port, auth);
-    if (head < 0 || (size_t) head >= cap) return FPEST_ERR_BUFFER;
+    if (head < 0 || (size_t) head >= cap) {
+        mbedtls_platform_zeroize(buf, cap);
+        mbedtls_platform_zeroize(auth, sizeof auth);
+        return FPEST_ERR_BUFFER;
+    }
     int n = x->body ? snprintf((char *) buf + head, cap - (size_t) head, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
                                x->content_type, b64_len)
                     : snprintf((char *) buf + head, cap - (size_t) head, "\r\n");
@@ -258,12 +266,15 @@ static int run(fpest_client *c, const exchange *x, fpest_http_resp *r) {
         return FPEST_ERR_BUFFER;
     }
     head += n;
+    mbedtls_platform_zeroize(auth, sizeof auth);
     if (x->body) {
         size_t olen;
-        if (mbedtls_base64_encode(buf + head, cap - (size_t) head, &olen, x->body, x->body_len) != 0) return FPEST_ERR_BUFFER;
+        if (mbedtls_base64_encode(buf + head, cap - (size_t) head, &olen, x->body, x->body_len) != 0) {
+            mbedtls_platform_zeroize(buf, cap); /* the request line and headers hold the secret */
+            return FPEST_ERR_BUFFER;
+        }
         head += (int) olen;
     }
-    mbedtls_platform_zeroize(auth, sizeof auth);
 
     fpest_tls t;
     rc = tls_open(c, &t, c->cfg.host, c->cfg.port, x->client_cert, x->client_key, x->bootstrap);
