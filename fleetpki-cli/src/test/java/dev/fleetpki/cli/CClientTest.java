@@ -155,40 +155,26 @@ class CClientTest {
             assertThat(idev.output()).contains("enrolled: CN=01233F9A77");
             assertThat(opensslVerify(dir, root, issuing, dir.resolve("op.pem"))).contains(": OK");
 
-            // 3. a key made on a PKCS#11 token (the secure element's stand-in): CSR and TLS signed inside it
+            // 3. keys made on a PKCS#11 token (the secure element's stand-in): CSR and TLS signed inside it; EC through the
+            // opaque callback, RSA (as the ESP32's DS peripheral holds one) through the RSA-alt callback
             Map<String, String> hsm = TestHome.softHsmToken(dir, "se");
-            for (String label : List.of("dev", "dev2")) {
-                Proc.Result gen = Proc.run(dir, hsm, "pkcs11-tool", "--module", TestHome.SOFTHSM_MODULE, "--token-label", "se", "--login", "--pin",
-                        "1234", "--keypairgen", "--key-type", "EC:prime256v1", "--label", label);
-                assertThat(gen.exit()).as(gen.output()).isZero();
+            for (String[] k : List.of(new String[] {"c-se", "dev", "EC:prime256v1"}, new String[] {"c-rsa", "rsa", "rsa:2048"})) {
+                String device = k[0], label = k[1];
+                tokenKeypair(dir, hsm, label, k[2]);
+                tokenKeypair(dir, hsm, label + "2", k[2]);
+                String s3 = secret(ts.home, "device", "add", device, "--enrollment-secret");
+                String tokenKey = "pkcs11:token=se;object=" + label + ";pin-value=1234", tokenKey2 = "pkcs11:token=se;object=" + label + "2;pin-value=1234";
+                Proc.Result se = fpest(dir, hsm, pinned, "enroll", "--id", device, "--key", tokenKey, "--secret", s3, "--out", label + ".pem");
+                assertThat(se.exit()).as(se.output()).isZero();
+                assertThat(publicKeyOnToken(dir, hsm, label)).isEqualTo(cert(dir.resolve(label + ".pem")).getPublicKey().getEncoded());
+                // rekey on the token: the TLS client signature by the old token key, the CSR by the new one
+                Proc.Result re = fpest(dir, hsm, pinned, "reenroll", "--id", device, "--cert", label + ".pem", "--key", tokenKey, "--new-key", tokenKey2,
+                        "--out", label + "2.pem");
+                assertThat(re.exit()).as(re.output()).isZero();
+                assertThat(re.output()).contains("renewed: CN=" + device);
+                assertThat(publicKeyOnToken(dir, hsm, label + "2")).isEqualTo(cert(dir.resolve(label + "2.pem")).getPublicKey().getEncoded());
             }
-            String s3 = secret(ts.home, "device", "add", "c-se", "--enrollment-secret");
-            String tokenKey = "pkcs11:token=se;object=dev;pin-value=1234", tokenKey2 = "pkcs11:token=se;object=dev2;pin-value=1234";
-            Proc.Result se = fpest(dir, hsm, pinned, "enroll", "--id", "c-se", "--key", tokenKey, "--secret", s3, "--out", "se.pem");
-            assertThat(se.exit()).as(se.output()).isZero();
-            assertThat(publicKeyOnToken(dir, hsm, "dev")).isEqualTo(cert(dir.resolve("se.pem")).getPublicKey().getEncoded());
-            // rekey on the token: the TLS client signature by the old token key, the CSR by the new one
-            Proc.Result re = fpest(dir, hsm, pinned, "reenroll", "--id", "c-se", "--cert", "se.pem", "--key", tokenKey, "--new-key", tokenKey2, "--out",
-                    "se2.pem");
-            assertThat(re.exit()).as(re.output()).isZero();
-            assertThat(re.output()).contains("renewed: CN=c-se");
-            assertThat(publicKeyOnToken(dir, hsm, "dev2")).isEqualTo(cert(dir.resolve("se2.pem")).getPublicKey().getEncoded());
-
-            // an RSA key on the token (as the ESP32's DS peripheral holds one): CSR and TLS through the RSA-alt callback
-            for (String label : List.of("rsa1", "rsa2")) {
-                Proc.Result gen = Proc.run(dir, hsm, "pkcs11-tool", "--module", TestHome.SOFTHSM_MODULE, "--token-label", "se", "--login", "--pin",
-                        "1234", "--keypairgen", "--key-type", "rsa:2048", "--label", label);
-                assertThat(gen.exit()).as(gen.output()).isZero();
-            }
-            String s3r = secret(ts.home, "device", "add", "c-rsa", "--enrollment-secret");
-            String rsaKey = "pkcs11:token=se;object=rsa1;pin-value=1234", rsaKey2 = "pkcs11:token=se;object=rsa2;pin-value=1234";
-            Proc.Result rsa = fpest(dir, hsm, pinned, "enroll", "--id", "c-rsa", "--key", rsaKey, "--secret", s3r, "--out", "rsa.pem");
-            assertThat(rsa.exit()).as(rsa.output()).isZero();
-            assertThat(publicKeyOnToken(dir, hsm, "rsa1")).isEqualTo(cert(dir.resolve("rsa.pem")).getPublicKey().getEncoded());
-            Proc.Result rsaRe = fpest(dir, hsm, pinned, "reenroll", "--id", "c-rsa", "--cert", "rsa.pem", "--key", rsaKey, "--new-key", rsaKey2, "--out",
-                    "rsa2.pem");
-            assertThat(rsaRe.exit()).as(rsaRe.output()).isZero();
-            assertThat(publicKeyOnToken(dir, hsm, "rsa2")).isEqualTo(cert(dir.resolve("rsa2.pem")).getPublicKey().getEncoded());
+            String tokenKey2 = "pkcs11:token=se;object=dev2;pin-value=1234";
 
             // 4. the renewal step over file storage: bootstrap, not due, due (rekey), expired (bootstrap again)
             String s4 = secret(ts.home, "device", "add", "c-ren", "--enrollment-secret");
@@ -231,7 +217,7 @@ class CClientTest {
                         "fleet/c-sec/telemetry", "--message", "{\"t\":21.5}");
                 assertThat(pub.exit()).as(pub.output()).isZero();
                 assertThat(pub.output()).contains("published to fleet/c-sec/telemetry as c-sec over mutual TLS (Mbed TLS), acknowledged");
-                Proc.Result tok = fpest(dir, hsm, mq, "mqtt", "--broker", addr, "--id", "c-se", "--cert", "se2.pem", "--key", tokenKey2, "--topic",
+                Proc.Result tok = fpest(dir, hsm, mq, "mqtt", "--broker", addr, "--id", "c-se", "--cert", "dev2.pem", "--key", tokenKey2, "--topic",
                         "fleet/c-se/telemetry", "--message", "on");
                 assertThat(tok.exit()).as(tok.output()).isZero();
                 assertThat(broker.log()).contains("u'c-sec'").contains("u'c-se'");
@@ -282,16 +268,14 @@ class CClientTest {
             assertThat(re.exit()).as(re.output()).isZero();
 
             Map<String, String> hsm = TestHome.softHsmToken(dir, "se");
-            Proc.ok(dir, "sh", "-c", "SOFTHSM2_CONF=" + hsm.get("SOFTHSM2_CONF") + " pkcs11-tool --module " + TestHome.SOFTHSM_MODULE
-                    + " --token-label se --login --pin 1234 --keypairgen --key-type EC:prime256v1 --label dev");
+            tokenKeypair(dir, hsm, "dev", "EC:prime256v1");
             String tokenKey = "pkcs11:token=se;object=dev;pin-value=1234";
             String s2 = secret(ts.home, "device", "add", "m3-se", "--enrollment-secret");
             Proc.Result se = run3(build3, hsm, byPin, "enroll", "--id", "m3-se", "--key", tokenKey, "--secret", s2, "--out", "m3se.pem");
             assertThat(se.exit()).as(se.output()).isZero();
             assertThat(publicKeyOnToken(dir, hsm, "dev")).isEqualTo(cert(dir.resolve("m3se.pem")).getPublicKey().getEncoded());
             // an RSA token key signs TLS 1.2 through RSA-alt on 3.x too
-            Proc.ok(dir, "sh", "-c", "SOFTHSM2_CONF=" + hsm.get("SOFTHSM2_CONF") + " pkcs11-tool --module " + TestHome.SOFTHSM_MODULE
-                    + " --token-label se --login --pin 1234 --keypairgen --key-type rsa:2048 --label rsa");
+            tokenKeypair(dir, hsm, "rsa", "rsa:2048");
             String s3 = secret(ts.home, "device", "add", "m3-rsa", "--enrollment-secret");
             String rsaKey = "pkcs11:token=se;object=rsa;pin-value=1234";
             assertThat(run3(build3, hsm, byPin, "enroll", "--id", "m3-rsa", "--key", rsaKey, "--secret", s3, "--out", "m3rsa.pem").exit()).isZero();
@@ -602,6 +586,13 @@ class CClientTest {
             server.close();
             loop.join(5_000);
         }
+    }
+
+    /** A key pair made on the SoftHSM2 token "se" (PIN 1234) by pkcs11-tool, as a factory provisions a secure element. */
+    static void tokenKeypair(Path dir, Map<String, String> hsm, String label, String keyType) {
+        Proc.Result gen = Proc.run(dir, hsm, "pkcs11-tool", "--module", TestHome.SOFTHSM_MODULE, "--token-label", "se", "--login", "--pin", "1234",
+                "--keypairgen", "--key-type", keyType, "--label", label);
+        assertThat(gen.exit()).as(gen.output()).isZero();
     }
 
     /** The SubjectPublicKeyInfo of the token's public key object, as pkcs11-tool reads it. */
