@@ -294,7 +294,8 @@ enum {
 };
 
 /*
- * One step of the renewal state machine, safe to call at every boot and on a timer:
+ * One step of the renewal state machine, safe to call at every boot and on a timer (it decides
+ * nothing, FPEST_RENEW_NOT_DUE with *next = -1, while io->now does not know the time):
  * - no "cert" or it has expired: enroll with the bootstrap credential (secret or IDevID);
  * - before the renewal instant: FPEST_RENEW_NOT_DUE, *next set;
  * - due: simplereenroll with the current certificate and a CSR for next_key; the CSR is stored

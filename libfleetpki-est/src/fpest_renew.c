@@ -90,6 +90,10 @@ int fpest_renew_step(fpest_client *c, fpest_renewal *r, int64_t *next) {
     mbedtls_x509_crt_init(&cur);
     mbedtls_x509_crt_init(&got);
     int rc;
+    /* without the time nothing can be decided: not whether a certificate is due, not even whether an
+     * answer is valid (its chain is checked against the clock); the caller sets the clock (SNTP) first */
+    int64_t now = c->cfg.io->now ? c->cfg.io->now(c->cfg.io->ctx) : -1, nb, na;
+    if (now < 0) return FPEST_RENEW_NOT_DUE;
 
     /* a certificate received and checked before a reboot, not yet in "cert": finish installing it */
     if ((rc = load(r, FPEST_BLOB_CERT_NEW, blob, half, &len)) == FPEST_OK) {
@@ -104,7 +108,6 @@ int fpest_renew_step(fpest_client *c, fpest_renewal *r, int64_t *next) {
         goto out;
     }
 
-    int64_t now = c->cfg.io->now ? c->cfg.io->now(c->cfg.io->ctx) : -1, nb, na;
     int bootstrap = 0;
     rc = load(r, FPEST_BLOB_CERT, blob, half, &len);
     if (rc == 1) {
@@ -113,9 +116,6 @@ int fpest_renew_step(fpest_client *c, fpest_renewal *r, int64_t *next) {
         goto out;
     } else if (mbedtls_x509_crt_parse_der(&cur, blob, len) != 0 || fpest_validity(&cur, &nb, &na) != FPEST_OK) {
         bootstrap = 1; /* unreadable: as good as none */
-    } else if (now < 0) {
-        rc = FPEST_RENEW_NOT_DUE; /* the device does not know the time yet: nothing can be decided */
-        goto out;
     } else if (now >= na) {
         bootstrap = 1; /* expired: a certificate that cannot authenticate anything, fall back */
     } else {

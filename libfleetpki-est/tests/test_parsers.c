@@ -241,6 +241,39 @@ static void test_csr(void) {
     fpest_free(&c);
 }
 
+static int writes;
+static int count_write(void *ctx, const char *name, const unsigned char *buf, size_t len) { (void) ctx; (void) name; (void) buf; (void) len; writes++; return 0; }
+static int none_read(void *ctx, const char *name, unsigned char *buf, size_t size, size_t *len) { (void) ctx; (void) name; (void) buf; (void) size; (void) len; return 1; }
+
+/* with no clock the renewal step decides nothing: no CSR stored, no connection, next unknown */
+static void test_renew_without_time(void) {
+    fpest_port io = {no_connect, no_send, no_recv, no_close, weak_entropy, NULL, NULL};
+    static unsigned char buf[2048], work[2048];
+    fpest_config cfg = {"localhost", 8443, NULL, &io, buf, sizeof buf, 0, 0};
+    fpest_client c;
+    CHECK(fpest_init(&c, &cfg) == FPEST_OK);
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+    mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &c.drbg);
+    fpest_key key;
+    fpest_key_software(&key, &pk);
+    fpest_renewal r;
+    memset(&r, 0, sizeof r);
+    r.device_id = "sensor-1";
+    r.storage.read = none_read;
+    r.storage.write = count_write;
+    r.current_key = &key;
+    r.bootstrap_secret = "secret";
+    r.work = work;
+    r.work_len = sizeof work;
+    int64_t next = 0;
+    writes = 0;
+    CHECK(fpest_renew_step(&c, &r, &next) == FPEST_RENEW_NOT_DUE && next == -1 && writes == 0);
+    mbedtls_pk_free(&pk);
+    fpest_free(&c);
+}
+
 static void test_raw_to_der(void) {
     unsigned char raw[64], der[80];
     size_t n;
@@ -273,6 +306,7 @@ int main(int argc, char **argv) {
     test_csrattrs();
     test_csr();
     test_raw_to_der();
+    test_renew_without_time();
     test_renew_at();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
