@@ -268,7 +268,6 @@ static int enroll(const opts *o, int argc, char **argv, int re) {
     const char *id = arg(argc, argv, "--id"), *keyspec = arg(argc, argv, re ? "--new-key" : "--key"), *out = arg(argc, argv, "--out");
     const char *secret = arg(argc, argv, "--secret"), *idevid = arg(argc, argv, "--idevid"), *wait = arg(argc, argv, "--wait");
     const char *cur = arg(argc, argv, "--cert"), *curkey = arg(argc, argv, re ? "--key" : "--idevid-key");
-    (void) o;
     if (id == NULL || keyspec == NULL || out == NULL || (re && (cur == NULL || curkey == NULL)) || (!re && !secret && !(idevid && curkey))) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;

@@ -155,6 +155,33 @@ class CClientTest {
             assertThat(idev.output()).contains("enrolled: CN=01233F9A77");
             assertThat(opensslVerify(dir, root, issuing, dir.resolve("op.pem"))).contains(": OK");
 
+            // an IDevID naming a device nobody registered: 202 for an operator; the renewal step keeps the CSR, and after
+            // the approval its next step sends the same CSR and installs the certificate the operator let through
+            Proc.ok(dir, "sh", "-c", "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout idevid2.key "
+                    + "-subj '/O=Acme Secure Elements/serialNumber=01233F9B01/CN=se' | openssl x509 -req -CA acme-root.pem -CAkey acme-root.key "
+                    + "-CAcreateserial -days 365 -out idevid2.pem");
+            Path pendingState = Files.createDirectories(dir.resolve("pending-state"));
+            String[] step = {"renew", "--id", "01233F9B01", "--state", "pending-state", "--key", "op.key", "--idevid", "idevid2.pem", "--idevid-key",
+                    "idevid2.key"};
+            Proc.Result waits = fpest(dir, Map.of(), pinned, step);
+            assertThat(waits.exit()).as(waits.output()).isEqualTo(75);
+            assertThat(waits.output()).contains("waits for an operator").contains("HTTP 202");
+            byte[] kept = Files.readAllBytes(pendingState.resolve("csr.new"));
+            Cli.Result listed = Cli.run(ts.home, "request", "list", "--json");
+            java.util.regex.Matcher id = java.util.regex.Pattern.compile("\"id\"\\s*:\\s*\"([0-9a-f]+)\"").matcher(listed.out());
+            assertThat(id.find()).as(listed.out()).isTrue();
+            assertThat(Cli.run(ts.home, "request", "approve", id.group(1)).exit()).isZero();
+            Proc.Result approved = fpest(dir, Map.of(), pinned, step);
+            assertThat(approved.exit()).as(approved.output()).isZero();
+            assertThat(approved.output()).contains("installed: CN=01233F9B01");
+            assertThat(pendingState.resolve("csr.new")).doesNotExist();
+            var requests = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Cli.run(ts.home, "request", "list", "--status", "all", "--json").out())
+                    .path("requests");
+            assertThat(requests).hasSize(1);
+            assertThat(requests.get(0).path("status").asText()).isEqualTo("issued");
+            String approvedCsr = requests.get(0).path("csrPem").asText().replaceAll("-----[A-Z ]+-----|\\s", "");
+            assertThat(java.util.Base64.getDecoder().decode(approvedCsr)).as("the request the operator approved is the CSR sent first").isEqualTo(kept);
+
             // 3. keys made on a PKCS#11 token (the secure element's stand-in): CSR and TLS signed inside it; EC through the
             // opaque callback, RSA (as the ESP32's DS peripheral holds one) through the RSA-alt callback
             Map<String, String> hsm = TestHome.softHsmToken(dir, "se");
