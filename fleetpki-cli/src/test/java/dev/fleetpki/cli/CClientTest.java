@@ -56,9 +56,14 @@ class CClientTest {
         assertThat(r.output()).doesNotContain("Sanitizer").doesNotContain("runtime error");
     }
 
-    /** fpest under the sanitizers, in dir */
+    /** fpest (the 2.28 build) under the sanitizers, in dir */
     static Proc.Result fpest(Path dir, Map<String, String> env, List<String> common, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(build.resolve("fpest").toString()));
+        return fpestOf(build, dir, env, common, args);
+    }
+
+    /** The fpest of a build folder under the sanitizers, in dir; no sanitizer report. */
+    static Proc.Result fpestOf(Path buildDir, Path dir, Map<String, String> env, List<String> common, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(buildDir.resolve("fpest").toString()));
         cmd.addAll(common);
         cmd.addAll(List.of(args));
         Proc.Result r = Proc.run(dir, sanitizers(env), cmd.toArray(new String[0]));
@@ -360,12 +365,7 @@ class CClientTest {
     }
 
     Proc.Result run3(Path build3, Map<String, String> env, List<String> common, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(build3.resolve("fpest").toString()));
-        cmd.addAll(common);
-        cmd.addAll(List.of(args));
-        Proc.Result r = Proc.run(dir, sanitizers(env), cmd.toArray(new String[0]));
-        clean(r);
-        return r;
+        return fpestOf(build3, dir, env, common, args);
     }
 
     /** The libFuzzer targets (clang) replay their corpus, then fuzz a few seconds each, without a finding (scripts/fuzz-c fuzzes longer). */

@@ -37,13 +37,8 @@ class StoreFaultTest {
 
     @Test
     void postgresGoneOrCutGives503WithRetryAfterAndTheNodeRecoversByItself() throws Exception {
-        String db = "fleetpki_fault_" + Long.toHexString(System.nanoTime());
-        try (Connection admin = DriverManager.getConnection(PG + "postgres?user=postgres"); Statement s = admin.createStatement()) {
-            s.execute("CREATE DATABASE " + db);
-        }
-        try (TcpProxy proxy = TcpProxy.to(5432);
-             TestServer ts = TestServer.start(dir, null, null, dev.fleetpki.server.FleetServer.Limits.DEFAULT,
-                     y -> y.replace("jdbc:sqlite:fleetpki.db", "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/" + db + "?user=postgres"))) {
+        String db = createDatabase("fleetpki_fault_");
+        try (TcpProxy proxy = TcpProxy.to(5432); TestServer ts = serverBehind(proxy, db)) {
             String token = token(ts);
             assertThat(enroll(ts, token, "before").status()).isEqualTo(201);
 
@@ -105,9 +100,7 @@ class StoreFaultTest {
             }
             assertThat(Cli.run(ts.home, "audit", "verify").exit()).isZero();
         } finally {
-            try (Connection admin = DriverManager.getConnection(PG + "postgres?user=postgres"); Statement s = admin.createStatement()) {
-                s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-            }
+            dropDatabase(db);
         }
     }
 
@@ -159,13 +152,8 @@ class StoreFaultTest {
      */
     @Test
     void aReadRightAfterTheConnectionsWereCutIsAnswered() throws Exception {
-        String db = "fleetpki_cutread_" + Long.toHexString(System.nanoTime());
-        try (Connection admin = DriverManager.getConnection(PG + "postgres?user=postgres"); Statement s = admin.createStatement()) {
-            s.execute("CREATE DATABASE " + db);
-        }
-        try (TcpProxy proxy = TcpProxy.to(5432);
-             TestServer ts = TestServer.start(dir, null, null, dev.fleetpki.server.FleetServer.Limits.DEFAULT,
-                     y -> y.replace("jdbc:sqlite:fleetpki.db", "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/" + db + "?user=postgres"))) {
+        String db = createDatabase("fleetpki_cutread_");
+        try (TcpProxy proxy = TcpProxy.to(5432); TestServer ts = serverBehind(proxy, db)) {
             String token = token(ts);
             assertThat(enroll(ts, token, "before").status()).isEqualTo(201);
             for (int round = 0; round < 5; round++) {
@@ -176,10 +164,29 @@ class StoreFaultTest {
                 assertThat(after.body()).contains("\"before\"");
             }
         } finally {
-            try (Connection admin = DriverManager.getConnection(PG + "postgres?user=postgres"); Statement s = admin.createStatement()) {
-                s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
-            }
+            dropDatabase(db);
         }
+    }
+
+    /** A new PostgreSQL database on the machine's server, named PREFIX + a unique suffix. */
+    static String createDatabase(String prefix) throws Exception {
+        String db = prefix + Long.toHexString(System.nanoTime());
+        try (Connection admin = DriverManager.getConnection(PG + "postgres?user=postgres"); Statement s = admin.createStatement()) {
+            s.execute("CREATE DATABASE " + db);
+        }
+        return db;
+    }
+
+    static void dropDatabase(String db) throws Exception {
+        try (Connection admin = DriverManager.getConnection(PG + "postgres?user=postgres"); Statement s = admin.createStatement()) {
+            s.execute("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+        }
+    }
+
+    /** A server whose store is the database db, reached through the proxy (which the test cuts and brings down). */
+    TestServer serverBehind(TcpProxy proxy, String db) throws Exception {
+        return TestServer.start(dir, null, null, dev.fleetpki.server.FleetServer.Limits.DEFAULT,
+                y -> y.replace("jdbc:sqlite:fleetpki.db", "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/" + db + "?user=postgres"));
     }
 
     static void assertUnavailable(Reply r) {
