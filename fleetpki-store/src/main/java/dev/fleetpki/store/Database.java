@@ -340,19 +340,6 @@ public final class Database implements AutoCloseable {
         return readers.getConnection();
     }
 
-    /**
-     * A read connection broke (the network or a server restart ended it): the pool's other idle
-     * connections most likely went with it, and the pool lends a connection used in the last half
-     * second without asking the database, so all of them are retired now (those lent out, when they
-     * come back); the next read opens a fresh one.
-     */
-    void retireReadConnections() {
-        var pool = readers.getHikariPoolMXBean();
-        if (pool != null) {
-            pool.softEvictConnections();
-        }
-    }
-
     /** A new connection for the single writer, outside the pool. */
     Connection newWriterConnection() throws SQLException {
         if (readOnly) {

@@ -71,29 +71,7 @@ final class Jdbc {
         T map(ResultSet rs) throws SQLException;
     }
 
-    /**
-     * Runs a read. When its pooled connection turns out broken (the network or a server restart
-     * ended it), the pool's connections are retired and the read, which changes nothing, is sent once
-     * more on a fresh connection; only if that fails too is the store unavailable.
-     */
     <T> List<T> query(String sql, Row<T> row, Object... args) {
-        try {
-            return queryOnce(sql, row, args);
-        } catch (SQLException e) {
-            if (!StoreFaults.connectionLost(e)) {
-                throw storeFailure("read", e);
-            }
-            db.retireReadConnections();
-            try {
-                return queryOnce(sql, row, args);
-            } catch (SQLException again) {
-                again.addSuppressed(e);
-                throw storeFailure("read", again);
-            }
-        }
-    }
-
-    private <T> List<T> queryOnce(String sql, Row<T> row, Object... args) throws SQLException {
         try (Connection c = db.read()) {
             if (statements == null) {
                 try (PreparedStatement ps = c.prepareStatement(sql)) {
@@ -107,6 +85,8 @@ final class Jdbc {
                 statements.forget(c, sql);
                 throw e;
             }
+        } catch (SQLException e) {
+            throw storeFailure("read", e);
         }
     }
 
