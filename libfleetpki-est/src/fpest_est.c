@@ -7,6 +7,7 @@
 
 #include "fleetpki_est.h"
 #include "fpest_compat.h"
+#include "fpest_internal.h"
 #include "mbedtls/base64.h"
 #include "mbedtls/entropy.h"
 #include "mbedtls/error.h"
@@ -341,8 +342,9 @@ static int is_self_signed(const mbedtls_x509_crt *crt) {
     return crt->subject_raw.len == crt->issuer_raw.len && memcmp(crt->subject_raw.p, crt->issuer_raw.p, crt->subject_raw.len) == 0;
 }
 
-/* Verify the certificate `der` against root, with the CAs in `cas` as intermediates. */
-static int verify_with(fpest_client *c, const unsigned char *der, size_t der_len, mbedtls_x509_crt *cas, mbedtls_x509_crt *root) {
+/* Verify the certificate `der` against root, with the CAs in `cas` as intermediates (and that it names `host`, unless NULL). */
+static int verify_with(fpest_client *c, const unsigned char *der, size_t der_len, mbedtls_x509_crt *cas, mbedtls_x509_crt *root,
+                       const char *host) {
     mbedtls_x509_crt chain;
     mbedtls_x509_crt_init(&chain);
     int rc = mbedtls_x509_crt_parse_der(&chain, der, der_len) == 0 ? FPEST_OK : FPEST_ERR_PKCS7;
@@ -350,7 +352,7 @@ static int verify_with(fpest_client *c, const unsigned char *der, size_t der_len
         if (ca->raw.p != der && mbedtls_x509_crt_parse_der(&chain, ca->raw.p, ca->raw.len) != 0) rc = FPEST_ERR_PKCS7;
     }
     uint32_t flags = 0;
-    if (rc == FPEST_OK && mbedtls_x509_crt_verify(&chain, root, NULL, NULL, &flags, NULL, NULL) != 0) {
+    if (rc == FPEST_OK && mbedtls_x509_crt_verify(&chain, root, NULL, host, &flags, NULL, NULL) != 0) {
         c->tls_flags = flags;
         rc = FPEST_ERR_UNTRUSTED_CHAIN;
     }
@@ -392,16 +394,10 @@ int fpest_cacerts(fpest_client *c, const unsigned char pin_sha256[32]) {
     }
     /* every other CA chains to the root; at bootstrap the TLS server's certificate does too, and names the host */
     for (const mbedtls_x509_crt *crt = &cas; rc == FPEST_OK && crt != NULL && crt->raw.len > 0; crt = crt->next) {
-        rc = verify_with(c, crt->raw.p, crt->raw.len, &cas, &root);
+        rc = verify_with(c, crt->raw.p, crt->raw.len, &cas, &root, NULL);
     }
     if (rc == FPEST_OK && x.bootstrap) {
-        rc = verify_with(c, peer.raw.p, peer.raw.len, &cas, &root);
-        uint32_t flags = 0;
-        if (rc == FPEST_OK && mbedtls_x509_crt_verify(&peer, &root, NULL, c->cfg.host, &flags, NULL, NULL) != 0
-            && (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)) {
-            c->tls_flags = flags;
-            rc = FPEST_ERR_TLS_UNTRUSTED;
-        }
+        rc = verify_with(c, peer.raw.p, peer.raw.len, &cas, &root, c->cfg.host); /* the chain and the host name in one check */
         if (rc == FPEST_ERR_UNTRUSTED_CHAIN) rc = FPEST_ERR_TLS_UNTRUSTED;
     }
     if (rc == FPEST_OK) {
@@ -434,19 +430,10 @@ int fpest_csrattrs(fpest_client *c, fpest_key_choice *out) {
     return rc;
 }
 
-static int pub_der(const mbedtls_pk_context *pk, unsigned char *buf, size_t size, const unsigned char **der) {
-    int n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *) pk, buf, size);
-    if (n > 0) *der = buf + size - n;
-    return n;
-}
-
 int fpest_check_issued(fpest_client *c, const mbedtls_x509_crt *crt, const char *device_id, fpest_key *key) {
     if (c == NULL || crt == NULL || device_id == NULL || key == NULL || key->pub == NULL) return FPEST_ERR_ARG;
     if (!c->have_root) return FPEST_ERR_NO_ROOT;
-    unsigned char a[600], b[600];
-    const unsigned char *da = NULL, *db = NULL;
-    int na = pub_der(&crt->pk, a, sizeof a, &da), nb = pub_der(key->pub, b, sizeof b, &db);
-    if (na <= 0 || nb <= 0 || na != nb || memcmp(da, db, (size_t) na) != 0) return FPEST_ERR_WRONG_KEY;
+    if (!fpest_same_key(&crt->pk, key->pub)) return FPEST_ERR_WRONG_KEY;
     /* the subject names the device: exactly one CN, equal to the id */
     int cns = 0, match = 0;
     size_t id_len = strlen(device_id);
@@ -456,7 +443,7 @@ int fpest_check_issued(fpest_client *c, const mbedtls_x509_crt *crt, const char 
         match = n->val.len == id_len && memcmp(n->val.p, device_id, id_len) == 0;
     }
     if (cns != 1 || !match) return FPEST_ERR_WRONG_SUBJECT;
-    return verify_with(c, crt->raw.p, crt->raw.len, &c->cas, &c->root);
+    return verify_with(c, crt->raw.p, crt->raw.len, &c->cas, &c->root, NULL);
 }
 
 int fpest_enroll(fpest_client *c, const fpest_enroll_req *req, mbedtls_x509_crt *out) {
@@ -474,14 +461,8 @@ int fpest_enroll(fpest_client *c, const fpest_enroll_req *req, mbedtls_x509_crt 
     if (rc == FPEST_OK) rc = fpest_pkcs7_certs(der, der_len, &got);
     /* the issued certificate: the one for the device's key (a server may add its chain) */
     const mbedtls_x509_crt *leaf = NULL;
-    unsigned char kb[600];
-    const unsigned char *kd = NULL;
-    int kn = rc == FPEST_OK ? pub_der(req->key->pub, kb, sizeof kb, &kd) : 0;
     for (const mbedtls_x509_crt *crt = &got; rc == FPEST_OK && crt != NULL && leaf == NULL; crt = crt->next) {
-        unsigned char cb[600];
-        const unsigned char *cd = NULL;
-        int cn = pub_der(&crt->pk, cb, sizeof cb, &cd);
-        if (kn > 0 && cn == kn && memcmp(cd, kd, (size_t) kn) == 0) leaf = crt;
+        if (fpest_same_key(&crt->pk, req->key->pub)) leaf = crt;
     }
     if (rc == FPEST_OK && leaf == NULL) rc = FPEST_ERR_WRONG_KEY;
     if (rc == FPEST_OK) rc = fpest_check_issued(c, leaf, req->device_id, req->key);

@@ -7,6 +7,7 @@
 
 #include "fleetpki_est.h"
 #include "fpest_compat.h"
+#include "fpest_internal.h"
 #include "mbedtls/asn1write.h"
 #include "mbedtls/ecdsa.h"
 #include "mbedtls/oid.h"
@@ -180,6 +181,13 @@ int fpest_ecdsa_raw_to_der(const unsigned char *raw, size_t raw_len, unsigned ch
     memcpy(der, p, (size_t) len);
     *der_len = (size_t) len;
     return FPEST_OK;
+}
+
+int fpest_same_key(const mbedtls_pk_context *a, const mbedtls_pk_context *b) {
+    unsigned char da[600], db[600]; /* an RSA 4096 key is 550 bytes of DER */
+    int na = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *) a, da, sizeof da);
+    int nb = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *) b, db, sizeof db);
+    return na > 0 && na == nb && memcmp(da + sizeof da - na, db + sizeof db - nb, (size_t) na) == 0;
 }
 
 /* Sign hash with the key: through the callback for an opaque key, mbedtls_pk_sign for a software one. */

@@ -7,6 +7,7 @@
 
 #include "fleetpki_est.h"
 #include "fpest_compat.h"
+#include "fpest_internal.h"
 #include "mbedtls/x509_csr.h"
 
 /* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
@@ -47,13 +48,8 @@ int64_t fpest_renew_at(int64_t not_before, int64_t not_after, const char *device
 /* The stored CSR certifies key (its public key is the key's). */
 static int csr_for(const unsigned char *der, size_t len, fpest_key *key) {
     mbedtls_x509_csr csr;
-    unsigned char a[600], b[600];
     mbedtls_x509_csr_init(&csr);
-    int same = 0;
-    if (mbedtls_x509_csr_parse_der(&csr, der, len) == 0) {
-        int na = mbedtls_pk_write_pubkey_der(&csr.pk, a, sizeof a), nb = mbedtls_pk_write_pubkey_der(key->pub, b, sizeof b);
-        same = na > 0 && na == nb && memcmp(a + sizeof a - na, b + sizeof b - nb, (size_t) na) == 0;
-    }
+    int same = mbedtls_x509_csr_parse_der(&csr, der, len) == 0 && fpest_same_key(&csr.pk, key->pub);
     mbedtls_x509_csr_free(&csr);
     return same;
 }
